@@ -1,0 +1,242 @@
+package formbuilder
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"html"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// ConsentType says where a consent's text comes from.
+type ConsentType string
+
+// The consent types.
+const (
+	// ConsentCustom is free text written by the admin.
+	ConsentCustom ConsentType = "custom"
+	// ConsentStandard is the built-in template filled from the company data.
+	ConsentStandard ConsentType = "standard"
+)
+
+// Limits on consent content.
+const (
+	MaxConsentTextBytes = 100_000
+	MaxConsentLabel     = 1000
+)
+
+// Consent is an agreement authored by an admin ("Einwilligung"). Its content
+// lives in immutable versions; Current is the newest.
+type Consent struct {
+	ID        int64           `json:"id"`
+	Name      string          `json:"name"`
+	Type      ConsentType     `json:"type"`
+	Current   *ConsentVersion `json:"current,omitempty"`
+	CreatedAt time.Time       `json:"created_at"`
+	UpdatedAt time.Time       `json:"updated_at"`
+}
+
+// ConsentVersion is one immutable state of a consent's content. Every consent
+// record points at the version that was shown, and Hash proves its content.
+type ConsentVersion struct {
+	ID        int64  `json:"id"`
+	ConsentID int64  `json:"consent_id"`
+	Number    int    `json:"number"`
+	Text      string `json:"text"`  // sanitised HTML
+	Label     string `json:"label"` // plain text, %link part% marked
+	LinkURL   string `json:"link_url,omitempty"`
+	Language  string `json:"language"`
+	// Hash is the hex SHA-256 of CanonicalContent.
+	Hash      string    `json:"hash"`
+	Author    string    `json:"author"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// ConsentContent is what an admin edits; a change of it makes a new version.
+type ConsentContent struct {
+	Text     string `json:"text"`
+	Label    string `json:"label"`
+	LinkURL  string `json:"link_url,omitempty"`
+	Language string `json:"language"`
+}
+
+// Validate checks a consent's name and type.
+func (c *Consent) Validate() error {
+	errs := map[string]string{}
+	if strings.TrimSpace(c.Name) == "" {
+		errs["name"] = "is required"
+	} else if utf8.RuneCountInString(c.Name) > MaxNameLength {
+		errs["name"] = "is too long"
+	}
+	if c.Type != ConsentCustom && c.Type != ConsentStandard {
+		errs["type"] = "must be custom or standard"
+	}
+	return FieldErrors(errs)
+}
+
+// Validate checks the content; call it after Sanitize.
+func (c *ConsentContent) Validate() error {
+	errs := map[string]string{}
+	if strings.TrimSpace(StripTags(c.Text)) == "" && c.LinkURL == "" {
+		errs["text"] = "is required (or give a link URL)"
+	}
+	if len(c.Text) > MaxConsentTextBytes {
+		errs["text"] = "is too long"
+	}
+	if strings.TrimSpace(c.Label) == "" {
+		errs["label"] = "is required"
+	} else if utf8.RuneCountInString(c.Label) > MaxConsentLabel {
+		errs["label"] = "is too long"
+	} else if !utf8.ValidString(c.Label) {
+		errs["label"] = "is not valid UTF-8"
+	}
+	if c.LinkURL != "" && !ValidLinkURL(c.LinkURL) {
+		errs["link_url"] = "must be an https or mailto URL"
+	}
+	if !ValidLanguage(c.Language) {
+		errs["language"] = "must be one of de, en"
+	}
+	return FieldErrors(errs)
+}
+
+// Sanitize cleans the admin-authored parts in place: the text through the one
+// HTML policy, the label and URL trimmed. It returns what the policy removed.
+func (c *ConsentContent) Sanitize() []string {
+	clean, removed := SanitizeReport(c.Text)
+	c.Text = clean
+	c.Label = strings.TrimSpace(c.Label)
+	c.LinkURL = strings.TrimSpace(c.LinkURL)
+	return removed
+}
+
+// CanonicalContent is the byte string a version's hash is computed over:
+// a fixed tag, then each part length-prefixed so no two contents collide.
+func (c ConsentContent) CanonicalContent() []byte {
+	var b strings.Builder
+	b.WriteString("consentforms/consent-version/v1\n")
+	for _, s := range []string{c.Text, c.Label, c.LinkURL, c.Language} {
+		b.WriteString(strconv.Itoa(len(s)))
+		b.WriteByte(':')
+		b.WriteString(s)
+		b.WriteByte('\n')
+	}
+	return []byte(b.String())
+}
+
+// Hash returns the hex SHA-256 of the canonical content.
+func (c ConsentContent) Hash() string {
+	sum := sha256.Sum256(c.CanonicalContent())
+	return hex.EncodeToString(sum[:])
+}
+
+// Content returns the editable content of the version.
+func (v *ConsentVersion) Content() ConsentContent {
+	return ConsentContent{Text: v.Text, Label: v.Label, LinkURL: v.LinkURL, Language: v.Language}
+}
+
+// VerifyHash reports whether the stored hash matches the content.
+func (v *ConsentVersion) VerifyHash() bool { return v.Content().Hash() == v.Hash }
+
+// Label is a consent's checkbox caption split around its link part: the part
+// written %like this% becomes a link to the text (or to the link URL).
+type Label struct {
+	Before string
+	Link   string
+	After  string
+}
+
+// ParseLabel splits s at the first pair of '%' signs. Without a pair, the whole
+// caption is Before and Link is empty; "%%" stands for a literal percent sign.
+func ParseLabel(s string) Label {
+	const lit = "\x00pct\x00"
+	t := strings.ReplaceAll(s, "%%", lit)
+	restore := func(x string) string { return strings.ReplaceAll(x, lit, "%") }
+	i := strings.IndexByte(t, '%')
+	if i < 0 {
+		return Label{Before: restore(t)}
+	}
+	j := strings.IndexByte(t[i+1:], '%')
+	if j < 0 {
+		return Label{Before: restore(t)}
+	}
+	link := t[i+1 : i+1+j]
+	if strings.TrimSpace(link) == "" {
+		return Label{Before: restore(t[:i] + t[i+1+j+1:])}
+	}
+	return Label{Before: restore(t[:i]), Link: restore(link), After: restore(t[i+1+j+1:])}
+}
+
+// String returns the caption as plain text, without the % markers.
+func (l Label) String() string { return l.Before + l.Link + l.After }
+
+// CompanyData fills the standard consent template; the admin enters it once.
+type CompanyData struct {
+	Name         string `json:"name"`
+	Address      string `json:"address"`
+	Purposes     string `json:"purposes"`
+	ThirdParties string `json:"third_parties"`
+	Email        string `json:"email"`
+}
+
+// Validate checks that the template can be filled.
+func (d *CompanyData) Validate() error {
+	errs := map[string]string{}
+	if strings.TrimSpace(d.Name) == "" {
+		errs["company.name"] = "is required"
+	}
+	if strings.TrimSpace(d.Purposes) == "" {
+		errs["company.purposes"] = "is required"
+	}
+	if d.Email != "" && !validEmail(d.Email) {
+		errs["company.email"] = "is not a valid e-mail address"
+	}
+	return FieldErrors(errs)
+}
+
+// StandardContent returns the text and label of the built-in consent template
+// in lang, filled from d. Company data is escaped: it is plain text.
+func StandardContent(lang string, d CompanyData) ConsentContent {
+	e := html.EscapeString
+	third := strings.TrimSpace(d.ThirdParties)
+	mail := ""
+	if d.Email != "" {
+		mail = `<a href="mailto:` + e(d.Email) + `">` + e(d.Email) + `</a>`
+	}
+	if lang == "de" {
+		if third == "" {
+			third = "keine"
+		}
+		return ConsentContent{
+			Language: "de",
+			Label:    "Ich stimme der %Verarbeitung meiner personenbezogenen Daten% zu.",
+			Text: "<p>Ich willige ein, dass " + e(d.Name) + ", " + e(d.Address) +
+				", die in diesem Formular angegebenen personenbezogenen Daten zu folgenden Zwecken verarbeitet: " +
+				e(d.Purposes) + ".</p><p>Empfänger außer dem Verantwortlichen: " + e(third) +
+				".</p><p>Ich kann diese Einwilligung jederzeit mit Wirkung für die Zukunft widerrufen" +
+				ifs(mail != "", ", z. B. per E-Mail an "+mail, "") +
+				". Die Rechtmäßigkeit der bis zum Widerruf erfolgten Verarbeitung bleibt unberührt.</p>",
+		}
+	}
+	if third == "" {
+		third = "none"
+	}
+	return ConsentContent{
+		Language: "en",
+		Label:    "I agree to the %processing of my personal data%.",
+		Text: "<p>I agree that " + e(d.Name) + ", " + e(d.Address) +
+			", processes the personal data entered in this form for these purposes: " + e(d.Purposes) +
+			".</p><p>Recipients other than the controller: " + e(third) +
+			".</p><p>I can withdraw this consent at any time with effect for the future" +
+			ifs(mail != "", ", for example by e-mail to "+mail, "") +
+			". Withdrawal does not affect the lawfulness of processing before it.</p>",
+	}
+}
+
+func ifs(c bool, a, b string) string {
+	if c {
+		return a
+	}
+	return b
+}

@@ -1,0 +1,303 @@
+package formbuilder
+
+import (
+	"math"
+	"net/mail"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Submission is what a visitor sent through a form.
+type Submission struct {
+	ID      int64  `json:"id"`
+	FormID  int64  `json:"form_id"`
+	FormKey string `json:"form_key"`
+	// Values holds the accepted values per field key; a checkbox group may
+	// have several.
+	Values map[string][]string `json:"values"`
+	// Subject is the e-mail (or else phone) the submission identifies the
+	// visitor by; consent records repeat it.
+	Subject   string    `json:"subject,omitempty"`
+	PageURL   string    `json:"page_url,omitempty"`
+	IP        string    `json:"ip"`
+	UserAgent string    `json:"user_agent,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// ConsentInput is what the visitor's browser reports about one consent box.
+type ConsentInput struct {
+	// Checked is the state of the box when the form was sent.
+	Checked bool
+	// Initial is the state the box was rendered in; Interacted says whether
+	// the visitor changed it. Both are evidence, not trusted for decisions.
+	Initial    bool
+	Interacted bool
+	// VersionID is the version the page showed; 0 means the current one.
+	VersionID int64
+}
+
+// SubmissionInput is a parsed, not yet validated submission.
+type SubmissionInput struct {
+	Values    map[string][]string
+	Consents  map[int64]ConsentInput
+	PageURL   string
+	IP        string
+	UserAgent string
+}
+
+// Limits on the metadata that travels with a submission.
+const (
+	MaxPageURL   = 2048
+	MaxUserAgent = 512
+)
+
+var (
+	phoneRE = regexp.MustCompile(`^\+?[0-9][0-9 ()./-]{3,28}[0-9]$`)
+	dateRE  = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}$`)
+)
+
+func validEmail(s string) bool {
+	if len(s) > 254 || strings.ContainsAny(s, " \t\r\n<>\"") {
+		return false
+	}
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Address != s || a.Name != "" {
+		return false
+	}
+	at := strings.LastIndexByte(s, '@')
+	return at > 0 && strings.Contains(s[at+1:], ".")
+}
+
+// ValidEmail reports whether s is a plain e-mail address (no display name).
+func ValidEmail(s string) bool { return validEmail(s) }
+
+// ValidateSubmission checks in against form. On success it returns the
+// submission and one consent record per ticked consent, both without ids,
+// times or hashes (storage sets those). Otherwise it returns an EINVALID error
+// whose Fields name every wrong field; a required consent that is not ticked
+// is named "consent.ID". Nothing is returned for storage then.
+func ValidateSubmission(form *Form, in SubmissionInput) (*Submission, []*ConsentRecord, error) {
+	errs := map[string]string{}
+	sub := &Submission{
+		FormID:    form.ID,
+		FormKey:   form.Key,
+		Values:    make(map[string][]string, len(form.Fields)),
+		IP:        in.IP,
+		UserAgent: truncateRunes(in.UserAgent, MaxUserAgent),
+	}
+	if form.Archived {
+		return nil, nil, Errorf(EGONE, "this form no longer accepts submissions")
+	}
+	if in.PageURL != "" {
+		if len(in.PageURL) > MaxPageURL || !validHTTPURL(in.PageURL) {
+			errs["page_url"] = "must be an http(s) URL of at most 2048 bytes"
+		} else {
+			sub.PageURL = in.PageURL
+		}
+	}
+	for key := range in.Values {
+		if form.Field(key) == nil {
+			errs[key] = "is not a field of this form"
+		}
+	}
+	for i := range form.Fields {
+		f := &form.Fields[i]
+		vals := in.Values[f.Key]
+		clean, msg := validateValue(f, vals)
+		if msg != "" {
+			errs[f.Key] = msg
+			continue
+		}
+		if len(clean) > 0 {
+			sub.Values[f.Key] = clean
+		}
+	}
+	for id := range in.Consents {
+		found := false
+		for _, fc := range form.Consents {
+			if fc.ConsentID == id {
+				found = true
+			}
+		}
+		if !found {
+			errs["consent."+strconv.FormatInt(id, 10)] = "is not a consent of this form"
+		}
+	}
+	var records []*ConsentRecord
+	for _, fc := range form.Consents {
+		in := in.Consents[fc.ConsentID]
+		key := "consent." + strconv.FormatInt(fc.ConsentID, 10)
+		if !in.Checked {
+			if fc.Required {
+				errs[key] = "must be accepted"
+			}
+			continue
+		}
+		if fc.Consent == nil || fc.Consent.Current == nil {
+			return nil, nil, Internal(errorString("form consent without loaded version"))
+		}
+		if in.VersionID != 0 && in.VersionID != fc.Consent.Current.ID {
+			// The record must prove the text that was shown; a page rendered
+			// before an edit showed another text, so the visitor sees the new
+			// one and sends again.
+			errs[key] = "has changed since the page was loaded; please read it again"
+			continue
+		}
+		records = append(records, &ConsentRecord{
+			Action:       ActionGiven,
+			ConsentID:    fc.ConsentID,
+			ConsentName:  fc.Consent.Name,
+			VersionID:    fc.Consent.Current.ID,
+			VersionNo:    fc.Consent.Current.Number,
+			TextHash:     fc.Consent.Current.Hash,
+			FormID:       form.ID,
+			FormKey:      form.Key,
+			Source:       form.Name,
+			PageURL:      sub.PageURL,
+			UserID:       form.ResponsibleUserID,
+			User:         form.ResponsibleUser,
+			IP:           sub.IP,
+			UserAgent:    sub.UserAgent,
+			InitialState: in.Initial,
+			Interacted:   in.Interacted,
+		})
+	}
+	if err := FieldErrors(errs); err != nil {
+		return nil, nil, err
+	}
+	sub.Subject = subjectOf(form, sub.Values)
+	for _, r := range records {
+		r.Subject = sub.Subject
+	}
+	return sub, records, nil
+}
+
+type errorString string
+
+func (e errorString) Error() string { return string(e) }
+
+// subjectOf picks the first e-mail value, else the first phone value.
+func subjectOf(form *Form, vals map[string][]string) string {
+	for _, kind := range []FieldKind{KindEmail, KindPhone} {
+		for _, f := range form.Fields {
+			if f.Kind == kind && len(vals[f.Key]) > 0 {
+				return vals[f.Key][0]
+			}
+		}
+	}
+	return ""
+}
+
+func truncateRunes(s string, n int) string {
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+// validateValue returns the cleaned values of one field, or a message.
+func validateValue(f *Field, vals []string) ([]string, string) {
+	// Empty strings are "no answer"; browsers send them for empty inputs.
+	nonEmpty := vals[:0:0]
+	for _, v := range vals {
+		if !utf8.ValidString(v) {
+			return nil, "is not valid UTF-8"
+		}
+		if f.Kind != KindTextarea {
+			v = strings.TrimSpace(v)
+		}
+		if strings.TrimSpace(v) != "" {
+			nonEmpty = append(nonEmpty, v)
+		}
+	}
+	if len(nonEmpty) == 0 {
+		if f.Required {
+			return nil, "is required"
+		}
+		return nil, ""
+	}
+	multi := f.Kind == KindCheckbox && len(f.Options) > 0
+	if len(nonEmpty) > 1 && !multi {
+		return nil, "takes one value"
+	}
+	if len(nonEmpty) > MaxOptions {
+		return nil, "has too many values"
+	}
+	max := f.EffectiveMaxLength()
+	for _, v := range nonEmpty {
+		if utf8.RuneCountInString(v) > max {
+			return nil, "is too long (at most " + strconv.Itoa(max) + " characters)"
+		}
+		if strings.ContainsRune(v, 0) {
+			return nil, "contains a NUL character"
+		}
+		switch f.Kind {
+		case KindEmail:
+			if !validEmail(v) {
+				return nil, "is not a valid e-mail address"
+			}
+		case KindPhone:
+			digits := 0
+			for _, r := range v {
+				if r >= '0' && r <= '9' {
+					digits++
+				}
+			}
+			if !phoneRE.MatchString(v) || digits < 5 || digits > 17 {
+				return nil, "is not a valid phone number"
+			}
+		case KindSelect, KindRadio:
+			if !contains(f.Options, v) {
+				return nil, "is not one of the options"
+			}
+		case KindCheckbox:
+			if multi {
+				if !contains(f.Options, v) {
+					return nil, "is not one of the options"
+				}
+			} else {
+				switch strings.ToLower(v) {
+				case "on", "yes", "true", "1":
+					nonEmpty = []string{"yes"}
+				default:
+					return nil, "must be ticked or not"
+				}
+			}
+		case KindDate:
+			if !dateRE.MatchString(v) {
+				return nil, "must be a date like 2026-01-31"
+			}
+			if _, err := time.Parse("2006-01-02", v); err != nil {
+				return nil, "is not a valid date"
+			}
+		case KindNumber:
+			n, err := strconv.ParseFloat(v, 64)
+			if err != nil || math.IsInf(n, 0) || math.IsNaN(n) {
+				return nil, "must be a number"
+			}
+		case KindName, KindText, KindHidden:
+			if strings.ContainsAny(v, "\r\n") {
+				return nil, "must be one line"
+			}
+		}
+	}
+	return nonEmpty, ""
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
