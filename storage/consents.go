@@ -1,0 +1,235 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+
+	"github.com/consentforms/consentforms/formbuilder"
+)
+
+const versionColumns = `v.id, v.consent_id, v.number, v.text, v.label, v.link_url, v.language, v.hash, v.author, v.created_at`
+
+func scanVersion(s scanner) (*formbuilder.ConsentVersion, error) {
+	var v formbuilder.ConsentVersion
+	var created string
+	err := s.Scan(&v.ID, &v.ConsentID, &v.Number, &v.Text, &v.Label, &v.LinkURL, &v.Language, &v.Hash, &v.Author, &created)
+	if err != nil {
+		return nil, err
+	}
+	v.CreatedAt, err = parseTime(created)
+	return &v, err
+}
+
+// consentSelect reads a consent with its current version.
+const consentSelect = `SELECT c.id, c.name, c.type, c.created_at, c.updated_at, ` + versionColumns + `
+	FROM consents c JOIN consent_versions v ON v.id = c.current_version_id`
+
+func scanConsent(s scanner, extra ...any) (*formbuilder.Consent, error) {
+	var c formbuilder.Consent
+	var v formbuilder.ConsentVersion
+	var cc, cu, vc string
+	dest := append(extra, &c.ID, &c.Name, &c.Type, &cc, &cu,
+		&v.ID, &v.ConsentID, &v.Number, &v.Text, &v.Label, &v.LinkURL, &v.Language, &v.Hash, &v.Author, &vc)
+	if err := s.Scan(dest...); err != nil {
+		return nil, err
+	}
+	var err error
+	if c.CreatedAt, err = parseTime(cc); err != nil {
+		return nil, err
+	}
+	if c.UpdatedAt, err = parseTime(cu); err != nil {
+		return nil, err
+	}
+	if v.CreatedAt, err = parseTime(vc); err != nil {
+		return nil, err
+	}
+	c.Current = &v
+	return &c, nil
+}
+
+// insertVersion appends version number n of consent c with content.
+func insertVersion(ctx context.Context, tx *sql.Tx, consentID int64, n int, content formbuilder.ConsentContent, author string, now string) (int64, error) {
+	res, err := tx.ExecContext(ctx, `INSERT INTO consent_versions (consent_id, number, text, label,
+		link_url, language, hash, author, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		consentID, n, content.Text, content.Label, content.LinkURL, content.Language, content.Hash(), author, now)
+	if err != nil {
+		return 0, err
+	}
+	vid, err := res.LastInsertId()
+	if err != nil {
+		return 0, err
+	}
+	_, err = tx.ExecContext(ctx, "UPDATE consents SET current_version_id = ? WHERE id = ?", vid, consentID)
+	return vid, err
+}
+
+// CreateConsent implements formbuilder.ConsentService. It sets c.ID, the
+// times and c.Current (version 1).
+func (db *DB) CreateConsent(ctx context.Context, c *formbuilder.Consent, content formbuilder.ConsentContent, author string) error {
+	if err := validateConsent(c, &content); err != nil {
+		return err
+	}
+	now := db.now()
+	ts := fmtTime(now)
+	var id int64
+	err := db.writeTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, "INSERT INTO consents (name, type, created_at, updated_at) VALUES (?, ?, ?, ?)",
+			c.Name, c.Type, ts, ts)
+		if err != nil {
+			return err
+		}
+		if id, err = res.LastInsertId(); err != nil {
+			return err
+		}
+		_, err = insertVersion(ctx, tx, id, 1, content, author, ts)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	got, err := db.FindConsentByID(ctx, id)
+	if err != nil {
+		return err
+	}
+	*c = *got
+	return nil
+}
+
+func validateConsent(c *formbuilder.Consent, content *formbuilder.ConsentContent) error {
+	if c == nil {
+		return formbuilder.Errorf(formbuilder.EINVALID, "consent is required")
+	}
+	err1, err2 := c.Validate(), content.Validate()
+	if err1 == nil {
+		return err2
+	}
+	if err2 == nil {
+		return err1
+	}
+	fields := map[string]string{}
+	for k, v := range formbuilder.ErrorFields(err1) {
+		fields[k] = v
+	}
+	for k, v := range formbuilder.ErrorFields(err2) {
+		fields[k] = v
+	}
+	return formbuilder.FieldErrors(fields)
+}
+
+// UpdateConsent implements formbuilder.ConsentService. A new version is
+// added only when the content's hash (text, label, link URL, language)
+// differs from the current one, so saving an unchanged form adds nothing.
+// Any change bumps the Version of every form the consent is attached to:
+// their cached pages (and cached consent names) are stale.
+func (db *DB) UpdateConsent(ctx context.Context, c *formbuilder.Consent, content formbuilder.ConsentContent, author string) (*formbuilder.Consent, error) {
+	if err := validateConsent(c, &content); err != nil {
+		return nil, err
+	}
+	now := fmtTime(db.now())
+	err := db.writeTx(ctx, func(tx *sql.Tx) error {
+		cur, err := scanConsent(tx.QueryRowContext(ctx, consentSelect+" WHERE c.id = ?", c.ID))
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound("consent")
+		}
+		if err != nil {
+			return err
+		}
+		changed := false
+		if cur.Name != c.Name || cur.Type != c.Type {
+			changed = true
+			if _, err := tx.ExecContext(ctx, "UPDATE consents SET name = ?, type = ? WHERE id = ?", c.Name, c.Type, c.ID); err != nil {
+				return err
+			}
+		}
+		if content.Hash() != cur.Current.Hash {
+			changed = true
+			if _, err := insertVersion(ctx, tx, c.ID, cur.Current.Number+1, content, author, now); err != nil {
+				return err
+			}
+		}
+		if !changed {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE consents SET updated_at = ? WHERE id = ?", now, c.ID); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE forms SET version = version + 1, updated_at = ?
+			WHERE id IN (SELECT form_id FROM form_consents WHERE consent_id = ?)`, now, c.ID)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	got, err := db.FindConsentByID(ctx, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	*c = *got
+	return got, nil
+}
+
+// FindConsentByID implements formbuilder.ConsentService; the consent comes
+// with its current version.
+func (db *DB) FindConsentByID(ctx context.Context, id int64) (*formbuilder.Consent, error) {
+	c, err := scanConsent(db.r.QueryRowContext(ctx, consentSelect+" WHERE c.id = ?", id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("consent")
+	}
+	return c, dbErr(err)
+}
+
+// ListConsents implements formbuilder.ConsentService, ordered by name.
+func (db *DB) ListConsents(ctx context.Context) ([]*formbuilder.Consent, error) {
+	rows, err := db.r.QueryContext(ctx, consentSelect+" ORDER BY c.name COLLATE NOCASE, c.id")
+	if err != nil {
+		return nil, dbErr(err)
+	}
+	defer rows.Close()
+	var out []*formbuilder.Consent
+	for rows.Next() {
+		c, err := scanConsent(rows)
+		if err != nil {
+			return nil, dbErr(err)
+		}
+		out = append(out, c)
+	}
+	return out, dbErr(rows.Err())
+}
+
+// ListConsentVersions implements formbuilder.ConsentService.
+func (db *DB) ListConsentVersions(ctx context.Context, consentID int64) ([]*formbuilder.ConsentVersion, error) {
+	var out []*formbuilder.ConsentVersion
+	err := db.readTx(ctx, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM consents WHERE id = ?", consentID).Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			return notFound("consent")
+		}
+		rows, err := tx.QueryContext(ctx, "SELECT "+versionColumns+" FROM consent_versions v WHERE v.consent_id = ? ORDER BY v.number DESC", consentID)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			v, err := scanVersion(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, v)
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+// FindConsentVersion implements formbuilder.ConsentService.
+func (db *DB) FindConsentVersion(ctx context.Context, id int64) (*formbuilder.ConsentVersion, error) {
+	v, err := scanVersion(db.r.QueryRowContext(ctx, "SELECT "+versionColumns+" FROM consent_versions v WHERE v.id = ?", id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("consent version")
+	}
+	return v, dbErr(err)
+}

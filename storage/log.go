@@ -1,0 +1,463 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/consentforms/consentforms/formbuilder"
+)
+
+// recordColumns reads every field of a formbuilder.ConsentRecord; absent
+// references are NULL in the table and 0 in Go.
+const recordColumns = `id, time, action, consent_id, consent_name, version_id, version_no, text_hash,
+	COALESCE(form_id, 0), form_key, COALESCE(channel_id, 0), source, page_url,
+	COALESCE(user_id, 0), user_name, ip, user_agent, subject, initial_state, interacted,
+	COALESCE(submission_id, 0), COALESCE(withdraws_id, 0), prev_hash, hash`
+
+const insertRecordSQL = `INSERT INTO consent_records (id, time, action, consent_id, consent_name,
+	version_id, version_no, text_hash, form_id, form_key, channel_id, source, page_url, user_id,
+	user_name, ip, user_agent, subject, initial_state, interacted, submission_id, withdraws_id,
+	prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+func recordArgs(r *formbuilder.ConsentRecord) []any {
+	return []any{r.ID, fmtTime(r.Time), r.Action, r.ConsentID, r.ConsentName,
+		r.VersionID, r.VersionNo, r.TextHash, nullID(r.FormID), r.FormKey, nullID(r.ChannelID),
+		r.Source, r.PageURL, nullID(r.UserID), r.User, r.IP, r.UserAgent, r.Subject,
+		r.InitialState, r.Interacted, nullID(r.SubmissionID), nullID(r.WithdrawsID),
+		r.PrevHash, r.Hash}
+}
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanRecord(s scanner) (*formbuilder.ConsentRecord, error) {
+	var r formbuilder.ConsentRecord
+	var t string
+	err := s.Scan(&r.ID, &t, &r.Action, &r.ConsentID, &r.ConsentName, &r.VersionID, &r.VersionNo,
+		&r.TextHash, &r.FormID, &r.FormKey, &r.ChannelID, &r.Source, &r.PageURL, &r.UserID,
+		&r.User, &r.IP, &r.UserAgent, &r.Subject, &r.InitialState, &r.Interacted,
+		&r.SubmissionID, &r.WithdrawsID, &r.PrevHash, &r.Hash)
+	if err != nil {
+		return nil, err
+	}
+	if r.Time, err = parseTime(t); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// MaxQueryLength bounds RecordFilter.Query: the search is a substring scan.
+const MaxQueryLength = 200
+
+// exportBatch is how many entries ExportRecords and Verify hold at a time.
+const exportBatch = 1000
+
+// where builds the WHERE clause for f. Keyset bounds (BeforeID, AfterID) are
+// left to the callers.
+//
+// The query planner sees no statistics about how selective each filter is,
+// so the clause steers it: with several equality filters, the usually most
+// selective one (ip, then form, channel, consent) keeps its index and the
+// others are written as +column, which SQLite does not use an index for.
+// Each of those indexes is (column, id), so the page comes out in id order
+// and the scan stops after Limit rows.
+func recordWhere(f formbuilder.RecordFilter) (string, []any, error) {
+	var conds []string
+	var args []any
+	indexed := false
+	eq := func(col string, v any) {
+		if indexed {
+			col = "+" + col
+		}
+		indexed = true
+		conds = append(conds, col+" = ?")
+		args = append(args, v)
+	}
+	if f.IP != "" {
+		eq("ip", f.IP)
+	}
+	if f.FormID != 0 {
+		eq("form_id", f.FormID)
+	}
+	if f.ChannelID != 0 {
+		eq("channel_id", f.ChannelID)
+	}
+	if f.ConsentID != 0 {
+		eq("consent_id", f.ConsentID)
+	}
+	if f.Action != "" {
+		if f.Action != formbuilder.ActionGiven && f.Action != formbuilder.ActionWithdrawn {
+			return "", nil, formbuilder.FieldErrors(map[string]string{"action": "must be given or withdrawn"})
+		}
+		conds = append(conds, "action = ?")
+		args = append(args, f.Action)
+	}
+	// With an equality filter its index already yields id order; a time
+	// range is then checked per row rather than sorted by the time index.
+	tcol := "time"
+	if indexed {
+		tcol = "+time"
+	}
+	if !f.Since.IsZero() {
+		conds = append(conds, tcol+" >= ?")
+		args = append(args, fmtTime(f.Since))
+	}
+	if !f.Until.IsZero() {
+		conds = append(conds, tcol+" < ?")
+		args = append(args, fmtTime(f.Until))
+	}
+	if q := strings.TrimSpace(f.Query); q != "" {
+		if utf8.RuneCountInString(q) > MaxQueryLength || !utf8.ValidString(q) {
+			return "", nil, formbuilder.FieldErrors(map[string]string{"query": "is too long"})
+		}
+		p := "%" + escapeLike(q) + "%"
+		conds = append(conds, `(subject LIKE ? ESCAPE '\' OR page_url LIKE ? ESCAPE '\' OR source LIKE ? ESCAPE '\'
+			OR consent_name LIKE ? ESCAPE '\' OR user_name LIKE ? ESCAPE '\')`)
+		args = append(args, p, p, p, p, p)
+	}
+	return strings.Join(conds, " AND "), args, nil
+}
+
+func escapeLike(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return r.Replace(s)
+}
+
+func and(conds ...string) string {
+	var out []string
+	for _, c := range conds {
+		if c != "" {
+			out = append(out, c)
+		}
+	}
+	if len(out) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(out, " AND ")
+}
+
+// searchContext bounds a free-text search, which may scan the whole log.
+func (db *DB) searchContext(ctx context.Context, f formbuilder.RecordFilter) (context.Context, context.CancelFunc) {
+	if strings.TrimSpace(f.Query) == "" {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, db.opts.queryTimout)
+}
+
+func searchErr(ctx context.Context, err error) error {
+	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return &formbuilder.Error{Code: formbuilder.EINVALID,
+			Message: "the search took too long; narrow it with a consent, form, IP or date range",
+			Fields:  map[string]string{"query": "search took too long"}, Err: err}
+	}
+	return dbErr(err)
+}
+
+// ListRecords implements formbuilder.ConsentLog: a page newest first, below
+// f.BeforeID (and above f.AfterID when set).
+func (db *DB) ListRecords(ctx context.Context, f formbuilder.RecordFilter) ([]*formbuilder.ConsentRecord, error) {
+	where, args, err := recordWhere(f)
+	if err != nil {
+		return nil, err
+	}
+	var keys []string
+	if f.BeforeID > 0 {
+		keys = append(keys, "id < ?")
+		args = append(args, f.BeforeID)
+	}
+	if f.AfterID > 0 {
+		keys = append(keys, "id > ?")
+		args = append(args, f.AfterID)
+	}
+	args = append(args, formbuilder.PageLimit(f.Limit))
+	q := "SELECT " + recordColumns + " FROM consent_records" +
+		and(append([]string{where}, keys...)...) + " ORDER BY id DESC LIMIT ?"
+	ctx, cancel := db.searchContext(ctx, f)
+	defer cancel()
+	out, err := queryRecords(ctx, db.r, q, args...)
+	if err != nil {
+		return nil, searchErr(ctx, err)
+	}
+	return out, nil
+}
+
+func queryRecords(ctx context.Context, q queryer, query string, args ...any) ([]*formbuilder.ConsentRecord, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*formbuilder.ConsentRecord
+	for rows.Next() {
+		r, err := scanRecord(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// FindRecord implements formbuilder.ConsentLog.
+func (db *DB) FindRecord(ctx context.Context, id int64) (*formbuilder.ConsentRecord, error) {
+	return findRecord(ctx, db.r, id)
+}
+
+func findRecord(ctx context.Context, q queryer, id int64) (*formbuilder.ConsentRecord, error) {
+	r, err := scanRecord(q.QueryRowContext(ctx, "SELECT "+recordColumns+" FROM consent_records WHERE id = ?", id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("consent record")
+	}
+	return r, dbErr(err)
+}
+
+// ExportRecords implements formbuilder.ConsentLog: every entry matching f,
+// oldest first, from f.AfterID on and up to the newest entry at the time of
+// the call (entries appended meanwhile are left for the next export).
+// f.BeforeID bounds from above; f.Limit > 0 caps the count (no page-size
+// ceiling). Each batch is read completely before fn sees it, so a slow fn
+// (a network writer) does not hold a read snapshot open.
+func (db *DB) ExportRecords(ctx context.Context, f formbuilder.RecordFilter, fn func(*formbuilder.ConsentRecord) error) error {
+	where, args, err := recordWhere(f)
+	if err != nil {
+		return err
+	}
+	var maxID int64
+	if err := db.r.QueryRowContext(ctx, "SELECT COALESCE(MAX(id), 0) FROM consent_records").Scan(&maxID); err != nil {
+		return dbErr(err)
+	}
+	if f.BeforeID > 0 && f.BeforeID-1 < maxID {
+		maxID = f.BeforeID - 1
+	}
+	q := "SELECT " + recordColumns + " FROM consent_records" +
+		and(where, "id > ?", "id <= ?") + " ORDER BY id LIMIT ?"
+	after := f.AfterID
+	sent := 0
+	for {
+		n := exportBatch
+		if f.Limit > 0 && f.Limit-sent < n {
+			n = f.Limit - sent
+		}
+		if n <= 0 {
+			return nil
+		}
+		bctx, cancel := db.searchContext(ctx, f)
+		recs, err := queryRecords(bctx, db.r, q, append(args[:len(args):len(args)], after, maxID, n)...)
+		if err != nil {
+			err = searchErr(bctx, err)
+		}
+		cancel()
+		if err != nil {
+			return err
+		}
+		for _, r := range recs {
+			if err := fn(r); err != nil {
+				return err
+			}
+		}
+		sent += len(recs)
+		if len(recs) < n {
+			return nil
+		}
+		after = recs[len(recs)-1].ID
+	}
+}
+
+// Withdraw implements formbuilder.ConsentLog. The withdrawal is appended by
+// the writer like any entry, so the chain stays linear. It copies the
+// consent, form and subject of the original; ip and userAgent are the
+// withdrawing visitor's, stored as given (apply the IP mode before).
+func (db *DB) Withdraw(ctx context.Context, id int64, ip, userAgent string) (*formbuilder.ConsentRecord, error) {
+	if id <= 0 {
+		return nil, notFound("consent record")
+	}
+	userAgent = truncateBytes(userAgent, formbuilder.MaxUserAgent)
+	var out *formbuilder.ConsentRecord
+	j := &job{run: func(ctx context.Context, b *batch) error {
+		orig, err := findRecord(ctx, b.tx, id)
+		if err != nil {
+			return err
+		}
+		if orig.Action == formbuilder.ActionWithdrawn {
+			return formbuilder.Errorf(formbuilder.EINVALID, "a withdrawal cannot be withdrawn")
+		}
+		var n int
+		if err := b.tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM consent_records WHERE withdraws_id = ?", id).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return formbuilder.Errorf(formbuilder.ECONFLICT, "this consent was withdrawn already")
+		}
+		r := &formbuilder.ConsentRecord{
+			Time:        b.db.now(),
+			Action:      formbuilder.ActionWithdrawn,
+			ConsentID:   orig.ConsentID,
+			ConsentName: orig.ConsentName,
+			VersionID:   orig.VersionID,
+			VersionNo:   orig.VersionNo,
+			TextHash:    orig.TextHash,
+			FormID:      orig.FormID,
+			FormKey:     orig.FormKey,
+			ChannelID:   orig.ChannelID,
+			Source:      orig.Source,
+			PageURL:     orig.PageURL,
+			UserID:      orig.UserID,
+			User:        orig.User,
+			IP:          ip,
+			UserAgent:   userAgent,
+			Subject:     orig.Subject,
+			WithdrawsID: id,
+		}
+		if err := b.appendRecord(ctx, r); err != nil {
+			return err
+		}
+		out = r
+		return nil
+	}}
+	if err := db.writer.do(ctx, j); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// truncateBytes cuts s to at most n bytes on a rune boundary.
+func truncateBytes(s string, n int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+// Withdrawn implements formbuilder.ConsentLog.
+func (db *DB) Withdrawn(ctx context.Context, ids []int64) (map[int64]bool, error) {
+	out := make(map[int64]bool, len(ids))
+	// SQLite limits bound parameters; a page is at most MaxPageSize anyway.
+	for len(ids) > 0 {
+		n := min(len(ids), formbuilder.MaxPageSize)
+		chunk := ids[:n]
+		ids = ids[n:]
+		ph := strings.TrimSuffix(strings.Repeat("?,", len(chunk)), ",")
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		rows, err := db.r.QueryContext(ctx, "SELECT withdraws_id FROM consent_records WHERE withdraws_id IN ("+ph+")", args...)
+		if err != nil {
+			return nil, dbErr(err)
+		}
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, dbErr(err)
+			}
+			out[id] = true
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, dbErr(err)
+		}
+	}
+	return out, nil
+}
+
+// Verify implements formbuilder.ConsentLog. It walks the log in id order up
+// to the newest entry at the time of the call and stops at the first entry
+// whose hash does not match its content, whose PrevHash does not match the
+// entry before (an entry was changed, inserted or removed), whose id is not
+// the next one, or whose text hash does not match the consent version it
+// points at. Removing entries from the end cannot be seen from the chain
+// alone; compare Checked and the last hash with an earlier verification.
+func (db *DB) Verify(ctx context.Context) (formbuilder.VerifyResult, error) {
+	var res formbuilder.VerifyResult
+	versions, err := db.versionHashes(ctx)
+	if err != nil {
+		return res, err
+	}
+	var maxID int64
+	if err := db.r.QueryRowContext(ctx, "SELECT COALESCE(MAX(id), 0) FROM consent_records").Scan(&maxID); err != nil {
+		return res, dbErr(err)
+	}
+	q := "SELECT " + recordColumns + " FROM consent_records WHERE id > ? AND id <= ? ORDER BY id LIMIT ?"
+	prevID, prevHash := int64(0), formbuilder.GenesisHash
+	broken := func(id int64, format string, args ...any) (formbuilder.VerifyResult, error) {
+		res.BrokenID = id
+		res.Reason = fmt.Sprintf(format, args...)
+		return res, nil
+	}
+	for {
+		recs, err := queryRecords(ctx, db.r, q, prevID, maxID, exportBatch)
+		if err != nil {
+			return res, dbErr(err)
+		}
+		for _, r := range recs {
+			res.Checked++
+			if r.ComputeHash() != r.Hash {
+				return broken(r.ID, "entry %d does not match its hash: it was changed", r.ID)
+			}
+			if r.PrevHash != prevHash {
+				if r.ID != prevID+1 {
+					return broken(r.ID, "entries %s before %d are missing: the chain link is broken", idRange(prevID+1, r.ID-1), r.ID)
+				}
+				return broken(r.ID, "entry %d does not link to entry %d: one of them was changed and rehashed, or replaced", r.ID, prevID)
+			}
+			if r.ID != prevID+1 {
+				return broken(r.ID, "entry %d follows entry %d: ids are not consecutive", r.ID, prevID)
+			}
+			v, ok := versions[r.VersionID]
+			switch {
+			case !ok:
+				return broken(r.ID, "entry %d points at consent version %d, which does not exist", r.ID, r.VersionID)
+			case !v.ok:
+				return broken(r.ID, "consent version %d (used by entry %d) does not match its hash: its text was changed", r.VersionID, r.ID)
+			case v.hash != r.TextHash:
+				return broken(r.ID, "entry %d's text hash differs from consent version %d", r.ID, r.VersionID)
+			}
+			prevID, prevHash = r.ID, r.Hash
+		}
+		if len(recs) < exportBatch {
+			return res, nil
+		}
+	}
+}
+
+func idRange(a, b int64) string {
+	if a == b {
+		return strconv.FormatInt(a, 10)
+	}
+	return strconv.FormatInt(a, 10) + "-" + strconv.FormatInt(b, 10)
+}
+
+type versionCheck struct {
+	hash string
+	ok   bool // the stored hash matches the stored content
+}
+
+// versionHashes loads and checks every consent version; there are few.
+func (db *DB) versionHashes(ctx context.Context) (map[int64]versionCheck, error) {
+	rows, err := db.r.QueryContext(ctx, "SELECT id, text, label, link_url, language, hash FROM consent_versions")
+	if err != nil {
+		return nil, dbErr(err)
+	}
+	defer rows.Close()
+	out := map[int64]versionCheck{}
+	for rows.Next() {
+		var id int64
+		var c formbuilder.ConsentContent
+		var h string
+		if err := rows.Scan(&id, &c.Text, &c.Label, &c.LinkURL, &c.Language, &h); err != nil {
+			return nil, dbErr(err)
+		}
+		out[id] = versionCheck{hash: h, ok: c.Hash() == h}
+	}
+	return out, dbErr(rows.Err())
+}

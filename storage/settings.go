@@ -1,0 +1,57 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+
+	"github.com/consentforms/consentforms/formbuilder"
+)
+
+// DefaultSettings are what a fresh installation starts with.
+func DefaultSettings() *formbuilder.Settings {
+	return &formbuilder.Settings{IPMode: formbuilder.IPFull}
+}
+
+// GetSettings implements formbuilder.SettingsService. Settings are one JSON
+// row, so fields added to formbuilder.Settings later need no migration;
+// missing fields take their defaults.
+func (db *DB) GetSettings(ctx context.Context) (*formbuilder.Settings, error) {
+	var data string
+	err := db.r.QueryRowContext(ctx, "SELECT data FROM settings WHERE id = 1").Scan(&data)
+	s := DefaultSettings()
+	if errors.Is(err, sql.ErrNoRows) {
+		return s, nil
+	}
+	if err != nil {
+		return nil, dbErr(err)
+	}
+	if err := json.Unmarshal([]byte(data), s); err != nil {
+		return nil, formbuilder.Internal(err)
+	}
+	if s.IPMode == "" {
+		s.IPMode = formbuilder.IPFull
+	}
+	return s, nil
+}
+
+// SaveSettings implements formbuilder.SettingsService. EINVALID.
+func (db *DB) SaveSettings(ctx context.Context, s *formbuilder.Settings) error {
+	if s == nil {
+		return formbuilder.Errorf(formbuilder.EINVALID, "settings are required")
+	}
+	if err := s.Validate(); err != nil {
+		return err
+	}
+	data, err := json.Marshal(s)
+	if err != nil {
+		return formbuilder.Internal(err)
+	}
+	return db.writeTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO settings (id, data, updated_at) VALUES (1, ?, ?)
+			ON CONFLICT (id) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at`,
+			string(data), fmtTime(db.now()))
+		return err
+	})
+}

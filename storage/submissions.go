@@ -1,0 +1,152 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/consentforms/consentforms/formbuilder"
+)
+
+const insertSubmissionSQL = `INSERT INTO submissions (form_id, form_key, "values", subject, page_url,
+	ip, user_agent, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+
+// CreateSubmission implements formbuilder.SubmissionService. The submission
+// and its records are queued to the writer, stored together in one savepoint
+// of a group-commit transaction, and the call returns after that
+// transaction committed (or with this submission's own error). The writer
+// sets the ids, the time (DB.Now, for the submission and all its records),
+// each record's SubmissionID and its chain hashes.
+func (db *DB) CreateSubmission(ctx context.Context, sub *formbuilder.Submission, records []*formbuilder.ConsentRecord) error {
+	if sub == nil || sub.FormID <= 0 {
+		return formbuilder.FieldErrors(map[string]string{"form_id": "is required"})
+	}
+	for _, r := range records {
+		if err := checkGiven(r, sub); err != nil {
+			return err
+		}
+	}
+	values := sub.Values
+	if values == nil {
+		values = map[string][]string{}
+	}
+	// Encoded here, in the caller's goroutine, to keep the writer's work
+	// (which everyone waits for) down to the inserts.
+	vals, err := json.Marshal(values)
+	if err != nil {
+		return formbuilder.Internal(err)
+	}
+	j := &job{
+		run: func(ctx context.Context, b *batch) error {
+			now := b.db.now()
+			s, err := b.stmt(ctx, insertSubmissionSQL)
+			if err != nil {
+				return err
+			}
+			res, err := s.ExecContext(ctx, sub.FormID, sub.FormKey, string(vals), sub.Subject,
+				sub.PageURL, sub.IP, sub.UserAgent, fmtTime(now))
+			if err != nil {
+				return err
+			}
+			id, err := res.LastInsertId()
+			if err != nil {
+				return err
+			}
+			sub.ID, sub.CreatedAt = id, now
+			for _, r := range records {
+				r.SubmissionID, r.Time = id, now
+				if err := b.appendRecord(ctx, r); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+		undo: func() {
+			sub.ID, sub.CreatedAt = 0, time.Time{}
+			for _, r := range records {
+				r.ID, r.SubmissionID, r.Time, r.PrevHash, r.Hash = 0, 0, time.Time{}, "", ""
+			}
+		},
+	}
+	return db.writer.do(ctx, j)
+}
+
+// checkGiven refuses records that cannot be a consent given with sub; the
+// database would refuse most of them too, but later and less clearly.
+func checkGiven(r *formbuilder.ConsentRecord, sub *formbuilder.Submission) error {
+	bad := func(msg string) error {
+		return formbuilder.FieldErrors(map[string]string{"records": msg})
+	}
+	switch {
+	case r == nil:
+		return bad("must not contain nil")
+	case r.Action != formbuilder.ActionGiven:
+		return bad("must all be given consents")
+	case r.WithdrawsID != 0:
+		return bad("must not withdraw")
+	case r.ConsentID <= 0 || r.VersionID <= 0 || r.TextHash == "":
+		return bad("must name a consent version and its hash")
+	case r.FormID != 0 && r.FormID != sub.FormID:
+		return bad("must belong to the submission's form")
+	}
+	if r.FormID == 0 {
+		r.FormID = sub.FormID
+	}
+	return nil
+}
+
+// FindSubmission implements formbuilder.SubmissionService.
+func (db *DB) FindSubmission(ctx context.Context, id int64) (*formbuilder.Submission, error) {
+	var s formbuilder.Submission
+	var vals, created string
+	err := db.r.QueryRowContext(ctx, `SELECT id, form_id, form_key, "values", subject, page_url, ip,
+		user_agent, created_at FROM submissions WHERE id = ?`, id).
+		Scan(&s.ID, &s.FormID, &s.FormKey, &vals, &s.Subject, &s.PageURL, &s.IP, &s.UserAgent, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("submission")
+	}
+	if err != nil {
+		return nil, dbErr(err)
+	}
+	if err := json.Unmarshal([]byte(vals), &s.Values); err != nil {
+		return nil, formbuilder.Internal(err)
+	}
+	if s.CreatedAt, err = parseTime(created); err != nil {
+		return nil, formbuilder.Internal(err)
+	}
+	return &s, nil
+}
+
+// retentionChunk keeps each delete transaction short, so submissions
+// queued meanwhile wait for one chunk, not for the whole purge.
+const retentionChunk = 1000
+
+// DeleteSubmissionsBefore deletes the submissions of form formID created
+// before before (retention) and returns how many it deleted. Consent log
+// entries keep their SubmissionID as a plain number and stay untouched, so
+// the log remains complete and verifiable.
+func (db *DB) DeleteSubmissionsBefore(ctx context.Context, formID int64, before time.Time) (int64, error) {
+	var total int64
+	for {
+		var n int64
+		err := db.writeTx(ctx, func(tx *sql.Tx) error {
+			res, err := tx.ExecContext(ctx, `DELETE FROM submissions WHERE id IN (
+				SELECT id FROM submissions WHERE form_id = ? AND created_at < ? LIMIT ?)`,
+				formID, fmtTime(before), retentionChunk)
+			if err != nil {
+				return err
+			}
+			n, err = res.RowsAffected()
+			return err
+		})
+		if err != nil {
+			return total, err
+		}
+		total += n
+		if n < retentionChunk {
+			return total, nil
+		}
+	}
+}

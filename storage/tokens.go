@@ -1,0 +1,106 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/consentforms/consentforms/formbuilder"
+)
+
+const tokenSelect = "SELECT id, name, hash, created_at, COALESCE(last_used, '') FROM api_tokens"
+
+func scanToken(s scanner) (*formbuilder.APIToken, error) {
+	var t formbuilder.APIToken
+	var created, used string
+	if err := s.Scan(&t.ID, &t.Name, &t.Hash, &created, &used); err != nil {
+		return nil, err
+	}
+	var err error
+	if t.CreatedAt, err = parseTime(created); err != nil {
+		return nil, err
+	}
+	t.LastUsed, err = parseTime(used)
+	return &t, err
+}
+
+// CreateToken implements formbuilder.TokenService. t.Hash must be the
+// lower-case hex SHA-256 of the token (EINVALID otherwise); ECONFLICT when
+// the hash exists. It sets ID and CreatedAt.
+func (db *DB) CreateToken(ctx context.Context, t *formbuilder.APIToken) error {
+	if t == nil {
+		return formbuilder.Errorf(formbuilder.EINVALID, "token is required")
+	}
+	errs := map[string]string{}
+	if !validTokenHash(t.Hash) {
+		errs["hash"] = "must be the hex SHA-256 of the token"
+	}
+	if strings.TrimSpace(t.Name) == "" {
+		errs["name"] = "is required"
+	} else if len(t.Name) > formbuilder.MaxNameLength {
+		errs["name"] = "is too long"
+	}
+	if err := formbuilder.FieldErrors(errs); err != nil {
+		return err
+	}
+	now := db.now()
+	err := db.writeTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, "INSERT INTO api_tokens (name, hash, created_at, last_used) VALUES (?, ?, ?, ?)",
+			t.Name, t.Hash, fmtTime(now), fmtNullTime(t.LastUsed))
+		if err != nil {
+			return err
+		}
+		t.ID, err = res.LastInsertId()
+		return err
+	})
+	if err != nil {
+		t.ID = 0
+		return err
+	}
+	t.CreatedAt = now
+	return nil
+}
+
+// FindTokenByHash implements formbuilder.TokenService.
+func (db *DB) FindTokenByHash(ctx context.Context, hash string) (*formbuilder.APIToken, error) {
+	t, err := scanToken(db.r.QueryRowContext(ctx, tokenSelect+" WHERE hash = ?", hash))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("token")
+	}
+	return t, dbErr(err)
+}
+
+// ListTokens implements formbuilder.TokenService, oldest first.
+func (db *DB) ListTokens(ctx context.Context) ([]*formbuilder.APIToken, error) {
+	rows, err := db.r.QueryContext(ctx, tokenSelect+" ORDER BY id")
+	if err != nil {
+		return nil, dbErr(err)
+	}
+	defer rows.Close()
+	var out []*formbuilder.APIToken
+	for rows.Next() {
+		t, err := scanToken(rows)
+		if err != nil {
+			return nil, dbErr(err)
+		}
+		out = append(out, t)
+	}
+	return out, dbErr(rows.Err())
+}
+
+// DeleteToken implements formbuilder.TokenService. ENOTFOUND, so that an
+// admin revoking a wrong id learns about it.
+func (db *DB) DeleteToken(ctx context.Context, id int64) error {
+	return db.writeTx(ctx, func(tx *sql.Tx) error {
+		return affectOne(tx.ExecContext(ctx, "DELETE FROM api_tokens WHERE id = ?", id))("token")
+	})
+}
+
+// TouchToken implements formbuilder.TokenService. ENOTFOUND.
+func (db *DB) TouchToken(ctx context.Context, id int64, at time.Time) error {
+	return db.writeTx(ctx, func(tx *sql.Tx) error {
+		return affectOne(tx.ExecContext(ctx, "UPDATE api_tokens SET last_used = ? WHERE id = ?", fmtTime(at), id))("token")
+	})
+}

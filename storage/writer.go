@@ -1,0 +1,274 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/consentforms/consentforms/formbuilder"
+)
+
+// The writer commits submissions and consent log entries in groups: with
+// synchronous=FULL every commit costs an fsync, and one fsync per batch of
+// up to batchSize jobs instead of one per job is an order of magnitude more
+// submissions per second. It is also the only code that appends to the
+// consent log, so the hash chain stays linear without further locking.
+
+// Job states: a job can be cancelled by its caller only until the writer
+// takes it; from then on the caller waits for the real outcome.
+const (
+	jobQueued int32 = iota
+	jobTaken
+	jobCancelled
+)
+
+// job is one unit of work run in its own savepoint inside a batch.
+type job struct {
+	// run does the work; on error the savepoint is rolled back and the
+	// chain head restored, so only this job is lost.
+	run func(ctx context.Context, b *batch) error
+	// undo clears what run set on the caller's values when the job did not
+	// commit after all.
+	undo  func()
+	state atomic.Int32
+	done  chan error
+}
+
+// chain is the head of the consent log: the last id and hash. Only the
+// writer goroutine touches it.
+type chain struct {
+	lastID int64
+	head   string
+}
+
+// batch is what a job sees: the transaction, lazily prepared statements and
+// the chain head.
+type batch struct {
+	db    *DB
+	tx    *sql.Tx
+	chain *chain
+	stmts map[string]*sql.Stmt
+}
+
+// stmt prepares q once per batch; a batch runs the same few inserts many times.
+func (b *batch) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
+	if s, ok := b.stmts[q]; ok {
+		return s, nil
+	}
+	s, err := b.tx.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	b.stmts[q] = s
+	return s, nil
+}
+
+// appendRecord gives r the next id, the time now and its place in the hash
+// chain, inserts it and advances the head. On error the head is unchanged.
+func (b *batch) appendRecord(ctx context.Context, r *formbuilder.ConsentRecord) error {
+	s, err := b.stmt(ctx, insertRecordSQL)
+	if err != nil {
+		return err
+	}
+	r.ID = b.chain.lastID + 1
+	r.Seal(b.chain.head)
+	if _, err := s.ExecContext(ctx, recordArgs(r)...); err != nil {
+		return err
+	}
+	b.chain.lastID, b.chain.head = r.ID, r.Hash
+	return nil
+}
+
+type writer struct {
+	db        *DB
+	batchSize int
+	queue     chan *job
+	finished  chan struct{}
+
+	// mu orders sends on queue before its close: senders hold it shared.
+	mu     sync.RWMutex
+	closed bool
+
+	chain chain
+
+	// Counters for tests and benchmarks.
+	batches atomic.Int64
+	jobs    atomic.Int64
+}
+
+func newWriter(ctx context.Context, db *DB) (*writer, error) {
+	w := &writer{
+		db:        db,
+		batchSize: db.opts.batchSize,
+		queue:     make(chan *job, 4*db.opts.batchSize),
+		finished:  make(chan struct{}),
+		chain:     chain{head: formbuilder.GenesisHash},
+	}
+	err := db.w.QueryRowContext(ctx, "SELECT id, hash FROM consent_records ORDER BY id DESC LIMIT 1").
+		Scan(&w.chain.lastID, &w.chain.head)
+	if err != nil && err != sql.ErrNoRows {
+		return nil, dbErr(err)
+	}
+	go w.run()
+	return w, nil
+}
+
+// do queues j and waits for its outcome. A caller whose ctx ends before the
+// writer took the job gets ctx's error and nothing is stored; once taken, it
+// waits for the commit so that it never reports a stored consent as failed.
+func (w *writer) do(ctx context.Context, j *job) error {
+	if err := ctx.Err(); err != nil {
+		return formbuilder.Internal(err)
+	}
+	j.done = make(chan error, 1)
+	w.mu.RLock()
+	if w.closed {
+		w.mu.RUnlock()
+		return formbuilder.Internal(ErrClosed)
+	}
+	select {
+	case w.queue <- j:
+		w.mu.RUnlock()
+	case <-ctx.Done():
+		w.mu.RUnlock()
+		return formbuilder.Internal(ctx.Err())
+	}
+	select {
+	case err := <-j.done:
+		return err
+	case <-ctx.Done():
+		if j.state.CompareAndSwap(jobQueued, jobCancelled) {
+			return formbuilder.Internal(ctx.Err())
+		}
+		return <-j.done
+	}
+}
+
+// close stops accepting jobs, lets the writer drain the queue and waits for
+// it. It reports false when the writer was closed already.
+func (w *writer) close() bool {
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		return false
+	}
+	w.closed = true
+	close(w.queue)
+	w.mu.Unlock()
+	<-w.finished
+	return true
+}
+
+func (w *writer) run() {
+	defer close(w.finished)
+	jobs := make([]*job, 0, w.batchSize)
+	for {
+		j, ok := <-w.queue
+		if !ok {
+			return
+		}
+		jobs = append(jobs[:0], j)
+		// Everything that queued up while the last batch was committing
+		// goes into this one.
+	fill:
+		for len(jobs) < w.batchSize {
+			select {
+			case j, ok := <-w.queue:
+				if !ok {
+					break fill
+				}
+				jobs = append(jobs, j)
+			default:
+				break fill
+			}
+		}
+		w.commit(jobs)
+	}
+}
+
+// commit runs the jobs that are still wanted in one transaction, each in a
+// savepoint, and tells every caller its own outcome after the commit.
+func (w *writer) commit(jobs []*job) {
+	live := make([]*job, 0, len(jobs))
+	for _, j := range jobs {
+		if j.state.CompareAndSwap(jobQueued, jobTaken) {
+			live = append(live, j)
+		}
+	}
+	if len(live) == 0 {
+		return
+	}
+	w.batches.Add(1)
+	w.jobs.Add(int64(len(live)))
+	errs := make([]error, len(live))
+	if err := w.commitTx(live, errs); err != nil {
+		// The whole transaction is gone: so is every job in it.
+		for i := range errs {
+			if errs[i] == nil {
+				errs[i] = formbuilder.Internal(err)
+			}
+		}
+	}
+	for i, j := range live {
+		if errs[i] != nil && j.undo != nil {
+			j.undo()
+		}
+		j.done <- errs[i]
+	}
+}
+
+// commitTx fills errs with per-job failures and returns an error when the
+// transaction as a whole failed (after restoring the chain head).
+func (w *writer) commitTx(live []*job, errs []error) (err error) {
+	ctx := context.Background()
+	saved := w.chain
+	defer func() {
+		if err != nil {
+			w.chain = saved
+		}
+	}()
+	tx, err := w.db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	b := &batch{db: w.db, tx: tx, chain: &w.chain, stmts: map[string]*sql.Stmt{}}
+	for i, j := range live {
+		if _, err := tx.ExecContext(ctx, "SAVEPOINT job"); err != nil {
+			_ = tx.Rollback()
+			return err
+		}
+		before := w.chain
+		if jerr := runJob(ctx, j, b); jerr != nil {
+			w.chain = before
+			errs[i] = dbErr(jerr)
+			if _, err := tx.ExecContext(ctx, "ROLLBACK TO job"); err != nil {
+				// Some errors (disk full, I/O) end the transaction
+				// itself; then nothing of the batch is stored.
+				_ = tx.Rollback()
+				return err
+			}
+		}
+		if _, err := tx.ExecContext(ctx, "RELEASE job"); err != nil {
+			_ = tx.Rollback()
+			return err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return nil
+}
+
+// runJob turns a panic in a job into an error for that job alone, so one
+// bad input cannot take the writer (and every waiting caller) down.
+func runJob(ctx context.Context, j *job, b *batch) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("storage: job panicked: %v", p)
+		}
+	}()
+	return j.run(ctx, b)
+}
