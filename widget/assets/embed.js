@@ -1,0 +1,259 @@
+/* consentforms embed loader.
+ *   <script src="https://FORMS.EXAMPLE/embed.js" data-consentforms="inline/KEY" async></script>
+ * Modes: inline/KEY, click/KEY (data-trigger="ID" or the next element opens
+ * a popup), auto/KEY (popup after data-delay seconds, default 5).
+ * The form lives in an iframe of the form server; this file touches the host
+ * page only through element.style (allowed under a strict style-src) and
+ * never injects style sheets. Host CSP: script-src and frame-src for the form
+ * server's origin.
+ * Keep quotes, "//" and "/*" out of regular expressions: the Go minifier
+ * does not parse them. */
+(function () {
+  'use strict';
+
+  var doc = document;
+  var DONE = 'data-consentforms-done';
+  var self = doc.currentScript;
+  var frames = [];
+  var count = 0;
+  var de = (doc.documentElement.lang || navigator.language || '').toLowerCase().indexOf('de') === 0;
+
+  function originOf(src) {
+    try {
+      return new URL(src, location.href).origin;
+    } catch (e) {
+      return '';
+    }
+  }
+  var selfOrigin = self && self.src ? originOf(self.src) : '';
+
+  function css(el, props) {
+    for (var k in props) {
+      el.style[k] = props[k];
+    }
+  }
+
+  // The host URL goes into the consent log; long or fragment-laden URLs are
+  // cut to what the server accepts (2048 bytes).
+  function pageURL() {
+    var u = location.href.split('#')[0];
+    return u.length > 2048 ? location.origin + location.pathname.slice(0, 1024) : u;
+  }
+
+  function makeFrame(server, key, tag, lazy) {
+    var id = 'cf' + (++count) + Math.random().toString(36).slice(2, 8);
+    var f = doc.createElement('iframe');
+    f.src = server + '/f/' + encodeURIComponent(key) + '?embed=1&frame=' + id +
+      '&origin=' + encodeURIComponent(location.origin) + '&page=' + encodeURIComponent(pageURL());
+    f.title = tag.getAttribute('data-title') || (de ? 'Formular' : 'Form');
+    if (lazy) {
+      f.loading = 'lazy';
+    }
+    css(f, { width: '100%', border: '0', display: 'block', height: '320px', colorScheme: 'normal' });
+    var rec = { id: id, frame: f, server: server, tag: tag, close: null };
+    frames.push(rec);
+    return rec;
+  }
+
+  // Only the iframe we made, from the server it came from, may resize or
+  // steer it: origin and source are both checked.
+  window.addEventListener('message', function (e) {
+    var d = e.data;
+    if (!d || typeof d !== 'object' || typeof d.type !== 'string') {
+      return;
+    }
+    for (var i = 0; i < frames.length; i++) {
+      var r = frames[i];
+      if (e.origin !== r.server || e.source !== r.frame.contentWindow || (d.id && d.id !== r.id)) {
+        continue;
+      }
+      if (d.type === 'consentforms:height' && typeof d.height === 'number' && d.height > 0) {
+        css(r.frame, { height: Math.min(Math.ceil(d.height), 20000) + 'px' });
+      } else if (d.type === 'consentforms:close' && r.close) {
+        r.close();
+      } else if (d.type === 'consentforms:redirect' && r.tag.getAttribute('data-redirect') !== 'off') {
+        try {
+          var u = new URL(d.url, location.href);
+          if (u.protocol === 'https:' || u.protocol === 'http:') {
+            location.href = u.href;
+          }
+        } catch (err) {
+          return;
+        }
+      }
+      return;
+    }
+  });
+
+  function inline(tag, server, key) {
+    var r = makeFrame(server, key, tag, true);
+    tag.parentNode.insertBefore(r.frame, tag.nextSibling);
+  }
+
+  // popup returns an open function for a modal dialog around the form.
+  function popup(tag, server, key) {
+    var r = null;
+    var overlay, closeBtn, opener, bodyOverflow;
+    function onKey(e) {
+      if (e.key === 'Escape') {
+        close();
+      }
+    }
+    function onFocus(e) {
+      if (overlay.parentNode && !overlay.contains(e.target)) {
+        closeBtn.focus();
+      }
+    }
+    function sentinel(to) {
+      var s = doc.createElement('div');
+      s.tabIndex = 0;
+      s.addEventListener('focus', function () { to().focus(); });
+      return s;
+    }
+    function build() {
+      r = makeFrame(server, key, tag, false);
+      r.close = close;
+      overlay = doc.createElement('div');
+      overlay.setAttribute('role', 'dialog');
+      overlay.setAttribute('aria-modal', 'true');
+      overlay.setAttribute('aria-label', r.frame.title);
+      css(overlay, {
+        position: 'fixed', top: '0', right: '0', bottom: '0', left: '0', zIndex: '2147483000',
+        background: 'rgba(0,0,0,.6)', display: 'flex', alignItems: 'center', justifyContent: 'center',
+        padding: '16px', boxSizing: 'border-box'
+      });
+      var panel = doc.createElement('div');
+      css(panel, {
+        position: 'relative', background: '#fff', width: '100%', maxWidth: '640px', maxHeight: '100%',
+        overflow: 'auto', borderRadius: '8px', padding: '40px 16px 16px', boxSizing: 'border-box',
+        boxShadow: '0 8px 32px rgba(0,0,0,.3)'
+      });
+      closeBtn = doc.createElement('button');
+      closeBtn.type = 'button';
+      closeBtn.textContent = '\u00d7';
+      closeBtn.setAttribute('aria-label', de ? 'Schlie\u00dfen' : 'Close');
+      css(closeBtn, {
+        position: 'absolute', top: '4px', right: '4px', width: '40px', height: '40px', border: '0',
+        background: 'transparent', color: '#1b1b1b', font: '28px/1 sans-serif', cursor: 'pointer'
+      });
+      closeBtn.addEventListener('click', close);
+      overlay.addEventListener('click', function (e) {
+        if (e.target === overlay) {
+          close();
+        }
+      });
+      panel.appendChild(closeBtn);
+      panel.appendChild(r.frame);
+      // Sentinels at both ends send Tab round between button and form.
+      overlay.appendChild(sentinel(function () { return r.frame; }));
+      overlay.appendChild(panel);
+      overlay.appendChild(sentinel(function () { return closeBtn; }));
+    }
+    function open() {
+      if (overlay && overlay.parentNode) {
+        return;
+      }
+      if (!overlay) {
+        build();
+      }
+      opener = doc.activeElement;
+      bodyOverflow = doc.body.style.overflow;
+      css(doc.body, { overflow: 'hidden' });
+      doc.body.appendChild(overlay);
+      doc.addEventListener('keydown', onKey, true);
+      doc.addEventListener('focusin', onFocus, true);
+      closeBtn.focus();
+    }
+    function close() {
+      if (!overlay || !overlay.parentNode) {
+        return;
+      }
+      doc.removeEventListener('keydown', onKey, true);
+      doc.removeEventListener('focusin', onFocus, true);
+      overlay.parentNode.removeChild(overlay);
+      css(doc.body, { overflow: bodyOverflow });
+      if (opener && opener.focus) {
+        opener.focus();
+      }
+    }
+    return open;
+  }
+
+  function click(tag, server, key) {
+    var id = tag.getAttribute('data-trigger');
+    var trigger = id ? doc.getElementById(id) : tag.nextElementSibling;
+    if (!trigger) {
+      return false;
+    }
+    var open = popup(tag, server, key);
+    trigger.setAttribute('aria-haspopup', 'dialog');
+    if (!trigger.matches('a[href], button, input, [tabindex]')) {
+      trigger.setAttribute('role', 'button');
+      trigger.tabIndex = 0;
+    }
+    trigger.addEventListener('click', function (e) {
+      e.preventDefault();
+      open();
+    });
+    trigger.addEventListener('keydown', function (e) {
+      if ((e.key === 'Enter' || e.key === ' ') && trigger.getAttribute('role') === 'button') {
+        e.preventDefault();
+        open();
+      }
+    });
+  }
+
+  function auto(tag, server, key) {
+    var delay = parseFloat(tag.getAttribute('data-delay'));
+    if (!(delay >= 0)) {
+      delay = 5;
+    }
+    var seen = 'consentforms:auto:' + key;
+    try {
+      if (sessionStorage.getItem(seen)) {
+        return;
+      }
+      sessionStorage.setItem(seen, '1');
+    } catch (e) {
+      // Storage may be blocked; then the popup simply shows on every page.
+    }
+    setTimeout(popup(tag, server, key), Math.min(delay, 3600) * 1000);
+  }
+
+  // modes maps the first part of data-consentforms to its handler. A
+  // handler returns false when its tag should be retried once the document
+  // has loaded. chat is reserved: the chat loader plugs in here.
+  var modes = { inline: inline, click: click, auto: auto, chat: null };
+
+  function scan() {
+    var tags = doc.querySelectorAll('script[data-consentforms]');
+    for (var i = 0; i < tags.length; i++) {
+      var tag = tags[i];
+      if (tag.hasAttribute(DONE)) {
+        continue;
+      }
+      var spec = tag.getAttribute('data-consentforms') || '';
+      var slash = spec.indexOf('/');
+      var mode = spec.slice(0, slash);
+      var key = spec.slice(slash + 1);
+      var fn = Object.prototype.hasOwnProperty.call(modes, mode) ? modes[mode] : undefined;
+      var server = tag.src ? originOf(tag.src) : selfOrigin;
+      if (slash < 1 || !/^[A-Za-z0-9_-]{1,64}$/.test(key) || fn === undefined || !server) {
+        tag.setAttribute(DONE, 'invalid');
+        continue;
+      }
+      if (fn === null) {
+        continue;
+      }
+      if (fn(tag, server, key) === false && doc.readyState === 'loading') {
+        continue;
+      }
+      tag.setAttribute(DONE, '1');
+    }
+  }
+
+  scan();
+  if (doc.readyState === 'loading') {
+    doc.addEventListener('DOMContentLoaded', scan);
+  }
+})();

@@ -1,0 +1,612 @@
+package widget
+
+import (
+	"bytes"
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"maps"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/consentforms/consentforms/formbuilder"
+)
+
+//go:embed templates/*.html assets/*
+var files embed.FS
+
+// Options configure a Renderer.
+type Options struct {
+	// BaseURL is the form server's public origin, for example
+	// "http://127.0.0.1:8080" (a trailing slash is ignored). Pages use it for
+	// absolute asset and post URLs because the same bytes are shown inside
+	// iframes on other sites. Empty gives root-relative URLs.
+	BaseURL string
+}
+
+// Renderer renders the visitor pages. It is safe for concurrent use: the
+// templates and assets are built once in New and only read afterwards.
+type Renderer struct {
+	base   string
+	tmpl   *template.Template
+	assets []*Asset
+	byName map[string]*Asset
+	cssURL string
+	jsURL  string
+	bufs   sync.Pool
+}
+
+// New parses the embedded templates and builds the static assets. An error
+// means a broken build (or a BaseURL that is not an http(s) origin), so
+// callers should stop rather than serve half a widget.
+func New(opts Options) (*Renderer, error) {
+	base := strings.TrimRight(strings.TrimSpace(opts.BaseURL), "/")
+	if base != "" {
+		u, err := url.Parse(base)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+			u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+			return nil, fmt.Errorf("widget: BaseURL %q is not an http(s) URL without query", opts.BaseURL)
+		}
+	}
+	tmpl, err := template.New("widget").Option("missingkey=error").Funcs(template.FuncMap{"fill": fill}).ParseFS(files, "templates/*.html")
+	if err != nil {
+		return nil, fmt.Errorf("widget: parse templates: %w", err)
+	}
+	r := &Renderer{base: base, tmpl: tmpl, byName: map[string]*Asset{}}
+	r.bufs.New = func() any { return new(bytes.Buffer) }
+	for _, name := range assetNames {
+		src, err := fs.ReadFile(files, "assets/"+name)
+		if err != nil {
+			return nil, fmt.Errorf("widget: read asset: %w", err)
+		}
+		a, err := buildAsset(name, src)
+		if err != nil {
+			return nil, err
+		}
+		r.assets = append(r.assets, a)
+		r.byName[a.Name] = a
+		r.byName[a.HashedName] = a
+	}
+	r.cssURL = base + "/static/" + r.byName["form.css"].HashedName
+	r.jsURL = base + "/static/" + r.byName["form.js"].HashedName
+	return r, nil
+}
+
+// Assets returns form.js, form.css and embed.js, minified. The slice is
+// shared; callers must not change it.
+func (r *Renderer) Assets() []*Asset { return r.assets }
+
+// Asset returns the asset with the given Name or HashedName.
+func (r *Renderer) Asset(name string) (*Asset, bool) {
+	a, ok := r.byName[name]
+	return a, ok
+}
+
+// PageState is what changes between renders of the same form: errors and
+// kept values after a failed no-JS post.
+type PageState struct {
+	// Embed selects the ?embed=1 iframe variant: no page chrome, transparent
+	// background, and form.js reports the height to the host page.
+	Embed bool
+	// Errors maps a field key or "consent.<id>" to a message, as from
+	// formbuilder.ErrorFields; formbuilder's English fragments are
+	// translated and given the field's label as subject.
+	Errors map[string]string
+	// Values are the visitor's values to keep. Nil means a first render, which
+	// shows each field's Default; non-nil means a re-render, which shows only
+	// what the visitor sent (so an unticked default box stays unticked).
+	Values map[string][]string
+	// Consents is the ticked state to keep; nil uses each
+	// FormConsent.CheckedByDefault.
+	Consents map[int64]bool
+	// Interacted keeps, per consent, whether the visitor changed the box on an
+	// earlier post of this page, so the evidence survives a re-render.
+	Interacted map[int64]bool
+	// PageURL is the host page's URL, carried in the hidden field _page_url.
+	PageURL string
+	// Origin is the host page's origin (the loader's origin query parameter),
+	// the only target form.js posts messages to. Empty derives it from
+	// PageURL; form.js then falls back to its own query parameter. Callers
+	// should pass only an origin the form allows.
+	Origin string
+	// Token is an opaque render token for the hidden field _token.
+	Token string
+	// Nonce is the CSP nonce put on the page's script and stylesheet tags,
+	// for a policy that uses nonces. Pages never contain inline script or
+	// style, whether or not it is set.
+	Nonce string
+}
+
+// WithdrawLink is a link that withdraws one consent just given.
+type WithdrawLink struct {
+	ConsentName string `json:"consent_name"`
+	URL         string `json:"url"`
+}
+
+// page is what every page's head and foot need.
+type page struct {
+	Lang     string
+	T        map[string]string
+	DocTitle string
+	Embed    bool
+	Origin   string
+	Nonce    string
+	CSSURL   string
+	JSURL    string
+}
+
+type formView struct {
+	page
+	Action      string
+	Heading     string
+	Description template.HTML
+	Errors      []summaryItem
+	Fields      []fieldView
+	Consents    []consentView
+	PageURL     string
+	Token       string
+	EmbedValue  string
+	Submit      string
+}
+
+type summaryItem struct {
+	Href string
+	Text string
+}
+
+type fieldView struct {
+	T            map[string]string
+	Key          string
+	ID           string
+	Kind         string // text, textarea, select, group, checkbox, hidden
+	InputType    string
+	Autocomplete string
+	InputMode    string
+	Label        string
+	Placeholder  string
+	Help         string
+	HintID       string
+	ErrorID      string
+	Error        string
+	DescribedBy  string
+	Required     bool
+	RequiredMsg  string
+	Value        string
+	MaxLength    int
+	Checked      bool
+	Radio        bool
+	Options      []optionView
+}
+
+type optionView struct {
+	ID       string
+	Value    string
+	Selected bool
+}
+
+type consentView struct {
+	T           map[string]string
+	ID          int64
+	BoxID       string
+	TextID      string
+	ErrorID     string
+	Name        string
+	Checked     bool
+	Required    bool
+	RequiredMsg string
+	Before      string
+	Link        string
+	After       string
+	LinkURL     string
+	Text        template.HTML
+	Error       string
+	DescribedBy string
+	Initial     string
+	Interacted  string
+	VersionID   int64
+}
+
+type successView struct {
+	page
+	Title     string
+	Message   string
+	Withdraws []WithdrawLink
+}
+
+type messageView struct {
+	page
+	Title   string
+	Message string
+}
+
+type withdrawView struct {
+	page
+	ConsentName string
+	Caption     string
+	Given       string
+	Source      string
+	Text        template.HTML
+	CSRF        string
+	Action      string
+	Done        bool
+}
+
+// newPage fills what every page shares.
+func (r *Renderer) newPage(l, title string, embed, js bool) page {
+	l = chromeLang(l)
+	p := page{Lang: l, T: texts[l], DocTitle: title, Embed: embed, CSSURL: r.cssURL}
+	if js {
+		p.JSURL = r.jsURL
+	}
+	return p
+}
+
+// FormPage renders the form f as the visitor sees it, in f.Language. It fails
+// when a consent of f has no loaded current version: a form whose consent
+// text cannot be shown must not be sent.
+func (r *Renderer) FormPage(f *formbuilder.Form, st PageState) ([]byte, error) {
+	if f == nil {
+		return nil, errors.New("widget: nil form")
+	}
+	l := chromeLang(f.Language)
+	title := strings.TrimSpace(f.Title)
+	if title == "" {
+		title = strings.TrimSpace(f.Name)
+	}
+	if title == "" {
+		title = T(l, "form")
+	}
+	v := &formView{
+		page:       r.newPage(l, title, st.Embed, true),
+		Action:     r.base + "/f/" + url.PathEscape(f.Key),
+		PageURL:    st.PageURL,
+		Token:      st.Token,
+		EmbedValue: "0",
+		Submit:     strings.TrimSpace(f.SubmitLabel),
+	}
+	v.Nonce = st.Nonce
+	if st.Embed {
+		v.EmbedValue = "1"
+		v.Origin = hostOrigin(st.Origin, st.PageURL)
+	}
+	// Inside an iframe the host page usually has its own heading, so the
+	// internal form name is not shown there; a title the admin set is.
+	if !st.Embed || strings.TrimSpace(f.Title) != "" {
+		v.Heading = title
+	}
+	if f.Description != "" {
+		v.Description = template.HTML(formbuilder.Sanitize(f.Description))
+	}
+	if v.Submit == "" {
+		v.Submit = T(l, "submit")
+	}
+	if len(st.Errors) > 0 {
+		v.DocTitle = T(l, "error_prefix") + " " + title
+	}
+	used := make(map[string]bool, len(st.Errors))
+	for i := range f.Fields {
+		fv := buildField(l, &f.Fields[i], st)
+		if fv.Error != "" {
+			used[fv.Key] = true
+			v.Errors = append(v.Errors, summaryItem{Href: "#" + fv.ID, Text: fv.Error})
+		}
+		v.Fields = append(v.Fields, fv)
+	}
+	for i := range f.Consents {
+		fc := &f.Consents[i]
+		cv, err := buildConsent(l, fc, st)
+		if err != nil {
+			return nil, err
+		}
+		if cv.Error != "" {
+			used["consent."+strconv.FormatInt(fc.ConsentID, 10)] = true
+			v.Errors = append(v.Errors, summaryItem{Href: "#" + cv.BoxID, Text: cv.Error})
+		}
+		v.Consents = append(v.Consents, cv)
+	}
+	// Errors about no visible field (page_url, _token, ...) still belong in
+	// the summary, or the visitor would see a refusal without a reason.
+	if len(used) < len(st.Errors) {
+		for _, k := range sortedKeys(st.Errors) {
+			if !used[k] {
+				v.Errors = append(v.Errors, summaryItem{Text: errorText(l, f, k, st.Errors[k])})
+			}
+		}
+	}
+	return r.render("form", v)
+}
+
+// buildField computes everything the template needs for one field, so the
+// template itself stays free of logic.
+func buildField(l string, f *formbuilder.Field, st PageState) fieldView {
+	id := "cf-field-" + f.Key
+	fv := fieldView{
+		T:           texts[l],
+		Key:         f.Key,
+		ID:          id,
+		Label:       f.Label,
+		Placeholder: f.Placeholder,
+		Help:        f.Help,
+		ErrorID:     "cf-error-" + f.Key,
+		Required:    f.Required,
+		Kind:        "text",
+		InputType:   "text",
+	}
+	label := f.Label
+	if strings.TrimSpace(label) == "" {
+		label = f.Key
+	}
+	if f.Required {
+		fv.RequiredMsg = fill(T(l, "field_required"), "label", subjectLabel(l, label))
+	}
+	if f.Help != "" {
+		fv.HintID = "cf-hint-" + f.Key
+	}
+	if msg, ok := st.Errors[f.Key]; ok && f.Kind != formbuilder.KindHidden {
+		fv.Error = fieldError(l, label, msg)
+	}
+	fv.DescribedBy = joinIDs(fv.HintID, ifStr(fv.Error != "", fv.ErrorID))
+
+	vals := defaultValuesOf(f, st.Values)
+	if len(vals) > 0 {
+		fv.Value = vals[0]
+	}
+	switch f.Kind {
+	case formbuilder.KindName:
+		fv.Autocomplete = "name"
+	case formbuilder.KindEmail:
+		fv.InputType, fv.Autocomplete = "email", "email"
+	case formbuilder.KindPhone:
+		fv.InputType, fv.Autocomplete = "tel", "tel"
+	case formbuilder.KindDate:
+		fv.InputType = "date"
+	case formbuilder.KindNumber:
+		fv.InputType, fv.InputMode = "number", "decimal"
+	case formbuilder.KindTextarea:
+		fv.Kind = "textarea"
+	case formbuilder.KindHidden:
+		fv.Kind = "hidden"
+	case formbuilder.KindSelect:
+		fv.Kind = "select"
+	case formbuilder.KindRadio:
+		fv.Kind, fv.Radio = "group", true
+	case formbuilder.KindCheckbox:
+		if len(f.Options) > 0 {
+			fv.Kind = "group"
+		} else {
+			fv.Kind = "checkbox"
+			fv.Checked = len(vals) > 0 && truthy(vals[0])
+		}
+	}
+	if fv.Kind == "text" || fv.Kind == "textarea" {
+		if f.Kind != formbuilder.KindDate && f.Kind != formbuilder.KindNumber {
+			fv.MaxLength = f.EffectiveMaxLength()
+		}
+	}
+	if f.Kind.HasOptions() {
+		for i, o := range f.Options {
+			ov := optionView{ID: id + "-" + strconv.Itoa(i), Value: o, Selected: contains(vals, o)}
+			fv.Options = append(fv.Options, ov)
+		}
+		if fv.Kind == "group" && len(fv.Options) > 0 {
+			// The summary link must land on something focusable; a
+			// fieldset is not, so it points at the first box.
+			fv.ID = fv.Options[0].ID
+		}
+	}
+	return fv
+}
+
+// defaultValuesOf returns the values field f shows on this render: the kept
+// ones on a re-render, else its Default.
+func defaultValuesOf(f *formbuilder.Field, kept map[string][]string) []string {
+	if kept != nil {
+		return kept[f.Key]
+	}
+	if f.Default == "" {
+		return nil
+	}
+	return []string{f.Default}
+}
+
+// buildConsent computes the view of one attached consent.
+func buildConsent(l string, fc *formbuilder.FormConsent, st PageState) (consentView, error) {
+	if fc.Consent == nil || fc.Consent.Current == nil {
+		return consentView{}, fmt.Errorf("widget: consent %d of the form has no loaded version", fc.ConsentID)
+	}
+	ver := fc.Consent.Current
+	sid := strconv.FormatInt(fc.ConsentID, 10)
+	checked := fc.CheckedByDefault
+	if st.Consents != nil {
+		checked = st.Consents[fc.ConsentID]
+	}
+	cv := consentView{
+		T:           texts[l],
+		ID:          fc.ConsentID,
+		BoxID:       "cf-consent-" + sid,
+		TextID:      "cf-consent-text-" + sid,
+		ErrorID:     "cf-consent-error-" + sid,
+		Name:        "consent_" + sid,
+		Checked:     checked,
+		Required:    fc.Required,
+		RequiredMsg: consentError(l, fc, ""),
+		Initial:     boolStr(fc.CheckedByDefault),
+		Interacted:  boolStr(st.Interacted[fc.ConsentID]),
+		VersionID:   ver.ID,
+	}
+	// A consent may be only a link (formbuilder allows an empty text with a
+	// link URL); then there is no text region to open.
+	if text := formbuilder.Sanitize(ver.Text); strings.TrimSpace(formbuilder.StripTags(text)) != "" {
+		cv.Text = template.HTML(text)
+	}
+	lb := formbuilder.ParseLabel(ver.Label)
+	cv.Before, cv.Link, cv.After = lb.Before, lb.Link, lb.After
+	if ver.LinkURL != "" && formbuilder.ValidLinkURL(ver.LinkURL) {
+		cv.LinkURL = ver.LinkURL
+	}
+	if msg, ok := st.Errors["consent."+sid]; ok {
+		cv.Error = consentError(l, fc, msg)
+	}
+	cv.DescribedBy = ifStr(cv.Error != "", cv.ErrorID)
+	return cv, nil
+}
+
+// SuccessPage renders the thank-you page after a no-JS post: the form's
+// success message (or the default thanks) and a withdrawal link per consent.
+func (r *Renderer) SuccessPage(f *formbuilder.Form, embed bool, withdrawURLs []WithdrawLink) ([]byte, error) {
+	if f == nil {
+		return nil, errors.New("widget: nil form")
+	}
+	l := chromeLang(f.Language)
+	v := &successView{
+		page:    r.newPage(l, T(l, "thanks_title"), embed, true),
+		Title:   T(l, "thanks_title"),
+		Message: strings.TrimSpace(f.SuccessMessage),
+	}
+	if v.Message == "" {
+		v.Message = T(l, "thanks")
+	}
+	for _, w := range withdrawURLs {
+		if safeHTTPURL(w.URL) {
+			v.Withdraws = append(v.Withdraws, w)
+		}
+	}
+	return r.render("success", v)
+}
+
+// MessagePage renders a short page for visitors (not found, gone, errors).
+// title and message are plain text, typically from T.
+func (r *Renderer) MessagePage(lang, title, message string, embed bool) ([]byte, error) {
+	v := &messageView{page: r.newPage(lang, title, embed, embed), Title: title, Message: message}
+	return r.render("message", v)
+}
+
+// WithdrawPage renders the confirmation page of a withdrawal link: which
+// consent, when and where it was given, its text, and a POST form to action
+// carrying csrfField (the CSRF token value) as the hidden field "_csrf". With
+// done it only says that the consent is withdrawn. version may be nil when
+// the text cannot be loaded; the page then shows the consent's name only.
+func (r *Renderer) WithdrawPage(lang string, rec *formbuilder.ConsentRecord, version *formbuilder.ConsentVersion, csrfField, action string, done bool) ([]byte, error) {
+	if rec == nil {
+		return nil, errors.New("widget: nil consent record")
+	}
+	l := chromeLang(lang)
+	title := T(l, "withdraw_title")
+	if done {
+		title = T(l, "withdrawn_title")
+	}
+	v := &withdrawView{
+		page:        r.newPage(l, title, false, false),
+		ConsentName: rec.ConsentName,
+		Source:      rec.Source,
+		CSRF:        csrfField,
+		Action:      action,
+		Done:        done,
+	}
+	if !rec.Time.IsZero() {
+		v.Given = fill(T(l, "withdraw_given"), "time", formatTime(l, rec.Time))
+	}
+	if version != nil {
+		v.Caption = formbuilder.ParseLabel(version.Label).String()
+		v.Text = template.HTML(formbuilder.Sanitize(version.Text))
+	}
+	return r.render("withdraw", v)
+}
+
+// render executes the named template into a pooled buffer and returns a copy,
+// so the buffer can be reused while the caller keeps the bytes.
+func (r *Renderer) render(name string, data any) ([]byte, error) {
+	buf := r.bufs.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer r.bufs.Put(buf)
+	if err := r.tmpl.ExecuteTemplate(buf, name, data); err != nil {
+		return nil, fmt.Errorf("widget: render %s: %w", name, err)
+	}
+	return bytes.Clone(buf.Bytes()), nil
+}
+
+// hostOrigin returns origin if it is an http(s) origin, else the origin of
+// pageURL, else "". Reflecting only a normalised origin keeps the attribute
+// from carrying anything but scheme://host[:port].
+func hostOrigin(origin, pageURL string) string {
+	if o, err := formbuilder.NormalizeOrigin(origin); err == nil {
+		return o
+	}
+	u, err := url.Parse(pageURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return ""
+	}
+	o, err := formbuilder.NormalizeOrigin(u.Scheme + "://" + u.Host)
+	if err != nil {
+		return ""
+	}
+	return o
+}
+
+func safeHTTPURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
+func formatTime(l string, t time.Time) string {
+	t = t.UTC()
+	if l == "de" {
+		return t.Format("02.01.2006, 15:04") + " UTC"
+	}
+	return t.Format("2 January 2006, 15:04") + " UTC"
+}
+
+func truthy(s string) bool {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "1", "on", "yes", "true":
+		return true
+	}
+	return false
+}
+
+func boolStr(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}
+
+func ifStr(c bool, s string) string {
+	if c {
+		return s
+	}
+	return ""
+}
+
+func joinIDs(ids ...string) string {
+	var b strings.Builder
+	for _, id := range ids {
+		if id == "" {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(id)
+	}
+	return b.String()
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func sortedKeys(m map[string]string) []string {
+	return slices.Sorted(maps.Keys(m))
+}
