@@ -1,0 +1,660 @@
+package widget
+
+import (
+	"bytes"
+	"compress/gzip"
+	"flag"
+	"html"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/consentforms/consentforms/formbuilder"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/widget")
+
+func newRenderer(t testing.TB) *Renderer {
+	t.Helper()
+	r, err := New(Options{BaseURL: testBase + "/"})
+	require.NoError(t, err)
+	return r
+}
+
+// golden compares got with testdata/widget/name.golden.html, or rewrites it
+// with -update.
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("..", "testdata", "widget", name+".golden.html")
+	if *update {
+		require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+		require.NoError(t, os.WriteFile(path, got, 0o644))
+		return
+	}
+	want, err := os.ReadFile(path)
+	require.NoError(t, err, "missing golden file; run go test ./widget/ -update")
+	assert.Equal(t, string(want), string(got), "output differs from %s; inspect, then run with -update", path)
+}
+
+func TestGoldenFormPages(t *testing.T) {
+	r := newRenderer(t)
+	for _, lang := range []string{"en", "de"} {
+		for _, embed := range []bool{false, true} {
+			for _, withErrors := range []bool{false, true} {
+				name := "form_" + lang
+				st := PageState{Token: "tok.abc", Nonce: "n0nce"}
+				if embed {
+					name += "_embed"
+					st.Embed = true
+					st.Origin = "https://shop.example.com"
+					st.PageURL = "https://shop.example.com/contact"
+				} else {
+					name += "_standalone"
+				}
+				if withErrors {
+					name += "_errors"
+					es := errorState()
+					es.Embed, es.Origin, es.Nonce = st.Embed, st.Origin, ""
+					st = es
+				}
+				t.Run(name, func(t *testing.T) {
+					out, err := r.FormPage(fixtureForm(lang), st)
+					require.NoError(t, err)
+					golden(t, name, out)
+				})
+			}
+		}
+	}
+}
+
+func TestGoldenOtherPages(t *testing.T) {
+	r := newRenderer(t)
+	links := []WithdrawLink{
+		{ConsentName: "Privacy", URL: "https://forms.example.com/w/abc"},
+		{ConsentName: "Bad", URL: "javascript:alert(1)"},
+	}
+	rec := &formbuilder.ConsentRecord{
+		ID: 9, ConsentName: "Privacy", Source: "Contact", Action: formbuilder.ActionGiven,
+		Time: time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC),
+	}
+	for _, lang := range []string{"en", "de"} {
+		f := fixtureForm(lang)
+		out, err := r.SuccessPage(f, false, links)
+		require.NoError(t, err)
+		golden(t, "success_"+lang, out)
+
+		out, err = r.WithdrawPage(lang, rec, f.Consents[0].Consent.Current, "csrf-token-1", testBase+"/w/abc", false)
+		require.NoError(t, err)
+		golden(t, "withdraw_"+lang, out)
+	}
+	f := fixtureForm("en")
+	f.SuccessMessage = "We will call you."
+	out, err := r.SuccessPage(f, true, nil)
+	require.NoError(t, err)
+	golden(t, "success_en_embed", out)
+
+	out, err = r.WithdrawPage("en", rec, nil, "t", testBase+"/w/abc", true)
+	require.NoError(t, err)
+	golden(t, "withdraw_en_done", out)
+
+	out, err = r.MessagePage("de", T("de", "not_found_title"), T("de", "not_found"), false)
+	require.NoError(t, err)
+	golden(t, "message_de", out)
+}
+
+// consentLabel renders a form with one consent labelled label and returns
+// the inner HTML of that consent's <label>.
+func consentLabel(t testing.TB, r *Renderer, label, linkURL, text string) string {
+	t.Helper()
+	f := &formbuilder.Form{Key: "abcdefghjkmnpqrs", Name: "L", Language: "en", Consents: []formbuilder.FormConsent{{
+		ConsentID: 5, Required: true, CheckedByDefault: true,
+		Consent: &formbuilder.Consent{ID: 5, Current: &formbuilder.ConsentVersion{ID: 50, Label: label, LinkURL: linkURL, Text: text}},
+	}}}
+	out, err := r.FormPage(f, PageState{})
+	require.NoError(t, err)
+	s := string(out)
+	start := strings.Index(s, `<label class="cf-choice__label cf-consent__label" for="cf-consent-5">`)
+	require.GreaterOrEqual(t, start, 0, "consent label not found")
+	s = s[start:]
+	s = s[strings.IndexByte(s, '>')+1:]
+	return s[:strings.Index(s, "</label>")]
+}
+
+func TestConsentLabel(t *testing.T) {
+	r := newRenderer(t)
+	req := ` <span class="cf-required">(required)</span>`
+	tests := []struct {
+		name, label, link, text, want string
+	}{
+		{"link to text", "I agree to the %terms%.", "", "<p>t</p>",
+			`I agree to the <a class="cf-consent__link" href="#cf-consent-text-5" data-cf-toggle="cf-consent-text-5">terms</a>.` + req},
+		{"link to URL", "Read %this%", "https://example.com/p?a=1&b=2", "<p>t</p>",
+			`Read <a class="cf-consent__link" href="https://example.com/p?a=1&amp;b=2" target="_blank" rel="noopener nofollow">this<span class="cf-visually-hidden"> (opens in a new tab)</span></a>` + req},
+		{"no percent", "I agree.", "", "<p>t</p>", `I agree.` + req},
+		{"literal percent", "100%% sure", "", "<p>t</p>", `100% sure` + req},
+		{"single percent", "50% off", "", "<p>t</p>", `50% off` + req},
+		{"link at start", "%Terms% apply", "", "<p>t</p>",
+			`<a class="cf-consent__link" href="#cf-consent-text-5" data-cf-toggle="cf-consent-text-5">Terms</a> apply` + req},
+		{"html in label is text", "I <b>agree</b> to %<i>x</i>%", "", "<p>t</p>",
+			`I &lt;b&gt;agree&lt;/b&gt; to <a class="cf-consent__link" href="#cf-consent-text-5" data-cf-toggle="cf-consent-text-5">&lt;i&gt;x&lt;/i&gt;</a>` + req},
+		{"javascript link URL falls back to text", "See %this%", "javascript:alert(1)", "<p>t</p>",
+			`See <a class="cf-consent__link" href="#cf-consent-text-5" data-cf-toggle="cf-consent-text-5">this</a>` + req},
+		{"no text and no URL: plain words", "See %this%", "", "", `See this` + req},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, consentLabel(t, r, tc.label, tc.link, tc.text))
+		})
+	}
+}
+
+// xssPayloads are put into every admin- and visitor-controlled string.
+var xssPayloads = []string{
+	`<script>alert(1)</script>`,
+	`"><img src=x onerror=alert(1)>`,
+	`'><svg onload=alert(1)>`,
+	`javascript:alert(1)`,
+	`</textarea><script>alert(1)</script>`,
+	`</title><script>alert(1)</script>`,
+	`%<script>alert(1)</script>%`,
+	`{{.}}<iframe src="javascript:alert(1)">`,
+	"\"onmouseover=alert(1) x=\"",
+}
+
+var (
+	scriptTagRE = regexp.MustCompile(`(?i)<script\b[^>]*>`)
+	styleTagRE  = regexp.MustCompile(`(?i)<style\b`)
+	badTagRE    = regexp.MustCompile(`(?i)<(img|svg|iframe|object|embed|math|base|meta http-equiv)\b`)
+	tagRE       = regexp.MustCompile(`<([a-zA-Z][a-zA-Z0-9-]*)((?:\s+[^\s"'>/=]+(?:\s*=\s*(?:"[^"]*"|'[^']*'|[^\s"'>]+))?)*)\s*/?>`)
+	attrRE      = regexp.MustCompile(`([^\s"'>/=]+)(?:\s*=\s*("[^"]*"|'[^']*'|[^\s"'>]+))?`)
+	scriptURLRE = regexp.MustCompile(`(?i)^\s*(javascript|data|vbscript):`)
+)
+
+// attrs lists every attribute of every tag in s as name=value (value
+// unquoted, still HTML-escaped), so checks look at real attributes and not
+// at escaped text that merely looks like one.
+func attrs(s string) [][2]string {
+	var out [][2]string
+	for _, m := range tagRE.FindAllStringSubmatch(s, -1) {
+		for _, a := range attrRE.FindAllStringSubmatch(m[2], -1) {
+			v := strings.Trim(a[2], `"'`)
+			out = append(out, [2]string{strings.ToLower(a[1]), v})
+		}
+	}
+	return out
+}
+
+// assertSafePage checks what must hold for every page: no inline script,
+// style or event handler, no script URL, no foreign element.
+func assertSafePage(t *testing.T, out []byte) {
+	t.Helper()
+	checkSafe(t, out)
+}
+
+func checkSafe(t interface {
+	assert.TestingT
+	Helper()
+}, out []byte) {
+	t.Helper()
+	s := string(out)
+	tags := scriptTagRE.FindAllString(s, -1)
+	assert.LessOrEqual(t, len(tags), 1)
+	for _, tag := range tags {
+		assert.Regexp(t, `^<script src="http://127\.0\.0\.1:8080/static/form\.[0-9a-f]{10}\.js" defer( nonce="[^"<>]*")?>$`, tag, "only the form.js tag may appear")
+	}
+	assert.NotRegexp(t, styleTagRE, s)
+	assert.NotRegexp(t, badTagRE, s)
+	for _, a := range attrs(s) {
+		assert.False(t, strings.HasPrefix(a[0], "on"), "event handler attribute %s=%q", a[0], a[1])
+		assert.NotEqual(t, "style", a[0], "style attribute")
+		switch a[0] {
+		case "href", "src", "action", "formaction":
+			assert.NotRegexp(t, scriptURLRE, html.UnescapeString(a[1]), "script URL in %s", a[0])
+		}
+	}
+}
+
+// recorder collects assertion failures so a test can check that a checker
+// does fail.
+type recorder struct{ failed int }
+
+func (r *recorder) Errorf(string, ...any) { r.failed++ }
+func (r *recorder) Helper()               {}
+
+func TestAssertSafePageCatches(t *testing.T) {
+	ok := `<p title="onclick=x() style=y">&lt;script&gt; onload=1</p><a href="https://x">y</a>`
+	rec := &recorder{}
+	checkSafe(rec, []byte(ok))
+	assert.Zero(t, rec.failed, "false alarm on escaped text")
+	for _, bad := range []string{
+		`<script>alert(1)</script>`,
+		`<p onclick="x()">`,
+		`<p  ONMOUSEOVER=x>`,
+		`<div style="color:red">`,
+		`<style>p{}</style>`,
+		`<a href=" javascript:alert(1)">`,
+		`<a href="&#106;avascript:alert(1)">`,
+		`<img src=x>`,
+		`<script src="https://evil.example/x.js"></script>`,
+	} {
+		rec := &recorder{}
+		checkSafe(rec, []byte(bad))
+		assert.NotZero(t, rec.failed, "not caught: %s", bad)
+	}
+}
+
+func TestXSSEscaped(t *testing.T) {
+	r := newRenderer(t)
+	for _, p := range xssPayloads {
+		t.Run(p, func(t *testing.T) {
+			f := fixtureForm("en")
+			f.Title, f.Name, f.SubmitLabel, f.SuccessMessage = p, p, p, p
+			f.Description = "<p>ok</p>" + p
+			f.Key = p
+			for i := range f.Fields {
+				fd := &f.Fields[i]
+				fd.Label, fd.Placeholder, fd.Help, fd.Default = p, p, p, p
+				if fd.Kind.HasOptions() {
+					fd.Options = []string{p, "b" + p}
+				}
+			}
+			for _, fc := range f.Consents {
+				fc.Consent.Current.Label = "a " + p + " %" + p + "% " + p
+				fc.Consent.Current.LinkURL = p
+				fc.Consent.Current.Text = "<p>t</p>" + p
+			}
+			st := errorState()
+			for k := range st.Errors {
+				st.Errors[k] = p
+			}
+			st.Errors[p] = p
+			st.Values = map[string][]string{"name": {p}, "message": {p}, "topic": {p}, "interests": {p}}
+			st.PageURL, st.Token, st.Origin, st.Nonce = p, p, p, p
+			for _, embed := range []bool{false, true} {
+				st.Embed = embed
+				out, err := r.FormPage(f, st)
+				require.NoError(t, err)
+				assertSafePage(t, out)
+				assert.NotContains(t, string(out), "<script>alert")
+			}
+
+			out, err := r.SuccessPage(f, true, []WithdrawLink{{ConsentName: p, URL: p}, {ConsentName: p, URL: "https://x.example/" + p}})
+			require.NoError(t, err)
+			assertSafePage(t, out)
+
+			out, err = r.MessagePage(p, p, p, true)
+			require.NoError(t, err)
+			assertSafePage(t, out)
+
+			rec := &formbuilder.ConsentRecord{ConsentName: p, Source: p, Time: time.Unix(0, 0)}
+			out, err = r.WithdrawPage(p, rec, f.Consents[0].Consent.Current, p, p, false)
+			require.NoError(t, err)
+			assertSafePage(t, out)
+		})
+	}
+}
+
+func TestConsentTextSanitisedAtRender(t *testing.T) {
+	r := newRenderer(t)
+	f := fixtureForm("en")
+	f.Consents[0].Consent.Current.Text = `<p>ok <a href="javascript:alert(1)">x</a></p><script>alert(1)</script><img src=x onerror=alert(1)><style>p{}</style><a href="https://e.example/" style="color:red" onclick="x()">y</a>`
+	f.Description = `<p>desc</p><script>alert(2)</script>`
+	out, err := r.FormPage(f, PageState{})
+	require.NoError(t, err)
+	assertSafePage(t, out)
+	s := string(out)
+	assert.Contains(t, s, `<p>ok x</p>`)
+	assert.Contains(t, s, `<a href="https://e.example/" rel="nofollow noopener" target="_blank">y</a>`)
+	assert.Contains(t, s, `<p>desc</p>`)
+	assert.NotContains(t, s, "alert(")
+
+	out, err = r.WithdrawPage("en", &formbuilder.ConsentRecord{ConsentName: "P"}, f.Consents[0].Consent.Current, "c", "/w/1", false)
+	require.NoError(t, err)
+	assertSafePage(t, out)
+	assert.NotContains(t, string(out), "alert(")
+}
+
+func TestNoInlineScriptOrStyleAnywhere(t *testing.T) {
+	r := newRenderer(t)
+	var pages [][]byte
+	for _, lang := range []string{"en", "de", "fr"} {
+		for _, st := range []PageState{{}, {Embed: true, Origin: "https://a.example"}, errorState()} {
+			out, err := r.FormPage(fixtureForm(lang), st)
+			require.NoError(t, err)
+			pages = append(pages, out)
+		}
+		out, err := r.SuccessPage(fixtureForm(lang), false, []WithdrawLink{{ConsentName: "n", URL: "https://a.example/w"}})
+		require.NoError(t, err)
+		pages = append(pages, out)
+		out, err = r.MessagePage(lang, "t", "m", true)
+		require.NoError(t, err)
+		pages = append(pages, out)
+		out, err = r.WithdrawPage(lang, &formbuilder.ConsentRecord{}, nil, "c", "/w", false)
+		require.NoError(t, err)
+		pages = append(pages, out)
+	}
+	for _, p := range pages {
+		assertSafePage(t, p)
+		assert.True(t, bytes.HasPrefix(p, []byte("<!doctype html>\n<html lang=\"")), "doctype and lang first")
+		assert.Contains(t, string(p), `<meta name="viewport" content="width=device-width, initial-scale=1">`)
+		assert.Regexp(t, `<link rel="stylesheet" href="http://127\.0\.0\.1:8080/static/form\.[0-9a-f]{10}\.css"`, string(p))
+	}
+}
+
+func TestFormPageStructure(t *testing.T) {
+	r := newRenderer(t)
+	out, err := r.FormPage(fixtureForm("en"), PageState{PageURL: "https://shop.example.com/p", Token: "T1"})
+	require.NoError(t, err)
+	s := string(out)
+	for _, want := range []string{
+		`<html lang="en" class="cf-standalone">`,
+		`<form class="cf-form" id="cf-form" method="post" action="http://127.0.0.1:8080/f/abcdefghjkmnpqrs"`,
+		`<input type="hidden" name="_page_url" value="https://shop.example.com/p">`,
+		`<input type="hidden" name="_token" value="T1">`,
+		`<input type="hidden" name="_embed" value="0">`,
+		`<input type="text" id="cf-website" name="website" value="" tabindex="-1" autocomplete="off" aria-hidden="true">`,
+		`autocomplete="name"`, `type="email"`, `autocomplete="email"`, `type="tel" id="cf-field-phone" name="phone" value="" autocomplete="tel"`,
+		`type="date"`, `type="number"`, `<textarea`, `<select`, `<fieldset class="cf-fieldset">`, `<legend class="cf-legend">How should we reply?`,
+		`type="radio" id="cf-field-contact_pref-0" name="contact_pref" value="E-mail" required`,
+		`type="checkbox" id="cf-field-interests-1" name="interests" value="Chat"`,
+		`<input type="hidden" name="campaign" value="spring">`,
+		`<option value="Support" selected>`,
+		`value="ACME" maxlength="80"`,
+		`aria-describedby="cf-hint-email"`,
+		`<div class="cf-status" id="cf-status" role="status" aria-live="polite"></div>`,
+		`<button type="submit" class="cf-button">Send</button>`,
+		// Pre-ticked consent: text folded, box says so.
+		`id="cf-consent-3" name="consent_3" value="1" checked required aria-controls="cf-consent-text-3" aria-expanded="false">`,
+		`<details class="cf-consent__text" id="cf-consent-text-3">`,
+		`<input type="hidden" name="consent_3_initial" value="1">`,
+		`<input type="hidden" name="consent_3_interacted" value="0">`,
+		`<input type="hidden" name="consent_3_version" value="31">`,
+		// Unticked consent: text open.
+		`id="cf-consent-7" name="consent_7" value="1" aria-controls="cf-consent-text-7" aria-expanded="true">`,
+		`<details class="cf-consent__text" id="cf-consent-text-7" open>`,
+		`<input type="hidden" name="consent_7_initial" value="0">`,
+		`<p class="cf-error" id="cf-consent-error-3" hidden>`,
+	} {
+		assert.Contains(t, s, want)
+	}
+	assert.Contains(t, s, `cf-error-summary" role="alert" tabindex="-1" aria-labelledby="cf-error-summary-title" hidden>`)
+	assert.NotContains(t, s, "novalidate", "native validation stays on for the no-JS path")
+	assert.NotContains(t, s, "aria-invalid")
+}
+
+func TestFormPageErrorsAndKeptState(t *testing.T) {
+	r := newRenderer(t)
+	st := errorState()
+	out, err := r.FormPage(fixtureForm("en"), st)
+	require.NoError(t, err)
+	s := string(out)
+	assert.Contains(t, s, `<title>Error: Contact us</title>`)
+	summary := s[strings.Index(s, `id="cf-error-summary"`):]
+	summary = summary[:strings.Index(summary, "</div>")]
+	assert.NotContains(t, summary, " hidden")
+	// Summary in field order, then consents, then keys of no field.
+	assert.Equal(t, []string{
+		`<li><a href="#cf-field-email">E-mail is not a valid e-mail address</a></li>`,
+		`<li><a href="#cf-field-contact_pref-0">“How should we reply?” is required</a></li>`,
+		`<li><a href="#cf-field-interests-0">Interests is required</a></li>`,
+		`<li><a href="#cf-consent-3">Please agree to “processing of my personal data” to send the form.</a></li>`,
+		`<li>The address of the page must be an http(s) URL of at most 2048 bytes</li>`,
+	}, regexp.MustCompile(`<li>.*</li>`).FindAllString(summary, -1))
+	for _, want := range []string{
+		`<p class="cf-error" id="cf-error-email"><span class="cf-visually-hidden">Error: </span><span class="cf-error__text">E-mail is not a valid e-mail address</span></p>`,
+		`value="ada@" autocomplete="email" maxlength="200" required aria-describedby="cf-hint-email cf-error-email" aria-invalid="true">`,
+		`<fieldset class="cf-fieldset" aria-describedby="cf-error-contact_pref">`,
+		`value="Phone" required aria-invalid="true">`,
+		// Kept values; the visitor's markup is text.
+		`value="Ada &lt;b&gt;Lovelace&lt;/b&gt;"`,
+		">Hello\nworld</textarea>",
+		`<option value="Sales" selected>`,
+		// Re-render: unticked default box stays unticked, no default company.
+		`id="cf-field-callback" name="callback" value="yes">`,
+		`id="cf-field-company" name="company" value=""`,
+		// Consent 3 unticked by the visitor: text open, error tied to the box.
+		`id="cf-consent-3" name="consent_3" value="1" required aria-controls="cf-consent-text-3" aria-expanded="true" aria-describedby="cf-consent-error-3" aria-invalid="true">`,
+		`<details class="cf-consent__text" id="cf-consent-text-3" open>`,
+		`<input type="hidden" name="consent_3_initial" value="1">`,
+		`<input type="hidden" name="consent_3_interacted" value="1">`,
+		// Consent 7 ticked by the visitor.
+		`id="cf-consent-7" name="consent_7" value="1" checked aria-controls="cf-consent-text-7" aria-expanded="false">`,
+		`<input type="hidden" name="_token" value="tok.123">`,
+	} {
+		assert.Contains(t, s, want)
+	}
+	assert.NotContains(t, s, `<option value="Support" selected>`)
+}
+
+func TestEmbedVariant(t *testing.T) {
+	r := newRenderer(t)
+	tests := []struct {
+		name, origin, page, want string
+	}{
+		{"origin given", "https://Shop.Example.com", "", ` data-origin="https://shop.example.com"`},
+		{"origin from page", "", "https://a.example:8443/x?y#z", ` data-origin="https://a.example:8443"`},
+		{"bad origin ignored", "https://a.example/path", "javascript:alert(1)", ""},
+		{"null origin ignored", "null", "", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := r.FormPage(fixtureForm("en"), PageState{Embed: true, Origin: tc.origin, PageURL: tc.page})
+			require.NoError(t, err)
+			s := string(out)
+			assert.Contains(t, s, `<html lang="en" class="cf-embed" data-embed="1"`+tc.want+`>`)
+			assert.Contains(t, s, `<input type="hidden" name="_embed" value="1">`)
+		})
+	}
+	// The internal name is not a heading inside a host page.
+	f := fixtureForm("en")
+	f.Title = ""
+	out, err := r.FormPage(f, PageState{Embed: true})
+	require.NoError(t, err)
+	assert.NotContains(t, string(out), `<h1`)
+	assert.Contains(t, string(out), `<title>Contact</title>`)
+	out, err = r.FormPage(f, PageState{})
+	require.NoError(t, err)
+	assert.Contains(t, string(out), `<h1 class="cf-title">Contact</h1>`)
+}
+
+func TestFormPageFailures(t *testing.T) {
+	r := newRenderer(t)
+	_, err := r.FormPage(nil, PageState{})
+	assert.Error(t, err)
+	f := fixtureForm("en")
+	f.Consents[1].Consent.Current = nil
+	_, err = r.FormPage(f, PageState{})
+	assert.ErrorContains(t, err, "consent 7")
+	_, err = r.SuccessPage(nil, false, nil)
+	assert.Error(t, err)
+	_, err = r.WithdrawPage("en", nil, nil, "", "", false)
+	assert.Error(t, err)
+}
+
+func TestNewBaseURL(t *testing.T) {
+	for _, ok := range []string{"", "http://127.0.0.1:8080", "https://forms.example.com/", "https://example.com/forms"} {
+		r, err := New(Options{BaseURL: ok})
+		require.NoError(t, err, ok)
+		out, err := r.FormPage(fixtureForm("en"), PageState{})
+		require.NoError(t, err)
+		base := strings.TrimRight(ok, "/")
+		assert.Contains(t, string(out), `action="`+base+`/f/abcdefghjkmnpqrs"`)
+		assert.Contains(t, string(out), `href="`+base+`/static/form.`)
+	}
+	for _, bad := range []string{"ftp://x", "javascript:alert(1)", "//x.example", "https://x.example/?q=1", "https://u:p@x.example"} {
+		_, err := New(Options{BaseURL: bad})
+		assert.Error(t, err, bad)
+	}
+}
+
+func TestNonceOnTags(t *testing.T) {
+	r := newRenderer(t)
+	out, err := r.FormPage(fixtureForm("en"), PageState{Nonce: "abc123"})
+	require.NoError(t, err)
+	assert.Regexp(t, `<link rel="stylesheet" href="[^"]+" nonce="abc123">`, string(out))
+	assert.Regexp(t, `<script src="[^"]+" defer nonce="abc123"></script>`, string(out))
+	out, err = r.FormPage(fixtureForm("en"), PageState{})
+	require.NoError(t, err)
+	assert.NotContains(t, string(out), "nonce")
+}
+
+func TestTexts(t *testing.T) {
+	for key := range texts["en"] {
+		assert.NotEmpty(t, texts["de"][key], "de lacks %s", key)
+	}
+	for key := range texts["de"] {
+		assert.NotEmpty(t, texts["en"][key], "en lacks %s", key)
+	}
+	assert.Equal(t, "Absenden", T("de", "submit"))
+	assert.Equal(t, "Absenden", T("de-AT", "submit"))
+	assert.Equal(t, "Send", T("fr", "submit"))
+	assert.Equal(t, "Send", T("", "submit"))
+	assert.Equal(t, "There is a problem", T("en", "error_summary_title"))
+	assert.Equal(t, "Bitte prüfen Sie Ihre Angaben", T("de", "error_summary_title"))
+	assert.Equal(t, "no_such_key", T("de", "no_such_key"))
+}
+
+func TestLocalizeErrors(t *testing.T) {
+	f := fixtureForm("de")
+	got := LocalizeErrors(f, map[string]string{
+		"email":     "is not a valid e-mail address",
+		"name":      "is too long (at most 200 characters)",
+		"consent.3": "must be accepted",
+		"consent.7": "has changed since the page was loaded; please read it again",
+		"other":     "Ganzer Satz.",
+	})
+	assert.Equal(t, map[string]string{
+		"email":     "E-Mail ist keine gültige E-Mail-Adresse",
+		"name":      "Name ist zu lang (höchstens 200 Zeichen)",
+		"consent.3": "Bitte stimmen Sie „Verarbeitung meiner personenbezogenen Daten“ zu, um das Formular zu senden.",
+		"consent.7": "Der Text von „Newsletter“ wurde geändert, seit die Seite geladen wurde. Bitte lesen Sie ihn erneut und senden Sie das Formular noch einmal.",
+		"other":     "Ganzer Satz.",
+	}, got)
+	en := LocalizeErrors(fixtureForm("en"), map[string]string{"phone": "is not a valid phone number"})
+	assert.Equal(t, "Phone is not a valid phone number", en["phone"])
+	assert.Nil(t, LocalizeErrors(f, nil))
+}
+
+func TestAssets(t *testing.T) {
+	r := newRenderer(t)
+	require.Len(t, r.Assets(), 3)
+	for _, a := range r.Assets() {
+		t.Run(a.Name, func(t *testing.T) {
+			byName, ok := r.Asset(a.Name)
+			require.True(t, ok)
+			byHash, ok := r.Asset(a.HashedName)
+			require.True(t, ok)
+			assert.Same(t, a, byName)
+			assert.Same(t, a, byHash)
+			assert.Regexp(t, `^(form|embed)\.[0-9a-f]{10}\.(js|css)$`, a.HashedName)
+			assert.Regexp(t, `^"[0-9a-f]{32}"$`, a.ETag)
+			assert.Contains(t, a.ContentType, "charset=utf-8")
+			zr, err := gzip.NewReader(bytes.NewReader(a.Gzip))
+			require.NoError(t, err)
+			plain, err := io.ReadAll(zr)
+			require.NoError(t, err)
+			assert.Equal(t, a.Body, plain)
+			assert.NotContains(t, string(a.Body), "/*")
+			src, err := files.ReadFile("assets/" + a.Name)
+			require.NoError(t, err)
+			t.Logf("%s: raw %d B, minified %d B, gzipped %d B", a.Name, len(src), len(a.Body), len(a.Gzip))
+		})
+	}
+	_, ok := r.Asset("nope.js")
+	assert.False(t, ok)
+
+	embed, _ := r.Asset("embed.js")
+	assert.Less(t, len(embed.Gzip), 3072, "embed.js must stay under 3 KB gzipped")
+
+	// Same input, same names: hashed URLs are stable across restarts.
+	r2 := newRenderer(t)
+	for i, a := range r.Assets() {
+		assert.Equal(t, a.HashedName, r2.Assets()[i].HashedName)
+	}
+}
+
+// TestAssetsParse checks with node that minifying kept the scripts valid.
+func TestAssetsParse(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("node not installed")
+	}
+	r := newRenderer(t)
+	for _, name := range []string{"form.js", "embed.js"} {
+		a, _ := r.Asset(name)
+		path := filepath.Join(t.TempDir(), name)
+		require.NoError(t, os.WriteFile(path, a.Body, 0o644))
+		out, err := exec.Command(node, "--check", path).CombinedOutput()
+		assert.NoError(t, err, "%s: %s", name, out)
+	}
+}
+
+func TestMinify(t *testing.T) {
+	tests := []struct {
+		name string
+		js   bool
+		in   string
+		want string
+	}{
+		{"comments and indentation", true, "/* head */\n  var a = 1; // one\n\n\n  var b = 2;\n", "var a = 1;\nvar b = 2;\n"},
+		{"slashes in strings kept", true, "var u = 'https://x' + \"/*y*/\";\n", "var u = 'https://x' + \"/*y*/\";\n"},
+		{"escaped quote", true, "var s = 'it\\'s // fine'; // c\n", "var s = 'it\\'s // fine';\n"},
+		{"block comment inline", true, "a(/* x */1);\n", "a( 1);\n"},
+		{"multi-line block keeps a break", true, "a\n/* x\ny */b\n", "a\nb\n"},
+		{"apostrophe in comment", true, "// don't\nx();\n", "x();\n"},
+		{"css keeps //", false, "a { background: url(http://x/y); } /* c */\n", "a { background: url(http://x/y); }\n"},
+		{"unterminated comment", true, "x();\n/* open", "x();\n"},
+		{"unterminated string", true, "x('abc\n", "x('abc\n"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, string(minify([]byte(tc.in), tc.js)))
+		})
+	}
+}
+
+var tagInLabelRE = regexp.MustCompile(`<a class="cf-consent__link" href="[^"<>]*"( target="_blank" rel="noopener nofollow"| data-cf-toggle="cf-consent-text-5")>|</a>|<span class="cf-visually-hidden">|<span class="cf-required">|</span>`)
+
+// FuzzRenderLabel holds that no '<' of a consent label reaches the page
+// unescaped: the only tags in the rendered label are the widget's own.
+func FuzzRenderLabel(f *testing.F) {
+	for _, s := range []string{
+		"I agree to the %terms%.", "%<script>alert(1)</script>%", "<img src=x onerror=alert(1)>",
+		"100%% <b>", "%%%", "a%b%c%d%e", "%\x00%", "\"'><", "%</label><script>%", "&lt;&#60;",
+	} {
+		f.Add(s, "")
+		f.Add(s, "https://example.com/x")
+	}
+	r := newRenderer(f)
+	f.Fuzz(func(t *testing.T, label, link string) {
+		got := consentLabel(t, r, label, link, "<p>t</p>")
+		rest := tagInLabelRE.ReplaceAllString(got, "")
+		if strings.ContainsAny(rest, "<>") {
+			t.Fatalf("unescaped markup from label %q: %s", label, got)
+		}
+		if strings.Contains(label, "<") && !strings.Contains(got, "&lt;") {
+			t.Fatalf("'<' in %q was dropped instead of escaped: %s", label, got)
+		}
+	})
+}
+
+func BenchmarkFormPage(b *testing.B) {
+	r := newRenderer(b)
+	f := fixtureForm("en")
+	st := errorState()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := r.FormPage(f, st); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
