@@ -1,0 +1,192 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+
+	"github.com/consentforms/consentforms/formbuilder"
+	"github.com/consentforms/consentforms/password"
+	"github.com/consentforms/consentforms/storage"
+)
+
+func openDB(path string) (*storage.DB, error) {
+	db, err := storage.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	return db, nil
+}
+
+func cmdMigrate(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := newFlagSet("migrate")
+	dbPath := dbFlag(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	// Open applies pending migrations in order, each in a transaction.
+	db, err := openDB(*dbPath)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	fmt.Fprintf(stdout, "database %s is up to date\n", *dbPath)
+	return nil
+}
+
+func cmdAdmin(ctx context.Context, args []string, stdout io.Writer) error {
+	if len(args) == 0 {
+		return usageError("usage: consentforms admin add|passwd EMAIL [--db FILE]")
+	}
+	sub, args := args[0], args[1:]
+	fs := newFlagSet("admin " + sub)
+	dbPath := dbFlag(fs)
+	name := fs.String("name", "", "display name (admin add)")
+	email, rest := splitFirstArg(args)
+	if err := parseFlags(fs, rest); err != nil {
+		return err
+	}
+	if email == "" && fs.NArg() > 0 {
+		email = fs.Arg(0)
+	}
+	if email == "" {
+		return usageError("usage: consentforms admin %s EMAIL", sub)
+	}
+	db, err := openDB(*dbPath)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	pw := password.Generate(16)
+	hash, err := password.Hash(pw)
+	if err != nil {
+		return err
+	}
+	switch sub {
+	case "add":
+		u := &formbuilder.User{Email: email, Name: *name, PasswordHash: hash}
+		if err := db.CreateUser(ctx, u); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "admin %s created\npassword: %s\n", email, pw)
+	case "passwd":
+		u, err := db.FindUserByEmail(ctx, email)
+		if err != nil {
+			return err
+		}
+		if err := db.UpdatePassword(ctx, u.ID, hash); err != nil {
+			return err
+		}
+		// A new password ends every session signed in with the old one.
+		if err := db.DeleteUserSessions(ctx, u.ID); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "new password for %s: %s\n", email, pw)
+	default:
+		return usageError("unknown admin command %q (add, passwd)", sub)
+	}
+	return nil
+}
+
+// splitFirstArg takes a leading positional argument so that both
+// `admin add EMAIL --db x` and `admin add --db x EMAIL` work.
+func splitFirstArg(args []string) (string, []string) {
+	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+		return args[0], args[1:]
+	}
+	return "", args
+}
+
+func cmdToken(ctx context.Context, args []string, stdout io.Writer) error {
+	if len(args) == 0 || args[0] != "create" {
+		return usageError("usage: consentforms token create NAME [--db FILE]")
+	}
+	fs := newFlagSet("token create")
+	dbPath := dbFlag(fs)
+	name, rest := splitFirstArg(args[1:])
+	if err := parseFlags(fs, rest); err != nil {
+		return err
+	}
+	if name == "" && fs.NArg() > 0 {
+		name = fs.Arg(0)
+	}
+	if name == "" {
+		return usageError("usage: consentforms token create NAME")
+	}
+	db, err := openDB(*dbPath)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	plain := "cf_" + formbuilder.RandomKey(20)
+	sum := sha256.Sum256([]byte(plain))
+	t := &formbuilder.APIToken{Name: name, Hash: hex.EncodeToString(sum[:])}
+	if err := db.CreateToken(ctx, t); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "token %q created (id %d); send it as 'Authorization: Bearer %s'\n%s\n", name, t.ID, plain, plain)
+	return nil
+}
+
+func cmdBackup(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := newFlagSet("backup")
+	dbPath := dbFlag(fs)
+	file, rest := splitFirstArg(args)
+	if err := parseFlags(fs, rest); err != nil {
+		return err
+	}
+	if file == "" && fs.NArg() > 0 {
+		file = fs.Arg(0)
+	}
+	if file == "" {
+		return usageError("usage: consentforms backup FILE [--db FILE]")
+	}
+	db, err := openDB(*dbPath)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := db.Backup(ctx, file); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "backup of %s written to %s\n", *dbPath, file)
+	return nil
+}
+
+func cmdConsents(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return usageError("usage: consentforms consents verify|export [flags]")
+	}
+	switch args[0] {
+	case "verify":
+		return cmdVerify(ctx, args[1:], stdout)
+	case "export":
+		return cmdExport(ctx, args[1:], stdout, stderr)
+	}
+	return usageError("unknown consents command %q (verify, export)", args[0])
+}
+
+func cmdVerify(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := newFlagSet("consents verify")
+	dbPath := dbFlag(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	db, err := openDB(*dbPath)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	res, err := db.Verify(ctx)
+	if err != nil {
+		return err
+	}
+	if !res.OK() {
+		return exitError{code: 1, msg: fmt.Sprintf("consent log broken at entry %d: %s (%d entries checked)",
+			res.BrokenID, res.Reason, res.Checked)}
+	}
+	fmt.Fprintf(stdout, "consent log ok: %d entries, hash chain intact\n", res.Checked)
+	return nil
+}

@@ -1,0 +1,129 @@
+// Command consentforms runs the consentforms server and its maintenance
+// subcommands. Run it without arguments to serve on an embedded SQLite
+// database; see `consentforms help`.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+const usage = `consentforms — embeddable forms with a GDPR consent log
+
+Usage:
+  consentforms [serve] [flags]          run the server (default)
+  consentforms migrate [flags]          apply database migrations and exit
+  consentforms admin add EMAIL          create an admin; prints a one-time password
+  consentforms admin passwd EMAIL       set a new random password for an admin
+  consentforms token create NAME        create a JSON API bearer token
+  consentforms consents verify          check the consent log's hash chain
+  consentforms consents export [flags]  export the consent log (CSV or NDJSON)
+  consentforms backup FILE              write a consistent copy of the database
+
+Every flag can also be set with an environment variable CONSENTFORMS_<FLAG>,
+upper case with '-' as '_' (for example CONSENTFORMS_DB=/var/lib/cf.db).
+Run 'consentforms COMMAND -h' for the flags of a command.
+`
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run is main without the process: tests call it with their own arguments
+// and writers, and get the exit code back.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	var err error
+	switch cmd {
+	case "serve":
+		err = cmdServe(ctx, args, stdout, stderr)
+	case "migrate":
+		err = cmdMigrate(ctx, args, stdout)
+	case "admin":
+		err = cmdAdmin(ctx, args, stdout)
+	case "token":
+		err = cmdToken(ctx, args, stdout)
+	case "consents":
+		err = cmdConsents(ctx, args, stdout, stderr)
+	case "backup":
+		err = cmdBackup(ctx, args, stdout)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		var ee exitError
+		if errors.As(err, &ee) {
+			fmt.Fprintln(stderr, "consentforms:", ee.msg)
+			return ee.code
+		}
+		fmt.Fprintln(stderr, "consentforms:", err)
+		return 1
+	}
+	return 0
+}
+
+// exitError carries a specific exit code (2 for usage errors).
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e exitError) Error() string { return e.msg }
+
+func usageError(format string, args ...any) error {
+	return exitError{code: 2, msg: fmt.Sprintf(format, args...)}
+}
+
+// newFlagSet returns a flag set whose defaults can be overridden by
+// CONSENTFORMS_* variables; call applyEnv after defining the flags.
+func newFlagSet(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	return fs
+}
+
+// parseFlags applies CONSENTFORMS_* environment variables to every flag
+// first, so that explicit flags win over the environment.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		env := "CONSENTFORMS_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v, ok := os.LookupEnv(env); ok {
+			if err := f.Value.Set(v); err != nil && envErr == nil {
+				envErr = usageError("%s: %v", env, err)
+			}
+		}
+		if !strings.Contains(f.Usage, "CONSENTFORMS_") {
+			f.Usage += " (env " + env + ")"
+		}
+	})
+	if envErr != nil {
+		return envErr
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError("%v", err)
+	}
+	return nil
+}
+
+// dbFlag adds the --db flag every command that opens the database has.
+func dbFlag(fs *flag.FlagSet) *string {
+	return fs.String("db", "consentforms.db", "path of the SQLite database file")
+}

@@ -1,0 +1,213 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/consentforms/consentforms/formbuilder"
+	"github.com/consentforms/consentforms/storage"
+	"github.com/stretchr/testify/require"
+)
+
+// lineWriter collects the server's stdout and hands out lines as they come.
+type lineWriter struct {
+	mu    sync.Mutex
+	buf   strings.Builder
+	lines chan string
+	part  string
+}
+
+func newLineWriter() *lineWriter { return &lineWriter{lines: make(chan string, 100)} }
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(p)
+	w.part += string(p)
+	for {
+		i := strings.IndexByte(w.part, '\n')
+		if i < 0 {
+			break
+		}
+		select {
+		case w.lines <- w.part[:i]:
+		default:
+		}
+		w.part = w.part[i+1:]
+	}
+	return len(p), nil
+}
+
+// startServer runs the real `serve` command on port 0 with a temp database
+// and returns its base URL, the demo form URL and the database path.
+func startServer(t *testing.T, extra ...string) (base, demo, dbPath string) {
+	t.Helper()
+	dbPath = filepath.Join(t.TempDir(), "cf.db")
+	ctx, cancel := context.WithCancel(context.Background())
+	out := newLineWriter()
+	done := make(chan int, 1)
+	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--db", dbPath, "--min-fill-time", "0", "--log-level", "warn"}, extra...)
+	go func() { done <- run(ctx, args, out, io.Discard) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			t.Error("server did not stop")
+		}
+	})
+	deadline := time.After(30 * time.Second)
+	for demo == "" {
+		select {
+		case line := <-out.lines:
+			if strings.HasPrefix(line, "consentforms is serving on ") {
+				base = strings.TrimPrefix(line, "consentforms is serving on ")
+			}
+			if strings.HasPrefix(strings.TrimSpace(line), "demo form:") {
+				demo = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), "demo form:"))
+			}
+		case code := <-done:
+			t.Fatalf("server exited with %d: %s", code, out.buf.String())
+		case <-deadline:
+			t.Fatalf("server did not start: %s", out.buf.String())
+		}
+	}
+	require.Contains(t, out.buf.String(), "password:")
+	return base, demo, dbPath
+}
+
+var tokenRE = regexp.MustCompile(`name="_token" value="([^"]+)"`)
+var consentRE = regexp.MustCompile(`name="consent_(\d+)"`)
+
+func TestServeEndToEnd(t *testing.T) {
+	base, demo, dbPath := startServer(t)
+
+	resp, err := http.Get(base + "/healthz")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, 200, resp.StatusCode)
+
+	resp, err = http.Get(demo)
+	require.NoError(t, err)
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, 200, resp.StatusCode)
+	m := tokenRE.FindSubmatch(page)
+	require.NotNil(t, m, "form page carries a render token")
+	c := consentRE.FindSubmatch(page)
+	require.NotNil(t, c, "form page has a consent box")
+	token, consentID := string(m[1]), string(c[1])
+
+	values := url.Values{
+		"_token":  {token},
+		"name":    {"Erika Mustermann"},
+		"email":   {"erika@example.com"},
+		"message": {"Hallo"},
+	}
+	// Without the required consent: 422 as JSON, nothing stored.
+	req, _ := http.NewRequest("POST", demo, strings.NewReader(values.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	resp, err = http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	var bad struct {
+		Error struct {
+			Code   string            `json:"code"`
+			Fields map[string]string `json:"fields"`
+		} `json:"error"`
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&bad))
+	resp.Body.Close()
+	require.Equal(t, 422, resp.StatusCode)
+	require.Equal(t, "invalid", bad.Error.Code)
+	require.Contains(t, bad.Error.Fields, "consent."+consentID)
+
+	// The same without asking for JSON: the form again, with the error.
+	resp, err = http.PostForm(demo, values)
+	require.NoError(t, err)
+	html, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, 422, resp.StatusCode)
+	require.Contains(t, string(html), "Erika Mustermann", "values are kept")
+
+	// With the consent: stored.
+	values.Set("consent_"+consentID, "1")
+	values.Set("consent_"+consentID+"_initial", "1")
+	req, _ = http.NewRequest("POST", demo, strings.NewReader(values.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	resp, err = http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	var ok struct {
+		ID            int64 `json:"id"`
+		WithdrawLinks []struct {
+			URL string `json:"url"`
+		} `json:"withdraw_links"`
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&ok))
+	resp.Body.Close()
+	require.Equal(t, 201, resp.StatusCode)
+	require.NotZero(t, ok.ID)
+	require.Len(t, ok.WithdrawLinks, 1)
+
+	// Read back through a second connection to the same file.
+	db, err := storage.Open(dbPath)
+	require.NoError(t, err)
+	defer db.Close()
+	ctx := context.Background()
+	sub, err := db.FindSubmission(ctx, ok.ID)
+	require.NoError(t, err)
+	require.Equal(t, []string{"erika@example.com"}, sub.Values["email"])
+	recs, err := db.ListRecords(ctx, formbuilder.RecordFilter{})
+	require.NoError(t, err)
+	require.Len(t, recs, 1, "exactly one consent record: the rejected posts stored nothing")
+	require.Equal(t, ok.ID, recs[0].SubmissionID)
+	require.Equal(t, "erika@example.com", recs[0].Subject)
+	require.True(t, recs[0].InitialState)
+	res, err := db.Verify(ctx)
+	require.NoError(t, err)
+	require.True(t, res.OK())
+}
+
+func TestCommandsUsage(t *testing.T) {
+	var out strings.Builder
+	require.Equal(t, 0, run(context.Background(), []string{"help"}, &out, io.Discard))
+	require.Contains(t, out.String(), "consents verify")
+	require.Equal(t, 2, run(context.Background(), []string{"nope"}, io.Discard, io.Discard))
+}
+
+func TestAdminAndVerifyCommands(t *testing.T) {
+	dbPath := filepath.Join(t.TempDir(), "cf.db")
+	ctx := context.Background()
+	var out strings.Builder
+	require.Equal(t, 0, run(ctx, []string{"migrate", "--db", dbPath}, &out, io.Discard))
+	out.Reset()
+	require.Equal(t, 0, run(ctx, []string{"admin", "add", "ops@example.com", "--db", dbPath}, &out, io.Discard))
+	require.Contains(t, out.String(), "password: ")
+	require.Equal(t, 1, run(ctx, []string{"admin", "add", "ops@example.com", "--db", dbPath}, io.Discard, io.Discard),
+		"a second admin with the same e-mail is refused")
+	out.Reset()
+	require.Equal(t, 0, run(ctx, []string{"admin", "passwd", "ops@example.com", "--db", dbPath}, &out, io.Discard))
+	require.Contains(t, out.String(), "new password for ops@example.com")
+	out.Reset()
+	require.Equal(t, 0, run(ctx, []string{"consents", "verify", "--db", dbPath}, &out, io.Discard))
+	require.Contains(t, out.String(), "consent log ok")
+	out.Reset()
+	require.Equal(t, 0, run(ctx, []string{"token", "create", "ci", "--db", dbPath}, &out, io.Discard))
+	sc := bufio.NewScanner(strings.NewReader(out.String()))
+	var last string
+	for sc.Scan() {
+		last = sc.Text()
+	}
+	require.True(t, strings.HasPrefix(last, "cf_"))
+}

@@ -1,0 +1,188 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/consentforms/consentforms/formbuilder"
+	"github.com/consentforms/consentforms/password"
+	"github.com/consentforms/consentforms/storage"
+	"github.com/consentforms/consentforms/web"
+)
+
+func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("serve")
+	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on (host:port; port 0 picks a free port)")
+	dbPath := dbFlag(fs)
+	baseURL := fs.String("base-url", "", "public URL of the server, e.g. https://forms.example.com (default http://ADDR)")
+	proxies := fs.String("trusted-proxies", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For is trusted")
+	minFill := fs.Duration("min-fill-time", 2*time.Second, "refuse forms sent sooner than this after loading (bot trap; 0 disables)")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	adminEmail := fs.String("admin-email", "admin@example.com", "e-mail of the first admin created on a fresh database")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return usageError("--log-level: %v", err)
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	db, err := storage.Open(*dbPath)
+	if err != nil {
+		return fmt.Errorf("open database %s: %w", *dbPath, err)
+	}
+	defer db.Close()
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	base := strings.TrimRight(*baseURL, "/")
+	if base == "" {
+		base = "http://" + ln.Addr().String()
+	}
+
+	first, err := seedIfEmpty(ctx, db, *adminEmail)
+	if err != nil {
+		return err
+	}
+	secret, err := db.Secret(ctx)
+	if err != nil {
+		return err
+	}
+	srv, err := web.New(web.Config{
+		BaseURL:        base,
+		Secret:         secret,
+		TrustedProxies: splitList(*proxies),
+		MinFillTime:    *minFill,
+		Logger:         logger,
+	}, services(db))
+	if err != nil {
+		return err
+	}
+
+	fmt.Fprintf(stdout, "consentforms is serving on %s\n", base)
+	fmt.Fprintf(stdout, "  admin:     %s/admin\n", base)
+	if first != nil {
+		fmt.Fprintf(stdout, "  login:     %s\n", first.email)
+		fmt.Fprintf(stdout, "  password:  %s   (shown once; change it with `consentforms admin passwd %s`)\n", first.password, first.email)
+	}
+	if key := demoFormKey(ctx, db); key != "" {
+		fmt.Fprintf(stdout, "  demo form: %s/f/%s\n", base, key)
+	}
+	fmt.Fprintf(stdout, "  health:    %s/healthz\n", base)
+
+	sigCtx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Listener(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-sigCtx.Done():
+	}
+	logger.Info("shutting down")
+	shutCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil && !errors.Is(err, context.Canceled) {
+		logger.Error("shutdown", "err", err)
+	}
+	return nil
+}
+
+// services wires the SQLite implementation into the app's interfaces.
+func services(db *storage.DB) web.Services {
+	return web.Services{
+		Forms: db, Consents: db, Submissions: db, Log: db,
+		Users: db, Sessions: db, Tokens: db, Settings: db,
+	}
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+type firstAdmin struct{ email, password string }
+
+// seedIfEmpty creates, on a database without users, the first admin with a
+// random password, a German demo consent and a demo form that uses it.
+func seedIfEmpty(ctx context.Context, db *storage.DB, email string) (*firstAdmin, error) {
+	n, err := db.CountUsers(ctx)
+	if err != nil || n > 0 {
+		return nil, err
+	}
+	pw := password.Generate(16)
+	hash, err := password.Hash(pw)
+	if err != nil {
+		return nil, err
+	}
+	u := &formbuilder.User{Email: email, Name: "Admin", PasswordHash: hash}
+	if err := db.CreateUser(ctx, u); err != nil {
+		return nil, fmt.Errorf("create first admin: %w", err)
+	}
+	content := formbuilder.ConsentContent{
+		Language: "de",
+		Label:    "Ich stimme der %Verarbeitung meiner personenbezogenen Daten% zu.",
+		Text: "<p>Ich willige ein, dass die Beispiel GmbH, Musterstraße 1, 10115 Berlin, meine in diesem " +
+			"Formular angegebenen Daten (Name, E-Mail, Telefon, Nachricht) verarbeitet, um meine Anfrage zu " +
+			"beantworten.</p><p>Die Daten werden nicht an Dritte weitergegeben und nach Abschluss der Anfrage " +
+			"gelöscht, soweit keine gesetzlichen Aufbewahrungspflichten bestehen.</p><p>Ich kann diese " +
+			"Einwilligung jederzeit mit Wirkung für die Zukunft widerrufen, z. B. per E-Mail an " +
+			"<a href=\"mailto:datenschutz@example.com\">datenschutz@example.com</a>.</p>",
+	}
+	content.Sanitize()
+	consent := &formbuilder.Consent{Name: "Datenschutz-Einwilligung (Demo)", Type: formbuilder.ConsentCustom}
+	if err := db.CreateConsent(ctx, consent, content, email); err != nil {
+		return nil, fmt.Errorf("create demo consent: %w", err)
+	}
+	form := &formbuilder.Form{
+		Name:     "Kontaktformular (Demo)",
+		Title:    "Kontakt",
+		Language: "de",
+		Fields: []formbuilder.Field{
+			{Key: "name", Label: "Name", Kind: formbuilder.KindName, Required: true},
+			{Key: "email", Label: "E-Mail", Kind: formbuilder.KindEmail, Required: true, Placeholder: "name@example.com"},
+			{Key: "phone", Label: "Telefon", Kind: formbuilder.KindPhone},
+			{Key: "message", Label: "Nachricht", Kind: formbuilder.KindTextarea, Required: true},
+		},
+		Consents:          []formbuilder.FormConsent{{ConsentID: consent.ID, CheckedByDefault: true, Required: true}},
+		SuccessMessage:    "Vielen Dank! Wir melden uns in Kürze.",
+		ResponsibleUserID: u.ID,
+	}
+	if err := db.CreateForm(ctx, form); err != nil {
+		return nil, fmt.Errorf("create demo form: %w", err)
+	}
+	return &firstAdmin{email: email, password: pw}, nil
+}
+
+// demoFormKey returns the key of the oldest active form, which on a fresh
+// installation is the demo form.
+func demoFormKey(ctx context.Context, db *storage.DB) string {
+	forms, err := db.ListForms(ctx, formbuilder.FormFilter{})
+	if err != nil || len(forms) == 0 {
+		return ""
+	}
+	oldest := forms[0]
+	for _, f := range forms {
+		if f.ID < oldest.ID {
+			oldest = f
+		}
+	}
+	return oldest.Key
+}

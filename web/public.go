@@ -1,0 +1,471 @@
+package web
+
+import (
+	"encoding/json"
+	"net/url"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/consentforms/consentforms/formbuilder"
+	"github.com/consentforms/consentforms/widget"
+	"github.com/gofiber/fiber/v2"
+)
+
+func (s *Server) routesPublic(app *fiber.App) {
+	app.Get("/f/:key", s.handleFormPage)
+	app.Post("/f/:key", s.handleFormSubmit)
+	app.Options("/f/:key", s.handleFormPreflight)
+	app.Get("/w/:token", s.handleWithdrawPage)
+	app.Post("/w/:token", s.handleWithdrawConfirm)
+	app.Get("/static/:name", s.handleAsset)
+	app.Get("/embed.js", s.handleEmbedJS)
+}
+
+// loadForm returns the cached form for the :key param, or a not-found error
+// for keys that cannot exist, before any storage lookup.
+func (s *Server) loadForm(c *fiber.Ctx) (*cachedForm, error) {
+	key := c.Params("key")
+	if !formbuilder.ValidFormKey(key) {
+		return nil, formbuilder.Errorf(formbuilder.ENOTFOUND, "form not found")
+	}
+	cf, err := s.forms.get(c.UserContext(), key)
+	if err != nil {
+		if formbuilder.ErrorCode(err) == formbuilder.ENOTFOUND {
+			return nil, formbuilder.Errorf(formbuilder.ENOTFOUND, "form not found")
+		}
+		return nil, err
+	}
+	if cf.form.Archived {
+		return nil, formbuilder.Errorf(formbuilder.EGONE, "%s", ifLang(cf.form.Language,
+			"Dieses Formular nimmt keine Eingaben mehr an.", "This form no longer accepts submissions."))
+	}
+	return cf, nil
+}
+
+// setPublicPageHeaders sets the headers of every page a visitor sees. The
+// form may be framed only by its allowed origins (frame-ancestors, no
+// X-Frame-Options, which cannot list origins); scripts and styles only from
+// this server.
+func setPublicPageHeaders(c *fiber.Ctx, f *formbuilder.Form) {
+	ancestors := "*"
+	formAction := "'self'"
+	if f != nil {
+		if len(f.AllowedOrigins) > 0 {
+			ancestors = "'self'"
+			for _, o := range f.AllowedOrigins {
+				if n, err := formbuilder.NormalizeOrigin(o); err == nil {
+					ancestors += " " + n
+				}
+			}
+		}
+		if f.RedirectURL != "" {
+			// Chromium applies form-action to the redirect after a post.
+			if u, err := url.Parse(f.RedirectURL); err == nil {
+				formAction += " " + u.Scheme + "://" + u.Host
+			}
+		}
+	}
+	c.Set(fiber.HeaderContentSecurityPolicy, "default-src 'none'; script-src 'self'; style-src 'self'; "+
+		"img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action "+formAction+
+		"; frame-ancestors "+ancestors)
+	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
+	c.Set(fiber.HeaderReferrerPolicy, "strict-origin-when-cross-origin")
+}
+
+func (s *Server) handleFormPage(c *fiber.Ctx) error {
+	cf, err := s.loadForm(c)
+	if err != nil {
+		return err
+	}
+	page := cf.pages[0]
+	if c.Query("embed") == "1" {
+		page = cf.pages[1]
+	}
+	setPublicPageHeaders(c, cf.form)
+	// Revalidate every time: the page carries a render token that expires.
+	c.Set(fiber.HeaderCacheControl, "private, no-cache")
+	c.Set(fiber.HeaderETag, page.etag)
+	c.Set(fiber.HeaderVary, "Accept-Encoding")
+	if inm := c.Get(fiber.HeaderIfNoneMatch); inm != "" && inm == page.etag {
+		return c.SendStatus(fiber.StatusNotModified)
+	}
+	tok := s.renderToken(cf.form.Key, s.now())
+	body := make([]byte, 0, len(page.prefix)+len(tok)+len(page.suffix))
+	body = append(body, page.prefix...)
+	body = append(body, tok...)
+	body = append(body, page.suffix...)
+	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+	return c.Send(body)
+}
+
+// submission is what a post carries besides the field values.
+type submission struct {
+	in       formbuilder.SubmissionInput
+	token    string
+	honeypot string
+	embed    bool
+}
+
+// jsonSubmission is the JSON body of POST /f/:key.
+type jsonSubmission struct {
+	Values   map[string]json.RawMessage `json:"values"`
+	Consents map[string]json.RawMessage `json:"consents"`
+	PageURL  string                     `json:"page_url"`
+	Token    string                     `json:"token"`
+	Website  string                     `json:"website"`
+}
+
+type jsonConsent struct {
+	Checked    bool  `json:"checked"`
+	Initial    bool  `json:"initial"`
+	Interacted bool  `json:"interacted"`
+	VersionID  int64 `json:"version_id"`
+}
+
+func badRequest(msg string) error { return formbuilder.Errorf(formbuilder.EINVALID, "%s", msg) }
+
+// parseSubmission reads a form post (urlencoded or multipart, as FormData
+// sends) or a JSON body into a SubmissionInput.
+func (s *Server) parseSubmission(c *fiber.Ctx) (*submission, error) {
+	sub := &submission{in: formbuilder.SubmissionInput{
+		Values:    map[string][]string{},
+		Consents:  map[int64]formbuilder.ConsentInput{},
+		IP:        s.clientIP(c),
+		UserAgent: c.Get(fiber.HeaderUserAgent),
+	}}
+	if len(c.Body()) == 0 {
+		return nil, fiber.NewError(fiber.StatusBadRequest, "empty request body")
+	}
+	ct := strings.ToLower(string(c.Request().Header.ContentType()))
+	switch {
+	case strings.HasPrefix(ct, fiber.MIMEApplicationJSON):
+		return sub, s.parseJSONSubmission(c, sub)
+	case strings.HasPrefix(ct, fiber.MIMEApplicationForm), strings.HasPrefix(ct, fiber.MIMEMultipartForm):
+		vals, err := postValues(c, ct)
+		if err != nil {
+			return nil, err
+		}
+		return sub, parseFormSubmission(vals, sub)
+	}
+	return nil, fiber.NewError(fiber.StatusUnsupportedMediaType,
+		"send application/x-www-form-urlencoded, multipart/form-data or application/json")
+}
+
+// maxValuesPerKey bounds repeated keys (checkbox groups) per field.
+const maxValuesPerKey = formbuilder.MaxOptions
+
+func postValues(c *fiber.Ctx, ct string) (map[string][]string, error) {
+	vals := map[string][]string{}
+	if strings.HasPrefix(ct, fiber.MIMEMultipartForm) {
+		mf, err := c.MultipartForm()
+		if err != nil {
+			return nil, badRequest("the multipart body could not be read")
+		}
+		if len(mf.File) > 0 {
+			return nil, badRequest("file uploads are not accepted")
+		}
+		for k, v := range mf.Value {
+			vals[k] = v
+		}
+	} else {
+		var bad bool
+		c.Request().PostArgs().VisitAll(func(k, v []byte) {
+			key := string(k)
+			if len(vals[key]) >= maxValuesPerKey {
+				bad = true
+				return
+			}
+			vals[key] = append(vals[key], string(v))
+		})
+		if bad {
+			return nil, badRequest("too many values for one field")
+		}
+	}
+	for k, v := range vals {
+		if len(v) > maxValuesPerKey {
+			return nil, badRequest("too many values for one field")
+		}
+		if !utf8.ValidString(k) || len(k) > 100 {
+			return nil, badRequest("invalid field name")
+		}
+	}
+	return vals, nil
+}
+
+func first(v []string) string {
+	if len(v) == 0 {
+		return ""
+	}
+	return v[0]
+}
+
+// parseFormSubmission sorts posted keys into field values, consent boxes and
+// the hidden fields the widget renders (see widget's form template).
+func parseFormSubmission(vals map[string][]string, sub *submission) error {
+	consents := map[int64]*formbuilder.ConsentInput{}
+	getc := func(id int64) *formbuilder.ConsentInput {
+		ci := consents[id]
+		if ci == nil {
+			ci = &formbuilder.ConsentInput{}
+			consents[id] = ci
+		}
+		return ci
+	}
+	for k, v := range vals {
+		switch {
+		case k == "_token":
+			sub.token = first(v)
+		case k == "_page_url":
+			sub.in.PageURL = first(v)
+		case k == "_embed":
+			sub.embed = first(v) == "1"
+		case k == "website":
+			sub.honeypot = first(v)
+		case strings.HasPrefix(k, "consent_"):
+			rest := k[len("consent_"):]
+			idStr, suffix, _ := strings.Cut(rest, "_")
+			id, err := strconv.ParseInt(idStr, 10, 64)
+			if err != nil || id <= 0 {
+				return formbuilder.FieldErrors(map[string]string{k: "is not a consent of this form"})
+			}
+			ci := getc(id)
+			val := first(v)
+			switch suffix {
+			case "":
+				ci.Checked = val != "" && val != "0"
+			case "initial":
+				ci.Initial = val == "1"
+			case "interacted":
+				ci.Interacted = val == "1"
+			case "version":
+				n, err := strconv.ParseInt(val, 10, 64)
+				if err != nil || n < 0 {
+					return formbuilder.FieldErrors(map[string]string{k: "must be a version id"})
+				}
+				ci.VersionID = n
+			default:
+				return formbuilder.FieldErrors(map[string]string{k: "is not a field of this form"})
+			}
+		case strings.HasPrefix(k, "_"):
+			// Other underscore fields are the widget's; ignore unknown ones
+			// so older cached pages keep working.
+		default:
+			sub.in.Values[k] = v
+		}
+	}
+	for id, ci := range consents {
+		sub.in.Consents[id] = *ci
+	}
+	return nil
+}
+
+func (s *Server) parseJSONSubmission(c *fiber.Ctx, sub *submission) error {
+	var body jsonSubmission
+	dec := json.NewDecoder(strings.NewReader(string(c.Body())))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&body); err != nil {
+		return badRequest("the JSON body could not be read: expected {\"values\":{...},\"consents\":{...}}")
+	}
+	if dec.More() {
+		return badRequest("the JSON body has trailing data")
+	}
+	sub.token, sub.honeypot, sub.in.PageURL = body.Token, body.Website, body.PageURL
+	for k, raw := range body.Values {
+		var one string
+		if err := json.Unmarshal(raw, &one); err == nil {
+			sub.in.Values[k] = []string{one}
+			continue
+		}
+		var many []string
+		if err := json.Unmarshal(raw, &many); err != nil || len(many) > maxValuesPerKey {
+			return formbuilder.FieldErrors(map[string]string{k: "must be a string or a list of strings"})
+		}
+		sub.in.Values[k] = many
+	}
+	for k, raw := range body.Consents {
+		id, err := strconv.ParseInt(k, 10, 64)
+		if err != nil || id <= 0 {
+			return formbuilder.FieldErrors(map[string]string{"consents." + k: "is not a consent id"})
+		}
+		var checked bool
+		if err := json.Unmarshal(raw, &checked); err == nil {
+			sub.in.Consents[id] = formbuilder.ConsentInput{Checked: checked}
+			continue
+		}
+		var jc jsonConsent
+		d := json.NewDecoder(strings.NewReader(string(raw)))
+		d.DisallowUnknownFields()
+		if err := d.Decode(&jc); err != nil {
+			return formbuilder.FieldErrors(map[string]string{"consents." + k: "must be true/false or {\"checked\":…}"})
+		}
+		sub.in.Consents[id] = formbuilder.ConsentInput(jc)
+	}
+	return nil
+}
+
+// checkPostOrigin refuses cross-origin posts from origins the form does not
+// allow. The hosted page and the iframe post from this server's own origin.
+func (s *Server) checkPostOrigin(c *fiber.Ctx, f *formbuilder.Form) error {
+	origin := c.Get(fiber.HeaderOrigin)
+	if origin == "" || len(f.AllowedOrigins) == 0 {
+		return nil
+	}
+	if self, err := formbuilder.NormalizeOrigin(s.cfg.BaseURL); err == nil {
+		if o, err := formbuilder.NormalizeOrigin(origin); err == nil && o == self {
+			return nil
+		}
+	}
+	if f.OriginAllowed(origin) {
+		return nil
+	}
+	return formbuilder.Errorf(formbuilder.EFORBIDDEN, "this form does not accept posts from %s", safeForMessage(origin))
+}
+
+func safeForMessage(s string) string {
+	if len(s) > 100 {
+		s = s[:100]
+	}
+	return strings.ToValidUTF8(s, "?")
+}
+
+// setCORS answers cross-origin requests of allowed origins, never with
+// credentials: forms need no cookies.
+func setCORS(c *fiber.Ctx, f *formbuilder.Form) {
+	origin := c.Get(fiber.HeaderOrigin)
+	c.Vary(fiber.HeaderOrigin)
+	if origin == "" {
+		return
+	}
+	if len(f.AllowedOrigins) == 0 {
+		c.Set(fiber.HeaderAccessControlAllowOrigin, "*")
+		return
+	}
+	if f.OriginAllowed(origin) {
+		n, _ := formbuilder.NormalizeOrigin(origin)
+		c.Set(fiber.HeaderAccessControlAllowOrigin, n)
+	}
+}
+
+func (s *Server) handleFormPreflight(c *fiber.Ctx) error {
+	cf, err := s.loadForm(c)
+	if err != nil {
+		return err
+	}
+	setCORS(c, cf.form)
+	c.Set(fiber.HeaderAccessControlAllowMethods, "POST")
+	c.Set(fiber.HeaderAccessControlAllowHeaders, "Content-Type, Accept")
+	c.Set(fiber.HeaderAccessControlMaxAge, "600")
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+// submitResult is the JSON answer to a stored submission.
+type submitResult struct {
+	ID            int64              `json:"id"`
+	Message       string             `json:"message,omitempty"`
+	RedirectURL   string             `json:"redirect_url,omitempty"`
+	WithdrawLinks []withdrawLinkJSON `json:"withdraw_links"`
+}
+
+type withdrawLinkJSON struct {
+	ConsentName string `json:"consent_name"`
+	URL         string `json:"url"`
+}
+
+func (s *Server) handleFormSubmit(c *fiber.Ctx) error {
+	cf, err := s.loadForm(c)
+	if err != nil {
+		return err
+	}
+	f := cf.form
+	setCORS(c, f)
+	if err := s.checkPostOrigin(c, f); err != nil {
+		return err
+	}
+	sub, err := s.parseSubmission(c)
+	if err != nil {
+		return err
+	}
+	asJSON := wantsJSON(c)
+	if sub.honeypot != "" {
+		// Bots get the same answer as people so they learn nothing.
+		s.log.Info("honeypot filled, submission discarded", "form", f.Key, "ip", sub.in.IP)
+		return s.respondSuccess(c, f, sub, &formbuilder.Submission{}, nil, asJSON)
+	}
+	if why := s.checkRenderToken(f.Key, sub.token, s.now()); why != "" {
+		msg := ifLang(f.Language, "Das Formular ist abgelaufen. Bitte senden Sie es erneut.",
+			"This form has expired. Please send it again.")
+		if why == tokenTooFast {
+			msg = ifLang(f.Language, "Das ging sehr schnell. Bitte prüfen Sie Ihre Angaben und senden Sie erneut.",
+				"That was very fast. Please check your answers and send again.")
+		}
+		return s.respondInvalid(c, f, sub, formbuilder.FieldErrors(map[string]string{"_token": msg}), asJSON)
+	}
+	sub.in.IP = formbuilder.ApplyIPMode(s.settings.Load().IPMode, sub.in.IP)
+	stored, records, err := formbuilder.ValidateSubmission(f, sub.in)
+	if err != nil {
+		if formbuilder.ErrorCode(err) == formbuilder.EINVALID {
+			return s.respondInvalid(c, f, sub, err, asJSON)
+		}
+		return err
+	}
+	if err := s.svc.Submissions.CreateSubmission(c.UserContext(), stored, records); err != nil {
+		return err
+	}
+	return s.respondSuccess(c, f, sub, stored, records, asJSON)
+}
+
+func (s *Server) respondInvalid(c *fiber.Ctx, f *formbuilder.Form, sub *submission, err error, asJSON bool) error {
+	if asJSON {
+		return c.Status(fiber.StatusUnprocessableEntity).JSON(apiError{Error: apiErrorBody{
+			Code: formbuilder.EINVALID, Message: formbuilder.ErrorMessage(err), Fields: formbuilder.ErrorFields(err)}})
+	}
+	st := widget.PageState{
+		Embed:      sub.embed,
+		Errors:     formbuilder.ErrorFields(err),
+		Values:     sub.in.Values,
+		Consents:   map[int64]bool{},
+		Interacted: map[int64]bool{},
+		PageURL:    sub.in.PageURL,
+		Token:      s.renderToken(f.Key, s.now()),
+	}
+	for _, fc := range f.Consents {
+		ci := sub.in.Consents[fc.ConsentID]
+		st.Consents[fc.ConsentID] = ci.Checked
+		st.Interacted[fc.ConsentID] = ci.Interacted
+	}
+	page, rerr := s.widget.FormPage(f, st)
+	if rerr != nil {
+		return rerr
+	}
+	setPublicPageHeaders(c, f)
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+	return c.Status(fiber.StatusUnprocessableEntity).Send(page)
+}
+
+func (s *Server) respondSuccess(c *fiber.Ctx, f *formbuilder.Form, sub *submission, stored *formbuilder.Submission,
+	records []*formbuilder.ConsentRecord, asJSON bool) error {
+	links := make([]withdrawLinkJSON, 0, len(records))
+	wlinks := make([]widget.WithdrawLink, 0, len(records))
+	for _, r := range records {
+		u := s.cfg.BaseURL + s.withdrawPath(r.ID)
+		links = append(links, withdrawLinkJSON{ConsentName: r.ConsentName, URL: u})
+		wlinks = append(wlinks, widget.WithdrawLink{ConsentName: r.ConsentName, URL: u})
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	if asJSON {
+		return c.Status(fiber.StatusCreated).JSON(submitResult{ID: stored.ID, Message: f.SuccessMessage,
+			RedirectURL: f.RedirectURL, WithdrawLinks: links})
+	}
+	if f.RedirectURL != "" && !sub.embed {
+		return c.Redirect(f.RedirectURL, fiber.StatusSeeOther)
+	}
+	page, err := s.widget.SuccessPage(f, sub.embed, wlinks)
+	if err != nil {
+		return err
+	}
+	setPublicPageHeaders(c, f)
+	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+	return c.Status(fiber.StatusOK).Send(page)
+}

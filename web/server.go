@@ -1,0 +1,249 @@
+// Package web is the Fiber application of consentforms: the public form
+// routes that visitors and embedded forms use, the admin UI and the JSON API.
+//
+// It depends on the services defined in formbuilder and on widget for what
+// visitors see, never on the storage package: cmd/consentforms wires the
+// SQLite implementation in.
+package web
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/consentforms/consentforms/formbuilder"
+	"github.com/consentforms/consentforms/widget"
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/recover"
+	"github.com/gofiber/fiber/v2/middleware/requestid"
+)
+
+// Services are the domain services the app works with.
+type Services struct {
+	Forms       formbuilder.FormService
+	Consents    formbuilder.ConsentService
+	Submissions formbuilder.SubmissionService
+	Log         formbuilder.ConsentLog
+	Users       formbuilder.UserService
+	Sessions    formbuilder.SessionService
+	Tokens      formbuilder.TokenService
+	Settings    formbuilder.SettingsService
+}
+
+// Config holds what the app needs from the command line.
+type Config struct {
+	// BaseURL is the public URL of the server, without trailing slash; it
+	// goes into embed codes, withdrawal links and absolute asset URLs.
+	BaseURL string
+	// Secret signs render tokens and withdrawal links. It must stay the same
+	// across restarts, or links already sent stop working.
+	Secret []byte
+	// TrustedProxies are the CIDRs whose X-Forwarded-For is believed.
+	TrustedProxies []string
+	// MinFillTime rejects forms sent sooner after rendering (a bot trap);
+	// zero disables the check (tests).
+	MinFillTime time.Duration
+	// BodyLimit caps request bodies in bytes; 0 means 1 MiB.
+	BodyLimit int
+	// Logger receives request and error logs; nil means slog.Default().
+	Logger *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Server is the web application.
+type Server struct {
+	cfg      Config
+	svc      Services
+	log      *slog.Logger
+	app      *fiber.App
+	widget   *widget.Renderer
+	trusted  []netip.Prefix
+	forms    *formCache
+	settings atomic.Pointer[formbuilder.Settings]
+	// admin holds the admin UI's templates, assets and sign-in throttle;
+	// routesAdmin sets it (see admin.go).
+	admin *adminUI
+}
+
+// New builds the app with every route. It loads the settings once; later
+// changes go through the app, which refreshes its copy.
+func New(cfg Config, svc Services) (*Server, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.BodyLimit <= 0 {
+		cfg.BodyLimit = 1 << 20
+	}
+	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
+	if len(cfg.Secret) < 32 {
+		return nil, errors.New("web: secret must be at least 32 bytes")
+	}
+	s := &Server{cfg: cfg, svc: svc, log: cfg.Logger}
+	for _, p := range cfg.TrustedProxies {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			continue
+		}
+		if !strings.Contains(p, "/") {
+			a, err := netip.ParseAddr(p)
+			if err != nil {
+				return nil, errors.New("web: bad trusted proxy " + p)
+			}
+			p = netip.PrefixFrom(a, a.BitLen()).String()
+		}
+		pre, err := netip.ParsePrefix(p)
+		if err != nil {
+			return nil, errors.New("web: bad trusted proxy " + p)
+		}
+		s.trusted = append(s.trusted, pre.Masked())
+	}
+	w, err := widget.New(widget.Options{BaseURL: cfg.BaseURL})
+	if err != nil {
+		return nil, err
+	}
+	s.widget = w
+	s.forms = newFormCache(s)
+	st, err := svc.Settings.GetSettings(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	s.settings.Store(st)
+
+	s.app = fiber.New(fiber.Config{
+		AppName:               "consentforms",
+		ErrorHandler:          s.handleError,
+		DisableStartupMessage: true,
+		// Immutable makes every string Fiber hands out a copy, so values kept
+		// past the handler (queues, caches, the group-commit writer) never
+		// point into reused request buffers.
+		Immutable:    true,
+		BodyLimit:    cfg.BodyLimit,
+		ReadTimeout:  15 * time.Second,
+		WriteTimeout: 30 * time.Second,
+		IdleTimeout:  75 * time.Second,
+		// Trusted proxies are handled by clientIP, which walks
+		// X-Forwarded-For from the right; Fiber's ProxyHeader takes the
+		// left-most entry, which any client can forge through a proxy.
+		EnableTrustedProxyCheck: false,
+	})
+	s.app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: func(c *fiber.Ctx, e any) {
+		s.log.Error("panic", "path", c.Path(), "panic", e, "request_id", c.Locals("requestid"))
+	}}))
+	s.app.Use(requestid.New())
+	s.app.Use(s.accessLog)
+	s.routes()
+	return s, nil
+}
+
+// App returns the Fiber app, for tests (app.Test) and for Listen.
+func (s *Server) App() *fiber.App { return s.app }
+
+// Listen serves on addr until Shutdown.
+func (s *Server) Listen(addr string) error { return s.app.Listen(addr) }
+
+// Listener serves on an existing listener (tests and port 0).
+func (s *Server) Listener(ln net.Listener) error { return s.app.Listener(ln) }
+
+// Shutdown stops accepting connections and waits for running requests.
+func (s *Server) Shutdown(ctx context.Context) error {
+	return s.app.ShutdownWithContext(ctx)
+}
+
+func (s *Server) now() time.Time { return s.cfg.Now().UTC() }
+
+func (s *Server) routes() {
+	app := s.app
+	app.Get("/healthz", s.handleHealth)
+	s.routesPublic(app)
+	s.routesAdmin(app)
+	s.routesAPI(app)
+}
+
+func (s *Server) handleHealth(c *fiber.Ctx) error {
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.JSON(fiber.Map{"status": "ok"})
+}
+
+// accessLog logs one line per request. Paths and user agents are visitor
+// controlled, so slog's quoting keeps CR/LF from forging log lines.
+func (s *Server) accessLog(c *fiber.Ctx) error {
+	start := time.Now()
+	err := c.Next()
+	status := c.Response().StatusCode()
+	if err != nil {
+		var fe *fiber.Error
+		if errors.As(err, &fe) {
+			status = fe.Code
+		} else if code := formbuilder.ErrorCode(err); code != "" {
+			status = statusOf(code)
+		}
+	}
+	if s.log.Enabled(c.UserContext(), slog.LevelDebug) || status >= 500 {
+		s.log.Log(c.UserContext(), levelFor(status), "request", "method", c.Method(), "path", c.Path(),
+			"status", status, "dur_ms", time.Since(start).Milliseconds(), "request_id", c.Locals("requestid"))
+	}
+	return err
+}
+
+func levelFor(status int) slog.Level {
+	if status >= 500 {
+		return slog.LevelError
+	}
+	return slog.LevelDebug
+}
+
+// clientIP returns the visitor's address. X-Forwarded-For is only read when
+// the peer is a trusted proxy, and then from the right, skipping trusted
+// hops, so a forged left-most entry never counts.
+func (s *Server) clientIP(c *fiber.Ctx) string {
+	peer, ok := netip.AddrFromSlice(c.Context().RemoteIP())
+	if !ok {
+		return c.Context().RemoteIP().String()
+	}
+	peer = peer.Unmap()
+	if !s.isTrusted(peer) {
+		return peer.String()
+	}
+	xff := c.Get(fiber.HeaderXForwardedFor)
+	if xff == "" {
+		return peer.String()
+	}
+	parts := strings.Split(xff, ",")
+	for i := len(parts) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(strings.TrimSpace(parts[i]))
+		if err != nil {
+			// A hop we cannot read: stop trusting what lies beyond it.
+			return peer.String()
+		}
+		a = a.Unmap()
+		if !s.isTrusted(a) {
+			return a.String()
+		}
+		peer = a
+	}
+	return peer.String()
+}
+
+func (s *Server) isTrusted(a netip.Addr) bool {
+	for _, p := range s.trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// randomToken returns n random bytes, base32 encoded.
+func randomToken(n int) string { return formbuilder.RandomKey(n) }
+
+var _ = rand.Reader
