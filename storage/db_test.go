@@ -163,7 +163,8 @@ func TestCloseDrainsQueueAndRefusesLaterWrites(t *testing.T) {
 			errs[i] = db.CreateSubmission(ctx, sub, recs)
 		}()
 	}
-	require.Eventually(t, func() bool { return len(db.writer.queue) >= n-1 }, waitLong, waitTick)
+	// Everything is either taken by the (blocked) writer or queued.
+	require.Eventually(t, func() bool { return int(db.writer.jobs.Load())+len(db.writer.queue) == n }, waitLong, waitTick)
 	closed := make(chan error)
 	go func() { closed <- db.Close() }()
 	require.NoError(t, conn.Close())
