@@ -1,10 +1,13 @@
 package web
 
 import (
+	"bytes"
 	"encoding/json"
+	"io"
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/consentforms/consentforms/formbuilder"
@@ -14,10 +17,10 @@ import (
 
 func (s *Server) routesPublic(app *fiber.App) {
 	app.Get("/f/:key", s.handleFormPage)
-	app.Post("/f/:key", s.handleFormSubmit)
+	app.Post("/f/:key", s.limitPublicPost, s.handleFormSubmit)
 	app.Options("/f/:key", s.handleFormPreflight)
 	app.Get("/w/:token", s.handleWithdrawPage)
-	app.Post("/w/:token", s.handleWithdrawConfirm)
+	app.Post("/w/:token", s.limitPublicPost, s.handleWithdrawConfirm)
 	app.Get("/static/:name", s.handleAsset)
 	app.Get("/embed.js", s.handleEmbedJS)
 }
@@ -48,6 +51,12 @@ func (s *Server) loadForm(c *fiber.Ctx) (*cachedForm, error) {
 // X-Frame-Options, which cannot list origins); scripts and styles only from
 // this server.
 func setPublicPageHeaders(c *fiber.Ctx, f *formbuilder.Form) {
+	setPublicPageHeadersCSP(c, publicCSP(f))
+}
+
+// publicCSP is the Content-Security-Policy of the pages of form f (nil for
+// pages of no form). The form cache keeps it per form version.
+func publicCSP(f *formbuilder.Form) string {
 	ancestors := "*"
 	formAction := "'self'"
 	if f != nil {
@@ -66,37 +75,52 @@ func setPublicPageHeaders(c *fiber.Ctx, f *formbuilder.Form) {
 			}
 		}
 	}
-	c.Set(fiber.HeaderContentSecurityPolicy, "default-src 'none'; script-src 'self'; style-src 'self'; "+
-		"img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action "+formAction+
-		"; frame-ancestors "+ancestors)
+	return "default-src 'none'; script-src 'self'; style-src 'self'; " +
+		"img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action " + formAction +
+		"; frame-ancestors " + ancestors
+}
+
+func setPublicPageHeadersCSP(c *fiber.Ctx, csp string) {
+	c.Set(fiber.HeaderContentSecurityPolicy, csp)
 	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
 	c.Set(fiber.HeaderReferrerPolicy, "strict-origin-when-cross-origin")
 }
 
+// handleFormPage serves the hosted form from the form cache: bytes rendered
+// once per form version, assembled with the render token once a second, in
+// the coding the client accepts (gzip spliced around the token, see
+// gzipSplice; no brotli, which cannot be spliced safely). No template runs
+// and storage is not read.
 func (s *Server) handleFormPage(c *fiber.Ctx) error {
 	cf, err := s.loadForm(c)
 	if err != nil {
 		return err
 	}
 	page := cf.pages[0]
-	if c.Query("embed") == "1" {
+	if string(c.Context().QueryArgs().Peek("embed")) == "1" {
 		page = cf.pages[1]
 	}
-	setPublicPageHeaders(c, cf.form)
+	setPublicPageHeadersCSP(c, cf.csp)
 	// Revalidate every time: the page carries a render token that expires.
 	c.Set(fiber.HeaderCacheControl, "private, no-cache")
-	c.Set(fiber.HeaderETag, page.etag)
-	c.Set(fiber.HeaderVary, "Accept-Encoding")
-	if inm := c.Get(fiber.HeaderIfNoneMatch); inm != "" && inm == page.etag {
+	c.Set(fiber.HeaderVary, fiber.HeaderAcceptEncoding)
+	enc := negotiate(c.Request().Header.Peek(fiber.HeaderAcceptEncoding), false)
+	if enc == encGzip {
+		c.Set(fiber.HeaderETag, page.etagGzip)
+	} else {
+		c.Set(fiber.HeaderETag, page.etag)
+	}
+	if etagMatches(c.Request().Header.Peek(fiber.HeaderIfNoneMatch), page.etag) {
 		return c.SendStatus(fiber.StatusNotModified)
 	}
-	tok := s.renderToken(cf.form.Key, s.now())
-	body := make([]byte, 0, len(page.prefix)+len(tok)+len(page.suffix))
-	body = append(body, page.prefix...)
-	body = append(body, tok...)
-	body = append(body, page.suffix...)
+	key := cf.form.Key
+	b := page.body(s.now(), func(at time.Time) string { return s.renderToken(key, at) })
 	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
-	return c.Send(body)
+	if enc == encGzip {
+		c.Set(fiber.HeaderContentEncoding, "gzip")
+		return c.Send(b.gzip)
+	}
+	return c.Send(b.identity)
 }
 
 // submission is what a post carries besides the field values.
@@ -155,6 +179,10 @@ func (s *Server) parseSubmission(c *fiber.Ctx) (*submission, error) {
 // maxValuesPerKey bounds repeated keys (checkbox groups) per field.
 const maxValuesPerKey = formbuilder.MaxOptions
 
+// maxPostKeys bounds the distinct keys of one post: far more than any form
+// has, few enough that an error answer naming each stays small.
+const maxPostKeys = 200
+
 func postValues(c *fiber.Ctx, ct string) (map[string][]string, error) {
 	vals := map[string][]string{}
 	if strings.HasPrefix(ct, fiber.MIMEMultipartForm) {
@@ -181,6 +209,9 @@ func postValues(c *fiber.Ctx, ct string) (map[string][]string, error) {
 		if bad {
 			return nil, badRequest("too many values for one field")
 		}
+	}
+	if len(vals) > maxPostKeys {
+		return nil, badRequest("too many fields")
 	}
 	for k, v := range vals {
 		if len(v) > maxValuesPerKey {
@@ -261,14 +292,27 @@ func parseFormSubmission(vals map[string][]string, sub *submission) error {
 }
 
 func (s *Server) parseJSONSubmission(c *fiber.Ctx, sub *submission) error {
+	raw := c.Body()
+	// encoding/json silently turns invalid UTF-8 into U+FFFD and keeps the
+	// last of duplicate keys; evidence must be what was sent, unambiguously.
+	if !utf8.Valid(raw) {
+		return badRequest("the JSON body is not valid UTF-8")
+	}
+	if err := checkJSONShape(raw); err != nil {
+		return err
+	}
 	var body jsonSubmission
-	dec := json.NewDecoder(strings.NewReader(string(c.Body())))
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&body); err != nil {
 		return badRequest("the JSON body could not be read: expected {\"values\":{...},\"consents\":{...}}")
 	}
-	if dec.More() {
+	// More() misses a stray closing bracket; a second Decode sees anything.
+	if err := dec.Decode(&struct{}{}); err != io.EOF {
 		return badRequest("the JSON body has trailing data")
+	}
+	if len(body.Values) > maxPostKeys || len(body.Consents) > maxPostKeys {
+		return badRequest("too many fields")
 	}
 	sub.token, sub.honeypot, sub.in.PageURL = body.Token, body.Website, body.PageURL
 	for k, raw := range body.Values {
@@ -302,6 +346,69 @@ func (s *Server) parseJSONSubmission(c *fiber.Ctx, sub *submission) error {
 		sub.in.Consents[id] = formbuilder.ConsentInput(jc)
 	}
 	return nil
+}
+
+// maxJSONDepth is the deepest nesting a submission needs: the body, the
+// consents map, one consent object (or a list of values).
+const maxJSONDepth = 4
+
+// checkJSONShape refuses JSON that nests deeper than a submission can, or
+// repeats a key in one object (parsers disagree on which one wins).
+func checkJSONShape(raw []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	type frame struct {
+		keys  map[string]bool
+		isObj bool
+		key   bool // the next string token in an object is a key
+	}
+	var stack []frame
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			// Syntax errors are reported by the real decode.
+			return nil
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = &stack[len(stack)-1]
+		}
+		if top != nil && top.isObj && top.key {
+			if k, ok := tok.(string); ok {
+				if top.keys[k] {
+					return badRequest("the JSON body repeats the key " + strconv.Quote(safeForMessage(k)))
+				}
+				top.keys[k] = true
+				top.key = false
+				continue
+			}
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			if top != nil && top.isObj {
+				top.key = true
+			}
+			if len(stack) >= maxJSONDepth {
+				return badRequest("the JSON body is nested too deeply")
+			}
+			isObj := tok == json.Delim('{')
+			f := frame{isObj: isObj, key: isObj}
+			if isObj {
+				f.keys = map[string]bool{}
+			}
+			stack = append(stack, f)
+		case json.Delim('}'), json.Delim(']'):
+			if len(stack) > 0 {
+				stack = stack[:len(stack)-1]
+			}
+		default:
+			if top != nil && top.isObj {
+				top.key = true
+			}
+		}
+	}
 }
 
 // checkPostOrigin refuses cross-origin posts from origins the form does not

@@ -49,8 +49,19 @@ type Config struct {
 	// MinFillTime rejects forms sent sooner after rendering (a bot trap);
 	// zero disables the check (tests).
 	MinFillTime time.Duration
-	// BodyLimit caps request bodies in bytes; 0 means 1 MiB.
+	// BodyLimit caps request bodies in bytes; 0 means 1 MiB. Larger bodies
+	// get 413 before the handler runs.
 	BodyLimit int
+	// ReadTimeout bounds reading one request, headers and body (slow
+	// clients hold a connection and a goroutine until then); WriteTimeout
+	// bounds writing the answer; IdleTimeout bounds waiting for the next
+	// request on a kept-alive connection. Zero means 15s, 30s and 75s.
+	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
+	// RateIPForm, RateIP and RateForm limit the public POSTs (submissions,
+	// withdrawals) per minute, in a sliding window: per client IP and form,
+	// per client IP, and per form. Zero means the default (DefaultRate*),
+	// negative turns that limit off.
+	RateIPForm, RateIP, RateForm int
 	// Logger receives request and error logs; nil means slog.Default().
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
@@ -67,6 +78,8 @@ type Server struct {
 	trusted  []netip.Prefix
 	forms    *formCache
 	settings atomic.Pointer[formbuilder.Settings]
+	// rates are the limits of the public POST routes (see ratelimit.go).
+	rates *rateLimits
 	// admin holds the admin UI's templates, assets and sign-in throttle;
 	// routesAdmin sets it (see admin.go).
 	admin *adminUI
@@ -84,11 +97,20 @@ func New(cfg Config, svc Services) (*Server, error) {
 	if cfg.BodyLimit <= 0 {
 		cfg.BodyLimit = 1 << 20
 	}
+	if cfg.ReadTimeout <= 0 {
+		cfg.ReadTimeout = 15 * time.Second
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = 30 * time.Second
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = 75 * time.Second
+	}
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
 	if len(cfg.Secret) < 32 {
 		return nil, errors.New("web: secret must be at least 32 bytes")
 	}
-	s := &Server{cfg: cfg, svc: svc, log: cfg.Logger}
+	s := &Server{cfg: cfg, svc: svc, log: cfg.Logger, rates: newRateLimits(cfg)}
 	for _, p := range cfg.TrustedProxies {
 		p = strings.TrimSpace(p)
 		if p == "" {
@@ -121,16 +143,16 @@ func New(cfg Config, svc Services) (*Server, error) {
 
 	s.app = fiber.New(fiber.Config{
 		AppName:               "consentforms",
-		ErrorHandler:          s.handleError,
+		ErrorHandler:          s.handleServerError,
 		DisableStartupMessage: true,
 		// Immutable makes every string Fiber hands out a copy, so values kept
 		// past the handler (queues, caches, the group-commit writer) never
 		// point into reused request buffers.
 		Immutable:    true,
 		BodyLimit:    cfg.BodyLimit,
-		ReadTimeout:  15 * time.Second,
-		WriteTimeout: 30 * time.Second,
-		IdleTimeout:  75 * time.Second,
+		ReadTimeout:  cfg.ReadTimeout,
+		WriteTimeout: cfg.WriteTimeout,
+		IdleTimeout:  cfg.IdleTimeout,
 		// Trusted proxies are handled by clientIP, which walks
 		// X-Forwarded-For from the right; Fiber's ProxyHeader takes the
 		// left-most entry, which any client can forge through a proxy.
@@ -159,6 +181,17 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return s.app.ShutdownWithContext(ctx)
 }
 
+// handleServerError is the app's error handler. Fasthttp refuses a body
+// over BodyLimit before any handler runs, and Fiber reports it as a bare
+// 413; this names the limit, so a client knows what to change.
+func (s *Server) handleServerError(c *fiber.Ctx, err error) error {
+	var fe *fiber.Error
+	if errors.As(err, &fe) && fe.Code == fiber.StatusRequestEntityTooLarge {
+		err = formbuilder.Errorf(formbuilder.ETOOLARGE, "The request body is larger than %d KiB.", s.cfg.BodyLimit/1024)
+	}
+	return s.handleError(c, err)
+}
+
 func (s *Server) now() time.Time { return s.cfg.Now().UTC() }
 
 func (s *Server) routes() {
@@ -167,6 +200,8 @@ func (s *Server) routes() {
 	s.routesPublic(app)
 	s.routesAdmin(app)
 	s.routesAPI(app)
+	// After both: the consent log's routes rely on their prefix middleware.
+	s.routesLog(app)
 }
 
 func (s *Server) handleHealth(c *fiber.Ctx) error {

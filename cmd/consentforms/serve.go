@@ -26,6 +26,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	baseURL := fs.String("base-url", "", "public URL of the server, e.g. https://forms.example.com (default http://ADDR)")
 	proxies := fs.String("trusted-proxies", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For is trusted")
 	minFill := fs.Duration("min-fill-time", 2*time.Second, "refuse forms sent sooner than this after loading (bot trap; 0 disables)")
+	rateIP := fs.Int("rate-ip", web.DefaultRateIP, "public posts per minute from one client IP, over all forms (0 disables)")
+	rateForm := fs.Int("rate-form", web.DefaultRateForm, "posts per minute to one form, over all clients (0 disables)")
+	rateIPForm := fs.Int("rate-ip-form", web.DefaultRateIPForm, "posts per minute from one client IP to one form (0 disables)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	adminEmail := fs.String("admin-email", "admin@example.com", "e-mail of the first admin created on a fresh database")
 	if err := parseFlags(fs, args); err != nil {
@@ -65,6 +68,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Secret:         secret,
 		TrustedProxies: splitList(*proxies),
 		MinFillTime:    *minFill,
+		RateIP:         rateFlag(*rateIP),
+		RateForm:       rateFlag(*rateForm),
+		RateIPForm:     rateFlag(*rateIPForm),
 		Logger:         logger,
 	}, services(db))
 	if err != nil {
@@ -106,6 +112,15 @@ func services(db *storage.DB) web.Services {
 		Forms: db, Consents: db, Submissions: db, Log: db,
 		Users: db, Sessions: db, Tokens: db, Settings: db,
 	}
+}
+
+// rateFlag maps a --rate-* flag to web.Config, where 0 means the default:
+// on the command line 0 (or less) turns the limit off.
+func rateFlag(n int) int {
+	if n <= 0 {
+		return -1
+	}
+	return n
 }
 
 func splitList(s string) []string {
