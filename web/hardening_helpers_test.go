@@ -47,10 +47,12 @@ func (c *hardClock) Add(d time.Duration) {
 // A (name, email, message; one required consent) and B (email; the same
 // consent), and A allowing only https://shop.example.
 type hardEnv struct {
-	t       testing.TB
-	db      *storage.DB
-	srv     *web.Server
-	app     interface{ Test(*http.Request, ...int) (*http.Response, error) }
+	t   testing.TB
+	db  *storage.DB
+	srv *web.Server
+	app interface {
+		Test(*http.Request, ...int) (*http.Response, error)
+	}
 	clock   *hardClock
 	formA   *formbuilder.Form
 	formB   *formbuilder.Form

@@ -76,10 +76,10 @@ func TestRenderToken(t *testing.T) {
 			e.clock.Add(24*time.Hour + time.Minute)
 			return tok
 		}(),
-		"missing":  "",
-		"garbage":  "abc.def",
-		"no dot":   "zzzz",
-		"forged":   strconv.FormatInt(e.clock.Now().Add(-time.Hour).Unix(), 36) + ".AAAAAAAAAAAAAAAAAAAAAAAA",
+		"missing": "",
+		"garbage": "abc.def",
+		"no dot":  "zzzz",
+		"forged":  strconv.FormatInt(e.clock.Now().Add(-time.Hour).Unix(), 36) + ".AAAAAAAAAAAAAAAAAAAAAAAA",
 		"from the future": func() string {
 			e.clock.Add(time.Hour)
 			tok := e.tokenNow(keyA)
