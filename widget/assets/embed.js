@@ -94,13 +94,14 @@
   function popup(tag, server, key) {
     var r = null;
     var overlay, closeBtn, opener, bodyOverflow;
+    var isOpen = false;
     function onKey(e) {
       if (e.key === 'Escape') {
         close();
       }
     }
     function onFocus(e) {
-      if (overlay.parentNode && !overlay.contains(e.target)) {
+      if (!overlay.contains(e.target)) {
         closeBtn.focus();
       }
     }
@@ -149,28 +150,33 @@
       overlay.appendChild(panel);
       overlay.appendChild(sentinel(function () { return closeBtn; }));
     }
+    // Closing hides the dialog rather than removing it: a re-inserted
+    // iframe reloads, and the visitor would lose what they typed.
     function open() {
-      if (overlay && overlay.parentNode) {
+      if (isOpen) {
         return;
       }
       if (!overlay) {
         build();
+        doc.body.appendChild(overlay);
       }
+      isOpen = true;
       opener = doc.activeElement;
       bodyOverflow = doc.body.style.overflow;
       css(doc.body, { overflow: 'hidden' });
-      doc.body.appendChild(overlay);
+      css(overlay, { display: 'flex' });
       doc.addEventListener('keydown', onKey, true);
       doc.addEventListener('focusin', onFocus, true);
       closeBtn.focus();
     }
     function close() {
-      if (!overlay || !overlay.parentNode) {
+      if (!isOpen) {
         return;
       }
+      isOpen = false;
       doc.removeEventListener('keydown', onKey, true);
       doc.removeEventListener('focusin', onFocus, true);
-      overlay.parentNode.removeChild(overlay);
+      css(overlay, { display: 'none' });
       css(doc.body, { overflow: bodyOverflow });
       if (opener && opener.focus) {
         opener.focus();
