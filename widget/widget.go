@@ -489,7 +489,8 @@ func (r *Renderer) MessagePage(lang, title, message string, embed bool) ([]byte,
 
 // WithdrawPage renders the confirmation page of a withdrawal link: which
 // consent, when and where it was given, its text, and a POST form to action
-// carrying csrfField (the CSRF token value) as the hidden field "_csrf". With
+// carrying csrfField (the CSRF token value, if any) as the hidden field
+// "_csrf". With
 // done it only says that the consent is withdrawn. version may be nil when
 // the text cannot be loaded; the page then shows the consent's name only.
 func (r *Renderer) WithdrawPage(lang string, rec *formbuilder.ConsentRecord, version *formbuilder.ConsentVersion, csrfField, action string, done bool) ([]byte, error) {
