@@ -658,3 +658,31 @@ func BenchmarkFormPage(b *testing.B) {
 		}
 	}
 }
+
+// TestConcurrentRender shares one Renderer between goroutines, as the web
+// package does; with -race it also guards the buffer pool.
+func TestConcurrentRender(t *testing.T) {
+	r := newRenderer(t)
+	f := fixtureForm("de")
+	want, err := r.FormPage(f, errorState())
+	require.NoError(t, err)
+	errs := make(chan error, 8)
+	for i := 0; i < 8; i++ {
+		go func() {
+			for j := 0; j < 20; j++ {
+				got, err := r.FormPage(f, errorState())
+				if err == nil && !bytes.Equal(got, want) {
+					err = io.ErrUnexpectedEOF
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for i := 0; i < 8; i++ {
+		assert.NoError(t, <-errs)
+	}
+}
