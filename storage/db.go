@@ -6,7 +6,7 @@
 // One connection writes, a pool of query-only connections reads (WAL lets
 // them run beside the writer). Submissions and consent log entries go through
 // a single writer goroutine that commits many of them per transaction (group
-// commit) and owns the head of the log's hash chain.
+// commit) and appends to the log's hash chain.
 package storage
 
 import (
@@ -95,6 +95,21 @@ func WithClock(now func() time.Time) Option {
 	return func(o *options) { o.now = now }
 }
 
+// driverName is go-sqlite3 with a connect hook for the pragmas the DSN
+// cannot carry.
+const driverName = "sqlite3_consentforms"
+
+func init() {
+	sql.Register(driverName, &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
+		// Savepoints (one per submission in a group commit) journal the
+		// original pages in a temporary file by default: dozens of writes
+		// per submission. In memory they cost almost nothing; a batch
+		// touches a few hundred pages at most.
+		_, err := c.Exec("PRAGMA temp_store = MEMORY", nil)
+		return err
+	}})
+}
+
 // dsn builds the connection string. The pragmas live in the DSN because the
 // driver applies them to every new pooled connection; a PRAGMA run through
 // db.Exec would reach only one of them.
@@ -132,7 +147,7 @@ func Open(path string, opts ...Option) (*DB, error) {
 		// would see another, empty database.
 		return nil, formbuilder.Errorf(formbuilder.EINVALID, "storage needs a database file path")
 	}
-	w, err := sql.Open("sqlite3", dsn(path, false))
+	w, err := sql.Open(driverName, dsn(path, false))
 	if err != nil {
 		return nil, formbuilder.Internal(err)
 	}
@@ -148,7 +163,7 @@ func Open(path string, opts ...Option) (*DB, error) {
 		w.Close()
 		return nil, formbuilder.Internal(fmt.Errorf("open %s: %w", path, err))
 	}
-	r, err := sql.Open("sqlite3", dsn(path, true))
+	r, err := sql.Open(driverName, dsn(path, true))
 	if err != nil {
 		w.Close()
 		return nil, formbuilder.Internal(err)
@@ -166,12 +181,7 @@ func Open(path string, opts ...Option) (*DB, error) {
 		db.closeConns()
 		return nil, err
 	}
-	wr, err := newWriter(ctx, db)
-	if err != nil {
-		db.closeConns()
-		return nil, err
-	}
-	db.writer = wr
+	db.writer = newWriter(db)
 	return db, nil
 }
 

@@ -546,3 +546,38 @@ func TestSearchIsBounded(t *testing.T) {
 	requireCode(t, formbuilder.EINVALID, err)
 	assert.Contains(t, formbuilder.ErrorFields(err), "query")
 }
+
+// TestTwoHandlesShareOneChain opens the file twice, as two processes would,
+// and appends through both at once: the chain stays linear because each
+// batch reads the head under the write lock.
+func TestTwoHandlesShareOneChain(t *testing.T) {
+	db := newTestDB(t)
+	f := newFixture(t, db)
+	other, err := Open(db.Path())
+	require.NoError(t, err)
+	defer other.Close()
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make(chan error, 100)
+	for i := 0; i < 50; i++ {
+		for _, h := range []*DB{db, other} {
+			sub, recs := f.submission(t, f.formA, fmt.Sprintf("v%d@example.com", i), "192.0.2.1")
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs <- h.CreateSubmission(ctx, sub, recs)
+			}()
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	_, err = other.Withdraw(ctx, 1, "192.0.2.2", "")
+	require.NoError(t, err)
+	vr, err := db.Verify(ctx)
+	require.NoError(t, err)
+	assert.True(t, vr.OK(), "%+v", vr)
+	assert.EqualValues(t, 201, vr.Checked)
+}

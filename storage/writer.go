@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -13,8 +14,8 @@ import (
 // The writer commits submissions and consent log entries in groups: with
 // synchronous=FULL every commit costs an fsync, and one fsync per batch of
 // up to batchSize jobs instead of one per job is an order of magnitude more
-// submissions per second. It is also the only code that appends to the
-// consent log, so the hash chain stays linear without further locking.
+// submissions per second. It is also the only code in this process that
+// appends to the consent log, so the hash chain stays linear.
 
 // Job states: a job can be cancelled by its caller only until the writer
 // takes it; from then on the caller waits for the real outcome.
@@ -36,8 +37,7 @@ type job struct {
 	done  chan error
 }
 
-// chain is the head of the consent log: the last id and hash. Only the
-// writer goroutine touches it.
+// chain is the head of the consent log: the last id and hash.
 type chain struct {
 	lastID int64
 	head   string
@@ -91,28 +91,20 @@ type writer struct {
 	mu     sync.RWMutex
 	closed bool
 
-	chain chain
-
 	// Counters for tests and benchmarks.
 	batches atomic.Int64
 	jobs    atomic.Int64
 }
 
-func newWriter(ctx context.Context, db *DB) (*writer, error) {
+func newWriter(db *DB) *writer {
 	w := &writer{
 		db:        db,
 		batchSize: db.opts.batchSize,
 		queue:     make(chan *job, 4*db.opts.batchSize),
 		finished:  make(chan struct{}),
-		chain:     chain{head: formbuilder.GenesisHash},
-	}
-	err := db.w.QueryRowContext(ctx, "SELECT id, hash FROM consent_records ORDER BY id DESC LIMIT 1").
-		Scan(&w.chain.lastID, &w.chain.head)
-	if err != nil && err != sql.ErrNoRows {
-		return nil, dbErr(err)
 	}
 	go w.run()
-	return w, nil
+	return w
 }
 
 // do queues j and waits for its outcome. A caller whose ctx ends before the
@@ -220,28 +212,34 @@ func (w *writer) commit(jobs []*job) {
 }
 
 // commitTx fills errs with per-job failures and returns an error when the
-// transaction as a whole failed (after restoring the chain head).
-func (w *writer) commitTx(live []*job, errs []error) (err error) {
+// transaction as a whole failed.
+//
+// The chain head is read at the start of every batch, under the write lock
+// of the immediate transaction, rather than kept across batches: one indexed
+// lookup per batch, and a second process appending to the same file (the
+// CLI, a restarted server overlapping the old one) cannot fork the chain.
+// Within the batch the head lives in memory and is restored when a job's
+// savepoint is rolled back.
+func (w *writer) commitTx(live []*job, errs []error) error {
 	ctx := context.Background()
-	saved := w.chain
-	defer func() {
-		if err != nil {
-			w.chain = saved
-		}
-	}()
 	tx, err := w.db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
-	b := &batch{db: w.db, tx: tx, chain: &w.chain, stmts: map[string]*sql.Stmt{}}
+	c, err := loadChain(ctx, tx)
+	if err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	b := &batch{db: w.db, tx: tx, chain: &c, stmts: map[string]*sql.Stmt{}}
 	for i, j := range live {
 		if _, err := tx.ExecContext(ctx, "SAVEPOINT job"); err != nil {
 			_ = tx.Rollback()
 			return err
 		}
-		before := w.chain
+		before := c
 		if jerr := runJob(ctx, j, b); jerr != nil {
-			w.chain = before
+			c = before
 			errs[i] = dbErr(jerr)
 			if _, err := tx.ExecContext(ctx, "ROLLBACK TO job"); err != nil {
 				// Some errors (disk full, I/O) end the transaction
@@ -260,6 +258,16 @@ func (w *writer) commitTx(live []*job, errs []error) (err error) {
 		return err
 	}
 	return nil
+}
+
+// loadChain reads the head of the log: the newest entry, or genesis.
+func loadChain(ctx context.Context, q queryer) (chain, error) {
+	c := chain{head: formbuilder.GenesisHash}
+	err := q.QueryRowContext(ctx, "SELECT id, hash FROM consent_records ORDER BY id DESC LIMIT 1").Scan(&c.lastID, &c.head)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return c, err
+	}
+	return c, nil
 }
 
 // runJob turns a panic in a job into an error for that job alone, so one
