@@ -286,6 +286,11 @@ func parseFormSubmission(vals map[string][]string, sub *submission) error {
 		}
 	}
 	for id, ci := range consents {
+		// Without JavaScript nothing sets _interacted, but a box sent in
+		// another state than it was shown in was changed by the visitor.
+		if ci.Checked != ci.Initial {
+			ci.Interacted = true
+		}
 		sub.in.Consents[id] = *ci
 	}
 	return nil
@@ -524,8 +529,10 @@ func (s *Server) handleFormSubmit(c *fiber.Ctx) error {
 
 func (s *Server) respondInvalid(c *fiber.Ctx, f *formbuilder.Form, sub *submission, err error, asJSON bool) error {
 	if asJSON {
+		// Same wording as the no-JS page, in the form's language.
 		return c.Status(fiber.StatusUnprocessableEntity).JSON(apiError{Error: apiErrorBody{
-			Code: formbuilder.EINVALID, Message: formbuilder.ErrorMessage(err), Fields: formbuilder.ErrorFields(err)}})
+			Code: formbuilder.EINVALID, Message: formbuilder.ErrorMessage(err),
+			Fields: widget.LocalizeErrors(f, formbuilder.ErrorFields(err))}})
 	}
 	st := widget.PageState{
 		Embed:      sub.embed,
