@@ -149,23 +149,36 @@ type Label struct {
 
 // ParseLabel splits s at the first pair of '%' signs. Without a pair, the whole
 // caption is Before and Link is empty; "%%" stands for a literal percent sign.
+// A pair around nothing but spaces is no link: its text stays in Before.
 func ParseLabel(s string) Label {
-	const lit = "\x00pct\x00"
-	t := strings.ReplaceAll(s, "%%", lit)
-	restore := func(x string) string { return strings.ReplaceAll(x, lit, "%") }
-	i := strings.IndexByte(t, '%')
-	if i < 0 {
-		return Label{Before: restore(t)}
+	// Find the first two single '%' signs; "%%" pairs are literals and are
+	// skipped whole, left to right, so "%%%" is a literal and a marker.
+	first, second := -1, -1
+	for i := 0; i < len(s) && second < 0; i++ {
+		if s[i] != '%' {
+			continue
+		}
+		if i+1 < len(s) && s[i+1] == '%' {
+			i++
+			continue
+		}
+		if first < 0 {
+			first = i
+		} else {
+			second = i
+		}
 	}
-	j := strings.IndexByte(t[i+1:], '%')
-	if j < 0 {
-		return Label{Before: restore(t)}
+	// Each part starts at a pair boundary, so replacing "%%" part by part
+	// pairs the signs exactly as the scan above did.
+	lit := func(x string) string { return strings.ReplaceAll(x, "%%", "%") }
+	if second < 0 {
+		return Label{Before: lit(s)}
 	}
-	link := t[i+1 : i+1+j]
+	before, link, after := lit(s[:first]), lit(s[first+1:second]), lit(s[second+1:])
 	if strings.TrimSpace(link) == "" {
-		return Label{Before: restore(t[:i] + t[i+1+j+1:])}
+		return Label{Before: before + link + after}
 	}
-	return Label{Before: restore(t[:i]), Link: restore(link), After: restore(t[i+1+j+1:])}
+	return Label{Before: before, Link: link, After: after}
 }
 
 // String returns the caption as plain text, without the % markers.
@@ -208,7 +221,7 @@ func StandardContent(lang string, d CompanyData) ConsentContent {
 		if third == "" {
 			third = "keine"
 		}
-		return ConsentContent{
+		return standardContent(ConsentContent{
 			Language: "de",
 			Label:    "Ich stimme der %Verarbeitung meiner personenbezogenen Daten% zu.",
 			Text: "<p>Ich willige ein, dass " + e(d.Name) + ", " + e(d.Address) +
@@ -217,12 +230,12 @@ func StandardContent(lang string, d CompanyData) ConsentContent {
 				".</p><p>Ich kann diese Einwilligung jederzeit mit Wirkung für die Zukunft widerrufen" +
 				ifs(mail != "", ", z. B. per E-Mail an "+mail, "") +
 				". Die Rechtmäßigkeit der bis zum Widerruf erfolgten Verarbeitung bleibt unberührt.</p>",
-		}
+		})
 	}
 	if third == "" {
 		third = "none"
 	}
-	return ConsentContent{
+	return standardContent(ConsentContent{
 		Language: "en",
 		Label:    "I agree to the %processing of my personal data%.",
 		Text: "<p>I agree that " + e(d.Name) + ", " + e(d.Address) +
@@ -231,7 +244,15 @@ func StandardContent(lang string, d CompanyData) ConsentContent {
 			".</p><p>I can withdraw this consent at any time with effect for the future" +
 			ifs(mail != "", ", for example by e-mail to "+mail, "") +
 			". Withdrawal does not affect the lawfulness of processing before it.</p>",
-	}
+	})
+}
+
+// standardContent passes the template's text through the one policy, so that
+// it is stored exactly as Sanitize leaves it (the mailto link gains its rel
+// attribute) and sanitising the content again changes neither text nor hash.
+func standardContent(c ConsentContent) ConsentContent {
+	c.Text = Sanitize(c.Text)
+	return c
 }
 
 func ifs(c bool, a, b string) string {

@@ -3,6 +3,7 @@ package formbuilder
 import (
 	"crypto/rand"
 	"encoding/base32"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -142,6 +143,13 @@ func (f *Field) validate(prefix string, errs map[string]string) {
 	}
 	if f.Default != "" && f.Kind.HasOptions() && len(f.Options) > 0 && !seen[f.Default] {
 		errs[prefix+".default"] = "must be one of the options"
+	} else if strings.TrimSpace(f.Default) != "" && errs[prefix+".options"] == "" {
+		// The default is rendered as the field's value (and is the only value
+		// of a hidden field), so it must pass the same checks as a submission,
+		// or the form could never be sent unchanged.
+		if _, msg := validateValue(f, []string{f.Default}); msg != "" {
+			errs[prefix+".default"] = msg
+		}
 	}
 }
 
@@ -257,7 +265,7 @@ func (f *Form) Validate() error {
 	if f.RedirectURL != "" && !validHTTPURL(f.RedirectURL) {
 		errs["redirect_url"] = "must be an http or https URL"
 	}
-	if len(f.SuccessMessage) > MaxTextareaChars {
+	if utf8.RuneCountInString(f.SuccessMessage) > MaxTextareaChars {
 		errs["success_message"] = "is too long"
 	}
 	if len(f.AllowedOrigins) > MaxOrigins {
@@ -304,13 +312,59 @@ func (f *Form) OriginAllowed(origin string) bool {
 
 // NormalizeOrigin returns origin as scheme://host[:port] in lower case, or an
 // error when it is not an http(s) origin without path, query or credentials.
+// The host must be a DNS name (ASCII letters, digits, '-', '_' and dots; use
+// the punycode form of international names) or an IP address; a port must be
+// 1-65535 and is dropped when it is the scheme's default, as browsers do in
+// the Origin header. The result is safe to place in CSP and CORS headers.
 func NormalizeOrigin(origin string) (string, error) {
+	bad := Errorf(EINVALID, "invalid origin")
 	u, err := url.Parse(strings.TrimSpace(origin))
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
-		u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
-		return "", Errorf(EINVALID, "invalid origin")
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Opaque != "" ||
+		u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.ForceQuery ||
+		u.Fragment != "" || strings.HasSuffix(u.Host, ":") {
+		return "", bad
 	}
-	return strings.ToLower(u.Scheme + "://" + u.Host), nil
+	host := strings.ToLower(u.Hostname())
+	if strings.HasPrefix(u.Host, "[") {
+		a, err := netip.ParseAddr(host)
+		if err != nil || !a.Is6() || a.Zone() != "" {
+			return "", bad
+		}
+		host = "[" + a.String() + "]"
+	} else if !validHostname(host) {
+		return "", bad
+	}
+	out := u.Scheme + "://" + host
+	if p := u.Port(); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 65535 {
+			return "", bad
+		}
+		if !(u.Scheme == "http" && n == 80) && !(u.Scheme == "https" && n == 443) {
+			out += ":" + strconv.Itoa(n)
+		}
+	}
+	return out, nil
+}
+
+// validHostname reports whether h (lower case, no port) is a DNS name or an
+// IPv4 address: dot-separated labels of a-z, 0-9, '-' and '_', none empty.
+func validHostname(h string) bool {
+	if h == "" || len(h) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(h, ".") {
+		if label == "" || len(label) > 63 {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func validHTTPURL(s string) bool {

@@ -1,6 +1,7 @@
 package formbuilder
 
 import (
+	"html"
 	"regexp"
 	"sort"
 	"strings"
@@ -58,15 +59,24 @@ func Sanitize(s string) string {
 }
 
 var (
-	tagRE     = regexp.MustCompile(`(?i)<\s*([a-z][a-z0-9-]*)`)
-	eventRE   = regexp.MustCompile(`(?i)\son[a-z]+\s*=`)
-	jsURLRE   = regexp.MustCompile(`(?i)(java|vb)script\s*:|data\s*:`)
-	styleAtRE = regexp.MustCompile(`(?i)\sstyle\s*=`)
+	// tagRE finds start tags: '<' directly followed by a letter (a '<'
+	// followed by a space is text in HTML, not a tag).
+	tagRE = regexp.MustCompile(`(?i)<([a-z][a-z0-9-]*)`)
+	// startTagRE matches a whole start tag; group 1 is the name, group 2 the
+	// attributes.
+	startTagRE = regexp.MustCompile(`(?i)<([a-z][a-z0-9-]*)((?:[\s/]+[^\s"'>/=]+(?:\s*=\s*(?:"[^"]*"|'[^']*'|[^\s>]*))?)*)[\s/]*>`)
+	attrRE     = regexp.MustCompile(`([^\s"'>/=]+)(?:\s*=\s*(?:"[^"]*"|'[^']*'|[^\s>]*))?`)
+	eventRE    = regexp.MustCompile(`(?i)[\s/"']on[a-z]+\s*=`)
+	jsURLRE    = regexp.MustCompile(`(?i)(java|vb)script\s*:|data\s*:`)
+	styleAtRE  = regexp.MustCompile(`(?i)[\s/"']style\s*=`)
 )
 
 // SanitizeReport sanitises s and lists, for the admin's notice, what the
-// policy removed: element names, event handlers, style attributes and
-// script URLs. The list is sorted and without duplicates.
+// policy removed: element names ("<script>"), event handlers, style
+// attributes, script URLs and other attributes ("class attributes"). The list
+// is sorted and without duplicates; it is empty when the policy only
+// normalised the markup (quoting, entities, the rel and target it adds to
+// links) without removing anything.
 func SanitizeReport(s string) (string, []string) {
 	clean := Sanitize(s)
 	if clean == s {
@@ -91,11 +101,22 @@ func SanitizeReport(s string) (string, []string) {
 	if styleAtRE.MatchString(s) && !styleAtRE.MatchString(clean) {
 		removed["style attributes"] = true
 	}
-	if jsURLRE.MatchString(s) && !jsURLRE.MatchString(clean) {
+	if jsURLRE.MatchString(urlScanText(s)) && !jsURLRE.MatchString(urlScanText(clean)) {
 		removed["script or data URLs"] = true
 	}
-	if len(removed) == 0 {
+	// Other attributes: those on elements the policy keeps that are fewer
+	// in the output than in the input.
+	keptAttrs := attrNames(clean, nil)
+	for name, n := range attrNames(s, keptElements(clean)) {
+		if n > keptAttrs[name] && name != "style" && !strings.HasPrefix(name, "on") {
+			removed[name+" attributes"] = true
+		}
+	}
+	if len(removed) == 0 && StripTags(s) != StripTags(clean) {
 		removed["disallowed markup"] = true
+	}
+	if len(removed) == 0 {
+		return clean, nil
 	}
 	out := make([]string, 0, len(removed))
 	for k := range removed {
@@ -103,6 +124,42 @@ func SanitizeReport(s string) (string, []string) {
 	}
 	sort.Strings(out)
 	return clean, out
+}
+
+// urlScanText decodes character references and drops the whitespace and
+// control characters that browsers ignore inside URL schemes, so that
+// "jav&#x09;ascript:" is recognised as the script URL it is.
+func urlScanText(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r <= ' ' || r == 0x7f {
+			return -1
+		}
+		return r
+	}, html.UnescapeString(s))
+}
+
+// keptElements returns the lower-case names of the elements in s.
+func keptElements(s string) map[string]bool {
+	els := map[string]bool{}
+	for _, m := range tagRE.FindAllStringSubmatch(s, -1) {
+		els[strings.ToLower(m[1])] = true
+	}
+	return els
+}
+
+// attrNames counts the attribute names of the start tags in s, only on the
+// elements in only when it is not nil.
+func attrNames(s string, only map[string]bool) map[string]int {
+	names := map[string]int{}
+	for _, m := range startTagRE.FindAllStringSubmatch(s, -1) {
+		if only != nil && !only[strings.ToLower(m[1])] {
+			continue
+		}
+		for _, a := range attrRE.FindAllStringSubmatch(m[2], -1) {
+			names[strings.ToLower(a[1])]++
+		}
+	}
+	return names
 }
 
 // StripTags returns the text content of s, without any markup, for search and

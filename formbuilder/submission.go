@@ -55,7 +55,9 @@ const (
 )
 
 var (
-	phoneRE = regexp.MustCompile(`^\+?[0-9][0-9 ()./-]{3,28}[0-9]$`)
+	// phoneRE takes international and local notations: "+49 30 1234567",
+	// "(030) 1234567", "(+49) 30/123-45".
+	phoneRE = regexp.MustCompile(`^(\+|\(\+?)?[0-9][0-9 ()./-]{3,28}[0-9]$`)
 	dateRE  = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}$`)
 )
 
@@ -212,7 +214,9 @@ func validateValue(f *Field, vals []string) ([]string, string) {
 		if !utf8.ValidString(v) {
 			return nil, "is not valid UTF-8"
 		}
-		if f.Kind != KindTextarea {
+		// An option is kept as written even when it has outer spaces, so
+		// that every option can be chosen; other values are trimmed.
+		if f.Kind != KindTextarea && !(f.Kind.HasOptions() && contains(f.Options, v)) {
 			v = strings.TrimSpace(v)
 		}
 		if strings.TrimSpace(v) != "" {

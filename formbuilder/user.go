@@ -3,6 +3,7 @@ package formbuilder
 import (
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // User is an admin or employee who signs in to the admin UI and may be the
@@ -29,7 +30,7 @@ func (u *User) Validate() error {
 	if !validEmail(u.Email) {
 		errs["email"] = "is not a valid e-mail address"
 	}
-	if len(u.Name) > MaxNameLength {
+	if utf8.RuneCountInString(u.Name) > MaxNameLength {
 		errs["name"] = "is too long"
 	}
 	return FieldErrors(errs)
