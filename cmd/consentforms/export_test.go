@@ -233,7 +233,9 @@ func TestExportCommandFilters(t *testing.T) {
 		{[]string{"--since", d3}, func(r *formbuilder.ConsentRecord) bool { return day(r) >= d3 }},
 		{[]string{"--until", d2}, func(r *formbuilder.ConsentRecord) bool { return day(r) <= d2 }},
 		{[]string{"--since", l.recs[2].Time.Format(time.RFC3339Nano), "--until", l.recs[5].Time.Format(time.RFC3339Nano)},
-			func(r *formbuilder.ConsentRecord) bool { return !r.Time.Before(l.recs[2].Time) && r.Time.Before(l.recs[5].Time) }},
+			func(r *formbuilder.ConsentRecord) bool {
+				return !r.Time.Before(l.recs[2].Time) && r.Time.Before(l.recs[5].Time)
+			}},
 	}
 	for _, tc := range cases {
 		want := l.filter(tc.keep)
