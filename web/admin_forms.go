@@ -135,19 +135,18 @@ func (s *Server) handleFormCreate(c *fiber.Ctx) error {
 	f := &formbuilder.Form{Fields: []formbuilder.Field{}, Consents: []formbuilder.FormConsent{}}
 	errs, removed := in.apply(f)
 	err := s.checkResponsible(ctx, f, errs)
-	if err == nil && len(errs) == 0 {
-		err = f.Validate()
-		if err == nil {
-			err = s.svc.Forms.CreateForm(ctx, f)
-		}
+	if err != nil {
+		return err
 	}
-	if err != nil || len(errs) > 0 {
+	mergeErrors(errs, f.Validate())
+	if len(errs) == 0 {
+		err = s.svc.Forms.CreateForm(ctx, f)
 		if err != nil && formbuilder.ErrorCode(err) != formbuilder.EINVALID {
 			return err
 		}
-		for k, m := range fieldErrorsFor(err, "", "") {
-			errs[k] = m
-		}
+		mergeErrors(errs, err)
+	}
+	if len(errs) > 0 {
 		users, uerr := s.svc.Users.ListUsers(ctx)
 		if uerr != nil {
 			return uerr
@@ -157,6 +156,16 @@ func (s *Server) handleFormCreate(c *fiber.Ctx) error {
 	}
 	s.forms.invalidate(f.Key)
 	return c.Redirect(formURL(f.ID, "created", removed, ""), fiber.StatusSeeOther)
+}
+
+// mergeErrors adds the field errors of a domain error to errs, keyed by
+// input id; messages already there (parse errors) win.
+func mergeErrors(errs map[string]string, err error) {
+	for k, m := range fieldErrorsFor(err, "", "") {
+		if errs[k] == "" {
+			errs[k] = m
+		}
+	}
 }
 
 // checkResponsible refuses a responsible user that does not exist, with a
@@ -285,15 +294,13 @@ func (s *Server) handleFormSave(c *fiber.Ctx) error {
 	if err := s.checkResponsible(ctx, f, errs); err != nil {
 		return err
 	}
+	mergeErrors(errs, f.Validate())
 	if len(errs) == 0 {
-		err = f.Validate()
-		if err == nil {
-			err = s.svc.Forms.UpdateForm(ctx, f)
-		}
+		err = s.svc.Forms.UpdateForm(ctx, f)
 		if err != nil && formbuilder.ErrorCode(err) != formbuilder.EINVALID {
 			return err
 		}
-		errs = fieldErrorsFor(err, "", "")
+		mergeErrors(errs, err)
 	}
 	if len(errs) > 0 {
 		fresh, ferr := s.adminForm(c)

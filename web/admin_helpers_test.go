@@ -275,3 +275,11 @@ func regexpFind(t *testing.T, s, pattern string) string {
 	require.NotNil(t, m, "no match for %s", pattern)
 	return m[1]
 }
+
+// httpReq builds a request to the test host.
+func httpReq(t *testing.T, method, path, body string) *http.Request {
+	t.Helper()
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	req.Host = admHost
+	return req
+}

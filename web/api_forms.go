@@ -27,7 +27,10 @@ type formRequest struct {
 	ResponsibleUserID int64                `json:"responsible_user_id"`
 	AllowedOrigins    []string             `json:"allowed_origins"`
 	RetentionDays     int                  `json:"retention_days"`
-	Version           *int                 `json:"version"`
+	// Notifications, when omitted on PUT, stay as they are: they belong to
+	// the delivery settings, which clients of forms may not know about.
+	Notifications *formbuilder.Notifications `json:"notifications"`
+	Version       *int                       `json:"version"`
 
 	ID              json.RawMessage `json:"id"`
 	Key             json.RawMessage `json:"key"`
@@ -71,6 +74,9 @@ func (s *Server) applyFormRequest(ctx context.Context, req *formRequest, f *form
 	f.RedirectURL = strings.TrimSpace(req.RedirectURL)
 	f.ResponsibleUserID = req.ResponsibleUserID
 	f.RetentionDays = req.RetentionDays
+	if req.Notifications != nil {
+		f.Notifications = *req.Notifications
+	}
 	f.AllowedOrigins = []string{}
 	for _, o := range req.AllowedOrigins {
 		if n, err := formbuilder.NormalizeOrigin(o); err == nil {
@@ -194,7 +200,7 @@ func (s *Server) apiUpdateForm(c *fiber.Ctx) error {
 	}
 	ctx := c.UserContext()
 	f := &formbuilder.Form{ID: old.ID, Key: old.Key, Archived: old.Archived, Version: old.Version,
-		CreatedAt: old.CreatedAt}
+		CreatedAt: old.CreatedAt, Notifications: old.Notifications}
 	if err := s.applyFormRequest(ctx, &req, f); err != nil {
 		return err
 	}
