@@ -742,3 +742,16 @@ func TestWithdrawalFlow(t *testing.T) {
 	assert.Contains(t, rowOf(t, body, orig.ID), "withdrawn later")
 	assert.Contains(t, rowOf(t, body, wd.ID), "withdrawal")
 }
+
+// TestSettingsPagesLinkToTheirLog: the form's and the consent's settings
+// pages lead to their received consents.
+func TestSettingsPagesLinkToTheirLog(t *testing.T) {
+	e := newLogEnv(t)
+	fa, ca := strconv.FormatInt(e.formA.ID, 10), strconv.FormatInt(e.privacy.ID, 10)
+	resp, body := e.admin("GET", "/admin/forms/"+fa)
+	require.Equal(t, 200, resp.StatusCode)
+	assert.Equal(t, "/admin/forms/"+fa+"/log", hrefOf(body, "log-link"))
+	resp, body = e.admin("GET", "/admin/consents/"+ca)
+	require.Equal(t, 200, resp.StatusCode)
+	assert.Equal(t, "/admin/consents/"+ca+"/log", hrefOf(body, "log-link"))
+}
