@@ -160,9 +160,23 @@ func searchErr(ctx context.Context, err error) error {
 // ListRecords implements formbuilder.ConsentLog: a page newest first, below
 // f.BeforeID (and above f.AfterID when set).
 func (db *DB) ListRecords(ctx context.Context, f formbuilder.RecordFilter) ([]*formbuilder.ConsentRecord, error) {
-	where, args, err := recordWhere(f)
+	q, args, err := listQuery(f)
 	if err != nil {
 		return nil, err
+	}
+	ctx, cancel := db.searchContext(ctx, f)
+	defer cancel()
+	out, err := queryRecords(ctx, db.r, q, args...)
+	if err != nil {
+		return nil, searchErr(ctx, err)
+	}
+	return out, nil
+}
+
+func listQuery(f formbuilder.RecordFilter) (string, []any, error) {
+	where, args, err := recordWhere(f)
+	if err != nil {
+		return "", nil, err
 	}
 	var keys []string
 	if f.BeforeID > 0 {
@@ -176,13 +190,7 @@ func (db *DB) ListRecords(ctx context.Context, f formbuilder.RecordFilter) ([]*f
 	args = append(args, formbuilder.PageLimit(f.Limit))
 	q := "SELECT " + recordColumns + " FROM consent_records" +
 		and(append([]string{where}, keys...)...) + " ORDER BY id DESC LIMIT ?"
-	ctx, cancel := db.searchContext(ctx, f)
-	defer cancel()
-	out, err := queryRecords(ctx, db.r, q, args...)
-	if err != nil {
-		return nil, searchErr(ctx, err)
-	}
-	return out, nil
+	return q, args, nil
 }
 
 func queryRecords(ctx context.Context, q queryer, query string, args ...any) ([]*formbuilder.ConsentRecord, error) {
