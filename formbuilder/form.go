@@ -110,6 +110,11 @@ func (f *Field) validate(prefix string, errs map[string]string) {
 	if !fieldKeyRE.MatchString(f.Key) {
 		errs[prefix+".key"] = "must start with a letter and contain only a-z, 0-9 and _ (at most 40)"
 	}
+	// The widget posts its own inputs beside the fields: the honeypot
+	// "website" and the consent boxes "consent_<id>…".
+	if f.Key == "website" || strings.HasPrefix(f.Key, "consent_") {
+		errs[prefix+".key"] = "is reserved; choose another key"
+	}
 	if strings.TrimSpace(f.Label) == "" && f.Kind != KindHidden {
 		errs[prefix+".label"] = "is required"
 	}
@@ -187,6 +192,9 @@ type Form struct {
 	// AllowedOrigins may embed the form (frame-ancestors) and post to it;
 	// empty means any origin.
 	AllowedOrigins []string `json:"allowed_origins"`
+	// Notifications are the webhooks and e-mail addresses each submission
+	// is delivered to.
+	Notifications Notifications `json:"notifications"`
 	// RetentionDays deletes submissions older than this many days; 0 keeps them.
 	RetentionDays int  `json:"retention_days,omitempty"`
 	Archived      bool `json:"archived"`
@@ -276,6 +284,7 @@ func (f *Form) Validate() error {
 			errs["allowed_origins."+itoa(i)] = "must be an origin like https://example.com"
 		}
 	}
+	f.Notifications.validate(errs)
 	if f.RetentionDays < 0 || f.RetentionDays > 36500 {
 		errs["retention_days"] = "must be between 0 and 36500"
 	}
