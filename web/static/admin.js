@@ -51,24 +51,6 @@
     });
   }
 
-  /* Field editor: show the options box only for kinds that take options. */
-  var optionKinds = { select: true, radio: true, checkbox: true };
-  function initKinds() {
-    var selects = document.querySelectorAll('select.js-kind');
-    Array.prototype.forEach.call(selects, function (sel) {
-      var form = sel.form;
-      var box = form && form.querySelector('.js-options');
-      if (!box) { return; }
-      function update() {
-        var ta = box.querySelector('textarea');
-        var show = optionKinds[sel.value] === true || (ta && ta.value.trim() !== '');
-        box.hidden = !show;
-      }
-      sel.addEventListener('change', update);
-      update();
-    });
-  }
-
   /* Consent editor: standard consents take text and label from the
      template, so those inputs are read-only while "standard" is chosen. */
   function initConsentType() {
@@ -149,7 +131,6 @@
   function init() {
     initCopy();
     initConfirm();
-    initKinds();
     initConsentType();
     initPreview();
     initLabelPreview();
