@@ -8,6 +8,8 @@ import (
 	"errors"
 	"html"
 	"io"
+	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"reflect"
@@ -18,6 +20,7 @@ import (
 
 	"github.com/consentforms/consentforms/formbuilder"
 	"github.com/consentforms/consentforms/storage"
+	"github.com/consentforms/consentforms/web"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -64,12 +67,14 @@ func TestConsentLogHasNoWriteMethods(t *testing.T) {
 		names = append(names, typ.Method(i).Name)
 	}
 	assert.ElementsMatch(t, []string{"ListRecords", "FindRecord", "ExportRecords", "Withdraw", "Withdrawn", "Verify"}, names)
+	// Nor does storage: no method that updates or deletes consent records
+	// or the log (other tables, like submissions, have retention deletes).
+	editRE := regexp.MustCompile(`^(Delete|Update|Edit|Remove|Replace|Purge|Truncate|Modify|Change|Set|Put|Patch|Rewrite|Reseal)`)
 	db := reflect.TypeOf(&storage.DB{})
 	for i := 0; i < db.NumMethod(); i++ {
 		n := db.Method(i).Name
-		if strings.Contains(n, "Record") {
-			assert.Contains(t, []string{"ListRecords", "FindRecord", "ExportRecords"}, n,
-				"storage.DB method %s touches records", n)
+		if editRE.MatchString(n) && (strings.Contains(n, "Record") || strings.Contains(n, "Log")) {
+			t.Errorf("storage.DB has %s, which looks like it edits the consent log", n)
 		}
 	}
 }
@@ -754,4 +759,59 @@ func TestSettingsPagesLinkToTheirLog(t *testing.T) {
 	resp, body = e.admin("GET", "/admin/consents/"+ca)
 	require.Equal(t, 200, resp.StatusCode)
 	assert.Equal(t, "/admin/consents/"+ca+"/log", hrefOf(body, "log-link"))
+}
+
+// failingLog fails an export after `after` entries, like a database error
+// half-way through a download.
+type failingLog struct {
+	*storage.DB
+	after int
+}
+
+func (f failingLog) ExportRecords(ctx context.Context, flt formbuilder.RecordFilter, fn func(*formbuilder.ConsentRecord) error) error {
+	n := 0
+	return f.DB.ExportRecords(ctx, flt, func(r *formbuilder.ConsentRecord) error {
+		if n == f.after {
+			return errors.New("disk I/O error (test)")
+		}
+		n++
+		return fn(r)
+	})
+}
+
+// TestExportErrorAbortsTheDownload: once the first bytes are out the status
+// cannot change, so a failure mid-stream must not end like a complete file.
+func TestExportErrorAbortsTheDownload(t *testing.T) {
+	e := newLogEnv(t)
+	e.seed()
+	srv, err := web.New(web.Config{BaseURL: "http://forms.test", Secret: e.secret,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))},
+		web.Services{Forms: e.db, Consents: e.db, Submissions: e.db, Log: failingLog{DB: e.db, after: 3},
+			Users: e.db, Sessions: e.db, Tokens: e.db, Settings: e.db})
+	require.NoError(t, err)
+	// A real listener: app.Test's in-memory connection cannot be closed.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	go srv.Listener(ln)
+	t.Cleanup(func() { srv.Shutdown(context.Background()) })
+	base := "http://" + ln.Addr().String()
+
+	get := func(path string) ([]byte, error) {
+		req, _ := http.NewRequest("GET", base+path, nil)
+		req.Header.Set("Authorization", "Bearer "+e.token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		defer resp.Body.Close()
+		require.Equal(t, 200, resp.StatusCode)
+		return io.ReadAll(resp.Body)
+	}
+	_, err = get("/api/v1/consent-records/export?format=ndjson")
+	require.Error(t, err, "the client sees a broken download, not a short file")
+
+	// The same server streams a complete export when nothing fails.
+	body, err := get("/api/v1/consent-records/export?format=ndjson&action=withdrawn")
+	require.NoError(t, err)
+	assert.Len(t, decodeNDJSON(t, body), 1)
 }
