@@ -63,15 +63,54 @@ func (n *Notifications) validate(errs map[string]string) {
 	}
 }
 
+// Webhook events: what the "event" member of a webhook document says.
+const (
+	// EventSubmissionCreated is sent for every stored submission.
+	EventSubmissionCreated = "submission.created"
+	// EventTest is sent by "send test": a sample submission, so a receiver
+	// can be checked before real data flows.
+	EventTest = "test"
+)
+
+// NewWebhookSecret returns a random signing secret for a webhook: "whsec_"
+// and 160 random bits, so it passes Validate and cannot be guessed.
+func NewWebhookSecret() string { return "whsec_" + RandomKey(20) }
+
+// Webhook returns the form's webhook with the given URL.
+func (n *Notifications) Webhook(url string) (Webhook, bool) {
+	for _, w := range n.Webhooks {
+		if w.URL == url {
+			return w, true
+		}
+	}
+	return Webhook{}, false
+}
+
+// HasEmail reports whether addr is one of the notification addresses.
+func (n *Notifications) HasEmail(addr string) bool {
+	for _, e := range n.Emails {
+		if strings.EqualFold(strings.TrimSpace(e), addr) {
+			return true
+		}
+	}
+	return false
+}
+
 // OutboxMessage is one pending delivery, written in the same transaction as
 // its submission so that no stored submission is ever left undelivered, and
 // retried by a background worker until it is delivered or too old.
+//
+// A message names its receiver (Target), not the receiver's settings: the
+// worker looks the webhook secret up when it sends, so a rotated secret
+// signs the retries, and a receiver removed from the form gets nothing more.
 type OutboxMessage struct {
 	ID           int64  `json:"id"`
 	FormID       int64  `json:"form_id"`
 	SubmissionID int64  `json:"submission_id,omitempty"`
 	Kind         string `json:"kind"`
-	// Target is the webhook URL or the comma-separated e-mail addresses.
+	// Target is the webhook URL or the one e-mail address: each address of
+	// a form gets its own message, so one refusing mailbox does not hold
+	// up (or repeat mails to) the others.
 	Target string `json:"target"`
 	// Test marks a "send test" message, which carries a sample payload.
 	Test        bool      `json:"test"`
@@ -84,40 +123,92 @@ type OutboxMessage struct {
 	CreatedAt   time.Time `json:"created_at"`
 }
 
+// Outbox message states, as State reports them.
+const (
+	OutboxPending   = "pending"   // not tried yet
+	OutboxRetrying  = "retrying"  // failed at least once, will be tried again
+	OutboxDelivered = "delivered" // the receiver accepted it
+	OutboxFailed    = "failed"    // retries ended without success
+)
+
+// State returns one of the Outbox* states.
+func (m *OutboxMessage) State() string {
+	switch {
+	case !m.DeliveredAt.IsZero():
+		return OutboxDelivered
+	case !m.GaveUpAt.IsZero():
+		return OutboxFailed
+	case m.Attempts > 0:
+		return OutboxRetrying
+	}
+	return OutboxPending
+}
+
 // DeliveryAttempt is one try of an outbox message, for the delivery log.
 type DeliveryAttempt struct {
-	ID        int64     `json:"id"`
-	MessageID int64     `json:"message_id"`
-	FormID    int64     `json:"form_id"`
-	Kind      string    `json:"kind"`
-	Target    string    `json:"target"`
-	At        time.Time `json:"at"`
-	// Status is the HTTP status of a webhook answer (0 when none came).
-	Status    int    `json:"status"`
+	ID           int64     `json:"id"`
+	MessageID    int64     `json:"message_id"`
+	FormID       int64     `json:"form_id"`
+	SubmissionID int64     `json:"submission_id,omitempty"`
+	Kind         string    `json:"kind"`
+	Target       string    `json:"target"`
+	Test         bool      `json:"test"`
+	At           time.Time `json:"at"`
+	// Status is the HTTP status of a webhook answer (0 when none came) or
+	// the SMTP reply code of a refused mail.
+	Status int `json:"status"`
+	// Error says why the attempt failed, in words fit for the admin UI: a
+	// category ("timed out", "HTTP 500"), never a raw internal error.
 	Error     string `json:"error,omitempty"`
 	Duration  int64  `json:"duration_ms"`
 	Delivered bool   `json:"delivered"`
 }
 
-// OutboxService stores pending deliveries and their attempts.
+// OutboxFilter selects outbox messages for the admin UI, newest first.
+type OutboxFilter struct {
+	FormID       int64
+	SubmissionID int64
+	// Kind, when set, is DeliveryWebhook or DeliveryEmail.
+	Kind string
+	// Pending keeps only messages that are neither delivered nor given up.
+	Pending bool
+	Limit   int
+}
+
+// OutboxService stores pending deliveries and their attempts. Messages of
+// submissions are created by SubmissionService.CreateSubmission, in the
+// transaction that stores the submission, one per webhook and per e-mail
+// address of the form at that moment.
 type OutboxService interface {
-	// EnqueueTest adds a test delivery for a form's receiver.
+	// EnqueueTest adds a test delivery for a form's receiver (FormID, Kind,
+	// Target); it sets ID, NextAttempt (now) and CreatedAt. EINVALID.
 	EnqueueTest(ctx context.Context, m *OutboxMessage) error
-	// ClaimDue returns up to limit messages whose NextAttempt is due and
-	// pushes their NextAttempt to leaseUntil, so a crashed worker's claim
-	// runs again later and two workers never send the same message at once.
-	ClaimDue(ctx context.Context, now, leaseUntil time.Time, limit int) ([]*OutboxMessage, error)
-	// RecordAttempt logs a try and updates the message: delivered, retried at
-	// next, or given up when next is zero.
+	// ClaimDue returns up to limit messages of the given kinds whose
+	// NextAttempt is due and pushes their NextAttempt to leaseUntil, so a
+	// crashed worker's claim runs again later and two workers never send
+	// the same message at once. Kinds that cannot be sent now (e-mail
+	// without SMTP) are simply not asked for, and wait.
+	ClaimDue(ctx context.Context, now, leaseUntil time.Time, limit int, kinds []string) ([]*OutboxMessage, error)
+	// RecordAttempt logs a try and updates the message: delivered when
+	// a.Delivered, else retried at next, or given up when next is zero.
+	// A message that no longer exists (its submission was deleted) only
+	// gets the log entry.
 	RecordAttempt(ctx context.Context, a *DeliveryAttempt, next time.Time) error
+	// ListAttempts returns a form's delivery log, newest first.
 	ListAttempts(ctx context.Context, formID int64, limit int) ([]*DeliveryAttempt, error)
-	ListOutbox(ctx context.Context, formID int64, limit int) ([]*OutboxMessage, error)
+	// ListOutbox returns messages, newest first.
+	ListOutbox(ctx context.Context, f OutboxFilter) ([]*OutboxMessage, error)
+	// PruneDeliveries removes finished messages (delivered or given up) and
+	// log entries older than before, so the delivery log stays bounded.
+	PruneDeliveries(ctx context.Context, before time.Time) (int64, error)
 }
 
 // SubmissionFilter selects a form's submissions for the inbox, newest first,
 // keyset-paginated by BeforeID (or oldest first from AfterID for exports).
 type SubmissionFilter struct {
-	FormID   int64
+	FormID int64
+	// Query is a substring of the values or the subject (case-insensitive
+	// for ASCII letters).
 	Query    string
 	BeforeID int64
 	AfterID  int64
@@ -126,12 +217,18 @@ type SubmissionFilter struct {
 
 // SubmissionReader lists and exports submissions and removes old ones.
 type SubmissionReader interface {
+	// ListSubmissions returns a page newest first: below BeforeID when set,
+	// above AfterID when set. EINVALID for a bad query.
 	ListSubmissions(ctx context.Context, f SubmissionFilter) ([]*Submission, error)
+	// ExportSubmissions calls fn for every matching submission, oldest
+	// first from AfterID, reading in bounded batches so memory stays flat
+	// whatever the count. Limit > 0 caps the count.
 	ExportSubmissions(ctx context.Context, f SubmissionFilter, fn func(*Submission) error) error
 	// RecordsOfSubmission returns the consent entries given with a submission.
 	RecordsOfSubmission(ctx context.Context, submissionID int64) ([]*ConsentRecord, error)
 	// DeleteSubmissionsBefore removes a form's submissions older than before
-	// (retention). Their consent entries stay: the log is append-only and its
-	// chain does not cover submission values.
+	// (retention), with their undelivered outbox messages. Their consent
+	// entries stay: the log is append-only and its chain does not cover
+	// submission values.
 	DeleteSubmissionsBefore(ctx context.Context, formID int64, before time.Time) (int64, error)
 }

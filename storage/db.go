@@ -49,6 +49,8 @@ type DB struct {
 	r      *sql.DB // query-only readers
 	opts   options
 	writer *writer
+	// outboxWake is signalled after commits that queued deliveries (outbox.go).
+	outboxWake chan struct{}
 }
 
 type options struct {
@@ -172,7 +174,7 @@ func Open(path string, opts ...Option) (*DB, error) {
 	r.SetMaxIdleConns(o.readConns)
 	r.SetConnMaxIdleTime(5 * time.Minute)
 
-	db := &DB{Now: o.now, path: path, w: w, r: r, opts: o}
+	db := &DB{Now: o.now, path: path, w: w, r: r, opts: o, outboxWake: make(chan struct{}, 1)}
 	if db.Now == nil {
 		db.Now = time.Now
 	}

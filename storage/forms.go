@@ -14,16 +14,20 @@ import (
 const formSelect = `SELECT f.id, f.key, f.name, f.title, f.language, f.description, f.fields,
 	f.submit_label, f.success_message, f.redirect_url, COALESCE(f.responsible_user_id, 0),
 	COALESCE(CASE WHEN trim(u.name) <> '' THEN u.name ELSE u.email END, ''),
-	f.allowed_origins, f.retention_days, f.archived, f.version, f.created_at, f.updated_at
+	f.allowed_origins, f.retention_days, f.archived, f.version, f.created_at, f.updated_at,
+	f.notifications
 	FROM forms f LEFT JOIN users u ON u.id = f.responsible_user_id`
 
 func scanForm(s scanner) (*formbuilder.Form, error) {
 	var f formbuilder.Form
-	var fields, origins, created, updated string
+	var fields, origins, created, updated, notifications string
 	err := s.Scan(&f.ID, &f.Key, &f.Name, &f.Title, &f.Language, &f.Description, &fields,
 		&f.SubmitLabel, &f.SuccessMessage, &f.RedirectURL, &f.ResponsibleUserID, &f.ResponsibleUser,
-		&origins, &f.RetentionDays, &f.Archived, &f.Version, &created, &updated)
+		&origins, &f.RetentionDays, &f.Archived, &f.Version, &created, &updated, &notifications)
 	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(notifications), &f.Notifications); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(fields), &f.Fields); err != nil {
@@ -138,6 +142,13 @@ func formJSON(f *formbuilder.Form) (fields, origins string, err error) {
 	return string(b1), string(b2), err
 }
 
+// notificationsJSON encodes the notifications column. The outbox insert
+// reads it with json_each inside the submission's transaction (outbox.go).
+func notificationsJSON(f *formbuilder.Form) (string, error) {
+	b, err := json.Marshal(f.Notifications)
+	return string(b), err
+}
+
 // prepareForm validates f. The description is run through the one
 // sanitising policy (idempotent) as a last guard: it is rendered as HTML on
 // customers' sites.
@@ -166,6 +177,10 @@ func (db *DB) CreateForm(ctx context.Context, f *formbuilder.Form) error {
 	if err != nil {
 		return formbuilder.Internal(err)
 	}
+	notif, err := notificationsJSON(f)
+	if err != nil {
+		return formbuilder.Internal(err)
+	}
 	now := fmtTime(db.now())
 	var id int64
 	err = db.writeTx(ctx, func(tx *sql.Tx) error {
@@ -174,10 +189,10 @@ func (db *DB) CreateForm(ctx context.Context, f *formbuilder.Form) error {
 		}
 		res, err := tx.ExecContext(ctx, `INSERT INTO forms (key, name, title, language, description,
 			fields, submit_label, success_message, redirect_url, responsible_user_id, allowed_origins,
-			retention_days, archived, version, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)`,
+			retention_days, archived, version, created_at, updated_at, notifications)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)`,
 			f.Key, f.Name, f.Title, f.Language, f.Description, fields, f.SubmitLabel, f.SuccessMessage,
-			f.RedirectURL, nullID(f.ResponsibleUserID), origins, f.RetentionDays, f.Archived, now, now)
+			f.RedirectURL, nullID(f.ResponsibleUserID), origins, f.RetentionDays, f.Archived, now, now, notif)
 		if err != nil {
 			return err
 		}
@@ -219,6 +234,10 @@ func (db *DB) UpdateForm(ctx context.Context, f *formbuilder.Form) error {
 	if err != nil {
 		return formbuilder.Internal(err)
 	}
+	notif, err := notificationsJSON(f)
+	if err != nil {
+		return formbuilder.Internal(err)
+	}
 	now := fmtTime(db.now())
 	err = db.writeTx(ctx, func(tx *sql.Tx) error {
 		if err := checkFormRefs(ctx, tx, f); err != nil {
@@ -226,10 +245,10 @@ func (db *DB) UpdateForm(ctx context.Context, f *formbuilder.Form) error {
 		}
 		res, err := tx.ExecContext(ctx, `UPDATE forms SET name = ?, title = ?, language = ?,
 			description = ?, fields = ?, submit_label = ?, success_message = ?, redirect_url = ?,
-			responsible_user_id = ?, allowed_origins = ?, retention_days = ?, version = version + 1,
-			updated_at = ? WHERE id = ?`,
+			responsible_user_id = ?, allowed_origins = ?, retention_days = ?, notifications = ?,
+			version = version + 1, updated_at = ? WHERE id = ?`,
 			f.Name, f.Title, f.Language, f.Description, fields, f.SubmitLabel, f.SuccessMessage,
-			f.RedirectURL, nullID(f.ResponsibleUserID), origins, f.RetentionDays, now, f.ID)
+			f.RedirectURL, nullID(f.ResponsibleUserID), origins, f.RetentionDays, notif, now, f.ID)
 		if err != nil {
 			return err
 		}

@@ -38,6 +38,7 @@ func (db *DB) CreateSubmission(ctx context.Context, sub *formbuilder.Submission,
 	if err != nil {
 		return formbuilder.Internal(err)
 	}
+	var queued int64
 	j := &job{
 		run: func(ctx context.Context, b *batch) error {
 			now := b.db.now()
@@ -61,7 +62,10 @@ func (db *DB) CreateSubmission(ctx context.Context, sub *formbuilder.Submission,
 					return err
 				}
 			}
-			return nil
+			// The deliveries (webhooks, notification mails) in the same
+			// savepoint: stored together with the submission or not at all.
+			queued, err = insertOutbox(ctx, b, sub.FormID, id, now)
+			return err
 		},
 		undo: func() {
 			sub.ID, sub.CreatedAt = 0, time.Time{}
@@ -70,7 +74,13 @@ func (db *DB) CreateSubmission(ctx context.Context, sub *formbuilder.Submission,
 			}
 		},
 	}
-	return db.writer.do(ctx, j)
+	if err := db.writer.do(ctx, j); err != nil {
+		return err
+	}
+	if queued > 0 {
+		db.wakeOutbox()
+	}
+	return nil
 }
 
 // checkGiven refuses records that cannot be a consent given with sub; the

@@ -1,0 +1,174 @@
+package storage
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/consentforms/consentforms/formbuilder"
+)
+
+// The inbox: reading a form's submissions page by page, searching and
+// exporting them. Deleting (retention) is DeleteSubmissionsBefore in
+// submissions.go.
+
+const submissionColumns = `id, form_id, form_key, "values", subject, page_url, ip, user_agent, created_at`
+
+func scanSubmission(s scanner) (*formbuilder.Submission, error) {
+	var sub formbuilder.Submission
+	var vals, created string
+	err := s.Scan(&sub.ID, &sub.FormID, &sub.FormKey, &vals, &sub.Subject, &sub.PageURL, &sub.IP,
+		&sub.UserAgent, &created)
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(vals), &sub.Values); err != nil {
+		return nil, err
+	}
+	if sub.Values == nil {
+		sub.Values = map[string][]string{}
+	}
+	if sub.CreatedAt, err = parseTime(created); err != nil {
+		return nil, err
+	}
+	return &sub, nil
+}
+
+// submissionWhere builds the conditions of f without the keyset bounds.
+// The search looks at the subject and at every value, decoded by SQLite's
+// json_each: matching the JSON text instead would also match field keys
+// (every submission has "email") and miss values JSON escapes.
+func submissionWhere(f formbuilder.SubmissionFilter) ([]string, []any, error) {
+	if f.FormID <= 0 {
+		return nil, nil, formbuilder.FieldErrors(map[string]string{"form_id": "is required"})
+	}
+	conds := []string{"form_id = ?"}
+	args := []any{f.FormID}
+	if q := strings.TrimSpace(f.Query); q != "" {
+		if utf8.RuneCountInString(q) > MaxQueryLength || !utf8.ValidString(q) {
+			return nil, nil, formbuilder.FieldErrors(map[string]string{"query": "is too long"})
+		}
+		p := "%" + escapeLike(q) + "%"
+		conds = append(conds, `(subject LIKE ? ESCAPE '\' OR EXISTS (SELECT 1 FROM json_each(submissions."values") k,
+			json_each(k.value) v WHERE v.value LIKE ? ESCAPE '\'))`)
+		args = append(args, p, p)
+	}
+	return conds, args, nil
+}
+
+// submissionSearchContext bounds a search the way the consent log's is bounded.
+func (db *DB) submissionSearchContext(ctx context.Context, f formbuilder.SubmissionFilter) (context.Context, context.CancelFunc) {
+	return db.searchContext(ctx, formbuilder.RecordFilter{Query: f.Query})
+}
+
+func querySubmissions(ctx context.Context, q queryer, query string, args ...any) ([]*formbuilder.Submission, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*formbuilder.Submission
+	for rows.Next() {
+		s, err := scanSubmission(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// ListSubmissions implements formbuilder.SubmissionReader: a page newest
+// first. With AfterID it is the page just above AfterID (the "newer"
+// direction of a pager), otherwise the page below BeforeID or the newest.
+// Both walk the (form_id, id) index and stop after a page.
+func (db *DB) ListSubmissions(ctx context.Context, f formbuilder.SubmissionFilter) ([]*formbuilder.Submission, error) {
+	conds, args, err := submissionWhere(f)
+	if err != nil {
+		return nil, err
+	}
+	if f.BeforeID > 0 {
+		conds = append(conds, "id < ?")
+		args = append(args, f.BeforeID)
+	}
+	order := " ORDER BY id DESC LIMIT ?"
+	if f.AfterID > 0 {
+		conds = append(conds, "id > ?")
+		args = append(args, f.AfterID)
+		order = " ORDER BY id LIMIT ?"
+	}
+	args = append(args, formbuilder.PageLimit(f.Limit))
+	ctx, cancel := db.submissionSearchContext(ctx, f)
+	defer cancel()
+	out, err := querySubmissions(ctx, db.r, "SELECT "+submissionColumns+" FROM submissions"+and(conds...)+order, args...)
+	if err != nil {
+		return nil, searchErr(ctx, err)
+	}
+	if f.AfterID > 0 {
+		for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+			out[i], out[j] = out[j], out[i]
+		}
+	}
+	return out, nil
+}
+
+// ExportSubmissions implements formbuilder.SubmissionReader: oldest first
+// from f.AfterID up to the newest submission at the time of the call,
+// below f.BeforeID when set, at most f.Limit when positive. Each batch is
+// read completely before fn sees it, so a slow fn (a network writer) does
+// not hold a read snapshot open, and at most one batch is in memory.
+func (db *DB) ExportSubmissions(ctx context.Context, f formbuilder.SubmissionFilter, fn func(*formbuilder.Submission) error) error {
+	conds, args, err := submissionWhere(f)
+	if err != nil {
+		return err
+	}
+	var maxID int64
+	if err := db.r.QueryRowContext(ctx, "SELECT COALESCE(MAX(id), 0) FROM submissions").Scan(&maxID); err != nil {
+		return dbErr(err)
+	}
+	if f.BeforeID > 0 && f.BeforeID-1 < maxID {
+		maxID = f.BeforeID - 1
+	}
+	q := "SELECT " + submissionColumns + " FROM submissions" +
+		and(append(conds, "id > ?", "id <= ?")...) + " ORDER BY id LIMIT ?"
+	after := f.AfterID
+	sent := 0
+	for {
+		n := exportBatch
+		if f.Limit > 0 && f.Limit-sent < n {
+			n = f.Limit - sent
+		}
+		if n <= 0 {
+			return nil
+		}
+		bctx, cancel := db.submissionSearchContext(ctx, f)
+		subs, err := querySubmissions(bctx, db.r, q, append(args[:len(args):len(args)], after, maxID, n)...)
+		if err != nil {
+			err = searchErr(bctx, err)
+		}
+		cancel()
+		if err != nil {
+			return err
+		}
+		for _, s := range subs {
+			if err := fn(s); err != nil {
+				return err
+			}
+		}
+		sent += len(subs)
+		if len(subs) < n {
+			return nil
+		}
+		after = subs[len(subs)-1].ID
+	}
+}
+
+// RecordsOfSubmission implements formbuilder.SubmissionReader. The entries
+// outlive the submission (retention), so this also answers for a deleted
+// submission's id.
+func (db *DB) RecordsOfSubmission(ctx context.Context, submissionID int64) ([]*formbuilder.ConsentRecord, error) {
+	recs, err := queryRecords(ctx, db.r, "SELECT "+recordColumns+
+		" FROM consent_records WHERE submission_id = ? ORDER BY id", submissionID)
+	return recs, dbErr(err)
+}

@@ -1,0 +1,353 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"strings"
+	"time"
+
+	"github.com/consentforms/consentforms/formbuilder"
+)
+
+// The outbox: deliveries of submissions to webhooks and e-mail addresses.
+// Messages of a submission are inserted by its writer job (insertOutbox),
+// in the savepoint that stores the submission, so a submission is stored
+// with all its deliveries or not at all. The worker's claims and attempts
+// go through the same group-commit writer: under load they share the
+// batches' fsyncs instead of adding their own.
+
+var (
+	_ formbuilder.OutboxService    = (*DB)(nil)
+	_ formbuilder.SubmissionReader = (*DB)(nil)
+)
+
+// insertOutboxSQL creates one message per webhook and one per distinct
+// e-mail address of the form as it is inside the transaction: the
+// notifications are read where the submission is written, so no cache can
+// make a submission miss a receiver that was just added.
+const insertOutboxSQL = `INSERT INTO outbox (form_id, submission_id, kind, target, next_attempt, created_at)
+	SELECT f.id, ?1, 'webhook', json_extract(w.value, '$.url'), ?2, ?2
+	FROM forms f, json_each(f.notifications, '$.webhooks') w
+	WHERE f.id = ?3 AND json_extract(w.value, '$.url') IS NOT NULL
+	UNION
+	SELECT f.id, ?1, 'email', e.value, ?2, ?2
+	FROM forms f, json_each(f.notifications, '$.emails') e
+	WHERE f.id = ?3 AND e.type = 'text'`
+
+// insertOutbox queues the deliveries of submission subID of form formID
+// inside the writer's batch and returns how many it queued.
+func insertOutbox(ctx context.Context, b *batch, formID, subID int64, now time.Time) (int64, error) {
+	s, err := b.stmt(ctx, insertOutboxSQL)
+	if err != nil {
+		return 0, err
+	}
+	res, err := s.ExecContext(ctx, subID, fmtTime(now), formID)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// OutboxSignal returns a channel that receives a value after a commit that
+// queued deliveries (a submission with receivers, a test), so a worker can
+// send at once instead of waiting for its next poll. Signals coalesce: one
+// pending value stands for any number of commits.
+func (db *DB) OutboxSignal() <-chan struct{} { return db.outboxWake }
+
+// wakeOutbox signals OutboxSignal without ever blocking the caller.
+func (db *DB) wakeOutbox() {
+	select {
+	case db.outboxWake <- struct{}{}:
+	default:
+	}
+}
+
+const outboxColumns = `id, form_id, COALESCE(submission_id, 0), kind, target, test, attempts,
+	next_attempt, COALESCE(delivered_at, ''), COALESCE(gave_up_at, ''), last_error, created_at`
+
+func scanOutbox(s scanner) (*formbuilder.OutboxMessage, error) {
+	var m formbuilder.OutboxMessage
+	var next, delivered, gaveUp, created string
+	err := s.Scan(&m.ID, &m.FormID, &m.SubmissionID, &m.Kind, &m.Target, &m.Test, &m.Attempts,
+		&next, &delivered, &gaveUp, &m.LastError, &created)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range []struct {
+		dst *time.Time
+		s   string
+	}{{&m.NextAttempt, next}, {&m.DeliveredAt, delivered}, {&m.GaveUpAt, gaveUp}, {&m.CreatedAt, created}} {
+		if *p.dst, err = parseTime(p.s); err != nil {
+			return nil, err
+		}
+	}
+	return &m, nil
+}
+
+// configuredEmail returns the form's address that equals addr (ignoring
+// case), spelled as configured: the worker matches messages to addresses
+// exactly.
+func configuredEmail(n *formbuilder.Notifications, addr string) (string, bool) {
+	for _, e := range n.Emails {
+		if strings.EqualFold(e, strings.TrimSpace(addr)) {
+			return e, true
+		}
+	}
+	return "", false
+}
+
+func validKind(k string) bool {
+	return k == formbuilder.DeliveryWebhook || k == formbuilder.DeliveryEmail
+}
+
+// EnqueueTest implements formbuilder.OutboxService. The receiver must be
+// one the form has, so the button cannot be used to send test documents
+// (or mails) anywhere else.
+func (db *DB) EnqueueTest(ctx context.Context, m *formbuilder.OutboxMessage) error {
+	if m == nil || m.FormID <= 0 || !validKind(m.Kind) || m.Target == "" {
+		return formbuilder.Errorf(formbuilder.EINVALID, "a test needs a form, a kind and a receiver")
+	}
+	f, err := db.FindFormByID(ctx, m.FormID)
+	if err != nil {
+		return err
+	}
+	if m.Kind == formbuilder.DeliveryWebhook {
+		if _, ok := f.Notifications.Webhook(m.Target); !ok {
+			return formbuilder.FieldErrors(map[string]string{"target": "is not a webhook of this form"})
+		}
+	} else {
+		addr, ok := configuredEmail(&f.Notifications, m.Target)
+		if !ok {
+			return formbuilder.FieldErrors(map[string]string{"target": "is not a notification address of this form"})
+		}
+		m.Target = addr
+	}
+	j := &job{run: func(ctx context.Context, b *batch) error {
+		now := b.db.now()
+		res, err := b.tx.ExecContext(ctx, `INSERT INTO outbox (form_id, kind, target, test, next_attempt,
+			created_at) VALUES (?, ?, ?, 1, ?, ?)`, m.FormID, m.Kind, m.Target, fmtTime(now), fmtTime(now))
+		if err != nil {
+			return err
+		}
+		if m.ID, err = res.LastInsertId(); err != nil {
+			return err
+		}
+		m.SubmissionID, m.Test, m.Attempts = 0, true, 0
+		m.NextAttempt, m.CreatedAt = now, now
+		m.DeliveredAt, m.GaveUpAt, m.LastError = time.Time{}, time.Time{}, ""
+		return nil
+	}, undo: func() { m.ID = 0 }}
+	if err := db.writer.do(ctx, j); err != nil {
+		return err
+	}
+	db.wakeOutbox()
+	return nil
+}
+
+// dueWhere selects unfinished messages of the kinds whose time has come;
+// its first argument is the time, then the kinds.
+func dueWhere(kinds []string) (string, []any) {
+	marks := strings.TrimSuffix(strings.Repeat("?, ", len(kinds)), ", ")
+	args := make([]any, 0, len(kinds)+1)
+	args = append(args, nil)
+	for _, k := range kinds {
+		args = append(args, k)
+	}
+	return `delivered_at IS NULL AND gave_up_at IS NULL AND next_attempt <= ? AND kind IN (` + marks + `)`, args
+}
+
+// ClaimDue implements formbuilder.OutboxService. An idle worker asks every
+// second; the question is answered by a reader first, so it costs the
+// writer (and the disk) nothing until something is due.
+func (db *DB) ClaimDue(ctx context.Context, now, leaseUntil time.Time, limit int, kinds []string) ([]*formbuilder.OutboxMessage, error) {
+	var ks []string
+	for _, k := range kinds {
+		if validKind(k) {
+			ks = append(ks, k)
+		}
+	}
+	if len(ks) == 0 || limit <= 0 {
+		return nil, nil
+	}
+	where, args := dueWhere(ks)
+	args[0] = fmtTime(now)
+	var due int
+	if err := db.r.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM outbox WHERE "+where+")", args...).Scan(&due); err != nil {
+		return nil, dbErr(err)
+	}
+	if due == 0 {
+		return nil, nil
+	}
+	var out []*formbuilder.OutboxMessage
+	j := &job{run: func(ctx context.Context, b *batch) error {
+		out = out[:0]
+		q := `UPDATE outbox SET next_attempt = ? WHERE id IN (SELECT id FROM outbox WHERE ` + where +
+			` ORDER BY next_attempt, id LIMIT ?) RETURNING ` + outboxColumns
+		a := append([]any{fmtTime(leaseUntil)}, args...)
+		rows, err := b.tx.QueryContext(ctx, q, append(a, limit)...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			m, err := scanOutbox(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, m)
+		}
+		return rows.Err()
+	}, undo: func() { out = nil }}
+	if err := db.writer.do(ctx, j); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// maxAttemptError bounds the stored error text of an attempt.
+const maxAttemptError = 300
+
+// RecordAttempt implements formbuilder.OutboxService. It sets a.ID, and
+// a.At to the database clock when it is zero.
+func (db *DB) RecordAttempt(ctx context.Context, a *formbuilder.DeliveryAttempt, next time.Time) error {
+	if a == nil || a.MessageID <= 0 || a.FormID <= 0 || !validKind(a.Kind) {
+		return formbuilder.Errorf(formbuilder.EINVALID, "an attempt needs a message, a form and a kind")
+	}
+	errText := truncateBytes(strings.ToValidUTF8(a.Error, "\uFFFD"), maxAttemptError)
+	j := &job{run: func(ctx context.Context, b *batch) error {
+		at := a.At
+		if at.IsZero() {
+			at = b.db.now()
+		}
+		res, err := b.tx.ExecContext(ctx, `INSERT INTO delivery_attempts (message_id, form_id, submission_id,
+			kind, target, test, at, status, error, duration_ms, delivered) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			a.MessageID, a.FormID, nullID(a.SubmissionID), a.Kind, a.Target, a.Test, fmtTime(at), a.Status,
+			errText, a.Duration, a.Delivered)
+		if err != nil {
+			return err
+		}
+		id, err := res.LastInsertId()
+		if err != nil {
+			return err
+		}
+		switch {
+		case a.Delivered:
+			_, err = b.tx.ExecContext(ctx, `UPDATE outbox SET attempts = attempts + 1, delivered_at = ?,
+				last_error = '' WHERE id = ?`, fmtTime(at), a.MessageID)
+		case next.IsZero():
+			_, err = b.tx.ExecContext(ctx, `UPDATE outbox SET attempts = attempts + 1, gave_up_at = ?,
+				last_error = ? WHERE id = ?`, fmtTime(at), errText, a.MessageID)
+		default:
+			_, err = b.tx.ExecContext(ctx, `UPDATE outbox SET attempts = attempts + 1, next_attempt = ?,
+				last_error = ? WHERE id = ?`, fmtTime(next), errText, a.MessageID)
+		}
+		if err != nil {
+			return err
+		}
+		a.ID, a.At, a.Error = id, at, errText
+		return nil
+	}, undo: func() { a.ID = 0 }}
+	return db.writer.do(ctx, j)
+}
+
+const attemptColumns = `id, message_id, form_id, COALESCE(submission_id, 0), kind, target, test, at,
+	status, error, duration_ms, delivered`
+
+// ListAttempts implements formbuilder.OutboxService.
+func (db *DB) ListAttempts(ctx context.Context, formID int64, limit int) ([]*formbuilder.DeliveryAttempt, error) {
+	rows, err := db.r.QueryContext(ctx, "SELECT "+attemptColumns+
+		" FROM delivery_attempts WHERE form_id = ? ORDER BY id DESC LIMIT ?", formID, formbuilder.PageLimit(limit))
+	if err != nil {
+		return nil, dbErr(err)
+	}
+	defer rows.Close()
+	var out []*formbuilder.DeliveryAttempt
+	for rows.Next() {
+		var a formbuilder.DeliveryAttempt
+		var at string
+		if err := rows.Scan(&a.ID, &a.MessageID, &a.FormID, &a.SubmissionID, &a.Kind, &a.Target, &a.Test, &at,
+			&a.Status, &a.Error, &a.Duration, &a.Delivered); err != nil {
+			return nil, dbErr(err)
+		}
+		if a.At, err = parseTime(at); err != nil {
+			return nil, formbuilder.Internal(err)
+		}
+		out = append(out, &a)
+	}
+	return out, dbErr(rows.Err())
+}
+
+// ListOutbox implements formbuilder.OutboxService.
+func (db *DB) ListOutbox(ctx context.Context, f formbuilder.OutboxFilter) ([]*formbuilder.OutboxMessage, error) {
+	var conds []string
+	var args []any
+	if f.FormID > 0 {
+		conds = append(conds, "form_id = ?")
+		args = append(args, f.FormID)
+	}
+	if f.SubmissionID > 0 {
+		conds = append(conds, "submission_id = ?")
+		args = append(args, f.SubmissionID)
+	}
+	if f.Kind != "" {
+		if !validKind(f.Kind) {
+			return nil, formbuilder.FieldErrors(map[string]string{"kind": "must be webhook or email"})
+		}
+		conds = append(conds, "kind = ?")
+		args = append(args, f.Kind)
+	}
+	if f.Pending {
+		conds = append(conds, "delivered_at IS NULL AND gave_up_at IS NULL")
+	}
+	args = append(args, formbuilder.PageLimit(f.Limit))
+	rows, err := db.r.QueryContext(ctx, "SELECT "+outboxColumns+" FROM outbox"+and(conds...)+
+		" ORDER BY id DESC LIMIT ?", args...)
+	if err != nil {
+		return nil, dbErr(err)
+	}
+	defer rows.Close()
+	var out []*formbuilder.OutboxMessage
+	for rows.Next() {
+		m, err := scanOutbox(rows)
+		if err != nil {
+			return nil, dbErr(err)
+		}
+		out = append(out, m)
+	}
+	return out, dbErr(rows.Err())
+}
+
+// pruneChunk keeps each prune transaction short, like retentionChunk.
+const pruneChunk = 1000
+
+// PruneDeliveries implements formbuilder.OutboxService: finished messages
+// created before before, and log entries made before before, in chunks.
+func (db *DB) PruneDeliveries(ctx context.Context, before time.Time) (int64, error) {
+	var total int64
+	t := fmtTime(before)
+	for _, q := range []string{
+		`DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE created_at < ?
+			AND (delivered_at IS NOT NULL OR gave_up_at IS NOT NULL) LIMIT ?)`,
+		`DELETE FROM delivery_attempts WHERE id IN (SELECT id FROM delivery_attempts WHERE at < ? LIMIT ?)`,
+	} {
+		for {
+			var n int64
+			err := db.writeTx(ctx, func(tx *sql.Tx) error {
+				res, err := tx.ExecContext(ctx, q, t, pruneChunk)
+				if err != nil {
+					return err
+				}
+				n, err = res.RowsAffected()
+				return err
+			})
+			if err != nil {
+				return total, err
+			}
+			total += n
+			if n < pruneChunk {
+				break
+			}
+		}
+	}
+	return total, nil
+}
