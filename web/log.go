@@ -192,27 +192,33 @@ func (s *Server) loadLogPage(ctx context.Context, f formbuilder.RecordFilter) (*
 		}
 		p.Records = recs
 		if f.BeforeID > 0 && len(recs) > 0 {
-			// Is there anything newer than this page? One row tells.
-			up := f
-			up.BeforeID, up.AfterID, up.Limit = 0, recs[0].ID, 1
-			newer, err := s.svc.Log.ListRecords(ctx, up)
-			if err != nil {
-				return nil, err
-			}
-			if len(newer) > 0 {
-				p.NewerAfter = recs[0].ID
+			p.NewerAfter = recs[0].ID
+			if cheapProbe(f) {
+				// Is there anything newer than this page? One row tells.
+				up := f
+				up.BeforeID, up.AfterID, up.Limit = 0, recs[0].ID, 1
+				newer, err := s.svc.Log.ListRecords(ctx, up)
+				if err != nil {
+					return nil, err
+				}
+				if len(newer) == 0 {
+					p.NewerAfter = 0
+				}
 			}
 		}
 	}
 	if n := len(p.Records); n == f.Limit {
-		older := f
-		older.AfterID, older.BeforeID, older.Limit = 0, p.Records[n-1].ID, 1
-		more, err := s.svc.Log.ListRecords(ctx, older)
-		if err != nil {
-			return nil, err
-		}
-		if len(more) > 0 {
-			p.OlderBefore = p.Records[n-1].ID
+		p.OlderBefore = p.Records[n-1].ID
+		if cheapProbe(f) {
+			older := f
+			older.AfterID, older.BeforeID, older.Limit = 0, p.Records[n-1].ID, 1
+			more, err := s.svc.Log.ListRecords(ctx, older)
+			if err != nil {
+				return nil, err
+			}
+			if len(more) == 0 {
+				p.OlderBefore = 0
+			}
 		}
 	}
 	ids := make([]int64, 0, len(p.Records))
@@ -227,6 +233,16 @@ func (s *Server) loadLogPage(ctx context.Context, f formbuilder.RecordFilter) (*
 	}
 	p.Withdrawn = w
 	return p, nil
+}
+
+// cheapProbe reports whether asking for one more row beyond a page is an
+// index seek: with no filter or only equality filters (consent, form, IP),
+// each of which storage serves from a (column, id) index. With a time
+// range, an action or a text search, the row beyond may lie far away or
+// nowhere, and looking for it could scan the rest of the log on every page
+// view; then a full page simply offers the next one, which may be empty.
+func cheapProbe(f formbuilder.RecordFilter) bool {
+	return strings.TrimSpace(f.Query) == "" && f.Since.IsZero() && f.Until.IsZero() && f.Action == ""
 }
 
 // exportFilter is f without pagination: a download covers the whole
