@@ -1,0 +1,694 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/consentforms/consentforms/formbuilder"
+)
+
+var _ formbuilder.ChatService = (*DB)(nil)
+
+// Channels are settings and change seldom: they are written in plain
+// immediate transactions. Everything a visitor or operator does in a
+// conversation runs as a job of the group-commit writer instead, for two
+// reasons: accepting the consent appends to the log, which only the writer
+// may do (the hash chain stays linear), and putting every conversation
+// change on the same single queue orders them, so the consent step cannot
+// be raced past by two requests at once.
+
+const channelSelect = `SELECT id, key, name, language, warn_personal_data, COALESCE(consent_id, 0),
+	allowed_origins, archived, created_at, updated_at FROM channels`
+
+func scanChannel(s scanner) (*formbuilder.Channel, error) {
+	var c formbuilder.Channel
+	var origins, created, updated string
+	err := s.Scan(&c.ID, &c.Key, &c.Name, &c.Language, &c.WarnPersonalData, &c.ConsentID,
+		&origins, &c.Archived, &created, &updated)
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(origins), &c.AllowedOrigins); err != nil {
+		return nil, err
+	}
+	if c.CreatedAt, err = parseTime(created); err != nil {
+		return nil, err
+	}
+	if c.UpdatedAt, err = parseTime(updated); err != nil {
+		return nil, err
+	}
+	c.OperatorIDs = []int64{}
+	return &c, nil
+}
+
+// loadChannelRefs fills the operators and the consent (with its current
+// version) of channels, in one query each.
+func loadChannelRefs(ctx context.Context, q queryer, chs []*formbuilder.Channel) error {
+	if len(chs) == 0 {
+		return nil
+	}
+	byID := make(map[int64]*formbuilder.Channel, len(chs))
+	ids := make([]string, 0, len(chs))
+	consents := map[int64][]*formbuilder.Channel{}
+	var cids []string
+	for _, c := range chs {
+		byID[c.ID] = c
+		ids = append(ids, strconv.FormatInt(c.ID, 10))
+		if c.ConsentID > 0 {
+			if consents[c.ConsentID] == nil {
+				cids = append(cids, strconv.FormatInt(c.ConsentID, 10))
+			}
+			consents[c.ConsentID] = append(consents[c.ConsentID], c)
+		}
+	}
+	// The ids are integers from the database, safe to inline.
+	rows, err := q.QueryContext(ctx, `SELECT channel_id, user_id FROM channel_operators
+		WHERE channel_id IN (`+strings.Join(ids, ",")+`) ORDER BY channel_id, position`)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var cid, uid int64
+		if err := rows.Scan(&cid, &uid); err != nil {
+			rows.Close()
+			return err
+		}
+		byID[cid].OperatorIDs = append(byID[cid].OperatorIDs, uid)
+	}
+	err = rows.Err()
+	rows.Close()
+	if err != nil || len(cids) == 0 {
+		return err
+	}
+	rows, err = q.QueryContext(ctx, consentSelect+" WHERE c.id IN ("+strings.Join(cids, ",")+")")
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		co, err := scanConsent(rows)
+		if err != nil {
+			return err
+		}
+		for _, c := range consents[co.ID] {
+			c.Consent = co
+		}
+	}
+	return rows.Err()
+}
+
+// prepareChannel validates c and normalises its origins to what browsers
+// send in the Origin header.
+func prepareChannel(c *formbuilder.Channel) error {
+	if c == nil {
+		return formbuilder.Errorf(formbuilder.EINVALID, "channel is required")
+	}
+	c.Name = strings.TrimSpace(c.Name)
+	if c.OperatorIDs == nil {
+		c.OperatorIDs = []int64{}
+	}
+	if c.AllowedOrigins == nil {
+		c.AllowedOrigins = []string{}
+	}
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	for i, o := range c.AllowedOrigins {
+		c.AllowedOrigins[i], _ = formbuilder.NormalizeOrigin(o)
+	}
+	return nil
+}
+
+// checkChannelRefs turns unknown users and consents into field errors
+// rather than bare foreign key failures.
+func checkChannelRefs(ctx context.Context, tx *sql.Tx, c *formbuilder.Channel) error {
+	errs := map[string]string{}
+	if c.ConsentID > 0 {
+		var n int
+		if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM consents WHERE id = ?", c.ConsentID).Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			errs["consent_id"] = "is not a known consent"
+		}
+	}
+	for _, id := range c.OperatorIDs {
+		var n int
+		if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM users WHERE id = ?", id).Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			errs["operator_ids"] = "names a user that does not exist"
+		}
+	}
+	return formbuilder.FieldErrors(errs)
+}
+
+func writeChannelOperators(ctx context.Context, tx *sql.Tx, c *formbuilder.Channel) error {
+	if _, err := tx.ExecContext(ctx, "DELETE FROM channel_operators WHERE channel_id = ?", c.ID); err != nil {
+		return err
+	}
+	for i, uid := range c.OperatorIDs {
+		if _, err := tx.ExecContext(ctx, "INSERT INTO channel_operators (channel_id, user_id, position) VALUES (?, ?, ?)",
+			c.ID, uid, i); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CreateChannel implements formbuilder.ChatService. It generates Key when
+// empty and fills c as FindChannelByID would.
+func (db *DB) CreateChannel(ctx context.Context, c *formbuilder.Channel) error {
+	if err := prepareChannel(c); err != nil {
+		return err
+	}
+	if c.Key == "" {
+		c.Key = formbuilder.NewFormKey()
+	}
+	origins, err := json.Marshal(c.AllowedOrigins)
+	if err != nil {
+		return formbuilder.Internal(err)
+	}
+	now := fmtTime(db.now())
+	var id int64
+	err = db.writeTx(ctx, func(tx *sql.Tx) error {
+		if err := checkChannelRefs(ctx, tx, c); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO channels (key, name, language, warn_personal_data,
+			consent_id, allowed_origins, archived, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			c.Key, c.Name, c.Language, c.WarnPersonalData, nullID(c.ConsentID), string(origins), c.Archived, now, now)
+		if err != nil {
+			return err
+		}
+		if id, err = res.LastInsertId(); err != nil {
+			return err
+		}
+		c.ID = id
+		return writeChannelOperators(ctx, tx, c)
+	})
+	if err != nil {
+		c.ID = 0
+		return err
+	}
+	got, err := db.FindChannelByID(ctx, id)
+	if err != nil {
+		return err
+	}
+	*c = *got
+	return nil
+}
+
+// UpdateChannel implements formbuilder.ChatService. The key never changes:
+// it is pasted into customers' sites.
+func (db *DB) UpdateChannel(ctx context.Context, c *formbuilder.Channel) error {
+	if err := prepareChannel(c); err != nil {
+		return err
+	}
+	origins, err := json.Marshal(c.AllowedOrigins)
+	if err != nil {
+		return formbuilder.Internal(err)
+	}
+	now := fmtTime(db.now())
+	err = db.writeTx(ctx, func(tx *sql.Tx) error {
+		if err := checkChannelRefs(ctx, tx, c); err != nil {
+			return err
+		}
+		if err := affectOne(tx.ExecContext(ctx, `UPDATE channels SET name = ?, language = ?,
+			warn_personal_data = ?, consent_id = ?, allowed_origins = ?, archived = ?, updated_at = ?
+			WHERE id = ?`, c.Name, c.Language, c.WarnPersonalData, nullID(c.ConsentID), string(origins),
+			c.Archived, now, c.ID))("channel"); err != nil {
+			return err
+		}
+		return writeChannelOperators(ctx, tx, c)
+	})
+	if err != nil {
+		return err
+	}
+	got, err := db.FindChannelByID(ctx, c.ID)
+	if err != nil {
+		return err
+	}
+	*c = *got
+	return nil
+}
+
+func (db *DB) findChannel(ctx context.Context, where string, arg any) (*formbuilder.Channel, error) {
+	var c *formbuilder.Channel
+	err := db.readTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		c, err = scanChannel(tx.QueryRowContext(ctx, channelSelect+" WHERE "+where, arg))
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound("channel")
+		}
+		if err != nil {
+			return err
+		}
+		return loadChannelRefs(ctx, tx, []*formbuilder.Channel{c})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// FindChannelByID implements formbuilder.ChatService.
+func (db *DB) FindChannelByID(ctx context.Context, id int64) (*formbuilder.Channel, error) {
+	return db.findChannel(ctx, "id = ?", id)
+}
+
+// FindChannelByKey implements formbuilder.ChatService.
+func (db *DB) FindChannelByKey(ctx context.Context, key string) (*formbuilder.Channel, error) {
+	if !formbuilder.ValidFormKey(key) {
+		return nil, notFound("channel")
+	}
+	return db.findChannel(ctx, "key = ?", key)
+}
+
+// ListChannels implements formbuilder.ChatService, ordered by name.
+func (db *DB) ListChannels(ctx context.Context) ([]*formbuilder.Channel, error) {
+	var out []*formbuilder.Channel
+	err := db.readTx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, channelSelect+" ORDER BY name COLLATE NOCASE, id")
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			c, err := scanChannel(rows)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			out = append(out, c)
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return err
+		}
+		return loadChannelRefs(ctx, tx, out)
+	})
+	return out, err
+}
+
+const conversationSelect = `SELECT id, channel_id, visitor_hash, state, held_message,
+	COALESCE(assigned_user_id, 0), page_url, unread_operator, COALESCE(consent_record_id, 0),
+	COALESCE(last_message_at, ''), created_at, updated_at FROM conversations`
+
+func scanConversation(s scanner) (*formbuilder.Conversation, error) {
+	var c formbuilder.Conversation
+	var last, created, updated string
+	err := s.Scan(&c.ID, &c.ChannelID, &c.VisitorHash, &c.State, &c.HeldMessage, &c.AssignedUserID,
+		&c.PageURL, &c.UnreadOperator, &c.ConsentRecordID, &last, &created, &updated)
+	if err != nil {
+		return nil, err
+	}
+	if c.LastMessageAt, err = parseTime(last); err != nil {
+		return nil, err
+	}
+	if c.CreatedAt, err = parseTime(created); err != nil {
+		return nil, err
+	}
+	if c.UpdatedAt, err = parseTime(updated); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+func findConversation(ctx context.Context, q queryer, id int64) (*formbuilder.Conversation, error) {
+	c, err := scanConversation(q.QueryRowContext(ctx, conversationSelect+" WHERE id = ?", id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("conversation")
+	}
+	return c, err
+}
+
+// FindConversation implements formbuilder.ChatService.
+func (db *DB) FindConversation(ctx context.Context, id int64) (*formbuilder.Conversation, error) {
+	c, err := findConversation(ctx, db.r, id)
+	return c, dbErr(err)
+}
+
+// FindVisitorConversation implements formbuilder.ChatService.
+func (db *DB) FindVisitorConversation(ctx context.Context, channelID int64, visitorID string) (*formbuilder.Conversation, error) {
+	if !formbuilder.ValidVisitorID(visitorID) {
+		return nil, notFound("conversation")
+	}
+	c, err := scanConversation(db.r.QueryRowContext(ctx, conversationSelect+" WHERE channel_id = ? AND visitor_hash = ?",
+		channelID, formbuilder.VisitorHash(visitorID)))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("conversation")
+	}
+	return c, dbErr(err)
+}
+
+// ListConversations implements formbuilder.ChatService.
+func (db *DB) ListConversations(ctx context.Context, f formbuilder.ConversationFilter) ([]*formbuilder.Conversation, error) {
+	q := conversationSelect + " WHERE last_message_at IS NOT NULL"
+	var args []any
+	if f.ChannelID != 0 {
+		q += " AND channel_id = ?"
+		args = append(args, f.ChannelID)
+	}
+	q += " ORDER BY last_message_at DESC, id DESC LIMIT ?"
+	args = append(args, formbuilder.PageLimit(f.Limit))
+	rows, err := db.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, dbErr(err)
+	}
+	defer rows.Close()
+	var out []*formbuilder.Conversation
+	for rows.Next() {
+		c, err := scanConversation(rows)
+		if err != nil {
+			return nil, dbErr(err)
+		}
+		out = append(out, c)
+	}
+	return out, dbErr(rows.Err())
+}
+
+const insertMessageSQL = `INSERT INTO chat_messages (conversation_id, sender, user_id, text, created_at)
+	VALUES (?, ?, ?, ?, ?)`
+
+// insertMessage stores m at now and sets its id and time.
+func insertMessage(ctx context.Context, b *batch, m *formbuilder.Message, now time.Time) error {
+	s, err := b.stmt(ctx, insertMessageSQL)
+	if err != nil {
+		return err
+	}
+	res, err := s.ExecContext(ctx, m.ConversationID, m.Sender, nullID(m.UserID), m.Text, fmtTime(now))
+	if err != nil {
+		return err
+	}
+	if m.ID, err = res.LastInsertId(); err != nil {
+		return err
+	}
+	m.CreatedAt = now
+	return nil
+}
+
+// PostVisitorMessage implements formbuilder.ChatService.
+func (db *DB) PostVisitorMessage(ctx context.Context, ch *formbuilder.Channel, p formbuilder.VisitorPost) (*formbuilder.VisitorPostResult, error) {
+	if ch == nil || ch.ID <= 0 {
+		return nil, formbuilder.Errorf(formbuilder.EINVALID, "channel is required")
+	}
+	if !formbuilder.ValidVisitorID(p.VisitorID) {
+		return nil, formbuilder.FieldErrors(map[string]string{"visitor_id": "is not a visitor id"})
+	}
+	text, err := formbuilder.ValidateMessageText(p.Text)
+	if err != nil {
+		return nil, err
+	}
+	pageURL, err := formbuilder.CheckPageURL(p.PageURL)
+	if err != nil {
+		return nil, err
+	}
+	hash := formbuilder.VisitorHash(p.VisitorID)
+	var res *formbuilder.VisitorPostResult
+	j := &job{run: func(ctx context.Context, b *batch) error {
+		res = &formbuilder.VisitorPostResult{}
+		now := b.db.now()
+		ts := fmtTime(now)
+		conv, err := scanConversation(b.tx.QueryRowContext(ctx,
+			conversationSelect+" WHERE channel_id = ? AND visitor_hash = ?", ch.ID, hash))
+		if errors.Is(err, sql.ErrNoRows) {
+			state := formbuilder.InitialState(ch)
+			r, err := b.tx.ExecContext(ctx, `INSERT INTO conversations (channel_id, visitor_hash, state,
+				page_url, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)`, ch.ID, hash, state, pageURL, ts, ts)
+			if err != nil {
+				return err
+			}
+			id, err := r.LastInsertId()
+			if err != nil {
+				return err
+			}
+			conv = &formbuilder.Conversation{ID: id, ChannelID: ch.ID, VisitorHash: hash, State: state,
+				PageURL: pageURL, CreatedAt: now, UpdatedAt: now}
+			res.Created = true
+		} else if err != nil {
+			return err
+		}
+		disp, err := formbuilder.DisposeVisitorMessage(conv, ch)
+		if err != nil {
+			return err
+		}
+		if pageURL != "" {
+			conv.PageURL = pageURL
+		}
+		conv.UpdatedAt = now
+		if disp == formbuilder.Hold {
+			conv.HeldMessage = text
+			_, err := b.tx.ExecContext(ctx, `UPDATE conversations SET held_message = ?, page_url = ?,
+				updated_at = ? WHERE id = ?`, text, conv.PageURL, ts, conv.ID)
+			res.Conversation = conv
+			return err
+		}
+		// A message held under a consent the channel no longer asks goes
+		// first, so the operator reads the visitor's words in order.
+		texts := []string{text}
+		if conv.HeldMessage != "" {
+			texts = []string{conv.HeldMessage, text}
+		}
+		for _, t := range texts {
+			m := &formbuilder.Message{ConversationID: conv.ID, Sender: formbuilder.SenderVisitor, Text: t}
+			if err := insertMessage(ctx, b, m, now); err != nil {
+				return err
+			}
+			res.Delivered = append(res.Delivered, m)
+		}
+		conv.State, conv.HeldMessage, conv.LastMessageAt = formbuilder.ConvOpen, "", now
+		conv.UnreadOperator += len(texts)
+		_, err = b.tx.ExecContext(ctx, `UPDATE conversations SET state = ?, held_message = '', page_url = ?,
+			unread_operator = unread_operator + ?, last_message_at = ?, updated_at = ? WHERE id = ?`,
+			conv.State, conv.PageURL, len(texts), ts, ts, conv.ID)
+		res.Conversation = conv
+		return err
+	}, undo: func() { res = nil }}
+	if err := db.writer.do(ctx, j); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// AcceptConsent implements formbuilder.ChatService. The record must be a
+// given consent of the channel's consent; the writer sets its id, time and
+// place in the hash chain, in the same savepoint as the delivered message.
+func (db *DB) AcceptConsent(ctx context.Context, conversationID int64, rec *formbuilder.ConsentRecord) (*formbuilder.Message, error) {
+	bad := func(msg string) error { return formbuilder.FieldErrors(map[string]string{"record": msg}) }
+	switch {
+	case rec == nil:
+		return nil, bad("is required")
+	case rec.Action != formbuilder.ActionGiven || rec.WithdrawsID != 0:
+		return nil, bad("must be a given consent")
+	case rec.ConsentID <= 0 || rec.VersionID <= 0 || rec.TextHash == "":
+		return nil, bad("must name a consent version and its hash")
+	case rec.ChannelID <= 0 || rec.FormID != 0 || rec.SubmissionID != 0:
+		return nil, bad("must belong to a channel, not a form")
+	}
+	rec.UserAgent = truncateBytes(rec.UserAgent, formbuilder.MaxUserAgent)
+	if _, err := formbuilder.CheckPageURL(rec.PageURL); err != nil {
+		return nil, err
+	}
+	var msg *formbuilder.Message
+	j := &job{
+		run: func(ctx context.Context, b *batch) error {
+			conv, err := findConversation(ctx, b.tx, conversationID)
+			if err != nil {
+				return err
+			}
+			if conv.ChannelID != rec.ChannelID {
+				return bad("must belong to the conversation's channel")
+			}
+			if conv.State != formbuilder.ConvAwaitingConsent || conv.HeldMessage == "" {
+				return formbuilder.Errorf(formbuilder.ECONFLICT, "no message waits for this consent")
+			}
+			// The entry proves the text the visitor saw: if the consent got
+			// a new version since the widget showed it, the visitor must see
+			// the new one first.
+			var current int64
+			if err := b.tx.QueryRowContext(ctx, "SELECT COALESCE(current_version_id, 0) FROM consents WHERE id = ?",
+				rec.ConsentID).Scan(&current); err != nil {
+				if errors.Is(err, sql.ErrNoRows) {
+					return bad("names a consent that does not exist")
+				}
+				return err
+			}
+			if current != rec.VersionID {
+				return formbuilder.Errorf(formbuilder.ECONFLICT, "the consent text has changed; please read it again")
+			}
+			now := b.db.now()
+			m := &formbuilder.Message{ConversationID: conv.ID, Sender: formbuilder.SenderVisitor, Text: conv.HeldMessage}
+			if err := insertMessage(ctx, b, m, now); err != nil {
+				return err
+			}
+			rec.Time = now
+			if err := b.appendRecord(ctx, rec); err != nil {
+				return err
+			}
+			ts := fmtTime(now)
+			if _, err := b.tx.ExecContext(ctx, `UPDATE conversations SET state = 'open', held_message = '',
+				unread_operator = unread_operator + 1, consent_record_id = ?, page_url = CASE WHEN ? <> '' THEN ? ELSE page_url END,
+				last_message_at = ?, updated_at = ? WHERE id = ?`,
+				rec.ID, rec.PageURL, rec.PageURL, ts, ts, conv.ID); err != nil {
+				return err
+			}
+			msg = m
+			return nil
+		},
+		undo: func() {
+			msg = nil
+			rec.ID, rec.Time, rec.PrevHash, rec.Hash = 0, time.Time{}, "", ""
+		},
+	}
+	if err := db.writer.do(ctx, j); err != nil {
+		return nil, err
+	}
+	return msg, nil
+}
+
+// conversationJob runs fn on the conversation with id inside a writer job
+// and returns the conversation as fn left it.
+func (db *DB) conversationJob(ctx context.Context, id int64, fn func(ctx context.Context, b *batch, c *formbuilder.Conversation, now time.Time) error) (*formbuilder.Conversation, error) {
+	var out *formbuilder.Conversation
+	j := &job{run: func(ctx context.Context, b *batch) error {
+		c, err := findConversation(ctx, b.tx, id)
+		if err != nil {
+			return err
+		}
+		now := b.db.now()
+		if err := fn(ctx, b, c, now); err != nil {
+			return err
+		}
+		out = c
+		return nil
+	}, undo: func() { out = nil }}
+	if err := db.writer.do(ctx, j); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// DeclineConsent implements formbuilder.ChatService.
+func (db *DB) DeclineConsent(ctx context.Context, conversationID int64) (*formbuilder.Conversation, error) {
+	return db.conversationJob(ctx, conversationID, func(ctx context.Context, b *batch, c *formbuilder.Conversation, now time.Time) error {
+		if c.State != formbuilder.ConvAwaitingConsent {
+			return formbuilder.Errorf(formbuilder.ECONFLICT, "no consent is pending in this conversation")
+		}
+		c.State, c.HeldMessage, c.UpdatedAt = formbuilder.ConvDeclined, "", now
+		_, err := b.tx.ExecContext(ctx, `UPDATE conversations SET state = 'declined', held_message = '',
+			updated_at = ? WHERE id = ?`, fmtTime(now), c.ID)
+		return err
+	})
+}
+
+// ReopenConversation implements formbuilder.ChatService.
+func (db *DB) ReopenConversation(ctx context.Context, ch *formbuilder.Channel, conversationID int64) (*formbuilder.Conversation, error) {
+	if ch == nil {
+		return nil, formbuilder.Errorf(formbuilder.EINVALID, "channel is required")
+	}
+	return db.conversationJob(ctx, conversationID, func(ctx context.Context, b *batch, c *formbuilder.Conversation, now time.Time) error {
+		if c.ChannelID != ch.ID {
+			return notFound("conversation")
+		}
+		if c.State != formbuilder.ConvDeclined {
+			return nil
+		}
+		c.State, c.UpdatedAt = formbuilder.InitialState(ch), now
+		_, err := b.tx.ExecContext(ctx, "UPDATE conversations SET state = ?, updated_at = ? WHERE id = ?",
+			c.State, fmtTime(now), c.ID)
+		return err
+	})
+}
+
+// AddOperatorMessage implements formbuilder.ChatService. It sets m's id
+// and time.
+func (db *DB) AddOperatorMessage(ctx context.Context, m *formbuilder.Message) error {
+	if m == nil {
+		return formbuilder.Errorf(formbuilder.EINVALID, "message is required")
+	}
+	text, err := formbuilder.ValidateMessageText(m.Text)
+	if err != nil {
+		return err
+	}
+	m.Text, m.Sender = text, formbuilder.SenderOperator
+	_, err = db.conversationJob(ctx, m.ConversationID, func(ctx context.Context, b *batch, c *formbuilder.Conversation, now time.Time) error {
+		if c.State != formbuilder.ConvOpen {
+			return formbuilder.Errorf(formbuilder.ECONFLICT, "the visitor has not started this conversation yet")
+		}
+		if err := insertMessage(ctx, b, m, now); err != nil {
+			return err
+		}
+		ts := fmtTime(now)
+		// Whoever answers first takes the conversation, so the consent
+		// of a later reopening names a person, not just the channel.
+		_, err := b.tx.ExecContext(ctx, `UPDATE conversations SET last_message_at = ?, updated_at = ?,
+			assigned_user_id = COALESCE(assigned_user_id, ?) WHERE id = ?`, ts, ts, nullID(m.UserID), c.ID)
+		return err
+	})
+	if err != nil {
+		m.ID, m.CreatedAt = 0, time.Time{}
+	}
+	return err
+}
+
+// AssignConversation implements formbuilder.ChatService.
+func (db *DB) AssignConversation(ctx context.Context, conversationID, userID int64) error {
+	if userID < 0 {
+		return formbuilder.FieldErrors(map[string]string{"assigned_user_id": "is not a user id"})
+	}
+	_, err := db.conversationJob(ctx, conversationID, func(ctx context.Context, b *batch, c *formbuilder.Conversation, now time.Time) error {
+		if userID > 0 {
+			var n int
+			if err := b.tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM users WHERE id = ?", userID).Scan(&n); err != nil {
+				return err
+			}
+			if n == 0 {
+				return formbuilder.FieldErrors(map[string]string{"assigned_user_id": "is not a known user"})
+			}
+		}
+		c.AssignedUserID = userID
+		_, err := b.tx.ExecContext(ctx, "UPDATE conversations SET assigned_user_id = ?, updated_at = ? WHERE id = ?",
+			nullID(userID), fmtTime(now), c.ID)
+		return err
+	})
+	return err
+}
+
+// ListMessages implements formbuilder.ChatService.
+func (db *DB) ListMessages(ctx context.Context, conversationID, afterID int64, limit int) ([]*formbuilder.Message, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT id, conversation_id, sender, COALESCE(user_id, 0), text, created_at
+		FROM chat_messages WHERE conversation_id = ? AND id > ? ORDER BY id LIMIT ?`,
+		conversationID, afterID, formbuilder.PageLimit(limit))
+	if err != nil {
+		return nil, dbErr(err)
+	}
+	defer rows.Close()
+	out := []*formbuilder.Message{}
+	for rows.Next() {
+		var m formbuilder.Message
+		var created string
+		if err := rows.Scan(&m.ID, &m.ConversationID, &m.Sender, &m.UserID, &m.Text, &created); err != nil {
+			return nil, dbErr(err)
+		}
+		if m.CreatedAt, err = parseTime(created); err != nil {
+			return nil, formbuilder.Internal(err)
+		}
+		out = append(out, &m)
+	}
+	return out, dbErr(rows.Err())
+}
+
+// MarkRead implements formbuilder.ChatService. It is a plain write: it
+// touches nothing the consent step depends on.
+func (db *DB) MarkRead(ctx context.Context, conversationID int64) error {
+	return db.writeTx(ctx, func(tx *sql.Tx) error {
+		return affectOne(tx.ExecContext(ctx, "UPDATE conversations SET unread_operator = 0 WHERE id = ?", conversationID))("conversation")
+	})
+}
