@@ -20,14 +20,16 @@ func init() {
 }
 
 // logTimeFormat shows seconds: entries of one submission share a minute,
-// and the log is evidence, so the list shows as much as fits.
-const logTimeFormat = "2006-01-02 15:04:05 UTC"
+// and the log is evidence, so the list shows as much as fits. The column
+// header says UTC.
+const logTimeFormat = "2006-01-02 15:04:05"
 
 // logRow is one line of the list, with display strings worked out in Go so
 // the template stays free of logic.
 type logRow struct {
 	ID          int64
 	When        string
+	Datetime    string
 	Consent     string
 	ConsentID   int64
 	User        string
@@ -48,6 +50,7 @@ func logRowOf(r *formbuilder.ConsentRecord, withdrawn map[int64]bool) logRow {
 	return logRow{
 		ID:             r.ID,
 		When:           r.Time.UTC().Format(logTimeFormat),
+		Datetime:       r.Time.UTC().Format(time.RFC3339Nano),
 		Consent:        r.ConsentName + " v" + strconv.Itoa(r.VersionNo),
 		ConsentID:      r.ConsentID,
 		User:           r.User,
