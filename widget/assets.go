@@ -29,7 +29,7 @@ type Asset struct {
 }
 
 // assetNames are the files of assets/ the renderer serves, in Assets() order.
-var assetNames = []string{"form.js", "form.css", "embed.js"}
+var assetNames = []string{"form.js", "form.css", "embed.js", "chat.js", "chat.css"}
 
 // buildAsset minifies, hashes and compresses one source file.
 func buildAsset(name string, src []byte) (*Asset, error) {

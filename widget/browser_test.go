@@ -189,7 +189,8 @@ func (s *stack) serveHost(w http.ResponseWriter, req *http.Request) {
 	var body string
 	switch req.URL.Path {
 	case "/inline":
-		// Two forms, the loader three times, and a chat tag it must leave alone.
+		// Two forms, the loader three times, and a chat tag (one launcher,
+		// no iframe before it is opened).
 		body = `<h1>Host</h1>
 <script src="` + src + `" data-consentforms="inline/` + key + `" async></script>
 <p id="between">between</p>
@@ -504,11 +505,13 @@ func TestBrowserEmbed(t *testing.T) {
 			var f = document.querySelectorAll('iframe');
 			return f.length === 2 && f[0].style.height !== '320px' && f[1].style.height !== '320px';
 		})()`)
-		// Loaded three times, two forms: no duplicates, chat left alone.
+		// Loaded three times, two forms: no duplicates; the chat shows one
+		// launcher and makes its iframe only when opened.
 		assert.Equal(t, 2, eval[int](t, ctx, `document.querySelectorAll('iframe').length`))
 		assert.Equal(t, "between", eval[string](t, ctx, `document.querySelectorAll('iframe')[0].nextElementSibling.id`))
 		assert.Equal(t, "Second form", eval[string](t, ctx, `document.querySelectorAll('iframe')[1].title`))
-		assert.False(t, eval[bool](t, ctx, `document.querySelector('script[data-consentforms^=chat]').hasAttribute('data-consentforms-done')`))
+		assert.Equal(t, "1", eval[string](t, ctx, `document.querySelector('script[data-consentforms^=chat]').getAttribute('data-consentforms-done')`))
+		assert.Equal(t, 1, eval[int](t, ctx, `document.querySelectorAll('button[aria-expanded]').length`))
 
 		src, err := url.Parse(eval[string](t, ctx, `document.querySelector('iframe').src`))
 		require.NoError(t, err)

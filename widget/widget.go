@@ -78,8 +78,8 @@ func New(opts Options) (*Renderer, error) {
 	return r, nil
 }
 
-// Assets returns form.js, form.css and embed.js, minified. The slice is
-// shared; callers must not change it.
+// Assets returns form.js, form.css, embed.js, chat.js and chat.css,
+// minified. The slice is shared; callers must not change it.
 func (r *Renderer) Assets() []*Asset { return r.assets }
 
 // Asset returns the asset with the given Name or HashedName.

@@ -545,7 +545,7 @@ func TestLocalizeErrors(t *testing.T) {
 
 func TestAssets(t *testing.T) {
 	r := newRenderer(t)
-	require.Len(t, r.Assets(), 3)
+	require.Len(t, r.Assets(), len(assetNames))
 	for _, a := range r.Assets() {
 		t.Run(a.Name, func(t *testing.T) {
 			byName, ok := r.Asset(a.Name)
@@ -554,7 +554,7 @@ func TestAssets(t *testing.T) {
 			require.True(t, ok)
 			assert.Same(t, a, byName)
 			assert.Same(t, a, byHash)
-			assert.Regexp(t, `^(form|embed)\.[0-9a-f]{10}\.(js|css)$`, a.HashedName)
+			assert.Regexp(t, `^(form|embed|chat)\.[0-9a-f]{10}\.(js|css)$`, a.HashedName)
 			assert.Regexp(t, `^"[0-9a-f]{32}"$`, a.ETag)
 			assert.Contains(t, a.ContentType, "charset=utf-8")
 			zr, err := gzip.NewReader(bytes.NewReader(a.Gzip))

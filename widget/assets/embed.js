@@ -1,7 +1,8 @@
 /* consentforms embed loader.
  *   <script src="https://FORMS.EXAMPLE/embed.js" data-consentforms="inline/KEY" async></script>
  * Modes: inline/KEY, click/KEY (data-trigger="ID" or the next element opens
- * a popup), auto/KEY (popup after data-delay seconds, default 5).
+ * a popup), auto/KEY (popup after data-delay seconds, default 5), chat/KEY
+ * (a launcher button bottom right opens the channel's chat in a panel).
  * The form lives in an iframe of the form server; this file touches the host
  * page only through element.style (allowed under a strict style-src) and
  * never injects style sheets. Host CSP: script-src and frame-src for the form
@@ -40,10 +41,10 @@
     return u.length > 2048 ? location.origin + location.pathname.slice(0, 1024) : u;
   }
 
-  function makeFrame(server, key, tag, lazy) {
+  function makeFrame(server, key, tag, lazy, path) {
     var id = 'cf' + (++count) + Math.random().toString(36).slice(2, 8);
     var f = doc.createElement('iframe');
-    f.src = server + '/f/' + encodeURIComponent(key) + '?embed=1&frame=' + id +
+    f.src = server + (path || '/f/') + encodeURIComponent(key) + '?embed=1&frame=' + id +
       '&origin=' + encodeURIComponent(location.origin) + '&page=' + encodeURIComponent(pageURL());
     f.title = tag.getAttribute('data-title') || (de ? 'Formular' : 'Form');
     if (lazy) {
@@ -226,10 +227,57 @@
     setTimeout(popup(tag, server, key), Math.min(delay, 3600) * 1000);
   }
 
+  // chat shows a launcher button (fixed, bottom right) that opens and
+  // closes a panel with the chat iframe, made on first opening. Esc inside
+  // the chat closes it through the consentforms:close message.
+  function chat(tag, server, key) {
+    if (!doc.body) {
+      return false;
+    }
+    var btn = doc.createElement('button');
+    var title = tag.getAttribute('data-title') || 'Chat';
+    var panel = null;
+    var r;
+    btn.type = 'button';
+    btn.textContent = '\ud83d\udcac';
+    btn.setAttribute('aria-label', title);
+    btn.setAttribute('aria-expanded', 'false');
+    css(btn, {
+      position: 'fixed', right: '16px', bottom: '16px', width: '56px', height: '56px', border: '0',
+      borderRadius: '50%', background: '#1d4ed8', color: '#fff', font: '26px/1 sans-serif',
+      cursor: 'pointer', zIndex: '2147483000', boxShadow: '0 4px 16px rgba(0,0,0,.3)'
+    });
+    function show(on) {
+      if (!panel) {
+        r = makeFrame(server, key, tag, false, '/c/');
+        r.frame.title = title;
+        r.close = function () { show(false); };
+        panel = doc.createElement('div');
+        panel.id = r.id;
+        css(panel, {
+          position: 'fixed', right: '16px', bottom: '84px', width: '370px', height: '560px',
+          maxWidth: 'calc(100vw - 32px)', maxHeight: 'calc(100vh - 100px)', zIndex: '2147483000',
+          background: '#fff', borderRadius: '8px', overflow: 'hidden', boxShadow: '0 8px 32px rgba(0,0,0,.3)'
+        });
+        css(r.frame, { height: '100%' });
+        panel.appendChild(r.frame);
+        doc.body.appendChild(panel);
+        btn.setAttribute('aria-controls', r.id);
+      }
+      css(panel, { display: on ? 'block' : 'none' });
+      btn.setAttribute('aria-expanded', on ? 'true' : 'false');
+      (on ? r.frame : btn).focus();
+    }
+    btn.addEventListener('click', function () {
+      show(!panel || panel.style.display === 'none');
+    });
+    doc.body.appendChild(btn);
+  }
+
   // modes maps the first part of data-consentforms to its handler. A
   // handler returns false when its tag should be retried once the document
-  // has loaded. chat is reserved: the chat loader plugs in here.
-  var modes = { inline: inline, click: click, auto: auto, chat: null };
+  // has loaded.
+  var modes = { inline: inline, click: click, auto: auto, chat: chat };
 
   function scan() {
     var tags = doc.querySelectorAll('script[data-consentforms]');
@@ -246,9 +294,6 @@
       var server = tag.src ? originOf(tag.src) : selfOrigin;
       if (slash < 1 || !/^[A-Za-z0-9_-]{1,64}$/.test(key) || fn === undefined || !server) {
         tag.setAttribute(DONE, 'invalid');
-        continue;
-      }
-      if (fn === null) {
         continue;
       }
       if (fn(tag, server, key) === false && doc.readyState === 'loading') {

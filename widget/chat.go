@@ -1,0 +1,234 @@
+package widget
+
+import (
+	"errors"
+	"html/template"
+	"net/url"
+	"strings"
+
+	"github.com/consentforms/consentforms/formbuilder"
+)
+
+// The chat page (/c/KEY, ?embed=1 inside the launcher's panel) is a shell
+// that chat.js fills: it talks to the visitor API of the web package. The
+// consent block is rendered here, on the server, so the admin's consent
+// text reaches the page through the one sanitising policy and html/template,
+// never through script.
+//
+// # Visitor API (JSON; paths under /c/KEY)
+//
+//	GET  messages?visitor_id=ID&after=N  {state, held?, messages: [Message], withdraw_url?}
+//	POST messages  {visitor_id, text, page_url}
+//	     201 {state, messages: [Message]} delivered; 202 {state: "awaiting_consent", held} held
+//	POST consent   {visitor_id, decision: "accept"|"decline", version_id, page_url}
+//	     200 {state, message?, withdraw_url?}; 409 {error, reload: true} when the text changed
+//	POST consent/reopen  {visitor_id}  200 {state}
+//	GET  events?visitor_id=ID  Server-Sent Events: "message" (Message, id: N) and "state" ({state})
+//
+// state is "new" (no message yet), "awaiting_consent", "open" or "declined".
+// Errors are {"error": {"code", "message"}} with a message for the visitor in
+// the channel's language.
+//
+// # postMessage (iframe → loader)
+//
+//	{type: "consentforms:close", id}   the close button or Esc; sent to the origin parameter only
+
+// chatTexts is the chat chrome, merged into texts so T and the
+// same-keys-in-every-language test cover it.
+var chatTexts = map[string]map[string]string{
+	"en": {
+		"chat":                "Chat",
+		"chat_log":            "Conversation",
+		"chat_noscript":       "The chat needs JavaScript.",
+		"chat_welcome":        "Write us a message. We usually answer within a few minutes.",
+		"chat_message_label":  "Your message",
+		"chat_placeholder":    "Type your message…",
+		"chat_send":           "Send",
+		"chat_you":            "You",
+		"chat_operator":       "Support",
+		"chat_held":           "Not sent yet: please answer the question about your data below.",
+		"chat_consent_title":  "Before we start",
+		"chat_consent_intro":  "Personal data you write in this chat is collected and processed.",
+		"chat_consent_read":   "Read the full consent text",
+		"chat_accept":         "Accept and send",
+		"chat_decline":        "Decline",
+		"chat_declined":       "Your message was not sent. Without your consent the conversation cannot go on.",
+		"chat_reopen":         "I changed my mind",
+		"chat_accepted":       "Thank you. Your message has been sent.",
+		"chat_withdraw":       "Withdraw your consent",
+		"chat_changed":        "The consent text has changed. Please read it again.",
+		"chat_too_long":       "The message is too long (at most 4000 characters).",
+		"chat_failed":         "The message could not be sent. Please try again.",
+		"chat_offline":        "No connection. Please check your connection and try again.",
+		"chat_rate_limited":   "Too many messages. Please wait {seconds} seconds.",
+		"chat_pending":        "Please answer the question about your data first.",
+		"chat_refused":        "You declined the consent, so this conversation cannot go on. Choose “I changed my mind” to be asked again.",
+		"chat_gone":           "This chat is closed.",
+		"chat_consent_page":   "Consent text",
+		"chat_consent_absent": "This chat asks for no consent.",
+	},
+	"de": {
+		"chat":                "Chat",
+		"chat_log":            "Unterhaltung",
+		"chat_noscript":       "Der Chat benötigt JavaScript.",
+		"chat_welcome":        "Schreiben Sie uns eine Nachricht. Wir antworten meist innerhalb weniger Minuten.",
+		"chat_message_label":  "Ihre Nachricht",
+		"chat_placeholder":    "Nachricht eingeben …",
+		"chat_send":           "Senden",
+		"chat_you":            "Sie",
+		"chat_operator":       "Support",
+		"chat_held":           "Noch nicht gesendet: Bitte beantworten Sie unten die Frage zu Ihren Daten.",
+		"chat_consent_title":  "Bevor es losgeht",
+		"chat_consent_intro":  "Personenbezogene Daten, die Sie in diesem Chat schreiben, werden erhoben und verarbeitet.",
+		"chat_consent_read":   "Vollständigen Einwilligungstext lesen",
+		"chat_accept":         "Zustimmen und senden",
+		"chat_decline":        "Ablehnen",
+		"chat_declined":       "Ihre Nachricht wurde nicht gesendet. Ohne Ihre Einwilligung kann die Unterhaltung nicht fortgesetzt werden.",
+		"chat_reopen":         "Ich habe es mir anders überlegt",
+		"chat_accepted":       "Vielen Dank. Ihre Nachricht wurde gesendet.",
+		"chat_withdraw":       "Einwilligung widerrufen",
+		"chat_changed":        "Der Einwilligungstext wurde geändert. Bitte lesen Sie ihn erneut.",
+		"chat_too_long":       "Die Nachricht ist zu lang (höchstens 4000 Zeichen).",
+		"chat_failed":         "Die Nachricht konnte nicht gesendet werden. Bitte versuchen Sie es erneut.",
+		"chat_offline":        "Keine Verbindung. Bitte prüfen Sie Ihre Verbindung und versuchen Sie es erneut.",
+		"chat_rate_limited":   "Zu viele Nachrichten. Bitte warten Sie {seconds} Sekunden.",
+		"chat_pending":        "Bitte beantworten Sie zuerst die Frage zu Ihren Daten.",
+		"chat_refused":        "Sie haben die Einwilligung abgelehnt, daher kann die Unterhaltung nicht fortgesetzt werden. Wählen Sie „Ich habe es mir anders überlegt“, um erneut gefragt zu werden.",
+		"chat_gone":           "Dieser Chat ist geschlossen.",
+		"chat_consent_page":   "Einwilligungstext",
+		"chat_consent_absent": "Dieser Chat fragt nach keiner Einwilligung.",
+	},
+}
+
+// chatScriptTexts are the chat texts chat.js needs, passed as JSON.
+var chatScriptTexts = []string{"chat_you", "chat_operator", "chat_held", "chat_accepted", "chat_withdraw",
+	"chat_changed", "chat_too_long", "chat_failed", "chat_offline", "chat_rate_limited", "chat_pending",
+	"chat_refused", "chat_gone"}
+
+func init() {
+	for l, m := range chatTexts {
+		for k, v := range m {
+			texts[l][k] = v
+		}
+	}
+}
+
+// ChatPageState is what the chat page needs besides the channel.
+type ChatPageState struct {
+	// Embed selects the iframe variant (a close button, messages to the
+	// host page).
+	Embed bool
+	// Origin is the host page's origin; the caller passes only one the
+	// channel allows. chat.js sends postMessages to it and nowhere else.
+	Origin string
+	// PageURL is the host page's URL, sent with messages and the consent.
+	PageURL string
+}
+
+type chatView struct {
+	page
+	Title   string
+	API     string
+	Key     string
+	PageURL string
+	Consent *chatConsentView
+	JSTexts map[string]string
+}
+
+type chatConsentView struct {
+	VersionID int64
+	Before    string
+	Link      string
+	After     string
+	LinkURL   string
+	Text      template.HTML
+	TextURL   string
+}
+
+// chatConsent builds the consent block of ch, or nil when the channel asks
+// none. It fails when the consent is on but its version is not loaded: a
+// consent whose text cannot be shown must not be asked.
+func (r *Renderer) chatConsent(ch *formbuilder.Channel) (*chatConsentView, error) {
+	if !ch.AsksConsent() {
+		return nil, nil
+	}
+	if ch.Consent == nil || ch.Consent.Current == nil {
+		return nil, errors.New("widget: the channel's consent has no loaded version")
+	}
+	ver := ch.Consent.Current
+	lb := formbuilder.ParseLabel(ver.Label)
+	cv := &chatConsentView{VersionID: ver.ID, Before: lb.Before, Link: lb.Link, After: lb.After,
+		TextURL: r.base + "/c/" + url.PathEscape(ch.Key) + "/consent"}
+	if text := formbuilder.Sanitize(ver.Text); strings.TrimSpace(formbuilder.StripTags(text)) != "" {
+		cv.Text = template.HTML(text)
+	}
+	if ver.LinkURL != "" && formbuilder.ValidLinkURL(ver.LinkURL) {
+		cv.LinkURL = ver.LinkURL
+	}
+	return cv, nil
+}
+
+func (r *Renderer) chatPage(l, title string, embed bool) page {
+	p := r.newPage(l, title, embed, true)
+	p.CSSURL = r.base + "/static/" + r.byName["chat.css"].HashedName
+	p.JSURL = r.base + "/static/" + r.byName["chat.js"].HashedName
+	return p
+}
+
+// ChatPage renders the chat of channel ch in ch.Language.
+func (r *Renderer) ChatPage(ch *formbuilder.Channel, st ChatPageState) ([]byte, error) {
+	if ch == nil {
+		return nil, errors.New("widget: nil channel")
+	}
+	l := chromeLang(ch.Language)
+	title := strings.TrimSpace(ch.Name)
+	if title == "" {
+		title = T(l, "chat")
+	}
+	cv, err := r.chatConsent(ch)
+	if err != nil {
+		return nil, err
+	}
+	v := &chatView{
+		page:    r.chatPage(l, title, st.Embed),
+		Title:   title,
+		API:     r.base + "/c/" + url.PathEscape(ch.Key),
+		Key:     ch.Key,
+		Consent: cv,
+	}
+	if p, err := formbuilder.CheckPageURL(st.PageURL); err == nil {
+		v.PageURL = p
+	}
+	if st.Embed {
+		v.Origin = hostOrigin(st.Origin, v.PageURL)
+	}
+	v.JSTexts = make(map[string]string, len(chatScriptTexts))
+	for _, k := range chatScriptTexts {
+		v.JSTexts[k] = T(l, k)
+	}
+	return r.render("chat", v)
+}
+
+// ChatConsentPage renders the consent text of channel ch on a page of its
+// own, for the "read the full text" link of the chat.
+func (r *Renderer) ChatConsentPage(ch *formbuilder.Channel) ([]byte, error) {
+	if ch == nil {
+		return nil, errors.New("widget: nil channel")
+	}
+	l := chromeLang(ch.Language)
+	cv, err := r.chatConsent(ch)
+	if err != nil {
+		return nil, err
+	}
+	v := &chatConsentPageView{page: r.newPage(l, T(l, "chat_consent_page"), false, false), Consent: cv}
+	if cv != nil {
+		v.Caption = formbuilder.ParseLabel(ch.Consent.Current.Label).String()
+	}
+	return r.render("chat_consent", v)
+}
+
+type chatConsentPageView struct {
+	page
+	Consent *chatConsentView
+	Caption string
+}
