@@ -1,0 +1,359 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/consentforms/consentforms/formbuilder"
+)
+
+// Defaults of Config.
+const (
+	DefaultInterval    = time.Second
+	DefaultLease       = 2 * time.Minute
+	DefaultMaxAge      = 24 * time.Hour
+	DefaultConcurrency = 8
+	DefaultHTTPTimeout = 10 * time.Second
+)
+
+// Config is what a Worker needs. Outbox, Forms, Submissions and Inbox are
+// required; everything else has a default.
+type Config struct {
+	Outbox      formbuilder.OutboxService
+	Forms       formbuilder.FormService
+	Submissions formbuilder.SubmissionService
+	Inbox       formbuilder.SubmissionReader
+	// Wake, when set, starts a round at once (storage.DB.OutboxSignal), so
+	// a submission is sent right after its commit rather than at the next
+	// poll.
+	Wake <-chan struct{}
+	// SMTP sends the notification mails; nil (or not Configured) leaves
+	// e-mail messages waiting in the outbox.
+	SMTP *SMTPConfig
+	// HTTPClient sends webhooks; nil means NewHTTPClient(10s).
+	HTTPClient *http.Client
+	// BaseURL of the admin UI, for the link in mails; empty for none.
+	BaseURL string
+	// Interval between polls when nothing wakes the worker (default 1s).
+	Interval time.Duration
+	// Lease is how long a claimed message is reserved; a worker that dies
+	// meanwhile leaves it to be sent again after that (default 2m). It must
+	// exceed the longest attempt (HTTP 10s, SMTP 30s).
+	Lease time.Duration
+	// MaxAge is how long after its creation a message is retried before
+	// the worker gives up (default 24h).
+	MaxAge time.Duration
+	// Concurrency bounds the attempts in flight (default 8), so a slow
+	// receiver holds one slot, not the worker.
+	Concurrency int
+	// Backoff returns the wait after the n-th failed attempt (n >= 1);
+	// default DefaultBackoff. Tests make it short.
+	Backoff func(n int) time.Duration
+	// Now is the clock; default time.Now.
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// DefaultBackoff waits 30s after the first failure, doubling up to 1h,
+// with ±20% jitter so that messages that failed together (a receiver's
+// outage) do not all come back in the same second.
+func DefaultBackoff(n int) time.Duration {
+	if n < 1 {
+		n = 1
+	}
+	d := 30 * time.Second
+	for i := 1; i < n && d < time.Hour; i++ {
+		d *= 2
+	}
+	d = min(d, time.Hour)
+	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+}
+
+// Worker sends the outbox's messages. Run it in a goroutine of its own.
+type Worker struct {
+	cfg      Config
+	kick     chan struct{}
+	inflight atomic.Int32
+	wg       sync.WaitGroup
+	// Counters for tests and the admin UI.
+	sent, failed atomic.Int64
+}
+
+// New checks cfg, fills in defaults and returns a worker.
+func New(cfg Config) (*Worker, error) {
+	if cfg.Outbox == nil || cfg.Forms == nil || cfg.Submissions == nil || cfg.Inbox == nil {
+		return nil, errors.New("delivery: Outbox, Forms, Submissions and Inbox are required")
+	}
+	if cfg.SMTP != nil && (cfg.SMTP.Host != "" || cfg.SMTP.From != "") {
+		// Half a configuration is a mistake to report, not a reason to
+		// hold every mail back silently.
+		if err := cfg.SMTP.Validate(); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = NewHTTPClient(DefaultHTTPTimeout)
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = DefaultInterval
+	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = DefaultLease
+	}
+	if cfg.MaxAge <= 0 {
+		cfg.MaxAge = DefaultMaxAge
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = DefaultConcurrency
+	}
+	if cfg.Backoff == nil {
+		cfg.Backoff = DefaultBackoff
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Worker{cfg: cfg, kick: make(chan struct{}, 1)}, nil
+}
+
+// SMTPConfigured reports whether e-mail messages are sent.
+func (w *Worker) SMTPConfigured() bool { return w.cfg.SMTP.Configured() }
+
+// Wake starts a round soon; it never blocks.
+func (w *Worker) Wake() {
+	select {
+	case w.kick <- struct{}{}:
+	default:
+	}
+}
+
+// kinds are the message kinds this worker can send now.
+func (w *Worker) kinds() []string {
+	if w.SMTPConfigured() {
+		return []string{formbuilder.DeliveryWebhook, formbuilder.DeliveryEmail}
+	}
+	return []string{formbuilder.DeliveryWebhook}
+}
+
+// Run sends due messages until ctx ends, then waits for the attempts in
+// flight (which ctx's end cuts short; they are not recorded and their
+// leases bring them back later).
+func (w *Worker) Run(ctx context.Context) {
+	t := time.NewTicker(w.cfg.Interval)
+	defer t.Stop()
+	defer w.wg.Wait()
+	for {
+		w.round(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-w.cfg.Wake:
+		case <-w.kick:
+		}
+	}
+}
+
+// round claims as many due messages as there are free slots and starts
+// them. A finished attempt kicks the next round, so a backlog drains at
+// the concurrency limit without waiting for the ticker.
+func (w *Worker) round(ctx context.Context) {
+	free := w.cfg.Concurrency - int(w.inflight.Load())
+	if free <= 0 || ctx.Err() != nil {
+		return
+	}
+	now := w.cfg.Now()
+	msgs, err := w.cfg.Outbox.ClaimDue(ctx, now, now.Add(w.cfg.Lease), free, w.kinds())
+	if err != nil {
+		if ctx.Err() == nil {
+			w.cfg.Logger.Error("delivery: claim due messages", "err", err)
+		}
+		return
+	}
+	for _, m := range msgs {
+		w.inflight.Add(1)
+		w.wg.Add(1)
+		go func() {
+			defer w.wg.Done()
+			defer w.inflight.Add(-1)
+			defer w.Wake()
+			w.attempt(ctx, m)
+		}()
+	}
+}
+
+// attempt sends m once and records the outcome.
+func (w *Worker) attempt(ctx context.Context, m *formbuilder.OutboxMessage) {
+	start := w.cfg.Now()
+	status, err := w.send(ctx, m, start)
+	a := &formbuilder.DeliveryAttempt{
+		MessageID: m.ID, FormID: m.FormID, SubmissionID: m.SubmissionID, Kind: m.Kind, Target: m.Target,
+		Test: m.Test, At: start, Status: status, Duration: w.cfg.Now().Sub(start).Milliseconds(),
+		Delivered: err == nil,
+	}
+	var next time.Time
+	if err != nil {
+		if ctx.Err() != nil {
+			// Shutting down: not the receiver's fault. The lease brings the
+			// message back after a restart.
+			return
+		}
+		var f *failure
+		if !errors.As(err, &f) {
+			// Our side failed (the database, say): log the detail, show
+			// the admin only that it was internal.
+			w.cfg.Logger.Error("delivery: preparing a message failed", "message", m.ID, "err", err)
+			f = fail("internal error (see the server log)")
+		}
+		a.Error = f.msg
+		age := start.Sub(m.CreatedAt)
+		switch {
+		case f.permanent, m.Test, age >= w.cfg.MaxAge:
+			// Tests are tried once: the admin is waiting for the result.
+		default:
+			next = start.Add(w.cfg.Backoff(m.Attempts + 1))
+		}
+		w.failed.Add(1)
+	} else {
+		w.sent.Add(1)
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if err := w.cfg.Outbox.RecordAttempt(rctx, a, next); err != nil {
+		// The message stays leased and comes back: at least once.
+		w.cfg.Logger.Error("delivery: record attempt", "message", m.ID, "err", err)
+	}
+}
+
+// send makes one attempt at m and returns the answer's status (webhooks),
+// a *failure for the receiver's problems, or another error for ours.
+func (w *Worker) send(ctx context.Context, m *formbuilder.OutboxMessage, now time.Time) (int, error) {
+	form, err := w.cfg.Forms.FindFormByID(ctx, m.FormID)
+	if formbuilder.ErrorCode(err) == formbuilder.ENOTFOUND {
+		return 0, permanent("the form no longer exists")
+	}
+	if err != nil {
+		return 0, err
+	}
+	var sub *formbuilder.Submission
+	var records []*formbuilder.ConsentRecord
+	if m.Test {
+		sub, records = SampleSubmission(form, w.cfg.BaseURL, now)
+	} else {
+		sub, err = w.cfg.Submissions.FindSubmission(ctx, m.SubmissionID)
+		if formbuilder.ErrorCode(err) == formbuilder.ENOTFOUND {
+			return 0, permanent("the submission was deleted")
+		}
+		if err != nil {
+			return 0, err
+		}
+		if records, err = w.cfg.Inbox.RecordsOfSubmission(ctx, sub.ID); err != nil {
+			return 0, err
+		}
+	}
+	switch m.Kind {
+	case formbuilder.DeliveryWebhook:
+		hook, ok := form.Notifications.Webhook(m.Target)
+		if !ok {
+			return 0, permanent("this webhook was removed from the form")
+		}
+		event := formbuilder.EventSubmissionCreated
+		if m.Test {
+			event = formbuilder.EventTest
+		}
+		doc := NewDocument(event, form, sub, records, now)
+		return sendWebhook(ctx, w.cfg.HTTPClient, hook, m.ID, doc, now)
+	case formbuilder.DeliveryEmail:
+		if !form.Notifications.HasEmail(m.Target) {
+			return 0, permanent("this address was removed from the form")
+		}
+		if !w.SMTPConfigured() {
+			return 0, fail("SMTP is not configured")
+		}
+		d := &mailData{messageID: m.ID, to: m.Target, form: form, sub: sub, records: records, test: m.Test, now: now}
+		if w.cfg.BaseURL != "" && sub.ID > 0 {
+			d.adminURL = w.cfg.BaseURL + "/admin/forms/" + strconv.FormatInt(form.ID, 10) +
+				"/submissions/" + strconv.FormatInt(sub.ID, 10)
+		}
+		msg, err := buildMail(w.cfg.SMTP.from, d)
+		if err != nil {
+			return 0, err
+		}
+		err = sendMail(ctx, w.cfg.SMTP, m.Target, msg)
+		var f *failure
+		if errors.As(err, &f) {
+			return f.status, err
+		}
+		return 0, err
+	}
+	return 0, permanent("unknown delivery kind")
+}
+
+// SampleSubmission is what "send test" delivers: an example value for each
+// field of form, and each of its consents as if given with the box as the
+// form shows it. Its id is 0, so no receiver can mistake it for real data.
+func SampleSubmission(form *formbuilder.Form, baseURL string, now time.Time) (*formbuilder.Submission, []*formbuilder.ConsentRecord) {
+	sub := &formbuilder.Submission{FormID: form.ID, FormKey: form.Key, Values: map[string][]string{},
+		CreatedAt: now.UTC()}
+	if baseURL != "" {
+		sub.PageURL = baseURL + "/f/" + form.Key
+	}
+	for _, f := range form.Fields {
+		var v string
+		switch f.Kind {
+		case formbuilder.KindName:
+			v = "Jane Doe"
+		case formbuilder.KindEmail:
+			v = "jane.doe@example.com"
+		case formbuilder.KindPhone:
+			v = "+49 30 1234567"
+		case formbuilder.KindTextarea:
+			v = "This is a test message from consentforms.\nIt has two lines."
+		case formbuilder.KindDate:
+			v = now.UTC().Format("2006-01-02")
+		case formbuilder.KindNumber:
+			v = "42"
+		case formbuilder.KindCheckbox:
+			v = "yes"
+			if len(f.Options) > 0 {
+				v = f.Options[0]
+			}
+		case formbuilder.KindSelect, formbuilder.KindRadio:
+			if len(f.Options) > 0 {
+				v = f.Options[0]
+			}
+		case formbuilder.KindHidden:
+			v = f.Default
+		default:
+			v = "Example"
+		}
+		if v != "" {
+			sub.Values[f.Key] = []string{v}
+		}
+		if sub.Subject == "" && f.Kind == formbuilder.KindEmail {
+			sub.Subject = v
+		}
+	}
+	var recs []*formbuilder.ConsentRecord
+	for _, fc := range form.Consents {
+		r := &formbuilder.ConsentRecord{Action: formbuilder.ActionGiven, ConsentID: fc.ConsentID,
+			InitialState: fc.CheckedByDefault, Interacted: !fc.CheckedByDefault, Time: now.UTC()}
+		if fc.Consent != nil {
+			r.ConsentName = fc.Consent.Name
+			if fc.Consent.Current != nil {
+				r.VersionID, r.VersionNo, r.TextHash = fc.Consent.Current.ID, fc.Consent.Current.Number, fc.Consent.Current.Hash
+			}
+		}
+		recs = append(recs, r)
+	}
+	return sub, recs
+}
