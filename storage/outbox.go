@@ -34,9 +34,25 @@ const insertOutboxSQL = `INSERT INTO outbox (form_id, submission_id, kind, targe
 	FROM forms f, json_each(f.notifications, '$.emails') e
 	WHERE f.id = ?3 AND e.type = 'text'`
 
+// formHasNotificationsSQL tells whether a form has any receiver: the
+// column holds "{}" for none (formbuilder.Notifications omits empty lists).
+const formHasNotificationsSQL = `SELECT notifications <> '{}' FROM forms WHERE id = ?`
+
 // insertOutbox queues the deliveries of submission subID of form formID
 // inside the writer's batch and returns how many it queued.
 func insertOutbox(ctx context.Context, b *batch, formID, subID int64, now time.Time) (int64, error) {
+	// Most forms have no receivers. The insert's UNION of two json_each
+	// scans costs about three record inserts even when both are empty,
+	// and it runs in the writer, which every submission waits for; this
+	// lookup, in the same transaction, costs a tenth of that.
+	h, err := b.stmt(ctx, formHasNotificationsSQL)
+	if err != nil {
+		return 0, err
+	}
+	var has bool
+	if err := h.QueryRowContext(ctx, formID).Scan(&has); err != nil || !has {
+		return 0, err
+	}
 	s, err := b.stmt(ctx, insertOutboxSQL)
 	if err != nil {
 		return 0, err
