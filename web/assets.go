@@ -9,6 +9,32 @@ import (
 	"github.com/gofiber/fiber/v2"
 )
 
+// headerSet is a list of response headers with canonical names, set with
+// set, which skips fasthttp's per-call normalisation of the name.
+type headerSet [][2][]byte
+
+func (hs headerSet) set(c *fiber.Ctx) {
+	h := &c.Response().Header
+	for _, kv := range hs {
+		h.SetCanonical(kv[0], kv[1])
+	}
+}
+
+// Canonical header names for headerSet.
+var (
+	hdrCSP                 = []byte(fiber.HeaderContentSecurityPolicy)
+	hdrXContentTypeOptions = []byte(fiber.HeaderXContentTypeOptions)
+	hdrReferrerPolicy      = []byte(fiber.HeaderReferrerPolicy)
+	hdrCacheControl        = []byte(fiber.HeaderCacheControl)
+	hdrVary                = []byte(fiber.HeaderVary)
+	hdrETag                = []byte(fiber.HeaderETag)
+	hdrCORP                = []byte(fiber.HeaderCrossOriginResourcePolicy)
+	hdrContentType         = []byte(fiber.HeaderContentType)
+	hdrContentEncoding     = []byte(fiber.HeaderContentEncoding)
+	corpCrossOrigin        = []byte("cross-origin")
+	corpSameOrigin         = []byte("same-origin")
+)
+
 // encoding is a content coding a response body is pre-encoded in.
 type encoding uint8
 
@@ -141,75 +167,107 @@ func etagMatches(inm []byte, etag string) bool {
 	return false
 }
 
-// brotliAssets holds the brotli variant of each static asset body, keyed by
-// the asset's ETag (a hash of its body), so every server in a process (tests
-// make many) shares one compression. widget.Asset carries only gzip;
-// brotli at level 11 is ~15–20% smaller for these files but takes tens of
-// milliseconds, which is why it runs once per body and never per request.
-var brotliAssets sync.Map // ETag -> *brotliEntry
+// assetEntries holds, per static asset body, what serving it needs besides
+// the widget.Asset: the brotli variant and the response headers per coding.
+// They are keyed by the asset's ETag (a hash of its body), so every server
+// in a process (tests make many) shares one compression.
+var assetEntries sync.Map // ETag -> *assetEntry
 
-type brotliEntry struct {
+type assetEntry struct {
 	once sync.Once
-	body []byte
+	// br is the body compressed with brotli at the best level: widget.Asset
+	// carries only gzip, and brotli is ~15% smaller for these files but
+	// takes tens of milliseconds, so it runs once per body, never per
+	// request. Nil when it did not pay; requests then get gzip.
+	br []byte
+	// headers per coding (identity, gzip, br) and cache policy (hashed
+	// name or not), Content-Type and Content-Encoding included.
+	headers [2][3]headerSet
 }
 
-// brotliOf returns a's body compressed with brotli at the best level,
-// compressing it on the first call for that body. It returns nil when
-// compression fails, and callers then fall back to gzip.
-func brotliOf(a *widget.Asset) []byte {
-	v, ok := brotliAssets.Load(a.ETag)
+// assetEntryOf returns a's entry, building it on the first call for that
+// body.
+func assetEntryOf(a *widget.Asset) *assetEntry {
+	v, ok := assetEntries.Load(a.ETag)
 	if !ok {
-		v, _ = brotliAssets.LoadOrStore(a.ETag, &brotliEntry{})
+		v, _ = assetEntries.LoadOrStore(a.ETag, &assetEntry{})
 	}
-	e := v.(*brotliEntry)
-	e.once.Do(func() {
-		var buf bytes.Buffer
-		w := brotli.NewWriterLevel(&buf, brotli.BestCompression)
-		if _, err := w.Write(a.Body); err != nil {
-			return
+	e := v.(*assetEntry)
+	e.once.Do(func() { e.build(a) })
+	return e
+}
+
+func (e *assetEntry) build(a *widget.Asset) {
+	e.br = compressBrotli(a.Body)
+	// Brotli only pays when it is smaller than the gzip we have.
+	if len(a.Gzip) > 0 && len(e.br) >= len(a.Gzip) {
+		e.br = nil
+	}
+	for hashed, cache := range []string{"public, max-age=300, must-revalidate", "public, max-age=31536000, immutable"} {
+		for enc := encIdentity; enc <= encBrotli; enc++ {
+			hs := headerSet{
+				{hdrContentType, []byte(a.ContentType)},
+				{hdrXContentTypeOptions, []byte("nosniff")},
+				// Nothing else on the asset routes varies the response.
+				{hdrVary, []byte(fiber.HeaderAcceptEncoding)},
+				{hdrCacheControl, []byte(cache)},
+				// A 304 carries the tag of the coding the client asked for.
+				{hdrETag, []byte(encodedETag(a.ETag, enc))},
+			}
+			switch enc {
+			case encGzip:
+				hs = append(hs, [2][]byte{hdrContentEncoding, []byte("gzip")})
+			case encBrotli:
+				hs = append(hs, [2][]byte{hdrContentEncoding, []byte("br")})
+			}
+			e.headers[hashed][enc] = hs
 		}
-		if err := w.Close(); err != nil {
-			return
-		}
-		// Brotli only pays when it is smaller than the gzip we have.
-		if len(a.Gzip) == 0 || buf.Len() < len(a.Gzip) {
-			e.body = buf.Bytes()
-		}
-	})
-	return e.body
+	}
+}
+
+// compressBrotli returns b compressed at brotli's best level, or nil.
+func compressBrotli(b []byte) []byte {
+	var buf bytes.Buffer
+	// A window just above the body's size: the best level's match finder
+	// allocates in proportion to the window, and the default (4 MiB) would
+	// cost tens of MiB of memory at start-up, for nothing.
+	lgwin := 10
+	for lgwin < 24 && 1<<lgwin < len(b) {
+		lgwin++
+	}
+	w := brotli.NewWriterOptions(&buf, brotli.WriterOptions{Quality: brotli.BestCompression, LGWin: lgwin})
+	if _, err := w.Write(b); err != nil {
+		return nil
+	}
+	if err := w.Close(); err != nil {
+		return nil
+	}
+	return buf.Bytes()
 }
 
 // sendAsset serves a pre-built asset: the hashed name is cached for a year,
 // the plain name revalidates by ETag. Compressed bytes were made at start-up.
 func sendAsset(c *fiber.Ctx, a *widget.Asset, hashed bool) error {
-	h := &c.Response().Header
-	h.Set(fiber.HeaderContentType, a.ContentType)
-	h.Set(fiber.HeaderXContentTypeOptions, "nosniff")
-	// Nothing else on the asset routes varies the response, so Vary is set
-	// rather than merged (c.Vary re-parses and reallocates the header).
-	h.Set(fiber.HeaderVary, fiber.HeaderAcceptEncoding)
-	if hashed {
-		h.Set(fiber.HeaderCacheControl, "public, max-age=31536000, immutable")
-	} else {
-		h.Set(fiber.HeaderCacheControl, "public, max-age=300, must-revalidate")
-	}
+	e := assetEntryOf(a)
 	req := &c.Request().Header
-	br := brotliOf(a)
-	enc := negotiate(req.Peek(fiber.HeaderAcceptEncoding), len(br) > 0)
+	enc := negotiate(req.Peek(fiber.HeaderAcceptEncoding), len(e.br) > 0)
 	if enc == encGzip && len(a.Gzip) == 0 {
 		enc = encIdentity
 	}
-	// The 304 carries the tag of the representation the client asked for.
-	h.Set(fiber.HeaderETag, encodedETag(a.ETag, enc))
+	h := 0
+	if hashed {
+		h = 1
+	}
+	e.headers[h][enc].set(c)
 	if etagMatches(req.Peek(fiber.HeaderIfNoneMatch), a.ETag) {
+		// Content-Encoding describes a body, and a 304 has none.
+		c.Response().Header.Del(fiber.HeaderContentEncoding)
 		return c.SendStatus(fiber.StatusNotModified)
 	}
 	switch enc {
 	case encBrotli:
-		h.Set(fiber.HeaderContentEncoding, "br")
-		return c.Send(br)
+		return c.Send(e.br)
 	case encGzip:
-		h.Set(fiber.HeaderContentEncoding, "gzip")
 		return c.Send(a.Gzip)
 	}
 	return c.Send(a.Body)
@@ -224,9 +282,9 @@ func (s *Server) handleAsset(c *fiber.Ctx) error {
 	// Fonts and scripts of the form page are only for this origin's pages,
 	// but embed.js is loaded by every host page.
 	if a.Name == "embed.js" {
-		c.Set(fiber.HeaderCrossOriginResourcePolicy, "cross-origin")
+		c.Response().Header.SetCanonical(hdrCORP, corpCrossOrigin)
 	} else {
-		c.Set(fiber.HeaderCrossOriginResourcePolicy, "same-origin")
+		c.Response().Header.SetCanonical(hdrCORP, corpSameOrigin)
 	}
 	return sendAsset(c, a, name == a.HashedName && a.HashedName != a.Name)
 }
@@ -238,6 +296,6 @@ func (s *Server) handleEmbedJS(c *fiber.Ctx) error {
 	if !ok {
 		return fiber.NewError(fiber.StatusNotFound, "not found")
 	}
-	c.Set(fiber.HeaderCrossOriginResourcePolicy, "cross-origin")
+	c.Response().Header.SetCanonical(hdrCORP, corpCrossOrigin)
 	return sendAsset(c, a, false)
 }

@@ -26,12 +26,10 @@ func (s *Server) routesPublic(app *fiber.App) {
 }
 
 // loadForm returns the cached form for the :key param, or a not-found error
-// for keys that cannot exist, before any storage lookup.
+// for keys that cannot exist, before any storage lookup (formCache.get
+// checks the key pattern on a cache miss).
 func (s *Server) loadForm(c *fiber.Ctx) (*cachedForm, error) {
 	key := c.Params("key")
-	if !formbuilder.ValidFormKey(key) {
-		return nil, formbuilder.Errorf(formbuilder.ENOTFOUND, "form not found")
-	}
 	cf, err := s.forms.get(c.UserContext(), key)
 	if err != nil {
 		if formbuilder.ErrorCode(err) == formbuilder.ENOTFOUND {
@@ -100,24 +98,17 @@ func (s *Server) handleFormPage(c *fiber.Ctx) error {
 	if string(c.Context().QueryArgs().Peek("embed")) == "1" {
 		page = cf.pages[1]
 	}
-	setPublicPageHeadersCSP(c, cf.csp)
-	// Revalidate every time: the page carries a render token that expires.
-	c.Set(fiber.HeaderCacheControl, "private, no-cache")
-	c.Set(fiber.HeaderVary, fiber.HeaderAcceptEncoding)
 	enc := negotiate(c.Request().Header.Peek(fiber.HeaderAcceptEncoding), false)
-	if enc == encGzip {
-		c.Set(fiber.HeaderETag, page.etagGzip)
-	} else {
-		c.Set(fiber.HeaderETag, page.etag)
-	}
+	page.headers[min(enc, encGzip)].set(c)
 	if etagMatches(c.Request().Header.Peek(fiber.HeaderIfNoneMatch), page.etag) {
 		return c.SendStatus(fiber.StatusNotModified)
 	}
 	key := cf.form.Key
 	b := page.body(s.now(), func(at time.Time) string { return s.renderToken(key, at) })
-	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+	h := &c.Response().Header
+	h.SetContentType(fiber.MIMETextHTMLCharsetUTF8)
 	if enc == encGzip {
-		c.Set(fiber.HeaderContentEncoding, "gzip")
+		h.SetContentEncoding("gzip")
 		return c.Send(b.gzip)
 	}
 	return c.Send(b.identity)
