@@ -34,6 +34,11 @@ type Services struct {
 	Sessions    formbuilder.SessionService
 	Tokens      formbuilder.TokenService
 	Settings    formbuilder.SettingsService
+	// Inbox reads, searches and exports submissions; Outbox holds their
+	// webhook and e-mail deliveries (inbox.go, deliveries.go). Without
+	// them those pages answer 404.
+	Inbox  formbuilder.SubmissionReader
+	Outbox formbuilder.OutboxService
 }
 
 // Config holds what the app needs from the command line.
@@ -66,6 +71,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// SMTPConfigured says whether notification mails are sent; when not,
+	// the delivery settings say that mails wait.
+	SMTPConfigured bool
 }
 
 // Server is the web application.
@@ -202,6 +210,7 @@ func (s *Server) routes() {
 	s.routesAPI(app)
 	// After both: the consent log's routes rely on their prefix middleware.
 	s.routesLog(app)
+	s.routesInbox(app)
 }
 
 func (s *Server) handleHealth(c *fiber.Ctx) error {
