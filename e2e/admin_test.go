@@ -100,6 +100,9 @@ func newAdminApp(t *testing.T) *adminApp {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		require.NoError(t, srv.Shutdown(ctx))
+		// Shutdown can run before Serve started; closing the listener makes
+		// a late Serve return instead of blocking the cleanup forever.
+		_ = ln.Close()
 		<-served
 	})
 
