@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -10,6 +11,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -342,4 +344,73 @@ func TestClientIPTrustedProxy(t *testing.T) {
 	require.Equal(t, 429, e.postReal(base, "r3@example.com", map[string]string{"X-Forwarded-For": "6.6.6.99, 203.0.113.50"}))
 	require.Equal(t, 201, e.postReal(base, "r4@example.com", map[string]string{"X-Forwarded-For": "203.0.113.51"}),
 		"another client behind the proxy is not limited")
+}
+
+// TestConcurrentSubmissionsKeepTheirValues posts many submissions at once.
+// Fiber hands out strings that point into reused request buffers unless
+// Immutable is set; a value kept past its handler (the group-commit writer
+// holds it until the batch commits) would then show another request's bytes.
+// Run with -race, it also shows data races on the way to storage.
+func TestConcurrentSubmissionsKeepTheirValues(t *testing.T) {
+	e := newHardEnv(t, nil)
+	base := e.listen()
+	tok := e.token(e.formA.Key)
+	const workers, each = 8, 12
+	errs := make(chan error, workers*each)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			client := &http.Client{Timeout: 10 * time.Second}
+			for i := range each {
+				email := fmt.Sprintf("w%02d-%02d@example.com", w, i)
+				vals := e.validForm(tok, email)
+				vals.Set("name", strings.Repeat(string(rune('A'+w)), 50+i))
+				vals.Set("message", email+" "+strings.Repeat("m", 200*w+i))
+				req, _ := http.NewRequest("POST", base+"/f/"+e.formA.Key, strings.NewReader(vals.Encode()))
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				req.Header.Set("Accept", "application/json")
+				req.Header.Set("User-Agent", "agent-"+email)
+				resp, err := client.Do(req)
+				if err != nil {
+					errs <- err
+					continue
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 201 {
+					errs <- fmt.Errorf("%s: status %d", email, resp.StatusCode)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	rows, err := e.raw().Query(`SELECT s."values", s.subject, s.user_agent, r.subject, r.user_agent
+		FROM submissions s JOIN consent_records r ON r.submission_id = s.id`)
+	require.NoError(t, err)
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var vals, subject, ua, rSubject, rUA string
+		require.NoError(t, rows.Scan(&vals, &subject, &ua, &rSubject, &rUA))
+		var v map[string][]string
+		require.NoError(t, json.Unmarshal([]byte(vals), &v))
+		var w, i int
+		_, err := fmt.Sscanf(subject, "w%02d-%02d@example.com", &w, &i)
+		require.NoError(t, err, subject)
+		require.Equal(t, []string{subject}, v["email"])
+		require.Equal(t, []string{strings.Repeat(string(rune('A'+w)), 50+i)}, v["name"], subject)
+		require.Equal(t, []string{subject + " " + strings.Repeat("m", 200*w+i)}, v["message"], subject)
+		require.Equal(t, "agent-"+subject, ua)
+		require.Equal(t, subject, rSubject)
+		require.Equal(t, ua, rUA)
+		n++
+	}
+	require.NoError(t, rows.Err())
+	require.Equal(t, workers*each, n)
 }

@@ -390,6 +390,6 @@ func TestCrashSafety(t *testing.T) {
 	require.Equal(t, len(stored), len(byEmail), "no submission stored twice")
 	require.NotEmpty(t, all, "the load got some submissions through")
 	out := verifyCmd(t, bin, dbPath)
-	t.Logf("crash test: %d kills, %d sent, %d acknowledged, %d stored, %d unacknowledged but stored, %d failed or cut off; %s (%v)",
+	t.Logf("crash test: %d kills, %d sent, %d acknowledged, %d stored, %d unacknowledged but stored, %d posts cut off by the kills; %s (%v)",
 		rounds, seq.Load(), len(all), len(stored), len(stored)-len(all), fails, out, time.Since(start).Round(time.Millisecond))
 }
