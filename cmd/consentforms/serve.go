@@ -10,9 +10,11 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
+	"github.com/consentforms/consentforms/delivery"
 	"github.com/consentforms/consentforms/formbuilder"
 	"github.com/consentforms/consentforms/password"
 	"github.com/consentforms/consentforms/storage"
@@ -31,6 +33,12 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	rateIPForm := fs.Int("rate-ip-form", web.DefaultRateIPForm, "posts per minute from one client IP to one form (0 disables)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	adminEmail := fs.String("admin-email", "admin@example.com", "e-mail of the first admin created on a fresh database")
+	smtpHost := fs.String("smtp-host", "", "SMTP server for notification mails (empty: mails wait in the outbox until one is set)")
+	smtpPort := fs.Int("smtp-port", 0, "SMTP port (default 587, or 465 with --smtp-tls tls)")
+	smtpTLS := fs.String("smtp-tls", delivery.TLSStartTLS, "SMTP security: starttls (upgrade, required), tls (from the first byte) or none")
+	smtpUser := fs.String("smtp-user", "", "SMTP user name (empty: no authentication)")
+	smtpPassword := fs.String("smtp-password", "", "SMTP password (better set through the environment than on the command line)")
+	smtpFrom := fs.String("smtp-from", "", `sender of notification mails, e.g. "Forms <forms@example.com>"`)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -39,6 +47,15 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usageError("--log-level: %v", err)
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	smtpCfg := &delivery.SMTPConfig{Host: *smtpHost, Port: *smtpPort, TLS: *smtpTLS, User: *smtpUser,
+		Password: *smtpPassword, From: *smtpFrom}
+	if *smtpHost != "" || *smtpFrom != "" {
+		if err := smtpCfg.Validate(); err != nil {
+			return usageError("--smtp-*: %v", err)
+		}
+	} else if *smtpUser != "" || *smtpPassword != "" {
+		return usageError("--smtp-user and --smtp-password need --smtp-host and --smtp-from")
+	}
 
 	db, err := storage.Open(*dbPath)
 	if err != nil {
@@ -72,6 +89,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		RateForm:       rateFlag(*rateForm),
 		RateIPForm:     rateFlag(*rateIPForm),
 		Logger:         logger,
+
+		// Only for the admin UI's notice that mails wait.
+		SMTPConfigured: smtpCfg.Configured(),
 	}, services(db))
 	if err != nil {
 		return err
@@ -87,6 +107,32 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintf(stdout, "  demo form: %s/f/%s\n", base, key)
 	}
 	fmt.Fprintf(stdout, "  health:    %s/healthz\n", base)
+	if smtpCfg.Configured() {
+		fmt.Fprintf(stdout, "  mail:      via %s:%d (%s)\n", smtpCfg.Host, smtpCfg.Port, smtpCfg.TLS)
+	} else {
+		fmt.Fprintf(stdout, "  mail:      no SMTP server set; notification mails wait (see --smtp-host)\n")
+	}
+
+	// Deliveries (webhooks, mails) and retention run beside the server and
+	// stop before the database closes (defers run last-in, first-out). The
+	// submit path only writes outbox rows; nothing here can slow it down.
+	worker, err := delivery.New(delivery.Config{
+		Outbox: db, Forms: db, Submissions: db, Inbox: db,
+		Wake: db.OutboxSignal(), SMTP: smtpCfg, BaseURL: base, Logger: logger,
+	})
+	if err != nil {
+		return err
+	}
+	retention := &delivery.Retention{Forms: db, Inbox: db, Outbox: db, Logger: logger}
+	bgCtx, stopBG := context.WithCancel(context.Background())
+	var bg sync.WaitGroup
+	bg.Add(2)
+	go func() { defer bg.Done(); worker.Run(bgCtx) }()
+	go func() { defer bg.Done(); retention.Run(bgCtx) }()
+	defer func() {
+		stopBG()
+		bg.Wait()
+	}()
 
 	sigCtx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -111,6 +157,7 @@ func services(db *storage.DB) web.Services {
 	return web.Services{
 		Forms: db, Consents: db, Submissions: db, Log: db,
 		Users: db, Sessions: db, Tokens: db, Settings: db,
+		Inbox: db, Outbox: db,
 	}
 }
 

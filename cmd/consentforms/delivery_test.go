@@ -1,0 +1,161 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/consentforms/consentforms/delivery"
+	"github.com/consentforms/consentforms/formbuilder"
+	"github.com/consentforms/consentforms/storage"
+	"github.com/emersion/go-smtp"
+	"github.com/stretchr/testify/require"
+)
+
+// Retention deletes old submissions and `consentforms consents verify`
+// still reports an intact log with every entry.
+func TestRetentionKeepsTheLogVerifiable(t *testing.T) {
+	dbPath := filepath.Join(t.TempDir(), "cf.db")
+	ctx := context.Background()
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	db, err := storage.Open(dbPath, storage.WithClock(clock))
+	require.NoError(t, err)
+	consent := &formbuilder.Consent{Name: "Privacy", Type: formbuilder.ConsentCustom}
+	content := formbuilder.ConsentContent{Text: "<p>We process your data.</p>", Label: "I agree to the %terms%.", Language: "en"}
+	require.NoError(t, db.CreateConsent(ctx, consent, content, "test"))
+	form := &formbuilder.Form{Name: "Contact", Language: "en", RetentionDays: 7,
+		Fields:   []formbuilder.Field{{Key: "email", Label: "E-mail", Kind: formbuilder.KindEmail, Required: true}},
+		Consents: []formbuilder.FormConsent{{ConsentID: consent.ID, Required: true}}}
+	require.NoError(t, db.CreateForm(ctx, form))
+	submit := func(email string) int64 {
+		sub, recs, err := formbuilder.ValidateSubmission(form, formbuilder.SubmissionInput{
+			Values:   map[string][]string{"email": {email}},
+			Consents: map[int64]formbuilder.ConsentInput{consent.ID: {Checked: true, Interacted: true}}, IP: "192.0.2.1"})
+		require.NoError(t, err)
+		require.NoError(t, db.CreateSubmission(ctx, sub, recs))
+		return sub.ID
+	}
+	oldID := submit("old@example.com")
+	withdrawn, err := db.ListRecords(ctx, formbuilder.RecordFilter{})
+	require.NoError(t, err)
+	_, err = db.Withdraw(ctx, withdrawn[0].ID, "192.0.2.1", "ua")
+	require.NoError(t, err)
+	advance(10 * 24 * time.Hour)
+	newID := submit("new@example.com")
+
+	res, err := (&delivery.Retention{Forms: db, Inbox: db, Outbox: db, Now: clock}).RunOnce(ctx)
+	require.NoError(t, err)
+	require.Equal(t, int64(1), res.Submissions)
+	_, err = db.FindSubmission(ctx, oldID)
+	require.Equal(t, formbuilder.ENOTFOUND, formbuilder.ErrorCode(err))
+	_, err = db.FindSubmission(ctx, newID)
+	require.NoError(t, err)
+	recs, err := db.RecordsOfSubmission(ctx, oldID)
+	require.NoError(t, err)
+	require.Len(t, recs, 1, "the deleted submission's consent entry stays")
+	require.NoError(t, db.Close())
+
+	var out strings.Builder
+	require.Equal(t, 0, run(ctx, []string{"consents", "verify", "--db", dbPath}, &out, io.Discard), out.String())
+	require.Contains(t, out.String(), "consent log ok: 3 entries, hash chain intact")
+}
+
+// The serve command wires the worker: a submission to a form with a
+// notification address arrives as a mail at a real SMTP server.
+func TestServeSendsNotificationMails(t *testing.T) {
+	be := &cmdMailBackend{got: make(chan []byte, 4)}
+	srv := smtp.NewServer(be)
+	srv.Domain = "mx.test"
+	srv.AllowInsecureAuth = true
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { srv.Close() })
+	port := ln.Addr().(*net.TCPAddr).Port
+
+	base, demo, dbPath := startServer(t, "--smtp-host", "127.0.0.1", "--smtp-port", fmt.Sprint(port),
+		"--smtp-tls", "none", "--smtp-from", "forms@example.com")
+
+	// Another handle on the same file adds the address, as the admin UI would.
+	ctx := context.Background()
+	db, err := storage.Open(dbPath)
+	require.NoError(t, err)
+	forms, err := db.ListForms(ctx, formbuilder.FormFilter{})
+	require.NoError(t, err)
+	f := forms[0]
+	f.Notifications.Emails = []string{"owner@example.com"}
+	require.NoError(t, db.UpdateForm(ctx, f))
+	require.NoError(t, db.Close())
+
+	resp, err := http.Get(demo)
+	require.NoError(t, err)
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	token := string(tokenRE.FindSubmatch(page)[1])
+	cid := string(consentRE.FindSubmatch(page)[1])
+	vals := url.Values{"_token": {token}, "name": {"Erika"}, "email": {"erika@example.com"},
+		"message": {"Bitte um Rückruf"}, "consent_" + cid: {"1"}}
+	req, _ := http.NewRequest("POST", demo, strings.NewReader(vals.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	resp, err = http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, 201, resp.StatusCode)
+
+	select {
+	case msg := <-be.got:
+		require.Contains(t, string(msg), "To: <owner@example.com>")
+		require.Contains(t, string(msg), "erika@example.com")
+		require.Contains(t, string(msg), base+"/admin/forms/")
+	case <-time.After(20 * time.Second):
+		t.Fatal("no mail arrived")
+	}
+}
+
+func TestServeRefusesHalfAnSMTPConfiguration(t *testing.T) {
+	dbPath := filepath.Join(t.TempDir(), "cf.db")
+	var errOut bytes.Buffer
+	code := run(context.Background(), []string{"serve", "--db", dbPath, "--addr", "127.0.0.1:0",
+		"--smtp-host", "mail.example.com"}, io.Discard, &errOut)
+	require.Equal(t, 2, code)
+	require.Contains(t, errOut.String(), "smtp from")
+	errOut.Reset()
+	code = run(context.Background(), []string{"serve", "--db", dbPath, "--addr", "127.0.0.1:0",
+		"--smtp-user", "u"}, io.Discard, &errOut)
+	require.Equal(t, 2, code)
+	require.Contains(t, errOut.String(), "--smtp-host")
+}
+
+// cmdMailBackend hands every mail it receives to got.
+type cmdMailBackend struct{ got chan []byte }
+
+func (b *cmdMailBackend) NewSession(*smtp.Conn) (smtp.Session, error) {
+	return &cmdMailSession{b: b}, nil
+}
+
+type cmdMailSession struct{ b *cmdMailBackend }
+
+func (s *cmdMailSession) Mail(string, *smtp.MailOptions) error { return nil }
+func (s *cmdMailSession) Rcpt(string, *smtp.RcptOptions) error { return nil }
+func (s *cmdMailSession) Data(r io.Reader) error {
+	b, err := io.ReadAll(r)
+	if err == nil {
+		s.b.got <- b
+	}
+	return err
+}
+func (s *cmdMailSession) Reset()        {}
+func (s *cmdMailSession) Logout() error { return nil }
