@@ -17,9 +17,10 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// waitTimeout bounds one wait for the page; everything here happens on
-// loopback, so a few seconds is plenty.
-const waitTimeout = 15 * time.Second
+// waitTimeout bounds one wait for the page. Everything happens on loopback,
+// but the tests run in parallel tabs of one browser on 2 shared cores, where
+// a render can take many seconds; a pass never waits this long.
+const waitTimeout = 45 * time.Second
 
 // cspProbe records Content-Security-Policy violations of a document. It is
 // installed through the DevTools protocol, which the page's CSP does not
