@@ -440,3 +440,61 @@ func BenchmarkSubmit(b *testing.B) {
 		}
 	})
 }
+
+func TestParseSubmissionJSON(t *testing.T) {
+	parse := func(body string) (*submission, error) {
+		sub := &submission{in: formbuilder.SubmissionInput{
+			Values: map[string][]string{}, Consents: map[int64]formbuilder.ConsentInput{}}}
+		return sub, parseSubmissionJSON([]byte(body), sub)
+	}
+	sub, err := parse(`{"token":"t.1","website":"","page_url":"https://shop.example/\u00e4",
+		"values":{"email":"a@example.com","topics":["x","y"],"empty":null,"e\u0073c":"é"},
+		"consents":{"12":true,"13":{"checked":true,"initial":true,"interacted":false,"version_id":7},"14":null}}`)
+	require.NoError(t, err)
+	assert.Equal(t, "t.1", sub.token)
+	assert.Equal(t, "https://shop.example/ä", sub.in.PageURL)
+	assert.Equal(t, map[string][]string{"email": {"a@example.com"}, "topics": {"x", "y"}, "empty": {""}, "esc": {"é"}}, sub.in.Values)
+	assert.Equal(t, map[int64]formbuilder.ConsentInput{12: {Checked: true},
+		13: {Checked: true, Initial: true, VersionID: 7}, 14: {}}, sub.in.Consents)
+
+	_, err = parse(`{"values":null,"consents":null,"token":null}`)
+	require.NoError(t, err)
+
+	for body, field := range map[string]string{
+		`{"values":{"email":{"a":1}}}`:                    "email",
+		`{"values":{"email":["a",1]}}`:                    "email",
+		`{"values":{"email":true}}`:                       "email",
+		`{"consents":{"x":true}}`:                         "consents.x",
+		`{"consents":{"0":true}}`:                         "consents.0",
+		`{"consents":{"5":"yes"}}`:                        "consents.5",
+		`{"consents":{"5":{"checked":1}}}`:                "consents.5",
+		`{"consents":{"5":{"version_id":1.5}}}`:           "consents.5",
+		`{"consents":{"5":{"version_id":1e30}}}`:          "consents.5",
+		`{"consents":{"5":{"checked":true,"evil":true}}}`: "consents.5",
+	} {
+		_, err := parse(body)
+		require.Error(t, err, body)
+		assert.Contains(t, formbuilder.ErrorFields(err), field, body)
+	}
+	tooMany := make([]string, maxPostKeys+1)
+	for i := range tooMany {
+		tooMany[i] = fmt.Sprintf(`"k%d":"v"`, i)
+	}
+	for _, body := range []string{
+		``, `   `, `null`, `[]`, `"x"`, `{`, `{"values":{"email":"a"`,
+		`{"token":"a","token":"b"}`,                 // duplicate
+		`{"values":{"email":"a","\u0065mail":"b"}}`, // duplicate once unescaped
+		`{"admin":true}`,                            // unknown member
+		`{"Token":"a"}`,                             // names are exact
+		`{"values":{}} {"values":{}}`,               // two documents
+		`{"values":{}}}`,                            // stray bracket
+		`{"values":{}} garbage`,
+		"{\"token\":\"a\xff\"}", // invalid UTF-8
+		`{"values":{"x":` + strings.Repeat("[", 10000) + `}}`,
+		`{"values":{` + strings.Join(tooMany, ",") + `}}`,
+	} {
+		_, err := parse(body)
+		require.Error(t, err, "%.80s", body)
+		assert.Equal(t, formbuilder.EINVALID, formbuilder.ErrorCode(err), "%.80s: %v", body, err)
+	}
+}

@@ -122,22 +122,6 @@ type submission struct {
 	embed    bool
 }
 
-// jsonSubmission is the JSON body of POST /f/:key.
-type jsonSubmission struct {
-	Values   map[string]json.RawMessage `json:"values"`
-	Consents map[string]json.RawMessage `json:"consents"`
-	PageURL  string                     `json:"page_url"`
-	Token    string                     `json:"token"`
-	Website  string                     `json:"website"`
-}
-
-type jsonConsent struct {
-	Checked    bool  `json:"checked"`
-	Initial    bool  `json:"initial"`
-	Interacted bool  `json:"interacted"`
-	VersionID  int64 `json:"version_id"`
-}
-
 func badRequest(msg string) error { return formbuilder.Errorf(formbuilder.EINVALID, "%s", msg) }
 
 // parseSubmission reads a form post (urlencoded or multipart, as FormData
@@ -288,60 +272,7 @@ func parseFormSubmission(vals map[string][]string, sub *submission) error {
 }
 
 func (s *Server) parseJSONSubmission(c *fiber.Ctx, sub *submission) error {
-	raw := c.Body()
-	// encoding/json silently turns invalid UTF-8 into U+FFFD and keeps the
-	// last of duplicate keys; evidence must be what was sent, unambiguously.
-	if !utf8.Valid(raw) {
-		return badRequest("the JSON body is not valid UTF-8")
-	}
-	if err := checkJSONShape(raw); err != nil {
-		return err
-	}
-	var body jsonSubmission
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&body); err != nil {
-		return badRequest("the JSON body could not be read: expected {\"values\":{...},\"consents\":{...}}")
-	}
-	// More() misses a stray closing bracket; a second Decode sees anything.
-	if err := dec.Decode(&struct{}{}); err != io.EOF {
-		return badRequest("the JSON body has trailing data")
-	}
-	if len(body.Values) > maxPostKeys || len(body.Consents) > maxPostKeys {
-		return badRequest("too many fields")
-	}
-	sub.token, sub.honeypot, sub.in.PageURL = body.Token, body.Website, body.PageURL
-	for k, raw := range body.Values {
-		var one string
-		if err := json.Unmarshal(raw, &one); err == nil {
-			sub.in.Values[k] = []string{one}
-			continue
-		}
-		var many []string
-		if err := json.Unmarshal(raw, &many); err != nil || len(many) > maxValuesPerKey {
-			return formbuilder.FieldErrors(map[string]string{k: "must be a string or a list of strings"})
-		}
-		sub.in.Values[k] = many
-	}
-	for k, raw := range body.Consents {
-		id, err := strconv.ParseInt(k, 10, 64)
-		if err != nil || id <= 0 {
-			return formbuilder.FieldErrors(map[string]string{"consents." + k: "is not a consent id"})
-		}
-		var checked bool
-		if err := json.Unmarshal(raw, &checked); err == nil {
-			sub.in.Consents[id] = formbuilder.ConsentInput{Checked: checked}
-			continue
-		}
-		var jc jsonConsent
-		d := json.NewDecoder(strings.NewReader(string(raw)))
-		d.DisallowUnknownFields()
-		if err := d.Decode(&jc); err != nil {
-			return formbuilder.FieldErrors(map[string]string{"consents." + k: "must be true/false or {\"checked\":…}"})
-		}
-		sub.in.Consents[id] = formbuilder.ConsentInput(jc)
-	}
-	return nil
+	return parseSubmissionJSON(c.Body(), sub)
 }
 
 // maxJSONDepth is the deepest nesting a submission needs: the body, the
