@@ -30,6 +30,11 @@ func loadAdminAsset(name string) (*adminAsset, error) {
 	if err != nil {
 		return nil, err
 	}
+	return newAdminAsset(name, body)
+}
+
+// newAdminAsset hashes and compresses body, served as name.
+func newAdminAsset(name string, body []byte) (*adminAsset, error) {
 	sum := sha256.Sum256(body)
 	h := hex.EncodeToString(sum[:])
 	ext := path.Ext(name)

@@ -42,13 +42,15 @@ func (s *Server) routesLog(app *fiber.App) {
 // so the filter form shows it back.
 type logQuery struct {
 	ConsentID, FormID, Since, Until, IP, Q, Action string
+	// ChannelID selects the consents given in one chat channel.
+	ChannelID string
 }
 
 // encode returns the query string of the filter (without pagination),
 // for pager and download links.
 func (q logQuery) encode() string {
 	v := url.Values{}
-	for k, x := range map[string]string{"consent_id": q.ConsentID, "form_id": q.FormID, "since": q.Since,
+	for k, x := range map[string]string{"consent_id": q.ConsentID, "form_id": q.FormID, "channel_id": q.ChannelID, "since": q.Since,
 		"until": q.Until, "ip": q.IP, "q": q.Q, "action": q.Action} {
 		if x != "" {
 			v.Set(k, x)
@@ -62,7 +64,7 @@ func (q logQuery) encode() string {
 const maxLogQuery = 200
 
 // parseLogFilter reads the filter parameters shared by the admin pages, the
-// API and the exports: consent_id, form_id, since, until (RFC 3339 or
+// API and the exports: consent_id, form_id, channel_id, since, until (RFC 3339 or
 // YYYY-MM-DD; until includes that day), ip, q, action, before, after and
 // limit. It returns per-parameter messages for what cannot be read.
 func parseLogFilter(c *fiber.Ctx) (formbuilder.RecordFilter, logQuery, map[string]string) {
@@ -70,6 +72,7 @@ func parseLogFilter(c *fiber.Ctx) (formbuilder.RecordFilter, logQuery, map[strin
 	q := logQuery{
 		ConsentID: strings.TrimSpace(c.Query("consent_id")),
 		FormID:    strings.TrimSpace(c.Query("form_id")),
+		ChannelID: strings.TrimSpace(c.Query("channel_id")),
 		Since:     strings.TrimSpace(c.Query("since")),
 		Until:     strings.TrimSpace(c.Query("until")),
 		IP:        strings.TrimSpace(c.Query("ip")),
@@ -89,6 +92,7 @@ func parseLogFilter(c *fiber.Ctx) (formbuilder.RecordFilter, logQuery, map[strin
 	}
 	f.ConsentID = id("consent_id", q.ConsentID)
 	f.FormID = id("form_id", q.FormID)
+	f.ChannelID = id("channel_id", q.ChannelID)
 	f.BeforeID = id("before", strings.TrimSpace(c.Query("before")))
 	f.AfterID = id("after", strings.TrimSpace(c.Query("after")))
 	var err error

@@ -145,7 +145,7 @@ func (s *Server) renderLog(c *fiber.Ctx, v *logListView) error {
 	}
 	v.Q = q
 	v.Filtered = q.Since != "" || q.Until != "" || q.IP != "" || q.Q != "" || q.Action != "" ||
-		(v.Fixed != "form_id" && q.FormID != "") || (v.Fixed != "consent_id" && q.ConsentID != "")
+		(v.Fixed != "form_id" && q.FormID != "") || q.ChannelID != "" || (v.Fixed != "consent_id" && q.ConsentID != "")
 	var err error
 	if v.Consents, err = s.svc.Consents.ListConsents(ctx); err != nil {
 		return err

@@ -34,6 +34,9 @@ type Services struct {
 	Sessions    formbuilder.SessionService
 	Tokens      formbuilder.TokenService
 	Settings    formbuilder.SettingsService
+	// Chat stores chat channels and conversations; without it the chat's
+	// routes answer 404.
+	Chat formbuilder.ChatService
 	// Inbox reads, searches and exports submissions; Outbox holds their
 	// webhook and e-mail deliveries (inbox.go, deliveries.go). Without
 	// them those pages answer 404.
@@ -67,6 +70,10 @@ type Config struct {
 	// per client IP, and per form. Zero means the default (DefaultRate*),
 	// negative turns that limit off.
 	RateIPForm, RateIP, RateForm int
+	// RateChatIP and RateChatChannel limit the chat's visitor posts per
+	// minute: per client IP and channel, and per channel. Zero means the
+	// default (DefaultRateChat*), negative turns that limit off.
+	RateChatIP, RateChatChannel int
 	// Logger receives request and error logs; nil means slog.Default().
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
@@ -91,6 +98,8 @@ type Server struct {
 	// admin holds the admin UI's templates, assets and sign-in throttle;
 	// routesAdmin sets it (see admin.go).
 	admin *adminUI
+	// chat holds the chat's event broadcaster and limits (see chat.go).
+	chat *chatState
 }
 
 // New builds the app with every route. It loads the settings once; later
@@ -186,6 +195,9 @@ func (s *Server) Listener(ln net.Listener) error { return s.app.Listener(ln) }
 
 // Shutdown stops accepting connections and waits for running requests.
 func (s *Server) Shutdown(ctx context.Context) error {
+	// Chat event streams never end by themselves; a graceful shutdown
+	// would wait for them.
+	s.chat.hub.close()
 	return s.app.ShutdownWithContext(ctx)
 }
 
@@ -210,6 +222,7 @@ func (s *Server) routes() {
 	s.routesAPI(app)
 	// After both: the consent log's routes rely on their prefix middleware.
 	s.routesLog(app)
+	s.routesChat(app)
 	s.routesInbox(app)
 }
 

@@ -31,6 +31,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	rateIP := fs.Int("rate-ip", web.DefaultRateIP, "public posts per minute from one client IP, over all forms (0 disables)")
 	rateForm := fs.Int("rate-form", web.DefaultRateForm, "posts per minute to one form, over all clients (0 disables)")
 	rateIPForm := fs.Int("rate-ip-form", web.DefaultRateIPForm, "posts per minute from one client IP to one form (0 disables)")
+	rateChatIP := fs.Int("rate-chat-ip", web.DefaultRateChatIP, "chat messages per minute from one client IP to one channel (0 disables)")
+	rateChatChannel := fs.Int("rate-chat-channel", web.DefaultRateChatChannel, "chat messages per minute to one channel, over all clients (0 disables)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	adminEmail := fs.String("admin-email", "admin@example.com", "e-mail of the first admin created on a fresh database")
 	smtpHost := fs.String("smtp-host", "", "SMTP server for notification mails (empty: mails wait in the outbox until one is set)")
@@ -81,14 +83,16 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	srv, err := web.New(web.Config{
-		BaseURL:        base,
-		Secret:         secret,
-		TrustedProxies: splitList(*proxies),
-		MinFillTime:    *minFill,
-		RateIP:         rateFlag(*rateIP),
-		RateForm:       rateFlag(*rateForm),
-		RateIPForm:     rateFlag(*rateIPForm),
-		Logger:         logger,
+		BaseURL:         base,
+		Secret:          secret,
+		TrustedProxies:  splitList(*proxies),
+		MinFillTime:     *minFill,
+		RateIP:          rateFlag(*rateIP),
+		RateForm:        rateFlag(*rateForm),
+		RateIPForm:      rateFlag(*rateIPForm),
+		RateChatIP:      rateFlag(*rateChatIP),
+		RateChatChannel: rateFlag(*rateChatChannel),
+		Logger:          logger,
 
 		// Only for the admin UI's notice that mails wait.
 		SMTPConfigured: smtpCfg.Configured(),
@@ -158,6 +162,7 @@ func services(db *storage.DB) web.Services {
 		Forms: db, Consents: db, Submissions: db, Log: db,
 		Users: db, Sessions: db, Tokens: db, Settings: db,
 		Inbox: db, Outbox: db,
+		Chat: db,
 	}
 }
 
