@@ -14,6 +14,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -383,33 +384,45 @@ func BenchmarkEmbedJS(b *testing.B) {
 	b.Run("br", func(b *testing.B) { benchGet(b, e, "/embed.js", "Accept-Encoding", "gzip, deflate, br") })
 }
 
-// BenchmarkSubmitParse measures what a JSON post costs before storage:
-// parsing, the token check and validation.
+// BenchmarkSubmitParse measures what a post costs before storage: parsing
+// (JSON and urlencoded), the token check and validation.
 func BenchmarkSubmitParse(b *testing.B) {
 	e := newPerfEnv(b)
 	_, page := e.get("/f/" + e.form.Key)
 	tok := string(tokenRE.FindSubmatch(page)[1])
-	body := e.submitJSON(tok, "erika@example.com", true)
-	app := e.srv.App()
-	var ctx fasthttp.RequestCtx
-	ctx.Request.Header.SetMethod("POST")
-	ctx.Request.SetRequestURI("/f/" + e.form.Key)
-	ctx.Request.Header.SetContentType("application/json")
-	ctx.Request.SetBody(body)
-	c := app.AcquireCtx(&ctx)
-	defer app.ReleaseCtx(c)
-	b.ReportAllocs()
-	for b.Loop() {
-		sub, err := e.srv.parseSubmission(c)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if why := e.srv.checkRenderToken(e.form.Key, sub.token, e.now); why != "" {
-			b.Fatal(why)
-		}
-		if _, _, err := formbuilder.ValidateSubmission(e.form, sub.in); err != nil {
-			b.Fatal(err)
-		}
+	cid := strconv.FormatInt(e.consent.ID, 10)
+	form := url.Values{"_token": {tok}, "name": {"Erika Muster"}, "email": {"erika@example.com"},
+		"phone": {"+49 30 1234567"}, "message": {"Hello, please call me back."}, "_page_url": {"https://shop.example/contact"},
+		"consent_" + cid: {"1"}, "consent_" + cid + "_initial": {"1"}, "_embed": {"0"}}
+	for _, v := range []struct{ name, ct, body string }{
+		{"json", "application/json", string(e.submitJSON(tok, "erika@example.com", true))},
+		{"form", "application/x-www-form-urlencoded", form.Encode()},
+	} {
+		b.Run(v.name, func(b *testing.B) {
+			app := e.srv.App()
+			var ctx fasthttp.RequestCtx
+			ctx.Request.Header.SetMethod("POST")
+			ctx.Request.SetRequestURI("/f/" + e.form.Key)
+			ctx.Request.Header.SetContentType(v.ct)
+			ctx.Request.SetBodyString(v.body)
+			c := app.AcquireCtx(&ctx)
+			defer app.ReleaseCtx(c)
+			b.ReportAllocs()
+			for b.Loop() {
+				ctx.Request.ResetBody()
+				ctx.Request.SetBodyString(v.body) // PostArgs are parsed once per body
+				sub, err := e.srv.parseSubmission(c)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if why := e.srv.checkRenderToken(e.form.Key, sub.token, e.now); why != "" {
+					b.Fatal(why)
+				}
+				if _, _, err := formbuilder.ValidateSubmission(e.form, sub.in); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 

@@ -172,17 +172,26 @@ func postValues(c *fiber.Ctx, ct string) (map[string][]string, error) {
 			vals[k] = v
 		}
 	} else {
-		var bad bool
+		var bad error
 		c.Request().PostArgs().VisitAll(func(k, v []byte) {
-			key := string(k)
-			if len(vals[key]) >= maxValuesPerKey {
-				bad = true
+			if bad != nil {
 				return
 			}
-			vals[key] = append(vals[key], string(v))
+			// Looked up without a copy of the key; copied once, when new.
+			have, ok := vals[string(k)]
+			switch {
+			case len(have) >= maxValuesPerKey:
+				bad = badRequest("too many values for one field")
+			case !ok && len(vals) >= maxPostKeys:
+				bad = badRequest("too many fields")
+			case ok:
+				vals[string(k)] = append(have, string(v))
+			default:
+				vals[string(k)] = []string{string(v)}
+			}
 		})
-		if bad {
-			return nil, badRequest("too many values for one field")
+		if bad != nil {
+			return nil, bad
 		}
 	}
 	if len(vals) > maxPostKeys {
