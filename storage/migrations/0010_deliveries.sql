@@ -7,6 +7,11 @@ ALTER TABLE forms ADD COLUMN notifications TEXT NOT NULL DEFAULT '{}';
 
 -- Keyset pages of one form's inbox: form_id = ? AND id < ? ORDER BY id DESC
 -- walks this index and stops after a page, however many submissions exist.
+-- It replaces (form_id, created_at), so the writer still maintains one index
+-- per submission, not two: that one served only retention, which now walks
+-- a form's rows in id order (time order) and checks created_at per row, an
+-- hourly scan that costs milliseconds even for 100,000 submissions.
+DROP INDEX submissions_form_created;
 CREATE INDEX submissions_form_id ON submissions(form_id, id);
 
 -- One row per delivery: inserted in the transaction that stores the
