@@ -143,9 +143,10 @@ type xssApp struct {
 	payloads []string
 	forms    []*formbuilder.Form
 	consents []*formbuilder.Consent
-	records  []int64  // ids of consent records, to open their detail pages
-	withdraw []string // withdrawal links
-	rejected int      // payloads storage refused (refusing is safe too)
+	records  []int64    // ids of consent records, to open their detail pages
+	subs     [][2]int64 // form id and submission id, for the inbox pages
+	withdraw []string   // withdrawal links
+	rejected int        // payloads storage refused (refusing is safe too)
 }
 
 func newXSSApp(t *testing.T) *xssApp {
@@ -238,6 +239,7 @@ func newXSSApp(t *testing.T) *xssApp {
 	}, web.Services{
 		Forms: db, Consents: db, Submissions: db, Log: db,
 		Users: db, Sessions: db, Tokens: db, Settings: db,
+		Inbox: db, Outbox: db, Chat: db,
 	})
 	require.NoError(t, err)
 	served := make(chan error, 1)
@@ -309,6 +311,7 @@ func (a *xssApp) submit(t *testing.T, f *formbuilder.Form, payload string, n int
 		} `json:"withdraw_links"`
 	}
 	require.NoError(t, json.Unmarshal(b, &res))
+	a.subs = append(a.subs, [2]int64{f.ID, res.ID})
 	for _, l := range res.WithdrawLinks {
 		a.withdraw = append(a.withdraw, l.URL)
 	}
@@ -520,6 +523,12 @@ func TestXSSCorpus(t *testing.T) {
 	for i := 0; i < len(a.records); i += max(1, len(a.records)/6) {
 		pages = append(pages, "/admin/log/"+strconv.FormatInt(a.records[i], 10))
 	}
+	// The submissions inbox shows the submitted values themselves.
+	for i := 0; i < len(a.subs); i += max(1, len(a.subs)/6) {
+		fid := strconv.FormatInt(a.subs[i][0], 10)
+		pages = append(pages, "/admin/forms/"+fid+"/submissions",
+			"/admin/forms/"+fid+"/submissions/"+strconv.FormatInt(a.subs[i][1], 10))
+	}
 	for _, p := range pages {
 		x.open(a.base+p, 200)
 	}
@@ -529,7 +538,9 @@ func TestXSSCorpus(t *testing.T) {
 	// check the headers, then show the bytes as text/plain from another
 	// server: whatever the cells hold, nothing may run.
 	exports := map[string][]byte{}
-	for path, ctype := range map[string]string{"/admin/log/export.csv": "text/csv", "/admin/log/export.ndjson": "application/x-ndjson"} {
+	inbox := "/admin/forms/" + strconv.FormatInt(a.forms[0].ID, 10) + "/submissions"
+	for path, ctype := range map[string]string{"/admin/log/export.csv": "text/csv", "/admin/log/export.ndjson": "application/x-ndjson",
+		inbox + "/export.csv": "text/csv", inbox + "/export.ndjson": "application/x-ndjson"} {
 		type fetched struct {
 			Status int    `json:"status"`
 			Type   string `json:"type"`
@@ -558,14 +569,14 @@ func TestXSSCorpus(t *testing.T) {
 	plain := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Header().Set("X-Content-Type-Options", "nosniff")
-		_, _ = w.Write(exports["/admin/log/export"+strings.TrimPrefix(r.URL.Path, "/export")])
+		_, _ = w.Write(exports[r.URL.Path])
 	})}
 	pl, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	go func() { _ = plain.Serve(pl) }()
 	t.Cleanup(func() { _ = plain.Close() })
-	for _, ext := range []string{".csv", ".ndjson"} {
-		x.open("http://"+pl.Addr().String()+"/export"+ext, 200)
+	for path := range exports {
+		x.open("http://"+pl.Addr().String()+path, 200)
 		txt, err := chromedp.Run(x.ctx, chromedp.Evaluate[string](`document.body.innerText`))
 		require.NoError(t, err)
 		require.Contains(t, txt, "visitor0@example.com", "the export is shown as text")
