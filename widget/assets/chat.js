@@ -171,8 +171,10 @@
     }
     declined.hidden = s !== 'declined';
     var locked = asking || s === 'declined';
+    // The submit handler itself refuses a second send while one is under
+    // way, so the button only follows the state.
     input.disabled = locked;
-    sendBtn.disabled = locked || busy;
+    sendBtn.disabled = locked;
     if (asking && !wasAsking) {
       consent.focus();
     } else if (s === 'declined' && was !== 'declined') {
