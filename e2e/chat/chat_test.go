@@ -23,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/consentforms/consentforms/formbuilder"
 	"github.com/consentforms/consentforms/password"
@@ -471,4 +472,36 @@ func TestChatConsentInTheBrowser(t *testing.T) {
 	op.do(chromedp.Navigate(fmt.Sprintf("%s/admin/log?channel_id=%d", a.base, a.ch.ID)))
 	op.waitJS("log page", `document.readyState === 'complete'`)
 	assert.Contains(t, chatEval[string](op, `document.body.textContent`), "Support chat (e2e)")
+}
+
+// TestChatPollingFallback: without EventSource (old browsers, proxies that
+// break streams) the chat page polls, and an operator's reply still arrives
+// without a reload. The page is opened on its own, as the shareable /c/KEY.
+func TestChatPollingFallback(t *testing.T) {
+	browser := chatBrowser(t)
+	a := newChatApp(t)
+	ctx := context.Background()
+	a.ch.WarnPersonalData = false
+	require.NoError(t, a.db.UpdateChannel(ctx, a.ch))
+
+	v := chatTab(t, browser, "visitor")
+	// Installed before any script of the page runs.
+	_, err := chromedp.Call(v.ctx, page.AddScriptToEvaluateOnNewDocument,
+		page.AddScriptToEvaluateOnNewDocumentParams{Source: `delete window.EventSource;`})
+	require.NoError(t, err)
+	v.do(chromedp.Navigate(a.base + "/c/" + a.ch.Key))
+	v.waitJS("chat ready", `!document.getElementById('cf-chat-text').disabled`)
+	assert.False(t, chatEval[bool](v, `'EventSource' in window`))
+	assert.Equal(t, 0, chatEval[int](v, `document.querySelectorAll('#cf-chat-close').length`), "no close button outside the panel")
+	send(v, "Anyone there?")
+	v.waitJS("delivered", `document.querySelector('.cf-msg--visitor[data-id]')`)
+	conv, err := a.db.FindVisitorConversation(ctx, a.ch.ID, a.visitorID(v))
+	require.NoError(t, err)
+
+	// Stored by the service itself: no event is published, only the
+	// polls can bring it.
+	require.NoError(t, a.db.AddOperatorMessage(ctx, &formbuilder.Message{ConversationID: conv.ID, UserID: a.user.ID,
+		Text: "Yes, polling works."}))
+	v.waitJS("reply by polling", `document.querySelector('.cf-msg--operator') &&
+		document.querySelector('.cf-msg--operator').textContent.indexOf('Yes, polling works.') >= 0`)
 }
