@@ -198,6 +198,20 @@ func (s *Server) handleChannelList(c *fiber.Ctx) error {
 	return s.render(c, fiber.StatusOK, "channels", &view{Title: "Chat channels", Nav: "chat", Data: v})
 }
 
+// checkOperators returns a message when one of ids is not a user.
+func (s *Server) checkOperators(ctx context.Context, ids []int64) (string, error) {
+	for _, id := range ids {
+		_, err := s.svc.Users.FindUserByID(ctx, id)
+		if formbuilder.ErrorCode(err) == formbuilder.ENOTFOUND {
+			return "names a user that does not exist", nil
+		}
+		if err != nil {
+			return "", err
+		}
+	}
+	return "", nil
+}
+
 // userNames maps user ids to display names.
 func (s *Server) userNames(ctx context.Context) (map[int64]string, error) {
 	users, err := s.svc.Users.ListUsers(ctx)
@@ -261,6 +275,17 @@ func (s *Server) saveChannel(c *fiber.Ctx, ch *formbuilder.Channel, in channelIn
 		verr = formbuilder.FieldErrors(fields)
 	}
 	mergeErrors(errs, verr)
+	if newConsent != nil && errs["operator_ids"] == "" {
+		// Storage checks the operators too, but only after the new
+		// consent would exist: refuse first, so no stray consent is left.
+		msg, err := s.checkOperators(ctx, ch.OperatorIDs)
+		if err != nil {
+			return nil, false, err
+		}
+		if msg != "" {
+			errs["operator_ids"] = msg
+		}
+	}
 	if len(errs) > 0 {
 		return errs, false, nil
 	}

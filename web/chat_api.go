@@ -69,6 +69,16 @@ func (s *Server) applyChannelRequest(c *fiber.Ctx, req *channelRequest, ch *form
 	for k, m := range formbuilder.ErrorFields(ch.Validate()) {
 		errs[k] = m
 	}
+	if errs["operator_ids"] == "" {
+		// Checked before the consent is stored, so a refusal leaves none.
+		msg, err := s.checkOperators(c.UserContext(), ch.OperatorIDs)
+		if err != nil {
+			return err
+		}
+		if msg != "" {
+			errs["operator_ids"] = msg
+		}
+	}
 	if err := formbuilder.FieldErrors(errs); err != nil {
 		return err
 	}

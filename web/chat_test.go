@@ -526,13 +526,20 @@ func TestChatAPI(t *testing.T) {
 	assert.Equal(t, "/api/v1/channels/"+strconv.FormatInt(ch.ID, 10), r.Header.Get("Location"))
 
 	for name, body := range map[string]string{
-		"no consent":      `{"name":"x","language":"en","warn_personal_data":true}`,
-		"both consents":   `{"name":"x","language":"en","consent_id":1,"new_consent":{"name":"n","text":"<p>t</p>","label":"l"}}`,
-		"unknown user":    `{"name":"x","language":"en","operator_ids":[999]}`,
+		"no consent":    `{"name":"x","language":"en","warn_personal_data":true}`,
+		"both consents": `{"name":"x","language":"en","consent_id":1,"new_consent":{"name":"n","text":"<p>t</p>","label":"l"}}`,
+		"unknown user":  `{"name":"x","language":"en","operator_ids":[999]}`,
+		"unknown user, new consent": `{"name":"x","language":"en","operator_ids":[999],
+			"new_consent":{"name":"stray","text":"<p>t</p>","label":"l"}}`,
 		"bad new consent": `{"name":"x","language":"en","new_consent":{"name":"","text":"","label":""}}`,
 	} {
 		r, out := e.api(http.MethodPost, "/api/v1/channels", tok, body)
 		assert.Equal(t, http.StatusUnprocessableEntity, r.StatusCode, "%s: %s", name, out)
+	}
+	consents, err := e.db.ListConsents(context.Background())
+	require.NoError(t, err)
+	for _, co := range consents {
+		assert.NotEqual(t, "stray", co.Name, "a refused channel leaves no consent behind")
 	}
 	r, _ = e.api(http.MethodPost, "/api/v1/channels", tok, `{"name":"x","language":"en","nope":1}`)
 	assert.Equal(t, http.StatusBadRequest, r.StatusCode)
