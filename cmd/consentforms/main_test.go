@@ -29,6 +29,14 @@ type lineWriter struct {
 
 func newLineWriter() *lineWriter { return &lineWriter{lines: make(chan string, 100)} }
 
+// String returns everything written so far; the server may still be
+// writing, hence the lock.
+func (w *lineWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
+
 func (w *lineWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -77,12 +85,12 @@ func startServer(t *testing.T, extra ...string) (base, demo, dbPath string) {
 				demo = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), "demo form:"))
 			}
 		case code := <-done:
-			t.Fatalf("server exited with %d: %s", code, out.buf.String())
+			t.Fatalf("server exited with %d: %s", code, out.String())
 		case <-deadline:
-			t.Fatalf("server did not start: %s", out.buf.String())
+			t.Fatalf("server did not start: %s", out.String())
 		}
 	}
-	require.Contains(t, out.buf.String(), "password:")
+	require.Contains(t, out.String(), "password:")
 	return base, demo, dbPath
 }
 
