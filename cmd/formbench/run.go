@@ -80,8 +80,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("-load wrk: %w", err)
 		}
 	}
-	fmt.Fprintf(stdout, "formbench: %d connections, %v per target and run, %d runs, load by %s, %d CPUs (GOMAXPROCS %d), %s/%s\n",
-		o.connections, o.duration, o.repeat, ld.name(), runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH)
+	fmt.Fprintf(stdout, "formbench: %d CPUs (GOMAXPROCS %d), %s/%s", runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH)
+	if o.want("page") || o.want("embed") || o.want("submit") {
+		fmt.Fprintf(stdout, "; %d connections, %v per target and run, %d runs, load by %s",
+			o.connections, o.duration, o.repeat, ld.name())
+	}
+	fmt.Fprintln(stdout)
 
 	var targets []*target
 	var procs []*process
