@@ -219,6 +219,10 @@ func (w *Worker) attempt(ctx context.Context, m *formbuilder.OutboxMessage) {
 		switch {
 		case f.permanent, m.Test, age >= w.cfg.MaxAge:
 			// Tests are tried once: the admin is waiting for the result.
+			if !m.Test {
+				w.cfg.Logger.Warn("delivery given up", "message", m.ID, "form", m.FormID, "kind", m.Kind,
+					"attempts", m.Attempts+1, "error", f.msg)
+			}
 		default:
 			next = start.Add(w.cfg.Backoff(m.Attempts + 1))
 		}

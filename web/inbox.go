@@ -185,7 +185,7 @@ func shorten(s string, n int) string {
 
 func inboxRowOf(f *formbuilder.Form, sub *formbuilder.Submission) inboxRow {
 	row := inboxRow{ID: sub.ID, When: sub.CreatedAt.UTC().Format(logTimeFormat), Subject: sub.Subject,
-		PageURL: sub.PageURL}
+		PageURL: shorten(sub.PageURL, 60)}
 	for _, v := range formbuilder.LabeledValues(f, sub, false) {
 		if len(row.Summary) == 3 {
 			break
