@@ -380,15 +380,19 @@ func (s *Server) streamSubmissions(c *fiber.Ctx, form *formbuilder.Form, f formb
 	// Fiber's pool: copy what it needs now.
 	inbox, logger, conn := s.svc.Inbox, s.log, c.Context().Conn()
 	reqID, _ := c.Locals("requestid").(string)
+	// One response per connection: a failed export must not be followed by
+	// another request on a connection in an unknown state.
+	c.Context().SetConnectionClose()
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
 		dw := &deadlineWriter{w: w, conn: conn}
 		n, err := formbuilder.ExportSubmissions(context.Background(), inbox, f, form, format, dw, nil)
 		if err != nil {
 			logger.Warn("submission export aborted", "form", form.Key, "format", format, "rows", n,
 				"err", err.Error(), "request_id", reqID)
-			if conn != nil {
-				conn.Close()
-			}
+			// Closing the connection from here would race fasthttp's own
+			// use of it (the stream writer runs in its own goroutine, and a
+			// SetWriteDeadline on a closed conn panics the server).
+			writeExportAbort(dw, format, reqID)
 		}
 	})
 	return nil

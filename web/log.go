@@ -3,6 +3,7 @@ package web
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"net"
 	"net/netip"
 	"net/url"
@@ -279,11 +280,32 @@ func (d *deadlineWriter) Flush() error {
 	return d.w.Flush()
 }
 
+// writeExportAbort ends a failed export with a line that marks it
+// incomplete: a comment line for CSV, an object with an "error" member for
+// NDJSON (export rows never have one).
+func writeExportAbort(w *deadlineWriter, format, reqID string) {
+	msg := "export incomplete: internal error (request " + reqID + ")"
+	if format == "ndjson" {
+		b, _ := json.Marshal(map[string]string{"error": msg})
+		_, _ = w.Write(append(b, '\n'))
+	} else {
+		_, _ = w.Write([]byte("\n# ERROR " + msg + "\n"))
+	}
+	_ = w.Flush()
+	// A write deadline in the past makes fasthttp's next write on the
+	// connection fail, so the chunked response never gets its final chunk
+	// and clients report a broken download. Unlike Close, it cannot panic
+	// the server; should fasthttp reset the deadline first (a failure
+	// before the response began), the marker line above still tells.
+	if w.conn != nil {
+		_ = w.conn.SetWriteDeadline(time.Unix(1, 0))
+	}
+}
+
 // streamExport answers with the entries of f in format, streamed as they
 // are read (chunked; constant memory whatever the log's size). The filter
 // is checked before the first byte; an error after that cannot change the
-// status any more, so the connection is closed mid-stream: the download
-// then fails visibly instead of ending like a complete file.
+// status any more, so the download ends with an explicit error line.
 func (s *Server) streamExport(c *fiber.Ctx, f formbuilder.RecordFilter, format string) error {
 	name := "consent-log-" + s.now().Format("20060102T150405Z") + "." + format
 	c.Set(fiber.HeaderContentType, formbuilder.ExportContentType(format))
@@ -298,15 +320,19 @@ func (s *Server) streamExport(c *fiber.Ctx, f formbuilder.RecordFilter, format s
 	// pool: copy everything it needs now.
 	logSvc, logger, conn := s.svc.Log, s.log, c.Context().Conn()
 	reqID, _ := c.Locals("requestid").(string)
+	// One response per connection: a failed export must not be followed by
+	// another request on a connection in an unknown state.
+	c.Context().SetConnectionClose()
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
 		dw := &deadlineWriter{w: w, conn: conn}
 		n, err := formbuilder.Export(context.Background(), logSvc, f, format, dw, nil)
 		if err != nil {
 			logger.Warn("consent log export aborted", "format", format, "rows", n, "err", err.Error(),
 				"request_id", reqID)
-			if conn != nil {
-				conn.Close()
-			}
+			// Closing the connection from here would race fasthttp's own
+			// use of it (the stream writer runs in its own goroutine, and a
+			// SetWriteDeadline on a closed conn panics the server).
+			writeExportAbort(dw, format, reqID)
 		}
 	})
 	return nil
