@@ -1,11 +1,6 @@
 package web
 
 import (
-	"math"
-	"strconv"
-	"strings"
-	"time"
-
 	"github.com/consentforms/consentforms/formbuilder"
 	"github.com/gofiber/fiber/v2"
 )
@@ -42,11 +37,6 @@ func newChatLimits(cfg Config) *chatLimits {
 	return l
 }
 
-type ratePick struct {
-	rl  *rateLimiter
-	key string
-}
-
 // limitChatPost limits visitor posts per client IP and channel, per
 // channel and per client IP over all public posts. Like limitPublicPost it
 // runs before the body is read, counts nothing for a refused request, and
@@ -63,30 +53,4 @@ func (s *Server) limitChatPost(c *fiber.Ctx) error {
 // limitChatRead limits history reads per client IP.
 func (s *Server) limitChatRead(c *fiber.Ctx) error {
 	return s.limitBy(c, []ratePick{{s.chat.limits.read, rateKeyIP(s.clientIP(c))}})
-}
-
-func (s *Server) limitBy(c *fiber.Ctx, picks []ratePick) error {
-	now := s.now()
-	var wait time.Duration
-	for _, p := range picks {
-		if ok, d := p.rl.check(p.key, now); !ok && d > wait {
-			wait = d
-		}
-	}
-	if wait == 0 {
-		for _, p := range picks {
-			p.rl.hit(p.key, now)
-		}
-		return c.Next()
-	}
-	secs := int(math.Ceil(wait.Seconds()))
-	c.Set(fiber.HeaderRetryAfter, strconv.Itoa(secs))
-	s.log.Info("rate limited", "path", c.Path(), "ip", picks[0].key, "retry_after", secs)
-	lang := "en"
-	if strings.HasPrefix(c.Get(fiber.HeaderAcceptLanguage), "de") {
-		lang = "de"
-	}
-	return formbuilder.Errorf(formbuilder.ERATELIMIT, "%s", ifLang(lang,
-		"Zu viele Anfragen. Bitte versuchen Sie es in "+strconv.Itoa(secs)+" Sekunden erneut.",
-		"Too many requests. Please try again in "+strconv.Itoa(secs)+" seconds."))
 }

@@ -262,15 +262,24 @@ func rateKeyIP(ip string) string {
 func (s *Server) limitPublicPost(c *fiber.Ctx) error {
 	rl := s.rates
 	ip := rateKeyIP(s.clientIP(c))
-	now := s.now()
-	type pick struct {
-		rl  *rateLimiter
-		key string
-	}
-	picks := []pick{{rl.ip, ip}}
+	picks := []ratePick{{rl.ip, ip}}
 	if key := c.Params("key"); key != "" && formbuilder.ValidFormKey(key) {
-		picks = append(picks, pick{rl.ipForm, ip + " " + key}, pick{rl.form, key})
+		picks = append(picks, ratePick{rl.ipForm, ip + " " + key}, ratePick{rl.form, key})
 	}
+	return s.limitBy(c, picks)
+}
+
+// ratePick is one limiter and the key a request counts under in it.
+type ratePick struct {
+	rl  *rateLimiter
+	key string
+}
+
+// limitBy lets the request through and counts it in every pick when all of
+// them have room (picks[0] names the client in the log), else answers 429
+// with the longest wait as Retry-After and counts nothing.
+func (s *Server) limitBy(c *fiber.Ctx, picks []ratePick) error {
+	now := s.now()
 	var wait time.Duration
 	for _, p := range picks {
 		if ok, d := p.rl.check(p.key, now); !ok && d > wait {
@@ -285,7 +294,7 @@ func (s *Server) limitPublicPost(c *fiber.Ctx) error {
 	}
 	secs := int(math.Ceil(wait.Seconds()))
 	c.Set(fiber.HeaderRetryAfter, strconv.Itoa(secs))
-	s.log.Info("rate limited", "path", c.Path(), "ip", ip, "retry_after", secs)
+	s.log.Info("rate limited", "path", c.Path(), "ip", picks[0].key, "retry_after", secs)
 	lang := "en"
 	if strings.HasPrefix(c.Get(fiber.HeaderAcceptLanguage), "de") {
 		lang = "de"
