@@ -468,25 +468,29 @@ type conversationView struct {
 	Script   string
 }
 
-// adminConversation returns the conversation of the :id parameter. A
-// conversation without a delivered message holds nothing an operator may
-// see (its held message waits for the visitor's consent), so it is not
-// found here either.
-func (s *Server) adminConversation(c *fiber.Ctx) (*formbuilder.Conversation, error) {
-	id, err := paramID(c, "id")
-	if err != nil {
-		return nil, err
-	}
-	conv, err := s.svc.Chat.FindConversation(c.UserContext(), id)
+// operatorConversation returns conversation id as operators may see it.
+// One without a delivered message holds nothing an operator may see (its
+// held message waits for the visitor's consent), so it is not found; the
+// held message is cleared from the copy, though no page or answer shows it.
+func (s *Server) operatorConversation(ctx context.Context, id int64) (*formbuilder.Conversation, error) {
+	conv, err := s.svc.Chat.FindConversation(ctx, id)
 	if formbuilder.ErrorCode(err) == formbuilder.ENOTFOUND || (err == nil && conv.LastMessageAt.IsZero()) {
 		return nil, formbuilder.Errorf(formbuilder.ENOTFOUND, "This conversation does not exist.")
 	}
 	if err != nil {
 		return nil, err
 	}
-	// Nothing below reads it, but an operator's copy must never carry it.
 	conv.HeldMessage = ""
 	return conv, nil
+}
+
+// adminConversation returns the conversation of the :id parameter.
+func (s *Server) adminConversation(c *fiber.Ctx) (*formbuilder.Conversation, error) {
+	id, err := paramID(c, "id")
+	if err != nil {
+		return nil, err
+	}
+	return s.operatorConversation(c.UserContext(), id)
 }
 
 func (s *Server) handleConversation(c *fiber.Ctx) error {

@@ -181,18 +181,13 @@ func (s *Server) apiListConversations(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"conversations": list})
 }
 
-// apiConversation loads the conversation of :id; one without a delivered
-// message does not exist for operators (see adminConversation).
+// apiConversation loads the conversation of :id (see operatorConversation).
 func (s *Server) apiConversation(c *fiber.Ctx) (*formbuilder.Conversation, error) {
 	id, err := strconv.ParseInt(c.Params("id"), 10, 64)
 	if err != nil || id <= 0 {
-		return nil, formbuilder.Errorf(formbuilder.ENOTFOUND, "conversation not found")
+		return nil, formbuilder.Errorf(formbuilder.ENOTFOUND, "This conversation does not exist.")
 	}
-	conv, err := s.svc.Chat.FindConversation(c.UserContext(), id)
-	if formbuilder.ErrorCode(err) == formbuilder.ENOTFOUND || (err == nil && conv.LastMessageAt.IsZero()) {
-		return nil, formbuilder.Errorf(formbuilder.ENOTFOUND, "conversation not found")
-	}
-	return conv, err
+	return s.operatorConversation(c.UserContext(), id)
 }
 
 // apiGetConversation returns the conversation and its messages after
