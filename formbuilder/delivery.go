@@ -117,8 +117,8 @@ type OutboxMessage struct {
 	Attempts    int       `json:"attempts"`
 	NextAttempt time.Time `json:"next_attempt"`
 	// DeliveredAt is zero until delivered; GaveUpAt is set when retries end.
-	DeliveredAt time.Time `json:"delivered_at,omitempty"`
-	GaveUpAt    time.Time `json:"gave_up_at,omitempty"`
+	DeliveredAt time.Time `json:"delivered_at,omitzero"`
+	GaveUpAt    time.Time `json:"gave_up_at,omitzero"`
 	LastError   string    `json:"last_error,omitempty"`
 	CreatedAt   time.Time `json:"created_at"`
 }

@@ -355,9 +355,9 @@ func (s *Server) handleInboxExport(format string) fiber.Handler {
 
 // streamSubmissions answers with every submission of f in format, oldest
 // first, streamed as it is read: constant memory whatever the inbox's size.
-// The filter is checked before the first byte; an error after that closes
-// the connection, so the download fails visibly instead of looking
-// complete (as the consent log's export does).
+// The filter is checked before the first byte; an error after that ends
+// the download with an explicit error line and a cut chunked stream, as
+// the consent log's export does (writeExportAbort).
 func (s *Server) streamSubmissions(c *fiber.Ctx, form *formbuilder.Form, f formbuilder.SubmissionFilter, format string) error {
 	if strings.TrimSpace(f.Query) != "" {
 		// A bad search fails here, with a status, not mid-stream.
