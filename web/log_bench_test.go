@@ -20,13 +20,13 @@ import (
 
 // BenchmarkLogPagesHTTP measures the consent log pages through the whole
 // app (session check, queries, template): the admin list's first page, a
-// filtered and a deep page, and the API's first page. It runs on the test
-// log of logEnv (a dozen entries) and, when CF_BENCH_DB names a copy of the
+// filtered and a deep page, and the API's first page. It runs on a log of
+// 1,000 submissions and, when CF_BENCH_DB names a copy of the
 // 1M-entry log that storage's BenchmarkLogPages writes with
 // CF_BENCH_DB_OUT, on that too. The copy gets a user, a session and a
 // token added.
 func BenchmarkLogPagesHTTP(b *testing.B) {
-	dbs := map[string]string{"small": ""}
+	dbs := map[string]string{"1k": ""}
 	if p := os.Getenv("CF_BENCH_DB"); p != "" {
 		dbs["1M"] = p
 	}
