@@ -54,7 +54,12 @@ func TestPragmasOnEveryPooledConnection(t *testing.T) {
 	w, err := db.w.Conn(ctx)
 	require.NoError(t, err)
 	p := pragmas(t, w)
+	var cache, temp string
+	require.NoError(t, w.QueryRowContext(ctx, "PRAGMA cache_size").Scan(&cache))
+	require.NoError(t, w.QueryRowContext(ctx, "PRAGMA temp_store").Scan(&temp))
 	require.NoError(t, w.Close())
+	assert.Equal(t, "-16384", cache)
+	assert.Equal(t, "2", temp, "savepoint journals in memory")
 	assert.Equal(t, map[string]string{"journal_mode": "wal", "synchronous": "2", "foreign_keys": "1",
 		"recursive_triggers": "1", "busy_timeout": "5000", "query_only": "0"}, p)
 }

@@ -160,27 +160,58 @@ func count(t testing.TB, q queryer, table string) int {
 	return n
 }
 
-// bulkAppend appends n log entries built by gen straight through the writer,
-// chunk by chunk, each chunk one transaction: a fast way to fill the log
-// for benchmarks that still computes every hash and keeps the chain valid.
+// bulkAppend appends n log entries built by gen straight through the
+// writer: a fast way to fill the log for benchmarks that still computes every
+// hash and keeps the chain valid. Entries go in small jobs from several
+// goroutines, so the writer groups them into large transactions as it does
+// submissions; one huge job would make SQLite's savepoint journal (walked at
+// the end of every statement of a triggered table) grow without bound.
+// Entry i is not necessarily entry i+1 of the log.
 func bulkAppend(t testing.TB, db *DB, n int, gen func(i int) *formbuilder.ConsentRecord) {
 	t.Helper()
-	const chunk = 20000
+	const perJob, workers = 100, 64
 	ctx := context.Background()
-	for start := 0; start < n; start += chunk {
-		end := min(start+chunk, n)
-		err := db.writer.do(ctx, &job{run: func(ctx context.Context, b *batch) error {
-			for i := start; i < end; i++ {
-				r := gen(i)
-				if r.Time.IsZero() {
-					r.Time = b.db.now()
-				}
-				if err := b.appendRecord(ctx, r); err != nil {
-					return err
+	next := make(chan int)
+	errs := make(chan error, workers)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for start := range next {
+				end := min(start+perJob, n)
+				err := db.writer.do(ctx, &job{run: func(ctx context.Context, b *batch) error {
+					for i := start; i < end; i++ {
+						r := gen(i)
+						if r.Time.IsZero() {
+							r.Time = b.db.now()
+						}
+						if err := b.appendRecord(ctx, r); err != nil {
+							return err
+						}
+					}
+					return nil
+				}})
+				if err != nil {
+					errs <- err
+					return
 				}
 			}
-			return nil
-		}})
+		}()
+	}
+	for start := 0; start < n; start += perJob {
+		select {
+		case next <- start:
+		case err := <-errs:
+			close(next)
+			wg.Wait()
+			require.NoError(t, err)
+		}
+	}
+	close(next)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
 		require.NoError(t, err)
 	}
 }
