@@ -110,7 +110,10 @@ func TestExport100kOverHTTP(t *testing.T) {
 	// What the export keeps does not grow with the rows. The peak may hold
 	// a few MiB of fresh garbage: the server goes on writing into the
 	// socket's buffers while a sample collects.
-	require.Less(t, atEnd, at1k+4<<20, "heap grew with the number of rows")
-	require.Less(t, at50k, at1k+4<<20, "heap grew with the number of rows")
+	// The bound leaves room for what other goroutines of the test binary
+	// (servers and workers of earlier tests) allocate meanwhile; buffering
+	// the 15 MiB file, or even half of it, would still cross it.
+	require.Less(t, atEnd, at1k+7<<20, "heap grew with the number of rows")
+	require.Less(t, at50k, at1k+7<<20, "heap grew with the number of rows")
 	require.Less(t, peak, at1k+32<<20)
 }
