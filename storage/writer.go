@@ -65,8 +65,10 @@ func (b *batch) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
 	return s, nil
 }
 
-// appendRecord gives r the next id, the time now and its place in the hash
-// chain, inserts it and advances the head. On error the head is unchanged.
+// appendRecord gives r (whose Time the job has set) the next id and its
+// place in the hash chain, inserts it and advances the head. On error the
+// head is unchanged. Ids are max+1 rather than SQLite's choice because the
+// hash covers the id, and it must be known before the insert.
 func (b *batch) appendRecord(ctx context.Context, r *formbuilder.ConsentRecord) error {
 	s, err := b.stmt(ctx, insertRecordSQL)
 	if err != nil {
