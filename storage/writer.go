@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/consentforms/consentforms/formbuilder"
 )
@@ -41,6 +42,9 @@ type job struct {
 type chain struct {
 	lastID int64
 	head   string
+	// lastTime is the newest entry's time. Entry times never go backwards
+	// (see appendRecord), so a time range maps to an id range.
+	lastTime time.Time
 }
 
 // batch is what a job sees: the transaction, lazily prepared statements and
@@ -75,11 +79,17 @@ func (b *batch) appendRecord(ctx context.Context, r *formbuilder.ConsentRecord) 
 		return err
 	}
 	r.ID = b.chain.lastID + 1
+	// A clock step backwards (NTP, a VM resumed) must not put an entry
+	// before its predecessor: lists turn date filters into id bounds, and
+	// the log reads best in one order anyway.
+	if r.Time.Before(b.chain.lastTime) {
+		r.Time = b.chain.lastTime
+	}
 	r.Seal(b.chain.head)
 	if _, err := s.ExecContext(ctx, recordArgs(r)...); err != nil {
 		return err
 	}
-	b.chain.lastID, b.chain.head = r.ID, r.Hash
+	b.chain.lastID, b.chain.head, b.chain.lastTime = r.ID, r.Hash, r.Time
 	return nil
 }
 
@@ -274,8 +284,16 @@ func (w *writer) commitTx(live []*job, errs []error) error {
 // loadChain reads the head of the log: the newest entry, or genesis.
 func loadChain(ctx context.Context, q queryer) (chain, error) {
 	c := chain{head: formbuilder.GenesisHash}
-	err := q.QueryRowContext(ctx, "SELECT id, hash FROM consent_records ORDER BY id DESC LIMIT 1").Scan(&c.lastID, &c.head)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+	var t string
+	err := q.QueryRowContext(ctx, "SELECT id, hash, time FROM consent_records ORDER BY id DESC LIMIT 1").
+		Scan(&c.lastID, &c.head, &t)
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, nil
+	}
+	if err != nil {
+		return c, err
+	}
+	if c.lastTime, err = parseTime(t); err != nil {
 		return c, err
 	}
 	return c, nil
