@@ -51,19 +51,29 @@ type chain struct {
 // the chain head.
 type batch struct {
 	db    *DB
+	w     *writer
 	tx    *sql.Tx
 	chain *chain
 	stmts map[string]*sql.Stmt
 }
 
-// stmt prepares q once per batch; a batch runs the same few inserts many times.
+// stmt returns q prepared for this batch's transaction; a batch runs the
+// same few inserts many times. A query the writer has prepared for good is
+// only bound to the transaction; any other is prepared here, and the writer
+// prepares it for good before its next batch.
 func (b *batch) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
 	if s, ok := b.stmts[q]; ok {
 		return s, nil
 	}
-	s, err := b.tx.PrepareContext(ctx, q)
-	if err != nil {
-		return nil, err
+	var s *sql.Stmt
+	if ps, ok := b.w.prepared[q]; ok {
+		s = b.tx.StmtContext(ctx, ps)
+	} else {
+		var err error
+		if s, err = b.tx.PrepareContext(ctx, q); err != nil {
+			return nil, err
+		}
+		b.w.unprepared = append(b.w.unprepared, q)
 	}
 	b.stmts[q] = s
 	return s, nil
@@ -103,9 +113,37 @@ type writer struct {
 	mu     sync.RWMutex
 	closed bool
 
+	// prepared are the batches' statements, prepared on the writer's
+	// connection outside any transaction and reused by every batch:
+	// preparing them per batch (the record insert compiles its trigger)
+	// cost about as much as the inserts of a few jobs. Only the writer
+	// goroutine touches prepared and unprepared.
+	prepared   map[string]*sql.Stmt
+	unprepared []string
+
 	// Counters for tests and benchmarks.
 	batches atomic.Int64
 	jobs    atomic.Int64
+}
+
+// maxPrepared bounds the statements kept; queries are constants in
+// practice, but one built from a filter must not grow the set forever.
+const maxPrepared = 64
+
+// prepareSeen prepares for good the queries the last batches prepared for
+// themselves. It runs between batches, when the writer holds no
+// transaction and the connection is free.
+func (w *writer) prepareSeen(ctx context.Context) {
+	for _, q := range w.unprepared {
+		if _, ok := w.prepared[q]; ok || len(w.prepared) >= maxPrepared {
+			continue
+		}
+		// A failure only means the next batch prepares q again.
+		if ps, err := w.db.w.PrepareContext(ctx, q); err == nil {
+			w.prepared[q] = ps
+		}
+	}
+	w.unprepared = w.unprepared[:0]
 }
 
 func newWriter(db *DB) *writer {
@@ -114,6 +152,7 @@ func newWriter(db *DB) *writer {
 		batchSize: db.opts.batchSize,
 		queue:     make(chan *job, 4*db.opts.batchSize),
 		finished:  make(chan struct{}),
+		prepared:  map[string]*sql.Stmt{},
 	}
 	go w.run()
 	return w
@@ -167,6 +206,11 @@ func (w *writer) close() bool {
 
 func (w *writer) run() {
 	defer close(w.finished)
+	defer func() {
+		for _, s := range w.prepared {
+			_ = s.Close()
+		}
+	}()
 	jobs := make([]*job, 0, w.batchSize)
 	for {
 		j, ok := <-w.queue
@@ -234,6 +278,7 @@ func (w *writer) commit(jobs []*job) {
 // savepoint is rolled back.
 func (w *writer) commitTx(live []*job, errs []error) error {
 	ctx := context.Background()
+	w.prepareSeen(ctx)
 	tx, err := w.db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -243,7 +288,7 @@ func (w *writer) commitTx(live []*job, errs []error) error {
 		_ = tx.Rollback()
 		return err
 	}
-	b := &batch{db: w.db, tx: tx, chain: &c, stmts: map[string]*sql.Stmt{}}
+	b := &batch{db: w.db, w: w, tx: tx, chain: &c, stmts: map[string]*sql.Stmt{}}
 	// exec runs one of the savepoint statements, prepared once per batch:
 	// parsing them for every job cost a third as much as the job's inserts.
 	exec := func(q string) error {
