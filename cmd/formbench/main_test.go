@@ -34,6 +34,9 @@ func TestSmoke(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs servers")
 	}
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("needs the go command to build the server")
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	bin := filepath.Join(t.TempDir(), "consentforms")
