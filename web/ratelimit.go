@@ -145,10 +145,12 @@ func (rl *rateLimiter) check(key string, now time.Time) (bool, time.Duration) {
 	return true, 0
 }
 
-// hit counts one hit for key at now.
-func (rl *rateLimiter) hit(key string, now time.Time) {
+// allow counts a hit for key unless that would pass the limit; then it
+// counts nothing and returns how long to wait. Check and count happen under
+// one lock, so concurrent requests cannot pass the limit together.
+func (rl *rateLimiter) allow(key string, now time.Time) (bool, time.Duration) {
 	if rl == nil {
-		return
+		return true, 0
 	}
 	ns := now.UnixNano()
 	sh := rl.shard(key)
@@ -162,18 +164,28 @@ func (rl *rateLimiter) hit(key string, now time.Time) {
 		b = &rateBucket{}
 		sh.m[key] = b
 	}
-	rl.advance(b, ns)
+	e := rl.advance(b, ns)
+	if rl.count(b, e)+1 > float64(rl.limit) {
+		return false, rl.wait(b, e)
+	}
 	b.curr++
+	return true, 0
 }
 
-// allow counts a hit for key unless that would pass the limit; then it
-// counts nothing and returns how long to wait.
-func (rl *rateLimiter) allow(key string, now time.Time) (bool, time.Duration) {
-	if ok, wait := rl.check(key, now); !ok {
-		return false, wait
+// undo takes back a hit that allow counted at now, when another limit
+// refused the same request. A window that moved on meanwhile keeps it: the
+// hit then only ages out a little early.
+func (rl *rateLimiter) undo(key string, now time.Time) {
+	if rl == nil {
+		return
 	}
-	rl.hit(key, now)
-	return true, 0
+	ns := now.UnixNano()
+	sh := rl.shard(key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if b := sh.m[key]; b != nil && b.start == ns-ns%int64(rl.window) && b.curr > 0 {
+		b.curr--
+	}
 }
 
 // evict makes room in a full shard: first keys without a hit in the last two
@@ -257,8 +269,8 @@ func rateKeyIP(ip string) string {
 // and per form; other posts (withdrawals) per IP. A refused request counts
 // against no limit, so a client that waits as told gets through.
 //
-// Checking all limits and then counting is not one atomic step: concurrent
-// requests can pass a limit by a few hits, which a rate limit can afford.
+// Each limit counts atomically; a request one limit refuses is taken back
+// from the limits that had already counted it.
 func (s *Server) limitPublicPost(c *fiber.Ctx) error {
 	rl := s.rates
 	ip := rateKeyIP(s.clientIP(c))
@@ -281,15 +293,23 @@ type ratePick struct {
 func (s *Server) limitBy(c *fiber.Ctx, picks []ratePick) error {
 	now := s.now()
 	var wait time.Duration
-	for _, p := range picks {
-		if ok, d := p.rl.check(p.key, now); !ok && d > wait {
+	for i, p := range picks {
+		if ok, d := p.rl.allow(p.key, now); !ok {
 			wait = d
+			// Look for the longest wait among the rest, then take back
+			// what this request counted: a refused request uses up nothing.
+			for _, q := range picks[i+1:] {
+				if ok, d := q.rl.check(q.key, now); !ok && d > wait {
+					wait = d
+				}
+			}
+			for _, q := range picks[:i] {
+				q.rl.undo(q.key, now)
+			}
+			break
 		}
 	}
 	if wait == 0 {
-		for _, p := range picks {
-			p.rl.hit(p.key, now)
-		}
 		return c.Next()
 	}
 	secs := int(math.Ceil(wait.Seconds()))
