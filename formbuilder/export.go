@@ -215,6 +215,23 @@ func Export(ctx context.Context, log ConsentLog, f RecordFilter, format string, 
 	if err != nil {
 		return 0, err
 	}
+	return streamRows(ctx, w, enc, progress, func(each func(*ConsentRecord) error) error {
+		return log.ExportRecords(ctx, f, each)
+	})
+}
+
+// rowEncoder is what the record and the submission encoders share.
+type rowEncoder[T any] interface {
+	Encode(T) error
+	Flush() error
+}
+
+// streamRows feeds every row that iterate yields to enc, flushing the
+// encoder and w every ExportFlushRows rows (and at the end) so a download
+// moves on at a steady pace and memory stays flat; progress hears the count
+// at each flush.
+func streamRows[T any](ctx context.Context, w io.Writer, enc rowEncoder[T], progress func(rows int64),
+	iterate func(each func(T) error) error) (int64, error) {
 	flusher, _ := w.(interface{ Flush() error })
 	var n int64
 	flush := func() error {
@@ -231,8 +248,8 @@ func Export(ctx context.Context, log ConsentLog, f RecordFilter, format string, 
 		}
 		return nil
 	}
-	err = log.ExportRecords(ctx, f, func(r *ConsentRecord) error {
-		if err := enc.Encode(r); err != nil {
+	err := iterate(func(row T) error {
+		if err := enc.Encode(row); err != nil {
 			return err
 		}
 		n++

@@ -194,37 +194,10 @@ func ExportSubmissions(ctx context.Context, r SubmissionReader, f SubmissionFilt
 	if err != nil {
 		return 0, err
 	}
-	flusher, _ := w.(interface{ Flush() error })
-	var n int64
-	flush := func() error {
-		if err := enc.Flush(); err != nil {
-			return err
-		}
-		if flusher != nil {
-			if err := flusher.Flush(); err != nil {
-				return err
-			}
-		}
-		if progress != nil {
-			progress(n)
-		}
-		return nil
-	}
 	f.FormID = form.ID
-	err = r.ExportSubmissions(ctx, f, func(s *Submission) error {
-		if err := enc.Encode(s); err != nil {
-			return err
-		}
-		n++
-		if n%ExportFlushRows == 0 {
-			return flush()
-		}
-		return ctx.Err()
+	return streamRows(ctx, w, enc, progress, func(each func(*Submission) error) error {
+		return r.ExportSubmissions(ctx, f, each)
 	})
-	if err != nil {
-		return n, err
-	}
-	return n, flush()
 }
 
 // LabeledValue is one answer of a submission under its field's label, for
