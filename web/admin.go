@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/consentforms/consentforms/formbuilder"
+	"github.com/consentforms/consentforms/widget"
 	"github.com/gofiber/fiber/v2"
 )
 
@@ -38,8 +39,8 @@ const adminCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-s
 // adminUI is the admin side's start-up state.
 type adminUI struct {
 	pages    map[string]*template.Template
-	assets   map[string]*adminAsset // by plain and hashed name
-	css, js  *adminAsset
+	assets   map[string]*widget.Asset // by plain and hashed name
+	css, js  *widget.Asset
 	throttle *throttle
 }
 
@@ -48,14 +49,14 @@ func newAdminUI() (*adminUI, error) {
 	if err != nil {
 		return nil, err
 	}
-	ui := &adminUI{pages: pages, assets: map[string]*adminAsset{}, throttle: newThrottle(loginLimit, loginWindow)}
+	ui := &adminUI{pages: pages, assets: map[string]*widget.Asset{}, throttle: newThrottle(loginLimit, loginWindow)}
 	for _, name := range []string{"admin.css", "admin.js"} {
 		a, err := loadAdminAsset(name)
 		if err != nil {
 			return nil, err
 		}
-		ui.assets[a.name] = a
-		ui.assets[a.hashed] = a
+		ui.assets[a.Name] = a
+		ui.assets[a.HashedName] = a
 		if strings.HasSuffix(name, ".css") {
 			ui.css = a
 		} else {
@@ -318,8 +319,8 @@ func (s *Server) render(c *fiber.Ctx, status int, page string, v *view) error {
 			v.Summary = append(v.Summary, summaryItem{Href: "#" + k, Text: label + ": " + v.Errors[k]})
 		}
 	}
-	v.CSS = "/admin/static/" + s.admin.css.hashed
-	v.JS = "/admin/static/" + s.admin.js.hashed
+	v.CSS = "/admin/static/" + s.admin.css.HashedName
+	v.JS = "/admin/static/" + s.admin.js.HashedName
 	v.BaseURL = s.cfg.BaseURL
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout", v); err != nil {

@@ -357,7 +357,7 @@ func TestAdminAssets(t *testing.T) {
 	}
 	resp, _ := e.get("/admin/static/admin.css")
 	require.Equal(t, 200, resp.StatusCode)
-	require.Equal(t, "no-cache", resp.Header.Get("Cache-Control"))
+	require.Equal(t, "public, max-age=300, must-revalidate", resp.Header.Get("Cache-Control"), "the plain name revalidates, as for the widget assets")
 	resp, _ = e.get("/admin/static/nope.js")
 	require.Equal(t, 404, resp.StatusCode)
 }

@@ -3,6 +3,7 @@ package web
 import (
 	_ "embed"
 
+	"github.com/consentforms/consentforms/widget"
 	"github.com/gofiber/fiber/v2"
 )
 
@@ -16,14 +17,14 @@ var chatAdminJS []byte
 // after routesAdmin and routesAPI, whose prefix middleware (adminFrame;
 // apiFrame and the token check) then runs before these handlers.
 func (s *Server) routesChat(app *fiber.App) {
-	a, err := newAdminAsset("chat_admin.js", chatAdminJS)
+	a, err := widget.NewAsset("chat_admin.js", chatAdminJS)
 	if err != nil {
 		// Hashing and compressing embedded bytes cannot fail at run time.
 		panic("web: chat_admin.js: " + err.Error())
 	}
-	s.admin.assets[a.name] = a
-	s.admin.assets[a.hashed] = a
-	s.chat = &chatState{hub: newChatHub(), limits: newChatLimits(s.cfg), adminJS: "/admin/static/" + a.hashed}
+	s.admin.assets[a.Name] = a
+	s.admin.assets[a.HashedName] = a
+	s.chat = &chatState{hub: newChatHub(), limits: newChatLimits(s.cfg), adminJS: "/admin/static/" + a.HashedName}
 
 	app.Get("/c/:key", s.handleChatPage)
 	app.Get("/c/:key/consent", s.handleChatConsentPage)

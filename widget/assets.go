@@ -31,17 +31,27 @@ type Asset struct {
 // assetNames are the files of assets/ the renderer serves, in Assets() order.
 var assetNames = []string{"form.js", "form.css", "embed.js", "chat.js", "chat.css"}
 
-// buildAsset minifies, hashes and compresses one source file.
+// buildAsset minifies one source file and makes it an Asset.
 func buildAsset(name string, src []byte) (*Asset, error) {
+	switch path.Ext(name) {
+	case ".js":
+		return NewAsset(name, minify(src, true))
+	case ".css":
+		return NewAsset(name, minify(src, false))
+	}
+	return nil, fmt.Errorf("widget: asset %s: unknown type", name)
+}
+
+// NewAsset hashes and gzip-compresses body, a finished .js or .css file, so
+// that serving it costs no work per request. The web package uses it for
+// its own admin assets too, so every static file is served one way.
+func NewAsset(name string, body []byte) (*Asset, error) {
 	ext := path.Ext(name)
-	var body []byte
 	var ctype string
 	switch ext {
 	case ".js":
-		body = minify(src, true)
 		ctype = "text/javascript; charset=utf-8"
 	case ".css":
-		body = minify(src, false)
 		ctype = "text/css; charset=utf-8"
 	default:
 		return nil, fmt.Errorf("widget: asset %s: unknown type", name)
