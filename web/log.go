@@ -295,9 +295,17 @@ func writeExportAbort(w *deadlineWriter, format, reqID string) {
 	// A write deadline in the past makes fasthttp's next write on the
 	// connection fail, so the chunked response never gets its final chunk
 	// and clients report a broken download. Unlike Close, it cannot panic
-	// the server; should fasthttp reset the deadline first (a failure
-	// before the response began), the marker line above still tells.
+	// the server. The stream writer runs beside the handler, and fasthttp
+	// sets its own deadline once the handler has returned, just before it
+	// writes the response; an export that fails at once could be first, so
+	// the past deadline is set again for a while. The final chunk only goes
+	// out after this function returns, into the past deadline. Should the
+	// server still be slower than that, the marker line above tells.
 	if w.conn != nil {
+		for i := 0; i < 25; i++ {
+			_ = w.conn.SetWriteDeadline(time.Unix(1, 0))
+			time.Sleep(10 * time.Millisecond)
+		}
 		_ = w.conn.SetWriteDeadline(time.Unix(1, 0))
 	}
 }
