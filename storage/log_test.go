@@ -168,6 +168,7 @@ func TestGroupCommitConcurrent(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, vr.OK(), "%+v", vr)
 	assert.EqualValues(t, total, vr.Checked)
+	assert.Zero(t, db.writer.retried.Load(), "batches without a failure commit without savepoints")
 	t.Logf("%d submissions in %d batches", db.writer.jobs.Load(), db.writer.batches.Load())
 }
 
@@ -208,8 +209,10 @@ func TestGroupCommitBadSubmissionFailsAlone(t *testing.T) {
 	require.NoError(t, conn.Close())
 	wg.Wait()
 
-	// Job 0 was alone; jobs 1..100 came in one batch with the bad one inside.
+	// Job 0 was alone; jobs 1..100 came in one batch with the bad one inside,
+	// which ran without savepoints first and again with them.
 	assert.EqualValues(t, 1, db.writer.batches.Load()-batchesBefore)
+	assert.EqualValues(t, 1, db.writer.retried.Load())
 	for i := 0; i < n; i++ {
 		if i == bad {
 			requireCode(t, formbuilder.EINVALID, errs[i])

@@ -26,10 +26,12 @@ const (
 	jobCancelled
 )
 
-// job is one unit of work run in its own savepoint inside a batch.
+// job is one unit of work of a batch; see commitTx for how it is isolated
+// from the other jobs.
 type job struct {
-	// run does the work; on error the savepoint is rolled back and the
-	// chain head restored, so only this job is lost.
+	// run does the work; on error its batch runs again with every job in
+	// a savepoint, where this job's is rolled back and the chain head
+	// restored, so only this job is lost. run may therefore run twice.
 	run func(ctx context.Context, b *batch) error
 	// undo clears what run set on the caller's values when the job did not
 	// commit after all.
@@ -124,6 +126,8 @@ type writer struct {
 	// Counters for tests and benchmarks.
 	batches atomic.Int64
 	jobs    atomic.Int64
+	// retried counts batches that ran again with savepoints.
+	retried atomic.Int64
 }
 
 // maxPrepared bounds the statements kept; queries are constants in
@@ -276,19 +280,71 @@ func (w *writer) commit(jobs []*job) {
 // CLI, a restarted server overlapping the old one) cannot fork the chain.
 // Within the batch the head lives in memory and is restored when a job's
 // savepoint is rolled back.
+//
+// A batch first runs without savepoints: SAVEPOINT, RELEASE and the
+// savepoint journal cost about as much as a submission's inserts, and jobs
+// almost never fail (their input is validated before they are queued). When
+// one does fail, that transaction is rolled back as a whole, nothing of it
+// is stored and no caller has been answered yet, and the batch runs again
+// with every job in its own savepoint, so the failure stays that job's own.
+// Jobs can run twice: each run sets everything it reports from scratch.
 func (w *writer) commitTx(live []*job, errs []error) error {
-	ctx := context.Background()
+	ok, err := w.commitFast(live)
+	if ok || err != nil {
+		return err
+	}
+	w.retried.Add(1)
+	return w.commitSavepoints(live, errs)
+}
+
+// begin starts a batch's transaction and reads the chain head.
+func (w *writer) begin(ctx context.Context) (*batch, error) {
 	w.prepareSeen(ctx)
 	tx, err := w.db.w.BeginTx(ctx, nil)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	c, err := loadChain(ctx, tx)
 	if err != nil {
 		_ = tx.Rollback()
+		return nil, err
+	}
+	return &batch{db: w.db, w: w, tx: tx, chain: &c, stmts: map[string]*sql.Stmt{}}, nil
+}
+
+// commitFast runs all jobs in one transaction without savepoints. It
+// reports ok when they all succeeded and the transaction committed; when a
+// job failed, it rolls everything back and reports !ok with a nil error.
+func (w *writer) commitFast(live []*job) (ok bool, err error) {
+	ctx := context.Background()
+	b, err := w.begin(ctx)
+	if err != nil {
+		return false, err
+	}
+	for _, j := range live {
+		if jerr := runJob(ctx, j, b); jerr != nil {
+			// Rolled back whatever state the error left the transaction
+			// in; an error here only means it had ended already.
+			_ = b.tx.Rollback()
+			return false, nil
+		}
+	}
+	if err := b.tx.Commit(); err != nil {
+		_ = b.tx.Rollback()
+		return false, err
+	}
+	return true, nil
+}
+
+// commitSavepoints runs the jobs in one transaction, each in its own
+// savepoint, and fills errs with their failures.
+func (w *writer) commitSavepoints(live []*job, errs []error) error {
+	ctx := context.Background()
+	b, err := w.begin(ctx)
+	if err != nil {
 		return err
 	}
-	b := &batch{db: w.db, w: w, tx: tx, chain: &c, stmts: map[string]*sql.Stmt{}}
+	tx, c := b.tx, b.chain
 	// exec runs one of the savepoint statements, prepared once per batch:
 	// parsing them for every job cost a third as much as the job's inserts.
 	exec := func(q string) error {
@@ -303,9 +359,9 @@ func (w *writer) commitTx(live []*job, errs []error) error {
 			_ = tx.Rollback()
 			return err
 		}
-		before := c
+		before := *c
 		if jerr := runJob(ctx, j, b); jerr != nil {
-			c = before
+			*c = before
 			errs[i] = dbErr(jerr)
 			if err := exec("ROLLBACK TO job"); err != nil {
 				// Some errors (disk full, I/O) end the transaction
