@@ -584,3 +584,57 @@ func TestTwoHandlesShareOneChain(t *testing.T) {
 	assert.True(t, vr.OK(), "%+v", vr)
 	assert.EqualValues(t, 201, vr.Checked)
 }
+
+// TestGroupCommitMixedBatch puts a withdrawal (which reads the log) between
+// submissions (whose entries the batch inserts together at the end): the
+// withdrawal sees and extends the chain in order, without a retry.
+func TestGroupCommitMixedBatch(t *testing.T) {
+	db := newTestDB(t)
+	f := newFixture(t, db)
+	ctx := context.Background()
+	first := f.submit(t, f.formA, "192.0.2.1")
+
+	conn, err := db.w.Conn(ctx)
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	var subErrs [3]error
+	var withdrawn *formbuilder.ConsentRecord
+	var withdrawErr error
+	subs := make([]*formbuilder.Submission, 3)
+	recs := make([][]*formbuilder.ConsentRecord, 3)
+	jobs := db.writer.jobs.Load()
+	queue := func(i int, fn func()) {
+		wg.Add(1)
+		go func() { defer wg.Done(); fn() }()
+		require.Eventually(t, func() bool {
+			return db.writer.jobs.Load() == jobs+1 && len(db.writer.queue) == i
+		}, waitLong, waitTick)
+	}
+	for i := 0; i < 3; i++ {
+		subs[i], recs[i] = f.submission(t, f.formA, fmt.Sprintf("m%d@example.com", i), "203.0.113.8")
+	}
+	queue(0, func() { subErrs[0] = db.CreateSubmission(ctx, subs[0], recs[0]) })
+	queue(1, func() { subErrs[1] = db.CreateSubmission(ctx, subs[1], recs[1]) })
+	queue(2, func() { withdrawn, withdrawErr = db.Withdraw(ctx, first[0].ID, "192.0.2.9", "ua") })
+	queue(3, func() { subErrs[2] = db.CreateSubmission(ctx, subs[2], recs[2]) })
+	require.NoError(t, conn.Close())
+	wg.Wait()
+
+	require.NoError(t, withdrawErr)
+	for i := range subErrs {
+		require.NoError(t, subErrs[i], i)
+	}
+	assert.Zero(t, db.writer.retried.Load())
+	assert.Equal(t, recs[1][1].ID+1, withdrawn.ID)
+	assert.Equal(t, recs[1][1].Hash, withdrawn.PrevHash)
+	assert.Equal(t, withdrawn.Hash, recs[2][0].PrevHash)
+	for _, r := range append(append(recs[0], recs[1]...), recs[2]...) {
+		stored, err := db.FindRecord(ctx, r.ID)
+		require.NoError(t, err)
+		assert.Equal(t, r, stored)
+	}
+	vr, err := db.Verify(ctx)
+	require.NoError(t, err)
+	assert.True(t, vr.OK(), "%+v", vr)
+	assert.EqualValues(t, 9, vr.Checked)
+}

@@ -73,6 +73,9 @@ func (db *DB) CreateSubmission(ctx context.Context, sub *formbuilder.Submission,
 				r.ID, r.SubmissionID, r.Time, r.PrevHash, r.Hash = 0, 0, time.Time{}, "", ""
 			}
 		},
+		// A submission reads no log entries, and no job reads a new
+		// submission's entries before the batch flushes them.
+		deferRecords: true,
 	}
 	if err := db.writer.do(ctx, j); err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,9 +36,14 @@ type job struct {
 	run func(ctx context.Context, b *batch) error
 	// undo clears what run set on the caller's values when the job did not
 	// commit after all.
-	undo  func()
-	state atomic.Int32
-	done  chan error
+	undo func()
+	// deferRecords lets the batch insert the log entries this job appends
+	// later, together with other jobs' entries in multi-row inserts. Only
+	// for jobs that read nothing another job of the batch appends and
+	// whose entries nothing in the batch reads (submissions).
+	deferRecords bool
+	state        atomic.Int32
+	done         chan error
 }
 
 // chain is the head of the consent log: the last id and hash.
@@ -57,6 +63,12 @@ type batch struct {
 	tx    *sql.Tx
 	chain *chain
 	stmts map[string]*sql.Stmt
+
+	// deferRecords is set while a job with deferRecords runs in a batch
+	// without savepoints; appendRecord then queues its entries in pending,
+	// and flushRecords inserts them.
+	deferRecords bool
+	pending      []*formbuilder.ConsentRecord
 }
 
 // stmt returns q prepared for this batch's transaction; a batch runs the
@@ -98,10 +110,55 @@ func (b *batch) appendRecord(ctx context.Context, r *formbuilder.ConsentRecord) 
 		r.Time = b.chain.lastTime
 	}
 	r.Seal(b.chain.head)
-	if _, err := s.ExecContext(ctx, recordArgs(r)...); err != nil {
+	if b.deferRecords {
+		b.pending = append(b.pending, r)
+	} else if _, err := s.ExecContext(ctx, recordArgs(r)...); err != nil {
 		return err
 	}
 	b.chain.lastID, b.chain.head, b.chain.lastTime = r.ID, r.Hash, r.Time
+	return nil
+}
+
+// flushSizes are the row counts of the multi-row inserts flushRecords
+// uses: a few fixed statements, each prepared once.
+var flushSizes = [...]int{64, 16, 4, 1}
+
+// insertRecordsSQL[i] inserts flushSizes[i] rows.
+var insertRecordsSQL = func() (qs [len(flushSizes)]string) {
+	values := insertRecordSQL[strings.Index(insertRecordSQL, " VALUES ")+len(" VALUES "):]
+	for i, n := range flushSizes {
+		qs[i] = insertRecordSQL + strings.Repeat(", "+values, n-1)
+	}
+	return qs
+}()
+
+// flushRecords inserts the entries appendRecord deferred, in chain order,
+// many rows per statement: one statement (and one statement journal, which
+// the insert guard trigger makes SQLite keep) per row cost about as much as
+// the rest of a submission. The insert guard still checks every row.
+func (b *batch) flushRecords(ctx context.Context) error {
+	rest := b.pending
+	var args []any
+	for len(rest) > 0 {
+		i := 0
+		for flushSizes[i] > len(rest) {
+			i++
+		}
+		n := flushSizes[i]
+		s, err := b.stmt(ctx, insertRecordsSQL[i])
+		if err != nil {
+			return err
+		}
+		args = args[:0]
+		for _, r := range rest[:n] {
+			args = append(args, recordArgs(r)...)
+		}
+		if _, err := s.ExecContext(ctx, args...); err != nil {
+			return err
+		}
+		rest = rest[n:]
+	}
+	b.pending = b.pending[:0]
 	return nil
 }
 
@@ -322,12 +379,27 @@ func (w *writer) commitFast(live []*job) (ok bool, err error) {
 		return false, err
 	}
 	for _, j := range live {
+		// A job that may read the log sees every entry before it.
+		if !j.deferRecords && len(b.pending) > 0 {
+			if err := b.flushRecords(ctx); err != nil {
+				_ = b.tx.Rollback()
+				return false, nil
+			}
+		}
+		b.deferRecords = j.deferRecords
 		if jerr := runJob(ctx, j, b); jerr != nil {
 			// Rolled back whatever state the error left the transaction
 			// in; an error here only means it had ended already.
 			_ = b.tx.Rollback()
 			return false, nil
 		}
+	}
+	b.deferRecords = false
+	if err := b.flushRecords(ctx); err != nil {
+		// The insert guard or a constraint refused an entry: which job's is
+		// for the batch with savepoints to find out.
+		_ = b.tx.Rollback()
+		return false, nil
 	}
 	if err := b.tx.Commit(); err != nil {
 		_ = b.tx.Rollback()
