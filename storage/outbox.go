@@ -25,7 +25,8 @@ var (
 )
 
 // Statements of insertOutbox. The notifications are read where the
-// submission is written, inside its transaction, so no cache can make a
+// submission is written, inside its transaction (once per form and batch:
+// forms change only in transactions of their own), so no cache can make a
 // submission miss a receiver that was just added. Forms without receivers
 // (stored as '{}') cost one primary-key lookup: decoding the JSON in SQL
 // (json_each) costs some ten times more per submission, on the writer
@@ -40,15 +41,20 @@ const (
 // inside the writer's batch, one per webhook and one per distinct address,
 // and returns how many it queued.
 func insertOutbox(ctx context.Context, b *batch, formID, subID int64, now time.Time) (int64, error) {
-	sel, err := b.stmt(ctx, selectNotificationsSQL)
-	if err != nil {
-		return 0, err
+	raw, ok := b.notifications[formID]
+	if !ok {
+		sel, err := b.stmt(ctx, selectNotificationsSQL)
+		if err != nil {
+			return 0, err
+		}
+		if err := sel.QueryRowContext(ctx, formID).Scan(&raw); err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return 0, err
+		}
+		// "" (no receivers) is cached too.
+		b.notifications[formID] = raw
 	}
-	var raw string
-	if err := sel.QueryRowContext(ctx, formID).Scan(&raw); errors.Is(err, sql.ErrNoRows) {
+	if raw == "" {
 		return 0, nil
-	} else if err != nil {
-		return 0, err
 	}
 	var n formbuilder.Notifications
 	if err := json.Unmarshal([]byte(raw), &n); err != nil {

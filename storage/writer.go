@@ -69,6 +69,11 @@ type batch struct {
 	// and flushRecords inserts them.
 	deferRecords bool
 	pending      []*formbuilder.ConsentRecord
+
+	// notifications caches each form's notifications column for the
+	// batch: no job changes forms, and nothing else writes while the
+	// batch holds the write transaction.
+	notifications map[int64]string
 }
 
 // stmt returns q prepared for this batch's transaction; a batch runs the
@@ -366,7 +371,8 @@ func (w *writer) begin(ctx context.Context) (*batch, error) {
 		_ = tx.Rollback()
 		return nil, err
 	}
-	return &batch{db: w.db, w: w, tx: tx, chain: &c, stmts: map[string]*sql.Stmt{}}, nil
+	return &batch{db: w.db, w: w, tx: tx, chain: &c, stmts: map[string]*sql.Stmt{},
+		notifications: map[int64]string{}}, nil
 }
 
 // commitFast runs all jobs in one transaction without savepoints. It
