@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -85,7 +86,10 @@ type Config struct {
 
 // Server is the web application.
 type Server struct {
-	cfg      Config
+	cfg Config
+	// macs pools HMAC-SHA256 states keyed with cfg.Secret for sign: a new
+	// one per signature cost two hash states and a key schedule.
+	macs     sync.Pool
 	svc      Services
 	log      *slog.Logger
 	app      *fiber.App

@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"hash"
 	"strconv"
 	"strings"
 	"time"
@@ -13,13 +14,21 @@ import (
 // signature made for one purpose (render token, withdrawal link) is never
 // valid for another.
 func (s *Server) sign(purpose string, parts ...string) string {
-	m := hmac.New(sha256.New, s.cfg.Secret)
+	m, _ := s.macs.Get().(hash.Hash)
+	if m == nil {
+		m = hmac.New(sha256.New, s.cfg.Secret)
+	} else {
+		m.Reset()
+	}
 	m.Write([]byte(purpose))
 	for _, p := range parts {
 		m.Write([]byte{0})
 		m.Write([]byte(p))
 	}
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:18])
+	var sum [sha256.Size]byte
+	m.Sum(sum[:0])
+	s.macs.Put(m)
+	return base64.RawURLEncoding.EncodeToString(sum[:18])
 }
 
 func (s *Server) verify(sig, purpose string, parts ...string) bool {
