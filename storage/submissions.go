@@ -34,10 +34,7 @@ func (db *DB) CreateSubmission(ctx context.Context, sub *formbuilder.Submission,
 	}
 	// Encoded here, in the caller's goroutine, to keep the writer's work
 	// (which everyone waits for) down to the inserts.
-	vals, err := json.Marshal(values)
-	if err != nil {
-		return formbuilder.Internal(err)
-	}
+	vals := appendValuesJSON(nil, values)
 	var queued int64
 	j := &job{
 		run: func(ctx context.Context, b *batch) error {
