@@ -40,12 +40,3 @@ func TestAppendValuesJSONIsJSONMarshal(t *testing.T) {
 		require.Equal(t, string(want), string(appendValuesJSON(nil, m)), "%q", m)
 	}
 }
-
-func FuzzAppendJSONString(f *testing.F) {
-	f.Add("a<\u2028\xff\"")
-	f.Fuzz(func(t *testing.T, s string) {
-		want, err := json.Marshal(s)
-		require.NoError(t, err)
-		require.Equal(t, string(want), string(appendJSONString(nil, s)))
-	})
-}

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/consentforms/consentforms/formbuilder"
+	"github.com/consentforms/consentforms/internal/jsonx"
 	"github.com/consentforms/consentforms/widget"
 	"github.com/gofiber/fiber/v2"
 )
@@ -415,6 +416,37 @@ type withdrawLinkJSON struct {
 	URL         string `json:"url"`
 }
 
+// appendJSON appends r as json.Marshal encodes it (TestSubmitResultJSON),
+// without its reflection: the answer to every accepted JSON post.
+func (r *submitResult) appendJSON(dst []byte) []byte {
+	dst = append(dst, `{"id":`...)
+	dst = strconv.AppendInt(dst, r.ID, 10)
+	if r.Message != "" {
+		dst = append(dst, `,"message":`...)
+		dst = jsonx.AppendString(dst, r.Message)
+	}
+	if r.RedirectURL != "" {
+		dst = append(dst, `,"redirect_url":`...)
+		dst = jsonx.AppendString(dst, r.RedirectURL)
+	}
+	dst = append(dst, `,"withdraw_links":`...)
+	if r.WithdrawLinks == nil {
+		return append(dst, "null}"...)
+	}
+	dst = append(dst, '[')
+	for i, l := range r.WithdrawLinks {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, `{"consent_name":`...)
+		dst = jsonx.AppendString(dst, l.ConsentName)
+		dst = append(dst, `,"url":`...)
+		dst = jsonx.AppendString(dst, l.URL)
+		dst = append(dst, '}')
+	}
+	return append(dst, "]}"...)
+}
+
 func (s *Server) handleFormSubmit(c *fiber.Ctx) error {
 	cf, err := s.loadForm(c)
 	if err != nil {
@@ -491,17 +523,21 @@ func (s *Server) respondInvalid(c *fiber.Ctx, f *formbuilder.Form, sub *submissi
 
 func (s *Server) respondSuccess(c *fiber.Ctx, f *formbuilder.Form, sub *submission, stored *formbuilder.Submission,
 	records []*formbuilder.ConsentRecord, asJSON bool) error {
-	links := make([]withdrawLinkJSON, 0, len(records))
-	wlinks := make([]widget.WithdrawLink, 0, len(records))
-	for _, r := range records {
-		u := s.cfg.BaseURL + s.withdrawPath(r.ID)
-		links = append(links, withdrawLinkJSON{ConsentName: r.ConsentName, URL: u})
-		wlinks = append(wlinks, widget.WithdrawLink{ConsentName: r.ConsentName, URL: u})
-	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	if asJSON {
-		return c.Status(fiber.StatusCreated).JSON(submitResult{ID: stored.ID, Message: f.SuccessMessage,
-			RedirectURL: f.RedirectURL, WithdrawLinks: links})
+		links := make([]withdrawLinkJSON, 0, len(records))
+		for _, r := range records {
+			links = append(links, withdrawLinkJSON{ConsentName: r.ConsentName, URL: s.cfg.BaseURL + s.withdrawPath(r.ID)})
+		}
+		res := submitResult{ID: stored.ID, Message: f.SuccessMessage, RedirectURL: f.RedirectURL, WithdrawLinks: links}
+		c.Status(fiber.StatusCreated)
+		c.Response().SetBodyRaw(res.appendJSON(make([]byte, 0, 256)))
+		c.Response().Header.SetContentType(fiber.MIMEApplicationJSON)
+		return nil
+	}
+	wlinks := make([]widget.WithdrawLink, 0, len(records))
+	for _, r := range records {
+		wlinks = append(wlinks, widget.WithdrawLink{ConsentName: r.ConsentName, URL: s.cfg.BaseURL + s.withdrawPath(r.ID)})
 	}
 	if f.RedirectURL != "" && !sub.embed {
 		return c.Redirect(f.RedirectURL, fiber.StatusSeeOther)
