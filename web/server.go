@@ -8,7 +8,6 @@ package web
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"log/slog"
 	"net"
@@ -308,8 +307,3 @@ func (s *Server) isTrusted(a netip.Addr) bool {
 	}
 	return false
 }
-
-// randomToken returns n random bytes, base32 encoded.
-func randomToken(n int) string { return formbuilder.RandomKey(n) }
-
-var _ = rand.Reader
