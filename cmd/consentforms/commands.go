@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"flag"
 	"fmt"
 	"io"
 
@@ -44,12 +45,9 @@ func cmdAdmin(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := newFlagSet("admin " + sub)
 	dbPath := dbFlag(fs)
 	name := fs.String("name", "", "display name (admin add)")
-	email, rest := splitFirstArg(args)
-	if err := parseFlags(fs, rest); err != nil {
+	email, err := parseFlagsWithArg(fs, args)
+	if err != nil {
 		return err
-	}
-	if email == "" && fs.NArg() > 0 {
-		email = fs.Arg(0)
 	}
 	if email == "" {
 		return usageError("usage: consentforms admin %s EMAIL", sub)
@@ -90,13 +88,22 @@ func cmdAdmin(ctx context.Context, args []string, stdout io.Writer) error {
 	return nil
 }
 
-// splitFirstArg takes a leading positional argument so that both
-// `admin add EMAIL --db x` and `admin add --db x EMAIL` work.
-func splitFirstArg(args []string) (string, []string) {
+// parseFlagsWithArg parses args into fs and returns the one positional
+// argument, which may come first or after the flags, so that both
+// `admin add EMAIL --db x` and `admin add --db x EMAIL` work. It returns
+// "" when there is none.
+func parseFlagsWithArg(fs *flag.FlagSet, args []string) (string, error) {
+	var arg string
 	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
-		return args[0], args[1:]
+		arg, args = args[0], args[1:]
 	}
-	return "", args
+	if err := parseFlags(fs, args); err != nil {
+		return "", err
+	}
+	if arg == "" && fs.NArg() > 0 {
+		arg = fs.Arg(0)
+	}
+	return arg, nil
 }
 
 func cmdToken(ctx context.Context, args []string, stdout io.Writer) error {
@@ -105,12 +112,9 @@ func cmdToken(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	fs := newFlagSet("token create")
 	dbPath := dbFlag(fs)
-	name, rest := splitFirstArg(args[1:])
-	if err := parseFlags(fs, rest); err != nil {
+	name, err := parseFlagsWithArg(fs, args[1:])
+	if err != nil {
 		return err
-	}
-	if name == "" && fs.NArg() > 0 {
-		name = fs.Arg(0)
 	}
 	if name == "" {
 		return usageError("usage: consentforms token create NAME")
@@ -133,12 +137,9 @@ func cmdToken(ctx context.Context, args []string, stdout io.Writer) error {
 func cmdBackup(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := newFlagSet("backup")
 	dbPath := dbFlag(fs)
-	file, rest := splitFirstArg(args)
-	if err := parseFlags(fs, rest); err != nil {
+	file, err := parseFlagsWithArg(fs, args)
+	if err != nil {
 		return err
-	}
-	if file == "" && fs.NArg() > 0 {
-		file = fs.Arg(0)
 	}
 	if file == "" {
 		return usageError("usage: consentforms backup FILE [--db FILE]")
