@@ -123,45 +123,15 @@ func (db *DB) ExportSubmissions(ctx context.Context, f formbuilder.SubmissionFil
 	if err != nil {
 		return err
 	}
-	var maxID int64
-	if err := db.r.QueryRowContext(ctx, "SELECT COALESCE(MAX(id), 0) FROM submissions").Scan(&maxID); err != nil {
-		return dbErr(err)
-	}
-	if f.BeforeID > 0 && f.BeforeID-1 < maxID {
-		maxID = f.BeforeID - 1
-	}
-	q := "SELECT " + submissionColumns + " FROM submissions" +
-		and(append(conds, "id > ?", "id <= ?")...) + " ORDER BY id LIMIT ?"
-	after := f.AfterID
-	sent := 0
-	for {
-		n := exportBatch
-		if f.Limit > 0 && f.Limit-sent < n {
-			n = f.Limit - sent
-		}
-		if n <= 0 {
-			return nil
-		}
-		bctx, cancel := db.submissionSearchContext(ctx, f)
-		subs, err := querySubmissions(bctx, db.r, q, append(args[:len(args):len(args)], after, maxID, n)...)
-		if err != nil {
-			err = searchErr(bctx, err)
-		}
-		cancel()
-		if err != nil {
-			return err
-		}
-		for _, s := range subs {
-			if err := fn(s); err != nil {
-				return err
-			}
-		}
-		sent += len(subs)
-		if len(subs) < n {
-			return nil
-		}
-		after = subs[len(subs)-1].ID
-	}
+	return exportKeyset(ctx, db, keysetExport[*formbuilder.Submission]{
+		table: "submissions", columns: submissionColumns, conds: conds, args: args,
+		afterID: f.AfterID, beforeID: f.BeforeID, limit: f.Limit,
+		search: func(ctx context.Context) (context.Context, context.CancelFunc) {
+			return db.submissionSearchContext(ctx, f)
+		},
+		query: querySubmissions,
+		id:    func(s *formbuilder.Submission) int64 { return s.ID },
+	}, fn)
 }
 
 // RecordsOfSubmission implements formbuilder.SubmissionReader. The entries

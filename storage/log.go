@@ -241,27 +241,55 @@ func (db *DB) ExportRecords(ctx context.Context, f formbuilder.RecordFilter, fn 
 	if err != nil {
 		return err
 	}
+	return exportKeyset(ctx, db, keysetExport[*formbuilder.ConsentRecord]{
+		table: "consent_records", columns: recordColumns, conds: []string{where}, args: args,
+		afterID: f.AfterID, beforeID: f.BeforeID, limit: f.Limit,
+		search: func(ctx context.Context) (context.Context, context.CancelFunc) { return db.searchContext(ctx, f) },
+		query:  queryRecords,
+		id:     func(r *formbuilder.ConsentRecord) int64 { return r.ID },
+	}, fn)
+}
+
+// keysetExport describes one table's export for exportKeyset.
+type keysetExport[T any] struct {
+	table, columns    string
+	conds             []string
+	args              []any
+	afterID, beforeID int64
+	limit             int
+	// search bounds each batch's query (free-text search may scan).
+	search func(context.Context) (context.Context, context.CancelFunc)
+	query  func(ctx context.Context, q queryer, query string, args ...any) ([]T, error)
+	id     func(T) int64
+}
+
+// exportKeyset calls fn for every row matching e, oldest first, from
+// e.afterID up to the newest row at the time of the call, in batches of
+// exportBatch read by id keyset. Each batch is read completely before fn
+// sees it, so a slow fn (a network writer) does not hold a read snapshot
+// open, and at most one batch is in memory.
+func exportKeyset[T any](ctx context.Context, db *DB, e keysetExport[T], fn func(T) error) error {
 	var maxID int64
-	if err := db.r.QueryRowContext(ctx, "SELECT COALESCE(MAX(id), 0) FROM consent_records").Scan(&maxID); err != nil {
+	if err := db.r.QueryRowContext(ctx, "SELECT COALESCE(MAX(id), 0) FROM "+e.table).Scan(&maxID); err != nil {
 		return dbErr(err)
 	}
-	if f.BeforeID > 0 && f.BeforeID-1 < maxID {
-		maxID = f.BeforeID - 1
+	if e.beforeID > 0 && e.beforeID-1 < maxID {
+		maxID = e.beforeID - 1
 	}
-	q := "SELECT " + recordColumns + " FROM consent_records" +
-		and(where, "id > ?", "id <= ?") + " ORDER BY id LIMIT ?"
-	after := f.AfterID
+	q := "SELECT " + e.columns + " FROM " + e.table +
+		and(append(e.conds[:len(e.conds):len(e.conds)], "id > ?", "id <= ?")...) + " ORDER BY id LIMIT ?"
+	after := e.afterID
 	sent := 0
 	for {
 		n := exportBatch
-		if f.Limit > 0 && f.Limit-sent < n {
-			n = f.Limit - sent
+		if e.limit > 0 && e.limit-sent < n {
+			n = e.limit - sent
 		}
 		if n <= 0 {
 			return nil
 		}
-		bctx, cancel := db.searchContext(ctx, f)
-		recs, err := queryRecords(bctx, db.r, q, append(args[:len(args):len(args)], after, maxID, n)...)
+		bctx, cancel := e.search(ctx)
+		rows, err := e.query(bctx, db.r, q, append(e.args[:len(e.args):len(e.args)], after, maxID, n)...)
 		if err != nil {
 			err = searchErr(bctx, err)
 		}
@@ -269,16 +297,16 @@ func (db *DB) ExportRecords(ctx context.Context, f formbuilder.RecordFilter, fn 
 		if err != nil {
 			return err
 		}
-		for _, r := range recs {
+		for _, r := range rows {
 			if err := fn(r); err != nil {
 				return err
 			}
 		}
-		sent += len(recs)
-		if len(recs) < n {
+		sent += len(rows)
+		if len(rows) < n {
 			return nil
 		}
-		after = recs[len(recs)-1].ID
+		after = e.id(rows[len(rows)-1])
 	}
 }
 
