@@ -360,37 +360,16 @@ func (db *DB) ListOutbox(ctx context.Context, f formbuilder.OutboxFilter) ([]*fo
 	return out, dbErr(rows.Err())
 }
 
-// pruneChunk keeps each prune transaction short, like retentionChunk.
-const pruneChunk = 1000
-
 // PruneDeliveries implements formbuilder.OutboxService: finished messages
 // created before before, and log entries made before before, in chunks.
 func (db *DB) PruneDeliveries(ctx context.Context, before time.Time) (int64, error) {
-	var total int64
 	t := fmtTime(before)
-	for _, q := range []string{
-		`DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE created_at < ?
-			AND (delivered_at IS NOT NULL OR gave_up_at IS NOT NULL) LIMIT ?)`,
-		`DELETE FROM delivery_attempts WHERE id IN (SELECT id FROM delivery_attempts WHERE at < ? LIMIT ?)`,
-	} {
-		for {
-			var n int64
-			err := db.writeTx(ctx, func(tx *sql.Tx) error {
-				res, err := tx.ExecContext(ctx, q, t, pruneChunk)
-				if err != nil {
-					return err
-				}
-				n, err = res.RowsAffected()
-				return err
-			})
-			if err != nil {
-				return total, err
-			}
-			total += n
-			if n < pruneChunk {
-				break
-			}
-		}
+	n1, err := db.deleteInChunks(ctx, `DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE created_at < ?
+		AND (delivered_at IS NOT NULL OR gave_up_at IS NOT NULL) LIMIT ?)`, t)
+	if err != nil {
+		return n1, err
 	}
-	return total, nil
+	n2, err := db.deleteInChunks(ctx,
+		`DELETE FROM delivery_attempts WHERE id IN (SELECT id FROM delivery_attempts WHERE at < ? LIMIT ?)`, t)
+	return n1 + n2, err
 }

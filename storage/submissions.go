@@ -129,22 +129,19 @@ func (db *DB) FindSubmission(ctx context.Context, id int64) (*formbuilder.Submis
 	return &s, nil
 }
 
-// retentionChunk keeps each delete transaction short, so submissions
-// queued meanwhile wait for one chunk, not for the whole purge.
-const retentionChunk = 1000
+// deleteChunk keeps each delete transaction short, so submissions and
+// other writes are never held up for long by a large delete.
+const deleteChunk = 1000
 
-// DeleteSubmissionsBefore deletes the submissions of form formID created
-// before before (retention) and returns how many it deleted. Consent log
-// entries keep their SubmissionID as a plain number and stay untouched, so
-// the log remains complete and verifiable.
-func (db *DB) DeleteSubmissionsBefore(ctx context.Context, formID int64, before time.Time) (int64, error) {
+// deleteInChunks runs q, a DELETE whose last parameter is a LIMIT, with
+// args and deleteChunk until it deletes fewer rows than that, each time in
+// its own write transaction. It returns how many rows went.
+func (db *DB) deleteInChunks(ctx context.Context, q string, args ...any) (int64, error) {
 	var total int64
 	for {
 		var n int64
 		err := db.writeTx(ctx, func(tx *sql.Tx) error {
-			res, err := tx.ExecContext(ctx, `DELETE FROM submissions WHERE id IN (
-				SELECT id FROM submissions WHERE form_id = ? AND created_at < ? LIMIT ?)`,
-				formID, fmtTime(before), retentionChunk)
+			res, err := tx.ExecContext(ctx, q, append(args[:len(args):len(args)], deleteChunk)...)
 			if err != nil {
 				return err
 			}
@@ -155,8 +152,17 @@ func (db *DB) DeleteSubmissionsBefore(ctx context.Context, formID int64, before 
 			return total, err
 		}
 		total += n
-		if n < retentionChunk {
+		if n < deleteChunk {
 			return total, nil
 		}
 	}
+}
+
+// DeleteSubmissionsBefore deletes the submissions of form formID created
+// before before (retention) and returns how many it deleted. Consent log
+// entries keep their SubmissionID as a plain number and stay untouched, so
+// the log remains complete and verifiable.
+func (db *DB) DeleteSubmissionsBefore(ctx context.Context, formID int64, before time.Time) (int64, error) {
+	return db.deleteInChunks(ctx, `DELETE FROM submissions WHERE id IN (
+		SELECT id FROM submissions WHERE form_id = ? AND created_at < ? LIMIT ?)`, formID, fmtTime(before))
 }
