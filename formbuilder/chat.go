@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -249,7 +250,7 @@ func DisposeVisitorMessage(c *Conversation, ch *Channel) (Disposition, error) {
 	case ConvDeclined:
 		return 0, Errorf(EFORBIDDEN, "You declined the consent, so this conversation cannot go on. You can ask to see the consent again.")
 	}
-	return 0, Internal(errorString("unknown conversation state " + c.State))
+	return 0, Internal(errors.New("unknown conversation state " + c.State))
 }
 
 // InitialState is the state a new conversation in ch starts in.

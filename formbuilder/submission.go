@@ -1,6 +1,7 @@
 package formbuilder
 
 import (
+	"errors"
 	"math"
 	"net/mail"
 	"regexp"
@@ -139,7 +140,7 @@ func ValidateSubmission(form *Form, in SubmissionInput) (*Submission, []*Consent
 			continue
 		}
 		if fc.Consent == nil || fc.Consent.Current == nil {
-			return nil, nil, Internal(errorString("form consent without loaded version"))
+			return nil, nil, Internal(errors.New("form consent without loaded version"))
 		}
 		if in.VersionID != 0 && in.VersionID != fc.Consent.Current.ID {
 			// The record must prove the text that was shown; a page rendered
@@ -176,10 +177,6 @@ func ValidateSubmission(form *Form, in SubmissionInput) (*Submission, []*Consent
 	}
 	return sub, records, nil
 }
-
-type errorString string
-
-func (e errorString) Error() string { return string(e) }
 
 // subjectOf picks the first e-mail value, else the first phone value.
 func subjectOf(form *Form, vals map[string][]string) string {
