@@ -240,22 +240,7 @@ func (db *DB) UpdateChannel(ctx context.Context, c *formbuilder.Channel) error {
 }
 
 func (db *DB) findChannel(ctx context.Context, where string, arg any) (*formbuilder.Channel, error) {
-	var c *formbuilder.Channel
-	err := db.readTx(ctx, func(tx *sql.Tx) error {
-		var err error
-		c, err = scanChannel(tx.QueryRowContext(ctx, channelSelect+" WHERE "+where, arg))
-		if errors.Is(err, sql.ErrNoRows) {
-			return notFound("channel")
-		}
-		if err != nil {
-			return err
-		}
-		return loadChannelRefs(ctx, tx, []*formbuilder.Channel{c})
-	})
-	if err != nil {
-		return nil, err
-	}
-	return c, nil
+	return findLoaded(ctx, db, "channel", channelSelect+" WHERE "+where, arg, scanChannel, loadChannelRefs)
 }
 
 // FindChannelByID implements formbuilder.ChatService.
@@ -273,28 +258,7 @@ func (db *DB) FindChannelByKey(ctx context.Context, key string) (*formbuilder.Ch
 
 // ListChannels implements formbuilder.ChatService, ordered by name.
 func (db *DB) ListChannels(ctx context.Context) ([]*formbuilder.Channel, error) {
-	var out []*formbuilder.Channel
-	err := db.readTx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, channelSelect+" ORDER BY name COLLATE NOCASE, id")
-		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			c, err := scanChannel(rows)
-			if err != nil {
-				rows.Close()
-				return err
-			}
-			out = append(out, c)
-		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
-			return err
-		}
-		return loadChannelRefs(ctx, tx, out)
-	})
-	return out, err
+	return listLoaded(ctx, db, channelSelect+" ORDER BY name COLLATE NOCASE, id", nil, scanChannel, loadChannelRefs)
 }
 
 const conversationSelect = `SELECT id, channel_id, visitor_hash, state, held_message,

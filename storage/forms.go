@@ -292,22 +292,59 @@ func (db *DB) ArchiveForm(ctx context.Context, id int64, archived bool) error {
 }
 
 func (db *DB) findForm(ctx context.Context, where string, arg any) (*formbuilder.Form, error) {
-	var f *formbuilder.Form
+	return findLoaded(ctx, db, "form", formSelect+" WHERE "+where, arg, scanForm, loadFormConsents)
+}
+
+// findLoaded reads the one row of query (a not-found error naming what when
+// there is none) with scan, then its references with load, in one read
+// transaction so the row and its references agree.
+func findLoaded[T any](ctx context.Context, db *DB, what, query string, arg any,
+	scan func(scanner) (T, error), load func(context.Context, queryer, []T) error) (T, error) {
+	var v T
 	err := db.readTx(ctx, func(tx *sql.Tx) error {
 		var err error
-		f, err = scanForm(tx.QueryRowContext(ctx, formSelect+" WHERE "+where, arg))
+		v, err = scan(tx.QueryRowContext(ctx, query, arg))
 		if errors.Is(err, sql.ErrNoRows) {
-			return notFound("form")
+			return notFound(what)
 		}
 		if err != nil {
 			return err
 		}
-		return loadFormConsents(ctx, tx, []*formbuilder.Form{f})
+		return load(ctx, tx, []T{v})
 	})
 	if err != nil {
-		return nil, err
+		var zero T
+		return zero, err
 	}
-	return f, nil
+	return v, nil
+}
+
+// listLoaded reads every row of query with scan, then their references
+// with load, in one read transaction.
+func listLoaded[T any](ctx context.Context, db *DB, query string, args []any,
+	scan func(scanner) (T, error), load func(context.Context, queryer, []T) error) ([]T, error) {
+	var out []T
+	err := db.readTx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			v, err := scan(rows)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			out = append(out, v)
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return err
+		}
+		return load(ctx, tx, out)
+	})
+	return out, err
 }
 
 // FindFormByID implements formbuilder.FormService.
@@ -336,25 +373,6 @@ func (db *DB) ListForms(ctx context.Context, filter formbuilder.FormFilter) ([]*
 		conds = append(conds, `(f.name LIKE ? ESCAPE '\' OR f.title LIKE ? ESCAPE '\' OR f.key LIKE ? ESCAPE '\')`)
 		args = append(args, p, p, p)
 	}
-	var out []*formbuilder.Form
-	err := db.readTx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, formSelect+and(conds...)+" ORDER BY f.name COLLATE NOCASE, f.id", args...)
-		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			f, err := scanForm(rows)
-			if err != nil {
-				rows.Close()
-				return err
-			}
-			out = append(out, f)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		return loadFormConsents(ctx, tx, out)
-	})
-	return out, err
+	return listLoaded(ctx, db, formSelect+and(conds...)+" ORDER BY f.name COLLATE NOCASE, f.id", args,
+		scanForm, loadFormConsents)
 }
