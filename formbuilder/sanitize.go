@@ -10,36 +10,28 @@ import (
 	"github.com/microcosm-cc/bluemonday"
 )
 
-// policy is the one bluemonday policy for admin-authored HTML (consent texts,
-// form descriptions). It is built once: bluemonday policies are safe for
-// concurrent use after construction.
-var (
-	policyOnce sync.Once
-	policy     *bluemonday.Policy
-	stripOnce  sync.Once
-	stripper   *bluemonday.Policy
-)
+// Policy returns the sanitising policy for admin-authored HTML (consent
+// texts, form descriptions): simple text formatting, lists, headings and
+// links (https and mailto only, rel="nofollow noopener", new tab for
+// absolute links). No style, script, iframe, form, image or event handler.
+// It is built once: bluemonday policies are safe for concurrent use after
+// construction.
+func Policy() *bluemonday.Policy { return policy() }
 
-// Policy returns the sanitising policy: simple text formatting, lists,
-// headings and links (https and mailto only, rel="nofollow noopener", new tab
-// for absolute links). No style, script, iframe, form, image or event handler.
-func Policy() *bluemonday.Policy {
-	policyOnce.Do(func() {
-		p := bluemonday.NewPolicy()
-		p.AllowElements("p", "br", "strong", "b", "em", "i", "u", "s", "small",
-			"ul", "ol", "li", "h3", "h4", "h5", "blockquote", "hr", "span", "div")
-		p.AllowAttrs("href").OnElements("a")
-		p.AllowURLSchemes("https", "mailto")
-		p.RequireParseableURLs(true)
-		p.AllowRelativeURLs(false)
-		p.RequireNoFollowOnLinks(true)
-		p.RequireNoReferrerOnLinks(false)
-		p.AddTargetBlankToFullyQualifiedLinks(true)
-		p.AllowAttrs("title").OnElements("a", "span")
-		policy = p
-	})
-	return policy
-}
+var policy = sync.OnceValue(func() *bluemonday.Policy {
+	p := bluemonday.NewPolicy()
+	p.AllowElements("p", "br", "strong", "b", "em", "i", "u", "s", "small",
+		"ul", "ol", "li", "h3", "h4", "h5", "blockquote", "hr", "span", "div")
+	p.AllowAttrs("href").OnElements("a")
+	p.AllowURLSchemes("https", "mailto")
+	p.RequireParseableURLs(true)
+	p.AllowRelativeURLs(false)
+	p.RequireNoFollowOnLinks(true)
+	p.RequireNoReferrerOnLinks(false)
+	p.AddTargetBlankToFullyQualifiedLinks(true)
+	p.AllowAttrs("title").OnElements("a", "span")
+	return p
+})
 
 // Sanitize returns s cleaned by the one policy. It is idempotent: sanitising
 // the result again changes nothing (a fuzz test holds it to that).
@@ -165,6 +157,7 @@ func attrNames(s string, only map[string]bool) map[string]int {
 // StripTags returns the text content of s, without any markup, for search and
 // plain-text exports. The result is still HTML-escaped text.
 func StripTags(s string) string {
-	stripOnce.Do(func() { stripper = bluemonday.StrictPolicy() })
-	return stripper.Sanitize(s)
+	return stripper().Sanitize(s)
 }
+
+var stripper = sync.OnceValue(bluemonday.StrictPolicy)
