@@ -147,8 +147,20 @@ func (s *Server) handleWebhookAdd(c *fiber.Ctx) error {
 		// The usual case: a secret nobody has to invent.
 		secret = formbuilder.NewWebhookSecret()
 	}
-	if len(errs) == 0 {
+	return s.addReceiver(c, f, in, errs, func() {
 		f.Notifications.Webhooks = append(f.Notifications.Webhooks, formbuilder.Webhook{URL: in.WebhookURL, Secret: secret})
+	}, "webhook-added", "webhooks")
+}
+
+// addReceiver finishes adding a receiver: unless errs already has
+// messages it applies add to f and saves its notifications, then answers
+// with the deliveries page showing the messages, or redirects to anchor
+// with notice.
+func (s *Server) addReceiver(c *fiber.Ctx, f *formbuilder.Form, in *deliveriesView, errs map[string]string,
+	add func(), notice, anchor string) error {
+	if len(errs) == 0 {
+		add()
+		var err error
 		if errs, err = s.saveNotifications(c, f); err != nil {
 			return err
 		}
@@ -160,7 +172,13 @@ func (s *Server) handleWebhookAdd(c *fiber.Ctx) error {
 		}
 		return s.renderDeliveries(c, fiber.StatusUnprocessableEntity, fresh, in, &view{Errors: errs})
 	}
-	return c.Redirect(deliveriesURL(f.ID, "webhook-added", "webhooks"), fiber.StatusSeeOther)
+	return c.Redirect(deliveriesURL(f.ID, notice, anchor), fiber.StatusSeeOther)
+}
+
+// without returns a new slice of s without its i-th element; s itself is
+// left as it was.
+func without[T any](s []T, i int) []T {
+	return append(append([]T{}, s[:i]...), s[i+1:]...)
 }
 
 func (s *Server) handleWebhookDelete(c *fiber.Ctx) error {
@@ -175,8 +193,7 @@ func (s *Server) handleWebhookDelete(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	hooks := append([]formbuilder.Webhook{}, f.Notifications.Webhooks[:i]...)
-	f.Notifications.Webhooks = append(hooks, f.Notifications.Webhooks[i+1:]...)
+	f.Notifications.Webhooks = without(f.Notifications.Webhooks, i)
 	if _, err := s.saveNotifications(c, f); err != nil {
 		return err
 	}
@@ -220,20 +237,9 @@ func (s *Server) handleEmailAdd(c *fiber.Ctx) error {
 	case f.Notifications.HasEmail(in.Email):
 		errs["email"] = "is already on the list"
 	}
-	if len(errs) == 0 {
+	return s.addReceiver(c, f, in, errs, func() {
 		f.Notifications.Emails = append(f.Notifications.Emails, in.Email)
-		if errs, err = s.saveNotifications(c, f); err != nil {
-			return err
-		}
-	}
-	if len(errs) > 0 {
-		fresh, err := s.adminForm(c)
-		if err != nil {
-			return err
-		}
-		return s.renderDeliveries(c, fiber.StatusUnprocessableEntity, fresh, in, &view{Errors: errs})
-	}
-	return c.Redirect(deliveriesURL(f.ID, "email-added", "emails"), fiber.StatusSeeOther)
+	}, "email-added", "emails")
 }
 
 func (s *Server) handleEmailDelete(c *fiber.Ctx) error {
@@ -248,8 +254,7 @@ func (s *Server) handleEmailDelete(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	emails := append([]string{}, f.Notifications.Emails[:i]...)
-	f.Notifications.Emails = append(emails, f.Notifications.Emails[i+1:]...)
+	f.Notifications.Emails = without(f.Notifications.Emails, i)
 	if _, err := s.saveNotifications(c, f); err != nil {
 		return err
 	}
