@@ -175,27 +175,35 @@ type exportedRecord struct {
 // NDJSONEncoder writes one JSON object per line: the ConsentRecord JSON
 // plus "pre_ticked_untouched". JSON escapes line breaks inside strings, so
 // a line is always exactly one entry.
-type NDJSONEncoder struct {
+type NDJSONEncoder struct{ ndjson }
+
+// ndjson is the buffered JSON-lines writer both NDJSON encoders use.
+type ndjson struct {
 	bw  *bufio.Writer
 	enc *json.Encoder
 }
 
-// NewNDJSONEncoder returns an NDJSON encoder writing to w.
-func NewNDJSONEncoder(w io.Writer) *NDJSONEncoder {
+func newNDJSON(w io.Writer) ndjson {
 	bw := bufio.NewWriterSize(w, 32<<10)
 	enc := json.NewEncoder(bw)
 	// Not HTML: keep <, > and & readable for people grepping the file.
 	enc.SetEscapeHTML(false)
-	return &NDJSONEncoder{bw: bw, enc: enc}
+	return ndjson{bw: bw, enc: enc}
+}
+
+// Flush writes out what is buffered; it implements RecordEncoder and
+// SubmissionEncoder.
+func (e *ndjson) Flush() error { return e.bw.Flush() }
+
+// NewNDJSONEncoder returns an NDJSON encoder writing to w.
+func NewNDJSONEncoder(w io.Writer) *NDJSONEncoder {
+	return &NDJSONEncoder{newNDJSON(w)}
 }
 
 // Encode implements RecordEncoder.
 func (e *NDJSONEncoder) Encode(r *ConsentRecord) error {
 	return e.enc.Encode(exportedRecord{ConsentRecord: r, PreTickedUntouched: r.PreTickedUntouched()})
 }
-
-// Flush implements RecordEncoder.
-func (e *NDJSONEncoder) Flush() error { return e.bw.Flush() }
 
 // ExportFlushRows is how many entries Export writes between flushes: often
 // enough that a download shows progress and a stalled client is noticed,

@@ -1,7 +1,6 @@
 package formbuilder
 
 import (
-	"bufio"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -157,17 +156,11 @@ func (e *SubmissionCSVEncoder) Flush() error {
 // SubmissionNDJSONEncoder writes the JSON of each Submission on a line of
 // its own; JSON escapes line breaks inside values, so a line is always one
 // submission.
-type SubmissionNDJSONEncoder struct {
-	bw  *bufio.Writer
-	enc *json.Encoder
-}
+type SubmissionNDJSONEncoder struct{ ndjson }
 
 // NewSubmissionNDJSONEncoder returns an NDJSON encoder writing to w.
 func NewSubmissionNDJSONEncoder(w io.Writer) *SubmissionNDJSONEncoder {
-	bw := bufio.NewWriterSize(w, 32<<10)
-	enc := json.NewEncoder(bw)
-	enc.SetEscapeHTML(false)
-	return &SubmissionNDJSONEncoder{bw: bw, enc: enc}
+	return &SubmissionNDJSONEncoder{newNDJSON(w)}
 }
 
 // Encode implements SubmissionEncoder.
@@ -179,9 +172,6 @@ func (e *SubmissionNDJSONEncoder) Encode(s *Submission) error {
 	}
 	return e.enc.Encode(s)
 }
-
-// Flush implements SubmissionEncoder.
-func (e *SubmissionNDJSONEncoder) Flush() error { return e.bw.Flush() }
 
 // ExportSubmissions streams every submission of f (f.FormID must be
 // form's), oldest first, to w in format and returns how many it wrote. It
