@@ -239,37 +239,49 @@ type logDetailView struct {
 // handleLogDetail shows one entry with the exact text and label the
 // visitor saw, the hashes that prove them and the entry's metadata.
 func (s *Server) handleLogDetail(c *fiber.Ctx) error {
-	id, err := paramID(c, "id")
-	if err != nil {
-		return err
-	}
-	ctx := c.UserContext()
-	rec, err := s.svc.Log.FindRecord(ctx, id)
-	if err != nil {
-		return err
-	}
-	ver, err := s.svc.Consents.FindConsentVersion(ctx, rec.VersionID)
+	rec, ver, withdrawn, err := s.findRecordVersion(c)
 	if err != nil {
 		return err
 	}
 	v := &logDetailView{
 		Rec: rec, When: rec.Time.UTC().Format(time.RFC3339Nano), Version: ver,
 		Label: formbuilder.ParseLabel(ver.Label), HashOK: ver.VerifyHash(), TextHashOK: ver.Hash == rec.TextHash,
-		PreTicked: rec.PreTickedUntouched(),
+		PreTicked: rec.PreTickedUntouched(), Withdrawn: withdrawn,
 	}
-	if rec.Action == formbuilder.ActionGiven {
-		w, err := s.svc.Log.Withdrawn(ctx, []int64{rec.ID})
-		if err != nil {
-			return err
-		}
-		v.Withdrawn = w[rec.ID]
-	} else if rec.WithdrawsID > 0 {
-		if v.Withdraws, err = s.svc.Log.FindRecord(ctx, rec.WithdrawsID); err != nil {
+	if rec.Action != formbuilder.ActionGiven && rec.WithdrawsID > 0 {
+		if v.Withdraws, err = s.svc.Log.FindRecord(c.UserContext(), rec.WithdrawsID); err != nil {
 			return err
 		}
 	}
-	return s.render(c, fiber.StatusOK, "log_detail", &view{Title: "Consent entry " + strconv.FormatInt(id, 10),
+	return s.render(c, fiber.StatusOK, "log_detail", &view{Title: "Consent entry " + strconv.FormatInt(rec.ID, 10),
 		Nav: "log", Data: v})
+}
+
+// findRecordVersion finds the entry of the path's :id, the consent version
+// it was recorded on and, for a consent given, whether it was withdrawn
+// since.
+func (s *Server) findRecordVersion(c *fiber.Ctx) (*formbuilder.ConsentRecord, *formbuilder.ConsentVersion, bool, error) {
+	id, err := paramID(c, "id")
+	if err != nil {
+		return nil, nil, false, err
+	}
+	ctx := c.UserContext()
+	rec, err := s.svc.Log.FindRecord(ctx, id)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	ver, err := s.svc.Consents.FindConsentVersion(ctx, rec.VersionID)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	if rec.Action != formbuilder.ActionGiven {
+		return rec, ver, false, nil
+	}
+	w, err := s.svc.Log.Withdrawn(ctx, []int64{rec.ID})
+	if err != nil {
+		return nil, nil, false, err
+	}
+	return rec, ver, w[rec.ID], nil
 }
 
 // handleLogExport downloads the entries of the filter in the query string

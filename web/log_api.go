@@ -70,26 +70,9 @@ type apiVersion struct {
 
 // apiGetRecord answers one entry with the text and label the visitor saw.
 func (s *Server) apiGetRecord(c *fiber.Ctx) error {
-	id, err := paramID(c, "id")
+	rec, ver, withdrawn, err := s.findRecordVersion(c)
 	if err != nil {
 		return err
-	}
-	ctx := c.UserContext()
-	rec, err := s.svc.Log.FindRecord(ctx, id)
-	if err != nil {
-		return err
-	}
-	ver, err := s.svc.Consents.FindConsentVersion(ctx, rec.VersionID)
-	if err != nil {
-		return err
-	}
-	withdrawn := false
-	if rec.Action == formbuilder.ActionGiven {
-		w, err := s.svc.Log.Withdrawn(ctx, []int64{id})
-		if err != nil {
-			return err
-		}
-		withdrawn = w[id]
 	}
 	return c.JSON(fiber.Map{
 		"record":  apiRecordOf(rec, withdrawn),
