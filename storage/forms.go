@@ -125,7 +125,7 @@ func writeFormConsents(ctx context.Context, tx *sql.Tx, f *formbuilder.Form) err
 }
 
 // formJSON encodes the JSON columns; nil lists are stored as [].
-func formJSON(f *formbuilder.Form) (fields, origins string, err error) {
+func formJSON(f *formbuilder.Form) (fields, origins, notifications string, err error) {
 	fl := f.Fields
 	if fl == nil {
 		fl = []formbuilder.Field{}
@@ -136,17 +136,16 @@ func formJSON(f *formbuilder.Form) (fields, origins string, err error) {
 	}
 	b1, err := json.Marshal(fl)
 	if err != nil {
-		return "", "", err
+		return "", "", "", err
 	}
 	b2, err := json.Marshal(or)
-	return string(b1), string(b2), err
-}
-
-// notificationsJSON encodes the notifications column. The outbox insert
-// reads it with json_each inside the submission's transaction (outbox.go).
-func notificationsJSON(f *formbuilder.Form) (string, error) {
-	b, err := json.Marshal(f.Notifications)
-	return string(b), err
+	if err != nil {
+		return "", "", "", err
+	}
+	// The outbox insert reads the notifications column with a primary-key
+	// lookup inside the writer's transaction.
+	b3, err := json.Marshal(f.Notifications)
+	return string(b1), string(b2), string(b3), err
 }
 
 // prepareForm validates f. The description is run through the one
@@ -173,11 +172,7 @@ func (db *DB) CreateForm(ctx context.Context, f *formbuilder.Form) error {
 	if f.Key == "" {
 		f.Key = formbuilder.NewFormKey()
 	}
-	fields, origins, err := formJSON(f)
-	if err != nil {
-		return formbuilder.Internal(err)
-	}
-	notif, err := notificationsJSON(f)
+	fields, origins, notif, err := formJSON(f)
 	if err != nil {
 		return formbuilder.Internal(err)
 	}
@@ -230,11 +225,7 @@ func (db *DB) UpdateForm(ctx context.Context, f *formbuilder.Form) error {
 	if err := prepareForm(f); err != nil {
 		return err
 	}
-	fields, origins, err := formJSON(f)
-	if err != nil {
-		return formbuilder.Internal(err)
-	}
-	notif, err := notificationsJSON(f)
+	fields, origins, notif, err := formJSON(f)
 	if err != nil {
 		return formbuilder.Internal(err)
 	}
