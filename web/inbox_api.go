@@ -24,16 +24,26 @@ func (s *Server) apiInboxForm(c *fiber.Ctx) (*formbuilder.Form, error) {
 	return s.svc.Forms.FindFormByID(c.UserContext(), id)
 }
 
-// apiListSubmissions answers a keyset page of a form's submissions, newest
-// first (q searches values and subject).
-func (s *Server) apiListSubmissions(c *fiber.Ctx) error {
+// apiInboxFilter returns the form of the :id parameter and the
+// submission filter of the query string for API calls.
+func (s *Server) apiInboxFilter(c *fiber.Ctx) (*formbuilder.Form, formbuilder.SubmissionFilter, error) {
 	form, err := s.apiInboxForm(c)
 	if err != nil {
-		return err
+		return nil, formbuilder.SubmissionFilter{}, err
 	}
 	f, _, errs := parseInboxFilter(c, form.ID)
 	if len(errs) > 0 {
-		return formbuilder.FieldErrors(errs)
+		return nil, f, formbuilder.FieldErrors(errs)
+	}
+	return form, f, nil
+}
+
+// apiListSubmissions answers a keyset page of a form's submissions, newest
+// first (q searches values and subject).
+func (s *Server) apiListSubmissions(c *fiber.Ctx) error {
+	_, f, err := s.apiInboxFilter(c)
+	if err != nil {
+		return err
 	}
 	page, err := s.loadInboxPage(c.UserContext(), f)
 	if err != nil {
@@ -92,17 +102,13 @@ func (s *Server) apiGetSubmission(c *fiber.Ctx) error {
 // apiExportSubmissions streams every submission of a form, oldest first,
 // as CSV or NDJSON (?format=, csv by default; q as in the list).
 func (s *Server) apiExportSubmissions(c *fiber.Ctx) error {
-	form, err := s.apiInboxForm(c)
+	form, f, err := s.apiInboxFilter(c)
 	if err != nil {
 		return err
 	}
-	f, _, errs := parseInboxFilter(c, form.ID)
-	if len(errs) > 0 {
-		return formbuilder.FieldErrors(errs)
-	}
-	format := c.Query("format", formbuilder.FormatCSV)
-	if !formbuilder.ValidExportFormat(format) {
-		return formbuilder.FieldErrors(map[string]string{"format": "must be csv or ndjson"})
+	format, err := apiExportFormat(c)
+	if err != nil {
+		return err
 	}
 	return s.streamSubmissions(c, form, f, format)
 }

@@ -80,6 +80,15 @@ func (s *Server) apiGetRecord(c *fiber.Ctx) error {
 	})
 }
 
+// apiExportFormat reads the ?format= of an API export, csv by default.
+func apiExportFormat(c *fiber.Ctx) (string, error) {
+	format := c.Query("format", formbuilder.FormatCSV)
+	if !formbuilder.ValidExportFormat(format) {
+		return "", formbuilder.FieldErrors(map[string]string{"format": "must be csv or ndjson"})
+	}
+	return format, nil
+}
+
 // apiExportRecords streams every entry of the filter, oldest first, as CSV
 // or NDJSON (?format=, csv by default).
 func (s *Server) apiExportRecords(c *fiber.Ctx) error {
@@ -87,9 +96,9 @@ func (s *Server) apiExportRecords(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	format := c.Query("format", formbuilder.FormatCSV)
-	if !formbuilder.ValidExportFormat(format) {
-		return formbuilder.FieldErrors(map[string]string{"format": "must be csv or ndjson"})
+	format, err := apiExportFormat(c)
+	if err != nil {
+		return err
 	}
 	return s.streamExport(c, f, format)
 }
