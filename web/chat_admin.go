@@ -589,8 +589,7 @@ func (s *Server) handleConversationMessages(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	after, _ := strconv.ParseInt(c.Query("after"), 10, 64)
-	msgs, err := s.svc.Chat.ListMessages(c.UserContext(), conv.ID, max(after, 0), formbuilder.MaxPageSize)
+	msgs, err := s.messagesAfter(c, conv.ID)
 	if err != nil {
 		return err
 	}

@@ -207,6 +207,13 @@ func (s *Server) withdrawURL(conv *formbuilder.Conversation) string {
 	return s.cfg.BaseURL + s.withdrawPath(conv.ConsentRecordID)
 }
 
+// messagesAfter lists a page of conversation convID's messages after the
+// message id of ?after= (from the start when it is missing or invalid).
+func (s *Server) messagesAfter(c *fiber.Ctx, convID int64) ([]*formbuilder.Message, error) {
+	after, _ := strconv.ParseInt(c.Query("after"), 10, 64)
+	return s.svc.Chat.ListMessages(c.UserContext(), convID, max(after, 0), formbuilder.MaxPageSize)
+}
+
 // handleChatHistory answers GET /c/KEY/messages: the visitor's
 // conversation after message id after, with its state and held message.
 func (s *Server) handleChatHistory(c *fiber.Ctx) error {
@@ -219,7 +226,6 @@ func (s *Server) handleChatHistory(c *fiber.Ctx) error {
 	if !formbuilder.ValidVisitorID(vid) {
 		return formbuilder.FieldErrors(map[string]string{"visitor_id": "must be 32 lower-case hex digits"})
 	}
-	after, _ := strconv.ParseInt(c.Query("after"), 10, 64)
 	conv, err := s.visitorConversation(c.UserContext(), ch, vid)
 	if formbuilder.ErrorCode(err) == formbuilder.ENOTFOUND {
 		return c.JSON(chatHistory{State: stateNew, Messages: []*formbuilder.Message{}})
@@ -227,7 +233,7 @@ func (s *Server) handleChatHistory(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	msgs, err := s.svc.Chat.ListMessages(c.UserContext(), conv.ID, max(after, 0), formbuilder.MaxPageSize)
+	msgs, err := s.messagesAfter(c, conv.ID)
 	if err != nil {
 		return err
 	}
