@@ -78,8 +78,11 @@ func DefaultBackoff(n int) time.Duration {
 
 // Worker sends the outbox's messages. Run it in a goroutine of its own.
 type Worker struct {
-	cfg      Config
-	kick     chan struct{}
+	cfg  Config
+	kick chan struct{}
+	// kinds are the message kinds this worker sends: webhooks, and e-mails
+	// when SMTP is configured.
+	kinds    []string
 	inflight atomic.Int32
 	wg       sync.WaitGroup
 	// Counters for tests and the admin UI.
@@ -122,7 +125,11 @@ func New(cfg Config) (*Worker, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Worker{cfg: cfg, kick: make(chan struct{}, 1)}, nil
+	kinds := []string{formbuilder.DeliveryWebhook}
+	if cfg.SMTP.Configured() {
+		kinds = append(kinds, formbuilder.DeliveryEmail)
+	}
+	return &Worker{cfg: cfg, kick: make(chan struct{}, 1), kinds: kinds}, nil
 }
 
 // SMTPConfigured reports whether e-mail messages are sent.
@@ -134,14 +141,6 @@ func (w *Worker) Wake() {
 	case w.kick <- struct{}{}:
 	default:
 	}
-}
-
-// kinds are the message kinds this worker can send now.
-func (w *Worker) kinds() []string {
-	if w.SMTPConfigured() {
-		return []string{formbuilder.DeliveryWebhook, formbuilder.DeliveryEmail}
-	}
-	return []string{formbuilder.DeliveryWebhook}
 }
 
 // Run sends due messages until ctx ends, then waits for the attempts in
@@ -172,7 +171,7 @@ func (w *Worker) round(ctx context.Context) {
 		return
 	}
 	now := w.cfg.Now()
-	msgs, err := w.cfg.Outbox.ClaimDue(ctx, now, now.Add(w.cfg.Lease), free, w.kinds())
+	msgs, err := w.cfg.Outbox.ClaimDue(ctx, now, now.Add(w.cfg.Lease), free, w.kinds)
 	if err != nil {
 		if ctx.Err() == nil {
 			w.cfg.Logger.Error("delivery: claim due messages", "err", err)
