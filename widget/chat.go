@@ -170,8 +170,7 @@ func (r *Renderer) chatConsent(ch *formbuilder.Channel) (*chatConsentView, error
 
 func (r *Renderer) chatPage(l, title string, embed bool) page {
 	p := r.newPage(l, title, embed, true)
-	p.CSSURL = r.base + "/static/" + r.byName["chat.css"].HashedName
-	p.JSURL = r.base + "/static/" + r.byName["chat.js"].HashedName
+	p.CSSURL, p.JSURL = r.chatCSSURL, r.chatJSURL
 	return p
 }
 

@@ -37,9 +37,10 @@ type Renderer struct {
 	tmpl   *template.Template
 	assets []*Asset
 	byName map[string]*Asset
-	cssURL string
-	jsURL  string
-	bufs   sync.Pool
+	// The hashed asset URLs of the form and the chat pages.
+	cssURL, jsURL         string
+	chatCSSURL, chatJSURL string
+	bufs                  sync.Pool
 }
 
 // New parses the embedded templates and builds the static assets. An error
@@ -73,8 +74,9 @@ func New(opts Options) (*Renderer, error) {
 		r.byName[a.Name] = a
 		r.byName[a.HashedName] = a
 	}
-	r.cssURL = base + "/static/" + r.byName["form.css"].HashedName
-	r.jsURL = base + "/static/" + r.byName["form.js"].HashedName
+	assetURL := func(name string) string { return base + "/static/" + r.byName[name].HashedName }
+	r.cssURL, r.jsURL = assetURL("form.css"), assetURL("form.js")
+	r.chatCSSURL, r.chatJSURL = assetURL("chat.css"), assetURL("chat.js")
 	return r, nil
 }
 
