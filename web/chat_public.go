@@ -114,6 +114,20 @@ type chatRequest struct {
 	VersionID int64  `json:"version_id"`
 }
 
+// loadChatRequest loads the channel of the path's key and reads the
+// visitor's request to it.
+func (s *Server) loadChatRequest(c *fiber.Ctx) (*formbuilder.Channel, *chatRequest, error) {
+	ch, err := s.loadChannel(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	req, err := s.readChatRequest(c, ch)
+	if err != nil {
+		return nil, nil, err
+	}
+	return ch, req, nil
+}
+
 // readChatRequest checks the origin and reads a visitor post strictly:
 // JSON, UTF-8, no repeated or unknown keys, a visitor id of the right shape.
 func (s *Server) readChatRequest(c *fiber.Ctx, ch *formbuilder.Channel) (*chatRequest, error) {
@@ -243,11 +257,7 @@ func (s *Server) handleChatHistory(c *fiber.Ctx) error {
 // handleChatPost answers POST /c/KEY/messages: 201 when the message was
 // delivered, 202 when it is held for the consent.
 func (s *Server) handleChatPost(c *fiber.Ctx) error {
-	ch, err := s.loadChannel(c)
-	if err != nil {
-		return err
-	}
-	req, err := s.readChatRequest(c, ch)
+	ch, req, err := s.loadChatRequest(c)
 	if err != nil {
 		return err
 	}
@@ -284,11 +294,7 @@ type chatConsentAnswer struct {
 // held message and logs the consent (storage does both in one
 // transaction); declining drops the message and logs nothing.
 func (s *Server) handleChatConsent(c *fiber.Ctx) error {
-	ch, err := s.loadChannel(c)
-	if err != nil {
-		return err
-	}
-	req, err := s.readChatRequest(c, ch)
+	ch, req, err := s.loadChatRequest(c)
 	if err != nil {
 		return err
 	}
@@ -388,11 +394,7 @@ func (s *Server) chatReload(c *fiber.Ctx, ch *formbuilder.Channel) error {
 // handleChatReopen answers POST /c/KEY/consent/reopen: a visitor who
 // declined is asked again with their next message.
 func (s *Server) handleChatReopen(c *fiber.Ctx) error {
-	ch, err := s.loadChannel(c)
-	if err != nil {
-		return err
-	}
-	req, err := s.readChatRequest(c, ch)
+	ch, req, err := s.loadChatRequest(c)
 	if err != nil {
 		return err
 	}
