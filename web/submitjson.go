@@ -124,8 +124,10 @@ func readStringOrNull(d *jsontext.Decoder) (string, error) {
 	return "", errJSONShape
 }
 
-// readValuesJSON reads {"key": "value" | ["value", …] | null, …}.
-func readValuesJSON(d *jsontext.Decoder, sub *submission) error {
+// readObjectJSON reads null or an object, calling member with each key
+// and the decoder at its value; size says how many members were kept, at
+// most maxPostKeys.
+func readObjectJSON(d *jsontext.Decoder, size func() int, member func(k string) error) error {
 	if d.PeekKind() == 'n' {
 		_, err := d.ReadToken()
 		return err
@@ -134,14 +136,24 @@ func readValuesJSON(d *jsontext.Decoder, sub *submission) error {
 		return err
 	}
 	for d.PeekKind() != '}' {
-		if len(sub.in.Values) >= maxPostKeys {
+		if size() >= maxPostKeys {
 			return badRequest("too many fields")
 		}
 		kt, err := d.ReadToken()
 		if err != nil {
 			return err
 		}
-		k := kt.String()
+		if err := member(kt.String()); err != nil {
+			return err
+		}
+	}
+	_, err := d.ReadToken()
+	return err
+}
+
+// readValuesJSON reads {"key": "value" | ["value", …] | null, …}.
+func readValuesJSON(d *jsontext.Decoder, sub *submission) error {
+	return readObjectJSON(d, func() int { return len(sub.in.Values) }, func(k string) error {
 		wrong := func() error {
 			return formbuilder.FieldErrors(map[string]string{k: "must be a string or a list of strings"})
 		}
@@ -181,29 +193,13 @@ func readValuesJSON(d *jsontext.Decoder, sub *submission) error {
 		default:
 			return wrong()
 		}
-	}
-	_, err := d.ReadToken()
-	return err
+		return nil
+	})
 }
 
 // readConsentsJSON reads {"id": true | false | null | {"checked": …}, …}.
 func readConsentsJSON(d *jsontext.Decoder, sub *submission) error {
-	if d.PeekKind() == 'n' {
-		_, err := d.ReadToken()
-		return err
-	}
-	if err := readDelim(d, '{'); err != nil {
-		return err
-	}
-	for d.PeekKind() != '}' {
-		if len(sub.in.Consents) >= maxPostKeys {
-			return badRequest("too many fields")
-		}
-		kt, err := d.ReadToken()
-		if err != nil {
-			return err
-		}
-		k := kt.String()
+	return readObjectJSON(d, func() int { return len(sub.in.Consents) }, func(k string) error {
 		id, err := strconv.ParseInt(k, 10, 64)
 		if err != nil || id <= 0 {
 			return formbuilder.FieldErrors(map[string]string{"consents." + k: "is not a consent id"})
@@ -230,9 +226,8 @@ func readConsentsJSON(d *jsontext.Decoder, sub *submission) error {
 		default:
 			return wrong()
 		}
-	}
-	_, err := d.ReadToken()
-	return err
+		return nil
+	})
 }
 
 // readConsentObject reads {"checked": bool, "initial": bool, "interacted":
