@@ -102,13 +102,18 @@ func suggestKey(label string, kind formbuilder.FieldKind, taken map[string]bool)
 	}
 }
 
-// fieldIndex reads the :idx parameter (1-based in URLs, as shown to admins).
-func fieldIndex(c *fiber.Ctx, f *formbuilder.Form) (int, error) {
+// adminField returns the form of the path and the 0-based index of its
+// field :idx (1-based in URLs, as shown to admins).
+func (s *Server) adminField(c *fiber.Ctx) (*formbuilder.Form, int, error) {
+	f, err := s.adminForm(c)
+	if err != nil {
+		return nil, 0, err
+	}
 	n, err := strconv.Atoi(c.Params("idx"))
 	if err != nil || n < 1 || n > len(f.Fields) {
-		return 0, formbuilder.Errorf(formbuilder.ENOTFOUND, "This field does not exist (any more).")
+		return nil, 0, formbuilder.Errorf(formbuilder.ENOTFOUND, "This field does not exist (any more).")
 	}
-	return n - 1, nil
+	return f, n - 1, nil
 }
 
 // saveFormFields validates and stores f; on invalid input it returns the
@@ -172,11 +177,7 @@ type fieldEditView struct {
 }
 
 func (s *Server) handleFieldEdit(c *fiber.Ctx) error {
-	f, err := s.adminForm(c)
-	if err != nil {
-		return err
-	}
-	i, err := fieldIndex(c, f)
+	f, i, err := s.adminField(c)
 	if err != nil {
 		return err
 	}
@@ -185,11 +186,7 @@ func (s *Server) handleFieldEdit(c *fiber.Ctx) error {
 }
 
 func (s *Server) handleFieldSave(c *fiber.Ctx) error {
-	f, err := s.adminForm(c)
-	if err != nil {
-		return err
-	}
-	i, err := fieldIndex(c, f)
+	f, i, err := s.adminField(c)
 	if err != nil {
 		return err
 	}
@@ -232,11 +229,7 @@ func move(i, n int, dir string) int {
 }
 
 func (s *Server) handleFieldMove(c *fiber.Ctx) error {
-	f, err := s.adminForm(c)
-	if err != nil {
-		return err
-	}
-	i, err := fieldIndex(c, f)
+	f, i, err := s.adminField(c)
 	if err != nil {
 		return err
 	}
@@ -254,11 +247,7 @@ func (s *Server) handleFieldMove(c *fiber.Ctx) error {
 }
 
 func (s *Server) handleFieldDelete(c *fiber.Ctx) error {
-	f, err := s.adminForm(c)
-	if err != nil {
-		return err
-	}
-	i, err := fieldIndex(c, f)
+	f, i, err := s.adminField(c)
 	if err != nil {
 		return err
 	}
