@@ -312,27 +312,40 @@ func (s *Server) findSubmission(c *fiber.Ctx, form *formbuilder.Form, param stri
 	return sub, err
 }
 
+// submissionDetail finds the submission of path parameter param (of form
+// unless nil), the consent entries given with it and, when deliveries are
+// on, its messages in the outbox.
+func (s *Server) submissionDetail(c *fiber.Ctx, form *formbuilder.Form, param string) (
+	*formbuilder.Submission, []*formbuilder.ConsentRecord, []*formbuilder.OutboxMessage, error) {
+	sub, err := s.findSubmission(c, form, param)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ctx := c.UserContext()
+	recs, err := s.svc.Inbox.RecordsOfSubmission(ctx, sub.ID)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	var outbox []*formbuilder.OutboxMessage
+	if s.svc.Outbox != nil {
+		if outbox, err = s.svc.Outbox.ListOutbox(ctx, formbuilder.OutboxFilter{SubmissionID: sub.ID}); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	return sub, recs, outbox, nil
+}
+
 func (s *Server) handleSubmission(c *fiber.Ctx) error {
 	form, err := s.inboxForm(c)
 	if err != nil {
 		return err
 	}
-	sub, err := s.findSubmission(c, form, "sid")
-	if err != nil {
-		return err
-	}
-	ctx := c.UserContext()
-	recs, err := s.svc.Inbox.RecordsOfSubmission(ctx, sub.ID)
+	sub, recs, outbox, err := s.submissionDetail(c, form, "sid")
 	if err != nil {
 		return err
 	}
 	v := &submissionView{Form: form, Sub: sub, When: sub.CreatedAt.UTC().Format(time.RFC3339),
-		Values: formbuilder.LabeledValues(form, sub, true), Records: recs}
-	if s.svc.Outbox != nil {
-		if v.Outbox, err = s.svc.Outbox.ListOutbox(ctx, formbuilder.OutboxFilter{SubmissionID: sub.ID}); err != nil {
-			return err
-		}
-	}
+		Values: formbuilder.LabeledValues(form, sub, true), Records: recs, Outbox: outbox}
 	return s.render(c, fiber.StatusOK, "inbox_detail", &view{
 		Title: "Submission " + strconv.FormatInt(sub.ID, 10) + ": " + form.Name, Nav: "forms", Data: v})
 }

@@ -65,12 +65,7 @@ func (s *Server) apiGetSubmission(c *fiber.Ctx) error {
 	if s.svc.Inbox == nil {
 		return errInboxOff
 	}
-	sub, err := s.findSubmission(c, nil, "id")
-	if err != nil {
-		return err
-	}
-	ctx := c.UserContext()
-	recs, err := s.svc.Inbox.RecordsOfSubmission(ctx, sub.ID)
+	sub, recs, msgs, err := s.submissionDetail(c, nil, "id")
 	if err != nil {
 		return err
 	}
@@ -79,7 +74,7 @@ func (s *Server) apiGetSubmission(c *fiber.Ctx) error {
 	for _, r := range recs {
 		ids = append(ids, r.ID)
 	}
-	withdrawn, err := s.svc.Log.Withdrawn(ctx, ids)
+	withdrawn, err := s.svc.Log.Withdrawn(c.UserContext(), ids)
 	if err != nil {
 		return err
 	}
@@ -87,14 +82,8 @@ func (s *Server) apiGetSubmission(c *fiber.Ctx) error {
 		consents = append(consents, apiRecordOf(r, withdrawn[r.ID]))
 	}
 	deliveries := []*formbuilder.OutboxMessage{}
-	if s.svc.Outbox != nil {
-		msgs, err := s.svc.Outbox.ListOutbox(ctx, formbuilder.OutboxFilter{SubmissionID: sub.ID})
-		if err != nil {
-			return err
-		}
-		if msgs != nil {
-			deliveries = msgs
-		}
+	if msgs != nil {
+		deliveries = msgs
 	}
 	return c.JSON(fiber.Map{"submission": sub, "consents": consents, "deliveries": deliveries})
 }
