@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"hash/crc32"
 	"strconv"
 	"sync"
@@ -175,7 +176,7 @@ func (fc *formCache) render(f *formbuilder.Form, embed bool) (*renderedPage, err
 	}
 	i := bytes.Index(page, []byte(tokenPlaceholder))
 	if i < 0 {
-		return nil, formbuilder.Internal(errString("rendered form has no token slot"))
+		return nil, formbuilder.Internal(errors.New("rendered form has no token slot"))
 	}
 	sum := sha256.Sum256(page)
 	prefix, suffix := page[:i:i], page[i+len(tokenPlaceholder):]
@@ -215,10 +216,6 @@ func (fc *formCache) invalidateAll() {
 	fc.m = map[string]*cachedForm{}
 	fc.mu.Unlock()
 }
-
-type errString string
-
-func (e errString) Error() string { return string(e) }
 
 // gzipSplice is a gzip member of prefix+token+suffix, compressed once with
 // the token cut out, so a gzip body with any token costs two copies and a
