@@ -68,13 +68,15 @@ func (in fieldInput) field(errs map[string]string) formbuilder.Field {
 	return f
 }
 
+// umlauts spells German letters in ASCII for suggestKey.
+var umlauts = strings.NewReplacer("ä", "ae", "ö", "oe", "ü", "ue", "ß", "ss", "Ä", "ae", "Ö", "oe", "Ü", "ue")
+
 // suggestKey derives a field key from its label ("E-Mail-Adresse" becomes
 // "e_mail_adresse"), unique among taken, so admins need not invent keys.
 func suggestKey(label string, kind formbuilder.FieldKind, taken map[string]bool) string {
-	repl := strings.NewReplacer("ä", "ae", "ö", "oe", "ü", "ue", "ß", "ss", "Ä", "ae", "Ö", "oe", "Ü", "ue")
 	var b strings.Builder
 	under := false
-	for _, r := range strings.ToLower(repl.Replace(label)) {
+	for _, r := range strings.ToLower(umlauts.Replace(label)) {
 		switch {
 		case r < unicode.MaxASCII && (unicode.IsLetter(r) || unicode.IsDigit(r)):
 			b.WriteRune(r)
