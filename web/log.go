@@ -285,7 +285,7 @@ func (d *deadlineWriter) Flush() error {
 // NDJSON (export rows never have one).
 func writeExportAbort(w *deadlineWriter, format, reqID string) {
 	msg := "export incomplete: internal error (request " + reqID + ")"
-	if format == "ndjson" {
+	if format == formbuilder.FormatNDJSON {
 		b, _ := json.Marshal(map[string]string{"error": msg})
 		_, _ = w.Write(append(b, '\n'))
 	} else {
