@@ -181,25 +181,6 @@ func without[T any](s []T, i int) []T {
 	return append(append([]T{}, s[:i]...), s[i+1:]...)
 }
 
-func (s *Server) handleWebhookDelete(c *fiber.Ctx) error {
-	f, err := s.deliveryForm(c)
-	if err != nil {
-		return err
-	}
-	if stale(c, f) {
-		return s.staleDeliveries(c, f)
-	}
-	i, err := receiverIndex(c, len(f.Notifications.Webhooks))
-	if err != nil {
-		return err
-	}
-	f.Notifications.Webhooks = without(f.Notifications.Webhooks, i)
-	if _, err := s.saveNotifications(c, f); err != nil {
-		return err
-	}
-	return c.Redirect(deliveriesURL(f.ID, "webhook-removed", "webhooks"), fiber.StatusSeeOther)
-}
-
 func (s *Server) handleWebhookSecret(c *fiber.Ctx) error {
 	f, err := s.deliveryForm(c)
 	if err != nil {
@@ -242,23 +223,37 @@ func (s *Server) handleEmailAdd(c *fiber.Ctx) error {
 	}, "email-added", "emails")
 }
 
-func (s *Server) handleEmailDelete(c *fiber.Ctx) error {
-	f, err := s.deliveryForm(c)
-	if err != nil {
-		return err
+// handleReceiverDelete removes the n-th receiver of kind.
+func (s *Server) handleReceiverDelete(kind string) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		f, err := s.deliveryForm(c)
+		if err != nil {
+			return err
+		}
+		if stale(c, f) {
+			return s.staleDeliveries(c, f)
+		}
+		n := &f.Notifications
+		notice, anchor := "email-removed", "emails"
+		if kind == formbuilder.DeliveryWebhook {
+			i, err := receiverIndex(c, len(n.Webhooks))
+			if err != nil {
+				return err
+			}
+			n.Webhooks = without(n.Webhooks, i)
+			notice, anchor = "webhook-removed", "webhooks"
+		} else {
+			i, err := receiverIndex(c, len(n.Emails))
+			if err != nil {
+				return err
+			}
+			n.Emails = without(n.Emails, i)
+		}
+		if _, err := s.saveNotifications(c, f); err != nil {
+			return err
+		}
+		return c.Redirect(deliveriesURL(f.ID, notice, anchor), fiber.StatusSeeOther)
 	}
-	if stale(c, f) {
-		return s.staleDeliveries(c, f)
-	}
-	i, err := receiverIndex(c, len(f.Notifications.Emails))
-	if err != nil {
-		return err
-	}
-	f.Notifications.Emails = without(f.Notifications.Emails, i)
-	if _, err := s.saveNotifications(c, f); err != nil {
-		return err
-	}
-	return c.Redirect(deliveriesURL(f.ID, "email-removed", "emails"), fiber.StatusSeeOther)
 }
 
 // handleReceiverTest queues a test delivery to the n-th receiver of kind.

@@ -37,11 +37,11 @@ func (s *Server) routesInbox(app *fiber.App) {
 
 	get("/forms/:id/deliveries", s.handleDeliveries)
 	post("/forms/:id/webhooks", s.handleWebhookAdd)
-	post("/forms/:id/webhooks/:n/delete", s.handleWebhookDelete)
+	post("/forms/:id/webhooks/:n/delete", s.handleReceiverDelete(formbuilder.DeliveryWebhook))
 	post("/forms/:id/webhooks/:n/secret", s.handleWebhookSecret)
 	post("/forms/:id/webhooks/:n/test", s.handleReceiverTest(formbuilder.DeliveryWebhook))
 	post("/forms/:id/emails", s.handleEmailAdd)
-	post("/forms/:id/emails/:n/delete", s.handleEmailDelete)
+	post("/forms/:id/emails/:n/delete", s.handleReceiverDelete(formbuilder.DeliveryEmail))
 	post("/forms/:id/emails/:n/test", s.handleReceiverTest(formbuilder.DeliveryEmail))
 
 	app.Get("/api/v1/forms/:id/submissions", s.apiListSubmissions)
