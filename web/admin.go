@@ -193,7 +193,7 @@ func (s *Server) adminError(c *fiber.Ctx, err error) error {
 	}
 	if status >= 500 {
 		s.log.Error("internal error", "method", c.Method(), "path", c.Path(), "err", err.Error(),
-			"request_id", c.Locals("requestid"))
+			"request_id", requestID(c))
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	v := &view{Title: statusTitle(status), Error: msg, Data: status}

@@ -89,7 +89,7 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	}
 	if status >= 500 {
 		s.log.Error("internal error", "method", c.Method(), "path", c.Path(), "err", err.Error(),
-			"request_id", c.Locals("requestid"))
+			"request_id", requestID(c))
 	}
 	if status == fiber.StatusTooManyRequests && c.GetRespHeader(fiber.HeaderRetryAfter) == "" {
 		c.Set(fiber.HeaderRetryAfter, "60")

@@ -392,7 +392,7 @@ func (s *Server) streamSubmissions(c *fiber.Ctx, form *formbuilder.Form, f formb
 	// The stream runs after the handler returned, when c is back in
 	// Fiber's pool: copy what it needs now.
 	inbox, logger, conn := s.svc.Inbox, s.log, c.Context().Conn()
-	reqID, _ := c.Locals("requestid").(string)
+	reqID := requestID(c)
 	// One response per connection: a failed export must not be followed by
 	// another request on a connection in an unknown state.
 	c.Context().SetConnectionClose()

@@ -327,7 +327,7 @@ func (s *Server) streamExport(c *fiber.Ctx, f formbuilder.RecordFilter, format s
 	// The stream runs after the handler returned, when c is back in Fiber's
 	// pool: copy everything it needs now.
 	logSvc, logger, conn := s.svc.Log, s.log, c.Context().Conn()
-	reqID, _ := c.Locals("requestid").(string)
+	reqID := requestID(c)
 	// One response per connection: a failed export must not be followed by
 	// another request on a connection in an unknown state.
 	c.Context().SetConnectionClose()
