@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/consentforms/consentforms/formbuilder"
 	"github.com/consentforms/consentforms/storage"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -218,4 +221,31 @@ func TestAdminAndVerifyCommands(t *testing.T) {
 		last = sc.Text()
 	}
 	require.True(t, strings.HasPrefix(last, "cf_"))
+}
+
+// TestTuneGC checks that serve's collector defaults apply only where the
+// operator set neither GOGC nor GOMEMLIMIT.
+func TestTuneGC(t *testing.T) {
+	percent0 := debug.SetGCPercent(100)
+	limit0 := debug.SetMemoryLimit(math.MaxInt64)
+	t.Cleanup(func() { debug.SetGCPercent(percent0); debug.SetMemoryLimit(limit0) })
+	for _, tc := range []struct {
+		name        string
+		env         map[string]string
+		wantPercent int
+		wantLimit   int64
+	}{
+		{"unset", nil, defaultGCPercent, defaultMemoryLimit},
+		{"GOGC set", map[string]string{"GOGC": "100"}, 100, defaultMemoryLimit},
+		{"GOMEMLIMIT set", map[string]string{"GOMEMLIMIT": "1GiB"}, defaultGCPercent, math.MaxInt64},
+		{"both set", map[string]string{"GOGC": "100", "GOMEMLIMIT": "1GiB"}, 100, math.MaxInt64},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			debug.SetGCPercent(100)
+			debug.SetMemoryLimit(math.MaxInt64)
+			tuneGC(func(k string) string { return tc.env[k] })
+			assert.Equal(t, tc.wantPercent, debug.SetGCPercent(100))
+			assert.Equal(t, tc.wantLimit, debug.SetMemoryLimit(-1))
+		})
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"syscall"
@@ -44,6 +45,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	tuneGC(os.Getenv)
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		return usageError("--log-level: %v", err)
@@ -157,6 +159,31 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 // services wires the SQLite implementation into the app's interfaces.
+// Defaults of the garbage collector for serve, where GOGC and GOMEMLIMIT
+// are not set. The server's live heap is small (about 5 MiB under load) and
+// it allocates for every request, so with Go's GOGC=100 it collected ~17
+// times a second under 64 posting clients, and GC work was a fifth of the
+// server's CPU per submission. GOGC=400 collects a quarter as often for
+// about 20 MiB more resident memory (cmd/formbench: 96–118 µs instead of
+// 117–130 µs of CPU per submission, peak RSS 71 MiB instead of 56 MiB); the
+// soft limit makes the collector work harder again before a large live heap
+// (a big admin job) grows to five times its size.
+const (
+	defaultGCPercent   = 400
+	defaultMemoryLimit = 128 << 20
+)
+
+// tuneGC sets the collector's defaults unless the environment (getenv)
+// sets GOGC or GOMEMLIMIT, which the runtime has then applied already.
+func tuneGC(getenv func(string) string) {
+	if getenv("GOGC") == "" {
+		debug.SetGCPercent(defaultGCPercent)
+	}
+	if getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(defaultMemoryLimit)
+	}
+}
+
 func services(db *storage.DB) web.Services {
 	return web.Services{
 		Forms: db, Consents: db, Submissions: db, Log: db,
