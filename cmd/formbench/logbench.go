@@ -14,12 +14,14 @@ import (
 	"github.com/consentforms/consentforms/storage"
 )
 
-// Shape of the generated consent log: a form asks for every consent, and
-// visitors come from logIPs addresses.
+// Shape of the generated consent log: a form asks for every consent; every
+// second visit comes from one shared address (an office behind NAT), the
+// others from logIPs addresses.
 const (
 	logConsents = 10
 	logForms    = 5
 	logIPs      = 1000
+	logSharedIP = "192.0.2.10"
 )
 
 // logFilter is one consent log query the admin UI makes.
@@ -33,8 +35,11 @@ var logFilters = []logFilter{
 	{"consent", func(n *formbuilder.ConsentRecord) formbuilder.RecordFilter {
 		return formbuilder.RecordFilter{ConsentID: n.ConsentID}
 	}},
+	// The shared address: its page is full (50 rows) at 1,000 entries as at
+	// 1,000,000, so both sizes do the same work per page. One visitor's
+	// address would give 1 row at 1,000 entries and 50 at 1,000,000.
 	{"consent+ip", func(n *formbuilder.ConsentRecord) formbuilder.RecordFilter {
-		return formbuilder.RecordFilter{ConsentID: n.ConsentID, IP: n.IP}
+		return formbuilder.RecordFilter{ConsentID: n.ConsentID, IP: logSharedIP}
 	}},
 }
 
@@ -165,14 +170,19 @@ func newLogGen(ctx context.Context, db *storage.DB) (*logGen, error) {
 	return lg, nil
 }
 
-// submission i: forms in turn, visitor addresses scattered over logIPs.
+// submission i: forms in turn, every second one from the shared address,
+// the others scattered over logIPs addresses.
 func (lg *logGen) submission(i int) (*formbuilder.Submission, []*formbuilder.ConsentRecord) {
 	f := lg.forms[i%len(lg.forms)]
-	ip := (i * 7919) % logIPs
+	ip := logSharedIP
+	if i%2 == 1 {
+		n := (i * 7919) % logIPs
+		ip = fmt.Sprintf("10.0.%d.%d", n/256, n%256)
+	}
 	email := fmt.Sprintf("visitor%d@example.com", i)
 	sub := &formbuilder.Submission{FormID: f.ID, FormKey: f.Key, Values: map[string][]string{"email": {email}},
 		Subject: email, PageURL: fmt.Sprintf("https://shop.example/contact?ref=%d", i%97),
-		IP: fmt.Sprintf("10.0.%d.%d", ip/256, ip%256), UserAgent: "Mozilla/5.0 (X11; Linux x86_64) formbench"}
+		IP: ip, UserAgent: "Mozilla/5.0 (X11; Linux x86_64) formbench"}
 	recs := make([]*formbuilder.ConsentRecord, 0, len(lg.consents))
 	for _, c := range lg.consents {
 		recs = append(recs, &formbuilder.ConsentRecord{
