@@ -5,7 +5,6 @@ import (
 	"encoding/base32"
 	"net/netip"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -90,7 +89,19 @@ type Field struct {
 	MaxLength int `json:"max_length,omitempty"`
 }
 
-var fieldKeyRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,39}$`)
+// validFieldKey is the regexp ^[a-z][a-z0-9_]{0,39}$ as a loop
+// (FuzzValidFieldKey).
+func validFieldKey(k string) bool {
+	if len(k) < 1 || len(k) > 40 || k[0] < 'a' || k[0] > 'z' {
+		return false
+	}
+	for i := 1; i < len(k); i++ {
+		if c := k[i]; !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
 
 // EffectiveMaxLength returns the length limit that applies to the field's values.
 func (f *Field) EffectiveMaxLength() int {
@@ -107,7 +118,7 @@ func (f *Field) EffectiveMaxLength() int {
 // Validate checks one field on its own; prefix names it in field errors
 // (for example "fields.2").
 func (f *Field) validate(prefix string, errs map[string]string) {
-	if !fieldKeyRE.MatchString(f.Key) {
+	if !validFieldKey(f.Key) {
 		errs[prefix+".key"] = "must start with a letter and contain only a-z, 0-9 and _ (at most 40)"
 	}
 	// The widget posts its own inputs beside the fields: the honeypot
@@ -220,11 +231,20 @@ func RandomKey(n int) string {
 	return keyEncoding.EncodeToString(b)
 }
 
-var formKeyRE = regexp.MustCompile(`^[a-z2-7]{8,40}$`)
-
 // ValidFormKey reports whether key has the shape of a form key, so that
-// handlers can refuse garbage before touching storage.
-func ValidFormKey(key string) bool { return formKeyRE.MatchString(key) }
+// handlers can refuse garbage before touching storage. It is the regexp
+// ^[a-z2-7]{8,40}$ as a loop (FuzzValidFormKey): it runs on every request.
+func ValidFormKey(key string) bool {
+	if len(key) < 8 || len(key) > 40 {
+		return false
+	}
+	for i := 0; i < len(key); i++ {
+		if c := key[i]; !('a' <= c && c <= 'z' || '2' <= c && c <= '7') {
+			return false
+		}
+	}
+	return true
+}
 
 // Validate checks the form definition and returns an EINVALID error naming
 // every wrong field.
