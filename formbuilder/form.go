@@ -163,7 +163,7 @@ func (f *Field) validate(prefix string, errs map[string]string) {
 		// The default is rendered as the field's value (and is the only value
 		// of a hidden field), so it must pass the same checks as a submission,
 		// or the form could never be sent unchanged.
-		if _, msg := validateValue(f, []string{f.Default}); msg != "" {
+		if _, msg := validateValue(f, []string{f.Default}, nil); msg != "" {
 			errs[prefix+".default"] = msg
 		}
 	}

@@ -163,7 +163,8 @@ func ValidEmail(s string) bool { return validEmail(s) }
 // whose Fields name every wrong field; a required consent that is not ticked
 // is named "consent.ID". Nothing is returned for storage then.
 func ValidateSubmission(form *Form, in SubmissionInput) (*Submission, []*ConsentRecord, error) {
-	errs := map[string]string{}
+	// errs stays nil, and costs nothing, while all is well.
+	var errs map[string]string
 	sub := &Submission{
 		FormID:    form.ID,
 		FormKey:   form.Key,
@@ -176,26 +177,34 @@ func ValidateSubmission(form *Form, in SubmissionInput) (*Submission, []*Consent
 	}
 	if in.PageURL != "" {
 		if len(in.PageURL) > MaxPageURL || !validHTTPURL(in.PageURL) {
-			errs["page_url"] = "must be an http(s) URL of at most 2048 bytes"
+			errs = addErr(errs, "page_url", "must be an http(s) URL of at most 2048 bytes")
 		} else {
 			sub.PageURL = in.PageURL
 		}
 	}
-	for key := range in.Values {
+	nvals := 0
+	for key, vals := range in.Values {
 		if form.Field(key) == nil {
-			errs[key] = "is not a field of this form"
+			errs = addErr(errs, key, "is not a field of this form")
+		} else {
+			nvals += len(vals)
 		}
 	}
+	// The accepted values of all fields share one array (each field's
+	// slice capped at its end); cleaning never adds values.
+	clean := make([]string, 0, nvals)
 	for i := range form.Fields {
 		f := &form.Fields[i]
-		vals := in.Values[f.Key]
-		clean, msg := validateValue(f, vals)
+		n := len(clean)
+		var msg string
+		clean, msg = validateValue(f, in.Values[f.Key], clean)
 		if msg != "" {
-			errs[f.Key] = msg
+			errs = addErr(errs, f.Key, msg)
+			clean = clean[:n]
 			continue
 		}
-		if len(clean) > 0 {
-			sub.Values[f.Key] = clean
+		if len(clean) > n {
+			sub.Values[f.Key] = clean[n:len(clean):len(clean)]
 		}
 	}
 	for id := range in.Consents {
@@ -206,16 +215,18 @@ func ValidateSubmission(form *Form, in SubmissionInput) (*Submission, []*Consent
 			}
 		}
 		if !found {
-			errs["consent."+strconv.FormatInt(id, 10)] = "is not a consent of this form"
+			errs = addErr(errs, "consent."+strconv.FormatInt(id, 10), "is not a consent of this form")
 		}
 	}
 	var records []*ConsentRecord
+	if len(form.Consents) > 0 {
+		records = make([]*ConsentRecord, 0, len(form.Consents))
+	}
 	for _, fc := range form.Consents {
 		in := in.Consents[fc.ConsentID]
-		key := "consent." + strconv.FormatInt(fc.ConsentID, 10)
 		if !in.Checked {
 			if fc.Required {
-				errs[key] = "must be accepted"
+				errs = addErr(errs, "consent."+strconv.FormatInt(fc.ConsentID, 10), "must be accepted")
 			}
 			continue
 		}
@@ -226,7 +237,8 @@ func ValidateSubmission(form *Form, in SubmissionInput) (*Submission, []*Consent
 			// The record must prove the text that was shown; a page rendered
 			// before an edit showed another text, so the visitor sees the new
 			// one and sends again.
-			errs[key] = "has changed since the page was loaded; please read it again"
+			errs = addErr(errs, "consent."+strconv.FormatInt(fc.ConsentID, 10),
+				"has changed since the page was loaded; please read it again")
 			continue
 		}
 		records = append(records, &ConsentRecord{
@@ -258,6 +270,14 @@ func ValidateSubmission(form *Form, in SubmissionInput) (*Submission, []*Consent
 	return sub, records, nil
 }
 
+func addErr(errs map[string]string, key, msg string) map[string]string {
+	if errs == nil {
+		errs = map[string]string{}
+	}
+	errs[key] = msg
+	return errs
+}
+
 // subjectOf picks the first e-mail value, else the first phone value.
 func subjectOf(form *Form, vals map[string][]string) string {
 	for _, kind := range []FieldKind{KindEmail, KindPhone} {
@@ -283,13 +303,14 @@ func truncateRunes(s string, n int) string {
 	return s[:n]
 }
 
-// validateValue returns the cleaned values of one field, or a message.
-func validateValue(f *Field, vals []string) ([]string, string) {
+// validateValue appends the cleaned values of one field to dst, or returns
+// a message (and dst with anything appended).
+func validateValue(f *Field, vals []string, dst []string) ([]string, string) {
 	// Empty strings are "no answer"; browsers send them for empty inputs.
-	nonEmpty := vals[:0:0]
+	start := len(dst)
 	for _, v := range vals {
 		if !utf8.ValidString(v) {
-			return nil, "is not valid UTF-8"
+			return dst, "is not valid UTF-8"
 		}
 		// An option is kept as written even when it has outer spaces, so
 		// that every option can be chosen; other values are trimmed.
@@ -297,34 +318,35 @@ func validateValue(f *Field, vals []string) ([]string, string) {
 			v = strings.TrimSpace(v)
 		}
 		if strings.TrimSpace(v) != "" {
-			nonEmpty = append(nonEmpty, v)
+			dst = append(dst, v)
 		}
 	}
+	nonEmpty := dst[start:]
 	if len(nonEmpty) == 0 {
 		if f.Required {
-			return nil, "is required"
+			return dst, "is required"
 		}
-		return nil, ""
+		return dst, ""
 	}
 	multi := f.Kind == KindCheckbox && len(f.Options) > 0
 	if len(nonEmpty) > 1 && !multi {
-		return nil, "takes one value"
+		return dst, "takes one value"
 	}
 	if len(nonEmpty) > MaxOptions {
-		return nil, "has too many values"
+		return dst, "has too many values"
 	}
 	max := f.EffectiveMaxLength()
 	for _, v := range nonEmpty {
 		if utf8.RuneCountInString(v) > max {
-			return nil, "is too long (at most " + strconv.Itoa(max) + " characters)"
+			return dst, "is too long (at most " + strconv.Itoa(max) + " characters)"
 		}
 		if strings.ContainsRune(v, 0) {
-			return nil, "contains a NUL character"
+			return dst, "contains a NUL character"
 		}
 		switch f.Kind {
 		case KindEmail:
 			if !validEmail(v) {
-				return nil, "is not a valid e-mail address"
+				return dst, "is not a valid e-mail address"
 			}
 		case KindPhone:
 			digits := 0
@@ -334,44 +356,44 @@ func validateValue(f *Field, vals []string) ([]string, string) {
 				}
 			}
 			if !validPhone(v) || digits < 5 || digits > 17 {
-				return nil, "is not a valid phone number"
+				return dst, "is not a valid phone number"
 			}
 		case KindSelect, KindRadio:
 			if !contains(f.Options, v) {
-				return nil, "is not one of the options"
+				return dst, "is not one of the options"
 			}
 		case KindCheckbox:
 			if multi {
 				if !contains(f.Options, v) {
-					return nil, "is not one of the options"
+					return dst, "is not one of the options"
 				}
 			} else {
 				switch strings.ToLower(v) {
 				case "on", "yes", "true", "1":
-					nonEmpty = []string{"yes"}
+					nonEmpty[0] = "yes" // the only value: !multi
 				default:
-					return nil, "must be ticked or not"
+					return dst, "must be ticked or not"
 				}
 			}
 		case KindDate:
 			if !validDateShape(v) {
-				return nil, "must be a date like 2026-01-31"
+				return dst, "must be a date like 2026-01-31"
 			}
 			if _, err := time.Parse("2006-01-02", v); err != nil {
-				return nil, "is not a valid date"
+				return dst, "is not a valid date"
 			}
 		case KindNumber:
 			n, err := strconv.ParseFloat(v, 64)
 			if err != nil || math.IsInf(n, 0) || math.IsNaN(n) {
-				return nil, "must be a number"
+				return dst, "must be a number"
 			}
 		case KindName, KindText, KindHidden:
 			if strings.ContainsAny(v, "\r\n") {
-				return nil, "must be one line"
+				return dst, "must be one line"
 			}
 		}
 	}
-	return nonEmpty, ""
+	return dst, ""
 }
 
 func contains(list []string, s string) bool {
