@@ -10,29 +10,72 @@ import (
 	"time"
 )
 
+// sigBytes is how much of the HMAC a signature keeps (24 base64 characters).
+const sigBytes = 18
+
+// macState is what s.macs pools: an HMAC-SHA256 keyed with cfg.Secret and
+// a buffer for the message. The message is written in one piece because
+// each []byte conversion handed to hash.Hash.Write (an interface) was an
+// allocation of its own.
+type macState struct {
+	h   hash.Hash
+	msg []byte
+	sum [sha256.Size]byte
+}
+
+func (s *Server) getMAC() *macState {
+	if m, _ := s.macs.Get().(*macState); m != nil {
+		return m
+	}
+	return &macState{h: hmac.New(sha256.New, s.cfg.Secret), msg: make([]byte, 0, 64)}
+}
+
+func (s *Server) putMAC(m *macState) {
+	// Verified parts come from clients and may be long; do not keep their
+	// buffer alive in the pool.
+	if cap(m.msg) > 1024 {
+		m.msg = make([]byte, 0, 64)
+	}
+	s.macs.Put(m)
+}
+
+// setMessage makes purpose and parts, each part after a 0 byte, the
+// message to sign.
+func (m *macState) setMessage(purpose string, parts ...string) {
+	m.msg = append(m.msg[:0], purpose...)
+	for _, p := range parts {
+		m.msg = append(m.msg, 0)
+		m.msg = append(m.msg, p...)
+	}
+}
+
+// appendSig appends the signature of the message to dst.
+func (m *macState) appendSig(dst []byte) []byte {
+	m.h.Reset()
+	m.h.Write(m.msg)
+	return base64.RawURLEncoding.AppendEncode(dst, m.h.Sum(m.sum[:0])[:sigBytes])
+}
+
+// appendSign appends sign(purpose, parts...) to dst.
+func (s *Server) appendSign(dst []byte, purpose string, parts ...string) []byte {
+	m := s.getMAC()
+	m.setMessage(purpose, parts...)
+	dst = m.appendSig(dst)
+	s.putMAC(m)
+	return dst
+}
+
 // sign returns a URL-safe HMAC-SHA256 of the parts under purpose, so a
 // signature made for one purpose (render token, withdrawal link) is never
 // valid for another.
 func (s *Server) sign(purpose string, parts ...string) string {
-	m, _ := s.macs.Get().(hash.Hash)
-	if m == nil {
-		m = hmac.New(sha256.New, s.cfg.Secret)
-	} else {
-		m.Reset()
-	}
-	m.Write([]byte(purpose))
-	for _, p := range parts {
-		m.Write([]byte{0})
-		m.Write([]byte(p))
-	}
-	var sum [sha256.Size]byte
-	m.Sum(sum[:0])
-	s.macs.Put(m)
-	return base64.RawURLEncoding.EncodeToString(sum[:18])
+	var b [32]byte
+	return string(s.appendSign(b[:0], purpose, parts...))
 }
 
 func (s *Server) verify(sig, purpose string, parts ...string) bool {
-	return hmac.Equal([]byte(sig), []byte(s.sign(purpose, parts...)))
+	var b [32]byte
+	return hmac.Equal([]byte(sig), s.appendSign(b[:0], purpose, parts...))
 }
 
 // renderToken is put in every rendered form: it carries the form key and the
@@ -80,8 +123,27 @@ func (s *Server) checkRenderToken(formKey, tok string, now time.Time) string {
 
 // withdrawPath returns the signed path of the withdrawal page of a record.
 func (s *Server) withdrawPath(recordID int64) string {
-	id := strconv.FormatInt(recordID, 10)
-	return "/w/" + id + "." + s.sign("withdraw", id)
+	var b [64]byte
+	return string(s.appendWithdrawPath(b[:0], recordID))
+}
+
+// withdrawLinkURL returns the absolute URL of withdrawPath, in one allocation.
+func (s *Server) withdrawLinkURL(recordID int64) string {
+	var b [160]byte // a longer base URL costs one more allocation
+	return string(s.appendWithdrawPath(append(b[:0], s.cfg.BaseURL...), recordID))
+}
+
+func (s *Server) appendWithdrawPath(dst []byte, recordID int64) []byte {
+	dst = append(dst, "/w/"...)
+	start := len(dst)
+	dst = strconv.AppendInt(dst, recordID, 10)
+	m := s.getMAC()
+	// setMessage("withdraw", id) without the id as a string.
+	m.msg = append(append(append(m.msg[:0], "withdraw"...), 0), dst[start:]...)
+	dst = append(dst, '.')
+	dst = m.appendSig(dst)
+	s.putMAC(m)
+	return dst
 }
 
 // parseWithdrawToken returns the record id of a valid withdrawal token.
