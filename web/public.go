@@ -137,12 +137,12 @@ func (s *Server) parseSubmission(c *fiber.Ctx) (*submission, error) {
 	if len(c.Body()) == 0 {
 		return nil, fiber.NewError(fiber.StatusBadRequest, "empty request body")
 	}
-	ct := strings.ToLower(string(c.Request().Header.ContentType()))
+	ct := c.Request().Header.ContentType()
 	switch {
-	case strings.HasPrefix(ct, fiber.MIMEApplicationJSON):
+	case contentTypeIs(ct, fiber.MIMEApplicationJSON):
 		return sub, s.parseJSONSubmission(c, sub)
-	case strings.HasPrefix(ct, fiber.MIMEApplicationForm), strings.HasPrefix(ct, fiber.MIMEMultipartForm):
-		vals, err := postValues(c, ct)
+	case contentTypeIs(ct, fiber.MIMEApplicationForm), contentTypeIs(ct, fiber.MIMEMultipartForm):
+		vals, err := postValues(c, contentTypeIs(ct, fiber.MIMEMultipartForm))
 		if err != nil {
 			return nil, err
 		}
@@ -152,6 +152,31 @@ func (s *Server) parseSubmission(c *fiber.Ctx) (*submission, error) {
 		"send application/x-www-form-urlencoded, multipart/form-data or application/json")
 }
 
+// contentTypeIs reports whether strings.ToLower(string(ct)) starts with
+// prefix (lower-case ASCII), without the string for the usual ASCII ct.
+func contentTypeIs(ct []byte, prefix string) bool {
+	for _, b := range ct {
+		if b >= utf8.RuneSelf {
+			// ToLower maps some non-ASCII letters to ASCII ones (U+0130 to
+			// 'i', U+212A to 'k').
+			return strings.HasPrefix(strings.ToLower(string(ct)), prefix)
+		}
+	}
+	if len(ct) < len(prefix) {
+		return false
+	}
+	for i := 0; i < len(prefix); i++ {
+		b := ct[i]
+		if 'A' <= b && b <= 'Z' {
+			b += 'a' - 'A'
+		}
+		if b != prefix[i] {
+			return false
+		}
+	}
+	return true
+}
+
 // maxValuesPerKey bounds repeated keys (checkbox groups) per field.
 const maxValuesPerKey = formbuilder.MaxOptions
 
@@ -159,9 +184,9 @@ const maxValuesPerKey = formbuilder.MaxOptions
 // has, few enough that an error answer naming each stays small.
 const maxPostKeys = 200
 
-func postValues(c *fiber.Ctx, ct string) (map[string][]string, error) {
-	vals := map[string][]string{}
-	if strings.HasPrefix(ct, fiber.MIMEMultipartForm) {
+func postValues(c *fiber.Ctx, multipart bool) (map[string][]string, error) {
+	var vals map[string][]string
+	if multipart {
 		mf, err := c.MultipartForm()
 		if err != nil {
 			return nil, badRequest("the multipart body could not be read")
@@ -169,26 +194,45 @@ func postValues(c *fiber.Ctx, ct string) (map[string][]string, error) {
 		if len(mf.File) > 0 {
 			return nil, badRequest("file uploads are not accepted")
 		}
+		vals = make(map[string][]string, len(mf.Value))
 		for k, v := range mf.Value {
 			vals[k] = v
 		}
 	} else {
+		args := c.Request().PostArgs()
+		// Every key and value is a slice of one string, and every first
+		// value of a key a slice of one array: three allocations per pair
+		// were a third of a post's.
+		pairs, size := 0, 0
+		args.VisitAll(func(k, v []byte) {
+			pairs++
+			size += len(k) + len(v)
+		})
+		vals = make(map[string][]string, min(pairs, maxPostKeys))
+		firsts := make([]string, pairs)
+		var all strings.Builder
+		all.Grow(size) // never grows again, so the strings below stay put
 		var bad error
-		c.Request().PostArgs().VisitAll(func(k, v []byte) {
+		args.VisitAll(func(kb, vb []byte) {
 			if bad != nil {
 				return
 			}
-			// Looked up without a copy of the key; copied once, when new.
-			have, ok := vals[string(k)]
+			all.Write(kb)
+			all.Write(vb)
+			s := all.String()
+			k, v := s[len(s)-len(kb)-len(vb):len(s)-len(vb)], s[len(s)-len(vb):]
+			have, ok := vals[k]
 			switch {
 			case len(have) >= maxValuesPerKey:
 				bad = badRequest("too many values for one field")
 			case !ok && len(vals) >= maxPostKeys:
 				bad = badRequest("too many fields")
 			case ok:
-				vals[string(k)] = append(have, string(v))
+				vals[k] = append(have, v)
 			default:
-				vals[string(k)] = []string{string(v)}
+				firsts[0] = v
+				vals[k] = firsts[:1:1]
+				firsts = firsts[1:]
 			}
 		})
 		if bad != nil {
@@ -219,15 +263,6 @@ func first(v []string) string {
 // parseFormSubmission sorts posted keys into field values, consent boxes and
 // the hidden fields the widget renders (see widget's form template).
 func parseFormSubmission(vals map[string][]string, sub *submission) error {
-	consents := map[int64]*formbuilder.ConsentInput{}
-	getc := func(id int64) *formbuilder.ConsentInput {
-		ci := consents[id]
-		if ci == nil {
-			ci = &formbuilder.ConsentInput{}
-			consents[id] = ci
-		}
-		return ci
-	}
 	for k, v := range vals {
 		switch {
 		case k == "_token":
@@ -245,7 +280,7 @@ func parseFormSubmission(vals map[string][]string, sub *submission) error {
 			if err != nil || id <= 0 {
 				return formbuilder.FieldErrors(map[string]string{k: "is not a consent of this form"})
 			}
-			ci := getc(id)
+			ci := sub.in.Consents[id]
 			val := first(v)
 			switch suffix {
 			case "":
@@ -263,6 +298,7 @@ func parseFormSubmission(vals map[string][]string, sub *submission) error {
 			default:
 				return formbuilder.FieldErrors(map[string]string{k: "is not a field of this form"})
 			}
+			sub.in.Consents[id] = ci
 		case strings.HasPrefix(k, "_"):
 			// Other underscore fields are the widget's; ignore unknown ones
 			// so older cached pages keep working.
@@ -270,13 +306,13 @@ func parseFormSubmission(vals map[string][]string, sub *submission) error {
 			sub.in.Values[k] = v
 		}
 	}
-	for id, ci := range consents {
+	for id, ci := range sub.in.Consents {
 		// Without JavaScript nothing sets _interacted, but a box sent in
 		// another state than it was shown in was changed by the visitor.
 		if ci.Checked != ci.Initial {
 			ci.Interacted = true
+			sub.in.Consents[id] = ci
 		}
-		sub.in.Consents[id] = *ci
 	}
 	return nil
 }
@@ -527,7 +563,7 @@ func (s *Server) respondSuccess(c *fiber.Ctx, f *formbuilder.Form, sub *submissi
 	if asJSON {
 		links := make([]withdrawLinkJSON, 0, len(records))
 		for _, r := range records {
-			links = append(links, withdrawLinkJSON{ConsentName: r.ConsentName, URL: s.cfg.BaseURL + s.withdrawPath(r.ID)})
+			links = append(links, withdrawLinkJSON{ConsentName: r.ConsentName, URL: s.withdrawLinkURL(r.ID)})
 		}
 		res := submitResult{ID: stored.ID, Message: f.SuccessMessage, RedirectURL: f.RedirectURL, WithdrawLinks: links}
 		c.Status(fiber.StatusCreated)
@@ -537,7 +573,7 @@ func (s *Server) respondSuccess(c *fiber.Ctx, f *formbuilder.Form, sub *submissi
 	}
 	wlinks := make([]widget.WithdrawLink, 0, len(records))
 	for _, r := range records {
-		wlinks = append(wlinks, widget.WithdrawLink{ConsentName: r.ConsentName, URL: s.cfg.BaseURL + s.withdrawPath(r.ID)})
+		wlinks = append(wlinks, widget.WithdrawLink{ConsentName: r.ConsentName, URL: s.withdrawLinkURL(r.ID)})
 	}
 	if f.RedirectURL != "" && !sub.embed {
 		return c.Redirect(f.RedirectURL, fiber.StatusSeeOther)

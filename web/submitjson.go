@@ -29,8 +29,18 @@ import (
 
 const jsonShapeHint = `the JSON body could not be read: expected {"values":{...},"consents":{...}}`
 
-// jsonDecoders are reused: a decoder keeps buffers worth reusing.
-var jsonDecoders = sync.Pool{New: func() any { return jsontext.NewDecoder(bytes.NewReader(nil)) }}
+// jsonReader is a decoder and the reader it reads from, pooled together: a
+// decoder keeps buffers worth reusing, and a new reader per body was an
+// allocation.
+type jsonReader struct {
+	r *bytes.Reader
+	d *jsontext.Decoder
+}
+
+var jsonReaders = sync.Pool{New: func() any {
+	r := bytes.NewReader(nil)
+	return &jsonReader{r: r, d: jsontext.NewDecoder(r)}
+}}
 
 // errJSONShape marks a body that is not a submission object; the caller
 // answers with jsonShapeHint.
@@ -42,29 +52,36 @@ func parseSubmissionJSON(raw []byte, sub *submission) error {
 	if !utf8.Valid(raw) {
 		return badRequest("the JSON body is not valid UTF-8")
 	}
-	d := jsonDecoders.Get().(*jsontext.Decoder)
-	d.Reset(bytes.NewReader(raw))
+	jr := jsonReaders.Get().(*jsonReader)
+	jr.r.Reset(raw)
+	d := jr.d
+	d.Reset(jr.r)
 	defer func() {
-		d.Reset(bytes.NewReader(nil)) // drop the body before pooling
-		jsonDecoders.Put(d)
+		jr.r.Reset(nil) // drop the body before pooling
+		d.Reset(jr.r)
+		jsonReaders.Put(jr)
 	}()
-	err := readSubmissionJSON(d, sub)
-	var se *jsontext.SyntacticError
-	switch {
-	case err == nil:
-	case errors.Is(err, errJSONShape), errors.As(err, &se), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
-		if se != nil && errors.Is(se, jsontext.ErrDuplicateName) {
-			return badRequest("the JSON body repeats a key")
-		}
-		return badRequest(jsonShapeHint)
-	default:
-		return err
+	if err := readSubmissionJSON(d, sub); err != nil {
+		return jsonError(err)
 	}
 	// One object and nothing after it.
 	if _, err := d.ReadToken(); err != io.EOF {
 		return badRequest("the JSON body has trailing data")
 	}
 	return nil
+}
+
+// jsonError turns an error of readSubmissionJSON into the answer.
+func jsonError(err error) error {
+	var se *jsontext.SyntacticError
+	switch {
+	case errors.Is(err, errJSONShape), errors.As(err, &se), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		if se != nil && errors.Is(se, jsontext.ErrDuplicateName) {
+			return badRequest("the JSON body repeats a key")
+		}
+		return badRequest(jsonShapeHint)
+	}
+	return err
 }
 
 func readSubmissionJSON(d *jsontext.Decoder, sub *submission) error {
