@@ -279,8 +279,9 @@ func (s *Server) streamChat(c *fiber.Ctx, topic chatTopic, replay func(context.C
 	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
 	// Tells nginx-style proxies not to buffer the stream.
 	c.Set("X-Accel-Buffering", "no")
-	conn := c.Context().Conn()
+	conn, reqID := c.Context().Conn(), requestID(c)
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
+		defer s.recoverStream("chat event stream", reqID)
 		defer h.release(ip)
 		defer h.unsubscribe(sub)
 		dw := &deadlineWriter{w: w, conn: conn}

@@ -57,3 +57,23 @@ func TestFrame(t *testing.T) {
 		logs.Reset()
 	}
 }
+
+// TestRecoverStream: a panic in a body stream writer (a goroutine of
+// fasthttp's, outside frame) is logged with its stack and goes no further.
+func TestRecoverStream(t *testing.T) {
+	e := newPerfEnv(t)
+	var logs bytes.Buffer
+	e.srv.log = slog.New(slog.NewTextHandler(&logs, nil))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer e.srv.recoverStream("test stream", "abc-1")
+		panic("stream bug 7")
+	}()
+	<-done
+	out := logs.String()
+	assert.Contains(t, out, `msg="panic in test stream"`)
+	assert.Contains(t, out, "stream bug 7")
+	assert.Contains(t, out, "request_id=abc-1")
+	assert.Contains(t, out, "frame_test.go", "the stack is logged")
+}

@@ -1,8 +1,8 @@
 package web
 
 import (
-	"bufio"
 	"context"
+	"io"
 	"net/url"
 	"strconv"
 	"strings"
@@ -389,24 +389,9 @@ func (s *Server) streamSubmissions(c *fiber.Ctx, form *formbuilder.Form, f formb
 		return nil
 	}
 	f.BeforeID, f.AfterID, f.Limit = 0, 0, 0
-	// The stream runs after the handler returned, when c is back in
-	// Fiber's pool: copy what it needs now.
-	inbox, logger, conn := s.svc.Inbox, s.log, c.Context().Conn()
-	reqID := requestID(c)
-	// One response per connection: a failed export must not be followed by
-	// another request on a connection in an unknown state.
-	c.Context().SetConnectionClose()
-	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
-		dw := &deadlineWriter{w: w, conn: conn}
-		n, err := formbuilder.ExportSubmissions(context.Background(), inbox, f, form, format, dw, nil)
-		if err != nil {
-			logger.Warn("submission export aborted", "form", form.Key, "format", format, "rows", n,
-				"err", err.Error(), "request_id", reqID)
-			// Closing the connection from here would race fasthttp's own
-			// use of it (the stream writer runs in its own goroutine, and a
-			// SetWriteDeadline on a closed conn panics the server).
-			writeExportAbort(dw, format, reqID)
-		}
+	inbox := s.svc.Inbox
+	s.exportBody(c, "submission export of form "+form.Key, format, func(w io.Writer) (int64, error) {
+		return formbuilder.ExportSubmissions(context.Background(), inbox, f, form, format, w, nil)
 	})
 	return nil
 }

@@ -4,9 +4,12 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"net/url"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -280,6 +283,15 @@ func (d *deadlineWriter) Flush() error {
 	return d.w.Flush()
 }
 
+// recoverStream, deferred by a body stream writer, logs a panic of it
+// instead of letting it end the server: fasthttp runs stream writers in a
+// goroutine of their own, outside frame's recover.
+func (s *Server) recoverStream(what, reqID string) {
+	if r := recover(); r != nil {
+		s.log.Error("panic in "+what, "panic", r, "request_id", reqID, "stack", string(debug.Stack()))
+	}
+}
+
 // writeExportAbort ends a failed export with a line that marks it
 // incomplete: a comment line for CSV, an object with an "error" member for
 // NDJSON (export rows never have one).
@@ -324,24 +336,43 @@ func (s *Server) streamExport(c *fiber.Ctx, f formbuilder.RecordFilter, format s
 		return nil
 	}
 	f = exportFilter(f)
-	// The stream runs after the handler returned, when c is back in Fiber's
-	// pool: copy everything it needs now.
-	logSvc, logger, conn := s.svc.Log, s.log, c.Context().Conn()
-	reqID := requestID(c)
+	logSvc := s.svc.Log
+	s.exportBody(c, "consent log export", format, func(w io.Writer) (int64, error) {
+		return formbuilder.Export(context.Background(), logSvc, f, format, w, nil)
+	})
+	return nil
+}
+
+// exportBody sends what export writes as the response body, streamed.
+// The stream runs after the handler returned, when c is back in Fiber's
+// pool, so everything it needs is taken from c now. A failed export ends
+// with writeExportAbort's marker line and a broken chunked response; so
+// does a panic in it, which is recovered here because fasthttp runs stream
+// writers in a goroutine of their own, outside frame's recover, where a
+// panic would end the whole server.
+func (s *Server) exportBody(c *fiber.Ctx, what, format string, export func(w io.Writer) (int64, error)) {
+	logger, conn, reqID := s.log, c.Context().Conn(), requestID(c)
 	// One response per connection: a failed export must not be followed by
 	// another request on a connection in an unknown state.
 	c.Context().SetConnectionClose()
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
 		dw := &deadlineWriter{w: w, conn: conn}
-		n, err := formbuilder.Export(context.Background(), logSvc, f, format, dw, nil)
+		var n int64
+		err := func() (err error) {
+			defer func() {
+				if r := recover(); r != nil {
+					err = fmt.Errorf("panic: %v\n%s", r, debug.Stack())
+				}
+			}()
+			n, err = export(dw)
+			return err
+		}()
 		if err != nil {
-			logger.Warn("consent log export aborted", "format", format, "rows", n, "err", err.Error(),
-				"request_id", reqID)
+			logger.Error(what+" aborted", "format", format, "rows", n, "err", err.Error(), "request_id", reqID)
 			// Closing the connection from here would race fasthttp's own
 			// use of it (the stream writer runs in its own goroutine, and a
 			// SetWriteDeadline on a closed conn panics the server).
 			writeExportAbort(dw, format, reqID)
 		}
 	})
-	return nil
 }

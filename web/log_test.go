@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/consentforms/consentforms/formbuilder"
@@ -796,16 +797,20 @@ func TestSettingsPagesLinkToTheirLog(t *testing.T) {
 }
 
 // failingLog fails an export after `after` entries, like a database error
-// half-way through a download.
+// half-way through a download, or panics there, like a bug.
 type failingLog struct {
 	*storage.DB
-	after int
+	after  int
+	panics bool
 }
 
 func (f failingLog) ExportRecords(ctx context.Context, flt formbuilder.RecordFilter, fn func(*formbuilder.ConsentRecord) error) error {
 	n := 0
 	return f.DB.ExportRecords(ctx, flt, func(r *formbuilder.ConsentRecord) error {
 		if n == f.after {
+			if f.panics {
+				panic("export bug (test)")
+			}
 			return errors.New("disk I/O error (test)")
 		}
 		n++
@@ -815,37 +820,69 @@ func (f failingLog) ExportRecords(ctx context.Context, flt formbuilder.RecordFil
 
 // TestExportErrorAbortsTheDownload: once the first bytes are out the status
 // cannot change, so a failure mid-stream must not end like a complete file.
+// A panic in the export (which runs outside the request's recover) is
+// handled the same way and leaves the server serving.
 func TestExportErrorAbortsTheDownload(t *testing.T) {
-	e := newLogEnv(t)
-	e.seed()
-	srv, err := web.New(web.Config{BaseURL: "http://forms.test", Secret: e.secret,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))},
-		web.Services{Forms: e.db, Consents: e.db, Submissions: e.db, Log: failingLog{DB: e.db, after: 3},
-			Users: e.db, Sessions: e.db, Tokens: e.db, Settings: e.db})
-	require.NoError(t, err)
-	// A real listener: app.Test's in-memory connection cannot be closed.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	go srv.Listener(ln)
-	t.Cleanup(func() { srv.Shutdown(context.Background()) })
-	base := "http://" + ln.Addr().String()
+	for _, panics := range []bool{false, true} {
+		t.Run(map[bool]string{false: "error", true: "panic"}[panics], func(t *testing.T) {
+			e := newLogEnv(t)
+			e.seed()
+			var logs syncBuffer
+			srv, err := web.New(web.Config{BaseURL: "http://forms.test", Secret: e.secret,
+				Logger: slog.New(slog.NewTextHandler(&logs, nil))},
+				web.Services{Forms: e.db, Consents: e.db, Submissions: e.db,
+					Log:   failingLog{DB: e.db, after: 3, panics: panics},
+					Users: e.db, Sessions: e.db, Tokens: e.db, Settings: e.db})
+			require.NoError(t, err)
+			// A real listener: app.Test's in-memory connection cannot be closed.
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			require.NoError(t, err)
+			go srv.Listener(ln)
+			t.Cleanup(func() { srv.Shutdown(context.Background()) })
+			base := "http://" + ln.Addr().String()
 
-	get := func(path string) ([]byte, error) {
-		req, _ := http.NewRequest("GET", base+path, nil)
-		req.Header.Set("Authorization", "Bearer "+e.token)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return nil, err
-		}
-		defer resp.Body.Close()
-		require.Equal(t, 200, resp.StatusCode)
-		return io.ReadAll(resp.Body)
+			get := func(path string) ([]byte, error) {
+				req, _ := http.NewRequest("GET", base+path, nil)
+				req.Header.Set("Authorization", "Bearer "+e.token)
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					return nil, err
+				}
+				defer resp.Body.Close()
+				require.Equal(t, 200, resp.StatusCode)
+				return io.ReadAll(resp.Body)
+			}
+			_, err = get("/api/v1/consent-records/export?format=ndjson")
+			require.Error(t, err, "the client sees a broken download, not a short file")
+			assert.Contains(t, logs.String(), "consent log export aborted")
+			if panics {
+				assert.Contains(t, logs.String(), "export bug (test)", "the panic is logged")
+				assert.Contains(t, logs.String(), "log_test.go", "with its stack")
+			}
+
+			// The same server streams a complete export when nothing fails.
+			body, err := get("/api/v1/consent-records/export?format=ndjson&action=withdrawn")
+			require.NoError(t, err)
+			assert.Len(t, decodeNDJSON(t, body), 1)
+		})
 	}
-	_, err = get("/api/v1/consent-records/export?format=ndjson")
-	require.Error(t, err, "the client sees a broken download, not a short file")
+}
 
-	// The same server streams a complete export when nothing fails.
-	body, err := get("/api/v1/consent-records/export?format=ndjson&action=withdrawn")
-	require.NoError(t, err)
-	assert.Len(t, decodeNDJSON(t, body), 1)
+// syncBuffer is a bytes.Buffer for a logger that writes from the stream
+// writer's goroutine while the test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
