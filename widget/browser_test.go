@@ -335,6 +335,32 @@ func consentState(t *testing.T, ctx context.Context, id string) boxState {
 	return st
 }
 
+// errorView is what a visitor sees of one input's error: the message next to
+// it, its ARIA state, and the error summary.
+type errorView struct {
+	Shown       bool     `json:"shown"`
+	Invalid     string   `json:"invalid"`
+	DescribedBy string   `json:"describedby"`
+	Summary     bool     `json:"summary"`
+	Items       []string `json:"items"`
+}
+
+func shownError(t *testing.T, ctx context.Context, errorID, inputID string) errorView {
+	t.Helper()
+	js := `(function () {
+		var s = document.getElementById('cf-error-summary');
+		var el = document.getElementById('` + inputID + `');
+		return JSON.stringify({shown: document.getElementById('` + errorID + `').checkVisibility(),
+			invalid: el.getAttribute('aria-invalid') || '',
+			describedby: el.getAttribute('aria-describedby') || '',
+			summary: s.checkVisibility(),
+			items: Array.from(s.querySelectorAll('li'), function (li) { return li.textContent; })});
+	})()`
+	var v errorView
+	require.NoError(t, json.Unmarshal([]byte(eval[string](t, ctx, js)), &v))
+	return v
+}
+
 // fillValid fills every required field so only the consent decides.
 func fillValid(t *testing.T, ctx context.Context) {
 	t.Helper()
@@ -447,6 +473,65 @@ func TestBrowserFormPage(t *testing.T) {
 		assert.Equal(t, "Interests is required", eval[string](t, ctx, `document.querySelector('#cf-error-interests .cf-error__text').textContent`))
 		assert.Equal(t, "cf-field-interests-0", eval[string](t, ctx, `document.activeElement.id`))
 		assert.Equal(t, before, s.postCount())
+	})
+
+	t.Run("ticking a refused consent takes its error back at once", func(t *testing.T) {
+		ctx := tab(t, bctx)
+		do(t, ctx, chromedp.Navigate(formURL), chromedp.WaitVisible(chromedp.ID("cf-consent-3")))
+		fillValid(t, ctx)
+		do(t, ctx, chromedp.Click(chromedp.ID("cf-consent-3")), chromedp.Click(chromedp.CSS("button[type=submit]")))
+		waitJS(t, ctx, `!document.getElementById('cf-consent-error-3').hidden`)
+		msg := "Please agree to “processing of my personal data” to send the form."
+		assert.Equal(t, errorView{Shown: true, Invalid: "true", DescribedBy: "cf-consent-error-3", Summary: true, Items: []string{msg}},
+			shownError(t, ctx, "cf-consent-error-3", "cf-consent-3"))
+
+		// Fixed: gone from the box and the summary, with no send in between;
+		// the summary had nothing else, so it goes too.
+		do(t, ctx, chromedp.Click(chromedp.ID("cf-consent-3")))
+		fixed := errorView{Items: []string{}}
+		assert.Equal(t, fixed, shownError(t, ctx, "cf-consent-error-3", "cf-consent-3"))
+		assert.False(t, eval[bool](t, ctx, `document.querySelector('[data-cf-consent="3"]').classList.contains('cf-consent--error')`))
+
+		// Unticked again: no new error before the next send.
+		do(t, ctx, chromedp.Click(chromedp.ID("cf-consent-3")), chromedp.Sleep(100*time.Millisecond))
+		assert.Equal(t, fixed, shownError(t, ctx, "cf-consent-error-3", "cf-consent-3"))
+		do(t, ctx, chromedp.Click(chromedp.CSS("button[type=submit]")))
+		waitJS(t, ctx, `!document.getElementById('cf-consent-error-3').hidden`)
+		assert.Equal(t, errorView{Shown: true, Invalid: "true", DescribedBy: "cf-consent-error-3", Summary: true, Items: []string{msg}},
+			shownError(t, ctx, "cf-consent-error-3", "cf-consent-3"))
+	})
+
+	t.Run("errors of the server's re-render are taken back too", func(t *testing.T) {
+		ctx := tab(t, bctx)
+		do(t, ctx, chromedp.Navigate(formURL), chromedp.WaitVisible(chromedp.ID("cf-consent-3")))
+		// Name and interests left out, the consent unticked: a plain post,
+		// as without JavaScript, gets the page back with three errors.
+		do(t, ctx,
+			chromedp.SendKeys(chromedp.ID("cf-field-email"), "ada@example.com"),
+			chromedp.SendKeys(chromedp.ID("cf-field-message"), "Hello"),
+			chromedp.Click(chromedp.ID("cf-field-contact_pref-0")),
+			chromedp.Click(chromedp.ID("cf-consent-3")))
+		resp, err := chromedp.RunResponse(ctx, chromedp.Evaluate[chromedp.Void](`HTMLFormElement.prototype.submit.call(document.forms[0])`))
+		require.NoError(t, err)
+		require.Equal(t, int64(422), resp.Status)
+		do(t, ctx, chromedp.WaitVisible(chromedp.ID("cf-consent-error-3")))
+		consent := "Please agree to “processing of my personal data” to send the form."
+		assert.Equal(t, errorView{Shown: true, Invalid: "true", DescribedBy: "cf-consent-error-3", Summary: true,
+			Items: []string{"Name is required", "Interests is required", consent}},
+			shownError(t, ctx, "cf-consent-error-3", "cf-consent-3"))
+
+		do(t, ctx, chromedp.Click(chromedp.ID("cf-consent-3")))
+		assert.Equal(t, errorView{Summary: true, Items: []string{"Name is required", "Interests is required"}},
+			shownError(t, ctx, "cf-consent-error-3", "cf-consent-3"))
+		// A required group is fixed by ticking one of its boxes.
+		do(t, ctx, chromedp.Click(chromedp.ID("cf-field-interests-1")))
+		assert.Equal(t, errorView{Summary: true, Items: []string{"Name is required"}},
+			shownError(t, ctx, "cf-error-interests", "cf-field-interests-0"))
+		assert.Equal(t, "", eval[string](t, ctx, `document.getElementById('cf-field-interests-1').getAttribute('aria-invalid') || ''`))
+		assert.Equal(t, "cf-hint-interests", eval[string](t, ctx, `document.querySelector('[data-cf-field=interests] fieldset').getAttribute('aria-describedby')`),
+			"the hint stays linked")
+		// The name is for the server to judge again: its error stays.
+		assert.Equal(t, "true", eval[string](t, ctx, `document.getElementById('cf-field-name').getAttribute('aria-invalid')`))
 	})
 
 	t.Run("redirect after success", func(t *testing.T) {

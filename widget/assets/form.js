@@ -147,7 +147,7 @@
       // Unticked: the visitor sees what they decline; ticked: it folds away.
       setOpen(box, !box.checked);
       if (box.checked) {
-        setError(block, box, '');
+        clearError(block);
       }
     });
     if (text) {
@@ -200,6 +200,34 @@
     });
     container.classList.toggle(container.hasAttribute('data-cf-consent') ? 'cf-consent--error' : 'cf-field--error', !!msg);
   }
+
+  // clearError takes back the error of container, next to it and in the
+  // summary, as soon as the visitor has fixed it: a stale alert would tell
+  // them the form is still wrong. A new mistake waits for the next send, so
+  // the page does not scold while they are still choosing.
+  function clearError(container) {
+    setError(container, firstInput(container), '');
+    var list = summary.querySelector('ul');
+    Array.prototype.forEach.call(list.querySelectorAll('a'), function (a) {
+      var el = doc.getElementById(a.getAttribute('href').slice(1));
+      if (el && container.contains(el)) {
+        list.removeChild(a.closest('li'));
+      }
+    });
+    if (!list.querySelector('li')) {
+      summary.hidden = true;
+    }
+    reportHeight(false);
+  }
+
+  // A required group is fixed by its first ticked box.
+  Array.prototype.forEach.call(form.querySelectorAll('[data-cf-required-group]'), function (group) {
+    group.addEventListener('change', function () {
+      if (group.querySelector('input:checked')) {
+        clearError(group);
+      }
+    });
+  });
 
   function firstInput(container) {
     return container.querySelector('input:not([type=hidden]), select, textarea');
