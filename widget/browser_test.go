@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/accessibility"
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
 	cdplog "github.com/chromedp/cdproto/log"
@@ -32,7 +33,10 @@ import (
 // fields, JSON answers, CSP). The form server and the host page have
 // different origins (127.0.0.1 and localhost) so origin checks are real.
 
-const redirectKey = "redirectformkey2"
+const (
+	redirectKey = "redirectformkey2"
+	germanKey   = "germanformkey234"
+)
 
 type seenPost struct {
 	values      url.Values
@@ -65,6 +69,10 @@ func (s *stack) lastPost() seenPost {
 
 func (s *stack) form(key string) *formbuilder.Form {
 	f := fixtureForm("en")
+	if key == germanKey {
+		f = fixtureForm("de")
+		f.Key = germanKey
+	}
 	f.SuccessMessage = "Thanks, we will be in touch."
 	if key == redirectKey {
 		f.Key = redirectKey
@@ -361,6 +369,42 @@ func shownError(t *testing.T, ctx context.Context, errorID, inputID string) erro
 	return v
 }
 
+// axState is the accessible name and expanded state Chromium exposes for the
+// element selected by css, as a screen reader gets them.
+func axState(t *testing.T, ctx context.Context, css string) (name, expanded string) {
+	t.Helper()
+	do(t, ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		obj, err := cdp.Call(ctx, tg, runtime.Evaluate, runtime.EvaluateParams{Expression: `document.querySelector(` + strconv.Quote(css) + `)`})
+		if err != nil {
+			return err
+		}
+		if obj.Result == nil || obj.Result.ObjectID == "" {
+			return fmt.Errorf("no element %s", css)
+		}
+		no := false
+		ax, err := cdp.Call(ctx, tg, accessibility.GetPartialAXTree, accessibility.GetPartialAXTreeParams{ObjectID: obj.Result.ObjectID, FetchRelatives: &no})
+		if err != nil {
+			return err
+		}
+		if len(ax.Nodes) == 0 {
+			return fmt.Errorf("no accessibility node for %s", css)
+		}
+		n := ax.Nodes[0]
+		if n.Name != nil {
+			if err := json.Unmarshal(n.Name.Value, &name); err != nil {
+				return err
+			}
+		}
+		for _, p := range n.Properties {
+			if p.Name == accessibility.PropertyNameExpanded {
+				expanded = string(p.Value.Value)
+			}
+		}
+		return nil
+	}))
+	return name, expanded
+}
+
 // fillValid fills every required field so only the consent decides.
 func fillValid(t *testing.T, ctx context.Context) {
 	t.Helper()
@@ -534,6 +578,56 @@ func TestBrowserFormPage(t *testing.T) {
 		assert.Equal(t, "true", eval[string](t, ctx, `document.getElementById('cf-field-name').getAttribute('aria-invalid')`))
 	})
 
+	for _, c := range []struct{ lang, key, show, hide string }{
+		{"en", fixtureForm("en").Key, "Read the consent text", "Hide the consent text"},
+		{"de", germanKey, "Einwilligungstext lesen", "Einwilligungstext ausblenden"},
+	} {
+		t.Run("the text toggle says what it does ("+c.lang+")", func(t *testing.T) {
+			ctx := tab(t, bctx)
+			do(t, ctx, chromedp.Navigate(s.forms.URL+"/f/"+c.key), chromedp.WaitVisible(chromedp.ID("cf-consent-3")))
+			toggle := func(id string) string {
+				return eval[string](t, ctx, `document.querySelector('#cf-consent-text-`+id+` > summary').innerText`)
+			}
+			expanded := func(id string) string {
+				return eval[string](t, ctx, `document.getElementById('cf-consent-`+id+`').getAttribute('aria-expanded')`)
+			}
+			summary3 := "#cf-consent-text-3 > summary"
+			// As rendered: 3 is ticked (text folded), 7 is not (text open).
+			assert.Equal(t, c.show, toggle("3"))
+			assert.Equal(t, "false", expanded("3"))
+			assert.Equal(t, c.hide, toggle("7"))
+			assert.Equal(t, "true", expanded("7"))
+			name, exp := axState(t, ctx, summary3)
+			assert.Equal(t, c.show, name)
+			assert.Equal(t, "false", exp)
+
+			do(t, ctx, chromedp.Click(chromedp.CSS(summary3)))
+			waitJS(t, ctx, `document.getElementById('cf-consent-3').getAttribute('aria-expanded') === 'true'`)
+			assert.Equal(t, c.hide, toggle("3"))
+			name, exp = axState(t, ctx, summary3)
+			assert.Equal(t, c.hide, name)
+			assert.Equal(t, "true", exp)
+
+			do(t, ctx, chromedp.Click(chromedp.CSS(summary3)))
+			waitJS(t, ctx, `document.getElementById('cf-consent-3').getAttribute('aria-expanded') === 'false'`)
+			assert.Equal(t, c.show, toggle("3"))
+			name, _ = axState(t, ctx, summary3)
+			assert.Equal(t, c.show, name)
+
+			// Unticking opens the text, ticking folds it: the caption follows.
+			do(t, ctx, chromedp.Click(chromedp.ID("cf-consent-3")))
+			assert.Equal(t, c.hide, toggle("3"))
+			assert.Equal(t, "true", expanded("3"))
+			do(t, ctx, chromedp.Click(chromedp.ID("cf-consent-3")))
+			assert.Equal(t, c.show, toggle("3"))
+			assert.Equal(t, "false", expanded("3"))
+			// So does the label's link.
+			do(t, ctx, chromedp.Click(chromedp.CSS("#cf-consent-3 + label a")))
+			assert.Equal(t, c.hide, toggle("3"))
+			assert.Equal(t, "true", expanded("3"))
+		})
+	}
+
 	t.Run("redirect after success", func(t *testing.T) {
 		ctx := tab(t, bctx)
 		do(t, ctx, chromedp.Navigate(s.forms.URL+"/f/"+redirectKey), chromedp.WaitVisible(chromedp.ID("cf-consent-3")))
@@ -558,6 +652,7 @@ func TestBrowserFormPage(t *testing.T) {
 		// The text is reachable with the native disclosure.
 		do(t, ctx, chromedp.Click(chromedp.CSS("#cf-consent-text-3 summary")))
 		assert.True(t, eval[bool](t, ctx, `document.getElementById('cf-consent-text-3').open`))
+		assert.Equal(t, "Hide the consent text", eval[string](t, ctx, `document.querySelector('#cf-consent-text-3 summary').innerText`), "the caption follows without JS")
 
 		do(t, ctx, chromedp.Click(chromedp.ID("cf-consent-3")))
 		_, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS("button[type=submit]")))
