@@ -77,3 +77,13 @@ func TestRecoverStream(t *testing.T) {
 	assert.Contains(t, out, "request_id=abc-1")
 	assert.Contains(t, out, "frame_test.go", "the stack is logged")
 }
+
+// TestFavicon: the icon request every browser makes gets an empty,
+// cacheable answer instead of a 404.
+func TestFavicon(t *testing.T) {
+	e := newPerfEnv(t)
+	resp, body := e.get("/favicon.ico")
+	assert.Equal(t, 204, resp.StatusCode)
+	assert.Empty(t, body)
+	assert.Equal(t, "public, max-age=86400", resp.Header.Get("Cache-Control"))
+}

@@ -224,6 +224,7 @@ func (s *Server) now() time.Time { return s.cfg.Now().UTC() }
 func (s *Server) routes() {
 	app := s.app
 	app.Get("/healthz", s.handleHealth)
+	app.Get("/favicon.ico", s.handleFavicon)
 	s.routesPublic(app)
 	s.routesAdmin(app)
 	s.routesAPI(app)
@@ -236,6 +237,14 @@ func (s *Server) routes() {
 func (s *Server) handleHealth(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	return c.JSON(fiber.Map{"status": "ok"})
+}
+
+// handleFavicon answers the icon request browsers make for every page of
+// this host with "no content", cached for a day: the forms have no icon of
+// their own, and a 404 per page view only fills consoles and logs.
+func (s *Server) handleFavicon(c *fiber.Ctx) error {
+	c.Set(fiber.HeaderCacheControl, "public, max-age=86400")
+	return c.SendStatus(fiber.StatusNoContent)
 }
 
 // frame is the one middleware every request passes: it gives the request
