@@ -117,10 +117,13 @@ func TestAccessibilityPopup(t *testing.T) {
 	runAxe(t, host, "the host page with the popup open")
 	runAxe(t, f, "the form in the popup")
 
-	f.do(
-		chromedp.Click(boxSel(a.required)),
-		chromedp.Click(chromedp.CSS("#cf-form button[type=submit]")),
-	)
+	f.do(chromedp.Click(boxSel(a.required)))
+	// Unticking opens the consent text and the loader grows the iframe: a
+	// click on the send button before that settles can land where the
+	// button was (it failed so under load).
+	f.waitJS("the box is unticked", fmt.Sprintf(`!document.getElementById('cf-consent-%d').checked`, a.required.ID))
+	frameHeight(host, f, "[role=dialog] iframe")
+	f.do(chromedp.Click(chromedp.CSS("#cf-form button[type=submit]")))
 	f.waitJS("the refusal is shown", `document.getElementById('cf-error-summary').checkVisibility()`)
 	runAxe(t, f, "the form in the popup, text expanded and errors shown")
 	host.requireClean()

@@ -133,16 +133,22 @@ func evalJS[T any](v *view, expr string) T {
 // waitJS polls expr in v until it is truthy.
 func (v *view) waitJS(what, expr string) {
 	v.t.Helper()
-	eventually(v.t, waitTimeout, v.name+": "+what, func() error {
+	deadline := time.Now().Add(waitTimeout)
+	for {
 		ok, err := chromedp.Run(v.ctx, chromedp.Evaluate[bool]("!!("+expr+")"))
-		if err != nil {
-			return err
+		if err == nil && ok {
+			return
 		}
-		if !ok {
-			return errNotYet
+		if time.Now().After(deadline) {
+			if err == nil {
+				err = errNotYet
+			}
+			// What the page shows makes a timeout in CI readable.
+			text, _ := chromedp.Run(v.ctx, chromedp.Evaluate[string]("document.body ? document.body.innerText : ''"))
+			v.t.Fatalf("%s: %s: %v; the page shows: %s", v.name, what, err, shortText(text))
 		}
-		return nil
-	})
+		time.Sleep(25 * time.Millisecond)
+	}
 }
 
 // js quotes s as a JavaScript string literal.

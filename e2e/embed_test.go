@@ -76,6 +76,24 @@ func frameHeight(host, f *view, iframeSel string) int {
 	return h
 }
 
+// typeInto types text into the input sel of the frame f and waits until the
+// input holds it. With two cross-site frames on one page, keys sent to the
+// one that does not have the page's focus were sometimes lost under load
+// (the phone field stayed empty and the browser refused the send): a click
+// first moves the focus there, and a lost attempt is typed again.
+func typeInto(f *view, sel, text string) {
+	f.t.Helper()
+	val := `document.querySelector(` + js(sel) + `).value`
+	for attempt := 1; ; attempt++ {
+		f.do(chromedp.Click(chromedp.CSS(sel)), chromedp.SendKeys(chromedp.CSS(sel), text))
+		if evalJS[string](f, val) == text {
+			return
+		}
+		require.Less(f.t, attempt, 3, "typing into %s keeps failing: %q", sel, evalJS[string](f, val))
+		f.do(chromedp.Evaluate[chromedp.Void](val + ` = ''`))
+	}
+}
+
 // formFrame attaches to the form in the iframe iframeSel of host and waits
 // until it is shown and the loader has sized the iframe to it: clicks before
 // that can land where the form was before the iframe grew.
@@ -314,15 +332,11 @@ func TestEmbedTwoFormsLoaderTwice(t *testing.T) {
 	f2 := formFrame(host, `iframe[title="Callback form"]`)
 	require.Contains(t, evalJS[string](f2, `document.body.innerText`), "Request a callback")
 
-	f1.do(
-		chromedp.SendKeys(chromedp.CSS("#cf-field-name"), "Grace Hopper"),
-		chromedp.SendKeys(chromedp.CSS("#cf-field-email"), "grace@example.com"),
-		chromedp.Click(chromedp.CSS("#cf-form button[type=submit]")),
-	)
-	f2.do(
-		chromedp.SendKeys(chromedp.CSS("#cf-field-phone"), "+49 30 1234567"),
-		chromedp.Click(chromedp.CSS("#cf-form button[type=submit]")),
-	)
+	typeInto(f1, "#cf-field-name", "Grace Hopper")
+	typeInto(f1, "#cf-field-email", "grace@example.com")
+	f1.do(chromedp.Click(chromedp.CSS("#cf-form button[type=submit]")))
+	typeInto(f2, "#cf-field-phone", "+49 30 1234567")
+	f2.do(chromedp.Click(chromedp.CSS("#cf-form button[type=submit]")))
 	f1.waitJS("form 1 sent", `document.getElementById('cf-success')`)
 	f2.waitJS("form 2 sent", `document.getElementById('cf-success')`)
 
