@@ -283,15 +283,6 @@ func (d *deadlineWriter) Flush() error {
 	return d.w.Flush()
 }
 
-// recoverStream, deferred by a body stream writer, logs a panic of it
-// instead of letting it end the server: fasthttp runs stream writers in a
-// goroutine of their own, outside frame's recover.
-func (s *Server) recoverStream(what, reqID string) {
-	if r := recover(); r != nil {
-		s.log.Error("panic in "+what, "panic", r, "request_id", reqID, "stack", string(debug.Stack()))
-	}
-}
-
 // writeExportAbort ends a failed export with a line that marks it
 // incomplete: a comment line for CSV, an object with an "error" member for
 // NDJSON (export rows never have one).

@@ -153,7 +153,7 @@ func (s *Server) parseSubmission(c *fiber.Ctx) (*submission, error) {
 }
 
 // contentTypeIs reports whether strings.ToLower(string(ct)) starts with
-// prefix (lower-case ASCII), without the string for the usual ASCII ct.
+// prefix (lower-case ASCII), without that string for the usual ASCII ct.
 func contentTypeIs(ct []byte, prefix string) bool {
 	for _, b := range ct {
 		if b >= utf8.RuneSelf {
@@ -162,19 +162,7 @@ func contentTypeIs(ct []byte, prefix string) bool {
 			return strings.HasPrefix(strings.ToLower(string(ct)), prefix)
 		}
 	}
-	if len(ct) < len(prefix) {
-		return false
-	}
-	for i := 0; i < len(prefix); i++ {
-		b := ct[i]
-		if 'A' <= b && b <= 'Z' {
-			b += 'a' - 'A'
-		}
-		if b != prefix[i] {
-			return false
-		}
-	}
-	return true
+	return len(ct) >= len(prefix) && bytes.EqualFold(ct[:len(prefix)], []byte(prefix))
 }
 
 // maxValuesPerKey bounds repeated keys (checkbox groups) per field.

@@ -267,6 +267,15 @@ func (s *Server) frame(c *fiber.Ctx) (err error) {
 	return c.Next()
 }
 
+// recoverStream, deferred by a body stream writer, logs a panic of it
+// instead of letting it end the server: fasthttp runs stream writers in a
+// goroutine of their own, outside frame's recover.
+func (s *Server) recoverStream(what, reqID string) {
+	if r := recover(); r != nil {
+		s.log.Error("panic in "+what, "panic", r, "request_id", reqID, "stack", string(debug.Stack()))
+	}
+}
+
 // requestIDPrefix makes request ids unique across restarts: fasthttp's
 // request ids (connection number, request number on it) only are within
 // one process.
