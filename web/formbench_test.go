@@ -112,7 +112,7 @@ func gunzip(t testing.TB, b []byte) []byte {
 
 func TestGzipSpliceEqualsIdentityForRandomTokens(t *testing.T) {
 	e := newPerfEnv(t)
-	cf, err := e.srv.forms.get(context.Background(), e.form.Key)
+	cf, err := e.srv.forms.get(context.Background(), e.form.Key, time.Now())
 	require.NoError(t, err)
 	rng := rand.New(rand.NewPCG(1, 2))
 	randBytes := func(n int, alphabet string) []byte {

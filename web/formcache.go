@@ -109,12 +109,11 @@ func newFormCache(s *Server) *formCache {
 	return &formCache{s: s, m: map[string]*cachedForm{}}
 }
 
-// get returns the cached form, loading and rendering it when missing or stale.
-// Keys that cannot exist are refused before storage is asked; a key found
-// in the cache was checked when it was stored, which spares the hot path
-// the key pattern (a regular expression).
-func (fc *formCache) get(ctx context.Context, key string) (*cachedForm, error) {
-	now := time.Now()
+// get returns the cached form, loading and rendering it when missing or
+// stale at now (the request's time). Keys that cannot exist are refused
+// before storage is asked; a key found in the cache was checked when it was
+// stored, which spares the hot path the key check.
+func (fc *formCache) get(ctx context.Context, key string, now time.Time) (*cachedForm, error) {
 	fc.mu.Lock()
 	cf := fc.m[key]
 	fc.mu.Unlock()

@@ -31,7 +31,9 @@ func (s *Server) routesPublic(app *fiber.App) {
 // checks the key pattern on a cache miss).
 func (s *Server) loadForm(c *fiber.Ctx) (*cachedForm, error) {
 	key := c.Params("key")
-	cf, err := s.forms.get(c.UserContext(), key)
+	// fasthttp read the clock when the request came in; the cache's TTL
+	// needs no second reading.
+	cf, err := s.forms.get(c.UserContext(), key, c.Context().Time())
 	if err != nil {
 		if formbuilder.ErrorCode(err) == formbuilder.ENOTFOUND {
 			return nil, formbuilder.Errorf(formbuilder.ENOTFOUND, "form not found")
