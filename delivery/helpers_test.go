@@ -11,7 +11,7 @@ import (
 
 	"github.com/consentforms/consentforms/delivery"
 	"github.com/consentforms/consentforms/formbuilder"
-	"github.com/consentforms/consentforms/storage"
+	"github.com/consentforms/consentforms/storage/sqlite"
 	"github.com/stretchr/testify/require"
 )
 
@@ -25,14 +25,14 @@ const (
 type env struct {
 	t       *testing.T
 	ctx     context.Context
-	db      *storage.DB
+	db      *sqlite.DB
 	consent *formbuilder.Consent
 	form    *formbuilder.Form
 }
 
-func newEnv(t *testing.T, opts ...storage.Option) *env {
+func newEnv(t *testing.T, opts ...sqlite.Option) *env {
 	t.Helper()
-	db, err := storage.Open(filepath.Join(t.TempDir(), "delivery.db"), opts...)
+	db, err := sqlite.Open(filepath.Join(t.TempDir(), "delivery.db"), opts...)
 	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
 	e := &env{t: t, ctx: context.Background(), db: db}

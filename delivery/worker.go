@@ -30,7 +30,7 @@ type Config struct {
 	Forms       formbuilder.FormService
 	Submissions formbuilder.SubmissionService
 	Inbox       formbuilder.SubmissionReader
-	// Wake, when set, starts a round at once (storage.DB.OutboxSignal), so
+	// Wake, when set, starts a round at once (sqlite.DB.OutboxSignal), so
 	// a submission is sent right after its commit rather than at the next
 	// poll.
 	Wake <-chan struct{}

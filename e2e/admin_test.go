@@ -20,7 +20,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/consentforms/consentforms/formbuilder"
 	"github.com/consentforms/consentforms/password"
-	"github.com/consentforms/consentforms/storage"
+	"github.com/consentforms/consentforms/storage/sqlite"
 	"github.com/consentforms/consentforms/web"
 	"github.com/stretchr/testify/require"
 )
@@ -40,7 +40,7 @@ const (
 // builds the rest in the browser. The host page server on another site
 // serves whatever the test pastes into it.
 type adminApp struct {
-	db   *storage.DB
+	db   *sqlite.DB
 	base string // form server origin, http://127.0.0.1:PORT
 	host string // host page origin, http://127.0.0.2:PORT
 
@@ -58,7 +58,7 @@ func newAdminApp(t *testing.T) *adminApp {
 	t.Helper()
 	ctx := context.Background()
 	a := &adminApp{}
-	db, err := storage.Open(filepath.Join(t.TempDir(), "db"))
+	db, err := sqlite.Open(filepath.Join(t.TempDir(), "db"))
 	require.NoError(t, err)
 	a.db = db
 	t.Cleanup(func() { require.NoError(t, db.Close()) })

@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/consentforms/consentforms/formbuilder"
-	"github.com/consentforms/consentforms/storage"
+	"github.com/consentforms/consentforms/storage/sqlite"
 	"github.com/consentforms/consentforms/web"
 	"github.com/stretchr/testify/require"
 )
@@ -33,7 +33,7 @@ const (
 // app is the consentforms server running in-process on a fresh database,
 // plus a plain server on another origin for the host pages.
 type app struct {
-	db     *storage.DB
+	db     *sqlite.DB
 	dbPath string
 	ro     *sql.DB // read-only connection for counting submissions
 	base   string  // form server origin, http://127.0.0.1:PORT
@@ -53,7 +53,7 @@ func newApp(t *testing.T) *app {
 	t.Helper()
 	ctx := context.Background()
 	a := &app{dbPath: filepath.Join(t.TempDir(), "db"), pages: map[string]string{}}
-	db, err := storage.Open(a.dbPath)
+	db, err := sqlite.Open(a.dbPath)
 	require.NoError(t, err)
 	a.db = db
 	t.Cleanup(func() { require.NoError(t, db.Close()) })

@@ -23,7 +23,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/consentforms/consentforms/formbuilder"
 	"github.com/consentforms/consentforms/password"
-	"github.com/consentforms/consentforms/storage"
+	"github.com/consentforms/consentforms/storage/sqlite"
 	"github.com/consentforms/consentforms/web"
 	"github.com/stretchr/testify/require"
 )
@@ -136,7 +136,7 @@ func oneLine(s string) string {
 // xssApp is a server whose every admin- and visitor-controlled text is a
 // payload of the corpus.
 type xssApp struct {
-	db       *storage.DB
+	db       *sqlite.DB
 	base     string
 	email    string
 	password string
@@ -153,7 +153,7 @@ func newXSSApp(t *testing.T) *xssApp {
 	t.Helper()
 	ctx := context.Background()
 	a := &xssApp{payloads: xssPayloads(t), email: "xss-admin@example.com", password: "correct horse battery staple 42"}
-	db, err := storage.Open(filepath.Join(t.TempDir(), "xss.db"))
+	db, err := sqlite.Open(filepath.Join(t.TempDir(), "xss.db"))
 	require.NoError(t, err)
 	a.db = db
 	t.Cleanup(func() { db.Close() })

@@ -17,7 +17,7 @@ import (
 
 	"github.com/consentforms/consentforms/formbuilder"
 	"github.com/consentforms/consentforms/password"
-	"github.com/consentforms/consentforms/storage"
+	"github.com/consentforms/consentforms/storage/sqlite"
 	"github.com/consentforms/consentforms/web"
 	"github.com/stretchr/testify/require"
 )
@@ -38,7 +38,7 @@ var admSecret = []byte("0123456789abcdef0123456789abcdef-admin-tests")
 // same-origin browser sends.
 type admEnv struct {
 	t     *testing.T
-	db    *storage.DB
+	db    *sqlite.DB
 	srv   *web.Server
 	clock *hardClock
 	user  *formbuilder.User
@@ -51,7 +51,7 @@ type admEnv struct {
 func newAdmEnv(t *testing.T, mod ...func(*web.Config)) *admEnv {
 	t.Helper()
 	clock := &hardClock{t: time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC)}
-	db, err := storage.Open(filepath.Join(t.TempDir(), "db"), storage.WithClock(clock.Now))
+	db, err := sqlite.Open(filepath.Join(t.TempDir(), "db"), sqlite.WithClock(clock.Now))
 	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
 	hash, err := password.Hash(admPassword)

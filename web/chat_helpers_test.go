@@ -16,7 +16,7 @@ import (
 
 	"github.com/consentforms/consentforms/formbuilder"
 	"github.com/consentforms/consentforms/password"
-	"github.com/consentforms/consentforms/storage"
+	"github.com/consentforms/consentforms/storage/sqlite"
 	"github.com/consentforms/consentforms/web"
 	"github.com/stretchr/testify/require"
 )
@@ -33,7 +33,7 @@ type chatEnv struct {
 func newChatEnv(t *testing.T, mod ...func(*web.Config)) *chatEnv {
 	t.Helper()
 	clock := &hardClock{t: time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC)}
-	db, err := storage.Open(filepath.Join(t.TempDir(), "db"), storage.WithClock(clock.Now))
+	db, err := sqlite.Open(filepath.Join(t.TempDir(), "db"), sqlite.WithClock(clock.Now))
 	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
 	ctx := context.Background()

@@ -25,7 +25,7 @@ import (
 
 	"github.com/andybalholm/brotli"
 	"github.com/consentforms/consentforms/formbuilder"
-	"github.com/consentforms/consentforms/storage"
+	"github.com/consentforms/consentforms/storage/sqlite"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/valyala/fasthttp"
@@ -35,7 +35,7 @@ import (
 // name, e-mail, phone, message and one required consent.
 type perfEnv struct {
 	t       testing.TB
-	db      *storage.DB
+	db      *sqlite.DB
 	srv     *Server
 	form    *formbuilder.Form
 	consent *formbuilder.Consent
@@ -46,7 +46,7 @@ var perfSecret = []byte("0123456789abcdef0123456789abcdef-perf")
 
 func newPerfEnv(t testing.TB) *perfEnv {
 	t.Helper()
-	db, err := storage.Open(filepath.Join(t.TempDir(), "perf.db"))
+	db, err := sqlite.Open(filepath.Join(t.TempDir(), "perf.db"))
 	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
 	ctx := context.Background()

@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"github.com/consentforms/consentforms/formbuilder"
-	"github.com/consentforms/consentforms/storage"
+	"github.com/consentforms/consentforms/storage/sqlite"
 	"github.com/consentforms/consentforms/web"
 	"github.com/stretchr/testify/require"
 )
@@ -48,7 +48,7 @@ func (c *hardClock) Add(d time.Duration) {
 // consent), and A allowing only https://shop.example.
 type hardEnv struct {
 	t   testing.TB
-	db  *storage.DB
+	db  *sqlite.DB
 	srv *web.Server
 	app interface {
 		Test(*http.Request, ...int) (*http.Response, error)
@@ -65,7 +65,7 @@ var hardSecret = []byte("0123456789abcdef0123456789abcdef-hardening")
 // newHardEnv builds the app; mod may change the config (limits, proxies).
 func newHardEnv(t testing.TB, mod func(*web.Config)) *hardEnv {
 	t.Helper()
-	db, err := storage.Open(filepath.Join(t.TempDir(), "hard.db"))
+	db, err := sqlite.Open(filepath.Join(t.TempDir(), "hard.db"))
 	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
 	ctx := context.Background()

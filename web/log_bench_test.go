@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/consentforms/consentforms/formbuilder"
-	"github.com/consentforms/consentforms/storage"
+	"github.com/consentforms/consentforms/storage/sqlite"
 	"github.com/consentforms/consentforms/web"
 	"github.com/stretchr/testify/require"
 )
@@ -32,14 +32,14 @@ func BenchmarkLogPagesHTTP(b *testing.B) {
 	}
 	for name, path := range dbs {
 		b.Run("log="+name, func(b *testing.B) {
-			var db *storage.DB
+			var db *sqlite.DB
 			var err error
 			if path == "" {
-				db, err = storage.Open(b.TempDir() + "/bench.db")
+				db, err = sqlite.Open(b.TempDir() + "/bench.db")
 				require.NoError(b, err)
 				seedBenchLog(b, db, 1000)
 			} else {
-				db, err = storage.Open(path)
+				db, err = sqlite.Open(path)
 				require.NoError(b, err)
 			}
 			defer db.Close()
@@ -79,7 +79,7 @@ func BenchmarkLogPagesHTTP(b *testing.B) {
 
 // seedBenchLog writes n consents given through one form, through the
 // real submission path.
-func seedBenchLog(b *testing.B, db *storage.DB, n int) {
+func seedBenchLog(b *testing.B, db *sqlite.DB, n int) {
 	ctx := context.Background()
 	c := formbuilder.ConsentContent{Text: "<p>Text.</p>", Label: "I %agree%.", Language: "en"}
 	co := &formbuilder.Consent{Name: "Privacy", Type: formbuilder.ConsentCustom}
@@ -103,7 +103,7 @@ func seedBenchLog(b *testing.B, db *storage.DB, n int) {
 
 // benchServer builds the app on db and adds a user with a session and an
 // API token.
-func benchServer(b *testing.B, db *storage.DB) (*web.Server, string, string) {
+func benchServer(b *testing.B, db *sqlite.DB) (*web.Server, string, string) {
 	ctx := context.Background()
 	u := &formbuilder.User{Email: "bench-" + strconv.FormatInt(time.Now().UnixNano(), 36) + "@example.com"}
 	require.NoError(b, db.CreateUser(ctx, u))

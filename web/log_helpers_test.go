@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/consentforms/consentforms/formbuilder"
-	"github.com/consentforms/consentforms/storage"
+	"github.com/consentforms/consentforms/storage/sqlite"
 	"github.com/consentforms/consentforms/web"
 	"github.com/stretchr/testify/require"
 )
@@ -41,7 +41,7 @@ func (c *logClock) Now() time.Time {
 // consents (Privacy pre-ticked), B for Newsletter only.
 type logEnv struct {
 	t        *testing.T
-	db       *storage.DB
+	db       *sqlite.DB
 	srv      *web.Server
 	cookie   string
 	token    string
@@ -57,7 +57,7 @@ type logEnv struct {
 func newLogEnv(t *testing.T) *logEnv {
 	t.Helper()
 	clock := &logClock{t: time.Date(2026, 2, 28, 23, 30, 0, 0, time.UTC)}
-	db, err := storage.Open(filepath.Join(t.TempDir(), "log.db"), storage.WithClock(clock.Now))
+	db, err := sqlite.Open(filepath.Join(t.TempDir(), "log.db"), sqlite.WithClock(clock.Now))
 	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
 	ctx := context.Background()

@@ -20,7 +20,7 @@ import (
 	"testing"
 
 	"github.com/consentforms/consentforms/formbuilder"
-	"github.com/consentforms/consentforms/storage"
+	"github.com/consentforms/consentforms/storage/sqlite"
 	"github.com/consentforms/consentforms/web"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -71,11 +71,11 @@ func TestConsentLogHasNoWriteMethods(t *testing.T) {
 	// Nor does storage: no method that updates or deletes consent records
 	// or the log (other tables, like submissions, have retention deletes).
 	editRE := regexp.MustCompile(`^(Delete|Update|Edit|Remove|Replace|Purge|Truncate|Modify|Change|Set|Put|Patch|Rewrite|Reseal)`)
-	db := reflect.TypeOf(&storage.DB{})
+	db := reflect.TypeOf(&sqlite.DB{})
 	for i := 0; i < db.NumMethod(); i++ {
 		n := db.Method(i).Name
 		if editRE.MatchString(n) && (strings.Contains(n, "Record") || strings.Contains(n, "Log")) {
-			t.Errorf("storage.DB has %s, which looks like it edits the consent log", n)
+			t.Errorf("sqlite.DB has %s, which looks like it edits the consent log", n)
 		}
 	}
 }
@@ -799,7 +799,7 @@ func TestSettingsPagesLinkToTheirLog(t *testing.T) {
 // failingLog fails an export after `after` entries, like a database error
 // half-way through a download, or panics there, like a bug.
 type failingLog struct {
-	*storage.DB
+	*sqlite.DB
 	after  int
 	panics bool
 }

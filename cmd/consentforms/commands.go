@@ -10,11 +10,11 @@ import (
 
 	"github.com/consentforms/consentforms/formbuilder"
 	"github.com/consentforms/consentforms/password"
-	"github.com/consentforms/consentforms/storage"
+	"github.com/consentforms/consentforms/storage/sqlite"
 )
 
-func openDB(path string) (*storage.DB, error) {
-	db, err := storage.Open(path)
+func openDB(path string) (*sqlite.DB, error) {
+	db, err := sqlite.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}

@@ -22,7 +22,7 @@ import (
 	"time"
 
 	"github.com/consentforms/consentforms/formbuilder"
-	"github.com/consentforms/consentforms/storage"
+	"github.com/consentforms/consentforms/storage/sqlite"
 	"github.com/stretchr/testify/require"
 )
 
@@ -53,7 +53,7 @@ type loadForm struct {
 func seedLoadDB(t *testing.T, dbPath string) loadForm {
 	t.Helper()
 	ctx := context.Background()
-	db, err := storage.Open(dbPath)
+	db, err := sqlite.Open(dbPath)
 	require.NoError(t, err)
 	defer db.Close()
 	u := &formbuilder.User{Email: "ops@example.com", Name: "Ops"}

@@ -16,7 +16,7 @@ import (
 
 	"github.com/consentforms/consentforms/delivery"
 	"github.com/consentforms/consentforms/formbuilder"
-	"github.com/consentforms/consentforms/storage"
+	"github.com/consentforms/consentforms/storage/sqlite"
 	"github.com/emersion/go-smtp"
 	"github.com/stretchr/testify/require"
 )
@@ -30,7 +30,7 @@ func TestRetentionKeepsTheLogVerifiable(t *testing.T) {
 	var mu sync.Mutex
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
-	db, err := storage.Open(dbPath, storage.WithClock(clock))
+	db, err := sqlite.Open(dbPath, sqlite.WithClock(clock))
 	require.NoError(t, err)
 	consent := &formbuilder.Consent{Name: "Privacy", Type: formbuilder.ConsentCustom}
 	content := formbuilder.ConsentContent{Text: "<p>We process your data.</p>", Label: "I agree to the %terms%.", Language: "en"}
@@ -90,7 +90,7 @@ func TestServeSendsNotificationMails(t *testing.T) {
 
 	// Another handle on the same file adds the address, as the admin UI would.
 	ctx := context.Background()
-	db, err := storage.Open(dbPath)
+	db, err := sqlite.Open(dbPath)
 	require.NoError(t, err)
 	forms, err := db.ListForms(ctx, formbuilder.FormFilter{})
 	require.NoError(t, err)

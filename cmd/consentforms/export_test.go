@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/consentforms/consentforms/formbuilder"
-	"github.com/consentforms/consentforms/storage"
+	"github.com/consentforms/consentforms/storage/sqlite"
 	_ "github.com/mattn/go-sqlite3"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -45,7 +45,7 @@ func newExportLog(t *testing.T) *exportLog {
 	t.Helper()
 	ctx := context.Background()
 	l := &exportLog{path: filepath.Join(t.TempDir(), "cf.db")}
-	db, err := storage.Open(l.path, storage.WithClock(stepClock()))
+	db, err := sqlite.Open(l.path, sqlite.WithClock(stepClock()))
 	require.NoError(t, err)
 	defer db.Close()
 

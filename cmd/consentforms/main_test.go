@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/consentforms/consentforms/formbuilder"
-	"github.com/consentforms/consentforms/storage"
+	"github.com/consentforms/consentforms/storage/sqlite"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -172,7 +172,7 @@ func TestServeEndToEnd(t *testing.T) {
 	require.Len(t, ok.WithdrawLinks, 1)
 
 	// Read back through a second connection to the same file.
-	db, err := storage.Open(dbPath)
+	db, err := sqlite.Open(dbPath)
 	require.NoError(t, err)
 	defer db.Close()
 	ctx := context.Background()

@@ -18,7 +18,7 @@ import (
 	"github.com/consentforms/consentforms/delivery"
 	"github.com/consentforms/consentforms/formbuilder"
 	"github.com/consentforms/consentforms/password"
-	"github.com/consentforms/consentforms/storage"
+	"github.com/consentforms/consentforms/storage/sqlite"
 	"github.com/consentforms/consentforms/web"
 )
 
@@ -61,7 +61,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usageError("--smtp-user and --smtp-password need --smtp-host and --smtp-from")
 	}
 
-	db, err := storage.Open(*dbPath)
+	db, err := sqlite.Open(*dbPath)
 	if err != nil {
 		return fmt.Errorf("open database %s: %w", *dbPath, err)
 	}
@@ -184,7 +184,7 @@ func tuneGC(getenv func(string) string) {
 }
 
 // services wires the SQLite implementation into the app's interfaces.
-func services(db *storage.DB) web.Services {
+func services(db *sqlite.DB) web.Services {
 	return web.Services{
 		Forms: db, Consents: db, Submissions: db, Log: db,
 		Users: db, Sessions: db, Tokens: db, Settings: db,
@@ -216,7 +216,7 @@ type firstAdmin struct{ email, password string }
 
 // seedIfEmpty creates, on a database without users, the first admin with a
 // random password, a German demo consent and a demo form that uses it.
-func seedIfEmpty(ctx context.Context, db *storage.DB, email string) (*firstAdmin, error) {
+func seedIfEmpty(ctx context.Context, db *sqlite.DB, email string) (*firstAdmin, error) {
 	n, err := db.CountUsers(ctx)
 	if err != nil || n > 0 {
 		return nil, err
@@ -267,7 +267,7 @@ func seedIfEmpty(ctx context.Context, db *storage.DB, email string) (*firstAdmin
 
 // demoFormKey returns the key of the oldest active form, which on a fresh
 // installation is the demo form.
-func demoFormKey(ctx context.Context, db *storage.DB) string {
+func demoFormKey(ctx context.Context, db *sqlite.DB) string {
 	forms, err := db.ListForms(ctx, formbuilder.FormFilter{})
 	if err != nil || len(forms) == 0 {
 		return ""

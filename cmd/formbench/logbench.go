@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/consentforms/consentforms/formbuilder"
-	"github.com/consentforms/consentforms/storage"
+	"github.com/consentforms/consentforms/storage/sqlite"
 )
 
 // Shape of the generated consent log: a form asks for every consent; every
@@ -47,7 +47,7 @@ var logFilters = []logFilter{
 // commit, hash chain), to 1,000 entries and then to entries, and times
 // ListRecords at both sizes in this process.
 func benchLog(ctx context.Context, w, stderr io.Writer, dir string, entries int) error {
-	db, err := storage.Open(filepath.Join(dir, "log.db"))
+	db, err := sqlite.Open(filepath.Join(dir, "log.db"))
 	if err != nil {
 		return err
 	}
@@ -119,7 +119,7 @@ func benchLog(ctx context.Context, w, stderr io.Writer, dir string, entries int)
 
 // timeList calls ListRecords with f for at least 300 ms and 30 calls and
 // returns the mean time per call and the rows of a page.
-func timeList(ctx context.Context, db *storage.DB, f formbuilder.RecordFilter) (time.Duration, int, error) {
+func timeList(ctx context.Context, db *sqlite.DB, f formbuilder.RecordFilter) (time.Duration, int, error) {
 	page, err := db.ListRecords(ctx, f) // warm the cache and the statement
 	if err != nil {
 		return 0, 0, err
@@ -137,14 +137,14 @@ func timeList(ctx context.Context, db *storage.DB, f formbuilder.RecordFilter) (
 
 // logGen writes submissions of logConsents consent entries each.
 type logGen struct {
-	db       *storage.DB
+	db       *sqlite.DB
 	consents []*formbuilder.Consent
 	forms    []*formbuilder.Form
 	next     atomic.Int64 // next submission number
 	entries  int
 }
 
-func newLogGen(ctx context.Context, db *storage.DB) (*logGen, error) {
+func newLogGen(ctx context.Context, db *sqlite.DB) (*logGen, error) {
 	lg := &logGen{db: db}
 	for i := range logConsents {
 		c := &formbuilder.Consent{Name: fmt.Sprintf("Consent %d", i), Type: formbuilder.ConsentCustom}

@@ -27,7 +27,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/consentforms/consentforms/formbuilder"
 	"github.com/consentforms/consentforms/password"
-	"github.com/consentforms/consentforms/storage"
+	"github.com/consentforms/consentforms/storage/sqlite"
 	"github.com/consentforms/consentforms/web"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -48,7 +48,7 @@ const (
 // chatApp is the server on a fresh database with one operator, one consent
 // and a channel asking for it, and a host page server on another site.
 type chatApp struct {
-	db      *storage.DB
+	db      *sqlite.DB
 	srv     *web.Server
 	base    string // http://127.0.0.1:PORT, the chat's server
 	host    string // http://127.0.0.2:PORT, the customer's site
@@ -61,7 +61,7 @@ func newChatApp(t *testing.T) *chatApp {
 	t.Helper()
 	ctx := context.Background()
 	a := &chatApp{}
-	db, err := storage.Open(filepath.Join(t.TempDir(), "db"))
+	db, err := sqlite.Open(filepath.Join(t.TempDir(), "db"))
 	require.NoError(t, err)
 	a.db = db
 	t.Cleanup(func() { db.Close() })

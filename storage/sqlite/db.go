@@ -1,4 +1,4 @@
-// Package storage is the SQLite implementation of the storage interfaces of
+// Package sqlite is the SQLite implementation of the storage interfaces of
 // formbuilder (FormService, ConsentService, SubmissionService, ConsentLog,
 // UserService, SessionService, TokenService, SettingsService). All of them are
 // methods on *DB, so one value wires every service.
@@ -7,7 +7,7 @@
 // them run beside the writer). Submissions and consent log entries go through
 // a single writer goroutine that commits many of them per transaction (group
 // commit) and appends to the log's hash chain.
-package storage
+package sqlite
 
 import (
 	"context"
