@@ -177,7 +177,9 @@ func (v *view) frame(iframeSel string) *view {
 		}
 		for _, in := range infos {
 			fu, err := url.Parse(in.URL)
-			if in.Type == "iframe" && in.ParentID == tab && err == nil && fu.Query().Get("frame") == fid {
+			// Chromium 148 (Debian 12's) leaves ParentID empty; the frame
+			// id in the URL is random per iframe, so it alone identifies it.
+			if in.Type == "iframe" && (in.ParentID == tab || in.ParentID == "") && err == nil && fu.Query().Get("frame") == fid {
 				id = in.TargetID
 				return nil
 			}
