@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/consentforms/consentforms/formbuilder"
+	"github.com/consentforms/consentforms/internal/testenv"
 	"github.com/stretchr/testify/require"
 	xhtml "golang.org/x/net/html"
 )
@@ -26,20 +27,20 @@ func consentIDFrom(t *testing.T, loc string) int64 {
 }
 
 func TestConsentListAndNewPage(t *testing.T) {
-	e := newAdmEnv(t)
-	e.login()
-	resp, body := e.get("/admin/consents")
+	e := testenv.New(t)
+	e.Login()
+	resp, body := e.Get("/admin/consents")
 	require.Equal(t, 200, resp.StatusCode)
 	require.Contains(t, body, `id="new-consent"`)
 	require.Contains(t, body, "No consents yet")
 
-	e.seedConsent("Privacy <i>policy</i>", "<p>Text</p>", "I agree to the %terms%.")
-	_, body = e.get("/admin/consents")
+	e.SeedConsent("Privacy <i>policy</i>", "<p>Text</p>", "I agree to the %terms%.")
+	_, body = e.Get("/admin/consents")
 	require.Contains(t, body, `id="consents-list"`)
 	require.Contains(t, body, "Privacy &lt;i&gt;policy&lt;/i&gt;")
 	require.Contains(t, body, "I agree to the terms.")
 
-	resp, body = e.get("/admin/consents/new")
+	resp, body = e.Get("/admin/consents/new")
 	require.Equal(t, 200, resp.StatusCode)
 	for _, id := range []string{"consent-form", "name", "type-custom", "type-standard", "language", "text", "label",
 		"link_url", "text-preview", "label-preview", "fill-template"} {
@@ -50,66 +51,66 @@ func TestConsentListAndNewPage(t *testing.T) {
 }
 
 func TestConsentCreateValidationEditAndVersions(t *testing.T) {
-	e := newAdmEnv(t)
-	e.login()
-	resp, body := e.post("/admin/consents", url.Values{"name": {""}, "type": {"custom"}, "text": {"<script>x</script>"},
+	e := testenv.New(t)
+	e.Login()
+	resp, body := e.Post("/admin/consents", url.Values{"name": {""}, "type": {"custom"}, "text": {"<script>x</script>"},
 		"label": {""}, "link_url": {"http://plain.example"}, "language": {"fr"}})
 	require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode)
-	require.Equal(t, "is required", fieldError(body, "name"))
-	require.Equal(t, "is required", fieldError(body, "label"))
-	require.Contains(t, fieldError(body, "link_url"), "https or mailto")
-	require.Contains(t, fieldError(body, "language"), "de, en")
-	list, _ := e.db.ListConsents(t.Context())
+	require.Equal(t, "is required", testenv.FieldError(body, "name"))
+	require.Equal(t, "is required", testenv.FieldError(body, "label"))
+	require.Contains(t, testenv.FieldError(body, "link_url"), "https or mailto")
+	require.Contains(t, testenv.FieldError(body, "language"), "de, en")
+	list, _ := e.DB.ListConsents(t.Context())
 	require.Empty(t, list)
 
-	resp, _ = e.post("/admin/consents", url.Values{"name": {"Privacy"}, "type": {"custom"},
+	resp, _ = e.Post("/admin/consents", url.Values{"name": {"Privacy"}, "type": {"custom"},
 		"text":  {`<p>Version one. <a href="https://example.com/privacy">Policy</a></p>`},
 		"label": {"I agree to the %privacy policy%."}, "language": {"en"}})
-	loc := location(t, resp, http.StatusSeeOther)
+	loc := testenv.Location(t, resp, http.StatusSeeOther)
 	require.Contains(t, loc, "msg=consent-created")
 	id := consentIDFrom(t, loc)
-	_, body = e.get(loc)
+	_, body = e.Get(loc)
 	require.Contains(t, body, "Consent created as version 1.")
 	require.Contains(t, body, `id="version-history"`)
 	require.Contains(t, body, "Version 1")
-	require.Contains(t, body, "by "+admEmail)
+	require.Contains(t, body, "by "+testenv.AdminEmail)
 	require.Contains(t, body, `<u>privacy policy</u>`)
 
 	edit := "/admin/consents/" + strconv.FormatInt(id, 10)
 	vals := url.Values{"name": {"Privacy (renamed)"}, "type": {"custom"},
 		"text":  {`<p>Version one. <a href="https://example.com/privacy">Policy</a></p>`},
 		"label": {"I agree to the %privacy policy%."}, "language": {"en"}}
-	co, _ := e.db.FindConsentByID(t.Context(), id)
+	co, _ := e.DB.FindConsentByID(t.Context(), id)
 	vals.Set("text", co.Current.Text) // exactly as stored: no content change
-	resp, _ = e.post(edit, vals)
-	loc = location(t, resp, http.StatusSeeOther)
+	resp, _ = e.Post(edit, vals)
+	loc = testenv.Location(t, resp, http.StatusSeeOther)
 	require.Contains(t, loc, "msg=consent-unchanged")
-	co, _ = e.db.FindConsentByID(t.Context(), id)
+	co, _ = e.DB.FindConsentByID(t.Context(), id)
 	require.Equal(t, "Privacy (renamed)", co.Name)
 	require.Equal(t, 1, co.Current.Number)
 
 	vals.Set("text", "<p>Version two.</p>")
-	resp, _ = e.post(edit, vals)
-	loc = location(t, resp, http.StatusSeeOther)
+	resp, _ = e.Post(edit, vals)
+	loc = testenv.Location(t, resp, http.StatusSeeOther)
 	require.Contains(t, loc, "msg=consent-version")
-	_, body = e.get(loc)
+	_, body = e.Get(loc)
 	require.Contains(t, body, "Saved as a new version.")
-	co, _ = e.db.FindConsentByID(t.Context(), id)
+	co, _ = e.DB.FindConsentByID(t.Context(), id)
 	require.Equal(t, 2, co.Current.Number)
 
 	vals.Set("label", "")
-	resp, body = e.post(edit, vals)
+	resp, body = e.Post(edit, vals)
 	require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode)
-	require.Equal(t, "is required", fieldError(body, "label"))
+	require.Equal(t, "is required", testenv.FieldError(body, "label"))
 
-	resp, body = e.get(edit + "/versions")
+	resp, body = e.Get(edit + "/versions")
 	require.Equal(t, 200, resp.StatusCode)
 	require.Contains(t, body, `id="version-1"`)
 	require.Contains(t, body, `id="version-2"`)
 	require.Contains(t, body, "Version one.")
 	require.Contains(t, body, "Version two.")
 	require.Contains(t, body, "&lt;p&gt;Version one.", "the exact HTML source is shown too")
-	vs, err := e.db.ListConsentVersions(t.Context(), id)
+	vs, err := e.DB.ListConsentVersions(t.Context(), id)
 	require.NoError(t, err)
 	for _, v := range vs {
 		require.Contains(t, body, v.Hash)
@@ -121,14 +122,14 @@ func TestConsentCreateValidationEditAndVersions(t *testing.T) {
 // while a record given under version n keeps pointing at version n, whose
 // text the history still shows unchanged.
 func TestConsentRecordKeepsItsVersion(t *testing.T) {
-	e := newAdmEnv(t)
-	e.login()
+	e := testenv.New(t)
+	e.Login()
 	ctx := context.Background()
-	co := e.seedConsent("Privacy", "<p>Original wording v1.</p>", "I %agree%.")
-	f := e.seedForm(&formbuilder.Form{Name: "Contact",
+	co := e.SeedConsent("Privacy", "<p>Original wording v1.</p>", "I %agree%.")
+	f := e.SeedForm(&formbuilder.Form{Name: "Contact",
 		Fields:   []formbuilder.Field{{Key: "email", Label: "E-mail", Kind: formbuilder.KindEmail, Required: true}},
 		Consents: []formbuilder.FormConsent{{ConsentID: co.ID, CheckedByDefault: false, Required: true}}})
-	f = e.form(f.ID)
+	f = e.Form(f.ID)
 	v1 := f.Consents[0].Consent.Current
 	require.Equal(t, 1, v1.Number)
 
@@ -138,39 +139,39 @@ func TestConsentRecordKeepsItsVersion(t *testing.T) {
 		IP:       "192.0.2.1",
 	})
 	require.NoError(t, err)
-	require.NoError(t, e.db.CreateSubmission(ctx, sub, recs))
+	require.NoError(t, e.DB.CreateSubmission(ctx, sub, recs))
 	require.Len(t, recs, 1)
 	recID := recs[0].ID
 
 	// Public page shows v1 before the edit.
-	_, pub := e.get("/f/" + f.Key)
+	_, pub := e.Get("/f/" + f.Key)
 	require.Contains(t, pub, "Original wording v1.")
 
-	resp, _ := e.post("/admin/consents/"+strconv.FormatInt(co.ID, 10), url.Values{"name": {"Privacy"}, "type": {"custom"},
+	resp, _ := e.Post("/admin/consents/"+strconv.FormatInt(co.ID, 10), url.Values{"name": {"Privacy"}, "type": {"custom"},
 		"text": {"<p>New wording v2.</p>"}, "label": {"I %agree%."}, "language": {"en"}})
-	require.Contains(t, location(t, resp, http.StatusSeeOther), "msg=consent-version")
+	require.Contains(t, testenv.Location(t, resp, http.StatusSeeOther), "msg=consent-version")
 
-	rec, err := e.db.FindRecord(ctx, recID)
+	rec, err := e.DB.FindRecord(ctx, recID)
 	require.NoError(t, err)
 	require.Equal(t, v1.ID, rec.VersionID)
 	require.Equal(t, 1, rec.VersionNo)
 	require.Equal(t, v1.Hash, rec.TextHash)
-	old, err := e.db.FindConsentVersion(ctx, rec.VersionID)
+	old, err := e.DB.FindConsentVersion(ctx, rec.VersionID)
 	require.NoError(t, err)
 	require.Equal(t, "<p>Original wording v1.</p>", old.Text)
 	require.True(t, old.VerifyHash())
 
-	cur, err := e.db.FindConsentByID(ctx, co.ID)
+	cur, err := e.DB.FindConsentByID(ctx, co.ID)
 	require.NoError(t, err)
 	require.Equal(t, 2, cur.Current.Number)
 	require.NotEqual(t, v1.ID, cur.Current.ID)
 
-	_, hist := e.get("/admin/consents/" + strconv.FormatInt(co.ID, 10) + "/versions")
+	_, hist := e.Get("/admin/consents/" + strconv.FormatInt(co.ID, 10) + "/versions")
 	require.Contains(t, hist, "Original wording v1.")
 	require.Contains(t, hist, "New wording v2.")
 
 	// The public form shows v2 at once: the edit invalidated its cache.
-	_, pub = e.get("/f/" + f.Key)
+	_, pub = e.Get("/f/" + f.Key)
 	require.Contains(t, pub, "New wording v2.")
 	require.NotContains(t, pub, "Original wording v1.")
 }
@@ -259,25 +260,25 @@ func requireInert(t *testing.T, page string, allowedScripts ...string) {
 }
 
 func TestConsentXSSIsStoredSanitisedAndRendersInert(t *testing.T) {
-	e := newAdmEnv(t)
-	e.login()
+	e := testenv.New(t)
+	e.Login()
 	payloads := xssPayloads(t)
 	text := "<p>Legit start.</p>\n" + strings.Join(payloads, "\n") + "\n<p>Legit end.</p>"
 	if len(text) > formbuilder.MaxConsentTextBytes {
 		text = text[:formbuilder.MaxConsentTextBytes]
 	}
 	label := `I agree <script>alert(1)</script> to the %terms<img src=x onerror=alert(2)>%.`
-	resp, _ := e.post("/admin/consents", url.Values{"name": {`<img src=x onerror=alert(3)>`}, "type": {"custom"},
+	resp, _ := e.Post("/admin/consents", url.Values{"name": {`<img src=x onerror=alert(3)>`}, "type": {"custom"},
 		"text": {text}, "label": {label}, "language": {"en"},
 		"link_url": {""}})
-	loc := location(t, resp, http.StatusSeeOther)
+	loc := testenv.Location(t, resp, http.StatusSeeOther)
 	id := consentIDFrom(t, loc)
 	u, _ := url.Parse(loc)
 	removed := u.Query()["removed"]
 	require.Contains(t, removed, "<script>")
 	require.Contains(t, removed, "event handler attributes")
 
-	co, err := e.db.FindConsentByID(t.Context(), id)
+	co, err := e.DB.FindConsentByID(t.Context(), id)
 	require.NoError(t, err)
 	stored := co.Current.Text
 	require.Equal(t, formbuilder.Sanitize(stored), stored, "stored text is a sanitiser fixed point")
@@ -291,48 +292,48 @@ func TestConsentXSSIsStoredSanitisedAndRendersInert(t *testing.T) {
 	require.Contains(t, stored, "Legit end.")
 
 	adminScripts := []string{"/admin/static/admin."}
-	_, page := e.get(loc)
+	_, page := e.Get(loc)
 	require.Contains(t, page, `id="sanitizer-notice"`)
 	require.Contains(t, page, "&lt;script&gt;")
 	requireInert(t, page, adminScripts...)
-	_, page = e.get("/admin/consents")
+	_, page = e.Get("/admin/consents")
 	requireInert(t, page, adminScripts...)
-	_, page = e.get("/admin/consents/" + strconv.FormatInt(id, 10) + "/versions")
+	_, page = e.Get("/admin/consents/" + strconv.FormatInt(id, 10) + "/versions")
 	require.Contains(t, page, "Legit end.")
 	requireInert(t, page, adminScripts...)
 
 	// Attach to a form: the admin form page, the public page and the live
 	// preview fragment stay inert too.
-	f := e.seedForm(&formbuilder.Form{Name: "F",
+	f := e.SeedForm(&formbuilder.Form{Name: "F",
 		Fields:   []formbuilder.Field{{Key: "email", Label: "E-mail", Kind: formbuilder.KindEmail}},
 		Consents: []formbuilder.FormConsent{{ConsentID: id, Required: true}}})
-	_, page = e.get("/admin/forms/" + strconv.FormatInt(f.ID, 10))
+	_, page = e.Get("/admin/forms/" + strconv.FormatInt(f.ID, 10))
 	requireInert(t, page, adminScripts...)
-	resp, page = e.get("/f/" + f.Key)
+	resp, page = e.Get("/f/" + f.Key)
 	require.Equal(t, 200, resp.StatusCode)
 	require.Contains(t, page, "Legit end.")
-	requireInert(t, page, "/static/", admBase+"/static/")
+	requireInert(t, page, "/static/", testenv.BaseURL+"/static/")
 
-	resp, frag := e.postRaw("/admin/consents/preview", url.Values{"text": {text}}, "X-CSRF-Token", e.csrf(), "Origin", admBase)
+	resp, frag := e.PostRaw("/admin/consents/preview", url.Values{"text": {text}}, "X-CSRF-Token", e.CSRF(), "Origin", testenv.BaseURL)
 	require.Equal(t, 200, resp.StatusCode)
 	require.Contains(t, frag, "Will be removed when saved")
 	requireInert(t, frag)
 
 	// The same payloads in a re-rendered form (validation error) are
 	// escaped in the textarea and inert in the preview box.
-	resp, page = e.post("/admin/consents", url.Values{"name": {""}, "type": {"custom"}, "text": {text},
+	resp, page = e.Post("/admin/consents", url.Values{"name": {""}, "type": {"custom"}, "text": {text},
 		"label": {label}, "language": {"en"}})
 	require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode)
 	requireInert(t, page, adminScripts...)
 }
 
 func TestConsentPreviewNeedsCSRF(t *testing.T) {
-	e := newAdmEnv(t)
-	e.login()
-	resp, _ := e.postRaw("/admin/consents/preview", url.Values{"text": {"<p>x</p>"}}, sameOrigin...)
+	e := testenv.New(t)
+	e.Login()
+	resp, _ := e.PostRaw("/admin/consents/preview", url.Values{"text": {"<p>x</p>"}}, testenv.SameOrigin...)
 	require.Equal(t, http.StatusForbidden, resp.StatusCode)
-	resp, body := e.postRaw("/admin/consents/preview", url.Values{"text": {`<p onclick="x()">Hi <b>there</b></p>`}},
-		"X-CSRF-Token", e.csrf(), "Sec-Fetch-Site", "same-origin")
+	resp, body := e.PostRaw("/admin/consents/preview", url.Values{"text": {`<p onclick="x()">Hi <b>there</b></p>`}},
+		"X-CSRF-Token", e.CSRF(), "Sec-Fetch-Site", "same-origin")
 	require.Equal(t, 200, resp.StatusCode)
 	require.Contains(t, resp.Header.Get("Content-Type"), "text/html")
 	require.Contains(t, body, "<p>Hi <b>there</b></p>")
@@ -340,25 +341,25 @@ func TestConsentPreviewNeedsCSRF(t *testing.T) {
 }
 
 func TestStandardConsentFromCompanyData(t *testing.T) {
-	e := newAdmEnv(t)
-	e.login()
-	resp, body := e.post("/admin/consents", url.Values{"name": {"Std"}, "type": {"standard"}, "language": {"de"}})
+	e := testenv.New(t)
+	e.Login()
+	resp, body := e.Post("/admin/consents", url.Values{"name": {"Std"}, "type": {"standard"}, "language": {"de"}})
 	require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode)
-	require.Contains(t, fieldError(body, "type"), "company data")
+	require.Contains(t, testenv.FieldError(body, "type"), "company data")
 
-	resp, _ = e.post("/admin/settings", url.Values{"company.name": {"Beispiel <GmbH>"}, "company.address": {"Musterstraße 1, Berlin"},
+	resp, _ = e.Post("/admin/settings", url.Values{"company.name": {"Beispiel <GmbH>"}, "company.address": {"Musterstraße 1, Berlin"},
 		"company.purposes": {"Anfragen beantworten"}, "company.email": {"privacy@example.com"}, "ip_mode": {"full"}})
 	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
 
-	_, body = e.get("/admin/consents/new?type=standard&language=de")
+	_, body = e.Get("/admin/consents/new?type=standard&language=de")
 	require.Contains(t, body, "Beispiel &amp;lt;GmbH&amp;gt;", "the template text is shown in the editor, escaped")
 	require.NotContains(t, body, "Your company data is not complete yet")
 
 	// Whatever is typed as text, standard takes the template.
-	resp, _ = e.post("/admin/consents", url.Values{"name": {"Std"}, "type": {"standard"}, "language": {"de"},
+	resp, _ = e.Post("/admin/consents", url.Values{"name": {"Std"}, "type": {"standard"}, "language": {"de"},
 		"text": {"ignored"}, "label": {"ignored"}})
-	loc := location(t, resp, http.StatusSeeOther)
-	co, err := e.db.FindConsentByID(t.Context(), consentIDFrom(t, loc))
+	loc := testenv.Location(t, resp, http.StatusSeeOther)
+	co, err := e.DB.FindConsentByID(t.Context(), consentIDFrom(t, loc))
 	require.NoError(t, err)
 	require.Equal(t, formbuilder.ConsentStandard, co.Type)
 	want := formbuilder.StandardContent("de", formbuilder.CompanyData{Name: "Beispiel <GmbH>", Address: "Musterstraße 1, Berlin",
@@ -368,54 +369,54 @@ func TestStandardConsentFromCompanyData(t *testing.T) {
 	require.Contains(t, co.Current.Text, "Beispiel &lt;GmbH&gt;")
 
 	// "Start from the standard template" fills a custom editor, saving nothing.
-	resp, body = e.post("/admin/consents", url.Values{"name": {"Mine"}, "type": {"custom"}, "language": {"en"}, "fill": {"1"}})
+	resp, body = e.Post("/admin/consents", url.Values{"name": {"Mine"}, "type": {"custom"}, "language": {"en"}, "fill": {"1"}})
 	require.Equal(t, 200, resp.StatusCode)
 	require.Contains(t, body, "I agree to the %processing of my personal data%.")
 	require.Contains(t, body, "nothing is saved yet")
-	list, _ := e.db.ListConsents(t.Context())
+	list, _ := e.DB.ListConsents(t.Context())
 	require.Len(t, list, 1)
 }
 
 func TestSettingsPage(t *testing.T) {
-	e := newAdmEnv(t)
-	e.login()
-	resp, body := e.get("/admin/settings")
+	e := testenv.New(t)
+	e.Login()
+	resp, body := e.Get("/admin/settings")
 	require.Equal(t, 200, resp.StatusCode)
 	for _, id := range []string{"settings-form", "company-name", "company-address", "company-purposes",
 		"company-third_parties", "company-email", "ip_mode-full", "ip_mode-truncated"} {
 		require.Contains(t, body, `id="`+id+`"`, id)
 	}
 
-	resp, body = e.post("/admin/settings", url.Values{"company.name": {""}, "company.purposes": {"x"},
+	resp, body = e.Post("/admin/settings", url.Values{"company.name": {""}, "company.purposes": {"x"},
 		"company.email": {"not-an-email"}, "ip_mode": {"partial"}})
 	require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode)
-	require.Equal(t, "is required", fieldError(body, "company-name"))
-	require.Contains(t, fieldError(body, "company-email"), "e-mail")
-	require.Contains(t, fieldError(body, "ip_mode"), "full or truncated")
+	require.Equal(t, "is required", testenv.FieldError(body, "company-name"))
+	require.Contains(t, testenv.FieldError(body, "company-email"), "e-mail")
+	require.Contains(t, testenv.FieldError(body, "ip_mode"), "full or truncated")
 	require.Contains(t, body, `value="not-an-email"`)
 
 	// Only the IP mode, no company data: fine.
-	resp, _ = e.post("/admin/settings", url.Values{"ip_mode": {"truncated"}})
-	require.Equal(t, "/admin/settings?msg=saved", location(t, resp, http.StatusSeeOther))
-	st, err := e.db.GetSettings(t.Context())
+	resp, _ = e.Post("/admin/settings", url.Values{"ip_mode": {"truncated"}})
+	require.Equal(t, "/admin/settings?msg=saved", testenv.Location(t, resp, http.StatusSeeOther))
+	st, err := e.DB.GetSettings(t.Context())
 	require.NoError(t, err)
 	require.Equal(t, formbuilder.IPTruncated, st.IPMode)
-	_, body = e.get("/admin/settings?msg=saved")
+	_, body = e.Get("/admin/settings?msg=saved")
 	require.Contains(t, body, `id="page-notice">Saved.`)
 	require.Contains(t, body, `id="ip_mode-truncated" name="ip_mode" value="truncated" checked`)
 
 	// The server's copy is updated: a submission now stores a truncated IP.
-	co := e.seedConsent("P", "<p>x</p>", "ok")
-	f := e.seedForm(&formbuilder.Form{Name: "F",
+	co := e.SeedConsent("P", "<p>x</p>", "ok")
+	f := e.SeedForm(&formbuilder.Form{Name: "F",
 		Fields:   []formbuilder.Field{{Key: "email", Label: "E-mail", Kind: formbuilder.KindEmail}},
 		Consents: []formbuilder.FormConsent{{ConsentID: co.ID, Required: true}}})
-	_, page := e.get("/f/" + f.Key)
-	tok := regexpFind(t, page, `name="_token" value="([^"]+)"`)
-	e.ip = "198.51.100.77"
-	resp, _ = e.postRaw("/f/"+f.Key, url.Values{"_token": {tok}, "email": {"a@example.com"},
+	_, page := e.Get("/f/" + f.Key)
+	tok := testenv.Find(t, page, `name="_token" value="([^"]+)"`)
+	e.IP = "198.51.100.77"
+	resp, _ = e.PostRaw("/f/"+f.Key, url.Values{"_token": {tok}, "email": {"a@example.com"},
 		"consent_" + strconv.FormatInt(co.ID, 10): {"1"}})
 	require.Less(t, resp.StatusCode, 400)
-	recs, err := e.db.ListRecords(t.Context(), formbuilder.RecordFilter{})
+	recs, err := e.DB.ListRecords(t.Context(), formbuilder.RecordFilter{})
 	require.NoError(t, err)
 	require.Len(t, recs, 1)
 	require.Equal(t, "198.51.100.0", recs[0].IP)

@@ -9,51 +9,52 @@ import (
 	"testing"
 
 	"github.com/consentforms/consentforms/formbuilder"
+	"github.com/consentforms/consentforms/internal/testenv"
 	"github.com/stretchr/testify/require"
 )
 
 func TestAPIRequiresBearerToken(t *testing.T) {
-	e := newAdmEnv(t)
-	tok := e.apiToken("ci")
+	e := testenv.New(t)
+	tok := e.APIToken("ci")
 	for _, h := range []string{"", "Bearer cf_" + strings.Repeat("a", 32), "Bearer nope", "Basic " + tok,
 		"Bearer", tok} {
 		req := httpReq(t, http.MethodGet, "/api/v1/forms", "")
 		if h != "" {
 			req.Header.Set("Authorization", h)
 		}
-		resp, err := e.srv.App().Test(req, -1)
+		resp, err := e.Srv.App().Test(req, -1)
 		require.NoError(t, err)
-		body := readBody(t, resp)
+		body := testenv.ReadBody(t, resp)
 		require.Equal(t, http.StatusUnauthorized, resp.StatusCode, h)
 		require.Contains(t, resp.Header.Get("WWW-Authenticate"), `Bearer realm="consentforms"`, h)
-		eb := decodeError(t, body)
+		eb := testenv.DecodeError(t, body)
 		require.Equal(t, "unauthorized", eb.Error.Code, h)
 		require.Empty(t, resp.Header.Values("Set-Cookie"))
 	}
 	// An admin session cookie is no credential for the API.
-	e.login()
+	e.Login()
 	req := httpReq(t, http.MethodGet, "/api/v1/forms", "")
-	req.AddCookie(&http.Cookie{Name: "cf_session", Value: e.jar["cf_session"]})
-	resp, err := e.srv.App().Test(req, -1)
+	req.AddCookie(&http.Cookie{Name: "cf_session", Value: e.Jar["cf_session"]})
+	resp, err := e.Srv.App().Test(req, -1)
 	require.NoError(t, err)
 	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
 
-	resp, body := e.api(http.MethodGet, "/api/v1/forms", tok, "")
+	resp, body := e.API(http.MethodGet, "/api/v1/forms", tok, "")
 	require.Equal(t, 200, resp.StatusCode, body)
-	require.Equal(t, []any{}, apiJSON(t, body)["forms"])
+	require.Equal(t, []any{}, testenv.JSON(t, body)["forms"])
 	require.Equal(t, "no-store", resp.Header.Get("Cache-Control"))
 	require.Contains(t, resp.Header.Get("Content-Type"), "application/json")
 
-	tokens, err := e.db.ListTokens(t.Context())
+	tokens, err := e.DB.ListTokens(t.Context())
 	require.NoError(t, err)
 	require.False(t, tokens[0].LastUsed.IsZero(), "token use is recorded")
 }
 
 func TestAPICreateFormWithFieldsAndConsents(t *testing.T) {
-	e := newAdmEnv(t)
-	tok := e.apiToken("ci")
-	c1 := e.seedConsent("Privacy", "<p>P</p>", "I agree to the %terms%.")
-	c2 := e.seedConsent("News", "<p>N</p>", "Send news.")
+	e := testenv.New(t)
+	tok := e.APIToken("ci")
+	c1 := e.SeedConsent("Privacy", "<p>P</p>", "I agree to the %terms%.")
+	c2 := e.SeedConsent("News", "<p>N</p>", "Send news.")
 	body := `{
 	  "name": "Contact",
 	  "title": "Write to us",
@@ -69,10 +70,10 @@ func TestAPICreateFormWithFieldsAndConsents(t *testing.T) {
 	    {"consent_id": ` + strconv.FormatInt(c2.ID, 10) + `, "checked_by_default": false, "required": false}
 	  ],
 	  "allowed_origins": ["HTTPS://WWW.Example.com"],
-	  "responsible_user_id": ` + strconv.FormatInt(e.user.ID, 10) + `,
+	  "responsible_user_id": ` + strconv.FormatInt(e.Admin.ID, 10) + `,
 	  "retention_days": 90
 	}`
-	resp, out := e.api(http.MethodPost, "/api/v1/forms", tok, body)
+	resp, out := e.API(http.MethodPost, "/api/v1/forms", tok, body)
 	require.Equal(t, http.StatusCreated, resp.StatusCode, out)
 	var f formbuilder.Form
 	require.NoError(t, json.Unmarshal([]byte(out), &f))
@@ -91,66 +92,66 @@ func TestAPICreateFormWithFieldsAndConsents(t *testing.T) {
 	require.Equal(t, "Ada Admin", f.ResponsibleUser)
 
 	// The public page exists at once.
-	resp, page := e.get("/f/" + f.Key)
+	resp, page := e.Get("/f/" + f.Key)
 	require.Equal(t, 200, resp.StatusCode)
 	require.Contains(t, page, "Write to us")
 
 	// GET, change, PUT back: the read-only members are accepted.
-	resp, got := e.api(http.MethodGet, "/api/v1/forms/"+strconv.FormatInt(f.ID, 10), tok, "")
+	resp, got := e.API(http.MethodGet, "/api/v1/forms/"+strconv.FormatInt(f.ID, 10), tok, "")
 	require.Equal(t, 200, resp.StatusCode)
 	var m map[string]any
 	require.NoError(t, json.Unmarshal([]byte(got), &m))
 	m["title"] = "New title"
 	m["fields"] = m["fields"].([]any)[:2]
 	put, _ := json.Marshal(m)
-	resp, out = e.api(http.MethodPut, "/api/v1/forms/"+strconv.FormatInt(f.ID, 10), tok, string(put))
+	resp, out = e.API(http.MethodPut, "/api/v1/forms/"+strconv.FormatInt(f.ID, 10), tok, string(put))
 	require.Equal(t, 200, resp.StatusCode, out)
-	upd := e.form(f.ID)
+	upd := e.Form(f.ID)
 	require.Equal(t, "New title", upd.Title)
 	require.Len(t, upd.Fields, 2)
 	require.Equal(t, f.Key, upd.Key, "the key cannot change")
-	_, page = e.get("/f/" + f.Key)
+	_, page = e.Get("/f/" + f.Key)
 	require.Contains(t, page, "New title", "public cache invalidated")
 
 	// The same body again carries the old version now: conflict.
-	resp, out = e.api(http.MethodPut, "/api/v1/forms/"+strconv.FormatInt(f.ID, 10), tok, string(put))
+	resp, out = e.API(http.MethodPut, "/api/v1/forms/"+strconv.FormatInt(f.ID, 10), tok, string(put))
 	require.Equal(t, http.StatusConflict, resp.StatusCode, out)
-	require.Equal(t, "conflict", decodeError(t, out).Error.Code)
+	require.Equal(t, "conflict", testenv.DecodeError(t, out).Error.Code)
 
-	resp, out = e.api(http.MethodGet, "/api/v1/forms", tok, "")
+	resp, out = e.API(http.MethodGet, "/api/v1/forms", tok, "")
 	require.Equal(t, 200, resp.StatusCode)
-	require.Len(t, apiJSON(t, out)["forms"], 1)
+	require.Len(t, testenv.JSON(t, out)["forms"], 1)
 
 	// Archive, list, restore.
 	id := strconv.FormatInt(f.ID, 10)
-	resp, out = e.api(http.MethodPost, "/api/v1/forms/"+id+"/archive", tok, "")
+	resp, out = e.API(http.MethodPost, "/api/v1/forms/"+id+"/archive", tok, "")
 	require.Equal(t, 200, resp.StatusCode, out)
-	require.Equal(t, true, apiJSON(t, out)["archived"])
-	resp, _ = e.get("/f/" + f.Key)
+	require.Equal(t, true, testenv.JSON(t, out)["archived"])
+	resp, _ = e.Get("/f/" + f.Key)
 	require.Equal(t, http.StatusGone, resp.StatusCode)
-	_, out = e.api(http.MethodGet, "/api/v1/forms", tok, "")
-	require.Len(t, apiJSON(t, out)["forms"], 0)
-	_, out = e.api(http.MethodGet, "/api/v1/forms?archived=1", tok, "")
-	require.Len(t, apiJSON(t, out)["forms"], 1)
-	resp, out = e.api(http.MethodPost, "/api/v1/forms/"+id+"/archive", tok, `{"archived": false}`)
+	_, out = e.API(http.MethodGet, "/api/v1/forms", tok, "")
+	require.Len(t, testenv.JSON(t, out)["forms"], 0)
+	_, out = e.API(http.MethodGet, "/api/v1/forms?archived=1", tok, "")
+	require.Len(t, testenv.JSON(t, out)["forms"], 1)
+	resp, out = e.API(http.MethodPost, "/api/v1/forms/"+id+"/archive", tok, `{"archived": false}`)
 	require.Equal(t, 200, resp.StatusCode, out)
-	require.Equal(t, false, apiJSON(t, out)["archived"])
-	resp, _ = e.get("/f/" + f.Key)
+	require.Equal(t, false, testenv.JSON(t, out)["archived"])
+	resp, _ = e.Get("/f/" + f.Key)
 	require.Equal(t, 200, resp.StatusCode)
 }
 
 func TestAPIValidationNamesTheField(t *testing.T) {
-	e := newAdmEnv(t)
-	tok := e.apiToken("ci")
+	e := testenv.New(t)
+	tok := e.APIToken("ci")
 	cases := []struct {
 		name, body string
 		status     int
 		field      string
 	}{
 		{"unknown member", `{"name":"x","language":"en","colour":"red"}`, 400, "colour"},
-		{"unknown nested member", `{"name":"x","language":"en","fields":[{"key":"a","label":"A","kind":"text","size":3}]}`, 400, "size"},
+		{"unknown nested member", `{"name":"x","language":"en","fields":[{"key":"a","label":"A","kind":"text","size":3}]}`, 400, "fields.0.size"},
 		{"wrong type", `{"name":"x","language":"en","retention_days":"long"}`, 400, "retention_days"},
-		{"wrong nested type", `{"name":"x","language":"en","fields":[{"key":"a","label":"A","kind":"text","max_length":"9"}]}`, 400, "fields.max_length"},
+		{"wrong nested type", `{"name":"x","language":"en","fields":[{"key":"a","label":"A","kind":"text","max_length":"9"}]}`, 400, "fields.0.max_length"},
 		{"bad field key", `{"name":"x","language":"en","fields":[{"key":"1 bad","label":"A","kind":"text"}]}`, 422, "fields.0.key"},
 		{"duplicate key", `{"name":"x","language":"en","fields":[{"key":"a","label":"A","kind":"text"},{"key":"a","label":"B","kind":"text"}]}`, 422, "fields.1.key"},
 		{"select without options", `{"name":"x","language":"en","fields":[{"key":"a","label":"A","kind":"select"}]}`, 422, "fields.0.options"},
@@ -162,9 +163,9 @@ func TestAPIValidationNamesTheField(t *testing.T) {
 		{"bad origin", `{"name":"x","language":"en","allowed_origins":["https://ok.example","ftp://x"]}`, 422, "allowed_origins.1"},
 	}
 	for _, tc := range cases {
-		resp, out := e.api(http.MethodPost, "/api/v1/forms", tok, tc.body)
+		resp, out := e.API(http.MethodPost, "/api/v1/forms", tok, tc.body)
 		require.Equal(t, tc.status, resp.StatusCode, "%s: %s", tc.name, out)
-		eb := decodeError(t, out)
+		eb := testenv.DecodeError(t, out)
 		require.Equal(t, "invalid", eb.Error.Code, tc.name)
 		require.Contains(t, eb.Error.Fields, tc.field, "%s: %s", tc.name, out)
 	}
@@ -178,29 +179,29 @@ func TestAPIValidationNamesTheField(t *testing.T) {
 		req := httpReq(t, http.MethodPost, "/api/v1/forms", tc.body)
 		req.Header.Set("Content-Type", tc.ctype)
 		req.Header.Set("Authorization", "Bearer "+tok)
-		resp, err := e.srv.App().Test(req, -1)
+		resp, err := e.Srv.App().Test(req, -1)
 		require.NoError(t, err)
-		out := readBody(t, resp)
+		out := testenv.ReadBody(t, resp)
 		require.Equal(t, http.StatusBadRequest, resp.StatusCode, "%s: %s", tc.name, out)
-		require.Equal(t, "invalid", decodeError(t, out).Error.Code)
+		require.Equal(t, "invalid", testenv.DecodeError(t, out).Error.Code)
 	}
 	req := httpReq(t, http.MethodPost, "/api/v1/forms", "name=x")
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Authorization", "Bearer "+tok)
-	resp, err := e.srv.App().Test(req, -1)
+	resp, err := e.Srv.App().Test(req, -1)
 	require.NoError(t, err)
 	require.Equal(t, http.StatusUnsupportedMediaType, resp.StatusCode)
 
-	forms, _ := e.db.ListForms(t.Context(), formbuilderFilterAll)
+	forms, _ := e.DB.ListForms(t.Context(), formbuilderFilterAll)
 	require.Empty(t, forms, "nothing stored")
 }
 
 func TestAPIConsentsVersions(t *testing.T) {
-	e := newAdmEnv(t)
-	tok := e.apiToken("ci")
-	resp, out := e.api(http.MethodPost, "/api/v1/consents", tok, `{"name":"Privacy","text":"<p>v1 <img src=x onerror=alert(1)></p><script>alert(2)</script>","label":"I %agree%.","language":"en"}`)
+	e := testenv.New(t)
+	tok := e.APIToken("ci")
+	resp, out := e.API(http.MethodPost, "/api/v1/consents", tok, `{"name":"Privacy","text":"<p>v1 <img src=x onerror=alert(1)></p><script>alert(2)</script>","label":"I %agree%.","language":"en"}`)
 	require.Equal(t, http.StatusCreated, resp.StatusCode, out)
-	m := apiJSON(t, out)
+	m := testenv.JSON(t, out)
 	id := int64(m["id"].(float64))
 	require.Equal(t, "/api/v1/consents/"+strconv.FormatInt(id, 10), resp.Header.Get("Location"))
 	require.Equal(t, "custom", m["type"], "type defaults to custom")
@@ -213,29 +214,29 @@ func TestAPIConsentsVersions(t *testing.T) {
 	require.EqualValues(t, 1, cur["number"])
 
 	path := "/api/v1/consents/" + strconv.FormatInt(id, 10)
-	resp, out = e.api(http.MethodPut, path, tok, `{"name":"Privacy","text":"<p>v1 </p>","label":"I %agree%.","language":"en"}`)
+	resp, out = e.API(http.MethodPut, path, tok, `{"name":"Privacy","text":"<p>v1 </p>","label":"I %agree%.","language":"en"}`)
 	require.Equal(t, 200, resp.StatusCode, out)
-	require.Equal(t, false, apiJSON(t, out)["version_created"], "same content: no new version")
+	require.Equal(t, false, testenv.JSON(t, out)["version_created"], "same content: no new version")
 
-	resp, out = e.api(http.MethodPut, path, tok, `{"name":"Privacy","text":"<p>v2</p>","label":"I %agree%.","language":"en"}`)
+	resp, out = e.API(http.MethodPut, path, tok, `{"name":"Privacy","text":"<p>v2</p>","label":"I %agree%.","language":"en"}`)
 	require.Equal(t, 200, resp.StatusCode, out)
-	m = apiJSON(t, out)
+	m = testenv.JSON(t, out)
 	require.Equal(t, true, m["version_created"])
 	require.EqualValues(t, 2, m["current"].(map[string]any)["number"])
 
-	resp, out = e.api(http.MethodGet, path+"/versions", tok, "")
+	resp, out = e.API(http.MethodGet, path+"/versions", tok, "")
 	require.Equal(t, 200, resp.StatusCode)
-	vs := apiJSON(t, out)["versions"].([]any)
+	vs := testenv.JSON(t, out)["versions"].([]any)
 	require.Len(t, vs, 2)
 	require.Equal(t, "<p>v2</p>", vs[0].(map[string]any)["text"])
 	require.Equal(t, "<p>v1 </p>", vs[1].(map[string]any)["text"])
 
-	resp, out = e.api(http.MethodGet, path, tok, "")
+	resp, out = e.API(http.MethodGet, path, tok, "")
 	require.Equal(t, 200, resp.StatusCode)
-	require.Equal(t, "Privacy", apiJSON(t, out)["name"])
-	resp, out = e.api(http.MethodGet, "/api/v1/consents", tok, "")
+	require.Equal(t, "Privacy", testenv.JSON(t, out)["name"])
+	resp, out = e.API(http.MethodGet, "/api/v1/consents", tok, "")
 	require.Equal(t, 200, resp.StatusCode)
-	require.Len(t, apiJSON(t, out)["consents"], 1)
+	require.Len(t, testenv.JSON(t, out)["consents"], 1)
 
 	// Validation.
 	for _, tc := range []struct{ body, field string }{
@@ -247,35 +248,35 @@ func TestAPIConsentsVersions(t *testing.T) {
 		{`{"name":"x","language":"en","type":"standard"}`, "type"},
 		{`{"name":"x","language":"en","type":"standard","text":"<p>mine</p>"}`, "text"},
 	} {
-		resp, out := e.api(http.MethodPost, "/api/v1/consents", tok, tc.body)
+		resp, out := e.API(http.MethodPost, "/api/v1/consents", tok, tc.body)
 		require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode, "%s: %s", tc.body, out)
-		require.Contains(t, decodeError(t, out).Error.Fields, tc.field, "%s: %s", tc.body, out)
+		require.Contains(t, testenv.DecodeError(t, out).Error.Fields, tc.field, "%s: %s", tc.body, out)
 	}
-	resp, out = e.api(http.MethodPut, path, tok, `{"name":"x","text":"<p>x</p>","label":"ok","language":"en","extra":1}`)
+	resp, out = e.API(http.MethodPut, path, tok, `{"name":"x","text":"<p>x</p>","label":"ok","language":"en","extra":1}`)
 	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
-	require.Contains(t, decodeError(t, out).Error.Fields, "extra")
+	require.Contains(t, testenv.DecodeError(t, out).Error.Fields, "extra")
 
-	resp, _ = e.api(http.MethodGet, "/api/v1/consents/9999", tok, "")
+	resp, _ = e.API(http.MethodGet, "/api/v1/consents/9999", tok, "")
 	require.Equal(t, 404, resp.StatusCode)
-	resp, _ = e.api(http.MethodGet, "/api/v1/consents/abc/versions", tok, "")
+	resp, _ = e.API(http.MethodGet, "/api/v1/consents/abc/versions", tok, "")
 	require.Equal(t, 404, resp.StatusCode)
 }
 
 func TestAPIUsersAndErrors(t *testing.T) {
-	e := newAdmEnv(t)
-	tok := e.apiToken("ci")
-	resp, out := e.api(http.MethodGet, "/api/v1/users", tok, "")
+	e := testenv.New(t)
+	tok := e.APIToken("ci")
+	resp, out := e.API(http.MethodGet, "/api/v1/users", tok, "")
 	require.Equal(t, 200, resp.StatusCode)
-	users := apiJSON(t, out)["users"].([]any)
+	users := testenv.JSON(t, out)["users"].([]any)
 	require.Len(t, users, 1)
 	u := users[0].(map[string]any)
-	require.Equal(t, admEmail, u["email"])
+	require.Equal(t, testenv.AdminEmail, u["email"])
 	require.NotContains(t, out, "argon2", "no password hashes")
 
-	resp, out = e.api(http.MethodGet, "/api/v1/forms/9999", tok, "")
+	resp, out = e.API(http.MethodGet, "/api/v1/forms/9999", tok, "")
 	require.Equal(t, 404, resp.StatusCode)
-	require.Equal(t, "not_found", decodeError(t, out).Error.Code)
-	resp, _ = e.api(http.MethodGet, "/api/v1/nothing", tok, "")
+	require.Equal(t, "not_found", testenv.DecodeError(t, out).Error.Code)
+	resp, _ = e.API(http.MethodGet, "/api/v1/nothing", tok, "")
 	require.Equal(t, 404, resp.StatusCode)
 
 	for _, tc := range []struct{ method, path string }{
@@ -284,9 +285,9 @@ func TestAPIUsersAndErrors(t *testing.T) {
 		{http.MethodPut, "/api/v1/users"},
 		{http.MethodDelete, "/api/v1/consents/1/versions"},
 	} {
-		resp, out := e.api(tc.method, tc.path, tok, "")
+		resp, out := e.API(tc.method, tc.path, tok, "")
 		require.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode, tc)
-		require.Equal(t, "method_not_allowed", decodeError(t, out).Error.Code)
+		require.Equal(t, "method_not_allowed", testenv.DecodeError(t, out).Error.Code)
 		require.NotEmpty(t, resp.Header.Get("Allow"))
 	}
 }
@@ -294,8 +295,8 @@ func TestAPIUsersAndErrors(t *testing.T) {
 var routeParamRE = regexp.MustCompile(`:([a-zA-Z_]+)`)
 
 func TestOpenAPIDocumentListsEveryRoute(t *testing.T) {
-	e := newAdmEnv(t)
-	resp, out := e.api(http.MethodGet, "/api/v1/openapi.json", "", "")
+	e := testenv.New(t)
+	resp, out := e.API(http.MethodGet, "/api/v1/openapi.json", "", "")
 	require.Equal(t, 200, resp.StatusCode, "the document needs no token")
 	var doc struct {
 		OpenAPI string                    `json:"openapi"`
@@ -306,7 +307,7 @@ func TestOpenAPIDocumentListsEveryRoute(t *testing.T) {
 	require.Equal(t, "3.1.0", doc.OpenAPI)
 	require.Equal(t, "/api/v1", doc.Servers[0].URL)
 	n := 0
-	for _, r := range e.srv.App().GetRoutes(true) {
+	for _, r := range e.Srv.App().GetRoutes(true) {
 		if !strings.HasPrefix(r.Path, "/api/v1/") || r.Method == http.MethodHead {
 			continue
 		}
@@ -320,7 +321,7 @@ func TestOpenAPIDocumentListsEveryRoute(t *testing.T) {
 	require.GreaterOrEqual(t, n, 12)
 	// And nothing is documented that does not exist.
 	registered := map[string]bool{}
-	for _, r := range e.srv.App().GetRoutes(true) {
+	for _, r := range e.Srv.App().GetRoutes(true) {
 		registered[strings.ToLower(r.Method)+" "+routeParamRE.ReplaceAllString(strings.TrimPrefix(r.Path, "/api/v1"), "{$1}")] = true
 	}
 	for p, item := range doc.Paths {

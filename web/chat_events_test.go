@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/consentforms/consentforms/formbuilder"
+	"github.com/consentforms/consentforms/internal/testenv"
 	"github.com/consentforms/consentforms/web"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -98,11 +99,11 @@ func message(t *testing.T, ev sseEvent) formbuilder.Message {
 // listen serves the env's app on a loopback listener; the server is shut
 // down at the end of the test.
 func (e *chatEnv) listen() (base string, shutdown func() time.Duration) {
-	e.t.Helper()
+	e.T.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(e.t, err)
+	require.NoError(e.T, err)
 	done := make(chan error, 1)
-	go func() { done <- e.srv.Listener(ln) }()
+	go func() { done <- e.Srv.Listener(ln) }()
 	stopped := false
 	stop := func() time.Duration {
 		if stopped {
@@ -112,11 +113,11 @@ func (e *chatEnv) listen() (base string, shutdown func() time.Duration) {
 		start := time.Now()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		require.NoError(e.t, e.srv.Shutdown(ctx))
+		require.NoError(e.T, e.Srv.Shutdown(ctx))
 		<-done
 		return time.Since(start)
 	}
-	e.t.Cleanup(func() { stop() })
+	e.T.Cleanup(func() { stop() })
 	return "http://" + ln.Addr().String(), stop
 }
 
@@ -124,7 +125,7 @@ func (e *chatEnv) listen() (base string, shutdown func() time.Duration) {
 // messages live, the visitor's stream sees its state, a reconnect replays
 // from Last-Event-ID, and shutting down ends open streams at once.
 func TestChatEventStreams(t *testing.T) {
-	e := newChatEnv(t, func(c *web.Config) { c.BodyLimit = 64 << 10 })
+	e := newChatEnv(t, testenv.WithConfig(func(c *web.Config) { c.BodyLimit = 64 << 10 }))
 	base, shutdown := e.listen()
 	visitor := newVisitor(t)
 	resp, _ := e.send(visitor, "hello, live")
@@ -159,7 +160,7 @@ func TestChatEventStreams(t *testing.T) {
 	cid := strconv.FormatInt(conv.ID, 10)
 	ops := openStream(t, base+"/admin/conversations/"+cid+"/events", "Cookie", e.sessionCookie())
 	assert.Equal(t, "hello, live", message(t, ops.next(t)).Text)
-	r, _ := e.post("/admin/conversations/"+cid+"/reply", url.Values{"text": {"Hello from support"}})
+	r, _ := e.Post("/admin/conversations/"+cid+"/reply", url.Values{"text": {"Hello from support"}})
 	require.Equal(t, http.StatusSeeOther, r.StatusCode)
 	reply := message(t, vs.next(t))
 	assert.Equal(t, "Hello from support", reply.Text)
@@ -212,20 +213,20 @@ func TestChatEventStreams(t *testing.T) {
 
 // sessionCookie is the Cookie header of the signed-in admin.
 func (e *chatEnv) sessionCookie() string {
-	e.t.Helper()
-	if e.jar["cf_session"] == "" {
-		e.login()
+	e.T.Helper()
+	if e.Jar["cf_session"] == "" {
+		e.Login()
 	}
-	return "cf_session=" + e.jar["cf_session"]
+	return "cf_session=" + e.Jar["cf_session"]
 }
 
 // TestChatStreamOutlivesWriteTimeout: Fiber's WriteTimeout is set once per
 // response; the stream pushes the deadline on with every flush, so a quiet
 // stream still delivers after WriteTimeout has passed.
 func TestChatStreamOutlivesWriteTimeout(t *testing.T) {
-	e := newChatEnv(t, func(c *web.Config) { c.WriteTimeout = 300 * time.Millisecond })
+	e := newChatEnv(t, testenv.WithConfig(func(c *web.Config) { c.WriteTimeout = 300 * time.Millisecond }))
 	e.ch.WarnPersonalData = false
-	require.NoError(t, e.db.UpdateChannel(context.Background(), e.ch))
+	require.NoError(t, e.DB.UpdateChannel(context.Background(), e.ch))
 	base, _ := e.listen()
 	visitor := newVisitor(t)
 	resp, _ := e.send(visitor, "hi")
@@ -234,9 +235,9 @@ func TestChatStreamOutlivesWriteTimeout(t *testing.T) {
 	assert.Equal(t, "hi", message(t, vs.next(t)).Text)
 	assert.Equal(t, "state", vs.next(t).name)
 	time.Sleep(time.Second)
-	e.login()
+	e.Login()
 	conv := e.conversation(visitor)
-	r, _ := e.post("/admin/conversations/"+strconv.FormatInt(conv.ID, 10)+"/reply", url.Values{"text": {"late reply"}})
+	r, _ := e.Post("/admin/conversations/"+strconv.FormatInt(conv.ID, 10)+"/reply", url.Values{"text": {"late reply"}})
 	require.Equal(t, http.StatusSeeOther, r.StatusCode)
 	assert.Equal(t, "late reply", message(t, vs.next(t)).Text)
 }

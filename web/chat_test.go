@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/consentforms/consentforms/formbuilder"
+	"github.com/consentforms/consentforms/internal/testenv"
 	"github.com/consentforms/consentforms/web"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -45,18 +46,18 @@ func TestChatConsentFlow(t *testing.T) {
 	assert.Equal(t, "Please answer the question about your data first.", a.Error.Message)
 
 	// Operators see nothing: not in the list, not by id, not in the API.
-	e.login()
+	e.Login()
 	conv := e.conversation(visitor)
-	_, body := e.get("/admin/conversations")
+	_, body := e.Get("/admin/conversations")
 	assert.NotContains(t, body, secret)
 	assert.NotContains(t, body, "/admin/conversations/"+strconv.FormatInt(conv.ID, 10))
-	r, body := e.get("/admin/conversations/" + strconv.FormatInt(conv.ID, 10))
+	r, body := e.Get("/admin/conversations/" + strconv.FormatInt(conv.ID, 10))
 	assert.Equal(t, http.StatusNotFound, r.StatusCode)
 	assert.NotContains(t, body, secret)
-	tok := e.apiToken("chat")
-	_, out := e.api(http.MethodGet, "/api/v1/conversations", tok, "")
+	tok := e.APIToken("chat")
+	_, out := e.API(http.MethodGet, "/api/v1/conversations", tok, "")
 	assert.NotContains(t, out, secret)
-	r, out = e.api(http.MethodGet, "/api/v1/conversations/"+strconv.FormatInt(conv.ID, 10), tok, "")
+	r, out = e.API(http.MethodGet, "/api/v1/conversations/"+strconv.FormatInt(conv.ID, 10), tok, "")
 	assert.Equal(t, http.StatusNotFound, r.StatusCode)
 	assert.NotContains(t, out, secret)
 
@@ -70,10 +71,10 @@ func TestChatConsentFlow(t *testing.T) {
 	assert.Contains(t, a.Error.Message, "You declined the consent")
 	resp, _ = e.answer(visitor, "accept")
 	assert.Equal(t, http.StatusConflict, resp.StatusCode, "nothing is held any more")
-	recs, err := e.db.ListRecords(ctx, formbuilder.RecordFilter{ChannelID: e.ch.ID})
+	recs, err := e.DB.ListRecords(ctx, formbuilder.RecordFilter{ChannelID: e.ch.ID})
 	require.NoError(t, err)
 	assert.Empty(t, recs, "a refusal is not logged")
-	msgs, err := e.db.ListMessages(ctx, conv.ID, 0, 0)
+	msgs, err := e.DB.ListMessages(ctx, conv.ID, 0, 0)
 	require.NoError(t, err)
 	assert.Empty(t, msgs)
 
@@ -99,9 +100,9 @@ func TestChatConsentFlow(t *testing.T) {
 	assert.Equal(t, "open", a.State)
 	require.NotNil(t, a.Message)
 	assert.Equal(t, "third try", a.Message.Text)
-	assert.True(t, strings.HasPrefix(a.WithdrawURL, admBase+"/w/"), a.WithdrawURL)
+	assert.True(t, strings.HasPrefix(a.WithdrawURL, testenv.BaseURL+"/w/"), a.WithdrawURL)
 
-	recs, err = e.db.ListRecords(ctx, formbuilder.RecordFilter{ChannelID: e.ch.ID})
+	recs, err = e.DB.ListRecords(ctx, formbuilder.RecordFilter{ChannelID: e.ch.ID})
 	require.NoError(t, err)
 	require.Len(t, recs, 1)
 	rec := recs[0]
@@ -116,41 +117,41 @@ func TestChatConsentFlow(t *testing.T) {
 	assert.Zero(t, rec.FormID)
 	assert.False(t, rec.InitialState)
 	assert.True(t, rec.Interacted)
-	v, err := e.db.Verify(ctx)
+	v, err := e.DB.Verify(ctx)
 	require.NoError(t, err)
 	assert.True(t, v.OK(), "%+v", v)
 
 	// The log's own filter finds it by channel, in the UI and the API.
-	_, body = e.get("/admin/log?channel_id=" + strconv.FormatInt(e.ch.ID, 10))
+	_, body = e.Get("/admin/log?channel_id=" + strconv.FormatInt(e.ch.ID, 10))
 	assert.Contains(t, body, "https://shop.example/help?step=2")
-	_, body = e.get("/admin/log?channel_id=" + strconv.FormatInt(e.ch.ID+1, 10))
+	_, body = e.Get("/admin/log?channel_id=" + strconv.FormatInt(e.ch.ID+1, 10))
 	assert.NotContains(t, body, "https://shop.example/help?step=2")
-	_, out = e.api(http.MethodGet, "/api/v1/consent-records?channel_id="+strconv.FormatInt(e.ch.ID, 10), tok, "")
+	_, out = e.API(http.MethodGet, "/api/v1/consent-records?channel_id="+strconv.FormatInt(e.ch.ID, 10), tok, "")
 	assert.Contains(t, out, `"channel_id":`+strconv.FormatInt(e.ch.ID, 10))
 
 	// Now the conversation is the operators', with the message unread.
-	_, body = e.get("/admin/conversations")
+	_, body = e.Get("/admin/conversations")
 	assert.Contains(t, body, `id="unread-`+strconv.FormatInt(conv.ID, 10)+`">1 new`)
-	_, body = e.get("/admin/channels")
+	_, body = e.Get("/admin/channels")
 	assert.Contains(t, body, "1 unread")
-	r, body = e.get("/admin/conversations/" + strconv.FormatInt(conv.ID, 10))
+	r, body = e.Get("/admin/conversations/" + strconv.FormatInt(conv.ID, 10))
 	require.Equal(t, http.StatusOK, r.StatusCode)
 	assert.Contains(t, body, "third try")
 	assert.NotContains(t, body, secret, "the declined message is gone for good")
 	assert.Contains(t, body, `href="/admin/log/`+strconv.FormatInt(rec.ID, 10)+`"`)
-	_, body = e.get("/admin/conversations")
+	_, body = e.Get("/admin/conversations")
 	assert.NotContains(t, body, `id="unread-`+strconv.FormatInt(conv.ID, 10)+`"`, "viewing marks it read")
 
 	// The operator's reply (a plain form post) reaches the visitor, and
 	// the operator took the conversation over.
-	r, _ = e.post("/admin/conversations/"+strconv.FormatInt(conv.ID, 10)+"/reply", url.Values{"text": {"Hi! <b>How</b> can I help?"}})
+	r, _ = e.Post("/admin/conversations/"+strconv.FormatInt(conv.ID, 10)+"/reply", url.Values{"text": {"Hi! <b>How</b> can I help?"}})
 	require.Equal(t, http.StatusSeeOther, r.StatusCode)
 	h = e.history(visitor)
 	require.Len(t, h.Messages, 2)
 	assert.Equal(t, "Hi! <b>How</b> can I help?", h.Messages[1].Text)
 	assert.Equal(t, "operator", h.Messages[1].Sender)
-	assert.Equal(t, e.user.ID, e.conversation(visitor).AssignedUserID)
-	_, body = e.get("/admin/conversations/" + strconv.FormatInt(conv.ID, 10))
+	assert.Equal(t, e.Admin.ID, e.conversation(visitor).AssignedUserID)
+	_, body = e.Get("/admin/conversations/" + strconv.FormatInt(conv.ID, 10))
 	assert.Contains(t, body, "Hi! &lt;b&gt;How&lt;/b&gt; can I help?", "message text is escaped")
 
 	// Messages flow; after= pages the history.
@@ -176,12 +177,12 @@ func TestChatRefusedWithoutTheWidget(t *testing.T) {
 	req := httptest.NewRequest(http.MethodPost, "/c/"+e.ch.Key+"/messages",
 		strings.NewReader(`{"visitor_id":"`+visitor+`","text":"let me in"}`))
 	req.Header.Set("Content-Type", "application/json")
-	r, err := e.srv.App().Test(req, -1)
+	r, err := e.Srv.App().Test(req, -1)
 	require.NoError(t, err)
 	assert.Equal(t, http.StatusForbidden, r.StatusCode)
-	assert.Contains(t, readBody(t, r), "declined")
+	assert.Contains(t, testenv.ReadBody(t, r), "declined")
 	conv := e.conversation(visitor)
-	msgs, err := e.db.ListMessages(context.Background(), conv.ID, 0, 0)
+	msgs, err := e.DB.ListMessages(context.Background(), conv.ID, 0, 0)
 	require.NoError(t, err)
 	assert.Empty(t, msgs)
 }
@@ -189,7 +190,7 @@ func TestChatRefusedWithoutTheWidget(t *testing.T) {
 func TestChatWithoutConsentStep(t *testing.T) {
 	e := newChatEnv(t)
 	e.ch.WarnPersonalData = false
-	require.NoError(t, e.db.UpdateChannel(context.Background(), e.ch))
+	require.NoError(t, e.DB.UpdateChannel(context.Background(), e.ch))
 	visitor := newVisitor(t)
 	resp, a := e.send(visitor, "straight to you")
 	require.Equal(t, http.StatusCreated, resp.StatusCode)
@@ -203,19 +204,19 @@ func TestChatWithoutConsentStep(t *testing.T) {
 }
 
 func (e *chatEnv) chatPage(path string) string {
-	e.t.Helper()
+	e.T.Helper()
 	req := httptest.NewRequest(http.MethodGet, path, nil)
-	req.Host = admHost
-	resp, err := e.srv.App().Test(req, -1)
-	require.NoError(e.t, err)
-	require.Equal(e.t, http.StatusOK, resp.StatusCode)
-	return readBody(e.t, resp)
+	req.Host = testenv.Host
+	resp, err := e.Srv.App().Test(req, -1)
+	require.NoError(e.T, err)
+	require.Equal(e.T, http.StatusOK, resp.StatusCode)
+	return testenv.ReadBody(e.T, resp)
 }
 
 // TestChatVisitorInputLimits: size limits and the strict reading of the
 // visitor's posts.
 func TestChatVisitorInputLimits(t *testing.T) {
-	e := newChatEnv(t, func(c *web.Config) { c.BodyLimit = 64 << 10 })
+	e := newChatEnv(t, testenv.WithConfig(func(c *web.Config) { c.BodyLimit = 64 << 10 }))
 	visitor := newVisitor(t)
 	path := "/c/" + e.ch.Key + "/messages"
 
@@ -241,30 +242,32 @@ func TestChatVisitorInputLimits(t *testing.T) {
 		origin string
 		status int
 	}{
+		// Bodies that are not the JSON the route takes get 400 (one
+		// strict reader for every JSON request); bad values get 422.
 		"empty text":        {`{"visitor_id":"` + visitor + `","text":"  "}`, "application/json", "", 422},
 		"bad visitor id":    {`{"visitor_id":"ABC","text":"hi"}`, "application/json", "", 422},
 		"missing id":        {`{"text":"hi"}`, "application/json", "", 422},
-		"unknown member":    {`{"visitor_id":"` + visitor + `","text":"hi","admin":true}`, "application/json", "", 422},
-		"repeated member":   {`{"visitor_id":"` + visitor + `","text":"hi","text":"ho"}`, "application/json", "", 422},
-		"trailing data":     {`{"visitor_id":"` + visitor + `","text":"hi"}{}`, "application/json", "", 422},
+		"unknown member":    {`{"visitor_id":"` + visitor + `","text":"hi","admin":true}`, "application/json", "", 400},
+		"repeated member":   {`{"visitor_id":"` + visitor + `","text":"hi","text":"ho"}`, "application/json", "", 400},
+		"trailing data":     {`{"visitor_id":"` + visitor + `","text":"hi"}{}`, "application/json", "", 400},
 		"not json":          {`visitor_id=` + visitor + `&text=hi`, "application/x-www-form-urlencoded", "", 415},
 		"bad page url":      {`{"visitor_id":"` + visitor + `","text":"hi","page_url":"javascript:alert(1)"}`, "application/json", "", 422},
 		"foreign origin":    {`{"visitor_id":"` + visitor + `","text":"hi"}`, "application/json", "https://evil.example", 403},
 		"allowed host page": {`{"visitor_id":"` + visitor + `","text":"hi"}`, "application/json", "https://shop.example", 403},
 	} {
 		req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(tc.body))
-		req.Host = admHost
+		req.Host = testenv.Host
 		req.Header.Set("Content-Type", tc.ctype)
 		req.Header.Set("Accept", "application/json")
 		if tc.origin != "" {
 			req.Header.Set("Origin", tc.origin)
 		}
-		r, err := e.srv.App().Test(req, -1)
+		r, err := e.Srv.App().Test(req, -1)
 		require.NoError(t, err)
 		assert.Equal(t, tc.status, r.StatusCode, name)
 	}
 	conv := e.conversation(visitor)
-	msgs, err := e.db.ListMessages(context.Background(), conv.ID, 0, 0)
+	msgs, err := e.DB.ListMessages(context.Background(), conv.ID, 0, 0)
 	require.NoError(t, err)
 	assert.Len(t, msgs, 1, "only the accepted message was stored")
 
@@ -279,9 +282,9 @@ func TestChatVisitorInputLimits(t *testing.T) {
 // TestChatRateLimits: visitor posts are limited per IP and channel and per
 // channel, with 429 and Retry-After, like form posts.
 func TestChatRateLimits(t *testing.T) {
-	e := newChatEnv(t, func(c *web.Config) { c.RateChatIP = 3; c.RateChatChannel = 5 })
+	e := newChatEnv(t, testenv.WithConfig(func(c *web.Config) { c.RateChatIP = 3; c.RateChatChannel = 5 }))
 	e.ch.WarnPersonalData = false
-	require.NoError(t, e.db.UpdateChannel(context.Background(), e.ch))
+	require.NoError(t, e.DB.UpdateChannel(context.Background(), e.ch))
 	post := func(ip, visitor string) *http.Response {
 		resp, _ := e.visitorCall(http.MethodPost, "/c/"+e.ch.Key+"/messages", ip,
 			map[string]any{"visitor_id": visitor, "text": "hello"})
@@ -298,12 +301,12 @@ func TestChatRateLimits(t *testing.T) {
 	assert.Positive(t, secs)
 	assert.LessOrEqual(t, secs, 120, "at most two windows")
 	// After waiting as told, the client gets through.
-	e.clock.Add(time.Duration(secs) * time.Second)
+	e.Clock.Add(time.Duration(secs) * time.Second)
 	require.Equal(t, http.StatusCreated, post("203.0.113.1", v1).StatusCode)
 
 	// Another client of the same channel, until the channel's limit.
 	v2 := newVisitor(t)
-	e.clock.Add(2 * time.Minute)
+	e.Clock.Add(2 * time.Minute)
 	for i := range 5 {
 		require.Equal(t, http.StatusCreated, post("203.0.113."+strconv.Itoa(10+i), v2).StatusCode, "client %d", i)
 	}
@@ -319,11 +322,11 @@ func TestChatRateLimits(t *testing.T) {
 func TestChatPages(t *testing.T) {
 	e := newChatEnv(t)
 	e.ch.AllowedOrigins = []string{"https://shop.example"}
-	require.NoError(t, e.db.UpdateChannel(context.Background(), e.ch))
+	require.NoError(t, e.DB.UpdateChannel(context.Background(), e.ch))
 	req := httptest.NewRequest(http.MethodGet, "/c/"+e.ch.Key+"?embed=1&frame=cf1&origin="+url.QueryEscape("https://shop.example")+
 		"&page="+url.QueryEscape("https://shop.example/a?b=1"), nil)
-	req.Host = admHost
-	resp, err := e.srv.App().Test(req, -1)
+	req.Host = testenv.Host
+	resp, err := e.Srv.App().Test(req, -1)
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	csp := resp.Header.Get("Content-Security-Policy")
@@ -331,7 +334,7 @@ func TestChatPages(t *testing.T) {
 	assert.Contains(t, csp, "connect-src 'self'")
 	assert.Contains(t, csp, "script-src 'self'")
 	assert.Empty(t, resp.Header.Get("X-Frame-Options"))
-	body := readBody(t, resp)
+	body := testenv.ReadBody(t, resp)
 	assert.Contains(t, body, `data-origin="https://shop.example"`)
 	assert.Contains(t, body, `data-page="https://shop.example/a?b=1"`)
 	assert.Contains(t, body, `data-version="`+strconv.FormatInt(e.consent.Current.ID, 10)+`"`)
@@ -349,14 +352,14 @@ func TestChatPages(t *testing.T) {
 		"/c/aaaaaaaaaaaaaaaa/consent": 404,
 	} {
 		req := httptest.NewRequest(http.MethodGet, path, nil)
-		r, err := e.srv.App().Test(req, -1)
+		r, err := e.Srv.App().Test(req, -1)
 		require.NoError(t, err)
 		assert.Equal(t, status, r.StatusCode, path)
 	}
 	e.ch.Archived = true
-	require.NoError(t, e.db.UpdateChannel(context.Background(), e.ch))
+	require.NoError(t, e.DB.UpdateChannel(context.Background(), e.ch))
 	req = httptest.NewRequest(http.MethodGet, "/c/"+e.ch.Key, nil)
-	r, err := e.srv.App().Test(req, -1)
+	r, err := e.Srv.App().Test(req, -1)
 	require.NoError(t, err)
 	assert.Equal(t, http.StatusGone, r.StatusCode)
 	resp, _ = e.send(newVisitor(t), "hi")
@@ -364,68 +367,68 @@ func TestChatPages(t *testing.T) {
 
 	// embed.js serves the chat mode to host pages.
 	req = httptest.NewRequest(http.MethodGet, "/embed.js", nil)
-	r, err = e.srv.App().Test(req, -1)
+	r, err = e.Srv.App().Test(req, -1)
 	require.NoError(t, err)
-	assert.Contains(t, readBody(t, r), "chat: chat")
+	assert.Contains(t, testenv.ReadBody(t, r), "chat: chat")
 }
 
 // TestChatOffWithoutService: an app wired without the chat answers 404 on
 // every chat route rather than crashing.
 func TestChatOffWithoutService(t *testing.T) {
-	e := newAdmEnv(t)
-	e.login()
+	e := testenv.New(t, testenv.WithServices(func(s *web.Services) { s.Chat = nil }))
+	e.Login()
 	for _, p := range []string{"/c/aaaaaaaaaaaaaaaa", "/admin/channels", "/admin/conversations"} {
-		r, _ := e.get(p)
+		r, _ := e.Get(p)
 		assert.Equal(t, http.StatusNotFound, r.StatusCode, p)
 	}
-	tok := e.apiToken("x")
-	r, _ := e.api(http.MethodGet, "/api/v1/channels", tok, "")
+	tok := e.APIToken("x")
+	r, _ := e.API(http.MethodGet, "/api/v1/channels", tok, "")
 	assert.Equal(t, http.StatusNotFound, r.StatusCode)
 }
 
 func TestChatAdminChannels(t *testing.T) {
 	e := newChatEnv(t)
-	e.login()
-	r, body := e.get("/admin/channels")
+	e.Login()
+	r, body := e.Get("/admin/channels")
 	require.Equal(t, http.StatusOK, r.StatusCode)
 	assert.Contains(t, body, "Shop chat")
 	assert.Contains(t, body, `id="nav-chat" aria-current="page"`)
 
 	// The switch without a consent is refused, next to the select.
 	vals := url.Values{"name": {"Support"}, "language": {"de"}, "warn_personal_data": {"1"}, "consent_id": {""},
-		"responsible_id": {strconv.FormatInt(e.operator.ID, 10)}, "operator_ids": {strconv.FormatInt(e.user.ID, 10)}}
-	r, body = e.post("/admin/channels", vals)
+		"responsible_id": {strconv.FormatInt(e.operator.ID, 10)}, "operator_ids": {strconv.FormatInt(e.Admin.ID, 10)}}
+	r, body = e.Post("/admin/channels", vals)
 	require.Equal(t, http.StatusUnprocessableEntity, r.StatusCode)
-	assert.Equal(t, "is required when the personal-data warning is on", fieldError(body, "consent_id"))
+	assert.Equal(t, "is required when the personal-data warning is on", testenv.FieldError(body, "consent_id"))
 
 	// A new consent made right there, checked like any consent.
 	vals.Set("consent_id", "new")
 	vals.Set("new_consent_name", "Chat-Einwilligung")
 	vals.Set("new_consent_label", "")
 	vals.Set("new_consent_text", "<p>Wir speichern Ihre Nachrichten.</p><script>alert(1)</script>")
-	r, body = e.post("/admin/channels", vals)
+	r, body = e.Post("/admin/channels", vals)
 	require.Equal(t, http.StatusUnprocessableEntity, r.StatusCode)
-	assert.Equal(t, "is required", fieldError(body, "new_consent-label"))
-	consents, err := e.db.ListConsents(context.Background())
+	assert.Equal(t, "is required", testenv.FieldError(body, "new_consent-label"))
+	consents, err := e.DB.ListConsents(context.Background())
 	require.NoError(t, err)
 	assert.Len(t, consents, 1, "nothing stored after an error")
 
 	vals.Set("new_consent_label", "Ich stimme der %Speicherung meiner Nachrichten% zu.")
-	r, _ = e.post("/admin/channels", vals)
-	loc := location(t, r, http.StatusSeeOther)
+	r, _ = e.Post("/admin/channels", vals)
+	loc := testenv.Location(t, r, http.StatusSeeOther)
 	require.True(t, strings.HasPrefix(loc, "/admin/channels/"), loc)
 	id, err := strconv.ParseInt(strings.TrimPrefix(strings.Split(loc, "?")[0], "/admin/channels/"), 10, 64)
 	require.NoError(t, err)
-	ch, err := e.db.FindChannelByID(context.Background(), id)
+	ch, err := e.DB.FindChannelByID(context.Background(), id)
 	require.NoError(t, err)
 	assert.Equal(t, "Support", ch.Name)
-	assert.Equal(t, []int64{e.operator.ID, e.user.ID}, ch.OperatorIDs, "the responsible operator first")
+	assert.Equal(t, []int64{e.operator.ID, e.Admin.ID}, ch.OperatorIDs, "the responsible operator first")
 	require.NotNil(t, ch.Consent)
 	assert.Equal(t, "Chat-Einwilligung", ch.Consent.Name)
 	assert.Equal(t, "de", ch.Consent.Current.Language)
 	assert.NotContains(t, ch.Consent.Current.Text, "script", "the new consent's text is sanitised")
 
-	_, body = e.get(loc)
+	_, body = e.Get(loc)
 	assert.Contains(t, body, "Channel created.")
 	assert.Contains(t, body, `data-consentforms=&#34;chat/`+ch.Key+`&#34;`)
 	assert.Contains(t, body, `href="/admin/log?channel_id=`+strconv.FormatInt(id, 10)+`"`)
@@ -434,30 +437,30 @@ func TestChatAdminChannels(t *testing.T) {
 	// Edit: switch the warning off, restrict origins.
 	vals = url.Values{"name": {"Support"}, "language": {"en"}, "consent_id": {strconv.FormatInt(ch.ConsentID, 10)},
 		"allowed_origins": {"https://Shop.example:443\n"}, "responsible_id": {"0"}}
-	r, _ = e.post("/admin/channels/"+strconv.FormatInt(id, 10), vals)
+	r, _ = e.Post("/admin/channels/"+strconv.FormatInt(id, 10), vals)
 	require.Equal(t, http.StatusSeeOther, r.StatusCode)
-	ch, err = e.db.FindChannelByID(context.Background(), id)
+	ch, err = e.DB.FindChannelByID(context.Background(), id)
 	require.NoError(t, err)
 	assert.False(t, ch.WarnPersonalData)
 	assert.Equal(t, []string{"https://shop.example"}, ch.AllowedOrigins)
 	assert.Empty(t, ch.OperatorIDs)
 	vals.Set("allowed_origins", "not an origin")
-	r, body = e.post("/admin/channels/"+strconv.FormatInt(id, 10), vals)
+	r, body = e.Post("/admin/channels/"+strconv.FormatInt(id, 10), vals)
 	require.Equal(t, http.StatusUnprocessableEntity, r.StatusCode)
-	assert.Contains(t, fieldError(body, "allowed_origins"), "line 1")
+	assert.Contains(t, testenv.FieldError(body, "allowed_origins"), "line 1")
 
-	r, _ = e.get("/admin/channels/999")
+	r, _ = e.Get("/admin/channels/999")
 	assert.Equal(t, http.StatusNotFound, r.StatusCode)
 	// Without CSRF nothing is saved.
-	r, _ = e.postRaw("/admin/channels", url.Values{"name": {"x"}, "language": {"en"}}, sameOrigin...)
+	r, _ = e.PostRaw("/admin/channels", url.Values{"name": {"x"}, "language": {"en"}}, testenv.SameOrigin...)
 	assert.Equal(t, http.StatusForbidden, r.StatusCode)
 }
 
 func TestChatAdminReplyAndEscaping(t *testing.T) {
 	e := newChatEnv(t)
 	e.ch.WarnPersonalData = false
-	require.NoError(t, e.db.UpdateChannel(context.Background(), e.ch))
-	e.login()
+	require.NoError(t, e.DB.UpdateChannel(context.Background(), e.ch))
+	e.Login()
 	visitor := newVisitor(t)
 	xss := `<script>alert(1)</script><img src=x onerror=alert(2)>`
 	resp, _ := e.visitorCall(http.MethodPost, "/c/"+e.ch.Key+"/messages", "", map[string]any{
@@ -466,38 +469,38 @@ func TestChatAdminReplyAndEscaping(t *testing.T) {
 	conv := e.conversation(visitor)
 	cid := strconv.FormatInt(conv.ID, 10)
 	for _, p := range []string{"/admin/conversations", "/admin/conversations/" + cid} {
-		_, body := e.get(p)
+		_, body := e.Get(p)
 		assert.NotContains(t, body, "<script>alert", p)
 		assert.NotContains(t, body, "<img", p)
 	}
-	_, body := e.get("/admin/conversations/" + cid)
+	_, body := e.Get("/admin/conversations/" + cid)
 	assert.Contains(t, body, "&lt;script&gt;alert(1)&lt;/script&gt;")
 	assert.Contains(t, body, `src="/admin/static/chat_admin.`)
 
 	// A reply from chat_admin.js: JSON back, and the message is stored.
-	csrf := e.csrf()
-	r, out := e.postRaw("/admin/conversations/"+cid+"/reply", url.Values{"text": {"On it."}},
-		"X-CSRF-Token", csrf, "Accept", "application/json", "Origin", admBase, "Sec-Fetch-Site", "same-origin")
+	csrf := e.CSRF()
+	r, out := e.PostRaw("/admin/conversations/"+cid+"/reply", url.Values{"text": {"On it."}},
+		"X-CSRF-Token", csrf, "Accept", "application/json", "Origin", testenv.BaseURL, "Sec-Fetch-Site", "same-origin")
 	require.Equal(t, http.StatusCreated, r.StatusCode, out)
 	var m formbuilder.Message
 	require.NoError(t, json.Unmarshal([]byte(out), &m))
 	assert.Equal(t, "On it.", m.Text)
-	assert.Equal(t, e.user.ID, m.UserID)
+	assert.Equal(t, e.Admin.ID, m.UserID)
 
 	// Empty and too long replies are refused with a message.
-	r, body = e.post("/admin/conversations/"+cid+"/reply", url.Values{"text": {"  "}})
+	r, body = e.Post("/admin/conversations/"+cid+"/reply", url.Values{"text": {"  "}})
 	assert.Equal(t, http.StatusUnprocessableEntity, r.StatusCode)
-	assert.Contains(t, pageError(body), "is required")
-	r, _ = e.post("/admin/conversations/"+cid+"/reply", url.Values{"text": {strings.Repeat("x", 4001)}})
+	assert.Contains(t, testenv.PageError(body), "is required")
+	r, _ = e.Post("/admin/conversations/"+cid+"/reply", url.Values{"text": {strings.Repeat("x", 4001)}})
 	assert.Equal(t, http.StatusUnprocessableEntity, r.StatusCode)
 
 	// Assigning, marking read, polling.
-	r, _ = e.post("/admin/conversations/"+cid+"/assign", url.Values{"assigned_user_id": {strconv.FormatInt(e.operator.ID, 10)}})
+	r, _ = e.Post("/admin/conversations/"+cid+"/assign", url.Values{"assigned_user_id": {strconv.FormatInt(e.operator.ID, 10)}})
 	require.Equal(t, http.StatusSeeOther, r.StatusCode)
 	assert.Equal(t, e.operator.ID, e.conversation(visitor).AssignedUserID)
-	r, _ = e.post("/admin/conversations/"+cid+"/read", nil)
+	r, _ = e.Post("/admin/conversations/"+cid+"/read", nil)
 	assert.Equal(t, http.StatusNoContent, r.StatusCode)
-	r, out = e.get("/admin/conversations/" + cid + "/messages?after=0")
+	r, out = e.Get("/admin/conversations/" + cid + "/messages?after=0")
 	require.Equal(t, http.StatusOK, r.StatusCode)
 	var polled struct{ Messages []formbuilder.Message }
 	require.NoError(t, json.Unmarshal([]byte(out), &polled))
@@ -507,12 +510,12 @@ func TestChatAdminReplyAndEscaping(t *testing.T) {
 
 func TestChatAPI(t *testing.T) {
 	e := newChatEnv(t)
-	tok := e.apiToken("chat")
-	r, out := e.api(http.MethodGet, "/api/v1/channels", tok, "")
+	tok := e.APIToken("chat")
+	r, out := e.API(http.MethodGet, "/api/v1/channels", tok, "")
 	require.Equal(t, http.StatusOK, r.StatusCode)
 	assert.Contains(t, out, `"name":"Shop chat"`)
 
-	r, out = e.api(http.MethodPost, "/api/v1/channels", tok, `{"name":"API chat","language":"en","warn_personal_data":true,
+	r, out = e.API(http.MethodPost, "/api/v1/channels", tok, `{"name":"API chat","language":"en","warn_personal_data":true,
 		"operator_ids":[`+strconv.FormatInt(e.operator.ID, 10)+`],"allowed_origins":["https://A.example"],
 		"new_consent":{"name":"API chat consent","text":"<p>We keep your messages.</p>","label":"I agree to %this%."}}`)
 	require.Equal(t, http.StatusCreated, r.StatusCode, out)
@@ -533,29 +536,29 @@ func TestChatAPI(t *testing.T) {
 			"new_consent":{"name":"stray","text":"<p>t</p>","label":"l"}}`,
 		"bad new consent": `{"name":"x","language":"en","new_consent":{"name":"","text":"","label":""}}`,
 	} {
-		r, out := e.api(http.MethodPost, "/api/v1/channels", tok, body)
+		r, out := e.API(http.MethodPost, "/api/v1/channels", tok, body)
 		assert.Equal(t, http.StatusUnprocessableEntity, r.StatusCode, "%s: %s", name, out)
 	}
-	consents, err := e.db.ListConsents(context.Background())
+	consents, err := e.DB.ListConsents(context.Background())
 	require.NoError(t, err)
 	for _, co := range consents {
 		assert.NotEqual(t, "stray", co.Name, "a refused channel leaves no consent behind")
 	}
-	r, _ = e.api(http.MethodPost, "/api/v1/channels", tok, `{"name":"x","language":"en","nope":1}`)
+	r, _ = e.API(http.MethodPost, "/api/v1/channels", tok, `{"name":"x","language":"en","nope":1}`)
 	assert.Equal(t, http.StatusBadRequest, r.StatusCode)
 
 	// Fetch, change, send back.
-	r, out = e.api(http.MethodGet, "/api/v1/channels/"+strconv.FormatInt(ch.ID, 10), tok, "")
+	r, out = e.API(http.MethodGet, "/api/v1/channels/"+strconv.FormatInt(ch.ID, 10), tok, "")
 	require.Equal(t, http.StatusOK, r.StatusCode)
 	var got map[string]any
 	require.NoError(t, json.Unmarshal([]byte(out), &got))
 	got["name"] = "API chat 2"
 	b, _ := json.Marshal(got)
-	r, out = e.api(http.MethodPut, "/api/v1/channels/"+strconv.FormatInt(ch.ID, 10), tok, string(b))
+	r, out = e.API(http.MethodPut, "/api/v1/channels/"+strconv.FormatInt(ch.ID, 10), tok, string(b))
 	require.Equal(t, http.StatusOK, r.StatusCode, out)
 	assert.Contains(t, out, `"name":"API chat 2"`)
 	assert.Contains(t, out, `"key":"`+ch.Key+`"`)
-	r, _ = e.api(http.MethodGet, "/api/v1/channels/999", tok, "")
+	r, _ = e.API(http.MethodGet, "/api/v1/channels/999", tok, "")
 	assert.Equal(t, http.StatusNotFound, r.StatusCode)
 
 	// Conversations and replies.
@@ -563,21 +566,21 @@ func TestChatAPI(t *testing.T) {
 	e.send(visitor, "hello api")
 	e.answer(visitor, "accept")
 	conv := e.conversation(visitor)
-	r, out = e.api(http.MethodGet, "/api/v1/conversations?channel_id="+strconv.FormatInt(e.ch.ID, 10), tok, "")
+	r, out = e.API(http.MethodGet, "/api/v1/conversations?channel_id="+strconv.FormatInt(e.ch.ID, 10), tok, "")
 	require.Equal(t, http.StatusOK, r.StatusCode)
 	assert.Contains(t, out, `"id":`+strconv.FormatInt(conv.ID, 10))
 	assert.NotContains(t, out, "visitor_hash")
-	r, out = e.api(http.MethodGet, "/api/v1/conversations/"+strconv.FormatInt(conv.ID, 10), tok, "")
+	r, out = e.API(http.MethodGet, "/api/v1/conversations/"+strconv.FormatInt(conv.ID, 10), tok, "")
 	require.Equal(t, http.StatusOK, r.StatusCode)
 	assert.Contains(t, out, `"text":"hello api"`)
-	r, out = e.api(http.MethodPost, "/api/v1/conversations/"+strconv.FormatInt(conv.ID, 10)+"/messages", tok, `{"text":"from the API"}`)
+	r, out = e.API(http.MethodPost, "/api/v1/conversations/"+strconv.FormatInt(conv.ID, 10)+"/messages", tok, `{"text":"from the API"}`)
 	require.Equal(t, http.StatusCreated, r.StatusCode, out)
 	h := e.history(visitor)
 	assert.Equal(t, "from the API", h.Messages[len(h.Messages)-1].Text)
-	r, _ = e.api(http.MethodPost, "/api/v1/conversations/"+strconv.FormatInt(conv.ID, 10)+"/messages", tok, `{"text":"`+strings.Repeat("x", 4001)+`"}`)
+	r, _ = e.API(http.MethodPost, "/api/v1/conversations/"+strconv.FormatInt(conv.ID, 10)+"/messages", tok, `{"text":"`+strings.Repeat("x", 4001)+`"}`)
 	assert.Equal(t, http.StatusRequestEntityTooLarge, r.StatusCode)
-	r, _ = e.api(http.MethodGet, "/api/v1/conversations?channel_id=abc", tok, "")
+	r, _ = e.API(http.MethodGet, "/api/v1/conversations?channel_id=abc", tok, "")
 	assert.Equal(t, http.StatusUnprocessableEntity, r.StatusCode)
-	r, _ = e.api(http.MethodGet, "/api/v1/conversations", "", "")
+	r, _ = e.API(http.MethodGet, "/api/v1/conversations", "", "")
 	assert.Equal(t, http.StatusUnauthorized, r.StatusCode)
 }

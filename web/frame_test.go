@@ -1,28 +1,60 @@
-package web
+package web_test
 
 import (
 	"bytes"
 	"io"
 	"log/slog"
-	"net/http/httptest"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 
+	"github.com/consentforms/consentforms/internal/testenv"
+	"github.com/consentforms/consentforms/web"
 	"github.com/gofiber/fiber/v2"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
+
+// syncBuffer is a log destination safe for the server's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func (s *syncBuffer) Reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.b.Reset()
+}
+
+// withLog sends the app's log at level to buf.
+func withLog(buf io.Writer, level slog.Level) testenv.Option {
+	return testenv.WithConfig(func(c *web.Config) {
+		c.Logger = slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: level}))
+	})
+}
 
 // TestFrame checks the one middleware every request passes: a request id
 // on every answer, unique per request, and a panic in a handler turned
 // into a 500 that shows nothing of the panic, with the id, the panic and
 // its stack in the log.
 func TestFrame(t *testing.T) {
-	e := newPerfEnv(t)
-	var logs bytes.Buffer
-	e.srv.log = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	e.srv.App().Get("/test-panic", func(c *fiber.Ctx) error { panic("secret detail 42") })
+	var logs syncBuffer
+	e := newPerfEnvWith(t, withLog(&logs, slog.LevelInfo))
+	e.App().Get("/test-panic", func(c *fiber.Ctx) error { panic("secret detail 42") })
 
 	idRE := regexp.MustCompile(`^[0-9a-f]{12}-[0-9a-z]+$`)
 	seen := map[string]bool{}
@@ -37,14 +69,9 @@ func TestFrame(t *testing.T) {
 	assert.Empty(t, logs.String(), "a 200 at info level logs nothing")
 
 	for _, accept := range []string{"application/json", "text/html"} {
-		req := httptest.NewRequest("GET", "/test-panic", nil)
-		req.Header.Set("Accept", accept)
-		resp, err := e.srv.App().Test(req, -1)
-		require.NoError(t, err)
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
+		resp, body := e.Get("/test-panic", "Accept", accept)
 		assert.Equal(t, 500, resp.StatusCode, accept)
-		assert.NotContains(t, string(body), "secret detail", accept)
+		assert.NotContains(t, body, "secret detail", accept)
 		id := resp.Header.Get("X-Request-Id")
 		require.Regexp(t, idRE, id)
 		out := logs.String()
@@ -56,26 +83,6 @@ func TestFrame(t *testing.T) {
 		assert.Equal(t, 3, strings.Count(out, "request_id="+id), "panic, error and access lines: %s", out)
 		logs.Reset()
 	}
-}
-
-// TestRecoverStream: a panic in a body stream writer (a goroutine of
-// fasthttp's, outside frame) is logged with its stack and goes no further.
-func TestRecoverStream(t *testing.T) {
-	e := newPerfEnv(t)
-	var logs bytes.Buffer
-	e.srv.log = slog.New(slog.NewTextHandler(&logs, nil))
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		defer e.srv.recoverStream("test stream", "abc-1")
-		panic("stream bug 7")
-	}()
-	<-done
-	out := logs.String()
-	assert.Contains(t, out, `msg="panic in test stream"`)
-	assert.Contains(t, out, "stream bug 7")
-	assert.Contains(t, out, "request_id=abc-1")
-	assert.Contains(t, out, "frame_test.go", "the stack is logged")
 }
 
 // TestFavicon: the icon request every browser makes gets an empty,

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/consentforms/consentforms/internal/testenv"
 )
 
 // FuzzParseSubmission posts random bodies with random content types to a
@@ -19,7 +21,7 @@ import (
 // `go test`; `go test -fuzz FuzzParseSubmission ./web` explores further.
 func FuzzParseSubmission(f *testing.F) {
 	e := newHardEnv(f, nil)
-	tok := e.token(e.formA.Key)
+	tok := e.RenderToken(e.formA.Key)
 	cid := strconv.FormatInt(e.consent.ID, 10)
 	f.Add("application/x-www-form-urlencoded", []byte("_token=TOKEN&email=a%40example.com&consent_CID=1"))
 	f.Add("application/json", []byte(`{"token":"TOKEN","values":{"email":"a@example.com"},"consents":{"CID":true}}`))
@@ -38,14 +40,14 @@ func FuzzParseSubmission(f *testing.F) {
 			req.Header.Set("Content-Type", ct)
 		}
 		req.Header.Set("Accept", "application/json")
-		resp, err := e.srv.App().Test(req, -1)
+		resp, err := e.Srv.App().Test(req, -1)
 		if err != nil {
 			// Fasthttp refused to read the request (a broken multipart
 			// body, say) and answered from its error path: not a handler
 			// outcome, and not a crash.
 			return
 		}
-		got := readBody(t, resp)
+		got := testenv.ReadBody(t, resp)
 		if resp.StatusCode >= 500 || resp.StatusCode < 200 {
 			t.Fatalf("status %d for Content-Type %q body %q: %s", resp.StatusCode, ct, body, got)
 		}

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/consentforms/consentforms/internal/testenv"
 	"github.com/consentforms/consentforms/web"
 	"github.com/stretchr/testify/require"
 )
@@ -25,14 +26,14 @@ import (
 // a message that says to wait.
 func requireRateLimited(t *testing.T, resp *http.Response) {
 	t.Helper()
-	body := readBody(t, resp)
+	body := testenv.ReadBody(t, resp)
 	require.Equal(t, 429, resp.StatusCode, body)
 	secs, err := strconv.Atoi(resp.Header.Get("Retry-After"))
 	require.NoError(t, err, "Retry-After is a number of seconds: %q", resp.Header.Get("Retry-After"))
 	require.Positive(t, secs)
 	require.LessOrEqual(t, secs, 120)
 	if strings.Contains(resp.Header.Get("Content-Type"), "json") {
-		eb := decodeError(t, body)
+		eb := testenv.DecodeError(t, body)
 		require.Equal(t, "rate_limited", eb.Error.Code)
 		require.Contains(t, eb.Error.Message, "try again in "+strconv.Itoa(secs)+" seconds")
 	} else {
@@ -43,17 +44,17 @@ func requireRateLimited(t *testing.T, resp *http.Response) {
 func TestRateLimitPerIPAndForm(t *testing.T) {
 	e := newHardEnv(t, func(c *web.Config) { c.RateIPForm, c.RateIP, c.RateForm = 3, 5, 100 })
 	for i := range 3 {
-		resp := e.postForm(e.formA.Key, e.validForm(e.token(e.formA.Key), fmt.Sprintf("a%d@example.com", i)))
-		require.Equal(t, 201, resp.StatusCode, readBody(t, resp))
+		resp := e.postForm(e.formA.Key, e.validForm(e.RenderToken(e.formA.Key), fmt.Sprintf("a%d@example.com", i)))
+		require.Equal(t, 201, resp.StatusCode, testenv.ReadBody(t, resp))
 	}
-	resp := e.postForm(e.formA.Key, e.validForm(e.token(e.formA.Key), "a4@example.com"))
+	resp := e.postForm(e.formA.Key, e.validForm(e.RenderToken(e.formA.Key), "a4@example.com"))
 	requireRateLimited(t, resp)
-	resp = e.postJSON(e.formA.Key, e.validJSON(e.token(e.formA.Key), "a5@example.com"))
+	resp = e.postJSON(e.formA.Key, e.validJSON(e.RenderToken(e.formA.Key), "a5@example.com"))
 	requireRateLimited(t, resp)
 	// A browser gets the HTML page.
-	req := httptest.NewRequest("POST", "/f/"+e.formA.Key, strings.NewReader(e.validForm(e.token(e.formA.Key), "a6@example.com").Encode()))
+	req := httptest.NewRequest("POST", "/f/"+e.formA.Key, strings.NewReader(e.validForm(e.RenderToken(e.formA.Key), "a6@example.com").Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp = e.do(req)
+	resp = e.Do(req)
 	require.Contains(t, resp.Header.Get("Content-Type"), "text/html")
 	requireRateLimited(t, resp)
 	subs, _ := e.counts()
@@ -61,9 +62,9 @@ func TestRateLimitPerIPAndForm(t *testing.T) {
 
 	// Another form from the same IP: the per-IP limit (5) is next.
 	for i := range 2 {
-		resp := e.postForm(e.formB.Key, url.Values{"_token": {e.token(e.formB.Key)}, "email": {fmt.Sprintf("b%d@example.com", i)},
+		resp := e.postForm(e.formB.Key, url.Values{"_token": {e.RenderToken(e.formB.Key)}, "email": {fmt.Sprintf("b%d@example.com", i)},
 			"consent_" + strconv.FormatInt(e.consent.ID, 10): {"1"}})
-		require.Equal(t, 201, resp.StatusCode, readBody(t, resp))
+		require.Equal(t, 201, resp.StatusCode, testenv.ReadBody(t, resp))
 	}
 	resp = e.postForm(e.formB.Key, url.Values{"email": {"b3@example.com"}})
 	requireRateLimited(t, resp)
@@ -73,13 +74,13 @@ func TestRateLimitPerIPAndForm(t *testing.T) {
 	requireRateLimited(t, resp)
 
 	// Withdrawals share the per-IP limit.
-	resp = e.do(httptest.NewRequest("POST", "/w/1.abc", nil))
+	resp = e.Do(httptest.NewRequest("POST", "/w/1.abc", nil))
 	requireRateLimited(t, resp)
 
 	// The window slides: after two minutes everything is allowed again.
-	e.clock.Add(2 * time.Minute)
-	resp = e.postForm(e.formA.Key, e.validForm(e.token(e.formA.Key), "later@example.com"))
-	require.Equal(t, 201, resp.StatusCode, readBody(t, resp))
+	e.Clock.Add(2 * time.Minute)
+	resp = e.postForm(e.formA.Key, e.validForm(e.RenderToken(e.formA.Key), "later@example.com"))
+	require.Equal(t, 201, resp.StatusCode, testenv.ReadBody(t, resp))
 }
 
 // TestRateLimitPerForm counts posts to one form from many addresses; the
@@ -97,8 +98,8 @@ func TestRateLimitPerForm(t *testing.T) {
 	resp := e.postForm(e.formB.Key, url.Values{"email": {"x@example.com"}}, "X-Forwarded-For", "198.51.100.99")
 	requireRateLimited(t, resp)
 	// Other forms are not affected.
-	resp = e.postForm(e.formA.Key, e.validForm(e.token(e.formA.Key), "a@example.com"), "X-Forwarded-For", "198.51.100.99")
-	require.Equal(t, 201, resp.StatusCode, readBody(t, resp))
+	resp = e.postForm(e.formA.Key, e.validForm(e.RenderToken(e.formA.Key), "a@example.com"), "X-Forwarded-For", "198.51.100.99")
+	require.Equal(t, 201, resp.StatusCode, testenv.ReadBody(t, resp))
 }
 
 func TestRateLimitDefaultsOn(t *testing.T) {
@@ -106,7 +107,7 @@ func TestRateLimitDefaultsOn(t *testing.T) {
 	limited := 0
 	for range web.DefaultRateIPForm + 1 {
 		resp := e.postForm(e.formB.Key, url.Values{"email": {"x@example.com"}})
-		readBody(t, resp)
+		testenv.ReadBody(t, resp)
 		if resp.StatusCode == 429 {
 			limited++
 		}
@@ -126,7 +127,7 @@ func rawConn(t *testing.T, base string) net.Conn {
 
 func TestBodyLimit(t *testing.T) {
 	e := newHardEnv(t, func(c *web.Config) { c.BodyLimit = 64 << 10 })
-	base := e.listen()
+	base := e.Listen()
 	key := e.formA.Key
 
 	// Announced too large: refused after the headers, body never read.
@@ -141,11 +142,11 @@ func TestBodyLimit(t *testing.T) {
 		require.NoError(t, conn.SetReadDeadline(time.Now().Add(5*time.Second)))
 		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 		require.NoError(t, err)
-		body := readBody(t, resp)
+		body := testenv.ReadBody(t, resp)
 		require.Equal(t, 413, resp.StatusCode, body)
 		require.Contains(t, body, "larger than 64 KiB")
 		if accept == "application/json" {
-			require.Equal(t, "too_large", decodeError(t, body).Error.Code)
+			require.Equal(t, "too_large", testenv.DecodeError(t, body).Error.Code)
 		} else {
 			require.Contains(t, resp.Header.Get("Content-Type"), "text/html")
 		}
@@ -167,7 +168,7 @@ func TestBodyLimit(t *testing.T) {
 	require.NoError(t, conn.SetReadDeadline(time.Now().Add(5*time.Second)))
 	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	require.NoError(t, err)
-	body := readBody(t, resp)
+	body := testenv.ReadBody(t, resp)
 	require.Equal(t, 413, resp.StatusCode, body)
 	require.Contains(t, body, "larger than 64 KiB")
 
@@ -189,20 +190,20 @@ func TestBodyLimit(t *testing.T) {
 	}
 	require.NoError(t, err)
 	require.Equal(t, 413, hresp.StatusCode)
-	readBody(t, hresp)
+	testenv.ReadBody(t, hresp)
 
 	// Just under the limit is read and judged on its content.
-	vals := e.validForm(e.token(key), "big@example.com")
+	vals := e.validForm(e.RenderToken(key), "big@example.com")
 	vals.Set("message", strings.Repeat("x", 60<<10))
 	req, _ := http.NewRequest("POST", base+"/f/"+key, strings.NewReader(vals.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
 	hresp, err = http.DefaultClient.Do(req)
 	require.NoError(t, err)
-	body = readBody(t, hresp)
+	body = testenv.ReadBody(t, hresp)
 	require.Equal(t, 422, hresp.StatusCode, body)
-	require.Contains(t, decodeError(t, body).Error.Fields["message"], "too long")
-	e.requireNothingStored()
+	require.Contains(t, testenv.DecodeError(t, body).Error.Fields["message"], "too long")
+	e.RequireNothingStored()
 }
 
 // TestSlowloris: a client that sends its headers a byte at a time cannot
@@ -210,7 +211,7 @@ func TestBodyLimit(t *testing.T) {
 func TestSlowloris(t *testing.T) {
 	const readTimeout = 400 * time.Millisecond
 	e := newHardEnv(t, func(c *web.Config) { c.ReadTimeout = readTimeout })
-	base := e.listen()
+	base := e.Listen()
 	conn := rawConn(t, base)
 	start := time.Now()
 	closed := make(chan time.Duration, 1)
@@ -251,7 +252,7 @@ func TestSlowloris(t *testing.T) {
 // TestIdleConnectionClosed: a connection that sends nothing is closed too.
 func TestIdleConnectionClosed(t *testing.T) {
 	e := newHardEnv(t, func(c *web.Config) { c.ReadTimeout, c.IdleTimeout = 300*time.Millisecond, 300*time.Millisecond })
-	base := e.listen()
+	base := e.Listen()
 	conn := rawConn(t, base)
 	start := time.Now()
 	require.NoError(t, conn.SetReadDeadline(time.Now().Add(5*time.Second)))
@@ -262,27 +263,27 @@ func TestIdleConnectionClosed(t *testing.T) {
 
 // storedIPs returns the IP of the last submission and of its consent record.
 func (e *hardEnv) storedIPs() (sub, rec string) {
-	e.t.Helper()
-	raw := e.raw()
-	require.NoError(e.t, raw.QueryRow("SELECT ip FROM submissions ORDER BY id DESC LIMIT 1").Scan(&sub))
-	require.NoError(e.t, raw.QueryRow("SELECT ip FROM consent_records ORDER BY id DESC LIMIT 1").Scan(&rec))
+	e.T.Helper()
+	raw := e.Raw()
+	require.NoError(e.T, raw.QueryRow("SELECT ip FROM submissions ORDER BY id DESC LIMIT 1").Scan(&sub))
+	require.NoError(e.T, raw.QueryRow("SELECT ip FROM consent_records ORDER BY id DESC LIMIT 1").Scan(&rec))
 	return sub, rec
 }
 
 // postReal posts a good submission of form A over a real connection with
 // extra headers, and returns the status.
 func (e *hardEnv) postReal(base, email string, hdr map[string]string) int {
-	e.t.Helper()
-	req, err := http.NewRequest("POST", base+"/f/"+e.formA.Key, strings.NewReader(e.validForm(e.token(e.formA.Key), email).Encode()))
-	require.NoError(e.t, err)
+	e.T.Helper()
+	req, err := http.NewRequest("POST", base+"/f/"+e.formA.Key, strings.NewReader(e.validForm(e.RenderToken(e.formA.Key), email).Encode()))
+	require.NoError(e.T, err)
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
 	for k, v := range hdr {
 		req.Header.Set(k, v)
 	}
 	resp, err := http.DefaultClient.Do(req)
-	require.NoError(e.t, err)
-	readBody(e.t, resp)
+	require.NoError(e.T, err)
+	testenv.ReadBody(e.T, resp)
 	return resp.StatusCode
 }
 
@@ -299,7 +300,7 @@ var forgeries = []map[string]string{
 
 func TestClientIPUntrustedPeer(t *testing.T) {
 	e := newHardEnv(t, func(c *web.Config) { c.RateIPForm, c.RateIP, c.RateForm = len(forgeries), 1000, 1000 })
-	base := e.listen()
+	base := e.Listen()
 	for i, h := range forgeries {
 		if strings.ContainsAny(h["X-Forwarded-For"], "\r\n") {
 			h = map[string]string{"X-Forwarded-For": "garbage"}
@@ -318,7 +319,7 @@ func TestClientIPTrustedProxy(t *testing.T) {
 		c.TrustedProxies = []string{"127.0.0.1/32", "10.0.0.0/8"}
 		c.RateIPForm, c.RateIP, c.RateForm = 2, 1000, 1000
 	})
-	base := e.listen()
+	base := e.Listen()
 	cases := []struct {
 		xff, want string
 	}{
@@ -337,7 +338,7 @@ func TestClientIPTrustedProxy(t *testing.T) {
 		{"", "127.0.0.1"},
 	}
 	for i, tc := range cases {
-		e.clock.Add(2 * time.Minute) // a fresh rate window per case
+		e.Clock.Add(2 * time.Minute) // a fresh rate window per case
 		hdr := map[string]string{}
 		if tc.xff != "" {
 			hdr["X-Forwarded-For"] = tc.xff
@@ -349,7 +350,7 @@ func TestClientIPTrustedProxy(t *testing.T) {
 	}
 
 	// The rate limit counts the address the proxy saw, not the forged one.
-	e.clock.Add(2 * time.Minute)
+	e.Clock.Add(2 * time.Minute)
 	for i := range 2 {
 		require.Equal(t, 201, e.postReal(base, fmt.Sprintf("r%d@example.com", i),
 			map[string]string{"X-Forwarded-For": fmt.Sprintf("6.6.6.%d, 203.0.113.50", i)}))
@@ -366,8 +367,8 @@ func TestClientIPTrustedProxy(t *testing.T) {
 // Run with -race, it also shows data races on the way to storage.
 func TestConcurrentSubmissionsKeepTheirValues(t *testing.T) {
 	e := newHardEnv(t, nil)
-	base := e.listen()
-	tok := e.token(e.formA.Key)
+	base := e.Listen()
+	tok := e.RenderToken(e.formA.Key)
 	const workers, each = 8, 12
 	errs := make(chan error, workers*each)
 	var wg sync.WaitGroup
@@ -403,7 +404,7 @@ func TestConcurrentSubmissionsKeepTheirValues(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-	rows, err := e.raw().Query(`SELECT s."values", s.subject, s.user_agent, r.subject, r.user_agent
+	rows, err := e.Raw().Query(`SELECT s."values", s.subject, s.user_agent, r.subject, r.user_agent
 		FROM submissions s JOIN consent_records r ON r.submission_id = s.id`)
 	require.NoError(t, err)
 	defer rows.Close()

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/consentforms/consentforms/internal/testenv"
 	"github.com/stretchr/testify/require"
 )
 
@@ -59,8 +60,8 @@ func requireStrictScripts(t *testing.T, csp string) {
 
 func TestHeadersAdmin(t *testing.T) {
 	e := newHardEnv(t, nil)
-	resp := e.do(httptest.NewRequest("GET", "/admin/login", nil))
-	readBody(t, resp)
+	resp := e.Do(httptest.NewRequest("GET", "/admin/login", nil))
+	testenv.ReadBody(t, resp)
 	require.Equal(t, 200, resp.StatusCode)
 	csp := resp.Header.Get("Content-Security-Policy")
 	requireDirective(t, csp, "frame-ancestors", "'none'")
@@ -73,8 +74,8 @@ func TestHeadersAdmin(t *testing.T) {
 
 	// Error pages and redirects under /admin carry the same headers.
 	for _, path := range []string{"/admin/forms", "/admin/nope"} {
-		resp := e.do(httptest.NewRequest("GET", path, nil))
-		readBody(t, resp)
+		resp := e.Do(httptest.NewRequest("GET", path, nil))
+		testenv.ReadBody(t, resp)
 		requireDirective(t, resp.Header.Get("Content-Security-Policy"), "frame-ancestors", "'none'")
 	}
 }
@@ -83,8 +84,8 @@ func TestHeadersFormPage(t *testing.T) {
 	e := newHardEnv(t, nil)
 	for _, q := range []string{"", "?embed=1"} {
 		// Form A may be framed by its allowed origin only.
-		resp := e.do(httptest.NewRequest("GET", "/f/"+e.formA.Key+q, nil))
-		readBody(t, resp)
+		resp := e.Do(httptest.NewRequest("GET", "/f/"+e.formA.Key+q, nil))
+		testenv.ReadBody(t, resp)
 		require.Equal(t, 200, resp.StatusCode)
 		csp := resp.Header.Get("Content-Security-Policy")
 		requireDirective(t, csp, "frame-ancestors", "'self' https://shop.example")
@@ -93,29 +94,29 @@ func TestHeadersFormPage(t *testing.T) {
 		require.Equal(t, "nosniff", resp.Header.Get("X-Content-Type-Options"))
 
 		// Form B lists no origins: any site may embed it.
-		resp = e.do(httptest.NewRequest("GET", "/f/"+e.formB.Key+q, nil))
-		readBody(t, resp)
+		resp = e.Do(httptest.NewRequest("GET", "/f/"+e.formB.Key+q, nil))
+		testenv.ReadBody(t, resp)
 		requireDirective(t, resp.Header.Get("Content-Security-Policy"), "frame-ancestors", "*")
 		require.Empty(t, resp.Header.Get("X-Frame-Options"))
 	}
 
 	// The page shown after a refused or an accepted post is framed the same way.
-	vals := e.validForm(e.token(e.formA.Key), "h@example.com")
+	vals := e.validForm(e.RenderToken(e.formA.Key), "h@example.com")
 	vals.Del("email")
 	req := httptest.NewRequest("POST", "/f/"+e.formA.Key, strings.NewReader(vals.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp := e.do(req)
-	readBody(t, resp)
+	resp := e.Do(req)
+	testenv.ReadBody(t, resp)
 	require.Equal(t, 422, resp.StatusCode)
 	requireDirective(t, resp.Header.Get("Content-Security-Policy"), "frame-ancestors", "'self' https://shop.example")
 	require.Empty(t, resp.Header.Get("X-Frame-Options"))
 
-	vals = e.validForm(e.token(e.formA.Key), "h@example.com")
+	vals = e.validForm(e.RenderToken(e.formA.Key), "h@example.com")
 	vals.Set("_embed", "1")
 	req = httptest.NewRequest("POST", "/f/"+e.formA.Key, strings.NewReader(vals.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp = e.do(req)
-	readBody(t, resp)
+	resp = e.Do(req)
+	testenv.ReadBody(t, resp)
 	require.Equal(t, 200, resp.StatusCode)
 	requireDirective(t, resp.Header.Get("Content-Security-Policy"), "frame-ancestors", "'self' https://shop.example")
 	require.Empty(t, resp.Header.Get("X-Frame-Options"))
@@ -123,8 +124,8 @@ func TestHeadersFormPage(t *testing.T) {
 
 func TestHeadersEmbedJS(t *testing.T) {
 	e := newHardEnv(t, nil)
-	resp := e.do(httptest.NewRequest("GET", "/embed.js", nil))
-	body := readBody(t, resp)
+	resp := e.Do(httptest.NewRequest("GET", "/embed.js", nil))
+	body := testenv.ReadBody(t, resp)
 	require.Equal(t, 200, resp.StatusCode)
 	require.NotEmpty(t, body)
 	require.Equal(t, "cross-origin", resp.Header.Get("Cross-Origin-Resource-Policy"), "host pages on any origin load the loader")
@@ -140,8 +141,8 @@ func TestCORS(t *testing.T) {
 		req.Header.Set("Origin", origin)
 		req.Header.Set("Access-Control-Request-Method", "POST")
 		req.Header.Set("Access-Control-Request-Headers", "content-type")
-		resp := e.do(req)
-		readBody(t, resp)
+		resp := e.Do(req)
+		testenv.ReadBody(t, resp)
 		require.Less(t, resp.StatusCode, 500)
 		require.Empty(t, resp.Header.Get("Access-Control-Allow-Credentials"), "never with credentials")
 		return resp
@@ -161,27 +162,27 @@ func TestCORS(t *testing.T) {
 	require.Equal(t, "*", resp.Header.Get("Access-Control-Allow-Origin"))
 
 	// Actual posts.
-	resp = e.postJSON(e.formA.Key, e.validJSON(e.token(e.formA.Key), "c1@example.com"), "Origin", "https://shop.example")
-	readBody(t, resp)
+	resp = e.postJSON(e.formA.Key, e.validJSON(e.RenderToken(e.formA.Key), "c1@example.com"), "Origin", "https://shop.example")
+	testenv.ReadBody(t, resp)
 	require.Equal(t, 201, resp.StatusCode)
 	require.Equal(t, "https://shop.example", resp.Header.Get("Access-Control-Allow-Origin"))
 	require.Empty(t, resp.Header.Get("Access-Control-Allow-Credentials"))
 
 	for _, o := range []string{"https://evil.example", "null", "https://shop.example.evil.example"} {
-		resp = e.postJSON(e.formA.Key, e.validJSON(e.token(e.formA.Key), "c2@example.com"), "Origin", o)
-		body := readBody(t, resp)
+		resp = e.postJSON(e.formA.Key, e.validJSON(e.RenderToken(e.formA.Key), "c2@example.com"), "Origin", o)
+		body := testenv.ReadBody(t, resp)
 		require.Equal(t, 403, resp.StatusCode, "origin %s: %s", o, body)
-		require.Equal(t, "forbidden", decodeError(t, body).Error.Code)
+		require.Equal(t, "forbidden", testenv.DecodeError(t, body).Error.Code)
 		require.Empty(t, resp.Header.Get("Access-Control-Allow-Origin"))
 		require.Empty(t, resp.Header.Get("Access-Control-Allow-Credentials"))
 	}
 	// The form's own server (the hosted page, the iframe) may always post.
-	resp = e.postJSON(e.formA.Key, e.validJSON(e.token(e.formA.Key), "c3@example.com"), "Origin", "http://forms.test")
-	require.Equal(t, 201, resp.StatusCode, readBody(t, resp))
+	resp = e.postJSON(e.formA.Key, e.validJSON(e.RenderToken(e.formA.Key), "c3@example.com"), "Origin", testenv.BaseURL)
+	require.Equal(t, 201, resp.StatusCode, testenv.ReadBody(t, resp))
 
-	resp = e.postJSON(e.formB.Key, `{"token":"`+e.token(e.formB.Key)+`","values":{"email":"c4@example.com"},"consents":{"`+
+	resp = e.postJSON(e.formB.Key, `{"token":"`+e.RenderToken(e.formB.Key)+`","values":{"email":"c4@example.com"},"consents":{"`+
 		strconv.FormatInt(e.consent.ID, 10)+`":true}}`, "Origin", "https://anywhere.example")
-	require.Equal(t, 201, resp.StatusCode, readBody(t, resp))
+	require.Equal(t, 201, resp.StatusCode, testenv.ReadBody(t, resp))
 	require.Equal(t, "*", resp.Header.Get("Access-Control-Allow-Origin"))
 	require.Empty(t, resp.Header.Get("Access-Control-Allow-Credentials"))
 
@@ -194,8 +195,8 @@ func TestCORS(t *testing.T) {
 func TestHeadersErrorPages(t *testing.T) {
 	e := newHardEnv(t, nil)
 	for _, path := range []string{"/f/aaaaaaaaaaaaaaaa", "/w/1.bad", "/nope"} {
-		resp := e.do(httptest.NewRequest("GET", path, nil))
-		readBody(t, resp)
+		resp := e.Do(httptest.NewRequest("GET", path, nil))
+		testenv.ReadBody(t, resp)
 		require.Equal(t, 404, resp.StatusCode, path)
 		require.NotEmpty(t, resp.Header.Get("Content-Security-Policy"), path)
 		require.Equal(t, "nosniff", resp.Header.Get("X-Content-Type-Options"), path)

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/consentforms/consentforms/internal/testenv"
 	"github.com/stretchr/testify/require"
 )
 
@@ -25,7 +26,7 @@ func TestExport100kOverHTTP(t *testing.T) {
 	}
 	const rows = 100_000
 	e := newInboxEnv(t)
-	raw, err := sql.Open("sqlite3", "file:"+e.db.Path()+"?_busy_timeout=5000")
+	raw, err := sql.Open("sqlite3", "file:"+e.DB.Path()+"?_busy_timeout=5000")
 	require.NoError(t, err)
 	defer raw.Close()
 	// SQLite builds the rows itself: a second per 100,000.
@@ -40,15 +41,15 @@ func TestExport100kOverHTTP(t *testing.T) {
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	go func() { _ = e.srv.Listener(ln) }()
+	go func() { _ = e.Srv.Listener(ln) }()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		_ = e.srv.Shutdown(ctx)
+		_ = e.Srv.Shutdown(ctx)
 	})
 	req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("http://%s/admin/forms/%d/submissions/export.csv", ln.Addr(), e.f.ID), nil)
-	req.Host = admHost
-	for k, v := range e.jar {
+	req.Host = testenv.Host
+	for k, v := range e.Jar {
 		req.AddCookie(&http.Cookie{Name: k, Value: v})
 	}
 	start := time.Now()

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/consentforms/consentforms/formbuilder"
+	"github.com/consentforms/consentforms/internal/testenv"
 	"github.com/consentforms/consentforms/storage/sqlite"
 	"github.com/consentforms/consentforms/web"
 	"github.com/stretchr/testify/require"
@@ -111,10 +112,10 @@ func benchServer(b *testing.B, db *sqlite.DB) (*web.Server, string, string) {
 	raw[0] = byte(time.Now().UnixNano())
 	cookie := base64.RawURLEncoding.EncodeToString(raw)
 	now := time.Now().UTC()
-	require.NoError(b, db.CreateSession(ctx, &formbuilder.Session{ID: logSHA(cookie), UserID: u.ID, CSRF: "x",
+	require.NoError(b, db.CreateSession(ctx, &formbuilder.Session{ID: testenv.SHA256Hex(cookie), UserID: u.ID, CSRF: "x",
 		CreatedAt: now, LastSeen: now}))
 	token := "cf_" + formbuilder.RandomKey(20)
-	require.NoError(b, db.CreateToken(ctx, &formbuilder.APIToken{Name: "bench", Hash: logSHA(token)}))
+	require.NoError(b, db.CreateToken(ctx, &formbuilder.APIToken{Name: "bench", Hash: testenv.SHA256Hex(token)}))
 	srv, err := web.New(web.Config{
 		BaseURL: "http://forms.test",
 		Secret:  []byte("0123456789abcdef0123456789abcdef-bench"),

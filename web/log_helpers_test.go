@@ -2,75 +2,45 @@ package web_test
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/consentforms/consentforms/formbuilder"
-	"github.com/consentforms/consentforms/storage/sqlite"
-	"github.com/consentforms/consentforms/web"
+	"github.com/consentforms/consentforms/internal/testenv"
 	"github.com/stretchr/testify/require"
 )
 
-// logClock is the storage clock of the log tests: every reading is seven
-// hours after the one before, so entries spread over days and date filters
-// have something to cut.
-type logClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *logClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(7 * time.Hour)
-	return c.t
-}
-
-// logEnv is the app on a fresh database file with a signed-in admin
-// session, an API token, two consents and two forms: A asks for both
-// consents (Privacy pre-ticked), B for Newsletter only.
+// logEnv is the shared env with a signed-in admin session, an API token,
+// two consents and two forms: A asks for both consents (Privacy
+// pre-ticked), B for Newsletter only. Storage's clock moves seven hours at
+// every reading, so entries spread over days and date filters have
+// something to cut.
 type logEnv struct {
-	t        *testing.T
-	db       *sqlite.DB
-	srv      *web.Server
-	cookie   string
+	*testenv.Env
 	token    string
 	user     *formbuilder.User
 	privacy  *formbuilder.Consent
 	news     *formbuilder.Consent
 	formA    *formbuilder.Form
 	formB    *formbuilder.Form
-	secret   []byte
 	nSubmits int
 }
 
 func newLogEnv(t *testing.T) *logEnv {
 	t.Helper()
-	clock := &logClock{t: time.Date(2026, 2, 28, 23, 30, 0, 0, time.UTC)}
-	db, err := sqlite.Open(filepath.Join(t.TempDir(), "log.db"), sqlite.WithClock(clock.Now))
-	require.NoError(t, err)
-	t.Cleanup(func() { db.Close() })
+	storageClock := testenv.NewSteppingClock(time.Date(2026, 2, 28, 23, 30, 0, 0, time.UTC), 7*time.Hour)
+	e := &logEnv{Env: testenv.New(t, testenv.WithStorageClock(storageClock.Now))}
 	ctx := context.Background()
-	e := &logEnv{t: t, db: db, secret: []byte("0123456789abcdef0123456789abcdef-consent-log")}
-
 	e.user = &formbuilder.User{Email: "olga@example.com", Name: "=Olga Owner"}
-	require.NoError(t, db.CreateUser(ctx, e.user))
-	e.privacy = e.consent("Privacy", formbuilder.ConsentContent{Language: "en",
+	require.NoError(t, e.DB.CreateUser(ctx, e.user))
+	e.privacy = e.SeedConsentContent("Privacy", formbuilder.ConsentContent{Language: "en",
 		Text:  `<p>We process your data for <b>answering</b> you. <a href="https://example.com/privacy">Details</a></p>`,
 		Label: "I agree to the %privacy terms%."})
-	e.news = e.consent("@Newsletter, monthly", formbuilder.ConsentContent{Language: "en",
+	e.news = e.SeedConsentContent("@Newsletter, monthly", formbuilder.ConsentContent{Language: "en",
 		Text: "<p>Monthly news by e-mail.</p>", Label: "Send me the %newsletter%."})
-	e.formA = &formbuilder.Form{
+	e.formA = e.SeedForm(&formbuilder.Form{
 		Name: "Contact A", Language: "en",
 		Fields: []formbuilder.Field{
 			{Key: "email", Label: "E-mail", Kind: formbuilder.KindEmail, Required: true},
@@ -81,61 +51,15 @@ func newLogEnv(t *testing.T) *logEnv {
 			{ConsentID: e.news.ID},
 		},
 		ResponsibleUserID: e.user.ID,
-	}
-	require.NoError(t, db.CreateForm(ctx, e.formA))
-	e.formB = &formbuilder.Form{
+	})
+	e.formB = e.SeedForm(&formbuilder.Form{
 		Name: "-Shop, \"B\"", Language: "en",
 		Fields:   []formbuilder.Field{{Key: "phone", Label: "Phone", Kind: formbuilder.KindPhone, Required: true}},
 		Consents: []formbuilder.FormConsent{{ConsentID: e.news.ID, Required: true}},
-	}
-	require.NoError(t, db.CreateForm(ctx, e.formB))
-	e.formA = e.form(e.formA.ID)
-	e.formB = e.form(e.formB.ID)
-
-	e.srv, err = web.New(web.Config{
-		BaseURL: "http://forms.test",
-		Secret:  e.secret,
-		RateIP:  -1, RateForm: -1, RateIPForm: -1,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	}, web.Services{
-		Forms: db, Consents: db, Submissions: db, Log: db,
-		Users: db, Sessions: db, Tokens: db, Settings: db,
 	})
-	require.NoError(t, err)
-
-	// A session made the way startSession makes one (a random token whose
-	// SHA-256 is the id), without going through the sign-in page.
-	raw := make([]byte, 32)
-	for i := range raw {
-		raw[i] = byte(i*7 + 3)
-	}
-	e.cookie = base64.RawURLEncoding.EncodeToString(raw)
-	now := time.Now().UTC()
-	require.NoError(t, db.CreateSession(ctx, &formbuilder.Session{ID: logSHA(e.cookie), UserID: e.user.ID,
-		CSRF: "csrf-token-of-the-log-tests", CreatedAt: now, LastSeen: now}))
-	e.token = "cf_" + formbuilder.RandomKey(20)
-	require.NoError(t, db.CreateToken(ctx, &formbuilder.APIToken{Name: "log-tests", Hash: logSHA(e.token)}))
+	e.Login()
+	e.token = e.APIToken("log-tests")
 	return e
-}
-
-func logSHA(s string) string {
-	sum := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(sum[:])
-}
-
-func (e *logEnv) consent(name string, c formbuilder.ConsentContent) *formbuilder.Consent {
-	e.t.Helper()
-	c.Sanitize()
-	co := &formbuilder.Consent{Name: name, Type: formbuilder.ConsentCustom}
-	require.NoError(e.t, e.db.CreateConsent(context.Background(), co, c, "olga"))
-	return co
-}
-
-func (e *logEnv) form(id int64) *formbuilder.Form {
-	e.t.Helper()
-	f, err := e.db.FindFormByID(context.Background(), id)
-	require.NoError(e.t, err)
-	return f
 }
 
 // logSubmit is one submission of the test log.
@@ -150,7 +74,7 @@ type logSubmit struct {
 // submit stores s through the real submission path: ValidateSubmission,
 // then CreateSubmission, which appends the consent records.
 func (e *logEnv) submit(s logSubmit) []*formbuilder.ConsentRecord {
-	e.t.Helper()
+	e.T.Helper()
 	e.nSubmits++
 	in := formbuilder.SubmissionInput{
 		Values:    map[string][]string{},
@@ -172,8 +96,8 @@ func (e *logEnv) submit(s logSubmit) []*formbuilder.ConsentRecord {
 		in.Consents[e.news.ID] = ci
 	}
 	sub, recs, err := formbuilder.ValidateSubmission(s.form, in)
-	require.NoError(e.t, err, "submission %d", e.nSubmits)
-	require.NoError(e.t, e.db.CreateSubmission(context.Background(), sub, recs))
+	require.NoError(e.T, err, "submission %d", e.nSubmits)
+	require.NoError(e.T, e.DB.CreateSubmission(context.Background(), sub, recs))
 	return recs
 }
 
@@ -182,7 +106,7 @@ func (e *logEnv) submit(s logSubmit) []*formbuilder.ConsentRecord {
 // pre-ticked untouched and actively ticked boxes, both forms, and one
 // withdrawal. It returns the log as ListRecords sees it, oldest first.
 func (e *logEnv) seed() []*formbuilder.ConsentRecord {
-	e.t.Helper()
+	e.T.Helper()
 	subs := []logSubmit{
 		{form: e.formA, subject: "=HYPERLINK@example.com", ip: "203.0.113.7", ua: `=HYPERLINK("http://evil.example","x")`, page: "https://shop.example/contact", initial: true},
 		{form: e.formA, subject: "+1@example.com", ip: "203.0.113.8", ua: "Mozilla/5.0, \"quoted\"\nsecond line", page: "https://shop.example/a?x=1,2", interacted: true, news: true},
@@ -200,19 +124,19 @@ func (e *logEnv) seed() []*formbuilder.ConsentRecord {
 			first = recs
 		}
 	}
-	_, err := e.db.Withdraw(context.Background(), first[0].ID, "192.0.2.50", "withdrawing agent")
-	require.NoError(e.t, err)
+	_, err := e.DB.Withdraw(context.Background(), first[0].ID, "192.0.2.50", "withdrawing agent")
+	require.NoError(e.T, err)
 	return e.all()
 }
 
 // all returns the whole log oldest first, read with ListRecords pages.
 func (e *logEnv) all() []*formbuilder.ConsentRecord {
-	e.t.Helper()
+	e.T.Helper()
 	var out []*formbuilder.ConsentRecord
 	f := formbuilder.RecordFilter{Limit: formbuilder.MaxPageSize}
 	for {
-		page, err := e.db.ListRecords(context.Background(), f)
-		require.NoError(e.t, err)
+		page, err := e.DB.ListRecords(context.Background(), f)
+		require.NoError(e.T, err)
 		out = append(out, page...)
 		if len(page) < f.Limit {
 			break
@@ -225,47 +149,24 @@ func (e *logEnv) all() []*formbuilder.ConsentRecord {
 	return out
 }
 
-// do sends req through the app.
-func (e *logEnv) do(req *http.Request) *http.Response {
-	e.t.Helper()
-	resp, err := e.srv.App().Test(req, -1)
-	require.NoError(e.t, err)
-	return resp
-}
-
-func (e *logEnv) body(resp *http.Response) string {
-	e.t.Helper()
-	b, err := io.ReadAll(resp.Body)
-	require.NoError(e.t, err)
-	resp.Body.Close()
-	return string(b)
-}
-
-// admin sends method path with the session cookie.
+// admin sends method path with the admin's session.
 func (e *logEnv) admin(method, path string) (*http.Response, string) {
-	e.t.Helper()
-	req := httptest.NewRequest(method, path, nil)
-	req.Host = "forms.test"
-	req.AddCookie(&http.Cookie{Name: "cf_session", Value: e.cookie})
-	resp := e.do(req)
-	return resp, e.body(resp)
+	e.T.Helper()
+	resp := e.Do(testenv.Request(method, path, nil))
+	return resp, testenv.ReadBody(e.T, resp)
 }
 
 // api sends method path with the bearer token.
 func (e *logEnv) api(method, path string) (*http.Response, string) {
-	e.t.Helper()
-	req := httptest.NewRequest(method, path, nil)
-	req.Host = "forms.test"
-	req.Header.Set("Authorization", "Bearer "+e.token)
-	resp := e.do(req)
-	return resp, e.body(resp)
+	e.T.Helper()
+	return e.API(method, path, e.token, "")
 }
 
 func (e *logEnv) verifyOK() {
-	e.t.Helper()
-	res, err := e.db.Verify(context.Background())
-	require.NoError(e.t, err)
-	require.True(e.t, res.OK(), "%+v", res)
+	e.T.Helper()
+	res, err := e.DB.Verify(context.Background())
+	require.NoError(e.T, err)
+	require.True(e.T, res.OK(), "%+v", res)
 }
 
 func idsOf(recs []*formbuilder.ConsentRecord) []int64 {

@@ -16,10 +16,10 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/consentforms/consentforms/formbuilder"
+	"github.com/consentforms/consentforms/internal/testenv"
 	"github.com/consentforms/consentforms/storage/sqlite"
 	"github.com/consentforms/consentforms/web"
 	"github.com/stretchr/testify/assert"
@@ -43,7 +43,7 @@ var writeVerbs = []string{http.MethodPost, http.MethodPut, http.MethodPatch, htt
 func TestLogRoutesAreReadOnly(t *testing.T) {
 	e := newLogEnv(t)
 	var seen int
-	for _, r := range e.srv.App().GetRoutes() {
+	for _, r := range e.Srv.App().GetRoutes() {
 		if !isLogPath(r.Path) {
 			continue
 		}
@@ -111,16 +111,17 @@ func TestLogNeedsSignInAndToken(t *testing.T) {
 	e.seed()
 	admin, api := logPaths(e)
 	for _, p := range admin {
-		req, _ := http.NewRequest("GET", p, nil)
-		resp := e.do(req)
-		e.body(resp)
+		// Without the env's session cookie.
+		resp, err := e.App().Test(testenv.Request("GET", p, nil), -1)
+		require.NoError(t, err)
+		testenv.ReadBody(e.T, resp)
 		assert.Equal(t, http.StatusSeeOther, resp.StatusCode, p)
 		assert.True(t, strings.HasPrefix(resp.Header.Get("Location"), "/admin/login"), p)
 	}
 	for _, p := range api {
-		req, _ := http.NewRequest("GET", p, nil)
-		resp := e.do(req)
-		body := e.body(resp)
+		resp, err := e.App().Test(testenv.Request("GET", p, nil), -1)
+		require.NoError(t, err)
+		body := testenv.ReadBody(e.T, resp)
 		assert.Equal(t, http.StatusUnauthorized, resp.StatusCode, p)
 		assert.NotContains(t, body, "@example.com", p)
 	}
@@ -386,7 +387,7 @@ func TestLogAdminPagination(t *testing.T) {
 	assert.Contains(t, older, "form_id="+fa)
 	_, body = e.admin("GET", older)
 	for _, id := range pageIDs(body) {
-		r, err := e.db.FindRecord(context.Background(), id)
+		r, err := e.DB.FindRecord(context.Background(), id)
 		require.NoError(t, err)
 		assert.Equal(t, e.formA.ID, r.FormID)
 	}
@@ -684,8 +685,8 @@ func TestWithdrawalFlow(t *testing.T) {
 	ctx := context.Background()
 	// The public form: render token, then a JSON post.
 	req, _ := http.NewRequest("GET", "/f/"+e.formA.Key, nil)
-	resp := e.do(req)
-	page := e.body(resp)
+	resp := e.Do(req)
+	page := testenv.ReadBody(e.T, resp)
 	require.Equal(t, 200, resp.StatusCode)
 	m := regexp.MustCompile(`name="_token" value="([^"]+)"`).FindStringSubmatch(page)
 	require.NotNil(t, m)
@@ -697,8 +698,8 @@ func TestWithdrawalFlow(t *testing.T) {
 	})
 	req, _ = http.NewRequest("POST", "/f/"+e.formA.Key, bytes.NewReader(payload))
 	req.Header.Set("Content-Type", "application/json")
-	resp = e.do(req)
-	js := e.body(resp)
+	resp = e.Do(req)
+	js := testenv.ReadBody(e.T, resp)
 	require.Equal(t, 201, resp.StatusCode, js)
 	var ok struct {
 		WithdrawLinks []struct {
@@ -711,15 +712,15 @@ func TestWithdrawalFlow(t *testing.T) {
 	assert.Equal(t, "Privacy", ok.WithdrawLinks[0].ConsentName)
 	link, err := url.Parse(ok.WithdrawLinks[0].URL)
 	require.NoError(t, err)
-	assert.Equal(t, "forms.test", link.Host)
+	assert.Equal(t, testenv.Host, link.Host)
 	before := e.all()
 	require.Len(t, before, 1)
 	orig := *before[0]
 
 	// Opening the link shows what was agreed to and changes nothing.
 	req, _ = http.NewRequest("GET", link.Path, nil)
-	resp = e.do(req)
-	page = e.body(resp)
+	resp = e.Do(req)
+	page = testenv.ReadBody(e.T, resp)
 	require.Equal(t, 200, resp.StatusCode, page)
 	assert.Contains(t, page, "Privacy")
 	assert.Contains(t, page, "We process your data for <b>answering</b> you.")
@@ -736,8 +737,8 @@ func TestWithdrawalFlow(t *testing.T) {
 	} {
 		for _, method := range []string{"GET", "POST"} {
 			req, _ = http.NewRequest(method, bad, nil)
-			resp = e.do(req)
-			e.body(resp)
+			resp = e.Do(req)
+			testenv.ReadBody(e.T, resp)
 			assert.Equal(t, 404, resp.StatusCode, "%s %s", method, bad)
 		}
 	}
@@ -746,8 +747,8 @@ func TestWithdrawalFlow(t *testing.T) {
 	// Confirming appends a withdrawal entry.
 	req, _ = http.NewRequest("POST", link.Path, nil)
 	req.RemoteAddr = "192.0.2.77:1234"
-	resp = e.do(req)
-	page = e.body(resp)
+	resp = e.Do(req)
+	page = testenv.ReadBody(e.T, resp)
 	require.Equal(t, 200, resp.StatusCode, page)
 	after := e.all()
 	require.Len(t, after, 2)
@@ -762,18 +763,18 @@ func TestWithdrawalFlow(t *testing.T) {
 
 	// A second withdrawal (page or JSON) appends nothing and says it is done.
 	req, _ = http.NewRequest("POST", link.Path, nil)
-	resp = e.do(req)
-	e.body(resp)
+	resp = e.Do(req)
+	testenv.ReadBody(e.T, resp)
 	assert.Equal(t, 200, resp.StatusCode)
 	req, _ = http.NewRequest("POST", link.Path, nil)
 	req.Header.Set("Accept", "application/json")
-	resp = e.do(req)
-	js = e.body(resp)
+	resp = e.Do(req)
+	js = testenv.ReadBody(e.T, resp)
 	assert.Equal(t, 200, resp.StatusCode)
 	assert.Contains(t, js, `"withdrawn":true`)
 	assert.Len(t, e.all(), 2)
 	// The withdrawal's own id is no withdrawal link.
-	w, err := e.db.Withdrawn(ctx, []int64{orig.ID})
+	w, err := e.DB.Withdrawn(ctx, []int64{orig.ID})
 	require.NoError(t, err)
 	assert.True(t, w[orig.ID])
 
@@ -828,11 +829,11 @@ func TestExportErrorAbortsTheDownload(t *testing.T) {
 			e := newLogEnv(t)
 			e.seed()
 			var logs syncBuffer
-			srv, err := web.New(web.Config{BaseURL: "http://forms.test", Secret: e.secret,
-				Logger: slog.New(slog.NewTextHandler(&logs, nil))},
-				web.Services{Forms: e.db, Consents: e.db, Submissions: e.db,
-					Log:   failingLog{DB: e.db, after: 3, panics: panics},
-					Users: e.db, Sessions: e.db, Tokens: e.db, Settings: e.db})
+			cfg := e.Cfg
+			cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+			svc := testenv.Services(e.DB)
+			svc.Log = failingLog{DB: e.DB, after: 3, panics: panics}
+			srv, err := web.New(cfg, svc)
 			require.NoError(t, err)
 			// A real listener: app.Test's in-memory connection cannot be closed.
 			ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -866,23 +867,4 @@ func TestExportErrorAbortsTheDownload(t *testing.T) {
 			assert.Len(t, decodeNDJSON(t, body), 1)
 		})
 	}
-}
-
-// syncBuffer is a bytes.Buffer for a logger that writes from the stream
-// writer's goroutine while the test reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -12,15 +12,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/consentforms/consentforms/internal/testenv"
 	"github.com/stretchr/testify/require"
 )
 
 func TestSubmitValidIsStored(t *testing.T) {
 	e := newHardEnv(t, nil)
-	resp := e.postForm(e.formA.Key, e.validForm(e.token(e.formA.Key), "a@example.com"))
-	require.Equal(t, 201, resp.StatusCode, readBody(t, resp))
-	resp = e.postJSON(e.formA.Key, e.validJSON(e.token(e.formA.Key), "b@example.com"))
-	require.Equal(t, 201, resp.StatusCode, readBody(t, resp))
+	resp := e.postForm(e.formA.Key, e.validForm(e.RenderToken(e.formA.Key), "a@example.com"))
+	require.Equal(t, 201, resp.StatusCode, testenv.ReadBody(t, resp))
+	resp = e.postJSON(e.formA.Key, e.validJSON(e.RenderToken(e.formA.Key), "b@example.com"))
+	require.Equal(t, 201, resp.StatusCode, testenv.ReadBody(t, resp))
 	subs, recs := e.counts()
 	require.Equal(t, 2, subs)
 	require.Equal(t, 2, recs)
@@ -30,23 +31,23 @@ func TestSubmitValidIsStored(t *testing.T) {
 // answer a person would get and nothing is stored.
 func TestHoneypot(t *testing.T) {
 	e := newHardEnv(t, nil)
-	vals := e.validForm(e.token(e.formA.Key), "bot@example.com")
+	vals := e.validForm(e.RenderToken(e.formA.Key), "bot@example.com")
 	vals.Set("website", "https://spam.example")
 	resp := e.postForm(e.formA.Key, vals)
 	require.Equal(t, 201, resp.StatusCode)
-	require.Contains(t, readBody(t, resp), `"withdraw_links"`)
+	require.Contains(t, testenv.ReadBody(t, resp), `"withdraw_links"`)
 
-	body := strings.Replace(e.validJSON(e.token(e.formA.Key), "bot@example.com"), `{`, `{"website":"x",`, 1)
+	body := strings.Replace(e.validJSON(e.RenderToken(e.formA.Key), "bot@example.com"), `{`, `{"website":"x",`, 1)
 	resp = e.postJSON(e.formA.Key, body)
 	require.Equal(t, 201, resp.StatusCode)
 
 	// The plain HTML post shows the success page.
 	req := httptest.NewRequest("POST", "/f/"+e.formA.Key, strings.NewReader(vals.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp = e.do(req)
+	resp = e.Do(req)
 	require.Equal(t, 200, resp.StatusCode)
 	require.Contains(t, resp.Header.Get("Content-Type"), "text/html")
-	e.requireNothingStored("a filled honeypot stores nothing")
+	e.RequireNothingStored("a filled honeypot stores nothing")
 }
 
 // The render token proves the form was loaded from this server, for this
@@ -56,34 +57,34 @@ func TestRenderToken(t *testing.T) {
 	keyA := e.formA.Key
 
 	// Sent faster than MinFillTime.
-	tok := e.tokenNow(keyA)
-	e.clock.Add(500 * time.Millisecond)
+	tok := e.RenderTokenNow(keyA)
+	e.Clock.Add(500 * time.Millisecond)
 	resp := e.postForm(keyA, e.validForm(tok, "fast@example.com"))
-	body := readBody(t, resp)
+	body := testenv.ReadBody(t, resp)
 	require.Equal(t, 422, resp.StatusCode, body)
-	require.Contains(t, decodeError(t, body).Error.Fields["_token"], "very fast")
+	require.Contains(t, testenv.DecodeError(t, body).Error.Fields["_token"], "very fast")
 	// The same token is good once the time has passed.
-	e.clock.Add(2 * time.Second)
+	e.Clock.Add(2 * time.Second)
 	resp = e.postForm(keyA, e.validForm(tok, "patient@example.com"))
-	require.Equal(t, 201, resp.StatusCode, readBody(t, resp))
+	require.Equal(t, 201, resp.StatusCode, testenv.ReadBody(t, resp))
 	subs, _ := e.counts()
 	require.Equal(t, 1, subs)
 
 	bad := map[string]string{
-		"another form's token": e.token(e.formB.Key),
+		"another form's token": e.RenderToken(e.formB.Key),
 		"older than a day": func() string {
-			tok := e.token(keyA)
-			e.clock.Add(24*time.Hour + time.Minute)
+			tok := e.RenderToken(keyA)
+			e.Clock.Add(24*time.Hour + time.Minute)
 			return tok
 		}(),
 		"missing": "",
 		"garbage": "abc.def",
 		"no dot":  "zzzz",
-		"forged":  strconv.FormatInt(e.clock.Now().Add(-time.Hour).Unix(), 36) + ".AAAAAAAAAAAAAAAAAAAAAAAA",
+		"forged":  strconv.FormatInt(e.Clock.Now().Add(-time.Hour).Unix(), 36) + ".AAAAAAAAAAAAAAAAAAAAAAAA",
 		"from the future": func() string {
-			e.clock.Add(time.Hour)
-			tok := e.tokenNow(keyA)
-			e.clock.Add(-time.Hour)
+			e.Clock.Add(time.Hour)
+			tok := e.RenderTokenNow(keyA)
+			e.Clock.Add(-time.Hour)
 			return tok
 		}(),
 	}
@@ -94,22 +95,22 @@ func TestRenderToken(t *testing.T) {
 				vals.Del("_token")
 			}
 			resp := e.postForm(keyA, vals)
-			body := readBody(t, resp)
+			body := testenv.ReadBody(t, resp)
 			require.Equal(t, 422, resp.StatusCode, body)
-			require.NotEmpty(t, decodeError(t, body).Error.Fields["_token"])
+			require.NotEmpty(t, testenv.DecodeError(t, body).Error.Fields["_token"])
 
 			resp = e.postJSON(keyA, e.validJSON(tok, "y@example.com"))
-			body = readBody(t, resp)
+			body = testenv.ReadBody(t, resp)
 			require.Equal(t, 422, resp.StatusCode, body)
-			require.NotEmpty(t, decodeError(t, body).Error.Fields["_token"])
+			require.NotEmpty(t, testenv.DecodeError(t, body).Error.Fields["_token"])
 
 			// A plain post gets the form again with a fresh token.
 			req := httptest.NewRequest("POST", "/f/"+keyA, strings.NewReader(vals.Encode()))
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			resp = e.do(req)
-			html := readBody(t, resp)
+			resp = e.Do(req)
+			html := testenv.ReadBody(t, resp)
 			require.Equal(t, 422, resp.StatusCode)
-			m := hardTokenRE.FindStringSubmatch(html)
+			m := tokenRE.FindStringSubmatch(html)
 			require.NotNil(t, m)
 			require.NotEqual(t, tok, m[1])
 		})
@@ -269,7 +270,7 @@ func badInputs() []badInput {
 // 4xx with a message, never a 5xx, and nothing is stored.
 func TestBadInput(t *testing.T) {
 	e := newHardEnv(t, nil)
-	tok := e.token(e.formA.Key)
+	tok := e.RenderToken(e.formA.Key)
 	cid := strconv.FormatInt(e.consent.ID, 10)
 	fill := func(s string) string {
 		return strings.ReplaceAll(strings.ReplaceAll(s, "TOKEN", tok), "CID", cid)
@@ -281,11 +282,11 @@ func TestBadInput(t *testing.T) {
 			req.Header.Set("Content-Type", ct)
 		}
 		req.Header.Set("Accept", "application/json")
-		resp := e.do(req)
-		got := readBody(t, resp)
+		resp := e.Do(req)
+		got := testenv.ReadBody(t, resp)
 		require.GreaterOrEqual(t, resp.StatusCode, 400, "body: %.300s", got)
 		require.Less(t, resp.StatusCode, 500, "body: %.300s", got)
-		eb := decodeError(t, got)
+		eb := testenv.DecodeError(t, got)
 		require.NotEmpty(t, eb.Error.Code)
 		require.True(t, eb.Error.Message != "" || len(eb.Error.Fields) > 0, "a clear message: %.300s", got)
 		require.NotContains(t, got, "internal")
@@ -313,18 +314,18 @@ func TestBadInput(t *testing.T) {
 			}
 		})
 	}
-	e.requireNothingStored("bad input stores nothing")
+	e.RequireNothingStored("bad input stores nothing")
 
 	// The same good token still works: bad posts did not break anything.
 	resp := e.postForm(e.formA.Key, e.validForm(tok, "fine@example.com"))
-	require.Equal(t, 201, resp.StatusCode, readBody(t, resp))
+	require.Equal(t, 201, resp.StatusCode, testenv.ReadBody(t, resp))
 }
 
 // TestBadInputHTML: a plain browser post of bad input gets an HTML page
 // (the form with errors, or an error page), never a 5xx.
 func TestBadInputHTML(t *testing.T) {
 	e := newHardEnv(t, nil)
-	tok := e.token(e.formA.Key)
+	tok := e.RenderToken(e.formA.Key)
 	cid := strconv.FormatInt(e.consent.ID, 10)
 	for _, tc := range badInputs() {
 		if tc.form == "" || tc.formType != "" {
@@ -334,15 +335,15 @@ func TestBadInputHTML(t *testing.T) {
 			body := strings.ReplaceAll(strings.ReplaceAll(tc.form, "TOKEN", tok), "CID", cid)
 			req := httptest.NewRequest("POST", "/f/"+e.formA.Key, strings.NewReader(body))
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			resp := e.do(req)
-			got := readBody(t, resp)
+			resp := e.Do(req)
+			got := testenv.ReadBody(t, resp)
 			require.GreaterOrEqual(t, resp.StatusCode, 400)
 			require.Less(t, resp.StatusCode, 500)
 			require.Contains(t, resp.Header.Get("Content-Type"), "text/html")
 			require.Contains(t, got, "<html")
 		})
 	}
-	e.requireNothingStored()
+	e.RequireNothingStored()
 }
 
 // Multipart is what FormData sends; files have no place in a consent form.
@@ -370,10 +371,10 @@ func TestMultipart(t *testing.T) {
 		req := httptest.NewRequest("POST", "/f/"+e.formA.Key, body)
 		req.Header.Set("Content-Type", ct)
 		req.Header.Set("Accept", "application/json")
-		resp := e.do(req)
-		return resp.StatusCode, readBody(t, resp)
+		resp := e.Do(req)
+		return resp.StatusCode, testenv.ReadBody(t, resp)
 	}
-	tok := e.token(e.formA.Key)
+	tok := e.RenderToken(e.formA.Key)
 	code, body := send(build(tok, true, nil))
 	require.Equal(t, 422, code, body)
 	require.Contains(t, body, "file uploads are not accepted")
@@ -384,7 +385,7 @@ func TestMultipart(t *testing.T) {
 	// A broken multipart body: fasthttp parses multipart while reading the
 	// request, so the refusal comes from the server's error path, which
 	// app.Test reports as an error; a real client sees the answer.
-	base := e.listen()
+	base := e.Listen()
 	req, err := http.NewRequest("POST", base+"/f/"+e.formA.Key,
 		strings.NewReader("--xyz\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nunterminated"))
 	require.NoError(t, err)
@@ -392,12 +393,12 @@ func TestMultipart(t *testing.T) {
 	req.Header.Set("Accept", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
-	body = readBody(t, resp)
+	body = testenv.ReadBody(t, resp)
 	require.True(t, resp.StatusCode >= 400 && resp.StatusCode < 500, "status %d: %s", resp.StatusCode, body)
 	// Fasthttp resets the request before its error path runs, so the
 	// answer cannot follow the Accept header: it is the HTML error page.
 	require.Contains(t, body, "multipart")
-	e.requireNothingStored()
+	e.RequireNothingStored()
 	// And a good one is stored.
 	code, body = send(build(tok, false, nil))
 	require.Equal(t, 201, code, body)
@@ -409,8 +410,8 @@ func TestBadFormKeys(t *testing.T) {
 	for _, key := range []string{"aaaaaaaaaaaaaaaa", "x", strings.Repeat("a", 500), "%FF%FE", "..%2F..%2Fetc", "a%00b"} {
 		resp := e.postForm(key, url.Values{"email": {"a@example.com"}})
 		require.True(t, resp.StatusCode >= 400 && resp.StatusCode < 500, "%s: %d", key, resp.StatusCode)
-		resp = e.do(httptest.NewRequest("OPTIONS", "/f/"+key, nil))
+		resp = e.Do(httptest.NewRequest("OPTIONS", "/f/"+key, nil))
 		require.True(t, resp.StatusCode >= 400 && resp.StatusCode < 500, "%s: %d", key, resp.StatusCode)
 	}
-	e.requireNothingStored()
+	e.RequireNothingStored()
 }

@@ -1,51 +1,55 @@
-// Package web is the Fiber application of consentforms: the public form
-// routes that visitors and embedded forms use, the admin UI and the JSON API.
+// Package web assembles the Fiber app of consentforms from one package per
+// audience, each of which builds its own routes and attaches its own access
+// rules:
 //
-// It depends on the services defined in formbuilder and on widget for what
-// visitors see, never on the storage package: cmd/consentforms wires the
-// SQLite implementation in.
+//   - web/public: hosted forms, submissions, withdrawal links, embed.js and
+//     static files, open to anyone and rate limited;
+//   - web/chat: the visitor's chat page, API and event stream, open to the
+//     holder of a visitor id and rate limited;
+//   - web/admin: the admin UI under /admin, behind a session, CSRF token and
+//     same-origin check (the operators' chat pages included);
+//   - web/api: the JSON API under /api/v1, behind a bearer token.
+//
+// This package holds no handler of its own but the health check and the
+// favicon; it sets up what all parts share (web/internal/httpx), the one
+// middleware every request passes, and the error answer for paths no route
+// matches. It depends on the services defined in formbuilder and on widget,
+// never on storage: cmd/consentforms wires an implementation in.
 package web
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"net/netip"
 	"runtime/debug"
-	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/consentforms/consentforms/formbuilder"
+	"github.com/consentforms/consentforms/web/admin"
+	"github.com/consentforms/consentforms/web/api"
+	"github.com/consentforms/consentforms/web/chat"
+	"github.com/consentforms/consentforms/web/internal/backoffice"
+	"github.com/consentforms/consentforms/web/internal/chatlive"
+	"github.com/consentforms/consentforms/web/internal/httpx"
+	"github.com/consentforms/consentforms/web/public"
 	"github.com/consentforms/consentforms/widget"
 	"github.com/gofiber/fiber/v2"
 )
 
 // Services are the domain services the app works with.
-type Services struct {
-	Forms       formbuilder.FormService
-	Consents    formbuilder.ConsentService
-	Submissions formbuilder.SubmissionService
-	Log         formbuilder.ConsentLog
-	Users       formbuilder.UserService
-	Sessions    formbuilder.SessionService
-	Tokens      formbuilder.TokenService
-	Settings    formbuilder.SettingsService
-	// Chat stores chat channels and conversations; without it the chat's
-	// routes answer 404.
-	Chat formbuilder.ChatService
-	// Inbox reads, searches and exports submissions; Outbox holds their
-	// webhook and e-mail deliveries (inbox.go, deliveries.go). Without
-	// them those pages answer 404.
-	Inbox  formbuilder.SubmissionReader
-	Outbox formbuilder.OutboxService
-}
+type Services = httpx.Services
+
+// Default rate limits, per minute (see Config).
+const (
+	DefaultRateIPForm      = public.DefaultRateIPForm
+	DefaultRateIP          = public.DefaultRateIP
+	DefaultRateForm        = public.DefaultRateForm
+	DefaultRateChatIP      = chat.DefaultRateChatIP
+	DefaultRateChatChannel = chat.DefaultRateChatChannel
+)
 
 // Config holds what the app needs from the command line.
 type Config struct {
@@ -88,24 +92,10 @@ type Config struct {
 
 // Server is the web application.
 type Server struct {
-	cfg Config
-	// macs pools HMAC-SHA256 states keyed with cfg.Secret for sign: a new
-	// one per signature cost two hash states and a key schedule.
-	macs     sync.Pool
-	svc      Services
-	log      *slog.Logger
-	app      *fiber.App
-	widget   *widget.Renderer
-	trusted  []netip.Prefix
-	forms    *formCache
-	settings atomic.Pointer[formbuilder.Settings]
-	// rates are the limits of the public POST routes (see ratelimit.go).
-	rates *rateLimits
-	// admin holds the admin UI's templates, assets and sign-in throttle;
-	// routesAdmin sets it (see admin.go).
-	admin *adminUI
-	// chat holds the chat's event broadcaster and limits (see chat.go).
-	chat *chatState
+	cfg  Config
+	base *httpx.Base
+	app  *fiber.App
+	hub  *chatlive.Hub
 }
 
 // New builds the app with every route. It loads the settings once; later
@@ -130,44 +120,54 @@ func New(cfg Config, svc Services) (*Server, error) {
 		cfg.IdleTimeout = 75 * time.Second
 	}
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
-	if len(cfg.Secret) < 32 {
-		return nil, errors.New("web: secret must be at least 32 bytes")
+	signer, err := httpx.NewSigner(cfg.Secret)
+	if err != nil {
+		return nil, err
 	}
-	s := &Server{cfg: cfg, svc: svc, log: cfg.Logger, rates: newRateLimits(cfg)}
-	for _, p := range cfg.TrustedProxies {
-		p = strings.TrimSpace(p)
-		if p == "" {
-			continue
-		}
-		if !strings.Contains(p, "/") {
-			a, err := netip.ParseAddr(p)
-			if err != nil {
-				return nil, errors.New("web: bad trusted proxy " + p)
-			}
-			p = netip.PrefixFrom(a, a.BitLen()).String()
-		}
-		pre, err := netip.ParsePrefix(p)
-		if err != nil {
-			return nil, errors.New("web: bad trusted proxy " + p)
-		}
-		s.trusted = append(s.trusted, pre.Masked())
+	proxies, err := httpx.NewProxies(cfg.TrustedProxies)
+	if err != nil {
+		return nil, err
 	}
 	w, err := widget.New(widget.Options{BaseURL: cfg.BaseURL})
 	if err != nil {
 		return nil, err
 	}
-	s.widget = w
-	s.forms = newFormCache(s)
 	st, err := svc.Settings.GetSettings(context.Background())
 	if err != nil {
 		return nil, err
 	}
-	s.settings.Store(st)
+	base := &httpx.Base{
+		BaseURL:  cfg.BaseURL,
+		Log:      cfg.Logger,
+		Clock:    cfg.Now,
+		Proxies:  proxies,
+		Signer:   signer,
+		Settings: httpx.NewSettings(st),
+		Streams:  httpx.NewStreams(cfg.Logger),
+		Widget:   w,
+		Errors:   &httpx.VisitorErrors{Log: cfg.Logger, Widget: w},
+	}
+	s := &Server{cfg: cfg, base: base, hub: chatlive.NewHub()}
+
+	// One per-client limit counts every public post, forms and chat alike.
+	ipLimit := httpx.NewLimiter(httpx.LimitOrDefault(cfg.RateIP, DefaultRateIP), httpx.RateWindow, httpx.RateMaxKeys)
+	pub := public.New(base, public.Config{MinFillTime: cfg.MinFillTime, IPLimit: ipLimit,
+		RateIPForm: cfg.RateIPForm, RateForm: cfg.RateForm}, svc)
+	visitors := chat.New(base, chat.Config{IPLimit: ipLimit, RateChatIP: cfg.RateChatIP,
+		RateChatChannel: cfg.RateChatChannel}, svc, s.hub)
+	office := backoffice.New(base, svc)
+	adm, err := admin.New(base, admin.Config{SMTPConfigured: cfg.SMTPConfigured}, svc, office, pub.Pages(), s.hub)
+	if err != nil {
+		return nil, err
+	}
+	apiSrv := api.New(base, svc, office, pub.Pages(), s.hub)
 
 	s.app = fiber.New(fiber.Config{
 		AppName:               "consentforms",
-		ErrorHandler:          s.handleServerError,
+		ErrorHandler:          s.handleError,
 		DisableStartupMessage: true,
+		// The admin pages' templates (gofiber/template/html/v2).
+		Views: adm.Views(),
 		// Immutable makes every string Fiber hands out a copy, so values kept
 		// past the handler (queues, caches, the group-commit writer) never
 		// point into reused request buffers.
@@ -181,13 +181,18 @@ func New(cfg Config, svc Services) (*Server, error) {
 		// server CPU per page (cmd/formbench). It costs 4 KiB more per
 		// kept-alive connection.
 		WriteBufferSize: 8 << 10,
-		// Trusted proxies are handled by clientIP, which walks
+		// Trusted proxies are handled by httpx.Proxies, which walks
 		// X-Forwarded-For from the right; Fiber's ProxyHeader takes the
 		// left-most entry, which any client can forge through a proxy.
 		EnableTrustedProxyCheck: false,
 	})
 	s.app.Use(s.frame)
-	s.routes()
+	s.app.Get("/healthz", handleHealth)
+	s.app.Get("/favicon.ico", handleFavicon)
+	pub.Routes(s.app)
+	visitors.Routes(s.app)
+	adm.Routes(s.app)
+	apiSrv.Routes(s.app)
 	return s, nil
 }
 
@@ -201,40 +206,27 @@ func (s *Server) Listen(addr string) error { return s.app.Listen(addr) }
 func (s *Server) Listener(ln net.Listener) error { return s.app.Listener(ln) }
 
 // Shutdown stops accepting connections and waits for running requests.
+// Streamed answers (event streams, exports) are cancelled first: they never
+// end by themselves, and a graceful shutdown would wait for them.
 func (s *Server) Shutdown(ctx context.Context) error {
-	// Chat event streams never end by themselves; a graceful shutdown
-	// would wait for them.
-	s.chat.hub.close()
+	s.base.Streams.Close()
+	s.hub.Close()
 	return s.app.ShutdownWithContext(ctx)
 }
 
-// handleServerError is the app's error handler. Fasthttp refuses a body
-// over BodyLimit before any handler runs, and Fiber reports it as a bare
-// 413; this names the limit, so a client knows what to change.
-func (s *Server) handleServerError(c *fiber.Ctx, err error) error {
+// handleError is the app's error handler: what the audiences' own frames
+// leave (the visitor routes' errors, paths no route matches). Fasthttp
+// refuses a body over BodyLimit before any handler runs, and Fiber reports
+// it as a bare 413; this names the limit, so a client knows what to change.
+func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	var fe *fiber.Error
 	if errors.As(err, &fe) && fe.Code == fiber.StatusRequestEntityTooLarge {
 		err = formbuilder.Errorf(formbuilder.ETOOLARGE, "The request body is larger than %d KiB.", s.cfg.BodyLimit/1024)
 	}
-	return s.handleError(c, err)
+	return s.base.Errors.Handle(c, err)
 }
 
-func (s *Server) now() time.Time { return s.cfg.Now().UTC() }
-
-func (s *Server) routes() {
-	app := s.app
-	app.Get("/healthz", s.handleHealth)
-	app.Get("/favicon.ico", s.handleFavicon)
-	s.routesPublic(app)
-	s.routesAdmin(app)
-	s.routesAPI(app)
-	// After both: the consent log's routes rely on their prefix middleware.
-	s.routesLog(app)
-	s.routesChat(app)
-	s.routesInbox(app)
-}
-
-func (s *Server) handleHealth(c *fiber.Ctx) error {
+func handleHealth(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	return c.JSON(fiber.Map{"status": "ok"})
 }
@@ -242,7 +234,7 @@ func (s *Server) handleHealth(c *fiber.Ctx) error {
 // handleFavicon answers the icon request browsers make for every page of
 // this host with "no content", cached for a day: the forms have no icon of
 // their own, and a 404 per page view only fills consoles and logs.
-func (s *Server) handleFavicon(c *fiber.Ctx) error {
+func handleFavicon(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderCacheControl, "public, max-age=86400")
 	return c.SendStatus(fiber.StatusNoContent)
 }
@@ -255,11 +247,11 @@ func (s *Server) handleFavicon(c *fiber.Ctx) error {
 // frame at about 2.5 %.
 func (s *Server) frame(c *fiber.Ctx) (err error) {
 	var idBuf [32]byte
-	c.Response().Header.SetCanonical(hdrRequestID, appendRequestID(idBuf[:0], c))
+	c.Response().Header.SetCanonical(httpx.HdrRequestID, httpx.AppendRequestID(idBuf[:0], c))
 	defer func() {
 		if r := recover(); r != nil {
-			s.log.Error("panic", "method", c.Method(), "path", c.Path(), "panic", r,
-				"request_id", requestID(c), "stack", string(debug.Stack()))
+			s.base.Log.Error("panic", "method", c.Method(), "path", c.Path(), "panic", r,
+				"request_id", httpx.RequestID(c), "stack", string(debug.Stack()))
 			err = formbuilder.Internal(fmt.Errorf("panic: %v", r))
 		}
 		s.accessLog(c, err)
@@ -267,104 +259,24 @@ func (s *Server) frame(c *fiber.Ctx) (err error) {
 	return c.Next()
 }
 
-// recoverStream, deferred by a body stream writer, logs a panic of it
-// instead of letting it end the server: fasthttp runs stream writers in a
-// goroutine of their own, outside frame's recover.
-func (s *Server) recoverStream(what, reqID string) {
-	if r := recover(); r != nil {
-		s.log.Error("panic in "+what, "panic", r, "request_id", reqID, "stack", string(debug.Stack()))
-	}
-}
-
-// requestIDPrefix makes request ids unique across restarts: fasthttp's
-// request ids (connection number, request number on it) only are within
-// one process.
-var requestIDPrefix = func() string {
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}()
-
-var hdrRequestID = []byte(fiber.HeaderXRequestID)
-
-// appendRequestID appends the id of c's request to dst.
-func appendRequestID(dst []byte, c *fiber.Ctx) []byte {
-	dst = append(dst, requestIDPrefix...)
-	dst = append(dst, '-')
-	return strconv.AppendUint(dst, c.Context().ID(), 36)
-}
-
-// requestID is the id of c's request, as its X-Request-Id header and the
-// log lines about it show it. Computed where needed rather than stored:
-// only error paths need it as a string.
-func requestID(c *fiber.Ctx) string { return string(appendRequestID(make([]byte, 0, 32), c)) }
-
 // accessLog logs the request at debug level, or as an error when it
 // failed with a 5xx. Paths and user agents are visitor controlled, so
 // slog's quoting keeps CR/LF from forging log lines.
 func (s *Server) accessLog(c *fiber.Ctx, err error) {
 	status := c.Response().StatusCode()
 	if err != nil {
-		var fe *fiber.Error
-		if errors.As(err, &fe) {
-			status = fe.Code
-		} else if code := formbuilder.ErrorCode(err); code != "" {
-			status = statusOf(code)
-		}
+		status = httpx.ProblemOf(err).Status
 	}
 	// The fasthttp context is a context.Context without a Locals lookup;
 	// slog's handlers only pass it on.
 	ctx := c.Context()
-	if status >= 500 || s.log.Enabled(ctx, slog.LevelDebug) {
-		s.log.Log(ctx, levelFor(status), "request", "method", c.Method(), "path", c.Path(),
-			"status", status, "dur_ms", time.Since(ctx.Time()).Milliseconds(), "request_id", requestID(c))
-	}
-}
-
-func levelFor(status int) slog.Level {
-	if status >= 500 {
-		return slog.LevelError
-	}
-	return slog.LevelDebug
-}
-
-// clientIP returns the visitor's address. X-Forwarded-For is only read when
-// the peer is a trusted proxy, and then from the right, skipping trusted
-// hops, so a forged left-most entry never counts.
-func (s *Server) clientIP(c *fiber.Ctx) string {
-	peer, ok := netip.AddrFromSlice(c.Context().RemoteIP())
-	if !ok {
-		return c.Context().RemoteIP().String()
-	}
-	peer = peer.Unmap()
-	if !s.isTrusted(peer) {
-		return peer.String()
-	}
-	xff := c.Get(fiber.HeaderXForwardedFor)
-	if xff == "" {
-		return peer.String()
-	}
-	parts := strings.Split(xff, ",")
-	for i := len(parts) - 1; i >= 0; i-- {
-		a, err := netip.ParseAddr(strings.TrimSpace(parts[i]))
-		if err != nil {
-			// A hop we cannot read: stop trusting what lies beyond it.
-			return peer.String()
+	log := s.base.Log
+	if status >= 500 || log.Enabled(ctx, slog.LevelDebug) {
+		level := slog.LevelDebug
+		if status >= 500 {
+			level = slog.LevelError
 		}
-		a = a.Unmap()
-		if !s.isTrusted(a) {
-			return a.String()
-		}
-		peer = a
+		log.Log(ctx, level, "request", "method", c.Method(), "path", c.Path(),
+			"status", status, "dur_ms", time.Since(ctx.Time()).Milliseconds(), "request_id", httpx.RequestID(c))
 	}
-	return peer.String()
-}
-
-func (s *Server) isTrusted(a netip.Addr) bool {
-	for _, p := range s.trusted {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
 }

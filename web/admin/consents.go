@@ -1,0 +1,289 @@
+package admin
+
+import (
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/consentforms/consentforms/formbuilder"
+	"github.com/consentforms/consentforms/web/internal/backoffice"
+	"github.com/gofiber/fiber/v2"
+)
+
+// consentInput is the consent editor as typed.
+type consentInput struct {
+	Name, Type, Text, Label, LinkURL, Language string
+}
+
+func consentInputOf(co *formbuilder.Consent) consentInput {
+	in := consentInput{Name: co.Name, Type: string(co.Type)}
+	if v := co.Current; v != nil {
+		in.Text, in.Label, in.LinkURL, in.Language = v.Text, v.Label, v.LinkURL, v.Language
+	}
+	return in
+}
+
+func parseConsentInput(c *fiber.Ctx) consentInput {
+	return consentInput{
+		Name:     strings.TrimSpace(c.FormValue("name")),
+		Type:     c.FormValue("type"),
+		Text:     strings.TrimSpace(c.FormValue("text")),
+		Label:    strings.TrimSpace(c.FormValue("label")),
+		LinkURL:  strings.TrimSpace(c.FormValue("link_url")),
+		Language: c.FormValue("language"),
+	}
+}
+
+// errNoCompany explains why a standard consent cannot be made yet.
+const errNoCompany = "needs your company data: fill in Settings → Company first (at least name and purposes)"
+
+// content builds the consent and its sanitised content from the input.
+// Standard consents take text and label from the built-in template filled
+// with the company data; the admin chooses only name, language and link.
+// It returns what the sanitiser removed and the input errors by input id.
+func (s *Server) consentContent(in *consentInput) (*formbuilder.Consent, formbuilder.ConsentContent, []string, map[string]string) {
+	co := &formbuilder.Consent{Name: in.Name, Type: formbuilder.ConsentType(in.Type)}
+	content := formbuilder.ConsentContent{Text: in.Text, Label: in.Label, LinkURL: in.LinkURL, Language: in.Language}
+	errs := map[string]string{}
+	if co.Type == formbuilder.ConsentStandard {
+		company := s.Settings.Load().Company
+		if company.Validate() != nil {
+			errs["type"] = errNoCompany
+		} else if formbuilder.ValidLanguage(in.Language) {
+			content = formbuilder.StandardContent(in.Language, company)
+			content.LinkURL = in.LinkURL
+			in.Text, in.Label = content.Text, content.Label
+		}
+	}
+	removed := content.Sanitize()
+	for k, m := range formbuilder.ErrorFields(co.Validate()) {
+		errs[inputID(k)] = m
+	}
+	for k, m := range formbuilder.ErrorFields(content.Validate()) {
+		errs[inputID(k)] = m
+	}
+	return co, content, removed, errs
+}
+
+// consentEditView is the data of the consent editor.
+type consentEditView struct {
+	Consent *formbuilder.Consent // nil on the new-consent page
+	In      consentInput
+	Forms   []*formbuilder.Form // forms that attach the consent
+	// CompanyOK says whether standard consents can be made.
+	CompanyOK bool
+}
+
+func (s *Server) consentView(co *formbuilder.Consent, in consentInput, forms []*formbuilder.Form) *consentEditView {
+	company := s.Settings.Load().Company
+	return &consentEditView{Consent: co, In: in, Forms: forms, CompanyOK: company.Validate() == nil}
+}
+
+func (s *Server) handleConsentList(c *fiber.Ctx) error {
+	list, err := s.svc.Consents.ListConsents(c.UserContext())
+	if err != nil {
+		return err
+	}
+	return s.render(c, fiber.StatusOK, "consents", &view{Title: "Consents", Nav: "consents", Data: list})
+}
+
+func (s *Server) handleConsentNew(c *fiber.Ctx) error {
+	in := consentInput{Type: string(formbuilder.ConsentCustom), Language: "en"}
+	if l := c.Query("language"); formbuilder.ValidLanguage(l) {
+		in.Language = l
+	}
+	if c.Query("type") == string(formbuilder.ConsentStandard) {
+		in.Type = string(formbuilder.ConsentStandard)
+		if company := s.Settings.Load().Company; company.Validate() == nil {
+			std := formbuilder.StandardContent(in.Language, company)
+			in.Text, in.Label = std.Text, std.Label
+		}
+	}
+	return s.render(c, fiber.StatusOK, "consent_edit", &view{Title: "New consent", Nav: "consents",
+		Data: s.consentView(nil, in, nil)})
+}
+
+// fillFromTemplate handles the "Start from the standard template" button:
+// it puts the filled template into the editor as custom text, saving nothing.
+func (s *Server) fillFromTemplate(c *fiber.Ctx, co *formbuilder.Consent, in consentInput, forms []*formbuilder.Form) error {
+	v := &view{Title: "New consent", Nav: "consents"}
+	if co != nil {
+		v.Title = co.Name
+	}
+	company := s.Settings.Load().Company
+	if company.Validate() != nil {
+		v.Errors = map[string]string{"type": errNoCompany}
+	} else {
+		lang := in.Language
+		if !formbuilder.ValidLanguage(lang) {
+			lang = "en"
+		}
+		std := formbuilder.StandardContent(lang, company)
+		in.Text, in.Label, in.Language = std.Text, std.Label, lang
+		v.Notice = "The standard template was filled in. Adapt it and save; nothing is saved yet."
+	}
+	v.Data = s.consentView(co, in, forms)
+	return s.render(c, fiber.StatusOK, "consent_edit", v)
+}
+
+func (s *Server) handleConsentCreate(c *fiber.Ctx) error {
+	in := parseConsentInput(c)
+	if c.FormValue("fill") == "1" {
+		return s.fillFromTemplate(c, nil, in, nil)
+	}
+	co, content, removed, errs := s.consentContent(&in)
+	if len(errs) == 0 {
+		err := s.svc.Consents.CreateConsent(c.UserContext(), co, content, currentAdmin(c).user.Email)
+		if err != nil {
+			if formbuilder.ErrorCode(err) != formbuilder.EINVALID {
+				return err
+			}
+			errs = fieldErrorsFor(err, "", "")
+		}
+	}
+	if len(errs) > 0 {
+		return s.render(c, fiber.StatusUnprocessableEntity, "consent_edit", &view{Title: "New consent",
+			Nav: "consents", Errors: errs, Removed: removed, Data: s.consentView(nil, in, nil)})
+	}
+	s.pages.InvalidateAll()
+	return c.Redirect(consentURL(co.ID, "consent-created", removed), fiber.StatusSeeOther)
+}
+
+func consentURL(id int64, msg string, removed []string) string {
+	q := url.Values{}
+	if msg != "" {
+		q.Set("msg", msg)
+	}
+	for _, r := range removed {
+		q.Add("removed", r)
+	}
+	u := "/admin/consents/" + strconv.FormatInt(id, 10)
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	return u
+}
+
+// adminConsent returns the consent of the :id parameter.
+func (s *Server) adminConsent(c *fiber.Ctx) (*formbuilder.Consent, error) {
+	id, err := backoffice.ParamID(c, "id")
+	if err != nil {
+		return nil, err
+	}
+	co, err := s.svc.Consents.FindConsentByID(c.UserContext(), id)
+	if formbuilder.ErrorCode(err) == formbuilder.ENOTFOUND {
+		return nil, formbuilder.Errorf(formbuilder.ENOTFOUND, "This consent does not exist.")
+	}
+	return co, err
+}
+
+// formsUsing lists the forms (archived too) that attach consent id, so the
+// editor can say which forms an edit affects.
+func (s *Server) formsUsing(c *fiber.Ctx, id int64) ([]*formbuilder.Form, error) {
+	all, err := s.svc.Forms.ListForms(c.UserContext(), formbuilder.FormFilter{IncludeArchived: true})
+	if err != nil {
+		return nil, err
+	}
+	var out []*formbuilder.Form
+	for _, f := range all {
+		for _, fc := range f.Consents {
+			if fc.ConsentID == id {
+				out = append(out, f)
+				break
+			}
+		}
+	}
+	return out, nil
+}
+
+func (s *Server) handleConsentEdit(c *fiber.Ctx) error {
+	co, err := s.adminConsent(c)
+	if err != nil {
+		return err
+	}
+	forms, err := s.formsUsing(c, co.ID)
+	if err != nil {
+		return err
+	}
+	return s.render(c, fiber.StatusOK, "consent_edit", &view{Title: co.Name, Nav: "consents",
+		Data: s.consentView(co, consentInputOf(co), forms)})
+}
+
+func (s *Server) handleConsentSave(c *fiber.Ctx) error {
+	old, err := s.adminConsent(c)
+	if err != nil {
+		return err
+	}
+	forms, err := s.formsUsing(c, old.ID)
+	if err != nil {
+		return err
+	}
+	in := parseConsentInput(c)
+	if c.FormValue("fill") == "1" {
+		return s.fillFromTemplate(c, old, in, forms)
+	}
+	co, content, removed, errs := s.consentContent(&in)
+	co.ID = old.ID
+	var saved *formbuilder.Consent
+	if len(errs) == 0 {
+		saved, err = s.svc.Consents.UpdateConsent(c.UserContext(), co, content, currentAdmin(c).user.Email)
+		if err != nil {
+			if formbuilder.ErrorCode(err) != formbuilder.EINVALID {
+				return err
+			}
+			errs = fieldErrorsFor(err, "", "")
+		}
+	}
+	if len(errs) > 0 {
+		return s.render(c, fiber.StatusUnprocessableEntity, "consent_edit", &view{Title: old.Name,
+			Nav: "consents", Errors: errs, Removed: removed, Data: s.consentView(old, in, forms)})
+	}
+	// A new version changes every form that attaches the consent.
+	s.pages.InvalidateAll()
+	msg := "consent-unchanged"
+	if saved != nil && saved.Current != nil && old.Current != nil && saved.Current.Number > old.Current.Number {
+		msg = "consent-version"
+	}
+	return c.Redirect(consentURL(old.ID, msg, removed), fiber.StatusSeeOther)
+}
+
+// versionsView is the data of the version history.
+type versionsView struct {
+	Consent   *formbuilder.Consent
+	Versions  []*formbuilder.ConsentVersion
+	CurrentID int64
+}
+
+func (s *Server) handleConsentVersions(c *fiber.Ctx) error {
+	co, err := s.adminConsent(c)
+	if err != nil {
+		return err
+	}
+	vs, err := s.svc.Consents.ListConsentVersions(c.UserContext(), co.ID)
+	if err != nil {
+		return err
+	}
+	vv := &versionsView{Consent: co, Versions: vs}
+	if co.Current != nil {
+		vv.CurrentID = co.Current.ID
+	}
+	return s.render(c, fiber.StatusOK, "consent_versions", &view{Title: "Versions of " + co.Name, Nav: "consents",
+		Data: vv})
+}
+
+// handleConsentPreview answers the editor's live preview (admin.js sends
+// the text with the X-CSRF-Token header) with an HTML fragment: admin
+// pages never answer JSON.
+func (s *Server) handleConsentPreview(c *fiber.Ctx) error {
+	text := c.FormValue("text")
+	if len(text) > formbuilder.MaxConsentTextBytes {
+		return formbuilder.Errorf(formbuilder.ETOOLARGE, "The text is too long.")
+	}
+	clean, removed := formbuilder.SanitizeReport(text)
+	// A fragment of its own (consent_preview.html), without head and foot;
+	// its text passes the one sanitising policy again in the template.
+	if err := c.Render("consent_preview", map[string]any{"Text": clean, "Removed": removed}); err != nil {
+		return formbuilder.Internal(err)
+	}
+	return nil
+}

@@ -1,0 +1,127 @@
+package admin
+
+import (
+	"strings"
+
+	"github.com/consentforms/consentforms/formbuilder"
+	"github.com/consentforms/consentforms/web/internal/httpx"
+	"github.com/gofiber/fiber/v2"
+)
+
+// CSRF defence for the admin UI has three layers, each enough against a
+// plain cross-site form post:
+//
+//  1. the session cookie is SameSite=Lax, so browsers do not send it on
+//     cross-site POSTs;
+//  2. checkSameOrigin refuses POSTs whose Sec-Fetch-Site or Origin header
+//     names another site (every current browser sends at least one);
+//  3. checkCSRF demands the session's secret token in the hidden _csrf field
+//     (or the X-CSRF-Token header for the progressive JS).
+//
+// The sign-in form has no session yet; it uses a signed double-submit
+// cookie instead (loginCSRF), which stops login CSRF.
+
+// csrfHeader carries the token for fetch() calls of admin.js.
+const csrfHeader = "X-CSRF-Token"
+
+// loginCookie holds the random value the sign-in form's token is signed over.
+const loginCookie = "cf_login"
+
+func isSafeMethod(m string) bool {
+	return m == fiber.MethodGet || m == fiber.MethodHead || m == fiber.MethodOptions
+}
+
+var errCrossSite = formbuilder.Errorf(formbuilder.EFORBIDDEN,
+	"This request came from another site and was refused. Open the admin pages directly and try again.")
+
+var errBadCSRF = formbuilder.Errorf(formbuilder.EFORBIDDEN,
+	"This form was not sent from a current admin page (its security token is missing or out of date). "+
+		"Go back, reload the page and try again.")
+
+// checkSameOrigin refuses state-changing requests that the browser says
+// come from another site. Requests without either header (old browsers,
+// scripts) still need the CSRF token.
+func (s *Server) checkSameOrigin(c *fiber.Ctx) error {
+	if isSafeMethod(c.Method()) {
+		return c.Next()
+	}
+	switch c.Get("Sec-Fetch-Site") {
+	case "", "same-origin", "none":
+	default: // same-site, cross-site
+		return errCrossSite
+	}
+	if o := c.Get(fiber.HeaderOrigin); o != "" && !httpx.IsSelfOrigin(c, s.BaseURL, o) {
+		return errCrossSite
+	}
+	return c.Next()
+}
+
+// isSelfOrigin reports whether origin is this server: the public BaseURL,
+// or the host the request was sent to (an admin may use another name than
+// BaseURL, say an internal one; a foreign page cannot choose the Host).
+func (s *Server) isSelfOrigin(c *fiber.Ctx, origin string) bool {
+	o, err := formbuilder.NormalizeOrigin(origin)
+	if err != nil {
+		return false // includes "null" from sandboxed frames and file: pages
+	}
+	if self, err := formbuilder.NormalizeOrigin(s.BaseURL); err == nil && self == o {
+		return true
+	}
+	_, hostport, _ := strings.Cut(o, "://")
+	host := strings.ToLower(c.Hostname())
+	if hostport == host {
+		return true
+	}
+	// The Host header keeps a default port that the Origin header drops.
+	for _, p := range []string{":80", ":443"} {
+		if strings.TrimSuffix(host, p) == hostport && strings.HasSuffix(host, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkCSRF demands the session's token on every state-changing request.
+// It runs after requireSession.
+func (s *Server) checkCSRF(c *fiber.Ctx) error {
+	if isSafeMethod(c.Method()) {
+		return c.Next()
+	}
+	a := currentAdmin(c)
+	if a == nil {
+		return errBadCSRF
+	}
+	tok := c.Get(csrfHeader)
+	if tok == "" {
+		tok = c.FormValue("_csrf")
+	}
+	if !httpx.SameToken(tok, a.sess.CSRF) {
+		return errBadCSRF
+	}
+	return c.Next()
+}
+
+// loginCSRF returns the token for the sign-in form, setting the cookie it
+// is bound to when the browser has none yet.
+func (s *Server) loginCSRF(c *fiber.Ctx) string {
+	v := c.Cookies(loginCookie)
+	if !validSessionToken(v) {
+		v = httpx.NewSecret(sessionTokenBytes)
+		c.Cookie(&fiber.Cookie{
+			Name:     loginCookie,
+			Value:    v,
+			Path:     "/admin/login",
+			HTTPOnly: true,
+			Secure:   s.secureCookies(),
+			SameSite: fiber.CookieSameSiteStrictMode,
+		})
+	}
+	return s.Signer.Sign("login-csrf", v)
+}
+
+// checkLoginCSRF verifies the sign-in form's token against its cookie.
+func (s *Server) checkLoginCSRF(c *fiber.Ctx) bool {
+	v := c.Cookies(loginCookie)
+	tok := c.FormValue("_csrf")
+	return validSessionToken(v) && tok != "" && s.Signer.Verify(tok, "login-csrf", v)
+}

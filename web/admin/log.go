@@ -1,0 +1,271 @@
+package admin
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/consentforms/consentforms/formbuilder"
+	"github.com/consentforms/consentforms/web/internal/backoffice"
+	"github.com/gofiber/fiber/v2"
+)
+
+func init() {
+	// Names of the filter inputs in the error summary of the admin frame.
+	for id, label := range map[string]string{
+		"filter-consent_id": "Consent", "filter-form_id": "Form", "filter-since": "From",
+		"filter-until": "To", "filter-ip": "IP address", "filter-q": "Search", "filter-action": "Entries",
+	} {
+		errorLabels[id] = label
+	}
+}
+
+// logTimeFormat shows seconds: entries of one submission share a minute,
+// and the log is evidence, so the list shows as much as fits. The column
+// header says UTC.
+const logTimeFormat = "2006-01-02 15:04:05"
+
+// logRow is one line of the list, with display strings worked out in Go so
+// the template stays free of logic.
+type logRow struct {
+	ID          int64
+	When        string
+	Datetime    string
+	Consent     string
+	ConsentID   int64
+	User        string
+	IP          string
+	Source      string
+	PageURL     string
+	Subject     string
+	Withdrawal  bool
+	WithdrawsID int64
+	// WithdrawnLater marks a given consent that a later entry withdrew.
+	WithdrawnLater bool
+	// PreTicked marks a box that was pre-ticked and never touched: weak
+	// evidence of consent (CJEU C-673/17 Planet49).
+	PreTicked bool
+}
+
+func logRowOf(r *formbuilder.ConsentRecord, withdrawn map[int64]bool) logRow {
+	return logRow{
+		ID:             r.ID,
+		When:           r.Time.UTC().Format(logTimeFormat),
+		Datetime:       r.Time.UTC().Format(time.RFC3339Nano),
+		Consent:        r.ConsentName + " v" + strconv.Itoa(r.VersionNo),
+		ConsentID:      r.ConsentID,
+		User:           r.User,
+		IP:             r.IP,
+		Source:         r.Source,
+		PageURL:        r.PageURL,
+		Subject:        r.Subject,
+		Withdrawal:     r.Action == formbuilder.ActionWithdrawn,
+		WithdrawsID:    r.WithdrawsID,
+		WithdrawnLater: withdrawn[r.ID],
+		PreTicked:      r.PreTickedUntouched(),
+	}
+}
+
+// logListView is the data of log.html.
+type logListView struct {
+	// Heading and Crumb describe the scope: the whole log, one form or one
+	// consent; Path is where the filter form and the pager point.
+	Heading   string
+	CrumbURL  string
+	CrumbName string
+	Path      string
+	// Fixed names the filter the scope sets ("form_id" or "consent_id"),
+	// which the filter form then leaves out.
+	Fixed    string
+	Q        backoffice.LogQuery
+	Consents []*formbuilder.Consent
+	Forms    []*formbuilder.Form
+	Rows     []logRow
+	Filtered bool
+	// OlderURL and NewerURL page through the log; FirstURL is the newest page.
+	OlderURL, NewerURL, FirstURL string
+	CSVURL, NDJSONURL            string
+}
+
+func (s *Server) handleLogList(c *fiber.Ctx) error {
+	return s.renderLog(c, &logListView{Heading: "Received consents", Path: "/admin/log"})
+}
+
+// handleFormLog is the list of one form's consents, linked from its settings.
+func (s *Server) handleFormLog(c *fiber.Ctx) error {
+	id, err := backoffice.ParamID(c, "id")
+	if err != nil {
+		return err
+	}
+	form, err := s.svc.Forms.FindFormByID(c.UserContext(), id)
+	if err != nil {
+		return err
+	}
+	ids := strconv.FormatInt(id, 10)
+	return s.renderLog(c, &logListView{
+		Heading: "Received consents: " + form.Name, Path: "/admin/forms/" + ids + "/log",
+		CrumbURL: "/admin/forms/" + ids, CrumbName: form.Name, Fixed: "form_id",
+		Q: backoffice.LogQuery{FormID: ids},
+	})
+}
+
+// handleConsentLog is the list of one consent's entries (every version),
+// linked from the consent's settings.
+func (s *Server) handleConsentLog(c *fiber.Ctx) error {
+	id, err := backoffice.ParamID(c, "id")
+	if err != nil {
+		return err
+	}
+	co, err := s.svc.Consents.FindConsentByID(c.UserContext(), id)
+	if err != nil {
+		return err
+	}
+	ids := strconv.FormatInt(id, 10)
+	return s.renderLog(c, &logListView{
+		Heading: "Received consents: " + co.Name, Path: "/admin/consents/" + ids + "/log",
+		CrumbURL: "/admin/consents/" + ids, CrumbName: co.Name, Fixed: "consent_id",
+		Q: backoffice.LogQuery{ConsentID: ids},
+	})
+}
+
+// renderLog renders a list page for the filter in the query string, with
+// the scope's fixed filter on top. A filter that cannot be read shows the
+// form again with the messages and no rows, status 422.
+func (s *Server) renderLog(c *fiber.Ctx, v *logListView) error {
+	ctx := c.UserContext()
+	f, q, errs := backoffice.LogFilter(c)
+	switch v.Fixed {
+	case "form_id":
+		q.FormID = v.Q.FormID
+		f.FormID, _ = strconv.ParseInt(q.FormID, 10, 64)
+		delete(errs, "form_id")
+	case "consent_id":
+		q.ConsentID = v.Q.ConsentID
+		f.ConsentID, _ = strconv.ParseInt(q.ConsentID, 10, 64)
+		delete(errs, "consent_id")
+	}
+	v.Q = q
+	v.Filtered = q.Since != "" || q.Until != "" || q.IP != "" || q.Q != "" || q.Action != "" ||
+		(v.Fixed != "form_id" && q.FormID != "") || q.ChannelID != "" || (v.Fixed != "consent_id" && q.ConsentID != "")
+	var err error
+	if v.Consents, err = s.svc.Consents.ListConsents(ctx); err != nil {
+		return err
+	}
+	if v.Forms, err = s.svc.Forms.ListForms(ctx, formbuilder.FormFilter{IncludeArchived: true}); err != nil {
+		return err
+	}
+	status := fiber.StatusOK
+	if len(errs) == 0 {
+		page, err := s.office.LogPage(ctx, f)
+		switch {
+		case formbuilder.ErrorCode(err) == formbuilder.EINVALID:
+			// A free-text search that took too long, or a filter storage
+			// refused: say so at the filter.
+			errs = backoffice.LogFilterErrors(err)
+			if len(errs) == 0 {
+				errs["q"] = formbuilder.ErrorMessage(err)
+			}
+		case err != nil:
+			return err
+		default:
+			for _, r := range page.Records {
+				v.Rows = append(v.Rows, logRowOf(r, page.Withdrawn))
+			}
+			qs := q.Encode()
+			if f.Limit > 0 {
+				// A chosen page size stays for the following pages.
+				qs = strings.TrimPrefix(qs+"&limit="+strconv.Itoa(f.Limit), "&")
+			}
+			link := func(k string, id int64) string {
+				u := v.Path + "?" + k + "=" + strconv.FormatInt(id, 10)
+				if qs != "" {
+					u += "&" + qs
+				}
+				return u
+			}
+			if page.OlderBefore > 0 {
+				v.OlderURL = link("before", page.OlderBefore)
+			}
+			if page.NewerAfter > 0 {
+				v.NewerURL = link("after", page.NewerAfter)
+				v.FirstURL = v.Path
+				if qs != "" {
+					v.FirstURL += "?" + qs
+				}
+			}
+		}
+	}
+	exportQS := q.Encode()
+	if exportQS != "" {
+		exportQS = "?" + exportQS
+	}
+	v.CSVURL = "/admin/log/export.csv" + exportQS
+	v.NDJSONURL = "/admin/log/export.ndjson" + exportQS
+	view := &view{Title: v.Heading, Nav: "log", Data: v}
+	if len(errs) > 0 {
+		status = fiber.StatusUnprocessableEntity
+		view.Errors = map[string]string{}
+		for k, m := range errs {
+			switch k {
+			case "before", "after", "limit":
+				// Pager parameters have no input to point at.
+				view.Error = "This page link is not valid (" + k + " " + m + "). Start again from the first page."
+			default:
+				// Input ids of the filter form are "filter-" + parameter.
+				view.Errors["filter-"+k] = m
+			}
+		}
+	}
+	return s.render(c, status, "log", view)
+}
+
+// logDetailView is the data of log_detail.html.
+type logDetailView struct {
+	Rec  *formbuilder.ConsentRecord
+	When string
+	// Version is the consent version the visitor was shown; HashOK says
+	// whether its stored hash still matches its text, and TextHashOK
+	// whether the entry's text hash names this very content.
+	Version    *formbuilder.ConsentVersion
+	Label      formbuilder.Label
+	HashOK     bool
+	TextHashOK bool
+	// Withdrawn is set for a given consent that a later entry withdrew;
+	// Withdraws is, for a withdrawal, the entry it withdrew.
+	Withdrawn bool
+	Withdraws *formbuilder.ConsentRecord
+	PreTicked bool
+}
+
+// handleLogDetail shows one entry with the exact text and label the
+// visitor saw, the hashes that prove them and the entry's metadata.
+func (s *Server) handleLogDetail(c *fiber.Ctx) error {
+	rec, ver, withdrawn, err := s.office.RecordVersion(c)
+	if err != nil {
+		return err
+	}
+	v := &logDetailView{
+		Rec: rec, When: rec.Time.UTC().Format(time.RFC3339Nano), Version: ver,
+		Label: formbuilder.ParseLabel(ver.Label), HashOK: ver.VerifyHash(), TextHashOK: ver.Hash == rec.TextHash,
+		PreTicked: rec.PreTickedUntouched(), Withdrawn: withdrawn,
+	}
+	if rec.Action != formbuilder.ActionGiven && rec.WithdrawsID > 0 {
+		if v.Withdraws, err = s.svc.Log.FindRecord(c.UserContext(), rec.WithdrawsID); err != nil {
+			return err
+		}
+	}
+	return s.render(c, fiber.StatusOK, "log_detail", &view{Title: "Consent entry " + strconv.FormatInt(rec.ID, 10),
+		Nav: "log", Data: v})
+}
+
+// handleLogExport downloads the entries of the filter in the query string
+// (the list's current filter) as CSV or NDJSON.
+func (s *Server) handleLogExport(format string) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		f, _, errs := backoffice.LogFilter(c)
+		if len(errs) > 0 {
+			return formbuilder.FieldErrors(errs)
+		}
+		return s.office.StreamLog(c, f, format)
+	}
+}

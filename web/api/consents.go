@@ -1,0 +1,159 @@
+package api
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/consentforms/consentforms/formbuilder"
+	"github.com/consentforms/consentforms/web/internal/httpx"
+	"github.com/gofiber/fiber/v2"
+)
+
+// consentRequest is the body of POST /consents and PUT /consents/:id.
+// Type defaults to custom. A standard consent's text and label come from
+// the template and the company data, so sending them is an error rather
+// than silently dropped.
+type consentRequest struct {
+	Name     string `json:"name"`
+	Type     string `json:"type"`
+	Text     string `json:"text"`
+	Label    string `json:"label"`
+	LinkURL  string `json:"link_url"`
+	Language string `json:"language"`
+}
+
+// consentResponse is a consent with what the last write did: which markup
+// the sanitiser removed and whether a new version was made.
+type consentResponse struct {
+	*formbuilder.Consent
+	Removed        []string `json:"removed,omitempty"`
+	VersionCreated bool     `json:"version_created"`
+}
+
+// content validates the request and returns the consent and its sanitised
+// content, or an EINVALID error naming the fields.
+func (s *Server) apiConsentContent(req *consentRequest) (*formbuilder.Consent, formbuilder.ConsentContent, []string, error) {
+	if req.Type == "" {
+		req.Type = string(formbuilder.ConsentCustom)
+	}
+	co := &formbuilder.Consent{Name: strings.TrimSpace(req.Name), Type: formbuilder.ConsentType(req.Type)}
+	content := formbuilder.ConsentContent{Text: req.Text, Label: req.Label, LinkURL: req.LinkURL, Language: req.Language}
+	errs := map[string]string{}
+	if co.Type == formbuilder.ConsentStandard {
+		if strings.TrimSpace(req.Text) != "" {
+			errs["text"] = "must be empty for standard consents: it is generated from the company data"
+		}
+		if strings.TrimSpace(req.Label) != "" {
+			errs["label"] = "must be empty for standard consents: it is generated"
+		}
+		company := s.Settings.Load().Company
+		if company.Validate() != nil {
+			errs["type"] = "standard needs the company data in the settings (at least name and purposes)"
+		} else if formbuilder.ValidLanguage(req.Language) {
+			content = formbuilder.StandardContent(req.Language, company)
+			content.LinkURL = req.LinkURL
+		}
+	}
+	removed := content.Sanitize()
+	for k, m := range formbuilder.ErrorFields(co.Validate()) {
+		errs[k] = m
+	}
+	for k, m := range formbuilder.ErrorFields(content.Validate()) {
+		if errs[k] == "" {
+			errs[k] = m
+		}
+	}
+	return co, content, removed, formbuilder.FieldErrors(errs)
+}
+
+func (s *Server) apiConsent(c *fiber.Ctx) (*formbuilder.Consent, error) {
+	id, err := strconv.ParseInt(c.Params("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return nil, formbuilder.Errorf(formbuilder.ENOTFOUND, "consent not found")
+	}
+	co, err := s.svc.Consents.FindConsentByID(c.UserContext(), id)
+	if formbuilder.ErrorCode(err) == formbuilder.ENOTFOUND {
+		return nil, formbuilder.Errorf(formbuilder.ENOTFOUND, "consent not found")
+	}
+	return co, err
+}
+
+func (s *Server) apiListConsents(c *fiber.Ctx) error {
+	list, err := s.svc.Consents.ListConsents(c.UserContext())
+	if err != nil {
+		return err
+	}
+	if list == nil {
+		list = []*formbuilder.Consent{}
+	}
+	return c.JSON(fiber.Map{"consents": list})
+}
+
+func (s *Server) apiGetConsent(c *fiber.Ctx) error {
+	co, err := s.apiConsent(c)
+	if err != nil {
+		return err
+	}
+	return c.JSON(co)
+}
+
+func (s *Server) apiCreateConsent(c *fiber.Ctx) error {
+	var req consentRequest
+	if err := httpx.ReadJSON(c, maxJSONBody, &req); err != nil {
+		return err
+	}
+	co, content, removed, err := s.apiConsentContent(&req)
+	if err != nil {
+		return err
+	}
+	ctx := c.UserContext()
+	if err := s.svc.Consents.CreateConsent(ctx, co, content, apiAuthor(c)); err != nil {
+		return err
+	}
+	s.pages.InvalidateAll()
+	saved, err := s.svc.Consents.FindConsentByID(ctx, co.ID)
+	if err != nil {
+		return err
+	}
+	c.Location("/api/v1/consents/" + strconv.FormatInt(co.ID, 10))
+	return c.Status(fiber.StatusCreated).JSON(consentResponse{Consent: saved, Removed: removed, VersionCreated: true})
+}
+
+func (s *Server) apiUpdateConsent(c *fiber.Ctx) error {
+	old, err := s.apiConsent(c)
+	if err != nil {
+		return err
+	}
+	var req consentRequest
+	if err := httpx.ReadJSON(c, maxJSONBody, &req); err != nil {
+		return err
+	}
+	co, content, removed, err := s.apiConsentContent(&req)
+	if err != nil {
+		return err
+	}
+	co.ID = old.ID
+	saved, err := s.svc.Consents.UpdateConsent(c.UserContext(), co, content, apiAuthor(c))
+	if err != nil {
+		return err
+	}
+	// A new version changes every form that attaches the consent.
+	s.pages.InvalidateAll()
+	created := saved.Current != nil && old.Current != nil && saved.Current.Number > old.Current.Number
+	return c.JSON(consentResponse{Consent: saved, Removed: removed, VersionCreated: created})
+}
+
+func (s *Server) apiListConsentVersions(c *fiber.Ctx) error {
+	co, err := s.apiConsent(c)
+	if err != nil {
+		return err
+	}
+	vs, err := s.svc.Consents.ListConsentVersions(c.UserContext(), co.ID)
+	if err != nil {
+		return err
+	}
+	if vs == nil {
+		vs = []*formbuilder.ConsentVersion{}
+	}
+	return c.JSON(fiber.Map{"versions": vs})
+}

@@ -1,0 +1,66 @@
+package httpx
+
+import (
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/consentforms/consentforms/formbuilder"
+	"github.com/consentforms/consentforms/widget"
+	"github.com/gofiber/fiber/v2"
+)
+
+// Base is what every audience's server is built from: one value per app,
+// shared by all of them.
+type Base struct {
+	// BaseURL is the public URL of the server, without trailing slash.
+	BaseURL string
+	Log     *slog.Logger
+	// Clock is the time source; Now reads it in UTC.
+	Clock    func() time.Time
+	Proxies  *Proxies
+	Signer   *Signer
+	Settings *Settings
+	Streams  *Streams
+	Widget   *widget.Renderer
+	// Errors answers the errors of visitor routes and of unmatched paths.
+	Errors *VisitorErrors
+}
+
+// Now is the current time in UTC.
+func (b *Base) Now() time.Time { return b.Clock().UTC() }
+
+// ClientIP is the address of c's client, behind trusted proxies.
+func (b *Base) ClientIP(c *fiber.Ctx) string { return b.Proxies.ClientIP(c) }
+
+// Settings is the installation's settings as this process last saw them:
+// read on every submission (the IP mode), so it is an atomic copy rather
+// than a storage read.
+type Settings struct {
+	p atomic.Pointer[formbuilder.Settings]
+}
+
+// NewSettings returns a holder of st.
+func NewSettings(st *formbuilder.Settings) *Settings {
+	s := &Settings{}
+	s.p.Store(st)
+	return s
+}
+
+// Load returns the current settings; callers must not change them.
+func (s *Settings) Load() *formbuilder.Settings { return s.p.Load() }
+
+// Store replaces the settings after they were saved.
+func (s *Settings) Store(st *formbuilder.Settings) { s.p.Store(st) }
+
+// PageCache is the public side's cache of rendered form pages. Changes made
+// through the admin UI or the API drop what they touched at once; changes
+// made elsewhere (the CLI, another server) are seen when an entry's TTL
+// runs out.
+type PageCache interface {
+	// Invalidate drops the pages of the form with key.
+	Invalidate(key string)
+	// InvalidateAll drops every page, after a change that can touch many
+	// forms (a new consent version changes each form that attaches it).
+	InvalidateAll()
+}

@@ -1,0 +1,23 @@
+package httpx
+
+import "github.com/consentforms/consentforms/formbuilder"
+
+// Services are the domain services the web app works with; cmd/consentforms
+// wires a storage implementation in. Chat, Inbox and Outbox may be nil:
+// their routes then answer 404.
+type Services struct {
+	Forms       formbuilder.FormService
+	Consents    formbuilder.ConsentService
+	Submissions formbuilder.SubmissionService
+	Log         formbuilder.ConsentLog
+	Users       formbuilder.UserService
+	Sessions    formbuilder.SessionService
+	Tokens      formbuilder.TokenService
+	Settings    formbuilder.SettingsService
+	// Chat stores chat channels and conversations.
+	Chat formbuilder.ChatService
+	// Inbox reads, searches and exports submissions; Outbox holds their
+	// webhook and e-mail deliveries.
+	Inbox  formbuilder.SubmissionReader
+	Outbox formbuilder.OutboxService
+}

@@ -1,0 +1,259 @@
+package public
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/consentforms/consentforms/formbuilder"
+	"github.com/consentforms/consentforms/internal/jsonx"
+	"github.com/consentforms/consentforms/web/internal/httpx"
+	"github.com/consentforms/consentforms/widget"
+	"github.com/gofiber/fiber/v2"
+)
+
+// loadForm returns the cached form for the :key param, or a not-found error
+// for keys that cannot exist, before any storage lookup (formCache.get
+// checks the key pattern on a cache miss).
+func (s *Server) loadForm(c *fiber.Ctx) (*cachedForm, error) {
+	key := c.Params("key")
+	// fasthttp read the clock when the request came in; the cache's TTL
+	// needs no second reading.
+	cf, err := s.forms.get(c.UserContext(), key, c.Context().Time())
+	if err != nil {
+		if formbuilder.ErrorCode(err) == formbuilder.ENOTFOUND {
+			return nil, formbuilder.Errorf(formbuilder.ENOTFOUND, "form not found")
+		}
+		return nil, err
+	}
+	if cf.form.Archived {
+		return nil, formbuilder.Errorf(formbuilder.EGONE, "%s", httpx.IfLang(cf.form.Language,
+			"Dieses Formular nimmt keine Eingaben mehr an.", "This form no longer accepts submissions."))
+	}
+	return cf, nil
+}
+
+// handleFormPage serves the hosted form from the form cache: bytes rendered
+// once per form version, assembled with the render token once a second, in
+// the coding the client accepts (gzip spliced around the token, see
+// gzipSplice; no brotli, which cannot be spliced safely). No template runs
+// and storage is not read.
+func (s *Server) handleFormPage(c *fiber.Ctx) error {
+	cf, err := s.loadForm(c)
+	if err != nil {
+		return err
+	}
+	page := cf.pages[0]
+	if string(c.Context().QueryArgs().Peek("embed")) == "1" {
+		page = cf.pages[1]
+	}
+	enc := httpx.Negotiate(c.Request().Header.Peek(fiber.HeaderAcceptEncoding), false)
+	page.headers[min(enc, httpx.EncGzip)].Set(c)
+	if httpx.ETagMatches(c.Request().Header.Peek(fiber.HeaderIfNoneMatch), page.etag) {
+		return c.SendStatus(fiber.StatusNotModified)
+	}
+	key := cf.form.Key
+	b := page.body(s.Now(), func(at time.Time) string { return s.renderToken(key, at) })
+	h := &c.Response().Header
+	h.SetContentType(fiber.MIMETextHTMLCharsetUTF8)
+	if enc == httpx.EncGzip {
+		h.SetContentEncoding("gzip")
+		return c.Send(b.gzip)
+	}
+	return c.Send(b.identity)
+}
+
+// checkPostOrigin refuses cross-origin posts from origins the form does not
+// allow. The hosted page and the iframe post from this server's own origin.
+func (s *Server) checkPostOrigin(c *fiber.Ctx, f *formbuilder.Form) error {
+	origin := c.Get(fiber.HeaderOrigin)
+	if origin == "" || len(f.AllowedOrigins) == 0 {
+		return nil
+	}
+	if self, err := formbuilder.NormalizeOrigin(s.BaseURL); err == nil {
+		if o, err := formbuilder.NormalizeOrigin(origin); err == nil && o == self {
+			return nil
+		}
+	}
+	if f.OriginAllowed(origin) {
+		return nil
+	}
+	return formbuilder.Errorf(formbuilder.EFORBIDDEN, "this form does not accept posts from %s", httpx.SafeForMessage(origin))
+}
+
+// setCORS answers cross-origin requests of allowed origins, never with
+// credentials: forms need no cookies.
+func setCORS(c *fiber.Ctx, f *formbuilder.Form) {
+	origin := c.Get(fiber.HeaderOrigin)
+	c.Vary(fiber.HeaderOrigin)
+	if origin == "" {
+		return
+	}
+	if len(f.AllowedOrigins) == 0 {
+		c.Set(fiber.HeaderAccessControlAllowOrigin, "*")
+		return
+	}
+	if f.OriginAllowed(origin) {
+		n, _ := formbuilder.NormalizeOrigin(origin)
+		c.Set(fiber.HeaderAccessControlAllowOrigin, n)
+	}
+}
+
+func (s *Server) handleFormPreflight(c *fiber.Ctx) error {
+	cf, err := s.loadForm(c)
+	if err != nil {
+		return err
+	}
+	setCORS(c, cf.form)
+	c.Set(fiber.HeaderAccessControlAllowMethods, "POST")
+	c.Set(fiber.HeaderAccessControlAllowHeaders, "Content-Type, Accept")
+	c.Set(fiber.HeaderAccessControlMaxAge, "600")
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+// submitResult is the JSON answer to a stored submission.
+type submitResult struct {
+	ID            int64              `json:"id"`
+	Message       string             `json:"message,omitempty"`
+	RedirectURL   string             `json:"redirect_url,omitempty"`
+	WithdrawLinks []withdrawLinkJSON `json:"withdraw_links"`
+}
+
+type withdrawLinkJSON struct {
+	ConsentName string `json:"consent_name"`
+	URL         string `json:"url"`
+}
+
+// appendJSON appends r as json.Marshal encodes it (TestSubmitResultJSON),
+// without its reflection: the answer to every accepted JSON post.
+func (r *submitResult) appendJSON(dst []byte) []byte {
+	dst = append(dst, `{"id":`...)
+	dst = strconv.AppendInt(dst, r.ID, 10)
+	if r.Message != "" {
+		dst = append(dst, `,"message":`...)
+		dst = jsonx.AppendString(dst, r.Message)
+	}
+	if r.RedirectURL != "" {
+		dst = append(dst, `,"redirect_url":`...)
+		dst = jsonx.AppendString(dst, r.RedirectURL)
+	}
+	dst = append(dst, `,"withdraw_links":`...)
+	if r.WithdrawLinks == nil {
+		return append(dst, "null}"...)
+	}
+	dst = append(dst, '[')
+	for i, l := range r.WithdrawLinks {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, `{"consent_name":`...)
+		dst = jsonx.AppendString(dst, l.ConsentName)
+		dst = append(dst, `,"url":`...)
+		dst = jsonx.AppendString(dst, l.URL)
+		dst = append(dst, '}')
+	}
+	return append(dst, "]}"...)
+}
+
+func (s *Server) handleFormSubmit(c *fiber.Ctx) error {
+	cf, err := s.loadForm(c)
+	if err != nil {
+		return err
+	}
+	f := cf.form
+	setCORS(c, f)
+	if err := s.checkPostOrigin(c, f); err != nil {
+		return err
+	}
+	sub, err := s.parseSubmission(c)
+	if err != nil {
+		return err
+	}
+	asJSON := httpx.WantsJSON(c)
+	if sub.honeypot != "" {
+		// Bots get the same answer as people so they learn nothing.
+		s.Log.Info("honeypot filled, submission discarded", "form", f.Key, "ip", sub.in.IP)
+		return s.respondSuccess(c, f, sub, &formbuilder.Submission{}, nil, asJSON)
+	}
+	if why := s.checkRenderToken(f.Key, sub.token, s.Now()); why != "" {
+		msg := httpx.IfLang(f.Language, "Das Formular ist abgelaufen. Bitte senden Sie es erneut.",
+			"This form has expired. Please send it again.")
+		if why == tokenTooFast {
+			msg = httpx.IfLang(f.Language, "Das ging sehr schnell. Bitte prüfen Sie Ihre Angaben und senden Sie erneut.",
+				"That was very fast. Please check your answers and send again.")
+		}
+		return s.respondInvalid(c, f, sub, formbuilder.FieldErrors(map[string]string{"_token": msg}), asJSON)
+	}
+	sub.in.IP = formbuilder.ApplyIPMode(s.Settings.Load().IPMode, sub.in.IP)
+	stored, records, err := formbuilder.ValidateSubmission(f, sub.in)
+	if err != nil {
+		if formbuilder.ErrorCode(err) == formbuilder.EINVALID {
+			return s.respondInvalid(c, f, sub, err, asJSON)
+		}
+		return err
+	}
+	if err := s.svc.Submissions.CreateSubmission(c.UserContext(), stored, records); err != nil {
+		return err
+	}
+	return s.respondSuccess(c, f, sub, stored, records, asJSON)
+}
+
+func (s *Server) respondInvalid(c *fiber.Ctx, f *formbuilder.Form, sub *submission, err error, asJSON bool) error {
+	if asJSON {
+		// Same wording as the no-JS page, in the form's language.
+		return c.Status(fiber.StatusUnprocessableEntity).JSON(httpx.ErrorJSON{Error: httpx.ErrorBody{
+			Code: formbuilder.EINVALID, Message: formbuilder.ErrorMessage(err),
+			Fields: widget.LocalizeErrors(f, formbuilder.ErrorFields(err))}})
+	}
+	st := widget.PageState{
+		Embed:      sub.embed,
+		Errors:     formbuilder.ErrorFields(err),
+		Values:     sub.in.Values,
+		Consents:   map[int64]bool{},
+		Interacted: map[int64]bool{},
+		PageURL:    sub.in.PageURL,
+		Token:      s.renderToken(f.Key, s.Now()),
+	}
+	for _, fc := range f.Consents {
+		ci := sub.in.Consents[fc.ConsentID]
+		st.Consents[fc.ConsentID] = ci.Checked
+		st.Interacted[fc.ConsentID] = ci.Interacted
+	}
+	page, rerr := s.Widget.FormPage(f, st)
+	if rerr != nil {
+		return rerr
+	}
+	httpx.SetPublicPageHeaders(c, httpx.PublicCSP(f))
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+	return c.Status(fiber.StatusUnprocessableEntity).Send(page)
+}
+
+func (s *Server) respondSuccess(c *fiber.Ctx, f *formbuilder.Form, sub *submission, stored *formbuilder.Submission,
+	records []*formbuilder.ConsentRecord, asJSON bool) error {
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	if asJSON {
+		links := make([]withdrawLinkJSON, 0, len(records))
+		for _, r := range records {
+			links = append(links, withdrawLinkJSON{ConsentName: r.ConsentName, URL: s.Signer.WithdrawURL(s.BaseURL, r.ID)})
+		}
+		res := submitResult{ID: stored.ID, Message: f.SuccessMessage, RedirectURL: f.RedirectURL, WithdrawLinks: links}
+		c.Status(fiber.StatusCreated)
+		c.Response().SetBodyRaw(res.appendJSON(make([]byte, 0, 256)))
+		c.Response().Header.SetContentType(fiber.MIMEApplicationJSON)
+		return nil
+	}
+	wlinks := make([]widget.WithdrawLink, 0, len(records))
+	for _, r := range records {
+		wlinks = append(wlinks, widget.WithdrawLink{ConsentName: r.ConsentName, URL: s.Signer.WithdrawURL(s.BaseURL, r.ID)})
+	}
+	if f.RedirectURL != "" && !sub.embed {
+		return c.Redirect(f.RedirectURL, fiber.StatusSeeOther)
+	}
+	page, err := s.Widget.SuccessPage(f, sub.embed, wlinks)
+	if err != nil {
+		return err
+	}
+	httpx.SetPublicPageHeaders(c, httpx.PublicCSP(f))
+	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+	return c.Status(fiber.StatusOK).Send(page)
+}

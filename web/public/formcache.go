@@ -1,0 +1,324 @@
+package public
+
+import (
+	"bytes"
+	"compress/flate"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"hash/crc32"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/consentforms/consentforms/formbuilder"
+	"github.com/consentforms/consentforms/web/internal/httpx"
+	"github.com/consentforms/consentforms/widget"
+	"github.com/gofiber/fiber/v2"
+	"golang.org/x/sync/singleflight"
+)
+
+// tokenPlaceholder is rendered where the per-request render token goes; the
+// page is split around it once, so serving a form is two copies and a
+// signature, not a template run.
+const tokenPlaceholder = "cftokenplaceholderxq7"
+
+// formCacheTTL bounds how long a form definition is served without a look at
+// storage, for changes made by another process (the CLI, a second server).
+// Changes made through this app invalidate the entry at once.
+const formCacheTTL = 30 * time.Second
+
+// formCacheMax bounds memory against key scans: only existing forms are
+// cached, but an installation may have many; past it the cache starts over
+// rather than track LRU.
+const formCacheMax = 10000
+
+// formCache holds the pre-encoded form pages the public GET route serves,
+// per form and version.
+//
+// Three rules keep it right under concurrency:
+//   - a miss is loaded once, however many requests ask at the same time
+//     (single flight per key); they all get that one result;
+//   - a load that read the form before an invalidation never stores its
+//     page after it: every invalidation bumps gen, and a load stores only
+//     when gen is what it was when the load began;
+//   - a refresh after the TTL is done by one request while the others
+//     keep serving the entry, and whatever happens to it (an error, a
+//     panic in a render) it clears its flag, so the entry is never stuck.
+type formCache struct {
+	s     *Server
+	group singleflight.Group
+	mu    sync.Mutex
+	m     map[string]*cachedForm
+	gen   uint64
+}
+
+// cachedForm is one form definition with its pages rendered for one version.
+// It is never mutated after it is published in the map, except for the
+// refreshing flag and the pages' per-second bodies, which are atomic.
+type cachedForm struct {
+	form   *formbuilder.Form
+	loaded time.Time
+	pages  [2]*renderedPage // [0] standalone, [1] embed
+	// refreshing is set by the one request that looks the form up again
+	// after formCacheTTL; the others keep serving this entry meanwhile, so
+	// an expiry never sends a burst of requests to storage at once.
+	refreshing atomic.Bool
+}
+
+// renderedPage is a form page split around the render token, as identity
+// bytes and as a gzip member cut at the same place.
+type renderedPage struct {
+	prefix, suffix []byte
+	gz             *gzipSplice
+	// etag is the entity tag of the identity body; the gzip body carries
+	// etag with a "-gz" suffix (see httpx.EncodedETag), as RFC 9110 wants a
+	// different strong validator per content coding.
+	etag string
+	// headers are the response headers per coding (identity, gzip) but
+	// Content-Type and Content-Encoding, made once per version.
+	headers [2]httpx.HeaderSet
+	// bodies are the complete bodies for the current second. The render
+	// token only changes once a second (it signs the time in seconds), so
+	// all requests of a second share one assembled body instead of each
+	// signing and copying its own; the first request of a second builds it.
+	bodies atomic.Pointer[pageBodies]
+}
+
+// pageBodies are the bodies of a page carrying the token of one second.
+type pageBodies struct {
+	sec      int64
+	identity []byte
+	gzip     []byte
+}
+
+// body returns the page bodies for the token of the second of now, building
+// them when the second changed. Two requests that race at a second's start
+// both build; one result wins, and both are correct.
+func (p *renderedPage) body(now time.Time, token func(time.Time) string) *pageBodies {
+	sec := now.Unix()
+	if b := p.bodies.Load(); b != nil && b.sec == sec {
+		return b
+	}
+	tok := token(now)
+	id := make([]byte, 0, len(p.prefix)+len(tok)+len(p.suffix))
+	id = append(id, p.prefix...)
+	id = append(id, tok...)
+	id = append(id, p.suffix...)
+	b := &pageBodies{sec: sec, identity: id, gzip: p.gz.appendWithToken(nil, tok)}
+	p.bodies.Store(b)
+	return b
+}
+
+func newFormCache(s *Server) *formCache {
+	return &formCache{s: s, m: map[string]*cachedForm{}}
+}
+
+// get returns the cached form, loading and rendering it when missing or
+// stale at now (the request's time). Keys that cannot exist are refused
+// before storage is asked; a key found in the cache was checked when it was
+// stored, which spares the hot path the key check.
+func (fc *formCache) get(ctx context.Context, key string, now time.Time) (*cachedForm, error) {
+	fc.mu.Lock()
+	cf, gen := fc.m[key], fc.gen
+	fc.mu.Unlock()
+	if cf == nil {
+		if !formbuilder.ValidFormKey(key) {
+			return nil, formbuilder.Errorf(formbuilder.ENOTFOUND, "form not found")
+		}
+		// The flight is per key and generation: a request after an
+		// invalidation never joins a load that began before it. The load
+		// outlives the request that started it, for the others waiting.
+		flight := key + "\x00" + strconv.FormatUint(gen, 10)
+		ctx := context.WithoutCancel(ctx)
+		v, err, _ := fc.group.Do(flight, func() (any, error) { return fc.load(ctx, key, nil, gen, now) })
+		if err != nil {
+			return nil, err
+		}
+		return v.(*cachedForm), nil
+	}
+	if now.Sub(cf.loaded) < formCacheTTL || !cf.refreshing.CompareAndSwap(false, true) {
+		return cf, nil
+	}
+	// This request refreshes; the flag is cleared whatever happens, and a
+	// successful refresh replaces the entry anyway.
+	defer cf.refreshing.Store(false)
+	return fc.load(ctx, key, cf, gen, now)
+}
+
+// load reads the form of key, renders its pages unless old already has them
+// for the same version, and stores the result unless an invalidation came
+// after gen was read.
+func (fc *formCache) load(ctx context.Context, key string, old *cachedForm, gen uint64, now time.Time) (*cachedForm, error) {
+	f, err := fc.s.svc.Forms.FindFormByKey(ctx, key)
+	if err != nil {
+		if old != nil && formbuilder.ErrorCode(err) == formbuilder.ENOTFOUND {
+			fc.Invalidate(key)
+		}
+		return nil, err
+	}
+	var fresh *cachedForm
+	if old != nil && old.form.Version == f.Version && old.form.UpdatedAt.Equal(f.UpdatedAt) {
+		// Unchanged: keep the rendered pages (and their bodies of this
+		// second), just note the check.
+		fresh = &cachedForm{form: old.form, loaded: now, pages: old.pages}
+	} else {
+		fresh = &cachedForm{form: f, loaded: now}
+		for i, embed := range []bool{false, true} {
+			p, err := fc.render(f, embed)
+			if err != nil {
+				return nil, err
+			}
+			fresh.pages[i] = p
+		}
+	}
+	fc.mu.Lock()
+	defer fc.mu.Unlock()
+	if fc.gen != gen {
+		// The form (or every form) changed while this load ran: what it
+		// read may be from before the change. Serve it to the requests that
+		// asked before, but do not keep it.
+		return fresh, nil
+	}
+	if len(fc.m) >= formCacheMax {
+		fc.m = map[string]*cachedForm{}
+	}
+	fc.m[key] = fresh
+	return fresh, nil
+}
+
+func (fc *formCache) render(f *formbuilder.Form, embed bool) (*renderedPage, error) {
+	page, err := fc.s.Widget.FormPage(f, widget.PageState{Embed: embed, Token: tokenPlaceholder})
+	if err != nil {
+		return nil, err
+	}
+	i := bytes.Index(page, []byte(tokenPlaceholder))
+	if i < 0 {
+		return nil, formbuilder.Internal(errors.New("rendered form has no token slot"))
+	}
+	sum := sha256.Sum256(page)
+	prefix, suffix := page[:i:i], page[i+len(tokenPlaceholder):]
+	gz, err := newGzipSplice(prefix, suffix)
+	if err != nil {
+		return nil, formbuilder.Internal(err)
+	}
+	etag := `"` + strconv.Itoa(f.Version) + "-" + hex.EncodeToString(sum[:8]) + `"`
+	p := &renderedPage{prefix: prefix, suffix: suffix, gz: gz, etag: etag}
+	csp := httpx.PublicCSP(f)
+	for i, enc := range []httpx.Encoding{httpx.EncIdentity, httpx.EncGzip} {
+		p.headers[i] = httpx.HeaderSet{
+			{httpx.HdrCSP, []byte(csp)},
+			{httpx.HdrXContentTypeOptions, []byte("nosniff")},
+			{httpx.HdrReferrerPolicy, []byte("strict-origin-when-cross-origin")},
+			// Revalidate every time: the page carries a render token
+			// that expires.
+			{httpx.HdrCacheControl, []byte("private, no-cache")},
+			{httpx.HdrVary, []byte(fiber.HeaderAcceptEncoding)},
+			{httpx.HdrETag, []byte(httpx.EncodedETag(etag, enc))},
+		}
+	}
+	return p, nil
+}
+
+// Invalidate drops a form after a change made through this app.
+func (fc *formCache) Invalidate(key string) {
+	fc.mu.Lock()
+	fc.gen++
+	delete(fc.m, key)
+	fc.mu.Unlock()
+}
+
+// InvalidateAll drops every form.
+func (fc *formCache) InvalidateAll() {
+	fc.mu.Lock()
+	fc.gen++
+	fc.m = map[string]*cachedForm{}
+	fc.mu.Unlock()
+}
+
+// gzipSplice is a gzip member of prefix+token+suffix, compressed once with
+// the token cut out, so a gzip body with any token costs two copies and a
+// CRC instead of a compression run (~100 µs for a form page).
+//
+// DEFLATE (RFC 1951) allows it: a sync flush ends the prefix's blocks on a
+// byte boundary without ending the stream; the token follows as a stored
+// (uncompressed) block, which starts on a byte boundary too; the suffix is
+// a second deflate run from a fresh compressor, whose blocks never refer
+// back past their own start, ending with the final block. Only the gzip
+// trailer (RFC 1952: CRC-32 and length of the whole text) depends on the
+// token, and the CRC of the prefix is kept so only token and suffix are
+// hashed per token.
+type gzipSplice struct {
+	head      []byte // gzip header + deflate(prefix), ending in a sync flush
+	tail      []byte // deflate(suffix), ending with the final block
+	prefixCRC uint32
+	suffix    []byte
+	size      int // len(prefix) + len(suffix)
+}
+
+func newGzipSplice(prefix, suffix []byte) (*gzipSplice, error) {
+	var head bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&head, gzip.BestCompression)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := zw.Write(prefix); err != nil {
+		return nil, err
+	}
+	// Flush is a sync flush: an empty stored block that byte-aligns the
+	// stream. The writer is dropped unclosed, so no final block is written.
+	if err := zw.Flush(); err != nil {
+		return nil, err
+	}
+	var tail bytes.Buffer
+	fw, err := flate.NewWriter(&tail, flate.BestCompression)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := fw.Write(suffix); err != nil {
+		return nil, err
+	}
+	if err := fw.Close(); err != nil {
+		return nil, err
+	}
+	return &gzipSplice{
+		head:      head.Bytes(),
+		tail:      tail.Bytes(),
+		prefixCRC: crc32.ChecksumIEEE(prefix),
+		suffix:    suffix,
+		size:      len(prefix) + len(suffix),
+	}, nil
+}
+
+// maxStoredBlock is the most a stored deflate block can hold.
+const maxStoredBlock = 65535
+
+// appendWithToken appends the gzip member of prefix+tok+suffix to dst.
+func (g *gzipSplice) appendWithToken(dst []byte, tok string) []byte {
+	n := len(g.head) + len(g.tail) + len(tok) + 5*(len(tok)/maxStoredBlock+1) + 8
+	if cap(dst)-len(dst) < n {
+		dst = append(make([]byte, 0, len(dst)+n), dst...)
+	}
+	dst = append(dst, g.head...)
+	for rest := tok; ; {
+		chunk := rest[:min(len(rest), maxStoredBlock)]
+		rest = rest[len(chunk):]
+		// A stored block: header bits BFINAL=0, BTYPE=00 padded to a byte,
+		// then LEN and its one's complement NLEN, little-endian.
+		l := uint16(len(chunk))
+		dst = append(dst, 0, byte(l), byte(l>>8), ^byte(l), ^byte(l>>8))
+		dst = append(dst, chunk...)
+		if len(rest) == 0 {
+			break
+		}
+	}
+	dst = append(dst, g.tail...)
+	crc := crc32.Update(g.prefixCRC, crc32.IEEETable, []byte(tok))
+	crc = crc32.Update(crc, crc32.IEEETable, g.suffix)
+	dst = binary.LittleEndian.AppendUint32(dst, crc)
+	return binary.LittleEndian.AppendUint32(dst, uint32(g.size+len(tok)))
+}

@@ -1,0 +1,77 @@
+// Package public serves what visitors and site owners' pages load without
+// any account: the hosted form and its submissions (form posts and JSON),
+// the withdrawal links, the embed loader and the static assets. Every route
+// is open to anyone; posts are rate limited per client, per client and
+// form, and per form.
+package public
+
+import (
+	"time"
+
+	"github.com/consentforms/consentforms/web/internal/httpx"
+	"github.com/gofiber/fiber/v2"
+)
+
+// Default limits of the public POST routes, per minute. A person sends a
+// form a few times at most; a busy embedded form gets many posts, but from
+// many addresses.
+const (
+	DefaultRateIPForm = 10  // per client IP and form
+	DefaultRateIP     = 60  // per client IP over all public posts
+	DefaultRateForm   = 600 // per form over all clients
+)
+
+// Config is what the public routes need besides the shared Base.
+type Config struct {
+	// MinFillTime rejects forms sent sooner after rendering (a bot trap);
+	// zero disables the check (tests).
+	MinFillTime time.Duration
+	// IPLimit counts every public post of a client, chat posts included;
+	// the app makes one and hands it to the chat too.
+	IPLimit *httpx.Limiter
+	// RateIPForm and RateForm limit posts per minute per client IP and
+	// form, and per form. Zero means the default, negative turns it off.
+	RateIPForm, RateForm int
+}
+
+// Server is the public side of the app.
+type Server struct {
+	*httpx.Base
+	cfg   Config
+	svc   httpx.Services
+	forms *formCache
+	// ipForm and form are the limits of posts to forms; cfg.IPLimit counts
+	// every public post of a client.
+	ipForm, form *httpx.Limiter
+}
+
+// New returns the public side; Routes registers it.
+func New(base *httpx.Base, cfg Config, svc httpx.Services) *Server {
+	s := &Server{Base: base, cfg: cfg, svc: svc,
+		ipForm: httpx.NewLimiter(httpx.LimitOrDefault(cfg.RateIPForm, DefaultRateIPForm), httpx.RateWindow, httpx.RateMaxKeys),
+		form:   httpx.NewLimiter(httpx.LimitOrDefault(cfg.RateForm, DefaultRateForm), httpx.RateWindow, httpx.RateMaxKeys),
+	}
+	// Static assets are compressed with brotli here, once per process, so
+	// that no request waits for the slow best level.
+	for _, a := range base.Widget.Assets() {
+		httpx.PrepareAsset(a)
+	}
+	s.forms = newFormCache(s)
+	return s
+}
+
+// Routes registers the public routes. They need no credentials; posts pass
+// the rate limits before their body is read.
+func (s *Server) Routes(app *fiber.App) {
+	app.Get("/f/:key", s.handleFormPage)
+	app.Post("/f/:key", s.limitPost, s.handleFormSubmit)
+	app.Options("/f/:key", s.handleFormPreflight)
+	app.Get("/w/:token", s.handleWithdrawPage)
+	app.Post("/w/:token", s.limitPost, s.handleWithdrawConfirm)
+	app.Get("/static/:name", s.handleAsset)
+	app.Get("/embed.js", s.handleEmbedJS)
+}
+
+// Pages is the cache of rendered form pages, for the admin UI and the API
+// to invalidate after a change.
+func (s *Server) Pages() httpx.PageCache { return s.forms }

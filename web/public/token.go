@@ -1,0 +1,50 @@
+package public
+
+import (
+	"strconv"
+	"strings"
+	"time"
+)
+
+// renderToken is put in every rendered form: it carries the form key and the
+// time it was issued, signed, so a post can be refused when it comes too
+// fast (bots), too late (a day) or with another form's token.
+func (s *Server) renderToken(formKey string, at time.Time) string {
+	ts := strconv.FormatInt(at.Unix(), 36)
+	return ts + "." + s.Signer.Sign("render", formKey, ts)
+}
+
+// Errors a render token check can give; the visitor sees the message.
+const (
+	tokenMissing = "missing"
+	tokenBad     = "invalid"
+	tokenExpired = "expired"
+	tokenTooFast = "too_fast"
+)
+
+// maxTokenAge is how long a rendered form can be sent.
+const maxTokenAge = 24 * time.Hour
+
+// checkRenderToken returns "" when tok is a valid token of formKey.
+func (s *Server) checkRenderToken(formKey, tok string, now time.Time) string {
+	if tok == "" {
+		return tokenMissing
+	}
+	ts, sig, ok := strings.Cut(tok, ".")
+	if !ok || !s.Signer.Verify(sig, "render", formKey, ts) {
+		return tokenBad
+	}
+	sec, err := strconv.ParseInt(ts, 36, 64)
+	if err != nil {
+		return tokenBad
+	}
+	issued := time.Unix(sec, 0)
+	age := now.Sub(issued)
+	if age > maxTokenAge || age < -time.Minute {
+		return tokenExpired
+	}
+	if age < s.cfg.MinFillTime {
+		return tokenTooFast
+	}
+	return ""
+}

@@ -1,0 +1,64 @@
+package public
+
+import (
+	"github.com/consentforms/consentforms/formbuilder"
+	"github.com/consentforms/consentforms/web/internal/httpx"
+	"github.com/gofiber/fiber/v2"
+)
+
+// handleWithdrawPage shows what a visitor agreed to and asks them to
+// confirm the withdrawal. Opening the link alone changes nothing, so link
+// scanners in mail clients cannot withdraw by accident.
+func (s *Server) handleWithdrawPage(c *fiber.Ctx) error {
+	return s.withdraw(c, false)
+}
+
+// handleWithdrawConfirm appends the withdrawal entry to the consent log.
+func (s *Server) handleWithdrawConfirm(c *fiber.Ctx) error {
+	return s.withdraw(c, true)
+}
+
+func (s *Server) withdraw(c *fiber.Ctx, confirm bool) error {
+	id, ok := s.Signer.ParseWithdrawToken(c.Params("token"))
+	if !ok {
+		return formbuilder.Errorf(formbuilder.ENOTFOUND, "this withdrawal link is not valid")
+	}
+	ctx := c.UserContext()
+	rec, err := s.svc.Log.FindRecord(ctx, id)
+	if err != nil {
+		return err
+	}
+	if rec.Action != formbuilder.ActionGiven {
+		return formbuilder.Errorf(formbuilder.ENOTFOUND, "this withdrawal link is not valid")
+	}
+	ver, err := s.svc.Consents.FindConsentVersion(ctx, rec.VersionID)
+	if err != nil {
+		return err
+	}
+	done, err := s.svc.Log.Withdrawn(ctx, []int64{id})
+	if err != nil {
+		return err
+	}
+	already := done[id]
+	if confirm && !already {
+		ip := formbuilder.ApplyIPMode(s.Settings.Load().IPMode, s.ClientIP(c))
+		if _, err := s.svc.Log.Withdraw(ctx, id, ip, c.Get(fiber.HeaderUserAgent)); err != nil &&
+			formbuilder.ErrorCode(err) != formbuilder.ECONFLICT {
+			return err
+		}
+		already = true
+	}
+	if httpx.WantsJSON(c) {
+		return c.JSON(fiber.Map{"record_id": id, "consent_name": rec.ConsentName, "withdrawn": already})
+	}
+	page, err := s.Widget.WithdrawPage(ver.Language, rec, ver, "", s.Signer.WithdrawPath(id), already)
+	if err != nil {
+		return err
+	}
+	httpx.SetPublicPageHeaders(c, httpx.PublicCSP(nil))
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	// The link itself is a credential: keep it out of Referer headers.
+	c.Set(fiber.HeaderReferrerPolicy, "no-referrer")
+	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+	return c.Send(page)
+}
