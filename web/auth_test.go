@@ -361,3 +361,30 @@ func TestAdminAssets(t *testing.T) {
 
 // csrfInputRE finds the hidden CSRF token of a form on an admin page.
 var csrfInputRE = regexp.MustCompile(`name="_csrf" value="([^"]+)"`)
+
+// TestCSRFTokenOnlyFromTheBody: a token in the query string is not accepted
+// (c.FormValue would read it there), neither on admin posts nor on the
+// sign-in form: a URL ends up in logs, history and Referer headers
+// (issue 15: 18).
+func TestCSRFTokenOnlyFromTheBody(t *testing.T) {
+	e := testenv.New(t)
+	e.Login()
+	tok := e.CSRF()
+	vals := url.Values{"company.name": {""}, "ip_mode": {"full"}}
+	resp, body := e.PostRaw("/admin/settings?_csrf="+url.QueryEscape(tok), vals, testenv.SameOrigin...)
+	require.Equal(t, http.StatusForbidden, resp.StatusCode, body)
+	vals.Set("_csrf", tok)
+	resp, _ = e.PostRaw("/admin/settings", vals, testenv.SameOrigin...)
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	resp, _ = e.PostRaw("/admin/settings", vals, append([]string{"X-CSRF-Token", tok}, testenv.SameOrigin...)...)
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode, "the header works too")
+
+	// The sign-in form's token, likewise.
+	e2 := testenv.New(t)
+	_, page := e2.Get("/admin/login")
+	lt := csrfInputRE.FindStringSubmatch(page)[1]
+	resp, _ = e2.PostRaw("/admin/login?_csrf="+url.QueryEscape(lt),
+		url.Values{"email": {testenv.AdminEmail}, "password": {testenv.AdminPassword}}, testenv.SameOrigin...)
+	require.Equal(t, http.StatusForbidden, resp.StatusCode)
+	require.Empty(t, e2.Jar["cf_session"])
+}

@@ -428,3 +428,30 @@ func TestConcurrentSubmissionsKeepTheirValues(t *testing.T) {
 	require.NoError(t, rows.Err())
 	require.Equal(t, workers*each, n)
 }
+
+// TestExpectContinueOverLimit: a client that announces a body over the
+// limit and waits for "100 Continue" is refused at once (417, connection
+// closed) and never invited to send it; under the limit it is invited
+// (issue 15: 20).
+func TestExpectContinueOverLimit(t *testing.T) {
+	e := newHardEnv(t, func(c *web.Config) { c.BodyLimit = 64 << 10 })
+	base := e.Listen()
+	conn := rawConn(t, base)
+	fmt.Fprintf(conn, "POST /f/%s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: %d\r\n\r\n",
+		e.formA.Key, testenv.Host, 10<<20)
+	require.NoError(t, conn.SetReadDeadline(time.Now().Add(5*time.Second)))
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	require.NoError(t, err)
+	testenv.ReadBody(t, resp)
+	require.Equal(t, http.StatusExpectationFailed, resp.StatusCode, "no 100 Continue first")
+	require.True(t, resp.Close, "the connection is closed")
+
+	conn = rawConn(t, base)
+	fmt.Fprintf(conn, "POST /f/%s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n",
+		e.formA.Key, testenv.Host)
+	require.NoError(t, conn.SetReadDeadline(time.Now().Add(5*time.Second)))
+	line, err := bufio.NewReader(conn).ReadString('\n')
+	require.NoError(t, err)
+	require.Equal(t, "HTTP/1.1 100 Continue\r\n", line)
+}

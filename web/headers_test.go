@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/consentforms/consentforms/internal/testenv"
+	"github.com/consentforms/consentforms/web"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -201,5 +203,23 @@ func TestHeadersErrorPages(t *testing.T) {
 		require.NotEmpty(t, resp.Header.Get("Content-Security-Policy"), path)
 		require.Equal(t, "nosniff", resp.Header.Get("X-Content-Type-Options"), path)
 		require.Empty(t, resp.Header.Get("Access-Control-Allow-Credentials"))
+	}
+}
+
+// TestHSTS: with an https public URL every answer, of every audience and
+// for unknown paths too, carries Strict-Transport-Security for a year with
+// subdomains; over plain http (local use) none does (issue 15: 17).
+func TestHSTS(t *testing.T) {
+	for _, base := range []string{"https://" + testenv.Host, testenv.BaseURL} {
+		e := newHardEnv(t, func(c *web.Config) { c.BaseURL = base })
+		for _, p := range []string{"/healthz", "/f/" + e.formA.Key, "/embed.js", "/admin/login", "/admin/forms",
+			"/api/v1/openapi.json", "/api/v1/forms", "/no/such/path"} {
+			resp, _ := e.Get(p)
+			if strings.HasPrefix(base, "https") {
+				assert.Equal(t, "max-age=31536000; includeSubDomains", resp.Header.Get("Strict-Transport-Security"), p)
+			} else {
+				assert.Empty(t, resp.Header.Get("Strict-Transport-Security"), p)
+			}
+		}
 	}
 }

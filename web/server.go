@@ -37,6 +37,7 @@ import (
 	"github.com/consentforms/consentforms/web/public"
 	"github.com/consentforms/consentforms/widget"
 	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
 )
 
 // Services are the domain services the app works with.
@@ -96,6 +97,9 @@ type Server struct {
 	base *httpx.Base
 	app  *fiber.App
 	hub  *chatlive.Hub
+	// hsts is the Strict-Transport-Security value every answer carries
+	// when the public URL is https; nil over http.
+	hsts []byte
 }
 
 // New builds the app with every route. It loads the settings once; later
@@ -148,6 +152,12 @@ func New(cfg Config, svc Services) (*Server, error) {
 		Errors:   &httpx.VisitorErrors{Log: cfg.Logger, Widget: w},
 	}
 	s := &Server{cfg: cfg, base: base, hub: chatlive.NewHub()}
+	if strings.HasPrefix(strings.ToLower(cfg.BaseURL), "https://") {
+		// A year, subdomains included: once a browser has seen the app over
+		// https it never sends a form, a session cookie or a token in
+		// clear text again, even from a typed http:// link.
+		s.hsts = []byte("max-age=31536000; includeSubDomains")
+	}
 
 	// One per-client limit counts every public post, forms and chat alike.
 	ipLimit := httpx.NewLimiter(httpx.LimitOrDefault(cfg.RateIP, DefaultRateIP), httpx.RateWindow, httpx.RateMaxKeys)
@@ -186,6 +196,17 @@ func New(cfg Config, svc Services) (*Server, error) {
 		// left-most entry, which any client can forge through a proxy.
 		EnableTrustedProxyCheck: false,
 	})
+	// A client that announces a body over the limit and waits for "100
+	// Continue" gets 417 and a closed connection at once, without being
+	// invited to send the body (fasthttp would send 100 first, then 413).
+	limit := cfg.BodyLimit
+	s.app.Server().ContinueHandler = func(h *fasthttp.RequestHeader) bool {
+		if h.ContentLength() > limit {
+			h.SetConnectionClose()
+			return false
+		}
+		return true
+	}
 	s.app.Use(s.frame)
 	s.app.Get("/healthz", handleHealth)
 	s.app.Get("/favicon.ico", handleFavicon)
@@ -248,6 +269,9 @@ func handleFavicon(c *fiber.Ctx) error {
 func (s *Server) frame(c *fiber.Ctx) (err error) {
 	var idBuf [32]byte
 	c.Response().Header.SetCanonical(httpx.HdrRequestID, httpx.AppendRequestID(idBuf[:0], c))
+	if s.hsts != nil {
+		c.Response().Header.SetCanonical(hdrHSTS, s.hsts)
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			s.base.Log.Error("panic", "method", c.Method(), "path", c.Path(), "panic", r,
@@ -258,6 +282,8 @@ func (s *Server) frame(c *fiber.Ctx) (err error) {
 	}()
 	return c.Next()
 }
+
+var hdrHSTS = []byte(fiber.HeaderStrictTransportSecurity)
 
 // accessLog logs the request at debug level, or as an error when it
 // failed with a 5xx. Paths and user agents are visitor controlled, so

@@ -93,7 +93,7 @@ func (s *Server) checkCSRF(c *fiber.Ctx) error {
 	}
 	tok := c.Get(csrfHeader)
 	if tok == "" {
-		tok = c.FormValue("_csrf")
+		tok = bodyValue(c, "_csrf")
 	}
 	if !httpx.SameToken(tok, a.sess.CSRF) {
 		return errBadCSRF
@@ -122,6 +122,21 @@ func (s *Server) loginCSRF(c *fiber.Ctx) string {
 // checkLoginCSRF verifies the sign-in form's token against its cookie.
 func (s *Server) checkLoginCSRF(c *fiber.Ctx) bool {
 	v := c.Cookies(loginCookie)
-	tok := c.FormValue("_csrf")
+	tok := bodyValue(c, "_csrf")
 	return validSessionToken(v) && tok != "" && s.Signer.Verify(tok, "login-csrf", v)
+}
+
+// bodyValue returns the first value of name in a posted form body
+// (url-encoded or multipart), never from the query string: c.FormValue
+// falls back to the query, and a token in a URL ends up in logs, history
+// and Referer headers, and would let a link carry it.
+func bodyValue(c *fiber.Ctx, name string) string {
+	if httpx.ContentTypeIs(c.Request().Header.ContentType(), fiber.MIMEMultipartForm) {
+		mf, err := c.MultipartForm()
+		if err != nil || len(mf.Value[name]) == 0 {
+			return ""
+		}
+		return mf.Value[name][0]
+	}
+	return string(c.Request().PostArgs().Peek(name))
 }
