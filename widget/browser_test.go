@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,7 +37,17 @@ import (
 const (
 	redirectKey = "redirectformkey2"
 	germanKey   = "germanformkey234"
+	// longLabelKey has a consent label with a long URL and a long German
+	// compound, words wider than a phone.
+	longLabelKey = "longlabelformkey"
+	// closedKey may be framed only by the form server itself, as a form
+	// whose allowed origins leave the host page out.
+	closedKey = "closedformkey234"
 )
+
+// longLabel is the label of longLabelKey's first consent.
+const longLabel = "I agree that ACME may answer me as described at https://www.example.com/legal/privacy_policy/processing_of_personal_data_sent_through_the_contact_form_2026 " +
+	"under the %Datenschutzgrundverordnungsumsetzungsbestimmungen%."
 
 type seenPost struct {
 	values      url.Values
@@ -74,6 +85,17 @@ func (s *stack) form(key string) *formbuilder.Form {
 		f.Key = germanKey
 	}
 	f.SuccessMessage = "Thanks, we will be in touch."
+	switch key {
+	case longLabelKey, closedKey:
+		f.Key = key
+	}
+	if key == longLabelKey {
+		c := *f.Consents[0].Consent
+		v := *c.Current
+		v.Label = longLabel
+		c.Current = &v
+		f.Consents[0].Consent = &c
+	}
 	if key == redirectKey {
 		f.Key = redirectKey
 		f.RedirectURL = s.hostURL + "/thanks"
@@ -107,15 +129,22 @@ func (s *stack) serveForms(w http.ResponseWriter, req *http.Request) {
 		w.Write(a.Body)
 	case strings.HasPrefix(p, "/f/"):
 		s.serveForm(w, req, strings.TrimPrefix(p, "/f/"))
+	case strings.HasPrefix(p, "/c/"):
+		s.serveChat(w, req, strings.TrimPrefix(p, "/c/"))
 	default:
 		http.NotFound(w, req)
 	}
 }
 
 func (s *stack) html(w http.ResponseWriter, code int, body []byte) {
+	s.htmlFramedBy(w, code, body, "'self' "+s.hostURL)
+}
+
+// htmlFramedBy sends a page that ancestors may frame.
+func (s *stack) htmlFramedBy(w http.ResponseWriter, code int, body []byte, ancestors string) {
 	// The policy the web package is expected to send: nothing inline.
 	w.Header().Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; "+
-		"connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'self' "+s.hostURL)
+		"connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors "+ancestors)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(code)
 	w.Write(body)
@@ -128,6 +157,10 @@ func (s *stack) serveForm(w http.ResponseWriter, req *http.Request, key string) 
 		out, err := s.r.FormPage(f, PageState{Embed: q.Get("embed") == "1", Origin: q.Get("origin"), PageURL: q.Get("page"), Token: "tok"})
 		if err != nil {
 			http.Error(w, err.Error(), 500)
+			return
+		}
+		if key == closedKey {
+			s.htmlFramedBy(w, 200, out, "'self'")
 			return
 		}
 		s.html(w, 200, out)
@@ -191,6 +224,31 @@ func (s *stack) serveForm(w http.ResponseWriter, req *http.Request, key string) 
 	s.html(w, 200, out)
 }
 
+// serveChat serves the chat page of the German fixtureChannel (its consent
+// label wraps in the panel) and as much of the visitor API as shows the
+// consent step: the visitor's first message is held, awaiting consent.
+func (s *stack) serveChat(w http.ResponseWriter, req *http.Request, path string) {
+	ch := fixtureChannel("de")
+	q := req.URL.Query()
+	switch path {
+	case ch.Key:
+		out, err := s.r.ChatPage(ch, ChatPageState{Embed: q.Get("embed") == "1", Origin: q.Get("origin"), PageURL: q.Get("page")})
+		if err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		s.html(w, 200, out)
+	case ch.Key + "/messages":
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"state":"awaiting_consent","held":"Hello, is anyone there?","messages":[]}`))
+	case ch.Key + "/events":
+		// No stream: chat.js falls back to polling.
+		w.WriteHeader(http.StatusNoContent)
+	default:
+		http.NotFound(w, req)
+	}
+}
+
 func (s *stack) serveHost(w http.ResponseWriter, req *http.Request) {
 	src := s.forms.URL + "/embed.js"
 	key := fixtureForm("en").Key
@@ -210,6 +268,28 @@ func (s *stack) serveHost(w http.ResponseWriter, req *http.Request) {
 <button type="button" id="open">Contact us</button>`
 	case "/auto":
 		body = `<script src="` + src + `" data-consentforms="auto/` + key + `" data-delay="0.2" async></script>`
+	case "/auto-always", "/auto-7d", "/auto-weekly":
+		freq := strings.TrimPrefix(req.URL.Path, "/auto-")
+		body = `<script src="` + src + `" data-consentforms="auto/` + key + `" data-delay="0.2" data-frequency="` + freq + `" async></script>`
+	case "/trigger-hash":
+		// As the Embed page writes it: a selector, away from the tag.
+		body = `<script src="` + src + `" data-consentforms="click/` + key + `" data-trigger="#contact-button" async></script>
+<p>Questions?</p>
+<button type="button" id="contact-button">Contact us</button>`
+	case "/trigger-missing":
+		body = `<script src="` + src + `" data-consentforms="click/` + key + `" data-trigger="#no-such-button" async></script>
+<button type="button" id="contact-button">Contact us</button>`
+	case "/closed":
+		// One form refuses this host; the other form and the chat do not.
+		body = `<script src="` + src + `" data-consentforms="inline/` + closedKey + `" async></script>
+<script src="` + src + `" data-consentforms="inline/` + key + `" async></script>
+<script src="` + src + `" data-consentforms="chat/` + fixtureChannel("de").Key + `" async></script>`
+	case "/click-long":
+		body = `<script src="` + src + `" data-consentforms="click/` + longLabelKey + `" async></script>
+<button type="button" id="open">Contact us</button>`
+	case "/chat":
+		body = `<h1>Help</h1>
+<script src="` + src + `" data-consentforms="chat/` + fixtureChannel("de").Key + `" async></script>`
 	case "/thanks":
 		body = `<h1 id="thanks">Thanks</h1>`
 	default:
@@ -272,30 +352,78 @@ func browser(t *testing.T) context.Context {
 // console error (CSP violations included).
 func tab(t *testing.T, bctx context.Context) context.Context {
 	t.Helper()
+	ctx, _ := watchedTab(t, bctx)
+	return ctx
+}
+
+// console is what a tab's pages wrote to the console: warnings, and
+// problems (exceptions, errors) that fail the test unless expected.
+type console struct {
+	mu       sync.Mutex
+	warnings []string
+	problems []string
+	expected []string
+}
+
+// warned returns the console.warn calls so far.
+func (c *console) warned() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string{}, c.warnings...)
+}
+
+// expect lets errors containing text pass: the ones a test provokes.
+func (c *console) expect(text string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.expected = append(c.expected, text)
+}
+
+// unexpected returns the problems no expect call covers.
+func (c *console) unexpected() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []string
+	for _, p := range c.problems {
+		if !slices.ContainsFunc(c.expected, func(e string) bool { return strings.Contains(p, e) }) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// watchedTab is tab, and also gives the tab's console.
+func watchedTab(t *testing.T, bctx context.Context) (context.Context, *console) {
+	t.Helper()
 	ctx, cancel := chromedp.NewContext(bctx)
 	t.Cleanup(cancel)
 	ctx, cancel2 := context.WithTimeout(ctx, 60*time.Second)
 	t.Cleanup(cancel2)
-	var mu sync.Mutex
-	var problems []string
+	c := &console{}
 	require.NoError(t, chromedp.Listen(ctx, func(ev any) {
-		mu.Lock()
-		defer mu.Unlock()
+		c.mu.Lock()
+		defer c.mu.Unlock()
 		switch e := ev.(type) {
 		case *runtime.EventExceptionThrown:
-			problems = append(problems, "exception: "+e.ExceptionDetails.Text+" "+describe(e.ExceptionDetails.Exception))
+			c.problems = append(c.problems, "exception: "+e.ExceptionDetails.Text+" "+describe(e.ExceptionDetails.Exception))
 		case *cdplog.EventEntryAdded:
 			if e.Entry.Level == cdplog.EntryLevelError && e.Entry.Source != cdplog.EntrySourceNetwork {
-				problems = append(problems, string(e.Entry.Source)+": "+e.Entry.Text)
+				c.problems = append(c.problems, string(e.Entry.Source)+": "+e.Entry.Text)
+			}
+		case *runtime.EventConsoleAPICalled:
+			if e.Type == runtime.ConsoleAPICalledTypeWarning && len(e.Args) > 0 {
+				var text string
+				if json.Unmarshal(e.Args[0].Value, &text) != nil {
+					text = describe(e.Args[0])
+				}
+				c.warnings = append(c.warnings, text)
 			}
 		}
 	}))
 	t.Cleanup(func() {
-		mu.Lock()
-		defer mu.Unlock()
-		assert.Empty(t, problems, "browser reported problems")
+		assert.Empty(t, c.unexpected(), "browser reported problems")
 	})
-	return ctx
+	return ctx, c
 }
 
 func describe(o *runtime.RemoteObject) string {
@@ -758,5 +886,73 @@ func TestBrowserEmbed(t *testing.T) {
 		ctx := tab(t, bctx)
 		do(t, ctx, chromedp.Navigate(s.hostURL+"/auto"))
 		waitJS(t, ctx, dialogOpen)
+	})
+
+	t.Run("data-trigger names the element with or without #", func(t *testing.T) {
+		ctx, warned := watchedTab(t, bctx)
+		do(t, ctx, chromedp.Navigate(s.hostURL+"/trigger-hash"), chromedp.WaitVisible(chromedp.ID("contact-button")))
+		waitJS(t, ctx, `document.getElementById('contact-button').getAttribute('aria-haspopup') === 'dialog'`)
+		do(t, ctx, chromedp.Click(chromedp.ID("contact-button")))
+		waitJS(t, ctx, dialogOpen)
+		assert.Empty(t, warned.warned())
+	})
+
+	t.Run("a missing trigger is one console warning", func(t *testing.T) {
+		ctx, warned := watchedTab(t, bctx)
+		do(t, ctx, chromedp.Navigate(s.hostURL+"/trigger-missing"), chromedp.WaitVisible(chromedp.ID("contact-button")))
+		waitJS(t, ctx, `document.querySelector('script[data-consentforms]').hasAttribute('data-consentforms-done')`)
+		do(t, ctx, chromedp.Click(chromedp.ID("contact-button")), chromedp.Sleep(300*time.Millisecond))
+		assert.False(t, eval[bool](t, ctx, dialogOpen))
+		assert.Equal(t, []string{`consentforms click/` + fixtureForm("en").Key +
+			`: no element with id "no-such-button" (data-trigger) opens the form.`}, warned.warned())
+	})
+
+	t.Run("a host the form does not allow is one console warning", func(t *testing.T) {
+		ctx, warned := watchedTab(t, bctx)
+		// Chromium's own report, in words for developers of browsers.
+		warned.expect("violates the following Content Security Policy directive: \"frame-ancestors 'self'\"")
+		do(t, ctx, chromedp.Navigate(s.hostURL+"/closed"))
+		waitJS(t, ctx, `!!document.querySelector('button[aria-expanded]')`)
+		do(t, ctx, chromedp.Click(chromedp.CSS("button[aria-expanded]")))
+		waitJS(t, ctx, `document.querySelectorAll('iframe').length === 3`)
+		require.Eventually(t, func() bool { return len(warned.warned()) > 0 }, 20*time.Second, 50*time.Millisecond,
+			"a refused frame must be reported")
+		// The chat opened after the forms loaded: give it its 5 s too.
+		do(t, ctx, chromedp.Sleep(1500*time.Millisecond))
+		assert.Equal(t, []string{`consentforms inline/` + closedKey + `: nothing loaded from ` + s.forms.URL +
+			`. Is ` + s.hostURL + ` among the allowed origins?`}, warned.warned())
+	})
+
+	t.Run("auto opens as often as data-frequency says", func(t *testing.T) {
+		ctx, warned := watchedTab(t, bctx)
+		// opens loads path and reports whether the popup opened: its
+		// delay is 0.2 s, so a second is long enough to tell.
+		opens := func(ctx context.Context, path string) bool {
+			t.Helper()
+			do(t, ctx, chromedp.Navigate(s.hostURL+path))
+			waitJS(t, ctx, `document.querySelector('script[data-consentforms]').hasAttribute('data-consentforms-done')`)
+			do(t, ctx, chromedp.Sleep(time.Second))
+			return eval[bool](t, ctx, dialogOpen)
+		}
+		assert.True(t, opens(ctx, "/auto-always"))
+		assert.True(t, opens(ctx, "/auto-always"), "always: every page view")
+
+		assert.True(t, opens(ctx, "/auto"))
+		assert.False(t, opens(ctx, "/auto"), "session, the default: once per tab")
+		other := tab(t, bctx)
+		assert.True(t, opens(other, "/auto"), "a new tab is a new session")
+
+		assert.True(t, opens(ctx, "/auto-7d"))
+		assert.False(t, opens(ctx, "/auto-7d"))
+		assert.False(t, opens(other, "/auto-7d"), "7d: not again in any tab for seven days")
+		eval[any](t, ctx, `localStorage.setItem('consentforms:auto:`+fixtureForm("en").Key+`', String(Date.now() - 7 * 864e5 - 1000)), null`)
+		assert.True(t, opens(ctx, "/auto-7d"), "after seven days it opens again")
+		assert.Empty(t, warned.warned())
+
+		third, warned3 := watchedTab(t, bctx)
+		assert.True(t, opens(third, "/auto-weekly"), "an unknown frequency is taken as session")
+		assert.Equal(t, []string{`consentforms auto/` + fixtureForm("en").Key +
+			`: data-frequency="weekly" is not always, session or days like 7d; using session.`}, warned3.warned())
+		assert.False(t, opens(third, "/auto-weekly"))
 	})
 }

@@ -31,7 +31,10 @@ import (
 //
 // # postMessage (iframe → loader)
 //
-//	{type: "consentforms:close", id}   the close button or Esc; sent to the origin parameter only
+//	{type: "consentforms:ready", id}   once chat.js runs: the loader warns when a frame stays silent
+//	{type: "consentforms:close", id}   the close button or Esc
+//
+// Both go to the host page's origin (data-origin) only.
 
 // chatTexts is the chat chrome, merged into texts so T and the
 // same-keys-in-every-language test cover it.

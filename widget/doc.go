@@ -44,7 +44,10 @@
 //
 // and answers {type: "consentforms:hello"} from its parent (and that origin
 // only) with a height. embed.js accepts a message only when its origin is
-// the form server's and its source is the very iframe it made.
+// the form server's and its source is the very iframe it made. A frame that
+// has loaded and sent nothing within 5 seconds was refused (frame-ancestors:
+// the host is not among the allowed origins): embed.js says so in one
+// console warning.
 //
 // # Embedding under a strict host CSP
 //

@@ -572,7 +572,10 @@ func TestAssets(t *testing.T) {
 	assert.False(t, ok)
 
 	embed, _ := r.Asset("embed.js")
-	assert.Less(t, len(embed.Gzip), 3072, "embed.js must stay under 3 KB gzipped")
+	// 3 KiB until the loader learnt data-frequency, one console warning per
+	// broken tag and an SVG launcher icon (issue 15): 2,909 B before, 3,536 B
+	// after; the minifier keeps names, so new code costs about what it reads.
+	assert.Less(t, len(embed.Gzip), 3584, "embed.js must stay under 3.5 KiB gzipped")
 
 	// Same input, same names: hashed URLs are stable across restarts.
 	r2 := newRenderer(t)

@@ -376,12 +376,18 @@
     }, fail);
   });
 
-  // The loader closes the panel on this message; it goes to the host
-  // page's origin only.
-  function closePanel() {
+  // tell sends the loader a message, to the host page's origin only:
+  // consentforms:ready once the chat runs (a frame that never says so was
+  // refused, and the loader warns the site owner), consentforms:close to
+  // close the panel.
+  function tell(type) {
     if (window.parent !== window && hostOrigin) {
-      window.parent.postMessage({ type: 'consentforms:close', id: frameID }, hostOrigin);
+      window.parent.postMessage({ type: type, id: frameID }, hostOrigin);
     }
+  }
+  tell('consentforms:ready');
+  function closePanel() {
+    tell('consentforms:close');
   }
   var closeBtn = $('cf-chat-close');
   if (closeBtn) {

@@ -1,8 +1,10 @@
 /* consentforms embed loader.
  *   <script src="https://FORMS.EXAMPLE/embed.js" data-consentforms="inline/KEY" async></script>
- * Modes: inline/KEY, click/KEY (data-trigger="ID" or the next element opens
- * a popup), auto/KEY (popup after data-delay seconds, default 5), chat/KEY
- * (a launcher button bottom right opens the channel's chat in a panel).
+ * Modes: inline/KEY, click/KEY (data-trigger="ID" or "#ID", else the next
+ * element opens a popup), auto/KEY (popup after data-delay seconds, default
+ * 5, as often as data-frequency says), chat/KEY (a launcher button bottom
+ * right opens the channel's chat in a panel). A tag that cannot work says
+ * why in one console warning: that is where a site owner looks.
  * The form lives in an iframe of the form server; this file touches the host
  * page only through element.style (allowed under a strict style-src) and
  * never injects style sheets. Host CSP: script-src and frame-src for the form
@@ -34,6 +36,14 @@
     }
   }
 
+  // warn explains to the site owner, once per tag, why it does not work.
+  function warn(tag, msg) {
+    if (!tag.cfWarned) {
+      tag.cfWarned = 1;
+      console.warn('consentforms ' + tag.getAttribute('data-consentforms') + ': ' + msg);
+    }
+  }
+
   // The host URL goes into the consent log; long or fragment-laden URLs are
   // cut to what the server accepts (2048 bytes).
   function pageURL() {
@@ -53,6 +63,16 @@
     css(f, { width: '100%', border: '0', display: 'block', height: '320px', colorScheme: 'normal' });
     var rec = { id: id, frame: f, server: server, tag: tag, close: null };
     frames.push(rec);
+    // Every page of the form server reports at once. A frame that loaded
+    // and stays silent was refused (frame-ancestors: this site is not
+    // among the allowed origins) or is not the form server's page.
+    f.addEventListener('load', function () {
+      setTimeout(function () {
+        if (!rec.alive) {
+          warn(tag, 'nothing loaded from ' + server + '. Is ' + location.origin + ' among the allowed origins?');
+        }
+      }, 5000);
+    });
     return rec;
   }
 
@@ -68,6 +88,7 @@
       if (e.origin !== r.server || e.source !== r.frame.contentWindow || (d.id && d.id !== r.id)) {
         continue;
       }
+      r.alive = true;
       if (d.type === 'consentforms:height' && typeof d.height === 'number' && d.height > 0) {
         css(r.frame, { height: Math.min(Math.ceil(d.height), 20000) + 'px' });
       } else if (d.type === 'consentforms:close' && r.close) {
@@ -186,10 +207,16 @@
     return open;
   }
 
+  // The Embed page writes data-trigger="#ID", as a selector; a bare ID
+  // works too.
   function click(tag, server, key) {
-    var id = tag.getAttribute('data-trigger');
+    var id = (tag.getAttribute('data-trigger') || '').replace(/^#/, '');
     var trigger = id ? doc.getElementById(id) : tag.nextElementSibling;
     if (!trigger) {
+      if (doc.readyState !== 'loading') {
+        warn(tag, id ? 'no element with id "' + id + '" (data-trigger) opens the form.' :
+          'no element right after the script tag opens the form; add one or set data-trigger.');
+      }
       return false;
     }
     var open = popup(tag, server, key);
@@ -210,21 +237,58 @@
     });
   }
 
+  // auto opens the popup after data-delay seconds, as often as
+  // data-frequency says: "always" (every page view), "session" (the
+  // default: once per tab, in sessionStorage) or "Nd", once in N days (in
+  // localStorage). A showing counts when the popup opens. Where storage is
+  // blocked the popup shows on every page view.
   function auto(tag, server, key) {
     var delay = parseFloat(tag.getAttribute('data-delay'));
+    var freq = tag.getAttribute('data-frequency') || 'session';
+    var days = /^([0-9]{1,4})d$/.exec(freq);
+    var seen = 'consentforms:auto:' + key;
+    var store;
     if (!(delay >= 0)) {
       delay = 5;
     }
-    var seen = 'consentforms:auto:' + key;
+    if (!days && freq !== 'always' && freq !== 'session') {
+      warn(tag, 'data-frequency="' + freq + '" is not always, session or days like 7d; using session.');
+    }
     try {
-      if (sessionStorage.getItem(seen)) {
+      store = freq === 'always' ? null : days ? localStorage : sessionStorage;
+      // A session's mark is "1" (or a time): any mark counts.
+      var last = store ? +store.getItem(seen) : 0;
+      if (last && (!days || Date.now() - last < days[1] * 864e5)) {
         return;
       }
-      sessionStorage.setItem(seen, '1');
     } catch (e) {
-      // Storage may be blocked; then the popup simply shows on every page.
+      store = null;
     }
-    setTimeout(popup(tag, server, key), Math.min(delay, 3600) * 1000);
+    var open = popup(tag, server, key);
+    setTimeout(function () {
+      try {
+        if (store) {
+          store.setItem(seen, Date.now());
+        }
+      } catch (e) {
+        // Full or blocked: it shows again next time.
+      }
+      open();
+    }, Math.min(delay, 3600) * 1000);
+  }
+
+  // icon is the launcher's speech bubble, drawn as SVG: an emoji shows as
+  // an empty box where the system has no emoji font.
+  function icon() {
+    var ns = 'http://www.w3.org/2000/svg';
+    var svg = doc.createElementNS(ns, 'svg');
+    var path = doc.createElementNS(ns, 'path');
+    svg.setAttribute('viewBox', '0 0 24 24');
+    svg.setAttribute('aria-hidden', 'true');
+    path.setAttribute('d', 'M5 3h14a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H8l-5 4V5a2 2 0 0 1 2-2z');
+    svg.appendChild(path);
+    css(svg, { width: '28px', height: '28px', display: 'block', margin: 'auto', fill: 'currentColor' });
+    return svg;
   }
 
   // chat shows a launcher button (fixed, bottom right) that opens and
@@ -239,12 +303,12 @@
     var panel = null;
     var r;
     btn.type = 'button';
-    btn.textContent = '\ud83d\udcac';
+    btn.appendChild(icon());
     btn.setAttribute('aria-label', title);
     btn.setAttribute('aria-expanded', 'false');
     css(btn, {
       position: 'fixed', right: '16px', bottom: '16px', width: '56px', height: '56px', border: '0',
-      borderRadius: '50%', background: '#1d4ed8', color: '#fff', font: '26px/1 sans-serif',
+      borderRadius: '50%', background: '#1d4ed8', color: '#fff', padding: '0',
       cursor: 'pointer', zIndex: '2147483000', boxShadow: '0 4px 16px rgba(0,0,0,.3)'
     });
     function show(on) {
@@ -294,6 +358,7 @@
       var server = tag.src ? originOf(tag.src) : selfOrigin;
       if (slash < 1 || !/^[A-Za-z0-9_-]{1,64}$/.test(key) || fn === undefined || !server) {
         tag.setAttribute(DONE, 'invalid');
+        warn(tag, 'expected inline/KEY, click/KEY, auto/KEY or chat/KEY.');
         continue;
       }
       if (fn(tag, server, key) === false && doc.readyState === 'loading') {
