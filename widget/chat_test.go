@@ -56,7 +56,7 @@ func TestChatPage(t *testing.T) {
 	// The consent: its label with the %…% part as the toggle of its text,
 	// the sanitised text hidden until asked for, the version shown.
 	assert.Contains(t, s, `data-version="31"`)
-	assert.Contains(t, s, `I agree to the <button type="button" class="cf-chat__toggle" id="cf-chat-toggle" aria-expanded="false" aria-controls="cf-chat-consent-text">processing of my personal data</button>.`)
+	assert.Contains(t, s, `I agree to the <a href="#cf-chat-consent-text" class="cf-chat__toggle" id="cf-chat-toggle" aria-expanded="false" aria-controls="cf-chat-consent-text">processing of my personal data</a>.`)
 	assert.Contains(t, s, `<div class="cf-chat__consent-text" id="cf-chat-consent-text" role="region" aria-label="Consent text" hidden><p>We process your data to answer you.`)
 	assert.Contains(t, s, `href="http://127.0.0.1:8080/c/chankeyabcdefgh2/consent"`)
 	assert.Contains(t, s, `id="cf-chat-accept">Accept and send</button>`)

@@ -369,7 +369,7 @@ func TestFormPageStructure(t *testing.T) {
 		`<option value="Support" selected>`,
 		`value="ACME" maxlength="80"`,
 		`aria-describedby="cf-hint-email"`,
-		`<div class="cf-status" id="cf-status" role="status" aria-live="polite"></div>`,
+		`<div class="cf-status cf-visually-hidden" id="cf-status" role="status" aria-live="polite"></div>`,
 		`<button type="submit" class="cf-button">Send</button>`,
 		// Pre-ticked consent: text folded, box says so.
 		`id="cf-consent-3" name="consent_3" value="1" checked required aria-controls="cf-consent-text-3" aria-expanded="false">`,

@@ -357,10 +357,13 @@
     $('cf-chat-decline').addEventListener('click', function () {
       answer('decline');
     });
+    // The toggle is a link, not a button: a button is one atomic inline
+    // box, so its words left the label's sentence as a centred block.
     var toggle = $('cf-chat-toggle');
     var text = $('cf-chat-consent-text');
     if (toggle && text) {
-      toggle.addEventListener('click', function () {
+      toggle.addEventListener('click', function (e) {
+        e.preventDefault();
         var open = toggle.getAttribute('aria-expanded') !== 'true';
         toggle.setAttribute('aria-expanded', open ? 'true' : 'false');
         text.hidden = !open;

@@ -53,6 +53,8 @@
     }
   }
 
+  // say puts text into the live region, which is only for screen readers
+  // (cf-visually-hidden): whatever it says is also on screen elsewhere.
   function say(text) {
     if (status) {
       // Clearing first makes screen readers announce a repeated message.
@@ -354,7 +356,7 @@
         done(res.status, d || {});
       });
     }, function () {
-      say(data('network'));
+      done(0, { error: { message: data('network') } });
     }).then(function () {
       busy = false;
       if (button) {
