@@ -13,6 +13,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"syscall"
@@ -153,12 +154,57 @@ const maxRedirects = 3
 // NewHTTPClient returns the webhook client: timeout bounds a whole attempt
 // (connect, TLS, send, answer), redirects are followed only when they keep
 // the POST and its body (307, 308) and lead to http(s).
-func NewHTTPClient(timeout time.Duration) *http.Client {
+//
+// Unless allowPrivate, it connects to public addresses only
+// (formbuilder.NonPublicAddr): the check runs on the address each
+// connection actually dials, after DNS resolution and on every redirect, so
+// a name that resolves (or is re-bound) to a private address is refused
+// too. Such a client also ignores HTTP_PROXY and HTTPS_PROXY, since through
+// a proxy the dialled address would be the proxy's.
+func NewHTTPClient(timeout time.Duration, allowPrivate bool) *http.Client {
+	if allowPrivate {
+		return newHTTPClient(timeout, nil)
+	}
+	return newHTTPClient(timeout, formbuilder.NonPublicAddr)
+}
+
+// newHTTPClient is NewHTTPClient with the address rule: refuse returns why
+// an address may not be dialled ("" when it may); nil allows every address.
+func newHTTPClient(timeout time.Duration, refuse func(netip.Addr) string) *http.Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSHandshakeTimeout = timeout
 	tr.ResponseHeaderTimeout = timeout
 	tr.MaxIdleConnsPerHost = 4
+	if refuse != nil {
+		d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second,
+			// Control sees the IP address about to be connected to, whatever
+			// name (or rebinding DNS answer) led there.
+			Control: func(_, address string, _ syscall.RawConn) error {
+				host, _, err := net.SplitHostPort(address)
+				if err != nil {
+					return &refusedAddrError{scope: "invalid"}
+				}
+				a, err := netip.ParseAddr(host)
+				if err != nil {
+					return &refusedAddrError{scope: "invalid"}
+				}
+				if scope := refuse(a); scope != "" {
+					return &refusedAddrError{scope: scope}
+				}
+				return nil
+			}}
+		tr.DialContext = d.DialContext
+		tr.Proxy = nil
+	}
 	return &http.Client{Timeout: timeout, Transport: tr, CheckRedirect: checkRedirect}
+}
+
+// refusedAddrError is a connection refused before it was made: its address
+// is not public.
+type refusedAddrError struct{ scope string }
+
+func (e *refusedAddrError) Error() string {
+	return "refused to connect to a non-public address (" + e.scope + ")"
 }
 
 var (
@@ -199,9 +245,16 @@ func (f *failure) Error() string { return f.msg }
 func fail(msg string) *failure      { return &failure{msg: msg} }
 func permanent(msg string) *failure { return &failure{msg: msg, permanent: true} }
 
-// sendWebhook POSTs doc to hook and returns the answer's status.
-func sendWebhook(ctx context.Context, client *http.Client, hook formbuilder.Webhook, messageID int64,
-	doc *Document, now time.Time) (int, error) {
+// sendWebhook POSTs doc to hook and returns the answer's status. Unless
+// allowPrivate, a URL that names a non-public address outright fails for
+// good without a connection; names are left to the client's dial check.
+func sendWebhook(ctx context.Context, client *http.Client, allowPrivate bool, hook formbuilder.Webhook,
+	messageID int64, doc *Document, now time.Time) (int, error) {
+	if !allowPrivate {
+		if msg := formbuilder.WebhookTargetProblem(hook.URL); msg != "" {
+			return 0, permanent("refused: the URL " + msg + refusedHint)
+		}
+	}
 	body, err := json.Marshal(doc)
 	if err != nil {
 		return 0, err
@@ -235,10 +288,21 @@ func sendWebhook(ctx context.Context, client *http.Client, hook formbuilder.Webh
 	return resp.StatusCode, nil
 }
 
+// refusedHint ends every refusal of a non-public target in the delivery
+// log: the admin who reads it may not be the one who runs the server.
+const refusedHint = " (the server's operator can allow such targets with --webhook-allow-private)"
+
 // describeNetError names the kind of a transport error for the delivery
 // log. The raw error text is not shown: it can carry internal addresses
 // and is no more useful to the admin than its category.
 func describeNetError(err error) string {
+	var refused *refusedAddrError
+	if errors.As(err, &refused) {
+		// The scope, never the address: the host name may resolve to an
+		// internal address the admin should not learn this way.
+		return "refused: the host resolves to a non-public address (" + refused.scope +
+			"); webhooks go to public addresses only" + refusedHint
+	}
 	var dnsErr *net.DNSError
 	var certErr *tls.CertificateVerificationError
 	var unknownAuth x509.UnknownAuthorityError

@@ -342,7 +342,7 @@ func TestWebhookTimeoutAndLongAnswer(t *testing.T) {
 	e.setNotifications(formbuilder.Notifications{Webhooks: []formbuilder.Webhook{
 		{URL: slow.URL, Secret: hookSecret}, {URL: endless.URL, Secret: hookSecret}}})
 	cfg := e.config()
-	cfg.HTTPClient = delivery.NewHTTPClient(300 * time.Millisecond)
+	cfg.HTTPClient = delivery.NewHTTPClient(300*time.Millisecond, true)
 	cfg.MaxAge = time.Nanosecond
 	e.start(cfg)
 	e.submit("slow@example.com", "")

@@ -37,8 +37,13 @@ type Config struct {
 	// SMTP sends the notification mails; nil (or not Configured) leaves
 	// e-mail messages waiting in the outbox.
 	SMTP *SMTPConfig
-	// HTTPClient sends webhooks; nil means NewHTTPClient(10s).
+	// HTTPClient sends webhooks; nil means NewHTTPClient(10s, AllowPrivate).
+	// A client given here must make its own address check.
 	HTTPClient *http.Client
+	// AllowPrivate lets webhooks go to loopback, private and other
+	// non-public addresses (--webhook-allow-private). Off, they go to
+	// public addresses only, checked on every connection.
+	AllowPrivate bool
 	// BaseURL of the admin UI, for the link in mails; empty for none.
 	BaseURL string
 	// Interval between polls when nothing wakes the worker (default 1s).
@@ -102,7 +107,7 @@ func New(cfg Config) (*Worker, error) {
 		}
 	}
 	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = NewHTTPClient(DefaultHTTPTimeout)
+		cfg.HTTPClient = NewHTTPClient(DefaultHTTPTimeout, cfg.AllowPrivate)
 	}
 	if cfg.Interval <= 0 {
 		cfg.Interval = DefaultInterval
@@ -274,7 +279,7 @@ func (w *Worker) send(ctx context.Context, m *formbuilder.OutboxMessage, now tim
 			event = formbuilder.EventTest
 		}
 		doc := NewDocument(event, form, sub, records, now)
-		return sendWebhook(ctx, w.cfg.HTTPClient, hook, m.ID, doc, now)
+		return sendWebhook(ctx, w.cfg.HTTPClient, w.cfg.AllowPrivate, hook, m.ID, doc, now)
 	case formbuilder.DeliveryEmail:
 		if !form.Notifications.HasEmail(m.Target) {
 			return 0, permanent("this address was removed from the form")
