@@ -79,7 +79,9 @@ func (r *Retention) RunOnce(ctx context.Context) (RetentionResult, error) {
 	return res, errors.Join(errs...)
 }
 
-// Run applies retention once at once and then every Interval until ctx ends.
+// Run applies retention once at once and then every Interval until ctx
+// ends. A run that panics is logged with its stack, and the next one comes
+// at its time.
 func (r *Retention) Run(ctx context.Context) {
 	every := r.Interval
 	if every <= 0 {
@@ -88,7 +90,8 @@ func (r *Retention) Run(ctx context.Context) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
-		if _, err := r.RunOnce(ctx); err != nil && ctx.Err() == nil {
+		err := protect(r.logger(), "retention run", func() error { _, err := r.RunOnce(ctx); return err })
+		if err != nil && ctx.Err() == nil {
 			r.logger().Error("retention run failed", "err", err)
 		}
 		select {

@@ -3,9 +3,11 @@ package delivery
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -156,7 +158,7 @@ func (w *Worker) Run(ctx context.Context) {
 	defer t.Stop()
 	defer w.wg.Wait()
 	for {
-		w.round(ctx)
+		_ = protect(w.cfg.Logger, "delivery: a round", func() error { w.round(ctx); return nil })
 		select {
 		case <-ctx.Done():
 			return
@@ -190,15 +192,22 @@ func (w *Worker) round(ctx context.Context) {
 			defer w.wg.Done()
 			defer w.inflight.Add(-1)
 			defer w.Wake()
-			w.attempt(ctx, m)
+			// A panic past attempt's own guard (recording the attempt)
+			// leaves the message leased: it comes back after the lease.
+			_ = protect(w.cfg.Logger, "delivery: an attempt", func() error { w.attempt(ctx, m); return nil })
 		}()
 	}
 }
 
-// attempt sends m once and records the outcome.
+// attempt sends m once and records the outcome. A panic while sending is
+// an internal error of this attempt: recorded, and retried like any other.
 func (w *Worker) attempt(ctx context.Context, m *formbuilder.OutboxMessage) {
 	start := w.cfg.Now()
-	status, err := w.send(ctx, m, start)
+	var status int
+	err := protect(w.cfg.Logger, "delivery: sending message "+strconv.FormatInt(m.ID, 10), func() (err error) {
+		status, err = w.send(ctx, m, start)
+		return err
+	})
 	a := &formbuilder.DeliveryAttempt{
 		MessageID: m.ID, FormID: m.FormID, SubmissionID: m.SubmissionID, Kind: m.Kind, Target: m.Target,
 		Test: m.Test, At: start, Status: status, Duration: w.cfg.Now().Sub(start).Milliseconds(),
@@ -240,6 +249,19 @@ func (w *Worker) attempt(ctx context.Context, m *formbuilder.OutboxMessage) {
 		// The message stays leased and comes back: at least once.
 		w.cfg.Logger.Error("delivery: record attempt", "message", m.ID, "err", err)
 	}
+}
+
+// protect runs fn and turns a panic in it into an error, after logging the
+// panic with its stack. The worker and the retention job run beside the
+// server in the same process: a bug in one delivery must not end it.
+func protect(logger *slog.Logger, what string, fn func() error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			logger.Error(what+" panicked", "panic", p, "stack", string(debug.Stack()))
+			err = fmt.Errorf("%s: panic: %v", what, p)
+		}
+	}()
+	return fn()
 }
 
 // send makes one attempt at m and returns the answer's status (webhooks),
