@@ -52,6 +52,9 @@ func cmdAdmin(ctx context.Context, args []string, stdout io.Writer) error {
 	if email == "" {
 		return usageError("usage: consentforms admin %s EMAIL", sub)
 	}
+	if err := requireExistingDB(*dbPath); err != nil {
+		return err
+	}
 	db, err := openDB(*dbPath)
 	if err != nil {
 		return err
@@ -119,6 +122,9 @@ func cmdToken(ctx context.Context, args []string, stdout io.Writer) error {
 	if name == "" {
 		return usageError("usage: consentforms token create NAME")
 	}
+	if err := requireExistingDB(*dbPath); err != nil {
+		return err
+	}
 	db, err := openDB(*dbPath)
 	if err != nil {
 		return err
@@ -143,6 +149,9 @@ func cmdBackup(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	if file == "" {
 		return usageError("usage: consentforms backup FILE [--db FILE]")
+	}
+	if err := requireExistingDB(*dbPath); err != nil {
+		return err
 	}
 	db, err := openDB(*dbPath)
 	if err != nil {
@@ -173,6 +182,9 @@ func cmdVerify(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := newFlagSet("consents verify")
 	dbPath := dbFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := requireExistingDB(*dbPath); err != nil {
 		return err
 	}
 	db, err := openDB(*dbPath)

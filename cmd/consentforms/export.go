@@ -46,6 +46,9 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if f.Until, err = formbuilder.ParseTimeBound(*until, true); err != nil {
 		return usageError("--until %v", err)
 	}
+	if err := requireExistingDB(*dbPath); err != nil {
+		return err
+	}
 	db, err := openDB(*dbPath)
 	if err != nil {
 		return err
