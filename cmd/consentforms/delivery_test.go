@@ -7,10 +7,12 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,6 +20,7 @@ import (
 	"github.com/consentforms/consentforms/formbuilder"
 	"github.com/consentforms/consentforms/storage/sqlite"
 	"github.com/emersion/go-smtp"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -88,17 +91,38 @@ func TestServeSendsNotificationMails(t *testing.T) {
 	base, demo, dbPath := startServer(t, "--smtp-host", "127.0.0.1", "--smtp-port", fmt.Sprint(port),
 		"--smtp-tls", "none", "--smtp-from", "forms@example.com")
 
-	// Another handle on the same file adds the address, as the admin UI would.
+	setDemoNotifications(t, dbPath, formbuilder.Notifications{Emails: []string{"owner@example.com"}})
+	submitDemo(t, demo)
+
+	select {
+	case msg := <-be.got:
+		require.Contains(t, string(msg), "To: <owner@example.com>")
+		require.Contains(t, string(msg), "erika@example.com")
+		require.Contains(t, string(msg), base+"/admin/forms/")
+	case <-time.After(20 * time.Second):
+		t.Fatal("no mail arrived")
+	}
+}
+
+// setDemoNotifications gives the demo form n through another handle on
+// the server's database file, as the admin UI would.
+func setDemoNotifications(t *testing.T, dbPath string, n formbuilder.Notifications) {
+	t.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(dbPath)
 	require.NoError(t, err)
+	defer db.Close()
 	forms, err := db.ListForms(ctx, formbuilder.FormFilter{})
 	require.NoError(t, err)
 	f := forms[0]
-	f.Notifications.Emails = []string{"owner@example.com"}
+	f.Notifications = n
 	require.NoError(t, db.UpdateForm(ctx, f))
-	require.NoError(t, db.Close())
+}
 
+// submitDemo sends the demo form, filled in and agreed, as the page's
+// script does, and requires it stored.
+func submitDemo(t *testing.T, demo string) {
+	t.Helper()
 	resp, err := http.Get(demo)
 	require.NoError(t, err)
 	page, _ := io.ReadAll(resp.Body)
@@ -114,15 +138,48 @@ func TestServeSendsNotificationMails(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, 201, resp.StatusCode)
+}
 
-	select {
-	case msg := <-be.got:
-		require.Contains(t, string(msg), "To: <owner@example.com>")
-		require.Contains(t, string(msg), "erika@example.com")
-		require.Contains(t, string(msg), base+"/admin/forms/")
-	case <-time.After(20 * time.Second):
-		t.Fatal("no mail arrived")
+// serve sends webhooks to public addresses only; --webhook-allow-private
+// (or its variable) lets them reach a receiver on this machine.
+func TestServeWebhookAllowPrivate(t *testing.T) {
+	var hits atomic.Int32
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
+	t.Cleanup(rcv.Close)
+	hook := formbuilder.Notifications{Webhooks: []formbuilder.Webhook{{URL: rcv.URL + "/hook", Secret: "whsec_0123456789abcdef"}}}
+	// attempts waits for the delivery log of the demo form to have one entry.
+	attempts := func(dbPath string) *formbuilder.DeliveryAttempt {
+		t.Helper()
+		db, err := sqlite.Open(dbPath)
+		require.NoError(t, err)
+		defer db.Close()
+		var log []*formbuilder.DeliveryAttempt
+		require.Eventually(t, func() bool {
+			forms, err := db.ListForms(context.Background(), formbuilder.FormFilter{})
+			require.NoError(t, err)
+			log, err = db.ListAttempts(context.Background(), forms[0].ID, 10)
+			require.NoError(t, err)
+			return len(log) > 0
+		}, 20*time.Second, 20*time.Millisecond)
+		require.Len(t, log, 1)
+		return log[0]
 	}
+
+	_, demo, dbPath := startServer(t)
+	setDemoNotifications(t, dbPath, hook)
+	submitDemo(t, demo)
+	a := attempts(dbPath)
+	assert.False(t, a.Delivered)
+	assert.Contains(t, a.Error, "refused: the URL points at a non-public address (loopback)")
+	assert.Zero(t, hits.Load())
+
+	t.Setenv("CONSENTFORMS_WEBHOOK_ALLOW_PRIVATE", "true")
+	_, demo, dbPath = startServer(t)
+	setDemoNotifications(t, dbPath, hook)
+	submitDemo(t, demo)
+	a = attempts(dbPath)
+	assert.True(t, a.Delivered, a.Error)
+	assert.Equal(t, int32(1), hits.Load())
 }
 
 func TestServeRefusesHalfAnSMTPConfiguration(t *testing.T) {

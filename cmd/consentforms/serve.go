@@ -42,6 +42,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	smtpUser := fs.String("smtp-user", "", "SMTP user name (empty: no authentication)")
 	smtpPassword := fs.String("smtp-password", "", "SMTP password (better set through the environment than on the command line)")
 	smtpFrom := fs.String("smtp-from", "", `sender of notification mails, e.g. "Forms <forms@example.com>"`)
+	webhookPrivate := fs.Bool("webhook-allow-private", false,
+		"let webhooks reach loopback, private and other non-public addresses (default: public addresses only)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -122,9 +124,13 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// Deliveries (webhooks, mails) and retention run beside the server and
 	// stop before the database closes (defers run last-in, first-out). The
 	// submit path only writes outbox rows; nothing here can slow it down.
+	if *webhookPrivate {
+		fmt.Fprintf(stdout, "  webhooks:  may reach private addresses too (--webhook-allow-private)\n")
+	}
 	worker, err := delivery.New(delivery.Config{
 		Outbox: db, Forms: db, Submissions: db, Inbox: db,
 		Wake: db.OutboxSignal(), SMTP: smtpCfg, BaseURL: base, Logger: logger,
+		AllowPrivate: *webhookPrivate,
 	})
 	if err != nil {
 		return err
