@@ -28,6 +28,7 @@ Usage:
 Every flag can also be set with an environment variable CONSENTFORMS_<FLAG>,
 upper case with '-' as '_' (for example CONSENTFORMS_DB=/var/lib/cf.db).
 Run 'consentforms COMMAND -h' for the flags of a command.
+
 `
 
 func main() {
@@ -38,7 +39,7 @@ func main() {
 // and writers, and get the exit code back.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cmd := "serve"
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+	if len(args) > 0 && (!strings.HasPrefix(args[0], "-") || isHelp(args[0])) {
 		cmd, args = args[0], args[1:]
 	}
 	var err error
@@ -55,8 +56,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdConsents(ctx, args, stdout, stderr)
 	case "backup":
 		err = cmdBackup(ctx, args, stdout)
-	case "help", "-h", "--help":
+	case "help", "-h", "-help", "--help":
+		// The commands first, then the flags of serve, which runs when no
+		// command is named: `consentforms --help` used to show only those.
 		fmt.Fprint(stdout, usage)
+		_ = cmdServe(ctx, []string{"-h"}, stdout, stdout)
 		return 0
 	default:
 		fmt.Fprintf(stderr, "unknown command %q\n\n%s", cmd, usage)
@@ -77,6 +81,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+func isHelp(arg string) bool { return arg == "-h" || arg == "-help" || arg == "--help" }
+
 // exitError carries a specific exit code (2 for usage errors).
 type exitError struct {
 	code int
@@ -93,6 +99,10 @@ func usageError(format string, args ...any) error {
 // CONSENTFORMS_* variables; call applyEnv after defining the flags.
 func newFlagSet(name string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Flags of consentforms %s:\n", name)
+		fs.PrintDefaults()
+	}
 	return fs
 }
 

@@ -197,6 +197,28 @@ func TestCommandsUsage(t *testing.T) {
 	require.Equal(t, 2, run(context.Background(), []string{"nope"}, io.Discard, io.Discard))
 }
 
+// Every way of asking for help lists the commands first, then the flags
+// of serve, the command that runs when none is named.
+func TestHelpListsCommandsFirst(t *testing.T) {
+	for _, arg := range []string{"--help", "-h", "-help", "help"} {
+		t.Run(arg, func(t *testing.T) {
+			var out, errOut strings.Builder
+			require.Equal(t, 0, run(context.Background(), []string{arg}, &out, &errOut))
+			s := out.String()
+			require.True(t, strings.HasPrefix(s, usage), "the commands come first:\n%s", s)
+			for _, c := range []string{"[serve]", "migrate", "admin add", "admin passwd", "token create",
+				"consents verify", "consents export", "backup"} {
+				assert.Contains(t, s[:len(usage)], "consentforms "+c)
+			}
+			flags := strings.Index(s, "Flags of consentforms serve:\n")
+			require.Greater(t, flags, 0, "then the flags of serve")
+			assert.Contains(t, s[flags:], "-addr string")
+			assert.Contains(t, s[flags:], "-webhook-allow-private")
+			assert.Empty(t, errOut.String())
+		})
+	}
+}
+
 func TestAdminAndVerifyCommands(t *testing.T) {
 	dbPath := filepath.Join(t.TempDir(), "cf.db")
 	ctx := context.Background()

@@ -24,6 +24,7 @@ import (
 
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("serve")
+	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on (host:port; port 0 picks a free port)")
 	dbPath := dbFlag(fs)
 	baseURL := fs.String("base-url", "", "public URL of the server, e.g. https://forms.example.com (default http://ADDR)")
