@@ -30,10 +30,16 @@ import (
 // to look at.
 var layoutWidths = []int64{320, 1280}
 
-// viewport sets the tab's window to width × 800 CSS pixels at scale 1.
-func viewport(t *testing.T, ctx context.Context, width int64) {
-	t.Helper()
-	do(t, ctx, chromedp.EmulateViewport(width, 800))
+// atWidths runs check once per layout width, each time in a new tab whose
+// window is width × 800 CSS pixels at scale 1.
+func atWidths(t *testing.T, bctx context.Context, check func(t *testing.T, ctx context.Context, width int64)) {
+	for _, w := range layoutWidths {
+		t.Run(strconv.FormatInt(w, 10), func(t *testing.T) {
+			ctx := tab(t, bctx)
+			do(t, ctx, chromedp.EmulateViewport(w, 800))
+			check(t, ctx, w)
+		})
+	}
 }
 
 // screenshot saves what the tab's viewport shows as DIR/name.png when
@@ -126,19 +132,15 @@ func TestBrowserSuccessMessageOnce(t *testing.T) {
 	bctx := browser(t)
 	s := newStack(t)
 	const thanks = "Thanks, we will be in touch."
-	for _, w := range layoutWidths {
-		t.Run(strconv.FormatInt(w, 10), func(t *testing.T) {
-			ctx := tab(t, bctx)
-			viewport(t, ctx, w)
-			do(t, ctx, chromedp.Navigate(s.forms.URL+"/f/"+fixtureForm("en").Key), chromedp.WaitVisible(chromedp.ID("cf-consent-3")))
-			fillValid(t, ctx)
-			do(t, ctx, chromedp.Click(chromedp.CSS("button[type=submit]")))
-			waitJS(t, ctx, `document.getElementById('cf-status').textContent === `+strconv.Quote(thanks))
-			screenshot(t, ctx, fmt.Sprintf("success-%d", w))
-			assert.Equal(t, 1, visibleCopies(t, ctx, thanks))
-			assert.Equal(t, 0, eval[int](t, ctx, sideways))
-		})
-	}
+	atWidths(t, bctx, func(t *testing.T, ctx context.Context, w int64) {
+		do(t, ctx, chromedp.Navigate(s.forms.URL+"/f/"+fixtureForm("en").Key), chromedp.WaitVisible(chromedp.ID("cf-consent-3")))
+		fillValid(t, ctx)
+		do(t, ctx, chromedp.Click(chromedp.CSS("button[type=submit]")))
+		waitJS(t, ctx, `document.getElementById('cf-status').textContent === `+strconv.Quote(thanks))
+		screenshot(t, ctx, fmt.Sprintf("success-%d", w))
+		assert.Equal(t, 1, visibleCopies(t, ctx, thanks))
+		assert.Equal(t, 0, eval[int](t, ctx, sideways))
+	})
 }
 
 // TestBrowserNetworkErrorShown: with the status region out of sight, a
@@ -167,52 +169,48 @@ func TestBrowserNetworkErrorShown(t *testing.T) {
 func TestBrowserLongConsentLabel(t *testing.T) {
 	bctx := browser(t)
 	s := newStack(t)
-	for _, w := range layoutWidths {
-		t.Run(strconv.FormatInt(w, 10), func(t *testing.T) {
-			ctx := tab(t, bctx)
-			viewport(t, ctx, w)
-			do(t, ctx, chromedp.Navigate(s.hostURL+"/click-long"), chromedp.WaitVisible(chromedp.ID("open")))
-			waitJS(t, ctx, `document.getElementById('open').getAttribute('aria-haspopup') === 'dialog'`)
-			do(t, ctx, chromedp.Click(chromedp.ID("open")))
-			waitJS(t, ctx, dialogOpen)
-			f := frameOf(t, ctx, "[role=dialog] iframe")
-			waitJS(t, f, `!!document.getElementById('cf-consent-3')`)
-			// The iframe fits the panel, and the form fits the iframe.
-			panel := `document.querySelector('[role=dialog] iframe').parentElement`
-			assert.Equal(t, 0, eval[int](t, ctx, panel+`.scrollWidth - `+panel+`.clientWidth`), "popup panel")
-			assert.Equal(t, 0, eval[int](t, f, sideways), "form in the popup")
-			labelFits := `(function () {
-				var l = document.querySelector('label[for=cf-consent-3]').getBoundingClientRect();
-				var f = document.getElementById('cf-form').getBoundingClientRect();
-				return l.left >= f.left && l.right <= f.right + 0.5;
-			})()`
-			assert.True(t, eval[bool](t, f, labelFits), "label inside the form")
-			waitJS(t, ctx, `document.querySelector('[role=dialog] iframe').style.height !== '320px'`)
-			// The popup scrolls: bring the consent into view for a look.
-			showConsent := func() {
-				top := eval[float64](t, f, `document.querySelector('[data-cf-consent="3"]').getBoundingClientRect().top`)
-				eval[any](t, ctx, panel+`.scrollTop = `+strconv.FormatFloat(top-60, 'f', 0, 64)+`, null`)
-			}
-			showConsent()
-			screenshot(t, ctx, fmt.Sprintf("long-label-%d", w))
+	atWidths(t, bctx, func(t *testing.T, ctx context.Context, w int64) {
+		do(t, ctx, chromedp.Navigate(s.hostURL+"/click-long"), chromedp.WaitVisible(chromedp.ID("open")))
+		waitJS(t, ctx, `document.getElementById('open').getAttribute('aria-haspopup') === 'dialog'`)
+		do(t, ctx, chromedp.Click(chromedp.ID("open")))
+		waitJS(t, ctx, dialogOpen)
+		f := frameOf(t, ctx, "[role=dialog] iframe")
+		waitJS(t, f, `!!document.getElementById('cf-consent-3')`)
+		// The iframe fits the panel, and the form fits the iframe.
+		panel := `document.querySelector('[role=dialog] iframe').parentElement`
+		assert.Equal(t, 0, eval[int](t, ctx, panel+`.scrollWidth - `+panel+`.clientWidth`), "popup panel")
+		assert.Equal(t, 0, eval[int](t, f, sideways), "form in the popup")
+		labelFits := `(function () {
+			var l = document.querySelector('label[for=cf-consent-3]').getBoundingClientRect();
+			var f = document.getElementById('cf-form').getBoundingClientRect();
+			return l.left >= f.left && l.right <= f.right + 0.5;
+		})()`
+		assert.True(t, eval[bool](t, f, labelFits), "label inside the form")
+		waitJS(t, ctx, `document.querySelector('[role=dialog] iframe').style.height !== '320px'`)
+		// The popup scrolls: bring the consent into view for a look.
+		showConsent := func() {
+			top := eval[float64](t, f, `document.querySelector('[data-cf-consent="3"]').getBoundingClientRect().top`)
+			eval[any](t, ctx, panel+`.scrollTop = `+strconv.FormatFloat(top-60, 'f', 0, 64)+`, null`)
+		}
+		showConsent()
+		screenshot(t, ctx, fmt.Sprintf("long-label-%d", w))
 
-			// Unticked and sent: the error quotes the label. Clicked by
-			// script: the form is taller than the window, and a mouse
-			// event for an iframe scrolled out of sight may miss.
-			eval[any](t, f, `document.getElementById('cf-consent-3').click(), document.querySelector('button[type=submit]').click(), null`)
-			waitJS(t, f, `!document.getElementById('cf-consent-error-3').hidden`)
-			assert.Equal(t, 0, eval[int](t, f, sideways), "form with the error")
-			assert.True(t, eval[bool](t, f, labelFits))
-			assert.True(t, eval[bool](t, f, `(function () {
-				var e = document.getElementById('cf-consent-error-3').getBoundingClientRect();
-				var s = document.getElementById('cf-error-summary').getBoundingClientRect();
-				var f = document.getElementById('cf-form').getBoundingClientRect();
-				return e.right <= f.right + 0.5 && s.right <= f.right + 0.5;
-			})()`), "the error and the summary inside the form")
-			showConsent()
-			screenshot(t, ctx, fmt.Sprintf("long-label-error-%d", w))
-		})
-	}
+		// Unticked and sent: the error quotes the label. Clicked by
+		// script: the form is taller than the window, and a mouse
+		// event for an iframe scrolled out of sight may miss.
+		eval[any](t, f, `document.getElementById('cf-consent-3').click(), document.querySelector('button[type=submit]').click(), null`)
+		waitJS(t, f, `!document.getElementById('cf-consent-error-3').hidden`)
+		assert.Equal(t, 0, eval[int](t, f, sideways), "form with the error")
+		assert.True(t, eval[bool](t, f, labelFits))
+		assert.True(t, eval[bool](t, f, `(function () {
+			var e = document.getElementById('cf-consent-error-3').getBoundingClientRect();
+			var s = document.getElementById('cf-error-summary').getBoundingClientRect();
+			var f = document.getElementById('cf-form').getBoundingClientRect();
+			return e.right <= f.right + 0.5 && s.right <= f.right + 0.5;
+		})()`), "the error and the summary inside the form")
+		showConsent()
+		screenshot(t, ctx, fmt.Sprintf("long-label-error-%d", w))
+	})
 }
 
 // chatLabel measures the chat's consent label: its height, and the height
@@ -228,38 +226,34 @@ type chatLabel struct {
 func TestBrowserChatConsentLabel(t *testing.T) {
 	bctx := browser(t)
 	s := newStack(t)
-	for _, w := range layoutWidths {
-		t.Run(strconv.FormatInt(w, 10), func(t *testing.T) {
-			ctx := tab(t, bctx)
-			viewport(t, ctx, w)
-			do(t, ctx, chromedp.Navigate(s.hostURL+"/chat"))
-			waitJS(t, ctx, `!!document.querySelector('button[aria-expanded]')`)
-			do(t, ctx, chromedp.Click(chromedp.CSS("button[aria-expanded]")))
-			f := frameOf(t, ctx, "iframe")
-			waitJS(t, f, `!document.getElementById('cf-chat-consent').hidden`)
-			var got chatLabel
-			require.NoError(t, json.Unmarshal([]byte(eval[string](t, f, `(function () {
-				var label = document.getElementById('cf-chat-label');
-				var plain = document.createElement('p');
-				plain.className = label.className;
-				plain.textContent = label.textContent;
-				label.parentNode.insertBefore(plain, label);
-				var prose = plain.getBoundingClientRect().height;
-				plain.remove();
-				return JSON.stringify({height: label.getBoundingClientRect().height, prose: prose});
-			})()`)), &got))
-			lines := eval[float64](t, f, `parseFloat(getComputedStyle(document.getElementById('cf-chat-label')).lineHeight)`)
-			assert.Greater(t, got.Prose, 1.5*lines, "the label wraps at this width, or the check proves nothing")
-			assert.InDelta(t, got.Prose, got.Height, 1, "the label is as tall as its words as plain text")
-			assert.Equal(t, 0, eval[int](t, f, sideways))
-			screenshot(t, ctx, fmt.Sprintf("chat-consent-%d", w))
+	atWidths(t, bctx, func(t *testing.T, ctx context.Context, w int64) {
+		do(t, ctx, chromedp.Navigate(s.hostURL+"/chat"))
+		waitJS(t, ctx, `!!document.querySelector('button[aria-expanded]')`)
+		do(t, ctx, chromedp.Click(chromedp.CSS("button[aria-expanded]")))
+		f := frameOf(t, ctx, "iframe")
+		waitJS(t, f, `!document.getElementById('cf-chat-consent').hidden`)
+		var got chatLabel
+		require.NoError(t, json.Unmarshal([]byte(eval[string](t, f, `(function () {
+			var label = document.getElementById('cf-chat-label');
+			var plain = document.createElement('p');
+			plain.className = label.className;
+			plain.textContent = label.textContent;
+			label.parentNode.insertBefore(plain, label);
+			var prose = plain.getBoundingClientRect().height;
+			plain.remove();
+			return JSON.stringify({height: label.getBoundingClientRect().height, prose: prose});
+		})()`)), &got))
+		lines := eval[float64](t, f, `parseFloat(getComputedStyle(document.getElementById('cf-chat-label')).lineHeight)`)
+		assert.Greater(t, got.Prose, 1.5*lines, "the label wraps at this width, or the check proves nothing")
+		assert.InDelta(t, got.Prose, got.Height, 1, "the label is as tall as its words as plain text")
+		assert.Equal(t, 0, eval[int](t, f, sideways))
+		screenshot(t, ctx, fmt.Sprintf("chat-consent-%d", w))
 
-			do(t, f, chromedp.Click(chromedp.ID("cf-chat-toggle")))
-			waitJS(t, f, `!document.getElementById('cf-chat-consent-text').hidden`)
-			assert.Equal(t, "true", eval[string](t, f, `document.getElementById('cf-chat-toggle').getAttribute('aria-expanded')`))
-			assert.Equal(t, "", eval[string](t, f, `location.hash`), "the toggle does not navigate")
-		})
-	}
+		do(t, f, chromedp.Click(chromedp.ID("cf-chat-toggle")))
+		waitJS(t, f, `!document.getElementById('cf-chat-consent-text').hidden`)
+		assert.Equal(t, "true", eval[string](t, f, `document.getElementById('cf-chat-toggle').getAttribute('aria-expanded')`))
+		assert.Equal(t, "", eval[string](t, f, `location.hash`), "the toggle does not navigate")
+	})
 }
 
 // TestBrowserChatLauncherIcon: the launcher shows a drawn speech bubble,
@@ -269,38 +263,34 @@ func TestBrowserChatLauncherIcon(t *testing.T) {
 	bctx := browser(t)
 	s := newStack(t)
 	golden := filepath.Join("..", "testdata", "widget", "chat-launcher.png")
-	for _, w := range layoutWidths {
-		t.Run(strconv.FormatInt(w, 10), func(t *testing.T) {
-			ctx := tab(t, bctx)
-			viewport(t, ctx, w)
-			do(t, ctx, chromedp.Navigate(s.hostURL+"/chat"))
-			btn := `document.querySelector('button[aria-expanded]')`
-			waitJS(t, ctx, "!!"+btn)
-			assert.Equal(t, "", eval[string](t, ctx, btn+`.textContent`), "no text to draw with a font")
-			assert.Equal(t, "Chat", eval[string](t, ctx, btn+`.getAttribute('aria-label')`))
-			assert.True(t, eval[bool](t, ctx, `(function () {
-				var b = `+btn+`.getBoundingClientRect();
-				var svg = `+btn+`.querySelector('svg[aria-hidden=true]');
-				if (!svg || !svg.querySelector('path')) { return false; }
-				var i = svg.getBoundingClientRect();
-				return i.width === 28 && i.height === 28 &&
-					Math.abs((i.left + i.right) / 2 - (b.left + b.right) / 2) <= 0.5 &&
-					Math.abs((i.top + i.bottom) / 2 - (b.top + b.bottom) / 2) <= 0.5;
-			})()`), "a 28 px icon in the middle of the button")
-			got, err := chromedp.Run(ctx, chromedp.Screenshot(chromedp.CSS("button[aria-expanded]")))
-			require.NoError(t, err)
-			if *update {
-				require.NoError(t, os.WriteFile(golden, got, 0o644))
-			}
-			want, err := os.ReadFile(golden)
-			require.NoError(t, err, "missing golden image; run go test ./widget/ -run TestBrowserChatLauncherIcon -update")
-			if diff := imageDiff(t, want, got); diff > 0.01 {
-				out := filepath.Join(t.TempDir(), "chat-launcher.png")
-				require.NoError(t, os.WriteFile(out, got, 0o644))
-				t.Errorf("the launcher differs from %s in %.1f%% of its pixels; it looks like %s", golden, 100*diff, out)
-			}
-		})
-	}
+	atWidths(t, bctx, func(t *testing.T, ctx context.Context, w int64) {
+		do(t, ctx, chromedp.Navigate(s.hostURL+"/chat"))
+		btn := `document.querySelector('button[aria-expanded]')`
+		waitJS(t, ctx, "!!"+btn)
+		assert.Equal(t, "", eval[string](t, ctx, btn+`.textContent`), "no text to draw with a font")
+		assert.Equal(t, "Chat", eval[string](t, ctx, btn+`.getAttribute('aria-label')`))
+		assert.True(t, eval[bool](t, ctx, `(function () {
+			var b = `+btn+`.getBoundingClientRect();
+			var svg = `+btn+`.querySelector('svg[aria-hidden=true]');
+			if (!svg || !svg.querySelector('path')) { return false; }
+			var i = svg.getBoundingClientRect();
+			return i.width === 28 && i.height === 28 &&
+				Math.abs((i.left + i.right) / 2 - (b.left + b.right) / 2) <= 0.5 &&
+				Math.abs((i.top + i.bottom) / 2 - (b.top + b.bottom) / 2) <= 0.5;
+		})()`), "a 28 px icon in the middle of the button")
+		got, err := chromedp.Run(ctx, chromedp.Screenshot(chromedp.CSS("button[aria-expanded]")))
+		require.NoError(t, err)
+		if *update {
+			require.NoError(t, os.WriteFile(golden, got, 0o644))
+		}
+		want, err := os.ReadFile(golden)
+		require.NoError(t, err, "missing golden image; run go test ./widget/ -run TestBrowserChatLauncherIcon -update")
+		if diff := imageDiff(t, want, got); diff > 0.01 {
+			out := filepath.Join(t.TempDir(), "chat-launcher.png")
+			require.NoError(t, os.WriteFile(out, got, 0o644))
+			t.Errorf("the launcher differs from %s in %.1f%% of its pixels; it looks like %s", golden, 100*diff, out)
+		}
+	})
 }
 
 // imageDiff returns the share of pixels of two PNGs that differ by more
