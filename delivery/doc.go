@@ -56,6 +56,10 @@
 // log shown per form in the admin UI, with its status, a short error and
 // its duration; the answer's body is never stored or shown.
 //
+// Unless Config.AllowPrivate, webhooks reach public addresses only
+// (formbuilder.NonPublicAddr), checked on the address each connection dials:
+// after DNS resolution and on every redirect (see NewHTTPClient).
+//
 // # E-mail
 //
 // Each notification address of a form gets a plain-text mail per submission
