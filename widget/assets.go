@@ -8,6 +8,10 @@ import (
 	"fmt"
 	"path"
 	"strings"
+
+	"github.com/tdewolff/minify/v2"
+	"github.com/tdewolff/minify/v2/css"
+	"github.com/tdewolff/minify/v2/js"
 )
 
 // Asset is a static file the web package serves: under its HashedName with a
@@ -31,15 +35,36 @@ type Asset struct {
 // assetNames are the files of assets/ the renderer serves, in Assets() order.
 var assetNames = []string{"form.js", "form.css", "embed.js", "chat.js", "chat.css"}
 
+// minifier minifies the assets with github.com/tdewolff/minify: it replaced
+// a hand-written one that only dropped comments and indentation. Measured on
+// embed.js before issue 15's additions: 8,125 B, 2,909 B gzipped and 2,434 B
+// brotli by hand; 5,860, 2,466 and 2,102 B with the library; 11,258, 3,889
+// and 3,234 B not minified at all. After them: 3,536 B gzipped by hand,
+// 3,031 B with the library. It parses the scripts, so a syntax error fails
+// at start-up rather than in a visitor's browser.
+var minifier = func() *minify.M {
+	m := minify.New()
+	m.AddFunc("text/css", css.Minify)
+	m.AddFunc("text/javascript", js.Minify)
+	return m
+}()
+
 // buildAsset minifies one source file and makes it an Asset.
 func buildAsset(name string, src []byte) (*Asset, error) {
+	var mt string
 	switch path.Ext(name) {
 	case ".js":
-		return NewAsset(name, minify(src, true))
+		mt = "text/javascript"
 	case ".css":
-		return NewAsset(name, minify(src, false))
+		mt = "text/css"
+	default:
+		return nil, fmt.Errorf("widget: asset %s: unknown type", name)
 	}
-	return nil, fmt.Errorf("widget: asset %s: unknown type", name)
+	out, err := minifier.Bytes(mt, src)
+	if err != nil {
+		return nil, fmt.Errorf("widget: asset %s: %w", name, err)
+	}
+	return NewAsset(name, out)
 }
 
 // NewAsset hashes and gzip-compresses body, a finished .js or .css file, so
@@ -77,66 +102,4 @@ func NewAsset(name string, body []byte) (*Asset, error) {
 		Gzip:        gz.Bytes(),
 		ETag:        `"` + h[:32] + `"`,
 	}, nil
-}
-
-// minify removes comments, indentation and blank lines from JavaScript (js
-// true) or CSS. It keeps every line break between code lines, so automatic
-// semicolon insertion sees the same program, and copies string and template
-// literals untouched. It does not recognise regular-expression literals: the
-// sources in assets/ must not put a quote, "//" or "/*" inside one (a test
-// parses the output with node where node is installed).
-func minify(src []byte, js bool) []byte {
-	var out bytes.Buffer
-	out.Grow(len(src))
-	n := len(src)
-	for i := 0; i < n; {
-		c := src[i]
-		switch {
-		case c == '"' || c == '\'' || (js && c == '`'):
-			j := i + 1
-			for j < n && src[j] != c {
-				if src[j] == '\\' {
-					j++
-				}
-				j++
-			}
-			if j >= n {
-				j = n - 1
-			}
-			out.Write(src[i : j+1])
-			i = j + 1
-		case c == '/' && i+1 < n && src[i+1] == '*':
-			end := bytes.Index(src[i+2:], []byte("*/"))
-			if end < 0 {
-				i = n
-				break
-			}
-			comment := src[i : i+2+end+2]
-			if bytes.IndexByte(comment, '\n') >= 0 {
-				out.WriteByte('\n')
-			} else {
-				out.WriteByte(' ')
-			}
-			i += len(comment)
-		case js && c == '/' && i+1 < n && src[i+1] == '/':
-			for i < n && src[i] != '\n' {
-				i++
-			}
-		default:
-			out.WriteByte(c)
-			i++
-		}
-	}
-	lines := strings.Split(out.String(), "\n")
-	var b strings.Builder
-	b.Grow(out.Len())
-	for _, l := range lines {
-		l = strings.TrimSpace(l)
-		if l == "" {
-			continue
-		}
-		b.WriteString(l)
-		b.WriteByte('\n')
-	}
-	return []byte(b.String())
 }
