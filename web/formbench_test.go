@@ -7,7 +7,6 @@ package web_test
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -65,19 +64,6 @@ func (e *perfEnv) get(path string, hdr ...string) (*http.Response, []byte) {
 	return resp, []byte(body)
 }
 
-func gunzip(t testing.TB, b []byte) []byte {
-	t.Helper()
-	zr, err := gzip.NewReader(bytes.NewReader(b))
-	require.NoError(t, err)
-	// One member only: a second would mean the splice wrote two streams.
-	zr.Multistream(false)
-	out, err := io.ReadAll(zr)
-	require.NoError(t, err, "the gzip body decodes and its CRC-32 and length check out")
-	rest, _ := io.ReadAll(zr)
-	require.Empty(t, rest)
-	return out
-}
-
 var tokenRE = regexp.MustCompile(`name="_token" value="([^"]+)"`)
 
 func TestFormPageEncodings(t *testing.T) {
@@ -98,7 +84,7 @@ func TestFormPageEncodings(t *testing.T) {
 			require.Equal(t, 200, gz.StatusCode)
 			require.Equal(t, "gzip", gz.Header.Get("Content-Encoding"), "pages are gzip, never br: %s", ae)
 			assert.Equal(t, strings.TrimSuffix(etag, `"`)+`-gz"`, gz.Header.Get("ETag"))
-			assert.Equal(t, string(body), string(gunzip(t, gzBody)))
+			assert.Equal(t, string(body), string(testenv.Gunzip(t, gzBody)))
 		}
 		for _, ae := range []string{"gzip;q=0", "identity", "br", "*;q=0"} {
 			r, b := e.get(p, "Accept-Encoding", ae)
@@ -111,7 +97,7 @@ func TestFormPageEncodings(t *testing.T) {
 		_, next := e.get(p)
 		_, nextGz := e.get(p, "Accept-Encoding", "gzip")
 		assert.NotEqual(t, string(body), string(next))
-		assert.Equal(t, string(next), string(gunzip(t, nextGz)))
+		assert.Equal(t, string(next), string(testenv.Gunzip(t, nextGz)))
 
 		for _, inm := range []string{etag, strings.TrimSuffix(etag, `"`) + `-gz"`, "W/" + etag, `"x", ` + etag, "*"} {
 			r, b := e.get(p, "If-None-Match", inm, "Accept-Encoding", "gzip")
@@ -155,7 +141,7 @@ func TestAssetEncodings(t *testing.T) {
 
 			r, b = e.get(p, "Accept-Encoding", "gzip, br;q=0")
 			require.Equal(t, "gzip", r.Header.Get("Content-Encoding"), p)
-			assert.Equal(t, a.Body, gunzip(t, b))
+			assert.Equal(t, a.Body, testenv.Gunzip(t, b))
 
 			r, _ = e.get(p, "Accept-Encoding", "br", "If-None-Match", strings.TrimSuffix(a.ETag, `"`)+`-br"`)
 			assert.Equal(t, 304, r.StatusCode)

@@ -10,6 +10,8 @@
 package testenv
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"database/sql"
@@ -493,4 +495,19 @@ func Find(t testing.TB, s, pattern string) string {
 func SHA256Hex(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:])
+}
+
+// Gunzip decodes one gzip member and fails unless it is exactly one, with
+// a good CRC-32 and length.
+func Gunzip(t testing.TB, b []byte) []byte {
+	t.Helper()
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	require.NoError(t, err)
+	// One member only: a second would mean a body of two streams.
+	zr.Multistream(false)
+	out, err := io.ReadAll(zr)
+	require.NoError(t, err, "the gzip body decodes and its CRC-32 and length check out")
+	rest, _ := io.ReadAll(zr)
+	require.Empty(t, rest)
+	return out
 }

@@ -1,8 +1,6 @@
 package admin
 
 import (
-	"strings"
-
 	"github.com/consentforms/consentforms/formbuilder"
 	"github.com/consentforms/consentforms/web/internal/httpx"
 	"github.com/gofiber/fiber/v2"
@@ -54,31 +52,6 @@ func (s *Server) checkSameOrigin(c *fiber.Ctx) error {
 		return errCrossSite
 	}
 	return c.Next()
-}
-
-// isSelfOrigin reports whether origin is this server: the public BaseURL,
-// or the host the request was sent to (an admin may use another name than
-// BaseURL, say an internal one; a foreign page cannot choose the Host).
-func (s *Server) isSelfOrigin(c *fiber.Ctx, origin string) bool {
-	o, err := formbuilder.NormalizeOrigin(origin)
-	if err != nil {
-		return false // includes "null" from sandboxed frames and file: pages
-	}
-	if self, err := formbuilder.NormalizeOrigin(s.BaseURL); err == nil && self == o {
-		return true
-	}
-	_, hostport, _ := strings.Cut(o, "://")
-	host := strings.ToLower(c.Hostname())
-	if hostport == host {
-		return true
-	}
-	// The Host header keeps a default port that the Origin header drops.
-	for _, p := range []string{":80", ":443"} {
-		if strings.TrimSuffix(host, p) == hostport && strings.HasSuffix(host, p) {
-			return true
-		}
-	}
-	return false
 }
 
 // checkCSRF demands the session's token on every state-changing request.
