@@ -1,5 +1,9 @@
 package sqlite
 
+// SQLite-only tests: pragmas, immediate transactions, the migration table,
+// VACUUM INTO backups and the one writer connection. What every backend
+// guarantees is tested in storagetest (TestConformance).
+
 import (
 	"context"
 	"database/sql"

@@ -142,17 +142,6 @@ func (f *fixture) submit(t testing.TB, form *formbuilder.Form, ip string) []*for
 	return recs
 }
 
-// allRecords reads the whole log oldest first.
-func allRecords(t testing.TB, db *DB) []*formbuilder.ConsentRecord {
-	t.Helper()
-	var out []*formbuilder.ConsentRecord
-	require.NoError(t, db.ExportRecords(context.Background(), formbuilder.RecordFilter{}, func(r *formbuilder.ConsentRecord) error {
-		out = append(out, r)
-		return nil
-	}))
-	return out
-}
-
 func count(t testing.TB, q queryer, table string) int {
 	t.Helper()
 	var n int

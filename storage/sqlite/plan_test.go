@@ -1,5 +1,7 @@
 package sqlite
 
+// SQLite-only: the query plans of the consent log's pages.
+
 import (
 	"context"
 	"strings"

@@ -1,4 +1,4 @@
-package sqlite
+package storagetest
 
 import (
 	"context"
@@ -7,12 +7,17 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestSecretIsStableAcrossOpens(t *testing.T) {
-	db := newTestDB(t)
+func testSecretIsStableAcrossOpens(t *testing.T, open Opener) {
+	e := newEnv(t, open)
+	db := e.db
 	a, err := db.Secret(context.Background())
 	require.NoError(t, err)
 	require.Len(t, a, 32)
 	b, err := db.Secret(context.Background())
 	require.NoError(t, err)
 	require.Equal(t, a, b)
+}
+
+func init() {
+	register("SecretIsStableAcrossOpens", testSecretIsStableAcrossOpens)
 }

@@ -1,9 +1,8 @@
-package sqlite
+package storagetest
 
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -42,9 +41,10 @@ func ids(subs []*formbuilder.Submission) []int64 {
 	return out
 }
 
-func TestListSubmissionsPagesAndSearch(t *testing.T) {
-	db := newTestDB(t)
-	fx := newFixture(t, db)
+func testListSubmissionsPagesAndSearch(t *testing.T, open Opener) {
+	e := newEnv(t, open)
+	db := e.db
+	fx := newFixture(t, e)
 	ctx := context.Background()
 	var all []int64
 	for i := 0; i < 7; i++ {
@@ -107,13 +107,14 @@ func TestListSubmissionsPagesAndSearch(t *testing.T) {
 	requireCode(t, formbuilder.EINVALID, err)
 }
 
-func TestExportSubmissionsBatchesAndRecords(t *testing.T) {
-	db := newTestDB(t)
-	fx := newFixture(t, db)
+func testExportSubmissionsBatchesAndRecords(t *testing.T, open Opener) {
+	e := newEnv(t, open)
+	db := e.db
+	fx := newFixture(t, e)
 	ctx := context.Background()
 	// More than one export batch, inserted in one transaction for speed.
 	n := exportBatch*2 + 17
-	bulkSubmissions(t, db, fx.formA.ID, fx.formA.Key, n, time.Now().UTC())
+	bulkSubmissions(t, e, fx.formA.ID, fx.formA.Key, n, time.Now().UTC())
 	s := fx.submitValues(t, fx.formA, map[string][]string{"email": {"last@example.com"}})
 
 	var got []int64
@@ -156,31 +157,10 @@ func TestExportSubmissionsBatchesAndRecords(t *testing.T) {
 	assert.Empty(t, none, "bulk rows have no consent entries")
 }
 
-// bulkSubmissions inserts n submissions of a form with one INSERT … SELECT
-// over a counter, so SQLite builds the rows itself: a fast way to fill an
-// inbox for export tests. Each message has a formula, a line break, a comma
-// and quotes, the cells a CSV export must get right.
-func bulkSubmissions(t testing.TB, db *DB, formID int64, key string, n int, at time.Time) {
-	t.Helper()
-	ctx := context.Background()
-	require.NoError(t, db.writeTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `WITH RECURSIVE seq(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM seq WHERE i + 1 < ?)
-			INSERT INTO submissions (form_id, form_key, "values", subject, page_url, ip, user_agent, created_at)
-			SELECT ?, ?, json_object('email', json_array('visitor' || i || '@example.com'),
-				'message', json_array('=HYPERLINK("http://evil.example") line one' || char(10) ||
-					'line two, with a comma and "quotes" ' || i)),
-				'visitor' || i || '@example.com', 'https://shop.example.com/p?i=' || i, '198.51.100.7',
-				'bench-agent', strftime('%Y-%m-%dT%H:%M:%S', ?, '+' || (i / 1000) || ' seconds') ||
-					printf('.%09dZ', (i % 1000) * 1000000)
-			FROM seq`, n, formID, key, at.UTC().Format("2006-01-02 15:04:05"))
-		return err
-	}))
-}
-
-// TestExport100kFlatMemory streams 100,000 submissions through the CSV
+// testExport100kFlatMemory streams 100,000 submissions through the CSV
 // export and samples the heap as it goes: memory must not grow with the
 // number of rows. CONSENTFORMS_EXPORT_ROWS changes the count.
-func TestExport100kFlatMemory(t *testing.T) {
+func testExport100kFlatMemory(t *testing.T, open Opener) {
 	if testing.Short() {
 		t.Skip("fills a database with 100,000 submissions")
 	}
@@ -190,10 +170,11 @@ func TestExport100kFlatMemory(t *testing.T) {
 		require.NoError(t, err)
 		rows = n
 	}
-	db := newTestDB(t)
-	fx := newFixture(t, db)
+	e := newEnv(t, open)
+	db := e.db
+	fx := newFixture(t, e)
 	start := time.Now()
-	bulkSubmissions(t, db, fx.formA.ID, fx.formA.Key, rows, time.Now().UTC())
+	bulkSubmissions(t, e, fx.formA.ID, fx.formA.Key, rows, time.Now().UTC())
 	fill := time.Since(start)
 
 	var at1k, peak uint64
@@ -238,9 +219,10 @@ func (w *countingWriter) Write(p []byte) (int, error) {
 
 // The CSV export has one column per field, neutralised cells and a header
 // even when empty.
-func TestSubmissionCSVExport(t *testing.T) {
-	db := newTestDB(t)
-	fx := newFixture(t, db)
+func testSubmissionCSVExport(t *testing.T, open Opener) {
+	e := newEnv(t, open)
+	db := e.db
+	fx := newFixture(t, e)
 	ctx := context.Background()
 	var buf bytes.Buffer
 	n, err := formbuilder.ExportSubmissions(ctx, db, formbuilder.SubmissionFilter{}, fx.formA, formbuilder.FormatCSV, &buf, nil)
@@ -248,7 +230,7 @@ func TestSubmissionCSVExport(t *testing.T) {
 	assert.Zero(t, n)
 	assert.Equal(t, "id,time,subject,page_url,ip,email,message,other_values\n", buf.String())
 
-	bulkSubmissions(t, db, fx.formA.ID, fx.formA.Key, 3, time.Date(2026, 4, 1, 8, 0, 0, 0, time.UTC))
+	bulkSubmissions(t, e, fx.formA.ID, fx.formA.Key, 3, time.Date(2026, 4, 1, 8, 0, 0, 0, time.UTC))
 	buf.Reset()
 	_, err = formbuilder.ExportSubmissions(ctx, db, formbuilder.SubmissionFilter{}, fx.formA, formbuilder.FormatCSV, &buf, nil)
 	require.NoError(t, err)
@@ -270,4 +252,11 @@ func TestSubmissionCSVExport(t *testing.T) {
 	assert.Contains(t, s.Values["message"][0], "=HYPERLINK", "NDJSON keeps values as they are")
 	_, err = formbuilder.ExportSubmissions(ctx, db, formbuilder.SubmissionFilter{}, fx.formA, "xml", io.Discard, nil)
 	requireCode(t, formbuilder.EINVALID, err)
+}
+
+func init() {
+	register("ListSubmissionsPagesAndSearch", testListSubmissionsPagesAndSearch)
+	register("ExportSubmissionsBatchesAndRecords", testExportSubmissionsBatchesAndRecords)
+	register("Export100kFlatMemory", testExport100kFlatMemory)
+	register("SubmissionCSVExport", testSubmissionCSVExport)
 }

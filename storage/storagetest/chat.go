@@ -1,9 +1,7 @@
-package sqlite
+package storagetest
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"strings"
 	"sync"
@@ -14,14 +12,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func newVisitorID(t testing.TB) string {
-	t.Helper()
-	b := make([]byte, 16)
-	_, err := rand.Read(b)
-	require.NoError(t, err)
-	return hex.EncodeToString(b)
-}
-
 // chatFixture is the storage fixture plus a second user and a channel that
 // asks for consent c2, with the second user as responsible operator.
 type chatFixture struct {
@@ -30,9 +20,10 @@ type chatFixture struct {
 	ch       *formbuilder.Channel
 }
 
-func newChatFixture(t testing.TB, db *DB) *chatFixture {
+func newChatFixture(t testing.TB, e *env) *chatFixture {
 	t.Helper()
-	f := &chatFixture{fixture: newFixture(t, db)}
+	db := e.db
+	f := &chatFixture{fixture: newFixture(t, e)}
 	f.operator = &formbuilder.User{Email: "otto@example.com", Name: "Otto Operator"}
 	require.NoError(t, db.CreateUser(f.ctx, f.operator))
 	f.ch = &formbuilder.Channel{Name: "Website chat", Language: "en", OperatorIDs: []int64{f.operator.ID, f.user.ID},
@@ -58,9 +49,10 @@ func (f *chatFixture) post(t testing.TB, visitor, text string) (*formbuilder.Vis
 	return f.db.PostVisitorMessage(f.ctx, f.ch, formbuilder.VisitorPost{VisitorID: visitor, Text: text, PageURL: "https://shop.example.com/help"})
 }
 
-func TestChannelCRUD(t *testing.T) {
-	db := newTestDB(t)
-	f := newChatFixture(t, db)
+func testChannelCRUD(t *testing.T, open Opener) {
+	e := newEnv(t, open)
+	db := e.db
+	f := newChatFixture(t, e)
 	ch := f.ch
 	require.True(t, formbuilder.ValidFormKey(ch.Key))
 	assert.Equal(t, []int64{f.operator.ID, f.user.ID}, ch.OperatorIDs)
@@ -119,12 +111,13 @@ func TestChannelCRUD(t *testing.T) {
 	requireCode(t, formbuilder.ENOTFOUND, db.UpdateChannel(f.ctx, missing))
 }
 
-// TestChatConsentAccepted walks the whole happy path: the first message is
+// testChatConsentAccepted walks the whole happy path: the first message is
 // held and invisible, acceptance delivers it and logs the consent in the
 // same transaction, and the log still verifies.
-func TestChatConsentAccepted(t *testing.T) {
-	db := newTestDB(t)
-	f := newChatFixture(t, db)
+func testChatConsentAccepted(t *testing.T, open Opener) {
+	e := newEnv(t, open)
+	db := e.db
+	f := newChatFixture(t, e)
 	f.submit(t, f.formA, "198.51.100.1") // the chain already has entries
 	visitor := newVisitorID(t)
 
@@ -143,7 +136,7 @@ func TestChatConsentAccepted(t *testing.T) {
 	list, err := db.ListConversations(f.ctx, formbuilder.ConversationFilter{})
 	require.NoError(t, err)
 	assert.Empty(t, list)
-	assert.Equal(t, 0, count(t, db.r, "chat_messages"))
+	assert.Equal(t, 0, e.count(t, "chat_messages"))
 
 	// Nothing more passes while the answer is pending.
 	_, err = f.post(t, visitor, "are you there?")
@@ -221,17 +214,18 @@ func TestChatConsentAccepted(t *testing.T) {
 	assert.EqualValues(t, 3, res2.Checked)
 
 	// The visitor id is a secret: only its hash is stored.
-	raw := rawDB(t, db)
-	var n int
-	require.NoError(t, raw.QueryRow("SELECT COUNT(*) FROM conversations WHERE visitor_hash = ?", formbuilder.VisitorHash(visitor)).Scan(&n))
-	assert.Equal(t, 1, n)
-	require.NoError(t, raw.QueryRow("SELECT COUNT(*) FROM conversations WHERE instr(visitor_hash, ?) > 0", visitor).Scan(&n))
+	n, err := e.QueryInt(f.ctx, "SELECT COUNT(*) FROM conversations WHERE visitor_hash = $1", formbuilder.VisitorHash(visitor))
+	require.NoError(t, err)
+	assert.EqualValues(t, 1, n)
+	n, err = e.QueryInt(f.ctx, "SELECT COUNT(*) FROM conversations WHERE visitor_hash LIKE '%' || $1 || '%'", visitor)
+	require.NoError(t, err)
 	assert.Zero(t, n)
 }
 
-func TestChatConsentDeclinedAndReopened(t *testing.T) {
-	db := newTestDB(t)
-	f := newChatFixture(t, db)
+func testChatConsentDeclinedAndReopened(t *testing.T, open Opener) {
+	e := newEnv(t, open)
+	db := e.db
+	f := newChatFixture(t, e)
 	visitor := newVisitorID(t)
 	res, err := f.post(t, visitor, "my secret question")
 	require.NoError(t, err)
@@ -243,12 +237,11 @@ func TestChatConsentDeclinedAndReopened(t *testing.T) {
 	assert.Empty(t, declined.HeldMessage)
 
 	// The held text is gone from the database, and nothing was logged.
-	raw := rawDB(t, db)
-	var held string
-	require.NoError(t, raw.QueryRow("SELECT held_message FROM conversations WHERE id = ?", conv.ID).Scan(&held))
-	assert.Empty(t, held)
-	assert.Equal(t, 0, count(t, db.r, "chat_messages"))
-	assert.Equal(t, 0, count(t, db.r, "consent_records"))
+	held, err := e.QueryInt(f.ctx, "SELECT length(held_message) FROM conversations WHERE id = $1", conv.ID)
+	require.NoError(t, err)
+	assert.Zero(t, held)
+	assert.Equal(t, 0, e.count(t, "chat_messages"))
+	assert.Equal(t, 0, e.count(t, "consent_records"))
 
 	// Every further message is refused, and so is a late acceptance.
 	_, err = f.post(t, visitor, "hello?")
@@ -258,7 +251,7 @@ func TestChatConsentDeclinedAndReopened(t *testing.T) {
 	_, err = db.DeclineConsent(f.ctx, conv.ID)
 	requireCode(t, formbuilder.ECONFLICT, err)
 	requireCode(t, formbuilder.ECONFLICT, db.AddOperatorMessage(f.ctx, &formbuilder.Message{ConversationID: conv.ID, Text: "hi"}))
-	assert.Equal(t, 0, count(t, db.r, "chat_messages"))
+	assert.Equal(t, 0, e.count(t, "chat_messages"))
 
 	// Changing one's mind asks again: the next message is held again.
 	reopened, err := db.ReopenConversation(f.ctx, f.ch, conv.ID)
@@ -283,9 +276,10 @@ func TestChatConsentDeclinedAndReopened(t *testing.T) {
 	assert.EqualValues(t, 1, v.Checked)
 }
 
-func TestChatWithoutConsentStep(t *testing.T) {
-	db := newTestDB(t)
-	f := newChatFixture(t, db)
+func testChatWithoutConsentStep(t *testing.T, open Opener) {
+	e := newEnv(t, open)
+	db := e.db
+	f := newChatFixture(t, e)
 	visitor := newVisitorID(t)
 	res, err := f.post(t, visitor, "first")
 	require.NoError(t, err)
@@ -309,12 +303,13 @@ func TestChatWithoutConsentStep(t *testing.T) {
 	assert.True(t, res.Created)
 	require.Len(t, res.Delivered, 1)
 	assert.Equal(t, formbuilder.ConvOpen, res.Conversation.State)
-	assert.Equal(t, 0, count(t, db.r, "consent_records"))
+	assert.Equal(t, 0, e.count(t, "consent_records"))
 }
 
-func TestChatValidation(t *testing.T) {
-	db := newTestDB(t)
-	f := newChatFixture(t, db)
+func testChatValidation(t *testing.T, open Opener) {
+	e := newEnv(t, open)
+	db := e.db
+	f := newChatFixture(t, e)
 	visitor := newVisitorID(t)
 	for _, bad := range []string{"", "short", strings.ToUpper(visitor), visitor + "0", strings.Repeat("g", 32)} {
 		_, err := f.post(t, bad, "hi")
@@ -326,7 +321,7 @@ func TestChatValidation(t *testing.T) {
 	requireCode(t, formbuilder.ETOOLARGE, err)
 	_, err = db.PostVisitorMessage(f.ctx, f.ch, formbuilder.VisitorPost{VisitorID: visitor, Text: "x", PageURL: "javascript:alert(1)"})
 	requireCode(t, formbuilder.EINVALID, err)
-	assert.Equal(t, 0, count(t, db.r, "conversations"))
+	assert.Equal(t, 0, e.count(t, "conversations"))
 
 	res, err := f.post(t, visitor, strings.Repeat("é", formbuilder.MaxMessageLength))
 	require.NoError(t, err)
@@ -357,8 +352,8 @@ func TestChatValidation(t *testing.T) {
 	_, err = db.AcceptConsent(f.ctx, conv.ID, stale)
 	requireCode(t, formbuilder.ECONFLICT, err)
 	assert.Zero(t, stale.ID)
-	assert.Equal(t, 0, count(t, db.r, "chat_messages"))
-	assert.Equal(t, 0, count(t, db.r, "consent_records"))
+	assert.Equal(t, 0, e.count(t, "chat_messages"))
+	assert.Equal(t, 0, e.count(t, "consent_records"))
 
 	_, err = db.AcceptConsent(f.ctx, 9999, f.record(conv))
 	requireCode(t, formbuilder.ENOTFOUND, err)
@@ -374,11 +369,11 @@ func TestChatValidation(t *testing.T) {
 	requireCode(t, formbuilder.ENOTFOUND, err)
 }
 
-// TestChatConcurrentFirstMessages: however many first messages race, one
+// testChatConcurrentFirstMessages: however many first messages race, one
 // is held and the rest are refused; nothing slips past the consent step.
-func TestChatConcurrentFirstMessages(t *testing.T) {
-	db := newTestDB(t)
-	f := newChatFixture(t, db)
+func testChatConcurrentFirstMessages(t *testing.T, open Opener) {
+	e := newEnv(t, open)
+	f := newChatFixture(t, e)
 	visitor := newVisitorID(t)
 	const n = 16
 	var wg sync.WaitGroup
@@ -400,16 +395,17 @@ func TestChatConcurrentFirstMessages(t *testing.T) {
 		}
 	}
 	assert.Equal(t, 1, ok)
-	assert.Equal(t, 1, count(t, db.r, "conversations"))
-	assert.Equal(t, 0, count(t, db.r, "chat_messages"))
+	assert.Equal(t, 1, e.count(t, "conversations"))
+	assert.Equal(t, 0, e.count(t, "chat_messages"))
 }
 
-// TestChatConsentsInterleavedWithForms: chat acceptances and form
+// testChatConsentsInterleavedWithForms: chat acceptances and form
 // submissions append to one chain through the one writer, concurrently,
 // and the log verifies afterwards.
-func TestChatConsentsInterleavedWithForms(t *testing.T) {
-	db := newTestDB(t)
-	f := newChatFixture(t, db)
+func testChatConsentsInterleavedWithForms(t *testing.T, open Opener) {
+	e := newEnv(t, open)
+	db := e.db
+	f := newChatFixture(t, e)
 	const n = 12
 	convs := make([]*formbuilder.Conversation, n)
 	for i := range convs {
@@ -444,9 +440,19 @@ func TestChatConsentsInterleavedWithForms(t *testing.T) {
 	chatRecs, err := db.ListRecords(f.ctx, formbuilder.RecordFilter{ChannelID: f.ch.ID})
 	require.NoError(t, err)
 	assert.Len(t, chatRecs, n)
-	assert.Equal(t, n, count(t, db.r, "chat_messages"))
+	assert.Equal(t, n, e.count(t, "chat_messages"))
 	v, err := db.Verify(f.ctx)
 	require.NoError(t, err)
 	assert.True(t, v.OK(), "%+v", v)
 	assert.EqualValues(t, n+2*n, v.Checked)
+}
+
+func init() {
+	register("ChannelCRUD", testChannelCRUD)
+	register("ChatConsentAccepted", testChatConsentAccepted)
+	register("ChatConsentDeclinedAndReopened", testChatConsentDeclinedAndReopened)
+	register("ChatWithoutConsentStep", testChatWithoutConsentStep)
+	register("ChatValidation", testChatValidation)
+	register("ChatConcurrentFirstMessages", testChatConcurrentFirstMessages)
+	register("ChatConsentsInterleavedWithForms", testChatConsentsInterleavedWithForms)
 }

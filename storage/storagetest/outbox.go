@@ -1,4 +1,4 @@
-package sqlite
+package storagetest
 
 import (
 	"context"
@@ -19,7 +19,7 @@ var testNotifications = formbuilder.Notifications{
 }
 
 // withNotifications stores n on form and returns the updated form.
-func withNotifications(t *testing.T, db *DB, form *formbuilder.Form, n formbuilder.Notifications) *formbuilder.Form {
+func withNotifications(t *testing.T, db Store, form *formbuilder.Form, n formbuilder.Notifications) *formbuilder.Form {
 	t.Helper()
 	form.Notifications = n
 	require.NoError(t, db.UpdateForm(context.Background(), form))
@@ -36,9 +36,10 @@ func drain(ch <-chan struct{}) {
 	}
 }
 
-func TestNotificationsAreStoredWithTheForm(t *testing.T) {
-	db := newTestDB(t)
-	fx := newFixture(t, db)
+func testNotificationsAreStoredWithTheForm(t *testing.T, open Opener) {
+	e := newEnv(t, open)
+	db := e.db
+	fx := newFixture(t, e)
 	ctx := context.Background()
 	got, err := db.FindFormByID(ctx, fx.formA.ID)
 	require.NoError(t, err)
@@ -65,9 +66,10 @@ func TestNotificationsAreStoredWithTheForm(t *testing.T) {
 // The outbox rows of a submission are written by the same job, in the same
 // savepoint: one per webhook and per distinct address, none for a form
 // without receivers, and a signal after the commit.
-func TestSubmissionQueuesDeliveries(t *testing.T) {
-	db := newTestDB(t)
-	fx := newFixture(t, db)
+func testSubmissionQueuesDeliveries(t *testing.T, open Opener) {
+	e := newEnv(t, open)
+	db := e.db
+	fx := newFixture(t, e)
 	ctx := context.Background()
 	withNotifications(t, db, fx.formA, testNotifications)
 	drain(db.OutboxSignal())
@@ -114,22 +116,21 @@ func TestSubmissionQueuesDeliveries(t *testing.T) {
 
 // When the outbox rows cannot be written, the submission and its consent
 // entries are not stored either: one transaction.
-func TestSubmissionAndOutboxAreOneTransaction(t *testing.T) {
-	db := newTestDB(t)
-	fx := newFixture(t, db)
+func testSubmissionAndOutboxAreOneTransaction(t *testing.T, open Opener) {
+	e := newEnv(t, open)
+	db := e.db
+	fx := newFixture(t, e)
 	ctx := context.Background()
 	withNotifications(t, db, fx.formA, testNotifications)
-	raw := rawDB(t, db)
-	_, err := raw.Exec("UPDATE forms SET notifications = '{not json' WHERE id = ?", fx.formA.ID)
-	require.NoError(t, err)
+	require.NoError(t, e.Exec(ctx, "UPDATE forms SET notifications = '{not json' WHERE id = $1", fx.formA.ID))
 	before := len(allRecords(t, db))
 
 	sub, recs := fx.submission(t, fx.formA, "lost@example.com", "192.0.2.9")
-	err = db.CreateSubmission(ctx, sub, recs)
+	err := db.CreateSubmission(ctx, sub, recs)
 	require.Error(t, err)
 	assert.Zero(t, sub.ID, "undone")
-	assert.Equal(t, 0, count(t, db.r, "submissions"))
-	assert.Equal(t, 0, count(t, db.r, "outbox"))
+	assert.Equal(t, 0, e.count(t, "submissions"))
+	assert.Equal(t, 0, e.count(t, "outbox"))
 	assert.Len(t, allRecords(t, db), before)
 
 	// The other form is unaffected, and the chain is intact.
@@ -139,9 +140,10 @@ func TestSubmissionAndOutboxAreOneTransaction(t *testing.T) {
 	assert.True(t, res.OK())
 }
 
-func TestClaimLeaseAndAttempts(t *testing.T) {
-	db := newTestDB(t)
-	fx := newFixture(t, db)
+func testClaimLeaseAndAttempts(t *testing.T, open Opener) {
+	e := newEnv(t, open)
+	db := e.db
+	fx := newFixture(t, e)
 	ctx := context.Background()
 	withNotifications(t, db, fx.formA, formbuilder.Notifications{
 		Webhooks: testNotifications.Webhooks[:1], Emails: []string{"sales@example.com"}})
@@ -221,9 +223,10 @@ func TestClaimLeaseAndAttempts(t *testing.T) {
 	requireCode(t, formbuilder.EINVALID, db.RecordAttempt(ctx, &formbuilder.DeliveryAttempt{}, time.Time{}))
 }
 
-func TestEnqueueTestOnlyForConfiguredReceivers(t *testing.T) {
-	db := newTestDB(t)
-	fx := newFixture(t, db)
+func testEnqueueTestOnlyForConfiguredReceivers(t *testing.T, open Opener) {
+	e := newEnv(t, open)
+	db := e.db
+	fx := newFixture(t, e)
 	ctx := context.Background()
 	withNotifications(t, db, fx.formA, testNotifications)
 	drain(db.OutboxSignal())
@@ -257,9 +260,10 @@ func TestEnqueueTestOnlyForConfiguredReceivers(t *testing.T) {
 // Retention takes a submission's undelivered messages with it; the log of
 // attempts stays until it is pruned by age. Ids are never reused, because
 // receivers dedupe on them.
-func TestRetentionDropsOutboxAndPruneBoundsTheLog(t *testing.T) {
-	db := newTestDB(t)
-	fx := newFixture(t, db)
+func testRetentionDropsOutboxAndPruneBoundsTheLog(t *testing.T, open Opener) {
+	e := newEnv(t, open)
+	db := e.db
+	fx := newFixture(t, e)
 	ctx := context.Background()
 	withNotifications(t, db, fx.formA, formbuilder.Notifications{Webhooks: testNotifications.Webhooks[:1]})
 	old := fx.submit(t, fx.formA, "192.0.2.1")[0].SubmissionID
@@ -269,7 +273,7 @@ func TestRetentionDropsOutboxAndPruneBoundsTheLog(t *testing.T) {
 	require.NoError(t, db.RecordAttempt(ctx, &formbuilder.DeliveryAttempt{MessageID: oldMsgs[0].ID,
 		FormID: fx.formA.ID, SubmissionID: old, Kind: formbuilder.DeliveryWebhook, Target: oldMsgs[0].Target,
 		Error: "HTTP 503", Status: 503}, time.Now().Add(time.Hour)))
-	cut := db.Now()
+	cut := e.now()
 	newer := fx.submit(t, fx.formA, "192.0.2.2")[0].SubmissionID
 
 	n, err := db.DeleteSubmissionsBefore(ctx, fx.formA.ID, cut)
@@ -294,7 +298,7 @@ func TestRetentionDropsOutboxAndPruneBoundsTheLog(t *testing.T) {
 	require.NoError(t, db.RecordAttempt(ctx, &formbuilder.DeliveryAttempt{MessageID: left[0].ID,
 		FormID: fx.formA.ID, Kind: formbuilder.DeliveryWebhook, Target: left[0].Target, Delivered: true}, time.Time{}))
 	pending := fx.submit(t, fx.formA, "192.0.2.3")[0].SubmissionID
-	pruned, err := db.PruneDeliveries(ctx, db.Now().Add(time.Hour))
+	pruned, err := db.PruneDeliveries(ctx, e.now().Add(time.Hour))
 	require.NoError(t, err)
 	assert.Equal(t, int64(1+3), pruned, "one finished message and three log entries")
 	left, err = db.ListOutbox(ctx, formbuilder.OutboxFilter{FormID: fx.formA.ID})
@@ -302,4 +306,13 @@ func TestRetentionDropsOutboxAndPruneBoundsTheLog(t *testing.T) {
 	require.Len(t, left, 1, "unfinished messages are never pruned")
 	assert.Equal(t, pending, left[0].SubmissionID)
 	assert.Greater(t, left[0].ID, oldMsgs[0].ID+1, "ids are not reused")
+}
+
+func init() {
+	register("NotificationsAreStoredWithTheForm", testNotificationsAreStoredWithTheForm)
+	register("SubmissionQueuesDeliveries", testSubmissionQueuesDeliveries)
+	register("SubmissionAndOutboxAreOneTransaction", testSubmissionAndOutboxAreOneTransaction)
+	register("ClaimLeaseAndAttempts", testClaimLeaseAndAttempts)
+	register("EnqueueTestOnlyForConfiguredReceivers", testEnqueueTestOnlyForConfiguredReceivers)
+	register("RetentionDropsOutboxAndPruneBoundsTheLog", testRetentionDropsOutboxAndPruneBoundsTheLog)
 }

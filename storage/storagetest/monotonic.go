@@ -1,4 +1,4 @@
-package sqlite
+package storagetest
 
 import (
 	"sync"
@@ -9,10 +9,10 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestEntryTimesNeverGoBackwards: a clock stepping back (NTP, a resumed VM)
+// testEntryTimesNeverGoBackwards: a clock stepping back (NTP, a resumed VM)
 // must not put an entry before its predecessor, because date filters are
 // turned into id bounds. The filter results stay exact across the step.
-func TestEntryTimesNeverGoBackwards(t *testing.T) {
+func testEntryTimesNeverGoBackwards(t *testing.T, open Opener) {
 	var mu sync.Mutex
 	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
 	clock := func() time.Time {
@@ -21,8 +21,9 @@ func TestEntryTimesNeverGoBackwards(t *testing.T) {
 		return now
 	}
 	set := func(t time.Time) { mu.Lock(); now = t; mu.Unlock() }
-	db := newTestDB(t, WithClock(clock))
-	f := newFixture(t, db)
+	e := newEnv(t, open, Options{Clock: clock})
+	db := e.db
+	f := newFixture(t, e)
 
 	first := f.submit(t, f.formB, "192.0.2.1")
 	set(now.Add(-time.Hour)) // the clock steps back an hour
@@ -50,4 +51,8 @@ func TestEntryTimesNeverGoBackwards(t *testing.T) {
 	page, err = db.ListRecords(f.ctx, formbuilder.RecordFilter{Since: time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)})
 	require.NoError(t, err)
 	require.Empty(t, page, "a bound after the newest entry matches nothing")
+}
+
+func init() {
+	register("EntryTimesNeverGoBackwards", testEntryTimesNeverGoBackwards)
 }

@@ -1,9 +1,7 @@
-package sqlite
+package storagetest
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"testing"
 	"time"
 
@@ -12,13 +10,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func hashOf(s string) string {
-	sum := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(sum[:])
-}
-
-func TestUsers(t *testing.T) {
-	db := newTestDB(t)
+func testUsers(t *testing.T, open Opener) {
+	e := newEnv(t, open)
+	db := e.db
 	ctx := context.Background()
 
 	n, err := db.CountUsers(ctx)
@@ -59,8 +53,9 @@ func TestUsers(t *testing.T) {
 	assert.Equal(t, 2, n)
 }
 
-func TestSessions(t *testing.T) {
-	db := newTestDB(t)
+func testSessions(t *testing.T, open Opener) {
+	e := newEnv(t, open)
+	db := e.db
 	ctx := context.Background()
 	u := &formbuilder.User{Email: "a@example.com"}
 	require.NoError(t, db.CreateUser(ctx, u))
@@ -107,11 +102,12 @@ func TestSessions(t *testing.T) {
 		require.NoError(t, db.CreateSession(ctx, &formbuilder.Session{ID: hashOf(tok), UserID: u.ID}))
 	}
 	require.NoError(t, db.DeleteUserSessions(ctx, u.ID))
-	assert.Zero(t, count(t, db.r, "sessions"))
+	assert.Zero(t, e.count(t, "sessions"))
 }
 
-func TestTokens(t *testing.T) {
-	db := newTestDB(t)
+func testTokens(t *testing.T, open Opener) {
+	e := newEnv(t, open)
+	db := e.db
 	ctx := context.Background()
 	tok := &formbuilder.APIToken{Name: "ci", Hash: hashOf("secret")}
 	require.NoError(t, db.CreateToken(ctx, tok))
@@ -139,8 +135,9 @@ func TestTokens(t *testing.T) {
 	requireCode(t, formbuilder.ENOTFOUND, db.DeleteToken(ctx, tok.ID))
 }
 
-func TestSettings(t *testing.T) {
-	db := newTestDB(t)
+func testSettings(t *testing.T, open Opener) {
+	e := newEnv(t, open)
+	db := e.db
 	ctx := context.Background()
 	s, err := db.GetSettings(ctx)
 	require.NoError(t, err)
@@ -156,8 +153,9 @@ func TestSettings(t *testing.T) {
 	requireCode(t, formbuilder.EINVALID, db.SaveSettings(ctx, &formbuilder.Settings{IPMode: "none"}))
 }
 
-func TestConsentsAndVersions(t *testing.T) {
-	db := newTestDB(t)
+func testConsentsAndVersions(t *testing.T, open Opener) {
+	e := newEnv(t, open)
+	db := e.db
 	ctx := context.Background()
 	c := &formbuilder.Consent{Name: "Privacy", Type: formbuilder.ConsentCustom}
 	requireCode(t, formbuilder.EINVALID, db.CreateConsent(ctx, c, formbuilder.ConsentContent{Language: "xx"}, "a"))
@@ -191,7 +189,7 @@ func TestConsentsAndVersions(t *testing.T) {
 	assert.Equal(t, 1, f.Version)
 
 	// A record given under version 1 keeps pointing at it.
-	fx := &fixture{ctx: ctx, db: db}
+	fx := &fixture{env: e}
 	recs := fx.submit(t, f, "192.0.2.1")
 	require.Len(t, recs, 1)
 	assert.Equal(t, v1.ID, recs[0].VersionID)
@@ -242,16 +240,16 @@ func TestConsentsAndVersions(t *testing.T) {
 	assert.Equal(t, 2, list[0].Current.Number)
 }
 
-func TestConsentVersionsAreImmutable(t *testing.T) {
-	db := newTestDB(t)
-	f := newFixture(t, db)
+func testConsentVersionsAreImmutable(t *testing.T, open Opener) {
+	e := newEnv(t, open)
+	db := e.db
+	f := newFixture(t, e)
 	ctx := context.Background()
 	for _, q := range []string{
-		"UPDATE consent_versions SET text = 'changed' WHERE id = ?",
-		"DELETE FROM consent_versions WHERE id = ?",
-		"INSERT OR REPLACE INTO consent_versions SELECT * FROM consent_versions WHERE id = ?",
+		"UPDATE consent_versions SET text = 'changed' WHERE id = $1",
+		"DELETE FROM consent_versions WHERE id = $1",
 	} {
-		_, err := db.w.ExecContext(ctx, q, f.c1.Current.ID)
+		err := e.Exec(ctx, q, f.c1.Current.ID)
 		require.Error(t, err, q)
 		assert.Contains(t, err.Error(), "consent versions are immutable", q)
 	}
@@ -260,9 +258,10 @@ func TestConsentVersionsAreImmutable(t *testing.T) {
 	assert.True(t, v.VerifyHash())
 }
 
-func TestForms(t *testing.T) {
-	db := newTestDB(t)
-	f := newFixture(t, db)
+func testForms(t *testing.T, open Opener) {
+	e := newEnv(t, open)
+	db := e.db
+	f := newFixture(t, e)
 	ctx := context.Background()
 
 	a := f.formA
@@ -361,9 +360,10 @@ func formNames(fs []*formbuilder.Form) []string {
 	return out
 }
 
-func TestSubmissionsFindAndRetention(t *testing.T) {
-	db := newTestDB(t)
-	f := newFixture(t, db)
+func testSubmissionsFindAndRetention(t *testing.T, open Opener) {
+	e := newEnv(t, open)
+	db := e.db
+	f := newFixture(t, e)
 	ctx := context.Background()
 	sub, recs := f.submission(t, f.formA, "a@example.com", "192.0.2.1")
 	require.NoError(t, db.CreateSubmission(ctx, sub, recs))
@@ -409,4 +409,15 @@ func TestSubmissionsFindAndRetention(t *testing.T) {
 	requireCode(t, formbuilder.EINVALID, db.CreateSubmission(ctx, &formbuilder.Submission{}, nil))
 	requireCode(t, formbuilder.EINVALID, db.CreateSubmission(ctx, &formbuilder.Submission{FormID: f.formA.ID},
 		[]*formbuilder.ConsentRecord{{Action: formbuilder.ActionWithdrawn}}))
+}
+
+func init() {
+	register("Users", testUsers)
+	register("Sessions", testSessions)
+	register("Tokens", testTokens)
+	register("Settings", testSettings)
+	register("ConsentsAndVersions", testConsentsAndVersions)
+	register("ConsentVersionsAreImmutable", testConsentVersionsAreImmutable)
+	register("Forms", testForms)
+	register("SubmissionsFindAndRetention", testSubmissionsFindAndRetention)
 }

@@ -1,0 +1,85 @@
+package sqlite
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/consentforms/consentforms/formbuilder"
+	"github.com/consentforms/consentforms/storage/storagetest"
+	"github.com/stretchr/testify/require"
+)
+
+// TestConformance runs the storage conformance suite against SQLite.
+func TestConformance(t *testing.T) {
+	storagetest.Run(t, openBackend)
+}
+
+// openBackend opens a fresh database file in t.TempDir() with the suite's
+// hooks, closed when the test ends.
+func openBackend(t testing.TB, o storagetest.Options) *storagetest.Backend {
+	t.Helper()
+	var opts []Option
+	if o.Clock != nil {
+		opts = append(opts, WithClock(o.Clock))
+	}
+	if o.SearchTimeout > 0 {
+		opts = append(opts, WithSearchTimeout(o.SearchTimeout))
+	}
+	db, err := Open(filepath.Join(t.TempDir(), "test.db"), opts...)
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	raw := rawDB(t, db)
+	return &storagetest.Backend{
+		Store: db,
+		Exec: func(ctx context.Context, q string, args ...any) error {
+			_, err := raw.ExecContext(ctx, q, args...)
+			return err
+		},
+		QueryInt: func(ctx context.Context, q string, args ...any) (int64, error) {
+			var n int64
+			err := raw.QueryRowContext(ctx, q, args...).Scan(&n)
+			return n, err
+		},
+		// Anyone with the file can drop the triggers.
+		Tamper: func(ctx context.Context, q string, args ...any) error {
+			for _, tr := range []string{"consent_records_no_update", "consent_records_no_delete",
+				"consent_records_append_only", "consent_versions_no_update", "consent_versions_no_delete"} {
+				if _, err := raw.ExecContext(ctx, "DROP TRIGGER IF EXISTS "+tr); err != nil {
+					return err
+				}
+			}
+			_, err := raw.ExecContext(ctx, q, args...)
+			return err
+		},
+		// The writer waits for its one connection while the test holds it.
+		PauseWriter: func() func() {
+			conn, err := db.w.Conn(context.Background())
+			require.NoError(t, err)
+			return func() { require.NoError(t, conn.Close()) }
+		},
+		Stats: func() storagetest.WriterStats {
+			return storagetest.WriterStats{Batches: db.writer.batches.Load(), Jobs: db.writer.jobs.Load(),
+				Retried: db.writer.retried.Load(), Queued: len(db.writer.queue)}
+		},
+		Append: func(ctx context.Context, recs []*formbuilder.ConsentRecord) error {
+			return db.writer.do(ctx, &job{run: func(ctx context.Context, b *batch) error {
+				for _, r := range recs {
+					if r.Time.IsZero() {
+						r.Time = b.db.now()
+					}
+					if err := b.appendRecord(ctx, r); err != nil {
+						return err
+					}
+				}
+				return nil
+			}})
+		},
+		Reopen: func(t testing.TB) storagetest.Store {
+			other, err := Open(db.Path())
+			require.NoError(t, err)
+			t.Cleanup(func() { other.Close() })
+			return other
+		},
+	}
+}
