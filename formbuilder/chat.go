@@ -281,7 +281,14 @@ type VisitorPostResult struct {
 
 // ChatService stores channels, conversations and messages. The consent
 // step is enforced here, inside the storage transactions, so no request
-// ordering can deliver a message past it.
+// ordering can deliver a message past it: every call that changes a
+// conversation reads it under a lock that orders it after every other
+// change of that conversation (SQLite: the one writer; PostgreSQL: a row
+// lock, taken after the log's chain lock when the call appends), decides
+// with DisposeVisitorMessage, CheckAccept, CheckDecline, ReopenedState or
+// CheckOperatorReply, and writes in the same transaction. A visitor's
+// first message creates the conversation exactly once, however many race
+// (an insert that yields to an existing row).
 type ChatService interface {
 	// CreateChannel sets ID, Key (when empty) and the times. EINVALID.
 	CreateChannel(ctx context.Context, c *Channel) error

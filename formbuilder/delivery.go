@@ -178,7 +178,11 @@ type OutboxFilter struct {
 // OutboxService stores pending deliveries and their attempts. Messages of
 // submissions are created by SubmissionService.CreateSubmission, in the
 // transaction that stores the submission, one per webhook and per e-mail
-// address of the form at that moment.
+// address of the form at that moment. Message ids are never reused (they
+// are the receivers' idempotency keys). With several servers, a message is
+// claimed by one ClaimDue at a time (PostgreSQL: FOR UPDATE SKIP LOCKED,
+// so a second server takes the next rows instead of waiting), and
+// PruneDeliveries runs on one server at a time.
 type OutboxService interface {
 	// EnqueueTest adds a test delivery for a form's receiver (FormID, Kind,
 	// Target); it sets ID, NextAttempt (now) and CreatedAt. EINVALID.
@@ -229,6 +233,8 @@ type SubmissionReader interface {
 	// DeleteSubmissionsBefore removes a form's submissions older than before
 	// (retention), with their undelivered outbox messages. Their consent
 	// entries stay: the log is append-only and its chain does not cover
-	// submission values.
+	// submission values. With several servers it runs on one at a time for
+	// a form: a server that finds another at it returns 0 and leaves the
+	// work to it.
 	DeleteSubmissionsBefore(ctx context.Context, formID int64, before time.Time) (int64, error)
 }

@@ -5,6 +5,39 @@ import (
 	"time"
 )
 
+// What every storage backend guarantees
+//
+// The interfaces below (and ChatService, OutboxService, SubmissionReader)
+// are implemented by storage/sqlite and storage/postgres and held to one
+// conformance suite, storage/storagetest. Beyond each method's comment,
+// every backend guarantees, with any number of server processes on one
+// database:
+//
+//   - Errors are *Error with a code: ENOTFOUND for a missing row (never a
+//     nil result with a nil error), ECONFLICT for a unique value taken or a
+//     state that forbids the call, EINVALID (naming the field) for bad input
+//     and references to rows that do not exist, EINTERNAL for the rest, with
+//     the cause wrapped for logs and never shown to clients.
+//   - Input is checked by the rules of this package (Validate methods,
+//     ValidateSubmissionRecords, CheckAccept, …) before anything is
+//     written; a refused call stores nothing.
+//   - The consent log is one hash chain: entries get consecutive ids 1, 2,
+//     3, … and each stores the hash of the one before (Seal), however many
+//     processes append at once. Appends are serialised (SQLite: the write
+//     lock; PostgreSQL: a transaction-scoped advisory lock taken before any
+//     row lock) and the database itself refuses an entry that does not
+//     extend the head, and any UPDATE, DELETE, TRUNCATE or upsert of the log
+//     and of consent versions.
+//   - Entry times never decrease with the id (a clock stepping back is
+//     clamped to the previous entry's time), so date filters are id bounds.
+//   - Times are stored as fixed-width text with nanoseconds and read back
+//     exactly: the chain hashes them.
+//   - A call that writes returns only after its transaction committed
+//     durably (group commit may share one commit among many calls), or with
+//     its own error, in which case nothing of it was stored. A caller whose
+//     context ends after the writer took its work still learns the outcome.
+//   - Lists are ordered as each method says, ties broken by id.
+
 // FormFilter selects forms for lists.
 type FormFilter struct {
 	IncludeArchived bool
@@ -27,7 +60,11 @@ type FormService interface {
 	ListForms(ctx context.Context, filter FormFilter) ([]*Form, error)
 }
 
-// ConsentService stores consents and their immutable versions.
+// ConsentService stores consents and their immutable versions. Versions are
+// numbered 1, 2, … per consent without gaps; creating one is serialised per
+// consent (two admins saving at once get n+1 and n+2, or one ECONFLICT),
+// and every form using the consent gets a new Version in the same
+// transaction.
 type ConsentService interface {
 	// CreateConsent stores c and its first version with content. The content
 	// must already be sanitised and valid. EINVALID.
@@ -45,9 +82,12 @@ type ConsentService interface {
 
 // SubmissionService stores submissions with their consent records.
 type SubmissionService interface {
-	// CreateSubmission stores sub and records in one transaction and returns
-	// only after it committed: either all are stored or none. It sets ids,
-	// times and the records' chain hashes.
+	// CreateSubmission stores sub, records and the outbox messages of the
+	// form's receivers in one transaction and returns only after it
+	// committed: either all are stored or none. It sets ids, times (one
+	// time for the submission and all its records) and the records' chain
+	// hashes; on error it leaves them zero. EINVALID (see
+	// ValidateSubmissionRecords; unknown versions too).
 	CreateSubmission(ctx context.Context, sub *Submission, records []*ConsentRecord) error
 	FindSubmission(ctx context.Context, id int64) (*Submission, error)
 }
@@ -56,17 +96,22 @@ type SubmissionService interface {
 // method that changes or deletes an entry.
 type ConsentLog interface {
 	// ListRecords returns a page, newest first, keyset-paginated by BeforeID.
+	// EINVALID for a filter RecordFilter.Validate refuses, and for a free-
+	// text search that runs longer than the backend's search timeout.
 	ListRecords(ctx context.Context, f RecordFilter) ([]*ConsentRecord, error)
 	FindRecord(ctx context.Context, id int64) (*ConsentRecord, error)
 	// ExportRecords calls fn for every matching entry, oldest first, reading
 	// in bounded batches so memory stays flat.
 	ExportRecords(ctx context.Context, f RecordFilter, fn func(*ConsentRecord) error) error
-	// Withdraw appends a withdrawal of entry id. ENOTFOUND, ECONFLICT when it
-	// was withdrawn already.
+	// Withdraw appends WithdrawalOf(entry id) to the chain. ENOTFOUND,
+	// EINVALID for a withdrawal, ECONFLICT when it was withdrawn already
+	// (also when two withdrawals race: at most one entry withdraws another).
 	Withdraw(ctx context.Context, id int64, ip, userAgent string) (*ConsentRecord, error)
 	// Withdrawn reports which of ids have been withdrawn.
 	Withdrawn(ctx context.Context, ids []int64) (map[int64]bool, error)
-	// Verify walks the hash chain from the first entry.
+	// Verify walks the hash chain from the first entry up to the newest at
+	// the time of the call and reports the first entry whose hash, link,
+	// id or consent version does not match.
 	Verify(ctx context.Context) (VerifyResult, error)
 }
 
@@ -82,6 +127,8 @@ type UserService interface {
 
 // SessionService stores admin sessions by the hash of their token.
 type SessionService interface {
+	// CreateSession stores s (Session.Validate; ECONFLICT for a taken id,
+	// EINVALID for an unknown user); zero times become now.
 	CreateSession(ctx context.Context, s *Session) error
 	// FindSession returns ENOTFOUND for unknown ids.
 	FindSession(ctx context.Context, id string) (*Session, error)
@@ -96,6 +143,8 @@ type SessionService interface {
 
 // TokenService stores API tokens by their hash.
 type TokenService interface {
+	// CreateToken stores t (APIToken.Validate; ECONFLICT for a taken hash)
+	// and sets ID and CreatedAt.
 	CreateToken(ctx context.Context, t *APIToken) error
 	FindTokenByHash(ctx context.Context, hash string) (*APIToken, error)
 	ListTokens(ctx context.Context) ([]*APIToken, error)
@@ -103,7 +152,8 @@ type TokenService interface {
 	TouchToken(ctx context.Context, id int64, at time.Time) error
 }
 
-// SettingsService loads and saves the installation's settings.
+// SettingsService loads and saves the installation's settings: one value,
+// saved whole (the last save wins).
 type SettingsService interface {
 	GetSettings(ctx context.Context) (*Settings, error)
 	SaveSettings(ctx context.Context, s *Settings) error

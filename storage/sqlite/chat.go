@@ -445,21 +445,10 @@ func (db *DB) PostVisitorMessage(ctx context.Context, ch *formbuilder.Channel, p
 // given consent of the channel's consent; the writer sets its id, time and
 // place in the hash chain, in the same savepoint as the delivered message.
 func (db *DB) AcceptConsent(ctx context.Context, conversationID int64, rec *formbuilder.ConsentRecord) (*formbuilder.Message, error) {
-	bad := func(msg string) error { return formbuilder.FieldErrors(map[string]string{"record": msg}) }
-	switch {
-	case rec == nil:
-		return nil, bad("is required")
-	case rec.Action != formbuilder.ActionGiven || rec.WithdrawsID != 0:
-		return nil, bad("must be a given consent")
-	case rec.ConsentID <= 0 || rec.VersionID <= 0 || rec.TextHash == "":
-		return nil, bad("must name a consent version and its hash")
-	case rec.ChannelID <= 0 || rec.FormID != 0 || rec.SubmissionID != 0:
-		return nil, bad("must belong to a channel, not a form")
-	}
-	rec.UserAgent = truncateBytes(rec.UserAgent, formbuilder.MaxUserAgent)
-	if _, err := formbuilder.CheckPageURL(rec.PageURL); err != nil {
+	if err := formbuilder.ValidateChatConsentRecord(rec); err != nil {
 		return nil, err
 	}
+	rec.UserAgent = truncateBytes(rec.UserAgent, formbuilder.MaxUserAgent)
 	var msg *formbuilder.Message
 	j := &job{
 		run: func(ctx context.Context, b *batch) error {
@@ -467,25 +456,16 @@ func (db *DB) AcceptConsent(ctx context.Context, conversationID int64, rec *form
 			if err != nil {
 				return err
 			}
-			if conv.ChannelID != rec.ChannelID {
-				return bad("must belong to the conversation's channel")
-			}
-			if conv.State != formbuilder.ConvAwaitingConsent || conv.HeldMessage == "" {
-				return formbuilder.Errorf(formbuilder.ECONFLICT, "no message waits for this consent")
-			}
-			// The entry proves the text the visitor saw: if the consent got
-			// a new version since the widget showed it, the visitor must see
-			// the new one first.
 			var current int64
 			if err := b.tx.QueryRowContext(ctx, "SELECT COALESCE(current_version_id, 0) FROM consents WHERE id = ?",
 				rec.ConsentID).Scan(&current); err != nil {
 				if errors.Is(err, sql.ErrNoRows) {
-					return bad("names a consent that does not exist")
+					return formbuilder.FieldErrors(map[string]string{"record": "names a consent that does not exist"})
 				}
 				return err
 			}
-			if current != rec.VersionID {
-				return formbuilder.Errorf(formbuilder.ECONFLICT, "the consent text has changed; please read it again")
+			if err := formbuilder.CheckAccept(conv, rec, current); err != nil {
+				return err
 			}
 			now := b.db.now()
 			m := &formbuilder.Message{ConversationID: conv.ID, Sender: formbuilder.SenderVisitor, Text: conv.HeldMessage}
@@ -542,8 +522,8 @@ func (db *DB) conversationJob(ctx context.Context, id int64, fn func(ctx context
 // DeclineConsent implements formbuilder.ChatService.
 func (db *DB) DeclineConsent(ctx context.Context, conversationID int64) (*formbuilder.Conversation, error) {
 	return db.conversationJob(ctx, conversationID, func(ctx context.Context, b *batch, c *formbuilder.Conversation, now time.Time) error {
-		if c.State != formbuilder.ConvAwaitingConsent {
-			return formbuilder.Errorf(formbuilder.ECONFLICT, "no consent is pending in this conversation")
+		if err := formbuilder.CheckDecline(c); err != nil {
+			return err
 		}
 		c.State, c.HeldMessage, c.UpdatedAt = formbuilder.ConvDeclined, "", now
 		_, err := b.tx.ExecContext(ctx, `UPDATE conversations SET state = 'declined', held_message = '',
@@ -561,10 +541,11 @@ func (db *DB) ReopenConversation(ctx context.Context, ch *formbuilder.Channel, c
 		if c.ChannelID != ch.ID {
 			return notFound("conversation")
 		}
-		if c.State != formbuilder.ConvDeclined {
+		state, changed := formbuilder.ReopenedState(c, ch)
+		if !changed {
 			return nil
 		}
-		c.State, c.UpdatedAt = formbuilder.InitialState(ch), now
+		c.State, c.UpdatedAt = state, now
 		_, err := b.tx.ExecContext(ctx, "UPDATE conversations SET state = ?, updated_at = ? WHERE id = ?",
 			c.State, fmtTime(now), c.ID)
 		return err
@@ -583,8 +564,8 @@ func (db *DB) AddOperatorMessage(ctx context.Context, m *formbuilder.Message) er
 	}
 	m.Text, m.Sender = text, formbuilder.SenderOperator
 	_, err = db.conversationJob(ctx, m.ConversationID, func(ctx context.Context, b *batch, c *formbuilder.Conversation, now time.Time) error {
-		if c.State != formbuilder.ConvOpen {
-			return formbuilder.Errorf(formbuilder.ECONFLICT, "the visitor has not started this conversation yet")
+		if err := formbuilder.CheckOperatorReply(c); err != nil {
+			return err
 		}
 		if err := insertMessage(ctx, b, m, now); err != nil {
 			return err

@@ -67,7 +67,7 @@ func insertVersion(ctx context.Context, tx *sql.Tx, consentID int64, n int, cont
 // CreateConsent implements formbuilder.ConsentService. It sets c.ID, the
 // times and c.Current (version 1).
 func (db *DB) CreateConsent(ctx context.Context, c *formbuilder.Consent, content formbuilder.ConsentContent, author string) error {
-	if err := validateConsent(c, &content); err != nil {
+	if err := formbuilder.ValidateConsentWithContent(c, &content); err != nil {
 		return err
 	}
 	now := db.now()
@@ -96,34 +96,13 @@ func (db *DB) CreateConsent(ctx context.Context, c *formbuilder.Consent, content
 	return nil
 }
 
-func validateConsent(c *formbuilder.Consent, content *formbuilder.ConsentContent) error {
-	if c == nil {
-		return formbuilder.Errorf(formbuilder.EINVALID, "consent is required")
-	}
-	err1, err2 := c.Validate(), content.Validate()
-	if err1 == nil {
-		return err2
-	}
-	if err2 == nil {
-		return err1
-	}
-	fields := map[string]string{}
-	for k, v := range formbuilder.ErrorFields(err1) {
-		fields[k] = v
-	}
-	for k, v := range formbuilder.ErrorFields(err2) {
-		fields[k] = v
-	}
-	return formbuilder.FieldErrors(fields)
-}
-
 // UpdateConsent implements formbuilder.ConsentService. A new version is
 // added only when the content's hash (text, label, link URL, language)
 // differs from the current one, so saving an unchanged form adds nothing.
 // Any change bumps the Version of every form the consent is attached to:
 // their cached pages (and cached consent names) are stale.
 func (db *DB) UpdateConsent(ctx context.Context, c *formbuilder.Consent, content formbuilder.ConsentContent, author string) (*formbuilder.Consent, error) {
-	if err := validateConsent(c, &content); err != nil {
+	if err := formbuilder.ValidateConsentWithContent(c, &content); err != nil {
 		return nil, err
 	}
 	now := fmtTime(db.now())
@@ -142,7 +121,7 @@ func (db *DB) UpdateConsent(ctx context.Context, c *formbuilder.Consent, content
 				return err
 			}
 		}
-		if content.Hash() != cur.Current.Hash {
+		if formbuilder.NeedsNewVersion(cur.Current, content) {
 			changed = true
 			if _, err := insertVersion(ctx, tx, c.ID, cur.Current.Number+1, content, author, now); err != nil {
 				return err

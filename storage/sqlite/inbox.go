@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/consentforms/consentforms/formbuilder"
 )
@@ -40,15 +39,12 @@ func scanSubmission(s scanner) (*formbuilder.Submission, error) {
 // json_each: matching the JSON text instead would also match field keys
 // (every submission has "email") and miss values JSON escapes.
 func submissionWhere(f formbuilder.SubmissionFilter) ([]string, []any, error) {
-	if f.FormID <= 0 {
-		return nil, nil, formbuilder.FieldErrors(map[string]string{"form_id": "is required"})
+	if err := f.Validate(); err != nil {
+		return nil, nil, err
 	}
 	conds := []string{"form_id = ?"}
 	args := []any{f.FormID}
 	if q := strings.TrimSpace(f.Query); q != "" {
-		if utf8.RuneCountInString(q) > MaxQueryLength || !utf8.ValidString(q) {
-			return nil, nil, formbuilder.FieldErrors(map[string]string{"query": "is too long"})
-		}
 		p := "%" + escapeLike(q) + "%"
 		conds = append(conds, `(subject LIKE ? ESCAPE '\' OR EXISTS (SELECT 1 FROM json_each(submissions."values") k,
 			json_each(k.value) v WHERE v.value LIKE ? ESCAPE '\'))`)

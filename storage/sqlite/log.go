@@ -50,9 +50,6 @@ func scanRecord(s scanner) (*formbuilder.ConsentRecord, error) {
 	return &r, nil
 }
 
-// MaxQueryLength bounds RecordFilter.Query: the search is a substring scan.
-const MaxQueryLength = 200
-
 // exportBatch is how many entries ExportRecords and Verify hold at a time.
 const exportBatch = 1000
 
@@ -66,6 +63,9 @@ const exportBatch = 1000
 // Each of those indexes is (column, id), so the page comes out in id order
 // and the scan stops after Limit rows.
 func recordWhere(f formbuilder.RecordFilter) (string, []any, error) {
+	if err := f.Validate(); err != nil {
+		return "", nil, err
+	}
 	var conds []string
 	var args []any
 	indexed := false
@@ -90,9 +90,6 @@ func recordWhere(f formbuilder.RecordFilter) (string, []any, error) {
 		eq("consent_id", f.ConsentID)
 	}
 	if f.Action != "" {
-		if f.Action != formbuilder.ActionGiven && f.Action != formbuilder.ActionWithdrawn {
-			return "", nil, formbuilder.FieldErrors(map[string]string{"action": "must be given or withdrawn"})
-		}
 		conds = append(conds, "action = ?")
 		args = append(args, f.Action)
 	}
@@ -118,9 +115,6 @@ func recordWhere(f formbuilder.RecordFilter) (string, []any, error) {
 		args = append(args, fmtTime(f.Until), fmtTime(f.Until))
 	}
 	if q := strings.TrimSpace(f.Query); q != "" {
-		if utf8.RuneCountInString(q) > MaxQueryLength || !utf8.ValidString(q) {
-			return "", nil, formbuilder.FieldErrors(map[string]string{"query": "is too long"})
-		}
 		p := "%" + escapeLike(q) + "%"
 		conds = append(conds, `(subject LIKE ? ESCAPE '\' OR page_url LIKE ? ESCAPE '\' OR source LIKE ? ESCAPE '\'
 			OR consent_name LIKE ? ESCAPE '\' OR user_name LIKE ? ESCAPE '\')`)
@@ -325,36 +319,15 @@ func (db *DB) Withdraw(ctx context.Context, id int64, ip, userAgent string) (*fo
 		if err != nil {
 			return err
 		}
-		if orig.Action == formbuilder.ActionWithdrawn {
-			return formbuilder.Errorf(formbuilder.EINVALID, "a withdrawal cannot be withdrawn")
-		}
 		var n int
 		if err := b.tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM consent_records WHERE withdraws_id = ?", id).Scan(&n); err != nil {
 			return err
 		}
-		if n > 0 {
-			return formbuilder.Errorf(formbuilder.ECONFLICT, "this consent was withdrawn already")
+		if err := formbuilder.CheckWithdrawal(orig, n > 0); err != nil {
+			return err
 		}
-		r := &formbuilder.ConsentRecord{
-			Time:        b.db.now(),
-			Action:      formbuilder.ActionWithdrawn,
-			ConsentID:   orig.ConsentID,
-			ConsentName: orig.ConsentName,
-			VersionID:   orig.VersionID,
-			VersionNo:   orig.VersionNo,
-			TextHash:    orig.TextHash,
-			FormID:      orig.FormID,
-			FormKey:     orig.FormKey,
-			ChannelID:   orig.ChannelID,
-			Source:      orig.Source,
-			PageURL:     orig.PageURL,
-			UserID:      orig.UserID,
-			User:        orig.User,
-			IP:          ip,
-			UserAgent:   userAgent,
-			Subject:     orig.Subject,
-			WithdrawsID: id,
-		}
+		r := formbuilder.WithdrawalOf(orig, ip, userAgent)
+		r.Time = b.db.now()
 		if err := b.appendRecord(ctx, r); err != nil {
 			return err
 		}

@@ -9,29 +9,13 @@ import (
 	"github.com/consentforms/consentforms/formbuilder"
 )
 
-// validTokenHash reports whether s looks like a hex SHA-256. Storage holds
-// only hashes of session and API tokens; refusing anything else stops a raw
-// token from being stored by mistake.
-func validTokenHash(s string) bool {
-	if len(s) != 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-			return false
-		}
-	}
-	return true
-}
-
 // CreateSession implements formbuilder.SessionService. s.ID must be the
 // lower-case hex SHA-256 of the cookie token (EINVALID otherwise); zero
 // times are set to now. ECONFLICT for an existing id, EINVALID for an
 // unknown user.
 func (db *DB) CreateSession(ctx context.Context, s *formbuilder.Session) error {
-	if s == nil || !validTokenHash(s.ID) {
-		return formbuilder.FieldErrors(map[string]string{"id": "must be the hex SHA-256 of the session token"})
+	if err := s.Validate(); err != nil {
+		return err
 	}
 	now := db.now()
 	if s.CreatedAt.IsZero() {

@@ -20,13 +20,8 @@ const insertSubmissionSQL = `INSERT INTO submissions (form_id, form_key, "values
 // sets the ids, the time (DB.Now, for the submission and all its records),
 // each record's SubmissionID and its chain hashes.
 func (db *DB) CreateSubmission(ctx context.Context, sub *formbuilder.Submission, records []*formbuilder.ConsentRecord) error {
-	if sub == nil || sub.FormID <= 0 {
-		return formbuilder.FieldErrors(map[string]string{"form_id": "is required"})
-	}
-	for _, r := range records {
-		if err := checkGiven(r, sub); err != nil {
-			return err
-		}
+	if err := formbuilder.ValidateSubmissionRecords(sub, records); err != nil {
+		return err
 	}
 	values := sub.Values
 	if values == nil {
@@ -79,30 +74,6 @@ func (db *DB) CreateSubmission(ctx context.Context, sub *formbuilder.Submission,
 	}
 	if queued > 0 {
 		db.wakeOutbox()
-	}
-	return nil
-}
-
-// checkGiven refuses records that cannot be a consent given with sub; the
-// database would refuse most of them too, but later and less clearly.
-func checkGiven(r *formbuilder.ConsentRecord, sub *formbuilder.Submission) error {
-	bad := func(msg string) error {
-		return formbuilder.FieldErrors(map[string]string{"records": msg})
-	}
-	switch {
-	case r == nil:
-		return bad("must not contain nil")
-	case r.Action != formbuilder.ActionGiven:
-		return bad("must all be given consents")
-	case r.WithdrawsID != 0:
-		return bad("must not withdraw")
-	case r.ConsentID <= 0 || r.VersionID <= 0 || r.TextHash == "":
-		return bad("must name a consent version and its hash")
-	case r.FormID != 0 && r.FormID != sub.FormID:
-		return bad("must belong to the submission's form")
-	}
-	if r.FormID == 0 {
-		r.FormID = sub.FormID
 	}
 	return nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"strings"
 	"time"
 
 	"github.com/consentforms/consentforms/formbuilder"
@@ -30,19 +29,7 @@ func scanToken(s scanner) (*formbuilder.APIToken, error) {
 // lower-case hex SHA-256 of the token (EINVALID otherwise); ECONFLICT when
 // the hash exists. It sets ID and CreatedAt.
 func (db *DB) CreateToken(ctx context.Context, t *formbuilder.APIToken) error {
-	if t == nil {
-		return formbuilder.Errorf(formbuilder.EINVALID, "token is required")
-	}
-	errs := map[string]string{}
-	if !validTokenHash(t.Hash) {
-		errs["hash"] = "must be the hex SHA-256 of the token"
-	}
-	if strings.TrimSpace(t.Name) == "" {
-		errs["name"] = "is required"
-	} else if len(t.Name) > formbuilder.MaxNameLength {
-		errs["name"] = "is too long"
-	}
-	if err := formbuilder.FieldErrors(errs); err != nil {
+	if err := t.Validate(); err != nil {
 		return err
 	}
 	now := db.now()

@@ -500,7 +500,7 @@ func testListRecordsFiltersAndPagination(t *testing.T, open Opener) {
 	page, err := db.ListRecords(ctx, formbuilder.RecordFilter{})
 	require.NoError(t, err)
 	assert.Len(t, page, min(len(all), formbuilder.DefaultPageSize))
-	_, err = db.ListRecords(ctx, formbuilder.RecordFilter{Query: strings.Repeat("x", 201)})
+	_, err = db.ListRecords(ctx, formbuilder.RecordFilter{Query: strings.Repeat("x", formbuilder.MaxQueryLength+1)})
 	requireCode(t, formbuilder.EINVALID, err)
 	_, err = db.ListRecords(ctx, formbuilder.RecordFilter{Action: "deleted"})
 	requireCode(t, formbuilder.EINVALID, err)

@@ -1,0 +1,255 @@
+package formbuilder
+
+import (
+	"strings"
+	"unicode/utf8"
+)
+
+// The rules below are decided once, here, rather than in each storage
+// backend's SQL or code: a backend loads the rows, asks the rule, and
+// writes what it answers inside its transaction. That way SQLite and
+// PostgreSQL cannot drift apart on what a visitor may do.
+
+// MaxQueryLength bounds the free-text Query of RecordFilter and
+// SubmissionFilter, in characters: the search is a substring scan.
+const MaxQueryLength = 200
+
+func validQuery(q string, errs map[string]string) {
+	q = strings.TrimSpace(q)
+	if !utf8.ValidString(q) || utf8.RuneCountInString(q) > MaxQueryLength {
+		errs["query"] = "is too long"
+	}
+}
+
+// Validate checks a consent log filter before any backend runs it:
+// EINVALID naming "action" or "query".
+func (f *RecordFilter) Validate() error {
+	errs := map[string]string{}
+	if f.Action != "" && f.Action != ActionGiven && f.Action != ActionWithdrawn {
+		errs["action"] = "must be given or withdrawn"
+	}
+	validQuery(f.Query, errs)
+	return FieldErrors(errs)
+}
+
+// Validate checks an inbox filter: EINVALID naming "form_id" or "query".
+func (f *SubmissionFilter) Validate() error {
+	errs := map[string]string{}
+	if f.FormID <= 0 {
+		errs["form_id"] = "is required"
+	}
+	validQuery(f.Query, errs)
+	return FieldErrors(errs)
+}
+
+// ValidateConsentWithContent checks a consent and the content of its
+// version together, so that one answer names every bad field.
+func ValidateConsentWithContent(c *Consent, content *ConsentContent) error {
+	if c == nil {
+		return Errorf(EINVALID, "consent is required")
+	}
+	fields := map[string]string{}
+	for _, err := range []error{c.Validate(), content.Validate()} {
+		if err == nil {
+			continue
+		}
+		fs := ErrorFields(err)
+		if len(fs) == 0 {
+			return err
+		}
+		for k, v := range fs {
+			fields[k] = v
+		}
+	}
+	return FieldErrors(fields)
+}
+
+// NeedsNewVersion reports whether saving content over a consent whose
+// current version is cur appends a version: only a different text, label,
+// link or language does (their hash differs); saving unchanged content
+// adds nothing, so versions stay meaningful.
+func NeedsNewVersion(cur *ConsentVersion, content ConsentContent) bool {
+	return cur == nil || content.Hash() != cur.Hash
+}
+
+// CheckVersionCurrent returns ECONFLICT when the version a visitor was shown
+// (shownVersionID) is no longer the consent's current one: an entry must
+// prove the text that was shown, so the visitor has to see the new text.
+func CheckVersionCurrent(shownVersionID, currentVersionID int64) error {
+	if shownVersionID != currentVersionID {
+		return Errorf(ECONFLICT, "the consent text has changed; please read it again")
+	}
+	return nil
+}
+
+// ValidateSubmissionRecords checks that records can be the consents given
+// with sub: given (not withdrawals), naming a version and its hash, and of
+// sub's form (a record without a form gets sub's). EINVALID naming
+// "records" or "form_id".
+func ValidateSubmissionRecords(sub *Submission, records []*ConsentRecord) error {
+	if sub == nil || sub.FormID <= 0 {
+		return FieldErrors(map[string]string{"form_id": "is required"})
+	}
+	bad := func(msg string) error { return FieldErrors(map[string]string{"records": msg}) }
+	for _, r := range records {
+		switch {
+		case r == nil:
+			return bad("must not contain nil")
+		case r.Action != ActionGiven:
+			return bad("must all be given consents")
+		case r.WithdrawsID != 0:
+			return bad("must not withdraw")
+		case r.ConsentID <= 0 || r.VersionID <= 0 || r.TextHash == "":
+			return bad("must name a consent version and its hash")
+		case r.FormID != 0 && r.FormID != sub.FormID:
+			return bad("must belong to the submission's form")
+		}
+		if r.FormID == 0 {
+			r.FormID = sub.FormID
+		}
+	}
+	return nil
+}
+
+// CheckWithdrawal decides whether entry orig may be withdrawn:
+// EINVALID for a withdrawal, ECONFLICT when it was withdrawn already.
+func CheckWithdrawal(orig *ConsentRecord, alreadyWithdrawn bool) error {
+	if orig.Action == ActionWithdrawn {
+		return Errorf(EINVALID, "a withdrawal cannot be withdrawn")
+	}
+	if alreadyWithdrawn {
+		return Errorf(ECONFLICT, "this consent was withdrawn already")
+	}
+	return nil
+}
+
+// WithdrawalOf returns the entry that withdraws orig: the consent, version,
+// form, source and subject of the original, the withdrawing visitor's ip
+// and userAgent. Storage sets its id, time and hashes when it appends it.
+func WithdrawalOf(orig *ConsentRecord, ip, userAgent string) *ConsentRecord {
+	return &ConsentRecord{
+		Action:      ActionWithdrawn,
+		ConsentID:   orig.ConsentID,
+		ConsentName: orig.ConsentName,
+		VersionID:   orig.VersionID,
+		VersionNo:   orig.VersionNo,
+		TextHash:    orig.TextHash,
+		FormID:      orig.FormID,
+		FormKey:     orig.FormKey,
+		ChannelID:   orig.ChannelID,
+		Source:      orig.Source,
+		PageURL:     orig.PageURL,
+		UserID:      orig.UserID,
+		User:        orig.User,
+		IP:          ip,
+		UserAgent:   userAgent,
+		Subject:     orig.Subject,
+		WithdrawsID: orig.ID,
+	}
+}
+
+// ValidateChatConsentRecord checks the entry a visitor's acceptance in a
+// chat appends: a given consent of a channel (not of a form), naming a
+// version and its hash, with an http(s) page URL or none. EINVALID naming
+// "record" or "page_url".
+func ValidateChatConsentRecord(rec *ConsentRecord) error {
+	bad := func(msg string) error { return FieldErrors(map[string]string{"record": msg}) }
+	switch {
+	case rec == nil:
+		return bad("is required")
+	case rec.Action != ActionGiven || rec.WithdrawsID != 0:
+		return bad("must be a given consent")
+	case rec.ConsentID <= 0 || rec.VersionID <= 0 || rec.TextHash == "":
+		return bad("must name a consent version and its hash")
+	case rec.ChannelID <= 0 || rec.FormID != 0 || rec.SubmissionID != 0:
+		return bad("must belong to a channel, not a form")
+	}
+	_, err := CheckPageURL(rec.PageURL)
+	return err
+}
+
+// CheckAccept decides whether the visitor of conversation c may accept the
+// consent with rec: rec must be of c's channel (EINVALID), a message must be
+// held for it (ECONFLICT), and rec must name the consent's current version
+// (currentVersionID; ECONFLICT, see CheckVersionCurrent).
+func CheckAccept(c *Conversation, rec *ConsentRecord, currentVersionID int64) error {
+	if c.ChannelID != rec.ChannelID {
+		return FieldErrors(map[string]string{"record": "must belong to the conversation's channel"})
+	}
+	if c.State != ConvAwaitingConsent || c.HeldMessage == "" {
+		return Errorf(ECONFLICT, "no message waits for this consent")
+	}
+	return CheckVersionCurrent(rec.VersionID, currentVersionID)
+}
+
+// CheckDecline decides whether the visitor may decline: only while the
+// consent is pending (ECONFLICT otherwise).
+func CheckDecline(c *Conversation) error {
+	if c.State != ConvAwaitingConsent {
+		return Errorf(ECONFLICT, "no consent is pending in this conversation")
+	}
+	return nil
+}
+
+// ReopenedState returns the state conversation c of channel ch takes when
+// the visitor asks to be shown the consent again, and whether that changes
+// anything: only a declined conversation starts over (InitialState).
+func ReopenedState(c *Conversation, ch *Channel) (string, bool) {
+	if c.State != ConvDeclined {
+		return c.State, false
+	}
+	return InitialState(ch), true
+}
+
+// CheckOperatorReply decides whether an operator may write in c: only in an
+// open conversation (ECONFLICT before the visitor started it or after they
+// declined).
+func CheckOperatorReply(c *Conversation) error {
+	if c.State != ConvOpen {
+		return Errorf(ECONFLICT, "the visitor has not started this conversation yet")
+	}
+	return nil
+}
+
+// ValidTokenHash reports whether s is a lower-case hex SHA-256. Storage
+// keeps only hashes of session and API tokens; refusing anything else stops
+// a raw token from being stored by mistake.
+func ValidTokenHash(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// Validate checks a session before it is stored: its ID must be the hash
+// of the cookie token. EINVALID naming "id".
+func (s *Session) Validate() error {
+	if s == nil || !ValidTokenHash(s.ID) {
+		return FieldErrors(map[string]string{"id": "must be the hex SHA-256 of the session token"})
+	}
+	return nil
+}
+
+// Validate checks an API token before it is stored: the hash of the token
+// and a name. EINVALID naming "hash" or "name".
+func (t *APIToken) Validate() error {
+	if t == nil {
+		return Errorf(EINVALID, "token is required")
+	}
+	errs := map[string]string{}
+	if !ValidTokenHash(t.Hash) {
+		errs["hash"] = "must be the hex SHA-256 of the token"
+	}
+	if strings.TrimSpace(t.Name) == "" {
+		errs["name"] = "is required"
+	} else if len(t.Name) > MaxNameLength {
+		errs["name"] = "is too long"
+	}
+	return FieldErrors(errs)
+}
