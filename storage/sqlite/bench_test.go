@@ -131,7 +131,8 @@ func BenchmarkCreateSubmissionParallel(b *testing.B) {
 			for i := 0; i < 50; i++ {
 				require.NoError(b, submit())
 			}
-			batches, jobs := db.writer.batches.Load(), db.writer.jobs.Load()
+			st := db.WriterStats()
+			batches, jobs := st.Batches, st.Jobs
 			b.SetParallelism(32) // 32 x GOMAXPROCS concurrent visitors
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
@@ -144,8 +145,8 @@ func BenchmarkCreateSubmissionParallel(b *testing.B) {
 			})
 			b.StopTimer()
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "subs/s")
-			if nb := db.writer.batches.Load() - batches; nb > 0 {
-				b.ReportMetric(float64(db.writer.jobs.Load()-jobs)/float64(nb), "subs/batch")
+			if st := db.WriterStats(); st.Batches > batches {
+				b.ReportMetric(float64(st.Jobs-jobs)/float64(st.Batches-batches), "subs/batch")
 			}
 		})
 	}

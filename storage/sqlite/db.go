@@ -1,7 +1,8 @@
 // Package sqlite is the SQLite implementation of the storage interfaces of
-// formbuilder (FormService, ConsentService, SubmissionService, ConsentLog,
-// UserService, SessionService, TokenService, SettingsService). All of them are
-// methods on *DB, so one value wires every service.
+// formbuilder. All of them are methods on *DB, so one value wires every
+// service; the queries and the group-commit writer are shared with
+// storage/postgres (storage/internal/sqlcore), this package opens the file,
+// sets the pragmas and says how SQLite differs.
 //
 // One connection writes, a pool of query-only connections reads (WAL lets
 // them run beside the writer). Submissions and consent log entries go through
@@ -12,52 +13,34 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"embed"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"runtime"
 	"strings"
 	"time"
 
 	"github.com/consentforms/consentforms/formbuilder"
+	"github.com/consentforms/consentforms/storage/internal/sqlcore"
 	sqlite3 "github.com/mattn/go-sqlite3"
 )
 
-// Every service interface of formbuilder is implemented by *DB.
-var (
-	_ formbuilder.FormService       = (*DB)(nil)
-	_ formbuilder.ConsentService    = (*DB)(nil)
-	_ formbuilder.SubmissionService = (*DB)(nil)
-	_ formbuilder.ConsentLog        = (*DB)(nil)
-	_ formbuilder.UserService       = (*DB)(nil)
-	_ formbuilder.SessionService    = (*DB)(nil)
-	_ formbuilder.TokenService      = (*DB)(nil)
-	_ formbuilder.SettingsService   = (*DB)(nil)
-)
-
 // ErrClosed is wrapped (as an EINTERNAL error) by calls made after Close.
-var ErrClosed = errors.New("storage: database is closed")
+var ErrClosed = sqlcore.ErrClosed
 
-// DB is an open consentforms database.
+// DB is an open consentforms database file.
 type DB struct {
-	// Now is the clock for every stored time; tests replace it. It is read
-	// by the writer goroutine, so set it before the first write.
-	Now func() time.Time
-
-	path   string
-	w      *sql.DB // the one writer connection
-	r      *sql.DB // query-only readers
-	opts   options
-	writer *writer
-	// outboxWake is signalled after commits that queued deliveries (outbox.go).
-	outboxWake chan struct{}
+	*sqlcore.DB
+	path string
+	w    *sql.DB // the one writer connection
+	r    *sql.DB // query-only readers
 }
 
 type options struct {
-	batchSize   int
-	readConns   int
-	queryTimout time.Duration
-	now         func() time.Time
+	core      sqlcore.Options
+	readConns int
 }
 
 // Option changes how Open sets up the database.
@@ -68,7 +51,7 @@ type Option func(*options)
 func WithBatchSize(n int) Option {
 	return func(o *options) {
 		if n > 0 {
-			o.batchSize = n
+			o.core.BatchSize = n
 		}
 	}
 }
@@ -87,14 +70,14 @@ func WithReadConns(n int) Option {
 func WithSearchTimeout(d time.Duration) Option {
 	return func(o *options) {
 		if d > 0 {
-			o.queryTimout = d
+			o.core.SearchTimeout = d
 		}
 	}
 }
 
 // WithClock sets DB.Now from the start, before the writer runs.
 func WithClock(now func() time.Time) Option {
-	return func(o *options) { o.now = now }
+	return func(o *options) { o.core.Now = now }
 }
 
 // driverName is go-sqlite3 with a connect hook for the pragmas the DSN
@@ -111,6 +94,12 @@ func init() {
 		return err
 	}})
 }
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// Migrations are the embedded SQLite migrations, for tests and tools.
+func Migrations() fs.FS { return migrationFS }
 
 // dsn builds the connection string. The pragmas live in the DSN because the
 // driver applies them to every new pooled connection; a PRAGMA run through
@@ -143,7 +132,7 @@ func dsn(path string, readOnly bool) string {
 // Open opens (creating if needed) the database file at path, applies the
 // migrations and starts the writer goroutine.
 func Open(path string, opts ...Option) (*DB, error) {
-	o := options{batchSize: 128, readConns: max(4, runtime.GOMAXPROCS(0)), queryTimout: 5 * time.Second}
+	o := options{core: sqlcore.DefaultOptions(), readConns: max(4, runtime.GOMAXPROCS(0))}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -177,136 +166,23 @@ func Open(path string, opts ...Option) (*DB, error) {
 	r.SetMaxIdleConns(o.readConns)
 	r.SetConnMaxIdleTime(5 * time.Minute)
 
-	db := &DB{Now: o.now, path: path, w: w, r: r, opts: o, outboxWake: make(chan struct{}, 1)}
-	if db.Now == nil {
-		db.Now = time.Now
+	closeConns := func() error {
+		// Keeps the query planner's statistics current for the next
+		// start, as SQLite recommends for long-lived connections.
+		_, _ = w.Exec("PRAGMA optimize")
+		return errors.Join(r.Close(), w.Close())
 	}
-	ctx := context.Background()
-	if err := db.Migrate(ctx); err != nil {
-		db.closeConns()
+	core, err := sqlcore.New(context.Background(), sqlcore.Config{Dialect: dialect{}, W: w, R: r,
+		Migrations: migrationFS, Options: o.core, Close: closeConns})
+	if err != nil {
+		_ = errors.Join(r.Close(), w.Close())
 		return nil, err
 	}
-	db.writer = newWriter(db)
-	return db, nil
+	return &DB{DB: core, path: path, w: w, r: r}, nil
 }
 
 // Path returns the file the database was opened from.
 func (db *DB) Path() string { return db.path }
-
-// Close waits for queued submissions to be committed, stops the writer and
-// closes the connections. Calls after the first return nil.
-func (db *DB) Close() error {
-	if db.writer == nil {
-		return nil
-	}
-	if !db.writer.close() {
-		return nil
-	}
-	// Keeps the query planner's statistics current for the next start, as
-	// SQLite recommends for long-lived connections.
-	_, _ = db.w.Exec("PRAGMA optimize")
-	return db.closeConns()
-}
-
-func (db *DB) closeConns() error {
-	return formbuilder.Internal(errors.Join(db.r.Close(), db.w.Close()))
-}
-
-// now returns the current time in UTC without a monotonic reading, so what
-// is hashed is exactly what is stored.
-func (db *DB) now() time.Time { return db.Now().UTC().Round(0) }
-
-// timeFormat is fixed-width so that string order in SQL is time order.
-const timeFormat = "2006-01-02T15:04:05.000000000Z07:00"
-
-func fmtTime(t time.Time) string { return t.UTC().Format(timeFormat) }
-
-// fmtNullTime stores the zero time as NULL ("never").
-func fmtNullTime(t time.Time) any {
-	if t.IsZero() {
-		return nil
-	}
-	return fmtTime(t)
-}
-
-func parseTime(s string) (time.Time, error) {
-	if s == "" {
-		return time.Time{}, nil
-	}
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("bad stored time %q: %w", s, err)
-	}
-	return t.UTC(), nil
-}
-
-// nullID stores an absent reference (0) as NULL so foreign keys accept it.
-func nullID(id int64) any {
-	if id == 0 {
-		return nil
-	}
-	return id
-}
-
-// dbErr turns a database error into a coded formbuilder error: unique
-// violations are conflicts, other constraint failures invalid input,
-// everything else internal (the cause stays wrapped for logs).
-func dbErr(err error) error {
-	if err == nil {
-		return nil
-	}
-	var fe *formbuilder.Error
-	if errors.As(err, &fe) {
-		return err
-	}
-	var se sqlite3.Error
-	if errors.As(err, &se) && se.Code == sqlite3.ErrConstraint {
-		switch se.ExtendedCode {
-		case sqlite3.ErrConstraintUnique, sqlite3.ErrConstraintPrimaryKey:
-			return &formbuilder.Error{Code: formbuilder.ECONFLICT, Message: "already exists", Err: err}
-		case sqlite3.ErrConstraintForeignKey:
-			return &formbuilder.Error{Code: formbuilder.EINVALID, Message: "refers to something that does not exist", Err: err}
-		case sqlite3.ErrConstraintCheck, sqlite3.ErrConstraintNotNull:
-			return &formbuilder.Error{Code: formbuilder.EINVALID, Message: "invalid value", Err: err}
-		}
-	}
-	return formbuilder.Internal(err)
-}
-
-func notFound(what string) error {
-	return formbuilder.Errorf(formbuilder.ENOTFOUND, "%s not found", what)
-}
-
-// writeTx runs fn in an immediate transaction on the writer connection.
-func (db *DB) writeTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := db.w.BeginTx(ctx, nil)
-	if err != nil {
-		return dbErr(err)
-	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
-		return dbErr(err)
-	}
-	return dbErr(tx.Commit())
-}
-
-// readTx runs fn in a read transaction, so that several queries see one
-// snapshot of the database.
-func (db *DB) readTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := db.r.BeginTx(ctx, nil)
-	if err != nil {
-		return dbErr(err)
-	}
-	defer tx.Rollback()
-	return dbErr(fn(tx))
-}
-
-// queryer is what *sql.DB and *sql.Tx have in common.
-type queryer interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-}
 
 // Backup writes a consistent copy of the database to path with VACUUM INTO,
 // which is safe while the server keeps serving; path must not exist.
@@ -332,19 +208,67 @@ func (db *DB) Backup(ctx context.Context, path string) error {
 func (db *DB) IntegrityCheck(ctx context.Context) (string, error) {
 	rows, err := db.r.QueryContext(ctx, "PRAGMA integrity_check")
 	if err != nil {
-		return "", dbErr(err)
+		return "", formbuilder.Internal(err)
 	}
 	defer rows.Close()
 	var out []string
 	for rows.Next() {
 		var s string
 		if err := rows.Scan(&s); err != nil {
-			return "", dbErr(err)
+			return "", formbuilder.Internal(err)
 		}
 		out = append(out, s)
 	}
 	if err := rows.Err(); err != nil {
-		return "", dbErr(err)
+		return "", formbuilder.Internal(err)
 	}
 	return strings.Join(out, "\n"), nil
+}
+
+// dialect is SQLite's side of sqlcore.Dialect. One writer connection with
+// immediate transactions serialises every write, so the locks are no-ops.
+type dialect struct{}
+
+func (dialect) Rebind(q string) string { return q }
+func (dialect) ReturningID() bool      { return false }
+
+// CacheStatements: go-sqlite3 compiles a statement on every call unless it
+// is prepared; the record insert alone compiles its trigger each time.
+func (dialect) CacheStatements() bool { return true }
+
+func (dialect) Code(err error) string {
+	var se sqlite3.Error
+	if errors.As(err, &se) && se.Code == sqlite3.ErrConstraint {
+		switch se.ExtendedCode {
+		case sqlite3.ErrConstraintUnique, sqlite3.ErrConstraintPrimaryKey:
+			return formbuilder.ECONFLICT
+		case sqlite3.ErrConstraintForeignKey, sqlite3.ErrConstraintCheck, sqlite3.ErrConstraintNotNull:
+			return formbuilder.EINVALID
+		}
+	}
+	return ""
+}
+
+func (dialect) LockChain(context.Context, *sqlcore.Tx) error      { return nil }
+func (dialect) LockTx(context.Context, *sqlcore.Tx, string) error { return nil }
+
+// TryLock: a SQLite file is served by one process; its writer orders the rest.
+func (dialect) TryLock(context.Context, *sql.DB, string) (func(), bool, error) {
+	return func() {}, true, nil
+}
+func (dialect) Lock(context.Context, *sql.DB, string) (func(), error) { return func() {}, nil }
+func (dialect) ForUpdate() string                                     { return "" }
+func (dialect) SkipLocked() string                                    { return "" }
+
+// NoIndex: SQLite's unary + keeps the planner off the column's index.
+func (dialect) NoIndex(col string) string { return "+" + col }
+
+// ILike: SQLite's LIKE ignores the case of ASCII letters.
+func (dialect) ILike() string { return "LIKE" }
+
+// ValuesLike decodes the JSON with json_each: matching the JSON text would
+// also match field keys (every submission has "email") and miss values
+// JSON escapes.
+func (dialect) ValuesLike() string {
+	return `EXISTS (SELECT 1 FROM json_each(submissions."values") k, json_each(k.value) v WHERE v.value LIKE ? ESCAPE '\')`
 }

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/consentforms/consentforms/formbuilder"
+	"github.com/consentforms/consentforms/storage/internal/sqlcore"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -99,9 +100,9 @@ func TestMigrationsAreIdempotent(t *testing.T) {
 	defer db.Close()
 	v, err := db.SchemaVersion(ctx)
 	require.NoError(t, err)
-	ms, err := loadMigrations()
+	ms, err := sqlcore.LoadMigrations(Migrations())
 	require.NoError(t, err)
-	assert.Equal(t, ms[len(ms)-1].version, v)
+	assert.Equal(t, ms[len(ms)-1].Version, v)
 	assert.Equal(t, len(ms), count(t, db.r, "schema_migrations"))
 	n, err := db.CountUsers(ctx)
 	require.NoError(t, err)
@@ -173,7 +174,7 @@ func TestCloseDrainsQueueAndRefusesLaterWrites(t *testing.T) {
 		}()
 	}
 	// Everything is either taken by the (blocked) writer or queued.
-	require.Eventually(t, func() bool { return int(db.writer.jobs.Load())+len(db.writer.queue) == n }, waitLong, waitTick)
+	require.Eventually(t, func() bool { s := db.WriterStats(); return int(s.Jobs)+s.Queued == n }, waitLong, waitTick)
 	closed := make(chan error)
 	go func() { closed <- db.Close() }()
 	require.NoError(t, conn.Close())

@@ -142,20 +142,18 @@ func (f *fixture) submit(t testing.TB, form *formbuilder.Form, ip string) []*for
 	return recs
 }
 
-func count(t testing.TB, q queryer, table string) int {
+func count(t testing.TB, q *sql.DB, table string) int {
 	t.Helper()
 	var n int
 	require.NoError(t, q.QueryRowContext(context.Background(), "SELECT COUNT(*) FROM "+table).Scan(&n))
 	return n
 }
 
-// bulkAppend appends n log entries built by gen straight through the
-// writer: a fast way to fill the log for benchmarks that still computes every
-// hash and keeps the chain valid. Entries go in small jobs from several
-// goroutines, so the writer groups them into large transactions as it does
-// submissions; one huge job would make SQLite's savepoint journal (walked at
-// the end of every statement of a triggered table) grow without bound.
-// Entry i is not necessarily entry i+1 of the log.
+// bulkAppend appends n log entries built by gen through the writer, in
+// jobs of a few hundred: a fast way to fill the log for benchmarks that
+// still computes every hash and keeps the chain valid. Entries go from
+// several goroutines, so the writer groups them into large transactions
+// as it does submissions. Entry i is not necessarily entry i+1 of the log.
 func bulkAppend(t testing.TB, db *DB, n int, gen func(i int) *formbuilder.ConsentRecord) {
 	t.Helper()
 	const perJob, workers = 100, 64
@@ -169,19 +167,11 @@ func bulkAppend(t testing.TB, db *DB, n int, gen func(i int) *formbuilder.Consen
 			defer wg.Done()
 			for start := range next {
 				end := min(start+perJob, n)
-				err := db.writer.do(ctx, &job{run: func(ctx context.Context, b *batch) error {
-					for i := start; i < end; i++ {
-						r := gen(i)
-						if r.Time.IsZero() {
-							r.Time = b.db.now()
-						}
-						if err := b.appendRecord(ctx, r); err != nil {
-							return err
-						}
-					}
-					return nil
-				}})
-				if err != nil {
+				recs := make([]*formbuilder.ConsentRecord, 0, end-start)
+				for i := start; i < end; i++ {
+					recs = append(recs, gen(i))
+				}
+				if err := db.AppendForTest(ctx, recs); err != nil {
 					errs <- err
 					return
 				}

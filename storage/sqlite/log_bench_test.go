@@ -59,7 +59,7 @@ func BenchmarkLogPages(b *testing.B) {
 			require.NoError(b, err)
 			last := all[0]
 			// Half-way through the log's time span.
-			first, err := findRecord(ctx, db.r, 1)
+			first, err := db.FindRecord(ctx, 1)
 			require.NoError(b, err)
 			half := first.Time.Add(last.Time.Sub(first.Time) / 2)
 

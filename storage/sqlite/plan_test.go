@@ -16,7 +16,7 @@ import (
 // queryPlan returns SQLite's EXPLAIN QUERY PLAN for the ListRecords query.
 func queryPlan(t *testing.T, db *DB, f formbuilder.RecordFilter) string {
 	t.Helper()
-	q, args, err := listQuery(f)
+	q, args, err := db.ListQuery(f)
 	require.NoError(t, err)
 	rows, err := db.r.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+q, args...)
 	require.NoError(t, err)

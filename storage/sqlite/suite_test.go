@@ -5,7 +5,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/consentforms/consentforms/formbuilder"
 	"github.com/consentforms/consentforms/storage/storagetest"
 	"github.com/stretchr/testify/require"
 )
@@ -52,29 +51,12 @@ func openBackend(t testing.TB, o storagetest.Options) *storagetest.Backend {
 			_, err := raw.ExecContext(ctx, q, args...)
 			return err
 		},
-		// The writer waits for its one connection while the test holds it.
-		PauseWriter: func() func() {
-			conn, err := db.w.Conn(context.Background())
-			require.NoError(t, err)
-			return func() { require.NoError(t, conn.Close()) }
-		},
+		PauseWriter: db.PauseWriter,
 		Stats: func() storagetest.WriterStats {
-			return storagetest.WriterStats{Batches: db.writer.batches.Load(), Jobs: db.writer.jobs.Load(),
-				Retried: db.writer.retried.Load(), Queued: len(db.writer.queue)}
+			s := db.WriterStats()
+			return storagetest.WriterStats{Batches: s.Batches, Jobs: s.Jobs, Retried: s.Retried, Queued: s.Queued}
 		},
-		Append: func(ctx context.Context, recs []*formbuilder.ConsentRecord) error {
-			return db.writer.do(ctx, &job{run: func(ctx context.Context, b *batch) error {
-				for _, r := range recs {
-					if r.Time.IsZero() {
-						r.Time = b.db.now()
-					}
-					if err := b.appendRecord(ctx, r); err != nil {
-						return err
-					}
-				}
-				return nil
-			}})
-		},
+		Append: db.AppendForTest,
 		Reopen: func(t testing.TB) storagetest.Store {
 			other, err := Open(db.Path())
 			require.NoError(t, err)

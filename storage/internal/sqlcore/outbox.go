@@ -1,4 +1,4 @@
-package sqlite
+package sqlcore
 
 import (
 	"context"
@@ -43,11 +43,11 @@ const (
 func insertOutbox(ctx context.Context, b *batch, formID, subID int64, now time.Time) (int64, error) {
 	raw, ok := b.notifications[formID]
 	if !ok {
-		sel, err := b.stmt(ctx, selectNotificationsSQL)
+		row, err := b.queryRow(ctx, selectNotificationsSQL, formID)
 		if err != nil {
 			return 0, err
 		}
-		if err := sel.QueryRowContext(ctx, formID).Scan(&raw); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		if err := row.Scan(&raw); err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return 0, err
 		}
 		// "" (no receivers) is cached too.
@@ -60,10 +60,6 @@ func insertOutbox(ctx context.Context, b *batch, formID, subID int64, now time.T
 	if err := json.Unmarshal([]byte(raw), &n); err != nil {
 		return 0, fmt.Errorf("notifications of form %d: %w", formID, err)
 	}
-	ins, err := b.stmt(ctx, insertOutboxSQL)
-	if err != nil {
-		return 0, err
-	}
 	t := fmtTime(now)
 	var queued int64
 	seen := map[string]bool{}
@@ -72,7 +68,7 @@ func insertOutbox(ctx context.Context, b *batch, formID, subID int64, now time.T
 			return nil
 		}
 		seen[kind+" "+target] = true
-		if _, err := ins.ExecContext(ctx, formID, subID, kind, target, t, t); err != nil {
+		if _, err := b.exec(ctx, insertOutboxSQL, formID, subID, kind, target, t, t); err != nil {
 			return err
 		}
 		queued++
@@ -167,12 +163,10 @@ func (db *DB) EnqueueTest(ctx context.Context, m *formbuilder.OutboxMessage) err
 	}
 	j := &job{run: func(ctx context.Context, b *batch) error {
 		now := b.db.now()
-		res, err := b.tx.ExecContext(ctx, `INSERT INTO outbox (form_id, kind, target, test, next_attempt,
-			created_at) VALUES (?, ?, ?, 1, ?, ?)`, m.FormID, m.Kind, m.Target, fmtTime(now), fmtTime(now))
+		var err error
+		m.ID, err = b.insertID(ctx, `INSERT INTO outbox (form_id, kind, target, test, next_attempt,
+			created_at) VALUES (?, ?, ?, true, ?, ?)`, m.FormID, m.Kind, m.Target, fmtTime(now), fmtTime(now))
 		if err != nil {
-			return err
-		}
-		if m.ID, err = res.LastInsertId(); err != nil {
 			return err
 		}
 		m.SubmissionID, m.Test, m.Attempts = 0, true, 0
@@ -214,18 +208,18 @@ func (db *DB) ClaimDue(ctx context.Context, now, leaseUntil time.Time, limit int
 	}
 	where, args := dueWhere(ks)
 	args[0] = fmtTime(now)
-	var due int
+	var due bool
 	if err := db.r.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM outbox WHERE "+where+")", args...).Scan(&due); err != nil {
-		return nil, dbErr(err)
+		return nil, db.dbErr(err)
 	}
-	if due == 0 {
+	if !due {
 		return nil, nil
 	}
 	var out []*formbuilder.OutboxMessage
 	j := &job{run: func(ctx context.Context, b *batch) error {
 		out = out[:0]
 		q := `UPDATE outbox SET next_attempt = ? WHERE id IN (SELECT id FROM outbox WHERE ` + where +
-			` ORDER BY next_attempt, id LIMIT ?) RETURNING ` + outboxColumns
+			` ORDER BY next_attempt, id LIMIT ?` + b.db.d.SkipLocked() + `) RETURNING ` + outboxColumns
 		a := append([]any{fmtTime(leaseUntil)}, args...)
 		rows, err := b.tx.QueryContext(ctx, q, append(a, limit)...)
 		if err != nil {
@@ -262,14 +256,10 @@ func (db *DB) RecordAttempt(ctx context.Context, a *formbuilder.DeliveryAttempt,
 		if at.IsZero() {
 			at = b.db.now()
 		}
-		res, err := b.tx.ExecContext(ctx, `INSERT INTO delivery_attempts (message_id, form_id, submission_id,
+		id, err := b.insertID(ctx, `INSERT INTO delivery_attempts (message_id, form_id, submission_id,
 			kind, target, test, at, status, error, duration_ms, delivered) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			a.MessageID, a.FormID, nullID(a.SubmissionID), a.Kind, a.Target, a.Test, fmtTime(at), a.Status,
 			errText, a.Duration, a.Delivered)
-		if err != nil {
-			return err
-		}
-		id, err := res.LastInsertId()
 		if err != nil {
 			return err
 		}
@@ -301,7 +291,7 @@ func (db *DB) ListAttempts(ctx context.Context, formID int64, limit int) ([]*for
 	rows, err := db.r.QueryContext(ctx, "SELECT "+attemptColumns+
 		" FROM delivery_attempts WHERE form_id = ? ORDER BY id DESC LIMIT ?", formID, formbuilder.PageLimit(limit))
 	if err != nil {
-		return nil, dbErr(err)
+		return nil, db.dbErr(err)
 	}
 	defer rows.Close()
 	var out []*formbuilder.DeliveryAttempt
@@ -310,14 +300,14 @@ func (db *DB) ListAttempts(ctx context.Context, formID int64, limit int) ([]*for
 		var at string
 		if err := rows.Scan(&a.ID, &a.MessageID, &a.FormID, &a.SubmissionID, &a.Kind, &a.Target, &a.Test, &at,
 			&a.Status, &a.Error, &a.Duration, &a.Delivered); err != nil {
-			return nil, dbErr(err)
+			return nil, db.dbErr(err)
 		}
 		if a.At, err = parseTime(at); err != nil {
 			return nil, formbuilder.Internal(err)
 		}
 		out = append(out, &a)
 	}
-	return out, dbErr(rows.Err())
+	return out, db.dbErr(rows.Err())
 }
 
 // ListOutbox implements formbuilder.OutboxService.
@@ -346,23 +336,28 @@ func (db *DB) ListOutbox(ctx context.Context, f formbuilder.OutboxFilter) ([]*fo
 	rows, err := db.r.QueryContext(ctx, "SELECT "+outboxColumns+" FROM outbox"+and(conds...)+
 		" ORDER BY id DESC LIMIT ?", args...)
 	if err != nil {
-		return nil, dbErr(err)
+		return nil, db.dbErr(err)
 	}
 	defer rows.Close()
 	var out []*formbuilder.OutboxMessage
 	for rows.Next() {
 		m, err := scanOutbox(rows)
 		if err != nil {
-			return nil, dbErr(err)
+			return nil, db.dbErr(err)
 		}
 		out = append(out, m)
 	}
-	return out, dbErr(rows.Err())
+	return out, db.dbErr(rows.Err())
 }
 
 // PruneDeliveries implements formbuilder.OutboxService: finished messages
 // created before before, and log entries made before before, in chunks.
 func (db *DB) PruneDeliveries(ctx context.Context, before time.Time) (int64, error) {
+	unlock, ok, err := db.d.TryLock(ctx, db.w.DB, "prune-deliveries")
+	if err != nil || !ok {
+		return 0, db.dbErr(err)
+	}
+	defer unlock()
 	t := fmtTime(before)
 	n1, err := db.deleteInChunks(ctx, `DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE created_at < ?
 		AND (delivered_at IS NOT NULL OR gave_up_at IS NOT NULL) LIMIT ?)`, t)

@@ -1,4 +1,4 @@
-package sqlite
+package sqlcore
 
 import (
 	"context"
@@ -87,7 +87,7 @@ func loadFormConsents(ctx context.Context, q queryer, forms []*formbuilder.Form)
 
 // checkFormRefs turns missing consents and users into field errors instead
 // of a bare foreign key failure.
-func checkFormRefs(ctx context.Context, tx *sql.Tx, f *formbuilder.Form) error {
+func checkFormRefs(ctx context.Context, tx *Tx, f *formbuilder.Form) error {
 	errs := map[string]string{}
 	for i, c := range f.Consents {
 		var n int
@@ -110,7 +110,7 @@ func checkFormRefs(ctx context.Context, tx *sql.Tx, f *formbuilder.Form) error {
 	return formbuilder.FieldErrors(errs)
 }
 
-func writeFormConsents(ctx context.Context, tx *sql.Tx, f *formbuilder.Form) error {
+func writeFormConsents(ctx context.Context, tx *Tx, f *formbuilder.Form) error {
 	if _, err := tx.ExecContext(ctx, "DELETE FROM form_consents WHERE form_id = ?", f.ID); err != nil {
 		return err
 	}
@@ -178,20 +178,18 @@ func (db *DB) CreateForm(ctx context.Context, f *formbuilder.Form) error {
 	}
 	now := fmtTime(db.now())
 	var id int64
-	err = db.writeTx(ctx, func(tx *sql.Tx) error {
+	err = db.writeTx(ctx, func(tx *Tx) error {
 		if err := checkFormRefs(ctx, tx, f); err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO forms (key, name, title, language, description,
+		var err error
+		id, err = insertID(ctx, db.d, tx, `INSERT INTO forms (key, name, title, language, description,
 			fields, submit_label, success_message, redirect_url, responsible_user_id, allowed_origins,
 			retention_days, archived, version, created_at, updated_at, notifications)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)`,
 			f.Key, f.Name, f.Title, f.Language, f.Description, fields, f.SubmitLabel, f.SuccessMessage,
 			f.RedirectURL, nullID(f.ResponsibleUserID), origins, f.RetentionDays, f.Archived, now, now, notif)
 		if err != nil {
-			return err
-		}
-		if id, err = res.LastInsertId(); err != nil {
 			return err
 		}
 		f.ID = id
@@ -230,7 +228,7 @@ func (db *DB) UpdateForm(ctx context.Context, f *formbuilder.Form) error {
 		return formbuilder.Internal(err)
 	}
 	now := fmtTime(db.now())
-	err = db.writeTx(ctx, func(tx *sql.Tx) error {
+	err = db.writeTx(ctx, func(tx *Tx) error {
 		if err := checkFormRefs(ctx, tx, f); err != nil {
 			return err
 		}
@@ -259,7 +257,7 @@ func (db *DB) UpdateForm(ctx context.Context, f *formbuilder.Form) error {
 // ArchiveForm implements formbuilder.FormService. It bumps Version because
 // an archived form renders differently.
 func (db *DB) ArchiveForm(ctx context.Context, id int64, archived bool) error {
-	return db.writeTx(ctx, func(tx *sql.Tx) error {
+	return db.writeTx(ctx, func(tx *Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE forms SET archived = ?, version = version + 1,
 			updated_at = ? WHERE id = ? AND archived <> ?`, archived, fmtTime(db.now()), id, archived)
 		if err != nil {
@@ -292,7 +290,7 @@ func (db *DB) findForm(ctx context.Context, where string, arg any) (*formbuilder
 func findLoaded[T any](ctx context.Context, db *DB, what, query string, arg any,
 	scan func(scanner) (T, error), load func(context.Context, queryer, []T) error) (T, error) {
 	var v T
-	err := db.readTx(ctx, func(tx *sql.Tx) error {
+	err := db.readTx(ctx, func(tx *Tx) error {
 		var err error
 		v, err = scan(tx.QueryRowContext(ctx, query, arg))
 		if errors.Is(err, sql.ErrNoRows) {
@@ -315,7 +313,7 @@ func findLoaded[T any](ctx context.Context, db *DB, what, query string, arg any,
 func listLoaded[T any](ctx context.Context, db *DB, query string, args []any,
 	scan func(scanner) (T, error), load func(context.Context, queryer, []T) error) ([]T, error) {
 	var out []T
-	err := db.readTx(ctx, func(tx *sql.Tx) error {
+	err := db.readTx(ctx, func(tx *Tx) error {
 		rows, err := tx.QueryContext(ctx, query, args...)
 		if err != nil {
 			return err
@@ -357,13 +355,14 @@ func (db *DB) ListForms(ctx context.Context, filter formbuilder.FormFilter) ([]*
 	var conds []string
 	var args []any
 	if !filter.IncludeArchived {
-		conds = append(conds, "f.archived = 0")
+		conds = append(conds, "f.archived = false")
 	}
 	if q := strings.TrimSpace(filter.Query); q != "" {
 		p := "%" + escapeLike(q) + "%"
-		conds = append(conds, `(f.name LIKE ? ESCAPE '\' OR f.title LIKE ? ESCAPE '\' OR f.key LIKE ? ESCAPE '\')`)
+		like := " " + db.d.ILike() + ` ? ESCAPE '\'`
+		conds = append(conds, "(f.name"+like+" OR f.title"+like+" OR f.key"+like+")")
 		args = append(args, p, p, p)
 	}
-	return listLoaded(ctx, db, formSelect+and(conds...)+" ORDER BY f.name COLLATE NOCASE, f.id", args,
+	return listLoaded(ctx, db, formSelect+and(conds...)+" ORDER BY lower(f.name), f.id", args,
 		scanForm, loadFormConsents)
 }

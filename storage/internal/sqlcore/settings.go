@@ -1,4 +1,4 @@
-package sqlite
+package sqlcore
 
 import (
 	"context"
@@ -25,7 +25,7 @@ func (db *DB) GetSettings(ctx context.Context) (*formbuilder.Settings, error) {
 		return s, nil
 	}
 	if err != nil {
-		return nil, dbErr(err)
+		return nil, db.dbErr(err)
 	}
 	if err := json.Unmarshal([]byte(data), s); err != nil {
 		return nil, formbuilder.Internal(err)
@@ -48,7 +48,7 @@ func (db *DB) SaveSettings(ctx context.Context, s *formbuilder.Settings) error {
 	if err != nil {
 		return formbuilder.Internal(err)
 	}
-	return db.writeTx(ctx, func(tx *sql.Tx) error {
+	return db.writeTx(ctx, func(tx *Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO settings (id, data, updated_at) VALUES (1, ?, ?)
 			ON CONFLICT (id) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at`,
 			string(data), fmtTime(db.now()))

@@ -1,4 +1,4 @@
-package sqlite
+package sqlcore
 
 import (
 	"context"
@@ -38,7 +38,7 @@ func scanSubmission(s scanner) (*formbuilder.Submission, error) {
 // The search looks at the subject and at every value, decoded by SQLite's
 // json_each: matching the JSON text instead would also match field keys
 // (every submission has "email") and miss values JSON escapes.
-func submissionWhere(f formbuilder.SubmissionFilter) ([]string, []any, error) {
+func submissionWhere(d Dialect, f formbuilder.SubmissionFilter) ([]string, []any, error) {
 	if err := f.Validate(); err != nil {
 		return nil, nil, err
 	}
@@ -46,8 +46,7 @@ func submissionWhere(f formbuilder.SubmissionFilter) ([]string, []any, error) {
 	args := []any{f.FormID}
 	if q := strings.TrimSpace(f.Query); q != "" {
 		p := "%" + escapeLike(q) + "%"
-		conds = append(conds, `(subject LIKE ? ESCAPE '\' OR EXISTS (SELECT 1 FROM json_each(submissions."values") k,
-			json_each(k.value) v WHERE v.value LIKE ? ESCAPE '\'))`)
+		conds = append(conds, "(subject "+d.ILike()+` ? ESCAPE '\' OR `+d.ValuesLike()+")")
 		args = append(args, p, p)
 	}
 	return conds, args, nil
@@ -80,7 +79,7 @@ func querySubmissions(ctx context.Context, q queryer, query string, args ...any)
 // direction of a pager), otherwise the page below BeforeID or the newest.
 // Both walk the (form_id, id) index and stop after a page.
 func (db *DB) ListSubmissions(ctx context.Context, f formbuilder.SubmissionFilter) ([]*formbuilder.Submission, error) {
-	conds, args, err := submissionWhere(f)
+	conds, args, err := submissionWhere(db.d, f)
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +98,7 @@ func (db *DB) ListSubmissions(ctx context.Context, f formbuilder.SubmissionFilte
 	defer cancel()
 	out, err := querySubmissions(ctx, db.r, "SELECT "+submissionColumns+" FROM submissions"+and(conds...)+order, args...)
 	if err != nil {
-		return nil, searchErr(ctx, err)
+		return nil, db.searchErr(ctx, err)
 	}
 	if f.AfterID > 0 {
 		for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
@@ -115,7 +114,7 @@ func (db *DB) ListSubmissions(ctx context.Context, f formbuilder.SubmissionFilte
 // read completely before fn sees it, so a slow fn (a network writer) does
 // not hold a read snapshot open, and at most one batch is in memory.
 func (db *DB) ExportSubmissions(ctx context.Context, f formbuilder.SubmissionFilter, fn func(*formbuilder.Submission) error) error {
-	conds, args, err := submissionWhere(f)
+	conds, args, err := submissionWhere(db.d, f)
 	if err != nil {
 		return err
 	}
@@ -136,5 +135,5 @@ func (db *DB) ExportSubmissions(ctx context.Context, f formbuilder.SubmissionFil
 func (db *DB) RecordsOfSubmission(ctx context.Context, submissionID int64) ([]*formbuilder.ConsentRecord, error) {
 	recs, err := queryRecords(ctx, db.r, "SELECT "+recordColumns+
 		" FROM consent_records WHERE submission_id = ? ORDER BY id", submissionID)
-	return recs, dbErr(err)
+	return recs, db.dbErr(err)
 }

@@ -1,4 +1,4 @@
-package sqlite
+package sqlcore
 
 import (
 	"context"
@@ -33,13 +33,10 @@ func (db *DB) CreateToken(ctx context.Context, t *formbuilder.APIToken) error {
 		return err
 	}
 	now := db.now()
-	err := db.writeTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, "INSERT INTO api_tokens (name, hash, created_at, last_used) VALUES (?, ?, ?, ?)",
+	err := db.writeTx(ctx, func(tx *Tx) error {
+		var err error
+		t.ID, err = insertID(ctx, db.d, tx, "INSERT INTO api_tokens (name, hash, created_at, last_used) VALUES (?, ?, ?, ?)",
 			t.Name, t.Hash, fmtTime(now), fmtNullTime(t.LastUsed))
-		if err != nil {
-			return err
-		}
-		t.ID, err = res.LastInsertId()
 		return err
 	})
 	if err != nil {
@@ -56,38 +53,38 @@ func (db *DB) FindTokenByHash(ctx context.Context, hash string) (*formbuilder.AP
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("token")
 	}
-	return t, dbErr(err)
+	return t, db.dbErr(err)
 }
 
 // ListTokens implements formbuilder.TokenService, oldest first.
 func (db *DB) ListTokens(ctx context.Context) ([]*formbuilder.APIToken, error) {
 	rows, err := db.r.QueryContext(ctx, tokenSelect+" ORDER BY id")
 	if err != nil {
-		return nil, dbErr(err)
+		return nil, db.dbErr(err)
 	}
 	defer rows.Close()
 	var out []*formbuilder.APIToken
 	for rows.Next() {
 		t, err := scanToken(rows)
 		if err != nil {
-			return nil, dbErr(err)
+			return nil, db.dbErr(err)
 		}
 		out = append(out, t)
 	}
-	return out, dbErr(rows.Err())
+	return out, db.dbErr(rows.Err())
 }
 
 // DeleteToken implements formbuilder.TokenService. ENOTFOUND, so that an
 // admin revoking a wrong id learns about it.
 func (db *DB) DeleteToken(ctx context.Context, id int64) error {
-	return db.writeTx(ctx, func(tx *sql.Tx) error {
+	return db.writeTx(ctx, func(tx *Tx) error {
 		return affectOne(tx.ExecContext(ctx, "DELETE FROM api_tokens WHERE id = ?", id))("token")
 	})
 }
 
 // TouchToken implements formbuilder.TokenService. ENOTFOUND.
 func (db *DB) TouchToken(ctx context.Context, id int64, at time.Time) error {
-	return db.writeTx(ctx, func(tx *sql.Tx) error {
+	return db.writeTx(ctx, func(tx *Tx) error {
 		return affectOne(tx.ExecContext(ctx, "UPDATE api_tokens SET last_used = ? WHERE id = ?", fmtTime(at), id))("token")
 	})
 }

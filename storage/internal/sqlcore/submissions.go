@@ -1,10 +1,11 @@
-package sqlite
+package sqlcore
 
 import (
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"time"
 
 	"github.com/consentforms/consentforms/formbuilder"
@@ -34,16 +35,8 @@ func (db *DB) CreateSubmission(ctx context.Context, sub *formbuilder.Submission,
 	j := &job{
 		run: func(ctx context.Context, b *batch) error {
 			now := b.db.now()
-			s, err := b.stmt(ctx, insertSubmissionSQL)
-			if err != nil {
-				return err
-			}
-			res, err := s.ExecContext(ctx, sub.FormID, sub.FormKey, string(vals), sub.Subject,
+			id, err := b.insertID(ctx, insertSubmissionSQL, sub.FormID, sub.FormKey, string(vals), sub.Subject,
 				sub.PageURL, sub.IP, sub.UserAgent, fmtTime(now))
-			if err != nil {
-				return err
-			}
-			id, err := res.LastInsertId()
 			if err != nil {
 				return err
 			}
@@ -89,7 +82,7 @@ func (db *DB) FindSubmission(ctx context.Context, id int64) (*formbuilder.Submis
 		return nil, notFound("submission")
 	}
 	if err != nil {
-		return nil, dbErr(err)
+		return nil, db.dbErr(err)
 	}
 	if err := json.Unmarshal([]byte(vals), &s.Values); err != nil {
 		return nil, formbuilder.Internal(err)
@@ -111,7 +104,7 @@ func (db *DB) deleteInChunks(ctx context.Context, q string, args ...any) (int64,
 	var total int64
 	for {
 		var n int64
-		err := db.writeTx(ctx, func(tx *sql.Tx) error {
+		err := db.writeTx(ctx, func(tx *Tx) error {
 			res, err := tx.ExecContext(ctx, q, append(args[:len(args):len(args)], deleteChunk)...)
 			if err != nil {
 				return err
@@ -134,6 +127,11 @@ func (db *DB) deleteInChunks(ctx context.Context, q string, args ...any) (int64,
 // entries keep their SubmissionID as a plain number and stay untouched, so
 // the log remains complete and verifiable.
 func (db *DB) DeleteSubmissionsBefore(ctx context.Context, formID int64, before time.Time) (int64, error) {
+	unlock, ok, err := db.d.TryLock(ctx, db.w.DB, "retention/"+strconv.FormatInt(formID, 10))
+	if err != nil || !ok {
+		return 0, db.dbErr(err)
+	}
+	defer unlock()
 	return db.deleteInChunks(ctx, `DELETE FROM submissions WHERE id IN (
 		SELECT id FROM submissions WHERE form_id = ? AND created_at < ? LIMIT ?)`, formID, fmtTime(before))
 }

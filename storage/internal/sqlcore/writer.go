@@ -1,4 +1,4 @@
-package sqlite
+package sqlcore
 
 import (
 	"context"
@@ -42,8 +42,14 @@ type job struct {
 	// for jobs that read nothing another job of the batch appends and
 	// whose entries nothing in the batch reads (submissions).
 	deferRecords bool
-	state        atomic.Int32
-	done         chan error
+	// rowLocks marks jobs that read rows to decide what to write (chat
+	// steps, withdrawals) and so lock them (PostgreSQL: FOR UPDATE). A
+	// batch with such a job takes the chain lock before running any job:
+	// the chain lock always comes before row locks, or two servers could
+	// each hold what the other waits for.
+	rowLocks bool
+	state    atomic.Int32
+	done     chan error
 }
 
 // chain is the head of the consent log: the last id and hash.
@@ -58,9 +64,13 @@ type chain struct {
 // batch is what a job sees: the transaction, lazily prepared statements and
 // the chain head.
 type batch struct {
-	db    *DB
-	w     *writer
-	tx    *sql.Tx
+	db *DB
+	w  *writer
+	tx *Tx
+	// chain is the head of the log, read (under the chain lock) when the
+	// batch first needs it: a batch of submissions inserts its rows and
+	// only then locks, so other servers' batches wait only for the head
+	// read, the entries' insert and the commit.
 	chain *chain
 	stmts map[string]*sql.Stmt
 
@@ -74,6 +84,65 @@ type batch struct {
 	// batch: no job changes forms, and nothing else writes while the
 	// batch holds the write transaction.
 	notifications map[int64]string
+}
+
+// exec runs q in the batch's transaction, through a cached statement where
+// the dialect wants them.
+func (b *batch) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if !b.db.d.CacheStatements() {
+		return b.tx.ExecContext(ctx, q, args...)
+	}
+	s, err := b.stmt(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return s.ExecContext(ctx, args...)
+}
+
+// queryRow runs q in the batch's transaction like exec.
+func (b *batch) queryRow(ctx context.Context, q string, args ...any) (*sql.Row, error) {
+	if !b.db.d.CacheStatements() {
+		return b.tx.QueryRowContext(ctx, q, args...), nil
+	}
+	s, err := b.stmt(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return s.QueryRowContext(ctx, args...), nil
+}
+
+// insertID runs the INSERT q in the batch and returns the new row's id.
+func (b *batch) insertID(ctx context.Context, q string, args ...any) (int64, error) {
+	if !b.db.d.ReturningID() {
+		res, err := b.exec(ctx, q, args...)
+		if err != nil {
+			return 0, err
+		}
+		return res.LastInsertId()
+	}
+	row, err := b.queryRow(ctx, q+" RETURNING id", args...)
+	if err != nil {
+		return 0, err
+	}
+	var id int64
+	return id, row.Scan(&id)
+}
+
+// head returns the chain head, taking the chain lock and reading it on
+// first use in the batch.
+func (b *batch) head(ctx context.Context) (*chain, error) {
+	if b.chain != nil {
+		return b.chain, nil
+	}
+	if err := b.db.d.LockChain(ctx, b.tx); err != nil {
+		return nil, err
+	}
+	c, err := loadChain(ctx, b.tx)
+	if err != nil {
+		return nil, err
+	}
+	b.chain = &c
+	return b.chain, nil
 }
 
 // stmt returns q prepared for this batch's transaction; a batch runs the
@@ -102,26 +171,41 @@ func (b *batch) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
 // place in the hash chain, inserts it and advances the head. On error the
 // head is unchanged. Ids are max+1 rather than SQLite's choice because the
 // hash covers the id, and it must be known before the insert.
+//
+// While a job with deferRecords runs, the entry is only queued: flushRecords
+// seals and inserts it with the others.
 func (b *batch) appendRecord(ctx context.Context, r *formbuilder.ConsentRecord) error {
-	s, err := b.stmt(ctx, insertRecordSQL)
+	if b.deferRecords {
+		b.pending = append(b.pending, r)
+		return nil
+	}
+	c, err := b.head(ctx)
 	if err != nil {
 		return err
 	}
-	r.ID = b.chain.lastID + 1
+	c.seal(r)
+	if _, err := b.exec(ctx, insertRecordSQL, recordArgs(r)...); err != nil {
+		return err
+	}
+	c.advance(r)
+	return nil
+}
+
+// seal gives r the next id, a time not before the head's and its hash.
+func (c *chain) seal(r *formbuilder.ConsentRecord) {
+	r.ID = c.lastID + 1
 	// A clock step backwards (NTP, a VM resumed) must not put an entry
 	// before its predecessor: lists turn date filters into id bounds, and
 	// the log reads best in one order anyway.
-	if r.Time.Before(b.chain.lastTime) {
-		r.Time = b.chain.lastTime
+	if r.Time.Before(c.lastTime) {
+		r.Time = c.lastTime
 	}
-	r.Seal(b.chain.head)
-	if b.deferRecords {
-		b.pending = append(b.pending, r)
-	} else if _, err := s.ExecContext(ctx, recordArgs(r)...); err != nil {
-		return err
-	}
-	b.chain.lastID, b.chain.head, b.chain.lastTime = r.ID, r.Hash, r.Time
-	return nil
+	r.Seal(c.head)
+}
+
+// advance makes the sealed r the head.
+func (c *chain) advance(r *formbuilder.ConsentRecord) {
+	c.lastID, c.head, c.lastTime = r.ID, r.Hash, r.Time
 }
 
 // flushSizes are the row counts of the multi-row inserts flushRecords
@@ -142,6 +226,20 @@ var insertRecordsSQL = func() (qs [len(flushSizes)]string) {
 // the insert guard trigger makes SQLite keep) per row cost about as much as
 // the rest of a submission. The insert guard still checks every row.
 func (b *batch) flushRecords(ctx context.Context) error {
+	if len(b.pending) == 0 {
+		return nil
+	}
+	c, err := b.head(ctx)
+	if err != nil {
+		return err
+	}
+	// Sealed in a copy of the head, so that a failed insert leaves the
+	// batch's head as it was.
+	next := *c
+	for _, r := range b.pending {
+		next.seal(r)
+		next.advance(r)
+	}
 	rest := b.pending
 	var args []any
 	for len(rest) > 0 {
@@ -150,19 +248,16 @@ func (b *batch) flushRecords(ctx context.Context) error {
 			i++
 		}
 		n := flushSizes[i]
-		s, err := b.stmt(ctx, insertRecordsSQL[i])
-		if err != nil {
-			return err
-		}
 		args = args[:0]
 		for _, r := range rest[:n] {
 			args = append(args, recordArgs(r)...)
 		}
-		if _, err := s.ExecContext(ctx, args...); err != nil {
+		if _, err := b.exec(ctx, insertRecordsSQL[i], args...); err != nil {
 			return err
 		}
 		rest = rest[n:]
 	}
+	*c = next
 	b.pending = b.pending[:0]
 	return nil
 }
@@ -184,6 +279,10 @@ type writer struct {
 	// goroutine touches prepared and unprepared.
 	prepared   map[string]*sql.Stmt
 	unprepared []string
+
+	// hold is taken for a moment before every batch's transaction, so a
+	// test can make the writer wait (PauseWriter).
+	hold sync.Mutex
 
 	// Counters for tests and benchmarks.
 	batches atomic.Int64
@@ -215,8 +314,8 @@ func (w *writer) prepareSeen(ctx context.Context) {
 func newWriter(db *DB) *writer {
 	w := &writer{
 		db:        db,
-		batchSize: db.opts.batchSize,
-		queue:     make(chan *job, 4*db.opts.batchSize),
+		batchSize: db.opts.BatchSize,
+		queue:     make(chan *job, 4*db.opts.BatchSize),
 		finished:  make(chan struct{}),
 		prepared:  map[string]*sql.Stmt{},
 	}
@@ -359,20 +458,26 @@ func (w *writer) commitTx(live []*job, errs []error) error {
 	return w.commitSavepoints(live, errs)
 }
 
-// begin starts a batch's transaction and reads the chain head.
-func (w *writer) begin(ctx context.Context) (*batch, error) {
-	w.prepareSeen(ctx)
+// begin starts a batch's transaction. With lockFirst it takes the chain
+// lock and reads the head at once; otherwise the first append does.
+func (w *writer) begin(ctx context.Context, lockFirst bool) (*batch, error) {
+	w.hold.Lock()
+	w.hold.Unlock() //nolint:staticcheck // only waits for PauseWriter
+	if w.db.d.CacheStatements() {
+		w.prepareSeen(ctx)
+	}
 	tx, err := w.db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
-	c, err := loadChain(ctx, tx)
-	if err != nil {
-		_ = tx.Rollback()
-		return nil, err
+	b := &batch{db: w.db, w: w, tx: tx, stmts: map[string]*sql.Stmt{}, notifications: map[int64]string{}}
+	if lockFirst {
+		if _, err := b.head(ctx); err != nil {
+			_ = tx.Rollback()
+			return nil, err
+		}
 	}
-	return &batch{db: w.db, w: w, tx: tx, chain: &c, stmts: map[string]*sql.Stmt{},
-		notifications: map[int64]string{}}, nil
+	return b, nil
 }
 
 // commitFast runs all jobs in one transaction without savepoints. It
@@ -380,7 +485,11 @@ func (w *writer) begin(ctx context.Context) (*batch, error) {
 // job failed, it rolls everything back and reports !ok with a nil error.
 func (w *writer) commitFast(live []*job) (ok bool, err error) {
 	ctx := context.Background()
-	b, err := w.begin(ctx)
+	lockFirst := false
+	for _, j := range live {
+		lockFirst = lockFirst || j.rowLocks
+	}
+	b, err := w.begin(ctx, lockFirst)
 	if err != nil {
 		return false, err
 	}
@@ -418,7 +527,9 @@ func (w *writer) commitFast(live []*job) (ok bool, err error) {
 // savepoint, and fills errs with their failures.
 func (w *writer) commitSavepoints(live []*job, errs []error) error {
 	ctx := context.Background()
-	b, err := w.begin(ctx)
+	// The head is restored when a job's savepoint is rolled back, so it is
+	// read (and locked) first.
+	b, err := w.begin(ctx, true)
 	if err != nil {
 		return err
 	}
@@ -426,10 +537,7 @@ func (w *writer) commitSavepoints(live []*job, errs []error) error {
 	// exec runs one of the savepoint statements, prepared once per batch:
 	// parsing them for every job cost a third as much as the job's inserts.
 	exec := func(q string) error {
-		s, err := b.stmt(ctx, q)
-		if err == nil {
-			_, err = s.ExecContext(ctx)
-		}
+		_, err := b.exec(ctx, q)
 		return err
 	}
 	for i, j := range live {
@@ -440,7 +548,7 @@ func (w *writer) commitSavepoints(live []*job, errs []error) error {
 		before := *c
 		if jerr := runJob(ctx, j, b); jerr != nil {
 			*c = before
-			errs[i] = dbErr(jerr)
+			errs[i] = dbErr(w.db.d, jerr)
 			if err := exec("ROLLBACK TO job"); err != nil {
 				// Some errors (disk full, I/O) end the transaction
 				// itself; then nothing of the batch is stored.

@@ -1,4 +1,4 @@
-package sqlite
+package sqlcore
 
 import (
 	"context"
@@ -62,7 +62,7 @@ const exportBatch = 1000
 // others are written as +column, which SQLite does not use an index for.
 // Each of those indexes is (column, id), so the page comes out in id order
 // and the scan stops after Limit rows.
-func recordWhere(f formbuilder.RecordFilter) (string, []any, error) {
+func recordWhere(d Dialect, f formbuilder.RecordFilter) (string, []any, error) {
 	if err := f.Validate(); err != nil {
 		return "", nil, err
 	}
@@ -71,7 +71,7 @@ func recordWhere(f formbuilder.RecordFilter) (string, []any, error) {
 	indexed := false
 	eq := func(col string, v any) {
 		if indexed {
-			col = "+" + col
+			col = d.NoIndex(col)
 		}
 		indexed = true
 		conds = append(conds, col+" = ?")
@@ -97,7 +97,7 @@ func recordWhere(f formbuilder.RecordFilter) (string, []any, error) {
 	// range is then checked per row rather than sorted by the time index.
 	tcol := "time"
 	if indexed {
-		tcol = "+time"
+		tcol = d.NoIndex("time")
 	}
 	// Entry times never decrease with the id (the writer sees to it), so a
 	// date bound is also an id bound, found with one probe of the time
@@ -116,8 +116,9 @@ func recordWhere(f formbuilder.RecordFilter) (string, []any, error) {
 	}
 	if q := strings.TrimSpace(f.Query); q != "" {
 		p := "%" + escapeLike(q) + "%"
-		conds = append(conds, `(subject LIKE ? ESCAPE '\' OR page_url LIKE ? ESCAPE '\' OR source LIKE ? ESCAPE '\'
-			OR consent_name LIKE ? ESCAPE '\' OR user_name LIKE ? ESCAPE '\')`)
+		like := " " + d.ILike() + ` ? ESCAPE '\'`
+		conds = append(conds, "(subject"+like+" OR page_url"+like+" OR source"+like+
+			" OR consent_name"+like+" OR user_name"+like+")")
 		args = append(args, p, p, p, p, p)
 	}
 	return strings.Join(conds, " AND "), args, nil
@@ -146,22 +147,22 @@ func (db *DB) searchContext(ctx context.Context, f formbuilder.RecordFilter) (co
 	if strings.TrimSpace(f.Query) == "" {
 		return ctx, func() {}
 	}
-	return context.WithTimeout(ctx, db.opts.queryTimout)
+	return context.WithTimeout(ctx, db.opts.SearchTimeout)
 }
 
-func searchErr(ctx context.Context, err error) error {
+func (db *DB) searchErr(ctx context.Context, err error) error {
 	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		return &formbuilder.Error{Code: formbuilder.EINVALID,
 			Message: "the search took too long; narrow it with a consent, form, IP or date range",
 			Fields:  map[string]string{"query": "search took too long"}, Err: err}
 	}
-	return dbErr(err)
+	return db.dbErr(err)
 }
 
 // ListRecords implements formbuilder.ConsentLog: a page newest first, below
 // f.BeforeID (and above f.AfterID when set).
 func (db *DB) ListRecords(ctx context.Context, f formbuilder.RecordFilter) ([]*formbuilder.ConsentRecord, error) {
-	q, args, err := listQuery(f)
+	q, args, err := listQuery(db.d, f)
 	if err != nil {
 		return nil, err
 	}
@@ -169,13 +170,13 @@ func (db *DB) ListRecords(ctx context.Context, f formbuilder.RecordFilter) ([]*f
 	defer cancel()
 	out, err := queryRecords(ctx, db.r, q, args...)
 	if err != nil {
-		return nil, searchErr(ctx, err)
+		return nil, db.searchErr(ctx, err)
 	}
 	return out, nil
 }
 
-func listQuery(f formbuilder.RecordFilter) (string, []any, error) {
-	where, args, err := recordWhere(f)
+func listQuery(d Dialect, f formbuilder.RecordFilter) (string, []any, error) {
+	where, args, err := recordWhere(d, f)
 	if err != nil {
 		return "", nil, err
 	}
@@ -213,7 +214,8 @@ func queryRecords(ctx context.Context, q queryer, query string, args ...any) ([]
 
 // FindRecord implements formbuilder.ConsentLog.
 func (db *DB) FindRecord(ctx context.Context, id int64) (*formbuilder.ConsentRecord, error) {
-	return findRecord(ctx, db.r, id)
+	r, err := findRecord(ctx, db.r, id)
+	return r, db.dbErr(err)
 }
 
 func findRecord(ctx context.Context, q queryer, id int64) (*formbuilder.ConsentRecord, error) {
@@ -221,7 +223,7 @@ func findRecord(ctx context.Context, q queryer, id int64) (*formbuilder.ConsentR
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("consent record")
 	}
-	return r, dbErr(err)
+	return r, err
 }
 
 // ExportRecords implements formbuilder.ConsentLog: every entry matching f,
@@ -231,7 +233,7 @@ func findRecord(ctx context.Context, q queryer, id int64) (*formbuilder.ConsentR
 // ceiling). Each batch is read completely before fn sees it, so a slow fn
 // (a network writer) does not hold a read snapshot open.
 func (db *DB) ExportRecords(ctx context.Context, f formbuilder.RecordFilter, fn func(*formbuilder.ConsentRecord) error) error {
-	where, args, err := recordWhere(f)
+	where, args, err := recordWhere(db.d, f)
 	if err != nil {
 		return err
 	}
@@ -265,7 +267,7 @@ type keysetExport[T any] struct {
 func exportKeyset[T any](ctx context.Context, db *DB, e keysetExport[T], fn func(T) error) error {
 	var maxID int64
 	if err := db.r.QueryRowContext(ctx, "SELECT COALESCE(MAX(id), 0) FROM "+e.table).Scan(&maxID); err != nil {
-		return dbErr(err)
+		return db.dbErr(err)
 	}
 	if e.beforeID > 0 && e.beforeID-1 < maxID {
 		maxID = e.beforeID - 1
@@ -285,7 +287,7 @@ func exportKeyset[T any](ctx context.Context, db *DB, e keysetExport[T], fn func
 		bctx, cancel := e.search(ctx)
 		rows, err := e.query(bctx, db.r, q, append(e.args[:len(e.args):len(e.args)], after, maxID, n)...)
 		if err != nil {
-			err = searchErr(bctx, err)
+			err = db.searchErr(bctx, err)
 		}
 		cancel()
 		if err != nil {
@@ -314,7 +316,7 @@ func (db *DB) Withdraw(ctx context.Context, id int64, ip, userAgent string) (*fo
 	}
 	userAgent = truncateBytes(userAgent, formbuilder.MaxUserAgent)
 	var out *formbuilder.ConsentRecord
-	j := &job{run: func(ctx context.Context, b *batch) error {
+	j := &job{rowLocks: true, run: func(ctx context.Context, b *batch) error {
 		orig, err := findRecord(ctx, b.tx, id)
 		if err != nil {
 			return err
@@ -367,20 +369,20 @@ func (db *DB) Withdrawn(ctx context.Context, ids []int64) (map[int64]bool, error
 		}
 		rows, err := db.r.QueryContext(ctx, "SELECT withdraws_id FROM consent_records WHERE withdraws_id IN ("+ph+")", args...)
 		if err != nil {
-			return nil, dbErr(err)
+			return nil, db.dbErr(err)
 		}
 		for rows.Next() {
 			var id int64
 			if err := rows.Scan(&id); err != nil {
 				rows.Close()
-				return nil, dbErr(err)
+				return nil, db.dbErr(err)
 			}
 			out[id] = true
 		}
 		err = rows.Err()
 		rows.Close()
 		if err != nil {
-			return nil, dbErr(err)
+			return nil, db.dbErr(err)
 		}
 	}
 	return out, nil
@@ -401,7 +403,7 @@ func (db *DB) Verify(ctx context.Context) (formbuilder.VerifyResult, error) {
 	}
 	var maxID int64
 	if err := db.r.QueryRowContext(ctx, "SELECT COALESCE(MAX(id), 0) FROM consent_records").Scan(&maxID); err != nil {
-		return res, dbErr(err)
+		return res, db.dbErr(err)
 	}
 	q := "SELECT " + recordColumns + " FROM consent_records WHERE id > ? AND id <= ? ORDER BY id LIMIT ?"
 	prevID, prevHash := int64(0), formbuilder.GenesisHash
@@ -413,7 +415,7 @@ func (db *DB) Verify(ctx context.Context) (formbuilder.VerifyResult, error) {
 	for {
 		recs, err := queryRecords(ctx, db.r, q, prevID, maxID, exportBatch)
 		if err != nil {
-			return res, dbErr(err)
+			return res, db.dbErr(err)
 		}
 		for _, r := range recs {
 			res.Checked++
@@ -462,7 +464,7 @@ type versionCheck struct {
 func (db *DB) versionHashes(ctx context.Context) (map[int64]versionCheck, error) {
 	rows, err := db.r.QueryContext(ctx, "SELECT id, text, label, link_url, language, hash FROM consent_versions")
 	if err != nil {
-		return nil, dbErr(err)
+		return nil, db.dbErr(err)
 	}
 	defer rows.Close()
 	out := map[int64]versionCheck{}
@@ -471,9 +473,9 @@ func (db *DB) versionHashes(ctx context.Context) (map[int64]versionCheck, error)
 		var c formbuilder.ConsentContent
 		var h string
 		if err := rows.Scan(&id, &c.Text, &c.Label, &c.LinkURL, &c.Language, &h); err != nil {
-			return nil, dbErr(err)
+			return nil, db.dbErr(err)
 		}
 		out[id] = versionCheck{hash: h, ok: c.Hash() == h}
 	}
-	return out, dbErr(rows.Err())
+	return out, db.dbErr(rows.Err())
 }

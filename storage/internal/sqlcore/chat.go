@@ -1,4 +1,4 @@
-package sqlite
+package sqlcore
 
 import (
 	"context"
@@ -126,7 +126,7 @@ func prepareChannel(c *formbuilder.Channel) error {
 
 // checkChannelRefs turns unknown users and consents into field errors
 // rather than bare foreign key failures.
-func checkChannelRefs(ctx context.Context, tx *sql.Tx, c *formbuilder.Channel) error {
+func checkChannelRefs(ctx context.Context, tx *Tx, c *formbuilder.Channel) error {
 	errs := map[string]string{}
 	if c.ConsentID > 0 {
 		var n int
@@ -149,7 +149,7 @@ func checkChannelRefs(ctx context.Context, tx *sql.Tx, c *formbuilder.Channel) e
 	return formbuilder.FieldErrors(errs)
 }
 
-func writeChannelOperators(ctx context.Context, tx *sql.Tx, c *formbuilder.Channel) error {
+func writeChannelOperators(ctx context.Context, tx *Tx, c *formbuilder.Channel) error {
 	if _, err := tx.ExecContext(ctx, "DELETE FROM channel_operators WHERE channel_id = ?", c.ID); err != nil {
 		return err
 	}
@@ -177,17 +177,15 @@ func (db *DB) CreateChannel(ctx context.Context, c *formbuilder.Channel) error {
 	}
 	now := fmtTime(db.now())
 	var id int64
-	err = db.writeTx(ctx, func(tx *sql.Tx) error {
+	err = db.writeTx(ctx, func(tx *Tx) error {
 		if err := checkChannelRefs(ctx, tx, c); err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO channels (key, name, language, warn_personal_data,
+		var err error
+		id, err = insertID(ctx, db.d, tx, `INSERT INTO channels (key, name, language, warn_personal_data,
 			consent_id, allowed_origins, archived, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			c.Key, c.Name, c.Language, c.WarnPersonalData, nullID(c.ConsentID), string(origins), c.Archived, now, now)
 		if err != nil {
-			return err
-		}
-		if id, err = res.LastInsertId(); err != nil {
 			return err
 		}
 		c.ID = id
@@ -216,7 +214,7 @@ func (db *DB) UpdateChannel(ctx context.Context, c *formbuilder.Channel) error {
 		return formbuilder.Internal(err)
 	}
 	now := fmtTime(db.now())
-	err = db.writeTx(ctx, func(tx *sql.Tx) error {
+	err = db.writeTx(ctx, func(tx *Tx) error {
 		if err := checkChannelRefs(ctx, tx, c); err != nil {
 			return err
 		}
@@ -258,7 +256,7 @@ func (db *DB) FindChannelByKey(ctx context.Context, key string) (*formbuilder.Ch
 
 // ListChannels implements formbuilder.ChatService, ordered by name.
 func (db *DB) ListChannels(ctx context.Context) ([]*formbuilder.Channel, error) {
-	return listLoaded(ctx, db, channelSelect+" ORDER BY name COLLATE NOCASE, id", nil, scanChannel, loadChannelRefs)
+	return listLoaded(ctx, db, channelSelect+" ORDER BY lower(name), id", nil, scanChannel, loadChannelRefs)
 }
 
 const conversationSelect = `SELECT id, channel_id, visitor_hash, state, held_message,
@@ -285,8 +283,8 @@ func scanConversation(s scanner) (*formbuilder.Conversation, error) {
 	return &c, nil
 }
 
-func findConversation(ctx context.Context, q queryer, id int64) (*formbuilder.Conversation, error) {
-	c, err := scanConversation(q.QueryRowContext(ctx, conversationSelect+" WHERE id = ?", id))
+func findConversation(ctx context.Context, q queryer, id int64, lock string) (*formbuilder.Conversation, error) {
+	c, err := scanConversation(q.QueryRowContext(ctx, conversationSelect+" WHERE id = ?"+lock, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("conversation")
 	}
@@ -295,8 +293,8 @@ func findConversation(ctx context.Context, q queryer, id int64) (*formbuilder.Co
 
 // FindConversation implements formbuilder.ChatService.
 func (db *DB) FindConversation(ctx context.Context, id int64) (*formbuilder.Conversation, error) {
-	c, err := findConversation(ctx, db.r, id)
-	return c, dbErr(err)
+	c, err := findConversation(ctx, db.r, id, "")
+	return c, db.dbErr(err)
 }
 
 // FindVisitorConversation implements formbuilder.ChatService.
@@ -309,7 +307,7 @@ func (db *DB) FindVisitorConversation(ctx context.Context, channelID int64, visi
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("conversation")
 	}
-	return c, dbErr(err)
+	return c, db.dbErr(err)
 }
 
 // ListConversations implements formbuilder.ChatService.
@@ -324,18 +322,18 @@ func (db *DB) ListConversations(ctx context.Context, f formbuilder.ConversationF
 	args = append(args, formbuilder.PageLimit(f.Limit))
 	rows, err := db.r.QueryContext(ctx, q, args...)
 	if err != nil {
-		return nil, dbErr(err)
+		return nil, db.dbErr(err)
 	}
 	defer rows.Close()
 	var out []*formbuilder.Conversation
 	for rows.Next() {
 		c, err := scanConversation(rows)
 		if err != nil {
-			return nil, dbErr(err)
+			return nil, db.dbErr(err)
 		}
 		out = append(out, c)
 	}
-	return out, dbErr(rows.Err())
+	return out, db.dbErr(rows.Err())
 }
 
 const insertMessageSQL = `INSERT INTO chat_messages (conversation_id, sender, user_id, text, created_at)
@@ -343,15 +341,8 @@ const insertMessageSQL = `INSERT INTO chat_messages (conversation_id, sender, us
 
 // insertMessage stores m at now and sets its id and time.
 func insertMessage(ctx context.Context, b *batch, m *formbuilder.Message, now time.Time) error {
-	s, err := b.stmt(ctx, insertMessageSQL)
-	if err != nil {
-		return err
-	}
-	res, err := s.ExecContext(ctx, m.ConversationID, m.Sender, nullID(m.UserID), m.Text, fmtTime(now))
-	if err != nil {
-		return err
-	}
-	if m.ID, err = res.LastInsertId(); err != nil {
+	var err error
+	if m.ID, err = b.insertID(ctx, insertMessageSQL, m.ConversationID, m.Sender, nullID(m.UserID), m.Text, fmtTime(now)); err != nil {
 		return err
 	}
 	m.CreatedAt = now
@@ -376,27 +367,32 @@ func (db *DB) PostVisitorMessage(ctx context.Context, ch *formbuilder.Channel, p
 	}
 	hash := formbuilder.VisitorHash(p.VisitorID)
 	var res *formbuilder.VisitorPostResult
-	j := &job{run: func(ctx context.Context, b *batch) error {
+	j := &job{rowLocks: true, run: func(ctx context.Context, b *batch) error {
 		res = &formbuilder.VisitorPostResult{}
 		now := b.db.now()
 		ts := fmtTime(now)
-		conv, err := scanConversation(b.tx.QueryRowContext(ctx,
-			conversationSelect+" WHERE channel_id = ? AND visitor_hash = ?", ch.ID, hash))
+		// The row is read under its lock, which orders this change after
+		// every other change of the conversation. The first message creates
+		// it with an insert that yields to a row another server inserted
+		// meanwhile, and reads it again.
+		find := func() (*formbuilder.Conversation, error) {
+			return scanConversation(b.tx.QueryRowContext(ctx,
+				conversationSelect+" WHERE channel_id = ? AND visitor_hash = ?"+b.db.d.ForUpdate(), ch.ID, hash))
+		}
+		conv, err := find()
 		if errors.Is(err, sql.ErrNoRows) {
-			state := formbuilder.InitialState(ch)
-			r, err := b.tx.ExecContext(ctx, `INSERT INTO conversations (channel_id, visitor_hash, state,
-				page_url, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)`, ch.ID, hash, state, pageURL, ts, ts)
-			if err != nil {
+			var created int64
+			row := b.tx.QueryRowContext(ctx, `INSERT INTO conversations (channel_id, visitor_hash, state,
+				page_url, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+				ON CONFLICT (channel_id, visitor_hash) DO NOTHING RETURNING id`,
+				ch.ID, hash, formbuilder.InitialState(ch), pageURL, ts, ts)
+			if err := row.Scan(&created); err != nil && !errors.Is(err, sql.ErrNoRows) {
 				return err
 			}
-			id, err := r.LastInsertId()
-			if err != nil {
-				return err
-			}
-			conv = &formbuilder.Conversation{ID: id, ChannelID: ch.ID, VisitorHash: hash, State: state,
-				PageURL: pageURL, CreatedAt: now, UpdatedAt: now}
-			res.Created = true
-		} else if err != nil {
+			res.Created = created != 0
+			conv, err = find()
+		}
+		if err != nil {
 			return err
 		}
 		disp, err := formbuilder.DisposeVisitorMessage(conv, ch)
@@ -451,8 +447,9 @@ func (db *DB) AcceptConsent(ctx context.Context, conversationID int64, rec *form
 	rec.UserAgent = truncateBytes(rec.UserAgent, formbuilder.MaxUserAgent)
 	var msg *formbuilder.Message
 	j := &job{
+		rowLocks: true,
 		run: func(ctx context.Context, b *batch) error {
-			conv, err := findConversation(ctx, b.tx, conversationID)
+			conv, err := findConversation(ctx, b.tx, conversationID, b.db.d.ForUpdate())
 			if err != nil {
 				return err
 			}
@@ -501,8 +498,8 @@ func (db *DB) AcceptConsent(ctx context.Context, conversationID int64, rec *form
 // and returns the conversation as fn left it.
 func (db *DB) conversationJob(ctx context.Context, id int64, fn func(ctx context.Context, b *batch, c *formbuilder.Conversation, now time.Time) error) (*formbuilder.Conversation, error) {
 	var out *formbuilder.Conversation
-	j := &job{run: func(ctx context.Context, b *batch) error {
-		c, err := findConversation(ctx, b.tx, id)
+	j := &job{rowLocks: true, run: func(ctx context.Context, b *batch) error {
+		c, err := findConversation(ctx, b.tx, id, b.db.d.ForUpdate())
 		if err != nil {
 			return err
 		}
@@ -612,7 +609,7 @@ func (db *DB) ListMessages(ctx context.Context, conversationID, afterID int64, l
 		FROM chat_messages WHERE conversation_id = ? AND id > ? ORDER BY id LIMIT ?`,
 		conversationID, afterID, formbuilder.PageLimit(limit))
 	if err != nil {
-		return nil, dbErr(err)
+		return nil, db.dbErr(err)
 	}
 	defer rows.Close()
 	out := []*formbuilder.Message{}
@@ -620,20 +617,20 @@ func (db *DB) ListMessages(ctx context.Context, conversationID, afterID int64, l
 		var m formbuilder.Message
 		var created string
 		if err := rows.Scan(&m.ID, &m.ConversationID, &m.Sender, &m.UserID, &m.Text, &created); err != nil {
-			return nil, dbErr(err)
+			return nil, db.dbErr(err)
 		}
 		if m.CreatedAt, err = parseTime(created); err != nil {
 			return nil, formbuilder.Internal(err)
 		}
 		out = append(out, &m)
 	}
-	return out, dbErr(rows.Err())
+	return out, db.dbErr(rows.Err())
 }
 
 // MarkRead implements formbuilder.ChatService. It is a plain write: it
 // touches nothing the consent step depends on.
 func (db *DB) MarkRead(ctx context.Context, conversationID int64) error {
-	return db.writeTx(ctx, func(tx *sql.Tx) error {
+	return db.writeTx(ctx, func(tx *Tx) error {
 		return affectOne(tx.ExecContext(ctx, "UPDATE conversations SET unread_operator = 0 WHERE id = ?", conversationID))("conversation")
 	})
 }

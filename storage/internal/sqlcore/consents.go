@@ -1,9 +1,10 @@
-package sqlite
+package sqlcore
 
 import (
 	"context"
 	"database/sql"
 	"errors"
+	"strconv"
 
 	"github.com/consentforms/consentforms/formbuilder"
 )
@@ -49,14 +50,10 @@ func scanConsent(s scanner, extra ...any) (*formbuilder.Consent, error) {
 }
 
 // insertVersion appends version number n of consent c with content.
-func insertVersion(ctx context.Context, tx *sql.Tx, consentID int64, n int, content formbuilder.ConsentContent, author string, now string) (int64, error) {
-	res, err := tx.ExecContext(ctx, `INSERT INTO consent_versions (consent_id, number, text, label,
+func insertVersion(ctx context.Context, tx *Tx, consentID int64, n int, content formbuilder.ConsentContent, author string, now string) (int64, error) {
+	vid, err := insertID(ctx, tx.d, tx, `INSERT INTO consent_versions (consent_id, number, text, label,
 		link_url, language, hash, author, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		consentID, n, content.Text, content.Label, content.LinkURL, content.Language, content.Hash(), author, now)
-	if err != nil {
-		return 0, err
-	}
-	vid, err := res.LastInsertId()
 	if err != nil {
 		return 0, err
 	}
@@ -73,13 +70,11 @@ func (db *DB) CreateConsent(ctx context.Context, c *formbuilder.Consent, content
 	now := db.now()
 	ts := fmtTime(now)
 	var id int64
-	err := db.writeTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, "INSERT INTO consents (name, type, created_at, updated_at) VALUES (?, ?, ?, ?)",
+	err := db.writeTx(ctx, func(tx *Tx) error {
+		var err error
+		id, err = insertID(ctx, db.d, tx, "INSERT INTO consents (name, type, created_at, updated_at) VALUES (?, ?, ?, ?)",
 			c.Name, c.Type, ts, ts)
 		if err != nil {
-			return err
-		}
-		if id, err = res.LastInsertId(); err != nil {
 			return err
 		}
 		_, err = insertVersion(ctx, tx, id, 1, content, author, ts)
@@ -106,7 +101,12 @@ func (db *DB) UpdateConsent(ctx context.Context, c *formbuilder.Consent, content
 		return nil, err
 	}
 	now := fmtTime(db.now())
-	err := db.writeTx(ctx, func(tx *sql.Tx) error {
+	err := db.writeTx(ctx, func(tx *Tx) error {
+		// Versions of one consent are numbered under its lock, so two
+		// admins saving at once get n+1 and n+2.
+		if err := db.d.LockTx(ctx, tx, "consent/"+strconv.FormatInt(c.ID, 10)); err != nil {
+			return err
+		}
 		cur, err := scanConsent(tx.QueryRowContext(ctx, consentSelect+" WHERE c.id = ?", c.ID))
 		if errors.Is(err, sql.ErrNoRows) {
 			return notFound("consent")
@@ -155,31 +155,31 @@ func (db *DB) FindConsentByID(ctx context.Context, id int64) (*formbuilder.Conse
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("consent")
 	}
-	return c, dbErr(err)
+	return c, db.dbErr(err)
 }
 
 // ListConsents implements formbuilder.ConsentService, ordered by name.
 func (db *DB) ListConsents(ctx context.Context) ([]*formbuilder.Consent, error) {
-	rows, err := db.r.QueryContext(ctx, consentSelect+" ORDER BY c.name COLLATE NOCASE, c.id")
+	rows, err := db.r.QueryContext(ctx, consentSelect+" ORDER BY lower(c.name), c.id")
 	if err != nil {
-		return nil, dbErr(err)
+		return nil, db.dbErr(err)
 	}
 	defer rows.Close()
 	var out []*formbuilder.Consent
 	for rows.Next() {
 		c, err := scanConsent(rows)
 		if err != nil {
-			return nil, dbErr(err)
+			return nil, db.dbErr(err)
 		}
 		out = append(out, c)
 	}
-	return out, dbErr(rows.Err())
+	return out, db.dbErr(rows.Err())
 }
 
 // ListConsentVersions implements formbuilder.ConsentService.
 func (db *DB) ListConsentVersions(ctx context.Context, consentID int64) ([]*formbuilder.ConsentVersion, error) {
 	var out []*formbuilder.ConsentVersion
-	err := db.readTx(ctx, func(tx *sql.Tx) error {
+	err := db.readTx(ctx, func(tx *Tx) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM consents WHERE id = ?", consentID).Scan(&n); err != nil {
 			return err
@@ -210,5 +210,5 @@ func (db *DB) FindConsentVersion(ctx context.Context, id int64) (*formbuilder.Co
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("consent version")
 	}
-	return v, dbErr(err)
+	return v, db.dbErr(err)
 }

@@ -1,4 +1,4 @@
-package sqlite
+package sqlcore
 
 import (
 	"context"
@@ -24,7 +24,7 @@ func (db *DB) CreateSession(ctx context.Context, s *formbuilder.Session) error {
 	if s.LastSeen.IsZero() {
 		s.LastSeen = s.CreatedAt
 	}
-	return db.writeTx(ctx, func(tx *sql.Tx) error {
+	return db.writeTx(ctx, func(tx *Tx) error {
 		_, err := tx.ExecContext(ctx, "INSERT INTO sessions (id, user_id, csrf, created_at, last_seen) VALUES (?, ?, ?, ?, ?)",
 			s.ID, s.UserID, s.CSRF, fmtTime(s.CreatedAt), fmtTime(s.LastSeen))
 		return err
@@ -41,7 +41,7 @@ func (db *DB) FindSession(ctx context.Context, id string) (*formbuilder.Session,
 		return nil, notFound("session")
 	}
 	if err != nil {
-		return nil, dbErr(err)
+		return nil, db.dbErr(err)
 	}
 	if s.CreatedAt, err = parseTime(created); err != nil {
 		return nil, formbuilder.Internal(err)
@@ -55,7 +55,7 @@ func (db *DB) FindSession(ctx context.Context, id string) (*formbuilder.Session,
 // TouchSession implements formbuilder.SessionService. ENOTFOUND when the
 // session is gone (expired or logged out meanwhile).
 func (db *DB) TouchSession(ctx context.Context, id string, at time.Time) error {
-	return db.writeTx(ctx, func(tx *sql.Tx) error {
+	return db.writeTx(ctx, func(tx *Tx) error {
 		return affectOne(tx.ExecContext(ctx, "UPDATE sessions SET last_seen = ? WHERE id = ?", fmtTime(at), id))("session")
 	})
 }
@@ -63,7 +63,7 @@ func (db *DB) TouchSession(ctx context.Context, id string, at time.Time) error {
 // DeleteSession implements formbuilder.SessionService. Deleting a missing
 // session is not an error: logging out twice is fine.
 func (db *DB) DeleteSession(ctx context.Context, id string) error {
-	return db.writeTx(ctx, func(tx *sql.Tx) error {
+	return db.writeTx(ctx, func(tx *Tx) error {
 		_, err := tx.ExecContext(ctx, "DELETE FROM sessions WHERE id = ?", id)
 		return err
 	})
@@ -71,7 +71,7 @@ func (db *DB) DeleteSession(ctx context.Context, id string) error {
 
 // DeleteUserSessions implements formbuilder.SessionService.
 func (db *DB) DeleteUserSessions(ctx context.Context, userID int64) error {
-	return db.writeTx(ctx, func(tx *sql.Tx) error {
+	return db.writeTx(ctx, func(tx *Tx) error {
 		_, err := tx.ExecContext(ctx, "DELETE FROM sessions WHERE user_id = ?", userID)
 		return err
 	})
@@ -79,7 +79,7 @@ func (db *DB) DeleteUserSessions(ctx context.Context, userID int64) error {
 
 // DeleteExpiredSessions implements formbuilder.SessionService.
 func (db *DB) DeleteExpiredSessions(ctx context.Context, idle, absolute time.Time) error {
-	return db.writeTx(ctx, func(tx *sql.Tx) error {
+	return db.writeTx(ctx, func(tx *Tx) error {
 		_, err := tx.ExecContext(ctx, "DELETE FROM sessions WHERE last_seen < ? OR created_at < ?", fmtTime(idle), fmtTime(absolute))
 		return err
 	})

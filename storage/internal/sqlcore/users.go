@@ -1,4 +1,4 @@
-package sqlite
+package sqlcore
 
 import (
 	"context"
@@ -33,13 +33,10 @@ func (db *DB) CreateUser(ctx context.Context, u *formbuilder.User) error {
 		return err
 	}
 	now := db.now()
-	err := db.writeTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, "INSERT INTO users (email, name, password_hash, created_at) VALUES (?, ?, ?, ?)",
+	err := db.writeTx(ctx, func(tx *Tx) error {
+		var err error
+		u.ID, err = insertID(ctx, db.d, tx, "INSERT INTO users (email, name, password_hash, created_at) VALUES (?, ?, ?, ?)",
 			u.Email, u.Name, u.PasswordHash, fmtTime(now))
-		if err != nil {
-			return err
-		}
-		u.ID, err = res.LastInsertId()
 		return err
 	})
 	if err != nil {
@@ -56,7 +53,7 @@ func (db *DB) CreateUser(ctx context.Context, u *formbuilder.User) error {
 
 // UpdatePassword implements formbuilder.UserService. ENOTFOUND.
 func (db *DB) UpdatePassword(ctx context.Context, id int64, hash string) error {
-	return db.writeTx(ctx, func(tx *sql.Tx) error {
+	return db.writeTx(ctx, func(tx *Tx) error {
 		return affectOne(tx.ExecContext(ctx, "UPDATE users SET password_hash = ? WHERE id = ?", hash, id))("user")
 	})
 }
@@ -83,7 +80,7 @@ func (db *DB) findUser(ctx context.Context, where string, arg any) (*formbuilder
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("user")
 	}
-	return u, dbErr(err)
+	return u, db.dbErr(err)
 }
 
 // FindUserByID implements formbuilder.UserService.
@@ -93,25 +90,27 @@ func (db *DB) FindUserByID(ctx context.Context, id int64) (*formbuilder.User, er
 
 // FindUserByEmail implements formbuilder.UserService; case-insensitive.
 func (db *DB) FindUserByEmail(ctx context.Context, email string) (*formbuilder.User, error) {
-	return db.findUser(ctx, "email = ?", strings.TrimSpace(email))
+	// lower() on both sides: SQLite's column is COLLATE NOCASE, PostgreSQL's
+	// unique index is on lower(email).
+	return db.findUser(ctx, "lower(email) = lower(?)", strings.TrimSpace(email))
 }
 
 // ListUsers implements formbuilder.UserService, ordered by e-mail.
 func (db *DB) ListUsers(ctx context.Context) ([]*formbuilder.User, error) {
-	rows, err := db.r.QueryContext(ctx, userSelect+" ORDER BY email")
+	rows, err := db.r.QueryContext(ctx, userSelect+" ORDER BY lower(email), id")
 	if err != nil {
-		return nil, dbErr(err)
+		return nil, db.dbErr(err)
 	}
 	defer rows.Close()
 	var out []*formbuilder.User
 	for rows.Next() {
 		u, err := scanUser(rows)
 		if err != nil {
-			return nil, dbErr(err)
+			return nil, db.dbErr(err)
 		}
 		out = append(out, u)
 	}
-	return out, dbErr(rows.Err())
+	return out, db.dbErr(rows.Err())
 }
 
 // CountUsers implements formbuilder.UserService; the first start creates an
@@ -119,5 +118,5 @@ func (db *DB) ListUsers(ctx context.Context) ([]*formbuilder.User, error) {
 func (db *DB) CountUsers(ctx context.Context) (int, error) {
 	var n int
 	err := db.r.QueryRowContext(ctx, "SELECT COUNT(*) FROM users").Scan(&n)
-	return n, dbErr(err)
+	return n, db.dbErr(err)
 }

@@ -1,0 +1,338 @@
+// Package sqlcore is the storage code that SQLite and PostgreSQL share: the
+// queries, the group-commit writer that appends to the consent log's hash
+// chain, the migrations runner and every formbuilder service, written once
+// over database/sql. Where the engines differ (placeholders, ids of new
+// rows, locks, case-insensitive matching, error codes) a Dialect decides.
+//
+// storage/sqlite and storage/postgres open their connections, pick their
+// dialect and migrations, and embed *DB; only they import this package.
+package sqlcore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sync"
+	"time"
+
+	"github.com/consentforms/consentforms/formbuilder"
+)
+
+// Every service interface of formbuilder is implemented by *DB.
+var (
+	_ formbuilder.FormService       = (*DB)(nil)
+	_ formbuilder.ConsentService    = (*DB)(nil)
+	_ formbuilder.SubmissionService = (*DB)(nil)
+	_ formbuilder.ConsentLog        = (*DB)(nil)
+	_ formbuilder.UserService       = (*DB)(nil)
+	_ formbuilder.SessionService    = (*DB)(nil)
+	_ formbuilder.TokenService      = (*DB)(nil)
+	_ formbuilder.SettingsService   = (*DB)(nil)
+)
+
+// ErrClosed is wrapped (as an EINTERNAL error) by calls made after Close.
+var ErrClosed = errors.New("storage: database is closed")
+
+// Dialect is what differs between the engines.
+type Dialect interface {
+	// Rebind turns the ? placeholders of q into the engine's.
+	Rebind(q string) string
+	// ReturningID reports whether a new row's id is read with
+	// INSERT … RETURNING id (else sql.Result.LastInsertId).
+	ReturningID() bool
+	// CacheStatements reports whether the writer should prepare its
+	// statements once and reuse them (the driver does not cache them).
+	CacheStatements() bool
+	// Code returns the formbuilder error code of a driver error (a unique
+	// violation is ECONFLICT, …), or "" when err is none of those.
+	Code(err error) string
+	// LockChain serialises appends to the consent log for the rest of tx,
+	// across every process using the database.
+	LockChain(ctx context.Context, tx *Tx) error
+	// LockTx serialises transactions that pass the same key (migrations,
+	// a consent's new version) for the rest of tx.
+	LockTx(ctx context.Context, tx *Tx, key string) error
+	// TryLock takes the session lock key if no other process holds it; ok
+	// is false when one does. unlock releases it.
+	TryLock(ctx context.Context, db *sql.DB, key string) (unlock func(), ok bool, err error)
+	// Lock takes the session lock key, waiting for it.
+	Lock(ctx context.Context, db *sql.DB, key string) (unlock func(), err error)
+	// ForUpdate is appended to a SELECT of one table that the transaction
+	// then changes, so concurrent transactions take turns.
+	ForUpdate() string
+	// SkipLocked is appended to the subquery that picks outbox rows to
+	// claim: rows another transaction is claiming are skipped.
+	SkipLocked() string
+	// NoIndex writes col so that the planner does not use its index.
+	NoIndex(col string) string
+	// ILike is the operator of a case-insensitive LIKE.
+	ILike() string
+	// ValuesLike is a condition that one of the submission's values (in
+	// the JSON column "values") matches the LIKE pattern ?.
+	ValuesLike() string
+}
+
+// DB is an open consentforms database of either engine.
+type DB struct {
+	// Now is the clock for every stored time; tests replace it. It is read
+	// by the writer goroutine, so set it before the first write.
+	Now func() time.Time
+
+	d      Dialect
+	w      handle // writes (SQLite: the one writer connection)
+	r      handle // reads
+	opts   Options
+	writer *writer
+	// outboxWake is signalled after commits that queued deliveries (outbox.go).
+	outboxWake chan struct{}
+	// serial orders Serialize within this process.
+	serial     sync.Mutex
+	migrations fs.FS
+	close      func() error
+}
+
+// Options are the settings every backend shares.
+type Options struct {
+	// BatchSize is how many queued jobs the writer commits in one
+	// transaction; 1 turns group commit off.
+	BatchSize int
+	// SearchTimeout bounds a free-text search of the log or an inbox.
+	SearchTimeout time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// DefaultOptions are the defaults both backends start from.
+func DefaultOptions() Options {
+	return Options{BatchSize: 128, SearchTimeout: 5 * time.Second}
+}
+
+// Config is what a backend hands New.
+type Config struct {
+	Dialect Dialect
+	// W and R are the pools for writes and reads; they may be the same.
+	W, R *sql.DB
+	// Migrations holds migrations/NNNN_name.sql.
+	Migrations fs.FS
+	Options    Options
+	// Close releases the connections after the writer stopped.
+	Close func() error
+}
+
+// New migrates the database and starts the writer.
+func New(ctx context.Context, c Config) (*DB, error) {
+	o := c.Options
+	if o.BatchSize <= 0 {
+		o.BatchSize = DefaultOptions().BatchSize
+	}
+	if o.SearchTimeout <= 0 {
+		o.SearchTimeout = DefaultOptions().SearchTimeout
+	}
+	db := &DB{Now: o.Now, d: c.Dialect, w: handle{c.W, c.Dialect}, r: handle{c.R, c.Dialect},
+		opts: o, outboxWake: make(chan struct{}, 1), close: c.Close, migrations: c.Migrations}
+	if db.Now == nil {
+		db.Now = time.Now
+	}
+	if err := db.Migrate(ctx); err != nil {
+		return nil, err
+	}
+	db.writer = newWriter(db)
+	return db, nil
+}
+
+// Close waits for queued work to be committed, stops the writer and closes
+// the connections. Calls after the first return nil.
+func (db *DB) Close() error {
+	if db.writer == nil || !db.writer.close() {
+		return nil
+	}
+	return formbuilder.Internal(db.close())
+}
+
+// Serialize runs fn while holding the lock key, which one process at a
+// time holds: first-start seeding, for instance, so that two servers
+// starting on a fresh database create one first admin.
+func (db *DB) Serialize(ctx context.Context, key string, fn func(ctx context.Context) error) error {
+	db.serial.Lock()
+	defer db.serial.Unlock()
+	unlock, err := db.d.Lock(ctx, db.w.DB, key)
+	if err != nil {
+		return formbuilder.Internal(err)
+	}
+	defer unlock()
+	return fn(ctx)
+}
+
+// now returns the current time in UTC without a monotonic reading, so what
+// is hashed is exactly what is stored.
+func (db *DB) now() time.Time { return db.Now().UTC().Round(0) }
+
+// TimeFormat is fixed-width so that string order is time order.
+const TimeFormat = "2006-01-02T15:04:05.000000000Z07:00"
+
+// FmtTime formats t as times are stored.
+func FmtTime(t time.Time) string { return t.UTC().Format(TimeFormat) }
+
+func fmtTime(t time.Time) string { return FmtTime(t) }
+
+// fmtNullTime stores the zero time as NULL ("never").
+func fmtNullTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return fmtTime(t)
+}
+
+func parseTime(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("bad stored time %q: %w", s, err)
+	}
+	return t.UTC(), nil
+}
+
+// nullID stores an absent reference (0) as NULL so foreign keys accept it.
+func nullID(id int64) any {
+	if id == 0 {
+		return nil
+	}
+	return id
+}
+
+// dbErr turns a database error into a coded formbuilder error: unique
+// violations are conflicts, other constraint failures invalid input,
+// everything else internal (the cause stays wrapped for logs).
+func (db *DB) dbErr(err error) error { return dbErr(db.d, err) }
+
+func dbErr(d Dialect, err error) error {
+	if err == nil {
+		return nil
+	}
+	var fe *formbuilder.Error
+	if errors.As(err, &fe) {
+		return err
+	}
+	switch d.Code(err) {
+	case formbuilder.ECONFLICT:
+		return &formbuilder.Error{Code: formbuilder.ECONFLICT, Message: "already exists", Err: err}
+	case formbuilder.EINVALID:
+		return &formbuilder.Error{Code: formbuilder.EINVALID, Message: "invalid value or reference", Err: err}
+	}
+	return formbuilder.Internal(err)
+}
+
+func notFound(what string) error {
+	return formbuilder.Errorf(formbuilder.ENOTFOUND, "%s not found", what)
+}
+
+// writeTx runs fn in a write transaction (SQLite: immediate, on the writer
+// connection).
+func (db *DB) writeTx(ctx context.Context, fn func(tx *Tx) error) error {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return db.dbErr(err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return db.dbErr(err)
+	}
+	return db.dbErr(tx.Commit())
+}
+
+// readTx runs fn in a read transaction, so that several queries see one
+// snapshot of the database.
+func (db *DB) readTx(ctx context.Context, fn func(tx *Tx) error) error {
+	tx, err := db.r.BeginTx(ctx, nil)
+	if err != nil {
+		return db.dbErr(err)
+	}
+	defer tx.Rollback()
+	return db.dbErr(fn(tx))
+}
+
+// queryer is what handle and *Tx have in common.
+type queryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// handle is a pool whose queries are written with ? placeholders.
+type handle struct {
+	*sql.DB
+	d Dialect
+}
+
+// QueryContext runs q, rebound for the engine.
+func (h handle) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return h.DB.QueryContext(ctx, h.d.Rebind(q), args...)
+}
+
+// QueryRowContext runs q, rebound for the engine.
+func (h handle) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	return h.DB.QueryRowContext(ctx, h.d.Rebind(q), args...)
+}
+
+// ExecContext runs q, rebound for the engine.
+func (h handle) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return h.DB.ExecContext(ctx, h.d.Rebind(q), args...)
+}
+
+// PrepareContext prepares q, rebound for the engine.
+func (h handle) PrepareContext(ctx context.Context, q string) (*sql.Stmt, error) {
+	return h.DB.PrepareContext(ctx, h.d.Rebind(q))
+}
+
+// BeginTx starts a transaction whose queries are rebound too.
+func (h handle) BeginTx(ctx context.Context, o *sql.TxOptions) (*Tx, error) {
+	tx, err := h.DB.BeginTx(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	return &Tx{Tx: tx, d: h.d}, nil
+}
+
+// Tx is a transaction whose queries are written with ? placeholders.
+type Tx struct {
+	*sql.Tx
+	d Dialect
+}
+
+// QueryContext runs q, rebound for the engine.
+func (tx *Tx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return tx.Tx.QueryContext(ctx, tx.d.Rebind(q), args...)
+}
+
+// QueryRowContext runs q, rebound for the engine.
+func (tx *Tx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	return tx.Tx.QueryRowContext(ctx, tx.d.Rebind(q), args...)
+}
+
+// ExecContext runs q, rebound for the engine.
+func (tx *Tx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return tx.Tx.ExecContext(ctx, tx.d.Rebind(q), args...)
+}
+
+// PrepareContext prepares q, rebound for the engine.
+func (tx *Tx) PrepareContext(ctx context.Context, q string) (*sql.Stmt, error) {
+	return tx.Tx.PrepareContext(ctx, tx.d.Rebind(q))
+}
+
+// insertID runs the INSERT q and returns the new row's id.
+func insertID(ctx context.Context, d Dialect, q queryer, query string, args ...any) (int64, error) {
+	if d.ReturningID() {
+		var id int64
+		err := q.QueryRowContext(ctx, query+" RETURNING id", args...).Scan(&id)
+		return id, err
+	}
+	res, err := q.ExecContext(ctx, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.LastInsertId()
+}
