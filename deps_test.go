@@ -26,6 +26,9 @@ var securityFloors = map[string]string{
 	"golang.org/x/net":                   "v0.62.0",
 	// Fiber's HTTP engine: request parsing, multipart, timeouts.
 	"github.com/valyala/fasthttp": "v1.51.0",
+	// PostgreSQL driver of storage/postgres: advisories up to v5.9.1
+	// (issue 14 sets the floor).
+	"github.com/jackc/pgx/v5": "v5.9.2",
 }
 
 // TestDependencyFloors fails when go.mod requires a security-relevant

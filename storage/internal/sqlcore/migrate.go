@@ -67,7 +67,18 @@ func (db *DB) migrate(ctx context.Context, fsys fs.FS) error {
 	if err != nil {
 		return formbuilder.Internal(err)
 	}
+	known := map[int]bool{}
+	for _, m := range ms {
+		known[m.Version] = true
+	}
+	// An up-to-date database needs no DDL at all, so a server role that may
+	// not create tables (PostgreSQL, see README) starts on it. A missing
+	// table is an error here and is created below.
 	var newest int
+	if err := db.w.QueryRowContext(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&newest); err == nil &&
+		len(ms) > 0 && newest == ms[len(ms)-1].Version {
+		return nil
+	}
 	err = db.writeTx(ctx, func(tx *Tx) error {
 		if err := db.d.LockTx(ctx, tx, migrationLock); err != nil {
 			return err
@@ -82,10 +93,6 @@ func (db *DB) migrate(ctx context.Context, fsys fs.FS) error {
 	})
 	if err != nil {
 		return formbuilder.Internal(err)
-	}
-	known := map[int]bool{}
-	for _, m := range ms {
-		known[m.Version] = true
 	}
 	if newest > 0 && !known[newest] {
 		return formbuilder.Internal(fmt.Errorf("database schema version %d is newer than this program knows; upgrade consentforms", newest))

@@ -1,0 +1,192 @@
+package postgres
+
+// PostgreSQL-only tests: TRUNCATE, roles and grants, migrations of servers
+// starting together, the placeholder rewriting. What every backend
+// guarantees is tested in storagetest (TestConformance).
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/consentforms/consentforms/formbuilder"
+	"github.com/consentforms/consentforms/internal/pgtest"
+	"github.com/consentforms/consentforms/storage/internal/sqlcore"
+	"github.com/consentforms/consentforms/storage/storagetest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestRebind(t *testing.T) {
+	d := dialect{}
+	for in, want := range map[string]string{
+		"SELECT 1":                            "SELECT 1",
+		"a = ? AND b = ?":                     "a = $1 AND b = $2",
+		`x LIKE ? ESCAPE '\' OR y = '?' OR ?`: `x LIKE $1 ESCAPE '\' OR y = '?' OR $2`,
+		"it''s ? 'q?''?' ?":                   "it''s $1 'q?''?' $2",
+	} {
+		assert.Equal(t, want, d.Rebind(in), in)
+		assert.Equal(t, want, d.Rebind(in), "cached: %s", in)
+	}
+}
+
+func TestIsURL(t *testing.T) {
+	assert.True(t, IsURL("postgres://u@h/db"))
+	assert.True(t, IsURL("postgresql:///db?host=/tmp"))
+	assert.False(t, IsURL("consentforms.db"))
+	assert.False(t, IsURL("/var/lib/postgres.db"))
+}
+
+// TestTruncateIsRefused: row triggers do not fire on TRUNCATE; the
+// statement triggers refuse it on the log and on consent versions.
+func TestTruncateIsRefused(t *testing.T) {
+	b := openBackend(t, storagetest.Options{})
+	ctx := context.Background()
+	c := &formbuilder.Consent{Name: "Privacy", Type: formbuilder.ConsentCustom}
+	require.NoError(t, b.Store.CreateConsent(ctx, c, formbuilder.ConsentContent{Text: "<p>t</p>", Label: "l", Language: "en"}, "a"))
+	// CASCADE, or the foreign keys refuse before the triggers are asked.
+	for _, q := range []string{"TRUNCATE consent_records CASCADE", "TRUNCATE consent_versions CASCADE"} {
+		err := b.Exec(ctx, q)
+		require.Error(t, err, q)
+		assert.Regexp(t, "append-only|immutable", err.Error(), q)
+	}
+	n, err := b.QueryInt(ctx, "SELECT COUNT(*) FROM consent_versions")
+	require.NoError(t, err)
+	assert.EqualValues(t, 1, n)
+}
+
+func TestBackupRefusesAndNamesTheTools(t *testing.T) {
+	db, _ := newTestDB(t)
+	err := db.Backup(context.Background(), "x.db")
+	require.Error(t, err)
+	assert.Contains(t, formbuilder.ErrorMessage(err), "pg_dump")
+}
+
+// TestServersMigrateTogether: servers starting at once on an empty
+// database apply every migration once; the migration lock orders them.
+func TestServersMigrateTogether(t *testing.T) {
+	u := pgtest.Empty(t)
+	const n = 4
+	dbs := make([]*DB, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() { defer wg.Done(); dbs[i], errs[i] = Open(u) }()
+	}
+	wg.Wait()
+	for i := range n {
+		require.NoError(t, errs[i])
+		defer dbs[i].Close()
+	}
+	ms, err := sqlcore.LoadMigrations(Migrations())
+	require.NoError(t, err)
+	owner := pgtest.Owner(t, u)
+	var rows int
+	require.NoError(t, owner.QueryRow("SELECT COUNT(*) FROM schema_migrations").Scan(&rows))
+	assert.Equal(t, len(ms), rows)
+	v, err := dbs[0].SchemaVersion(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, ms[len(ms)-1].Version, v)
+
+	// And first-start work under Serialize runs once per database.
+	var created sync.Map
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = dbs[i].Serialize(context.Background(), "seed", func(ctx context.Context) error {
+				c, err := dbs[i].CountUsers(ctx)
+				if err != nil || c > 0 {
+					return err
+				}
+				created.Store(i, true)
+				return dbs[i].CreateUser(ctx, &formbuilder.User{Email: "admin@example.com"})
+			})
+		}()
+	}
+	wg.Wait()
+	seeded := 0
+	for i := range n {
+		require.NoError(t, errs[i])
+		if _, ok := created.Load(i); ok {
+			seeded++
+		}
+	}
+	assert.Equal(t, 1, seeded)
+}
+
+// appRoleSQL is the setup the README shows for a server role that does not
+// own the tables: it cannot disable the log's triggers, and has no UPDATE,
+// DELETE or TRUNCATE on the log and on consent versions. %s is the role.
+const appRoleSQL = `
+GRANT USAGE ON SCHEMA public TO %[1]s;
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO %[1]s;
+REVOKE UPDATE, DELETE, TRUNCATE ON consent_records, consent_versions FROM %[1]s;
+GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO %[1]s;`
+
+// TestServerRoleWithoutOwnership runs the server as a role set up as the
+// README says: it serves (submissions, withdrawals, verify), and cannot
+// change the log even with the triggers in mind.
+func TestServerRoleWithoutOwnership(t *testing.T) {
+	owner, ownerURL := newTestDB(t)
+	ownerDB := pgtest.Owner(t, ownerURL)
+	ctx := context.Background()
+	role := "cf_app_" + strings.ReplaceAll(t.Name(), "/", "_")
+	role = strings.ToLower(role[:min(len(role), 40)])
+	_, err := ownerDB.Exec("CREATE ROLE " + role + " LOGIN")
+	if err != nil && !strings.Contains(err.Error(), "already exists") {
+		require.NoError(t, err)
+	}
+	_, err = ownerDB.Exec(fmt.Sprintf(appRoleSQL, role))
+	require.NoError(t, err)
+	require.NoError(t, owner.Close())
+
+	u, err := url.Parse(ownerURL)
+	require.NoError(t, err)
+	q := u.Query()
+	q.Set("user", role)
+	u.RawQuery = q.Encode()
+	u.User = nil
+	app, err := Open(u.String())
+	require.NoError(t, err, "the server runs (and migrates, a no-op) as the app role")
+	defer app.Close()
+
+	c := &formbuilder.Consent{Name: "Privacy", Type: formbuilder.ConsentCustom}
+	require.NoError(t, app.CreateConsent(ctx, c, formbuilder.ConsentContent{Text: "<p>t</p>", Label: "l", Language: "en"}, "a"))
+	form := &formbuilder.Form{Name: "F", Language: "en", Fields: []formbuilder.Field{{Key: "email", Label: "E-mail", Kind: formbuilder.KindEmail}},
+		Consents: []formbuilder.FormConsent{{ConsentID: c.ID, Required: true}}}
+	require.NoError(t, app.CreateForm(ctx, form))
+	sub, recs, err := formbuilder.ValidateSubmission(form, formbuilder.SubmissionInput{
+		Values: map[string][]string{"email": {"a@example.com"}}, Consents: map[int64]formbuilder.ConsentInput{c.ID: {Checked: true}}})
+	require.NoError(t, err)
+	require.NoError(t, app.CreateSubmission(ctx, sub, recs))
+	_, err = app.Withdraw(ctx, recs[0].ID, "192.0.2.1", "ua")
+	require.NoError(t, err)
+	_, err = app.UpdateConsent(ctx, c, formbuilder.ConsentContent{Text: "<p>t2</p>", Label: "l", Language: "en"}, "a")
+	require.NoError(t, err, "a new version is an insert")
+	n, err := app.DeleteSubmissionsBefore(ctx, form.ID, sub.CreatedAt.Add(1))
+	require.NoError(t, err, "retention deletes submissions")
+	assert.EqualValues(t, 1, n)
+
+	raw := pgtest.Owner(t, u.String())
+	for _, q := range []string{
+		"ALTER TABLE consent_records DISABLE TRIGGER USER",
+		"UPDATE consent_records SET subject = 'x'",
+		"DELETE FROM consent_records",
+		"TRUNCATE consent_records",
+		"UPDATE consent_versions SET text = 'x'",
+		"DROP TRIGGER consent_records_no_change ON consent_records",
+	} {
+		_, err := raw.Exec(q)
+		require.Error(t, err, q)
+		assert.Regexp(t, "permission denied|must be owner", err.Error(), q)
+	}
+	vr, err := app.Verify(ctx)
+	require.NoError(t, err)
+	assert.True(t, vr.OK(), "%+v", vr)
+	assert.EqualValues(t, 2, vr.Checked)
+}
