@@ -10,16 +10,7 @@ import (
 
 	"github.com/consentforms/consentforms/formbuilder"
 	"github.com/consentforms/consentforms/password"
-	"github.com/consentforms/consentforms/storage/sqlite"
 )
-
-func openDB(path string) (*sqlite.DB, error) {
-	db, err := sqlite.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("open database %s: %w", path, err)
-	}
-	return db, nil
-}
 
 func cmdMigrate(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := newFlagSet("migrate")
@@ -33,7 +24,7 @@ func cmdMigrate(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer db.Close()
-	fmt.Fprintf(stdout, "database %s is up to date\n", *dbPath)
+	fmt.Fprintf(stdout, "database %s is up to date\n", redactDSN(*dbPath))
 	return nil
 }
 
@@ -148,7 +139,7 @@ func cmdBackup(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	if file == "" {
-		return usageError("usage: consentforms backup FILE [--db FILE]")
+		return usageError("usage: consentforms backup FILE [--db FILE]  (SQLite only; PostgreSQL: pg_dump)")
 	}
 	if err := requireExistingDB(*dbPath); err != nil {
 		return err
@@ -161,7 +152,7 @@ func cmdBackup(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := db.Backup(ctx, file); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "backup of %s written to %s\n", *dbPath, file)
+	fmt.Fprintf(stdout, "backup of %s written to %s\n", redactDSN(*dbPath), file)
 	return nil
 }
 

@@ -23,10 +23,13 @@ Usage:
   consentforms token create NAME        create a JSON API bearer token
   consentforms consents verify          check the consent log's hash chain
   consentforms consents export [flags]  export the consent log (CSV or NDJSON)
-  consentforms backup FILE              write a consistent copy of the database
+  consentforms backup FILE              write a consistent copy of a SQLite database
+  consentforms migrate-data --from FILE --to postgres://…
+                                        copy a SQLite database into an empty PostgreSQL one
 
 Every flag can also be set with an environment variable CONSENTFORMS_<FLAG>,
-upper case with '-' as '_' (for example CONSENTFORMS_DB=/var/lib/cf.db).
+upper case with '-' as '_' (for example CONSENTFORMS_DB=/var/lib/cf.db, or
+CONSENTFORMS_DB=postgres://consentforms@db.internal/consentforms).
 Run 'consentforms COMMAND -h' for the flags of a command.
 
 `
@@ -56,6 +59,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdConsents(ctx, args, stdout, stderr)
 	case "backup":
 		err = cmdBackup(ctx, args, stdout)
+	case "migrate-data":
+		err = cmdMigrateData(ctx, args, stdout)
 	case "help", "-h", "-help", "--help":
 		// The commands first, then the flags of serve, which runs when no
 		// command is named: `consentforms --help` used to show only those.
@@ -135,5 +140,5 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 
 // dbFlag adds the --db flag every command that opens the database has.
 func dbFlag(fs *flag.FlagSet) *string {
-	return fs.String("db", "consentforms.db", "path of the SQLite database file")
+	return fs.String("db", "consentforms.db", "SQLite database file, or a postgres:// (postgresql://) URL")
 }

@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/consentforms/consentforms/formbuilder"
-	"github.com/consentforms/consentforms/storage/sqlite"
+	"github.com/consentforms/consentforms/internal/pgtest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -64,44 +64,81 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 func startServer(t *testing.T, extra ...string) (base, demo, dbPath string) {
 	t.Helper()
 	dbPath = filepath.Join(t.TempDir(), "cf.db")
+	base, demo, _ = startServerOn(t, dbPath, extra...)
+	return base, demo, dbPath
+}
+
+// startServerOn runs `serve` on the database db (a file or a URL) and
+// returns its base URL, the demo form URL and whether it printed the first
+// admin's password (it seeded the database).
+func startServerOn(t *testing.T, dbPath string, extra ...string) (base, demo string, seeded bool) {
+	t.Helper()
+	return launchServer(t, dbPath, extra...).wait(t)
+}
+
+// launched is a `serve` running in the test process.
+type launched struct {
+	out  *lineWriter
+	done chan int
+}
+
+// launchServer starts `serve` on dbPath; wait for it with wait.
+func launchServer(t *testing.T, dbPath string, extra ...string) *launched {
 	ctx, cancel := context.WithCancel(context.Background())
-	out := newLineWriter()
-	done := make(chan int, 1)
+	l := &launched{out: newLineWriter(), done: make(chan int, 1)}
 	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--db", dbPath, "--min-fill-time", "0", "--log-level", "warn"}, extra...)
-	go func() { done <- run(ctx, args, out, io.Discard) }()
+	go func() { l.done <- run(ctx, args, l.out, io.Discard) }()
 	t.Cleanup(func() {
 		cancel()
 		select {
-		case <-done:
+		case <-l.done:
 		case <-time.After(20 * time.Second):
 			t.Error("server did not stop")
 		}
 	})
+	return l
+}
+
+// wait reads the server's start-up lines until the demo form's.
+func (l *launched) wait(t *testing.T) (base, demo string, seeded bool) {
+	t.Helper()
 	deadline := time.After(30 * time.Second)
 	for demo == "" {
 		select {
-		case line := <-out.lines:
+		case line := <-l.out.lines:
 			if strings.HasPrefix(line, "consentforms is serving on ") {
 				base = strings.TrimPrefix(line, "consentforms is serving on ")
 			}
 			if strings.HasPrefix(strings.TrimSpace(line), "demo form:") {
 				demo = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), "demo form:"))
 			}
-		case code := <-done:
-			t.Fatalf("server exited with %d: %s", code, out.String())
+		case code := <-l.done:
+			t.Fatalf("server exited with %d: %s", code, l.out.String())
 		case <-deadline:
-			t.Fatalf("server did not start: %s", out.String())
+			t.Fatalf("server did not start: %s", l.out.String())
 		}
 	}
-	require.Contains(t, out.String(), "password:")
-	return base, demo, dbPath
+	return base, demo, strings.Contains(l.out.String(), "password:")
 }
 
 var tokenRE = regexp.MustCompile(`name="_token" value="([^"]+)"`)
 var consentRE = regexp.MustCompile(`name="consent_(\d+)"`)
 
+// testBackends names a fresh database of each backend for t.
+var testBackends = map[string]func(t *testing.T) string{
+	"sqlite":   func(t *testing.T) string { return filepath.Join(t.TempDir(), "cf.db") },
+	"postgres": func(t *testing.T) string { return pgtest.Empty(t) },
+}
+
 func TestServeEndToEnd(t *testing.T) {
-	base, demo, dbPath := startServer(t)
+	for name, fresh := range testBackends {
+		t.Run(name, func(t *testing.T) { testServeEndToEnd(t, fresh(t)) })
+	}
+}
+
+func testServeEndToEnd(t *testing.T, dbPath string) {
+	base, demo, seeded := startServerOn(t, dbPath)
+	require.True(t, seeded, "a fresh database gets the first admin")
 
 	resp, err := http.Get(base + "/healthz")
 	require.NoError(t, err)
@@ -171,8 +208,8 @@ func TestServeEndToEnd(t *testing.T) {
 	require.NotZero(t, ok.ID)
 	require.Len(t, ok.WithdrawLinks, 1)
 
-	// Read back through a second connection to the same file.
-	db, err := sqlite.Open(dbPath)
+	// Read back through a second connection to the same database.
+	db, err := openDB(dbPath)
 	require.NoError(t, err)
 	defer db.Close()
 	ctx := context.Background()
@@ -220,7 +257,12 @@ func TestHelpListsCommandsFirst(t *testing.T) {
 }
 
 func TestAdminAndVerifyCommands(t *testing.T) {
-	dbPath := filepath.Join(t.TempDir(), "cf.db")
+	for name, fresh := range testBackends {
+		t.Run(name, func(t *testing.T) { testAdminAndVerifyCommands(t, fresh(t)) })
+	}
+}
+
+func testAdminAndVerifyCommands(t *testing.T, dbPath string) {
 	ctx := context.Background()
 	var out strings.Builder
 	require.Equal(t, 0, run(ctx, []string{"migrate", "--db", dbPath}, &out, io.Discard))

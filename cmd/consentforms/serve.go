@@ -18,7 +18,6 @@ import (
 	"github.com/consentforms/consentforms/delivery"
 	"github.com/consentforms/consentforms/formbuilder"
 	"github.com/consentforms/consentforms/password"
-	"github.com/consentforms/consentforms/storage/sqlite"
 	"github.com/consentforms/consentforms/web"
 )
 
@@ -64,9 +63,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usageError("--smtp-user and --smtp-password need --smtp-host and --smtp-from")
 	}
 
-	db, err := sqlite.Open(*dbPath)
+	db, err := openDB(*dbPath)
 	if err != nil {
-		return fmt.Errorf("open database %s: %w", *dbPath, err)
+		return err
 	}
 	defer db.Close()
 
@@ -79,7 +78,13 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		base = "http://" + ln.Addr().String()
 	}
 
-	first, err := seedIfEmpty(ctx, db, *adminEmail)
+	// Servers starting together on a fresh database seed it once.
+	var first *firstAdmin
+	err = db.Serialize(ctx, "first-start", func(ctx context.Context) error {
+		var err error
+		first, err = seedIfEmpty(ctx, db, *adminEmail)
+		return err
+	})
 	if err != nil {
 		return err
 	}
@@ -190,8 +195,8 @@ func tuneGC(getenv func(string) string) {
 	}
 }
 
-// services wires the SQLite implementation into the app's interfaces.
-func services(db *sqlite.DB) web.Services {
+// services wires the storage implementation into the app's interfaces.
+func services(db store) web.Services {
 	return web.Services{
 		Forms: db, Consents: db, Submissions: db, Log: db,
 		Users: db, Sessions: db, Tokens: db, Settings: db,
@@ -223,7 +228,7 @@ type firstAdmin struct{ email, password string }
 
 // seedIfEmpty creates, on a database without users, the first admin with a
 // random password, a German demo consent and a demo form that uses it.
-func seedIfEmpty(ctx context.Context, db *sqlite.DB, email string) (*firstAdmin, error) {
+func seedIfEmpty(ctx context.Context, db store, email string) (*firstAdmin, error) {
 	n, err := db.CountUsers(ctx)
 	if err != nil || n > 0 {
 		return nil, err
@@ -274,7 +279,7 @@ func seedIfEmpty(ctx context.Context, db *sqlite.DB, email string) (*firstAdmin,
 
 // demoFormKey returns the key of the oldest active form, which on a fresh
 // installation is the demo form.
-func demoFormKey(ctx context.Context, db *sqlite.DB) string {
+func demoFormKey(ctx context.Context, db store) string {
 	forms, err := db.ListForms(ctx, formbuilder.FormFilter{})
 	if err != nil || len(forms) == 0 {
 		return ""

@@ -1,0 +1,249 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/consentforms/consentforms/formbuilder"
+	"github.com/consentforms/consentforms/internal/pgtest"
+	"github.com/consentforms/consentforms/storage/postgres"
+	"github.com/consentforms/consentforms/storage/sqlite"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+// sqliteInstallation fills a SQLite file with one of everything: users,
+// a token and a session, a consent with two versions, forms with
+// receivers, submissions (the newest deleted by retention, so SQLite's
+// AUTOINCREMENT is above the largest id left), a withdrawal, an accepted
+// chat consent, delivery attempts, settings and the secret.
+func sqliteInstallation(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "source.db")
+	db, err := sqlite.Open(path)
+	require.NoError(t, err)
+	defer db.Close()
+	ctx := context.Background()
+	u := &formbuilder.User{Email: "Admin@Example.com", Name: "Ada"}
+	require.NoError(t, db.CreateUser(ctx, u))
+	require.NoError(t, db.CreateToken(ctx, &formbuilder.APIToken{Name: "ci", Hash: hashHex("tok")}))
+	require.NoError(t, db.CreateSession(ctx, &formbuilder.Session{ID: hashHex("sess"), UserID: u.ID, CSRF: "c"}))
+	c := &formbuilder.Consent{Name: "Datenschutz", Type: formbuilder.ConsentCustom}
+	require.NoError(t, db.CreateConsent(ctx, c, formbuilder.ConsentContent{Text: "<p>v1 ä</p>", Label: "Ich %stimme% zu", Language: "de"}, "ada"))
+	_, err = db.UpdateConsent(ctx, c, formbuilder.ConsentContent{Text: "<p>v2 ö</p>", Label: "Ich %stimme% zu", Language: "de"}, "ada")
+	require.NoError(t, err)
+	mk := func(name string) *formbuilder.Form {
+		f := &formbuilder.Form{Name: name, Language: "de", ResponsibleUserID: u.ID,
+			Fields:        []formbuilder.Field{{Key: "email", Label: "E-Mail", Kind: formbuilder.KindEmail, Required: true}},
+			Consents:      []formbuilder.FormConsent{{ConsentID: c.ID, CheckedByDefault: true, Required: true}},
+			Notifications: formbuilder.Notifications{Webhooks: []formbuilder.Webhook{{URL: "https://hooks.example.com/x", Secret: "whsec_aaaaaaaaaaaaaaaa"}}}}
+		require.NoError(t, db.CreateForm(ctx, f))
+		return f
+	}
+	formA, formB := mk("Kontakt"), mk("Gewinnspiel")
+	submit := func(f *formbuilder.Form, email string) []*formbuilder.ConsentRecord {
+		sub, recs, err := formbuilder.ValidateSubmission(f, formbuilder.SubmissionInput{
+			Values:   map[string][]string{"email": {email}},
+			Consents: map[int64]formbuilder.ConsentInput{c.ID: {Checked: true, Initial: true, Interacted: true}},
+			PageURL:  "https://shop.example.com/kontakt", IP: "192.0.2.1", UserAgent: "ua"})
+		require.NoError(t, err)
+		require.NoError(t, db.CreateSubmission(ctx, sub, recs))
+		return recs
+	}
+	first := submit(formA, "a@example.com")
+	submit(formA, "b@example.com")
+	submit(formB, "c@example.com")
+	_, err = db.Withdraw(ctx, first[0].ID, "198.51.100.1", "ua2")
+	require.NoError(t, err)
+	n, err := db.DeleteSubmissionsBefore(ctx, formB.ID, time.Now().Add(time.Hour))
+	require.NoError(t, err)
+	require.EqualValues(t, 1, n)
+
+	ch := &formbuilder.Channel{Name: "Chat", Language: "de", OperatorIDs: []int64{u.ID}, WarnPersonalData: true, ConsentID: c.ID}
+	require.NoError(t, db.CreateChannel(ctx, ch))
+	res, err := db.PostVisitorMessage(ctx, ch, formbuilder.VisitorPost{VisitorID: "0123456789abcdef0123456789abcdef", Text: "Hallo"})
+	require.NoError(t, err)
+	v := ch.Consent.Current
+	_, err = db.AcceptConsent(ctx, res.Conversation.ID, &formbuilder.ConsentRecord{Action: formbuilder.ActionGiven,
+		ConsentID: c.ID, ConsentName: c.Name, VersionID: v.ID, VersionNo: v.Number, TextHash: v.Hash,
+		ChannelID: ch.ID, Source: ch.Name, UserID: u.ID, User: "Ada", IP: "203.0.113.9"})
+	require.NoError(t, err)
+	require.NoError(t, db.AddOperatorMessage(ctx, &formbuilder.Message{ConversationID: res.Conversation.ID, UserID: u.ID, Text: "Hi"}))
+
+	msgs, err := db.ListOutbox(ctx, formbuilder.OutboxFilter{FormID: formA.ID})
+	require.NoError(t, err)
+	require.NoError(t, db.RecordAttempt(ctx, &formbuilder.DeliveryAttempt{MessageID: msgs[0].ID, FormID: formA.ID,
+		Kind: formbuilder.DeliveryWebhook, Target: msgs[0].Target, Status: 204, Delivered: true}, time.Time{}))
+	require.NoError(t, db.SaveSettings(ctx, &formbuilder.Settings{IPMode: formbuilder.IPTruncated,
+		Company: formbuilder.CompanyData{Name: "Beispiel GmbH"}}))
+	_, err = db.Secret(ctx)
+	require.NoError(t, err)
+	return path
+}
+
+func hashHex(s string) string { return formbuilder.VisitorHash(s) }
+
+func allEntries(t *testing.T, log formbuilder.ConsentLog) []*formbuilder.ConsentRecord {
+	t.Helper()
+	var out []*formbuilder.ConsentRecord
+	require.NoError(t, log.ExportRecords(context.Background(), formbuilder.RecordFilter{}, func(r *formbuilder.ConsentRecord) error {
+		out = append(out, r)
+		return nil
+	}))
+	return out
+}
+
+func TestMigrateDataCopiesByteExact(t *testing.T) {
+	path := sqliteInstallation(t)
+	target := pgtest.Empty(t)
+	ctx := context.Background()
+
+	var out, errb bytes.Buffer
+	code := run(ctx, []string{"migrate-data", "--from", path, "--to", target}, &out, &errb)
+	require.Equal(t, 0, code, "stdout: %s\nstderr: %s", out.String(), errb.String())
+	assert.Contains(t, out.String(), "hash chain intact")
+	assert.Regexp(t, `consent_records +5 rows`, out.String())
+
+	src, err := sqlite.Open(path)
+	require.NoError(t, err)
+	defer src.Close()
+	dst, err := postgres.Open(target)
+	require.NoError(t, err)
+	defer dst.Close()
+
+	// The log is the same entries, byte for byte: times with nanoseconds,
+	// names, hashes.
+	want := allEntries(t, src)
+	require.Len(t, want, 5)
+	assert.Equal(t, want, allEntries(t, dst))
+	vr, err := dst.Verify(ctx)
+	require.NoError(t, err)
+	assert.True(t, vr.OK(), "%+v", vr)
+
+	srcForms, err := src.ListForms(ctx, formbuilder.FormFilter{IncludeArchived: true})
+	require.NoError(t, err)
+	dstForms, err := dst.ListForms(ctx, formbuilder.FormFilter{IncludeArchived: true})
+	require.NoError(t, err)
+	assert.Equal(t, srcForms, dstForms, "forms with fields, receivers, consents and current versions")
+	vs, err := dst.ListConsentVersions(ctx, want[0].ConsentID)
+	require.NoError(t, err)
+	require.Len(t, vs, 2)
+	for _, v := range vs {
+		assert.True(t, v.VerifyHash())
+	}
+	for _, f := range srcForms {
+		a, err := src.ListSubmissions(ctx, formbuilder.SubmissionFilter{FormID: f.ID})
+		require.NoError(t, err)
+		b, err := dst.ListSubmissions(ctx, formbuilder.SubmissionFilter{FormID: f.ID})
+		require.NoError(t, err)
+		assert.Equal(t, a, b)
+		oa, err := src.ListOutbox(ctx, formbuilder.OutboxFilter{FormID: f.ID})
+		require.NoError(t, err)
+		ob, err := dst.ListOutbox(ctx, formbuilder.OutboxFilter{FormID: f.ID})
+		require.NoError(t, err)
+		assert.Equal(t, oa, ob)
+		la, err := src.ListAttempts(ctx, f.ID, 0)
+		require.NoError(t, err)
+		lb, err := dst.ListAttempts(ctx, f.ID, 0)
+		require.NoError(t, err)
+		assert.Equal(t, la, lb)
+	}
+	ca, err := src.ListConversations(ctx, formbuilder.ConversationFilter{})
+	require.NoError(t, err)
+	cb, err := dst.ListConversations(ctx, formbuilder.ConversationFilter{})
+	require.NoError(t, err)
+	assert.Equal(t, ca, cb)
+	ma, err := src.ListMessages(ctx, ca[0].ID, 0, 0)
+	require.NoError(t, err)
+	mb, err := dst.ListMessages(ctx, ca[0].ID, 0, 0)
+	require.NoError(t, err)
+	assert.Equal(t, ma, mb)
+	sa, err := src.GetSettings(ctx)
+	require.NoError(t, err)
+	sb, err := dst.GetSettings(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, sa, sb)
+	ka, err := src.Secret(ctx)
+	require.NoError(t, err)
+	kb, err := dst.Secret(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, ka, kb, "withdrawal links and render tokens stay valid")
+	ua, err := src.ListUsers(ctx)
+	require.NoError(t, err)
+	ub, err := dst.ListUsers(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, ua, ub)
+	ta, err := src.ListTokens(ctx)
+	require.NoError(t, err)
+	tb, err := dst.ListTokens(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, ta, tb)
+	sess, err := dst.FindSession(ctx, hashHex("sess"))
+	require.NoError(t, err)
+	assert.Equal(t, "c", sess.CSRF)
+
+	// The sequences continue above every id SQLite handed out, also the
+	// deleted submission's: the log still names it.
+	var deleted int64
+	for _, r := range want {
+		deleted = max(deleted, r.SubmissionID)
+	}
+	sub, recs, err := formbuilder.ValidateSubmission(dstForms[0], formbuilder.SubmissionInput{
+		Values:   map[string][]string{"email": {"new@example.com"}},
+		Consents: map[int64]formbuilder.ConsentInput{want[0].ConsentID: {Checked: true}}})
+	require.NoError(t, err)
+	require.NoError(t, dst.CreateSubmission(ctx, sub, recs))
+	assert.Greater(t, sub.ID, deleted)
+	assert.EqualValues(t, 6, recs[0].ID)
+	assert.Equal(t, want[4].Hash, recs[0].PrevHash, "the chain goes on from the copied head")
+	u := &formbuilder.User{Email: "second@example.com"}
+	require.NoError(t, dst.CreateUser(ctx, u))
+	assert.Greater(t, u.ID, ua[0].ID)
+
+	// A second run refuses: the target is not empty any more.
+	out.Reset()
+	errb.Reset()
+	code = run(ctx, []string{"migrate-data", "--from", path, "--to", target}, &out, &errb)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errb.String(), "not empty")
+}
+
+// A source whose chain is broken is not copied: the copy would carry the
+// forgery over with a fresh start.
+func TestMigrateDataRefusesBrokenSource(t *testing.T) {
+	path := sqliteInstallation(t)
+	raw, err := sql.Open("sqlite3", "file:"+path)
+	require.NoError(t, err)
+	_, err = raw.Exec("DROP TRIGGER consent_records_no_update")
+	require.NoError(t, err)
+	_, err = raw.Exec("UPDATE consent_records SET subject = 'forged@example.com' WHERE id = 2")
+	require.NoError(t, err)
+	require.NoError(t, raw.Close())
+	target := pgtest.Empty(t)
+	var out, errb bytes.Buffer
+	code := run(context.Background(), []string{"migrate-data", "--from", path, "--to", target}, &out, &errb)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errb.String(), "broken at entry 2")
+	assert.NotContains(t, out.String(), "copied")
+
+	code = run(context.Background(), []string{"migrate-data", "--from", path, "--to", "not-a-url"}, &out, &errb)
+	assert.Equal(t, 2, code, "usage error")
+}
+
+func TestRedactDSN(t *testing.T) {
+	for in, want := range map[string]string{
+		"consentforms.db":                           "consentforms.db",
+		"postgres://cf:s3cret@db.example/cf":        "postgres://cf:xxxxx@db.example/cf",
+		"postgresql://db.example/cf?password=s3cret": "postgresql://db.example/cf?password=xxxxx",
+		"postgres:///cf?host=/tmp/pg&user=cf":        "postgres:///cf?host=/tmp/pg&user=cf",
+	} {
+		assert.Equal(t, want, redactDSN(in), in)
+	}
+}
