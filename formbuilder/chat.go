@@ -195,18 +195,7 @@ const VisitorIDLength = 32
 
 // ValidVisitorID reports whether id has the shape of a visitor id, so that
 // handlers refuse anything else before touching storage.
-func ValidVisitorID(id string) bool {
-	if len(id) != VisitorIDLength {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-			return false
-		}
-	}
-	return true
-}
+func ValidVisitorID(id string) bool { return lowerHex(id, VisitorIDLength) }
 
 // VisitorHash is what storage keeps of a visitor id: its hex SHA-256. The id
 // works like a password for the conversation, so a copy of the database

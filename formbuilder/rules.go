@@ -214,8 +214,11 @@ func CheckOperatorReply(c *Conversation) error {
 // ValidTokenHash reports whether s is a lower-case hex SHA-256. Storage
 // keeps only hashes of session and API tokens; refusing anything else stops
 // a raw token from being stored by mistake.
-func ValidTokenHash(s string) bool {
-	if len(s) != 64 {
+func ValidTokenHash(s string) bool { return lowerHex(s, 64) }
+
+// lowerHex reports whether s is n lower-case hex digits.
+func lowerHex(s string, n int) bool {
+	if len(s) != n {
 		return false
 	}
 	for i := 0; i < len(s); i++ {

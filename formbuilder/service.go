@@ -38,6 +38,21 @@ import (
 //     context ends after the writer took its work still learns the outcome.
 //   - Lists are ordered as each method says, ties broken by id.
 
+// Storage is every storage interface at once: what a backend implements.
+type Storage interface {
+	FormService
+	ConsentService
+	SubmissionService
+	ConsentLog
+	UserService
+	SessionService
+	TokenService
+	SettingsService
+	ChatService
+	OutboxService
+	SubmissionReader
+}
+
 // FormFilter selects forms for lists.
 type FormFilter struct {
 	IncludeArchived bool

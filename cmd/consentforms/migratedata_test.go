@@ -239,8 +239,8 @@ func TestMigrateDataRefusesBrokenSource(t *testing.T) {
 
 func TestRedactDSN(t *testing.T) {
 	for in, want := range map[string]string{
-		"consentforms.db":                           "consentforms.db",
-		"postgres://cf:s3cret@db.example/cf":        "postgres://cf:xxxxx@db.example/cf",
+		"consentforms.db":                            "consentforms.db",
+		"postgres://cf:s3cret@db.example/cf":         "postgres://cf:xxxxx@db.example/cf",
 		"postgresql://db.example/cf?password=s3cret": "postgresql://db.example/cf?password=xxxxx",
 		"postgres:///cf?host=/tmp/pg&user=cf":        "postgres:///cf?host=/tmp/pg&user=cf",
 	} {

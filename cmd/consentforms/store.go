@@ -13,17 +13,7 @@ import (
 // store is what the commands need of a database, SQLite or PostgreSQL:
 // every storage interface of formbuilder and a few extras.
 type store interface {
-	formbuilder.FormService
-	formbuilder.ConsentService
-	formbuilder.SubmissionService
-	formbuilder.ConsentLog
-	formbuilder.UserService
-	formbuilder.SessionService
-	formbuilder.TokenService
-	formbuilder.SettingsService
-	formbuilder.ChatService
-	formbuilder.OutboxService
-	formbuilder.SubmissionReader
+	formbuilder.Storage
 	// Secret returns the installation's signing key, created once.
 	Secret(ctx context.Context) ([]byte, error)
 	// OutboxSignal wakes the delivery worker after commits with deliveries.

@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"strings"
 	"sync"
 	"testing"
 
@@ -80,13 +79,21 @@ func Fresh(t testing.TB, migrate func(ctx context.Context, url string) error) st
 	if tmplErr != nil {
 		t.Fatalf("template database: %v", tmplErr)
 	}
-	seq.Lock()
-	seq.n++
-	name := fmt.Sprintf("%s_t%d", prefix, seq.n)
-	seq.Unlock()
 	// FILE_COPY copies the template's files (~150 ms); WAL_LOG, the
 	// default, writes every page to the WAL and took ~420 ms.
-	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name+" TEMPLATE "+tmplName+" STRATEGY FILE_COPY"); err != nil {
+	return create(t, admin, base, "t", " TEMPLATE "+tmplName+" STRATEGY FILE_COPY")
+}
+
+// create makes a database named after the binary's prefix, kind and a
+// sequence number with the CREATE DATABASE options opts, dropped when t
+// ends, and returns its URL.
+func create(t testing.TB, admin *sql.DB, base, kind, opts string) string {
+	t.Helper()
+	seq.Lock()
+	seq.n++
+	name := fmt.Sprintf("%s_%s%d", prefix, kind, seq.n)
+	seq.Unlock()
+	if _, err := admin.ExecContext(context.Background(), "CREATE DATABASE "+name+opts); err != nil {
 		t.Fatalf("create test database: %v", err)
 	}
 	t.Cleanup(func() { Drop(base, name) })
@@ -145,9 +152,6 @@ func Owner(t testing.TB, u string) *sql.DB {
 	return db
 }
 
-// Quote quotes an identifier.
-func Quote(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
-
 // Empty returns the URL of a new, empty database for t (no migrations),
 // dropped when t ends.
 func Empty(t testing.TB) string {
@@ -158,17 +162,5 @@ func Empty(t testing.TB) string {
 		t.Fatal(err)
 	}
 	defer admin.Close()
-	seq.Lock()
-	seq.n++
-	name := fmt.Sprintf("%s_e%d", prefix, seq.n)
-	seq.Unlock()
-	if _, err := admin.ExecContext(context.Background(), "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("create test database: %v", err)
-	}
-	t.Cleanup(func() { Drop(base, name) })
-	u, err := WithDatabase(base, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return u
+	return create(t, admin, base, "e", "")
 }

@@ -14,6 +14,12 @@
 // submissions (group commit) and inserts their rows before it takes the
 // lock, so the lock is held only for the head read, the entries' insert
 // and the commit.
+//
+// Process state that must reach every server (chat live events, form-cache
+// invalidation, settings) is not shared yet. The notification bus that will
+// carry it (LISTEN/NOTIFY) gets a dedicated connection from pool, which DB
+// keeps for that, and sends after the writer's and the services' commits,
+// where OutboxSignal already fires.
 package postgres
 
 import (
@@ -40,6 +46,8 @@ import (
 // DB is an open consentforms database on a PostgreSQL server.
 type DB struct {
 	*sqlcore.DB
+	// pool is kept for the notification bus's dedicated LISTEN connection
+	// (see the package comment).
 	pool *pgxpool.Pool
 }
 
@@ -52,29 +60,16 @@ type options struct {
 type Option func(*options)
 
 // WithBatchSize sets how many queued submissions this process's writer
-// commits in one transaction; 1 turns group commit off. Default 128.
-func WithBatchSize(n int) Option {
-	return func(o *options) {
-		if n > 0 {
-			o.core.BatchSize = n
-		}
-	}
-}
+// commits in one transaction; 1 turns group commit off, 0 or less means
+// the default, 128.
+func WithBatchSize(n int) Option { return func(o *options) { o.core.BatchSize = n } }
 
 // WithSearchTimeout bounds a free-text search of the log or an inbox.
 // Default 5s.
-func WithSearchTimeout(d time.Duration) Option {
-	return func(o *options) {
-		if d > 0 {
-			o.core.SearchTimeout = d
-		}
-	}
-}
+func WithSearchTimeout(d time.Duration) Option { return func(o *options) { o.core.SearchTimeout = d } }
 
 // WithClock sets DB.Now from the start, before the writer runs.
-func WithClock(now func() time.Time) Option {
-	return func(o *options) { o.core.Now = now }
-}
+func WithClock(now func() time.Time) Option { return func(o *options) { o.core.Now = now } }
 
 // WithMaxConns sets the size of the connection pool. Default:
 // max(8, 2×GOMAXPROCS), unless the URL sets pool_max_conns.

@@ -48,17 +48,8 @@ func openBackend(t testing.TB, o storagetest.Options) *storagetest.Backend {
 	}
 	db, u := newTestDB(t, opts...)
 	owner := pgtest.Owner(t, u)
-	return &storagetest.Backend{
+	b := &storagetest.Backend{
 		Store: db,
-		Exec: func(ctx context.Context, q string, args ...any) error {
-			_, err := owner.ExecContext(ctx, q, args...)
-			return err
-		},
-		QueryInt: func(ctx context.Context, q string, args ...any) (int64, error) {
-			var n int64
-			err := owner.QueryRowContext(ctx, q, args...).Scan(&n)
-			return n, err
-		},
 		// The tables' owner can switch the triggers off: why the server
 		// must not run as the owner (README).
 		Tamper: func(ctx context.Context, q string, args ...any) error {
@@ -84,12 +75,6 @@ func openBackend(t testing.TB, o storagetest.Options) *storagetest.Backend {
 			}
 			return tx.Commit()
 		},
-		PauseWriter: db.PauseWriter,
-		Stats: func() storagetest.WriterStats {
-			s := db.WriterStats()
-			return storagetest.WriterStats{Batches: s.Batches, Jobs: s.Jobs, Retried: s.Retried, Queued: s.Queued}
-		},
-		Append: db.AppendForTest,
 		Reopen: func(t testing.TB) storagetest.Store {
 			other, err := Open(u)
 			require.NoError(t, err)
@@ -97,4 +82,7 @@ func openBackend(t testing.TB, o storagetest.Options) *storagetest.Backend {
 			return other
 		},
 	}
+	b.UseSQL(owner)
+	b.UseCore(db)
+	return b
 }

@@ -8,60 +8,9 @@ import (
 	"time"
 
 	"github.com/consentforms/consentforms/formbuilder"
+	"github.com/consentforms/consentforms/storage/storagetest"
 	"github.com/stretchr/testify/require"
 )
-
-// benchSet is a set of consents and forms to generate many log entries for.
-type benchSet struct {
-	consents []*formbuilder.Consent
-	forms    []*formbuilder.Form
-}
-
-func newBenchSet(t testing.TB, db *DB, nConsents, nForms int) *benchSet {
-	t.Helper()
-	ctx := context.Background()
-	s := &benchSet{}
-	for i := 0; i < nConsents; i++ {
-		c := &formbuilder.Consent{Name: fmt.Sprintf("Consent %d", i), Type: formbuilder.ConsentCustom}
-		require.NoError(t, db.CreateConsent(ctx, c, content(fmt.Sprintf("text %d", i)), "bench"))
-		s.consents = append(s.consents, c)
-	}
-	for i := 0; i < nForms; i++ {
-		f := newForm(fmt.Sprintf("Form %d", i), 0, s.consents[0].ID)
-		require.NoError(t, db.CreateForm(ctx, f))
-		s.forms = append(s.forms, f)
-	}
-	return s
-}
-
-// benchIPs is the number of distinct visitor addresses in generated logs.
-const benchIPs = 1000
-
-// record generates entry i: consents round-robin, forms in runs, visitor
-// addresses scattered over benchIPs.
-func (s *benchSet) record(i int) *formbuilder.ConsentRecord {
-	c := s.consents[i%len(s.consents)]
-	f := s.forms[(i/len(s.consents))%len(s.forms)]
-	ip := (i * 7919) % benchIPs
-	return &formbuilder.ConsentRecord{
-		Action:       formbuilder.ActionGiven,
-		ConsentID:    c.ID,
-		ConsentName:  c.Name,
-		VersionID:    c.Current.ID,
-		VersionNo:    c.Current.Number,
-		TextHash:     c.Current.Hash,
-		FormID:       f.ID,
-		FormKey:      f.Key,
-		Source:       f.Name,
-		PageURL:      "https://shop.example.com/contact?ref=" + fmt.Sprint(i%97),
-		IP:           fmt.Sprintf("10.0.%d.%d", ip/256, ip%256),
-		UserAgent:    "Mozilla/5.0 (X11; Linux x86_64) bench",
-		Subject:      fmt.Sprintf("visitor%d@example.com", i),
-		InitialState: true,
-		Interacted:   i%3 == 0,
-		SubmissionID: int64(i + 1),
-	}
-}
 
 // BenchmarkListRecords measures the first page of the consent log and a
 // page filtered by consent and IP, at 1,000 and 1,000,000 entries. The 1M
@@ -74,12 +23,12 @@ func BenchmarkListRecords(b *testing.B) {
 				b.Skip("the 1M-entry log is built only without -short")
 			}
 			db := newTestDB(b)
-			s := newBenchSet(b, db, 10, 5)
+			s := storagetest.NewBenchSet(b, db, 10, 5)
 			start := time.Now()
-			bulkAppend(b, db, size, s.record)
+			bulkAppend(b, db, size, s.Record)
 			b.Logf("filled %d entries in %v", size, time.Since(start).Round(time.Millisecond))
 			ctx := context.Background()
-			newest := s.record(size - 1)
+			newest := s.Record(size - 1)
 			filters := []struct {
 				name string
 				f    formbuilder.RecordFilter
@@ -116,10 +65,10 @@ func BenchmarkCreateSubmissionParallel(b *testing.B) {
 			var n atomic.Int64
 			submit := func() error {
 				i := n.Add(1)
-				sub, recs, err := formbuilder.ValidateSubmission(f.formA, formbuilder.SubmissionInput{
+				sub, recs, err := formbuilder.ValidateSubmission(f.FormA, formbuilder.SubmissionInput{
 					Values: map[string][]string{"email": {fmt.Sprintf("v%d@example.com", i)}},
 					Consents: map[int64]formbuilder.ConsentInput{
-						f.c1.ID: {Checked: true, Initial: true}, f.c2.ID: {Checked: true, Initial: true}},
+						f.C1.ID: {Checked: true, Initial: true}, f.C2.ID: {Checked: true, Initial: true}},
 					IP: "192.0.2.1",
 				})
 				if err != nil {

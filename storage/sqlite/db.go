@@ -47,14 +47,9 @@ type options struct {
 type Option func(*options)
 
 // WithBatchSize sets how many queued submissions (and withdrawals) the writer
-// commits in one transaction; 1 turns group commit off. Default 128.
-func WithBatchSize(n int) Option {
-	return func(o *options) {
-		if n > 0 {
-			o.core.BatchSize = n
-		}
-	}
-}
+// commits in one transaction; 1 turns group commit off, 0 or less means
+// the default, 128.
+func WithBatchSize(n int) Option { return func(o *options) { o.core.BatchSize = n } }
 
 // WithReadConns sets the size of the read pool. Default: max(4, GOMAXPROCS).
 func WithReadConns(n int) Option {
@@ -66,19 +61,12 @@ func WithReadConns(n int) Option {
 }
 
 // WithSearchTimeout bounds how long a free-text search of the consent log
-// (RecordFilter.Query) may scan before it gives up. Default 5s.
-func WithSearchTimeout(d time.Duration) Option {
-	return func(o *options) {
-		if d > 0 {
-			o.core.SearchTimeout = d
-		}
-	}
-}
+// (RecordFilter.Query) may scan before it gives up. Default (and for 0
+// or less) 5s.
+func WithSearchTimeout(d time.Duration) Option { return func(o *options) { o.core.SearchTimeout = d } }
 
 // WithClock sets DB.Now from the start, before the writer runs.
-func WithClock(now func() time.Time) Option {
-	return func(o *options) { o.core.Now = now }
-}
+func WithClock(now func() time.Time) Option { return func(o *options) { o.core.Now = now } }
 
 // driverName is go-sqlite3 with a connect hook for the pragmas the DSN
 // cannot carry.

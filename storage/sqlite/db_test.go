@@ -129,7 +129,7 @@ func TestOpenRefusesMemory(t *testing.T) {
 func TestBackupAndIntegrityCheck(t *testing.T) {
 	db := newTestDB(t)
 	f := newFixture(t, db)
-	f.submit(t, f.formA, "192.0.2.1")
+	f.Submit(t, f.FormA, "192.0.2.1")
 	ctx := context.Background()
 
 	res, err := db.IntegrityCheck(ctx)
@@ -147,9 +147,9 @@ func TestBackupAndIntegrityCheck(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, vr.OK(), "%+v", vr)
 	assert.EqualValues(t, 2, vr.Checked)
-	got, err := b.FindFormByKey(ctx, f.formA.Key)
+	got, err := b.FindFormByKey(ctx, f.FormA.Key)
 	require.NoError(t, err)
-	assert.Equal(t, f.formA.Name, got.Name)
+	assert.Equal(t, f.FormA.Name, got.Name)
 }
 
 func TestCloseDrainsQueueAndRefusesLaterWrites(t *testing.T) {
@@ -166,7 +166,7 @@ func TestCloseDrainsQueueAndRefusesLaterWrites(t *testing.T) {
 	var wg sync.WaitGroup
 	errs := make([]error, n)
 	for i := 0; i < n; i++ {
-		sub, recs := f.submission(t, f.formB, "q@example.com", "192.0.2.9")
+		sub, recs := f.Submission(t, f.FormB, "q@example.com", "192.0.2.9")
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -184,7 +184,7 @@ func TestCloseDrainsQueueAndRefusesLaterWrites(t *testing.T) {
 		require.NoError(t, err, "queued work is committed before Close returns")
 	}
 
-	err = db.CreateSubmission(ctx, &formbuilder.Submission{FormID: f.formB.ID}, nil)
+	err = db.CreateSubmission(ctx, &formbuilder.Submission{FormID: f.FormB.ID}, nil)
 	require.True(t, errors.Is(err, ErrClosed), "%v", err)
 	require.NoError(t, db.Close(), "closing twice is fine")
 

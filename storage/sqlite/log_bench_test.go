@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/consentforms/consentforms/formbuilder"
+	"github.com/consentforms/consentforms/storage/storagetest"
 	"github.com/stretchr/testify/require"
 )
 
@@ -38,14 +39,14 @@ func BenchmarkLogPages(b *testing.B) {
 			}
 			ctx := context.Background()
 			var db *DB
-			var s *benchSet
+			var s *storagetest.BenchSet
 			if in := os.Getenv("CF_BENCH_DB_IN"); in != "" && size > 1_000 {
 				db, s = openBenchLog(b, in, size)
 			} else {
 				db = newTestDB(b)
-				s = newBenchSet(b, db, 10, 5)
+				s = storagetest.NewBenchSet(b, db, 10, 5)
 				start := time.Now()
-				bulkAppend(b, db, size, s.record)
+				bulkAppend(b, db, size, s.Record)
 				b.Logf("filled %d entries in %v", size, time.Since(start).Round(time.Millisecond))
 				if out := os.Getenv("CF_BENCH_DB_OUT"); out != "" && size > 1_000 {
 					_ = os.Remove(out)
@@ -53,8 +54,8 @@ func BenchmarkLogPages(b *testing.B) {
 				}
 			}
 
-			newest := s.record(size - 1)
-			mid := s.record(size / 2)
+			newest := s.Record(size - 1)
+			mid := s.Record(size / 2)
 			all, err := db.ListRecords(ctx, formbuilder.RecordFilter{Limit: 1})
 			require.NoError(b, err)
 			last := all[0]
@@ -148,7 +149,7 @@ func BenchmarkLogPages(b *testing.B) {
 // openBenchLog opens a copy of a log written by an earlier run (with
 // CF_BENCH_DB_OUT) and rebuilds its benchSet from the stored consents and
 // forms, which newBenchSet created in id order.
-func openBenchLog(b *testing.B, path string, size int) (*DB, *benchSet) {
+func openBenchLog(b *testing.B, path string, size int) (*DB, *storagetest.BenchSet) {
 	ctx := context.Background()
 	cp := filepath.Join(b.TempDir(), "log.db")
 	src, err := Open(path)
@@ -158,15 +159,15 @@ func openBenchLog(b *testing.B, path string, size int) (*DB, *benchSet) {
 	db, err := Open(cp)
 	require.NoError(b, err)
 	b.Cleanup(func() { db.Close() })
-	s := &benchSet{}
+	s := &storagetest.BenchSet{}
 	cs, err := db.ListConsents(ctx)
 	require.NoError(b, err)
 	sort.Slice(cs, func(i, j int) bool { return cs[i].ID < cs[j].ID })
-	s.consents = cs
+	s.Consents = cs
 	fs, err := db.ListForms(ctx, formbuilder.FormFilter{IncludeArchived: true})
 	require.NoError(b, err)
 	sort.Slice(fs, func(i, j int) bool { return fs[i].ID < fs[j].ID })
-	s.forms = fs
+	s.Forms = fs
 	var n int
 	require.NoError(b, db.r.QueryRowContext(ctx, "SELECT COUNT(*) FROM consent_records").Scan(&n))
 	require.Equal(b, size, n, "the log in %s has another size", path)

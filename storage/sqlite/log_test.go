@@ -17,7 +17,7 @@ const replaceAttack = `INSERT OR REPLACE INTO consent_records SELECT * FROM cons
 func TestConsentLogRefusesReplace(t *testing.T) {
 	db := newTestDB(t)
 	f := newFixture(t, db)
-	f.submit(t, f.formA, "192.0.2.1")
+	f.Submit(t, f.FormA, "192.0.2.1")
 	ctx := context.Background()
 
 	_, err := db.w.ExecContext(ctx, replaceAttack)
@@ -58,7 +58,7 @@ func TestConsentVersionsRefuseReplace(t *testing.T) {
 	db := newTestDB(t)
 	f := newFixture(t, db)
 	_, err := db.w.ExecContext(context.Background(),
-		"INSERT OR REPLACE INTO consent_versions SELECT * FROM consent_versions WHERE id = ?", f.c1.Current.ID)
+		"INSERT OR REPLACE INTO consent_versions SELECT * FROM consent_versions WHERE id = ?", f.C1.Current.ID)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "consent versions are immutable")
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/consentforms/consentforms/formbuilder"
+	"github.com/consentforms/consentforms/storage/storagetest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -68,8 +69,8 @@ func TestListRecordsQueryPlans(t *testing.T) {
 	check("empty")
 	// With statistics (PRAGMA optimize at Close may gather them) the
 	// planner knows more, but the pinned choices must stay.
-	s := newBenchSet(t, db, 10, 5)
-	bulkAppend(t, db, 5000, s.record)
+	s := storagetest.NewBenchSet(t, db, 10, 5)
+	bulkAppend(t, db, 5000, s.Record)
 	_, err := db.w.Exec("ANALYZE")
 	require.NoError(t, err)
 	check("analyzed")

@@ -29,17 +29,8 @@ func openBackend(t testing.TB, o storagetest.Options) *storagetest.Backend {
 	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
 	raw := rawDB(t, db)
-	return &storagetest.Backend{
+	b := &storagetest.Backend{
 		Store: db,
-		Exec: func(ctx context.Context, q string, args ...any) error {
-			_, err := raw.ExecContext(ctx, q, args...)
-			return err
-		},
-		QueryInt: func(ctx context.Context, q string, args ...any) (int64, error) {
-			var n int64
-			err := raw.QueryRowContext(ctx, q, args...).Scan(&n)
-			return n, err
-		},
 		// Anyone with the file can drop the triggers.
 		Tamper: func(ctx context.Context, q string, args ...any) error {
 			for _, tr := range []string{"consent_records_no_update", "consent_records_no_delete",
@@ -51,12 +42,6 @@ func openBackend(t testing.TB, o storagetest.Options) *storagetest.Backend {
 			_, err := raw.ExecContext(ctx, q, args...)
 			return err
 		},
-		PauseWriter: db.PauseWriter,
-		Stats: func() storagetest.WriterStats {
-			s := db.WriterStats()
-			return storagetest.WriterStats{Batches: s.Batches, Jobs: s.Jobs, Retried: s.Retried, Queued: s.Queued}
-		},
-		Append: db.AppendForTest,
 		Reopen: func(t testing.TB) storagetest.Store {
 			other, err := Open(db.Path())
 			require.NoError(t, err)
@@ -64,4 +49,7 @@ func openBackend(t testing.TB, o storagetest.Options) *storagetest.Backend {
 			return other
 		},
 	}
+	b.UseSQL(raw)
+	b.UseCore(db)
+	return b
 }

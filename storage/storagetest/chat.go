@@ -26,8 +26,8 @@ func newChatFixture(t testing.TB, e *env) *chatFixture {
 	f := &chatFixture{fixture: newFixture(t, e)}
 	f.operator = &formbuilder.User{Email: "otto@example.com", Name: "Otto Operator"}
 	require.NoError(t, db.CreateUser(f.ctx, f.operator))
-	f.ch = &formbuilder.Channel{Name: "Website chat", Language: "en", OperatorIDs: []int64{f.operator.ID, f.user.ID},
-		WarnPersonalData: true, ConsentID: f.c2.ID, AllowedOrigins: []string{"https://Shop.Example.com:443"}}
+	f.ch = &formbuilder.Channel{Name: "Website chat", Language: "en", OperatorIDs: []int64{f.operator.ID, f.User.ID},
+		WarnPersonalData: true, ConsentID: f.C2.ID, AllowedOrigins: []string{"https://Shop.Example.com:443"}}
 	require.NoError(t, db.CreateChannel(f.ctx, f.ch))
 	return f
 }
@@ -55,12 +55,12 @@ func testChannelCRUD(t *testing.T, open Opener) {
 	f := newChatFixture(t, e)
 	ch := f.ch
 	require.True(t, formbuilder.ValidFormKey(ch.Key))
-	assert.Equal(t, []int64{f.operator.ID, f.user.ID}, ch.OperatorIDs)
+	assert.Equal(t, []int64{f.operator.ID, f.User.ID}, ch.OperatorIDs)
 	assert.Equal(t, f.operator.ID, ch.ResponsibleUserID())
 	assert.Equal(t, []string{"https://shop.example.com"}, ch.AllowedOrigins, "origins are stored normalised")
 	require.NotNil(t, ch.Consent)
 	require.NotNil(t, ch.Consent.Current)
-	assert.Equal(t, f.c2.Current.ID, ch.Consent.Current.ID)
+	assert.Equal(t, f.C2.Current.ID, ch.Consent.Current.ID)
 
 	byKey, err := db.FindChannelByKey(f.ctx, ch.Key)
 	require.NoError(t, err)
@@ -71,13 +71,13 @@ func testChannelCRUD(t *testing.T, open Opener) {
 	requireCode(t, formbuilder.ENOTFOUND, err)
 
 	ch.Name = "Support"
-	ch.OperatorIDs = []int64{f.user.ID}
+	ch.OperatorIDs = []int64{f.User.ID}
 	ch.WarnPersonalData = false
 	ch.ConsentID = 0
 	key := ch.Key
 	require.NoError(t, db.UpdateChannel(f.ctx, ch))
 	assert.Equal(t, key, ch.Key, "the key never changes")
-	assert.Equal(t, []int64{f.user.ID}, ch.OperatorIDs)
+	assert.Equal(t, []int64{f.User.ID}, ch.OperatorIDs)
 	assert.Nil(t, ch.Consent)
 
 	other := &formbuilder.Channel{Name: "Another", Language: "de"}
@@ -98,7 +98,7 @@ func testChannelCRUD(t *testing.T, open Opener) {
 		"warn no consent":  {formbuilder.Channel{Name: "x", Language: "en", WarnPersonalData: true}, "consent_id"},
 		"unknown consent":  {formbuilder.Channel{Name: "x", Language: "en", ConsentID: 999}, "consent_id"},
 		"unknown operator": {formbuilder.Channel{Name: "x", Language: "en", OperatorIDs: []int64{999}}, "operator_ids"},
-		"twice":            {formbuilder.Channel{Name: "x", Language: "en", OperatorIDs: []int64{f.user.ID, f.user.ID}}, "operator_ids"},
+		"twice":            {formbuilder.Channel{Name: "x", Language: "en", OperatorIDs: []int64{f.User.ID, f.User.ID}}, "operator_ids"},
 		"bad origin":       {formbuilder.Channel{Name: "x", Language: "en", AllowedOrigins: []string{"javascript:alert(1)"}}, "allowed_origins.0"},
 	} {
 		c := tc.c
@@ -118,7 +118,7 @@ func testChatConsentAccepted(t *testing.T, open Opener) {
 	e := newEnv(t, open)
 	db := e.db
 	f := newChatFixture(t, e)
-	f.submit(t, f.formA, "198.51.100.1") // the chain already has entries
+	f.Submit(t, f.FormA, "198.51.100.1") // the chain already has entries
 	visitor := newVisitorID(t)
 
 	res, err := f.post(t, visitor, "  Hello, my number is 0301234567  ")
@@ -169,7 +169,7 @@ func testChatConsentAccepted(t *testing.T, open Opener) {
 	assert.Equal(t, "https://shop.example.com/help", r.PageURL)
 	assert.Equal(t, f.operator.ID, r.UserID)
 	assert.Equal(t, "Otto Operator", r.User)
-	assert.Equal(t, f.c2.Current.Hash, r.TextHash)
+	assert.Equal(t, f.C2.Current.Hash, r.TextHash)
 	assert.False(t, r.InitialState)
 	assert.True(t, r.Interacted)
 
@@ -181,7 +181,7 @@ func testChatConsentAccepted(t *testing.T, open Opener) {
 	res, err = f.post(t, visitor, "second")
 	require.NoError(t, err)
 	require.Len(t, res.Delivered, 1)
-	reply := &formbuilder.Message{ConversationID: conv.ID, UserID: f.user.ID, Text: "Hi, how can I help?"}
+	reply := &formbuilder.Message{ConversationID: conv.ID, UserID: f.User.ID, Text: "Hi, how can I help?"}
 	require.NoError(t, db.AddOperatorMessage(f.ctx, reply))
 	assert.NotZero(t, reply.ID)
 	msgs, err = db.ListMessages(f.ctx, conv.ID, 0, 0)
@@ -196,7 +196,7 @@ func testChatConsentAccepted(t *testing.T, open Opener) {
 
 	got, err = db.FindConversation(f.ctx, conv.ID)
 	require.NoError(t, err)
-	assert.Equal(t, f.user.ID, got.AssignedUserID, "the first operator to answer takes the conversation")
+	assert.Equal(t, f.User.ID, got.AssignedUserID, "the first operator to answer takes the conversation")
 	assert.Equal(t, 2, got.UnreadOperator)
 	require.NoError(t, db.MarkRead(f.ctx, conv.ID))
 	got, err = db.FindConversation(f.ctx, conv.ID)
@@ -332,7 +332,7 @@ func testChatValidation(t *testing.T, open Opener) {
 	for name, mod := range map[string]func(r *formbuilder.ConsentRecord){
 		"withdrawal":    func(r *formbuilder.ConsentRecord) { r.Action = formbuilder.ActionWithdrawn },
 		"no version":    func(r *formbuilder.ConsentRecord) { r.VersionID = 0 },
-		"form entry":    func(r *formbuilder.ConsentRecord) { r.FormID = f.formA.ID },
+		"form entry":    func(r *formbuilder.ConsentRecord) { r.FormID = f.FormA.ID },
 		"no channel":    func(r *formbuilder.ConsentRecord) { r.ChannelID = 0 },
 		"other channel": func(r *formbuilder.ConsentRecord) { r.ChannelID = f.ch.ID + 1 },
 		"bad page":      func(r *formbuilder.ConsentRecord) { r.PageURL = "ftp://x" },
@@ -347,7 +347,7 @@ func testChatValidation(t *testing.T, open Opener) {
 	// A consent edited after the widget showed it: the visitor must see the
 	// new text; nothing is delivered or logged.
 	stale := f.record(conv)
-	_, err = db.UpdateConsent(f.ctx, f.c2, content("We process your data, differently."), "olga")
+	_, err = db.UpdateConsent(f.ctx, f.C2, Content("We process your data, differently."), "olga")
 	require.NoError(t, err)
 	_, err = db.AcceptConsent(f.ctx, conv.ID, stale)
 	requireCode(t, formbuilder.ECONFLICT, err)
@@ -357,12 +357,12 @@ func testChatValidation(t *testing.T, open Opener) {
 
 	_, err = db.AcceptConsent(f.ctx, 9999, f.record(conv))
 	requireCode(t, formbuilder.ENOTFOUND, err)
-	requireCode(t, formbuilder.ENOTFOUND, db.AssignConversation(f.ctx, 9999, f.user.ID))
+	requireCode(t, formbuilder.ENOTFOUND, db.AssignConversation(f.ctx, 9999, f.User.ID))
 	requireCode(t, formbuilder.EINVALID, db.AssignConversation(f.ctx, conv.ID, 9999))
-	require.NoError(t, db.AssignConversation(f.ctx, conv.ID, f.user.ID))
+	require.NoError(t, db.AssignConversation(f.ctx, conv.ID, f.User.ID))
 	got, err := db.FindConversation(f.ctx, conv.ID)
 	require.NoError(t, err)
-	assert.Equal(t, f.user.ID, got.AssignedUserID)
+	assert.Equal(t, f.User.ID, got.AssignedUserID)
 	_, err = db.FindVisitorConversation(f.ctx, f.ch.ID, newVisitorID(t))
 	requireCode(t, formbuilder.ENOTFOUND, err)
 	_, err = db.FindVisitorConversation(f.ctx, f.ch.ID, "nope")
@@ -416,7 +416,7 @@ func testChatConsentsInterleavedWithForms(t *testing.T, open Opener) {
 	subs := make([]*formbuilder.Submission, n)
 	recs := make([][]*formbuilder.ConsentRecord, n)
 	for i := range subs {
-		subs[i], recs[i] = f.submission(t, f.formA, fmt.Sprintf("v%d@example.com", i), "192.0.2.1")
+		subs[i], recs[i] = f.Submission(t, f.FormA, fmt.Sprintf("v%d@example.com", i), "192.0.2.1")
 	}
 	var wg sync.WaitGroup
 	errs := make(chan error, 2*n)

@@ -159,10 +159,10 @@ func testConsentsAndVersions(t *testing.T, open Opener) {
 	ctx := context.Background()
 	c := &formbuilder.Consent{Name: "Privacy", Type: formbuilder.ConsentCustom}
 	requireCode(t, formbuilder.EINVALID, db.CreateConsent(ctx, c, formbuilder.ConsentContent{Language: "xx"}, "a"))
-	require.NoError(t, db.CreateConsent(ctx, c, content("v1"), "alice"))
+	require.NoError(t, db.CreateConsent(ctx, c, Content("v1"), "alice"))
 	require.NotNil(t, c.Current)
 	assert.Equal(t, 1, c.Current.Number)
-	assert.Equal(t, content("v1").Hash(), c.Current.Hash)
+	assert.Equal(t, Content("v1").Hash(), c.Current.Hash)
 	assert.True(t, c.Current.VerifyHash())
 	assert.Equal(t, "alice", c.Current.Author)
 	v1 := c.Current
@@ -173,12 +173,12 @@ func testConsentsAndVersions(t *testing.T, open Opener) {
 	_, err = db.FindConsentByID(ctx, 999)
 	requireCode(t, formbuilder.ENOTFOUND, err)
 
-	form := newForm("F", 0, c.ID)
+	form := NewForm("F", 0, c.ID)
 	require.NoError(t, db.CreateForm(ctx, form))
 	assert.Equal(t, 1, form.Version)
 
 	// Same content, same name: nothing changes, not even the form version.
-	same, err := db.UpdateConsent(ctx, &formbuilder.Consent{ID: c.ID, Name: "Privacy", Type: formbuilder.ConsentCustom}, content("v1"), "bob")
+	same, err := db.UpdateConsent(ctx, &formbuilder.Consent{ID: c.ID, Name: "Privacy", Type: formbuilder.ConsentCustom}, Content("v1"), "bob")
 	require.NoError(t, err)
 	assert.Equal(t, v1.ID, same.Current.ID)
 	vs, err := db.ListConsentVersions(ctx, c.ID)
@@ -189,16 +189,16 @@ func testConsentsAndVersions(t *testing.T, open Opener) {
 	assert.Equal(t, 1, f.Version)
 
 	// A record given under version 1 keeps pointing at it.
-	fx := &fixture{env: e}
-	recs := fx.submit(t, f, "192.0.2.1")
+	fx := &fixture{env: e, Fixture: &Fixture{Store: db}}
+	recs := fx.Submit(t, f, "192.0.2.1")
 	require.Len(t, recs, 1)
 	assert.Equal(t, v1.ID, recs[0].VersionID)
 
 	// New text: version 2; the form's cached pages are stale.
-	upd, err := db.UpdateConsent(ctx, &formbuilder.Consent{ID: c.ID, Name: "Privacy", Type: formbuilder.ConsentCustom}, content("v2"), "bob")
+	upd, err := db.UpdateConsent(ctx, &formbuilder.Consent{ID: c.ID, Name: "Privacy", Type: formbuilder.ConsentCustom}, Content("v2"), "bob")
 	require.NoError(t, err)
 	assert.Equal(t, 2, upd.Current.Number)
-	assert.Equal(t, content("v2").Hash(), upd.Current.Hash)
+	assert.Equal(t, Content("v2").Hash(), upd.Current.Hash)
 	assert.Equal(t, "bob", upd.Current.Author)
 	vs, err = db.ListConsentVersions(ctx, c.ID)
 	require.NoError(t, err)
@@ -219,7 +219,7 @@ func testConsentsAndVersions(t *testing.T, open Opener) {
 	assert.Equal(t, "<p>v1</p>", ov.Text)
 
 	// A rename alone adds no version but still bumps the forms.
-	ren, err := db.UpdateConsent(ctx, &formbuilder.Consent{ID: c.ID, Name: "Datenschutz", Type: formbuilder.ConsentCustom}, content("v2"), "bob")
+	ren, err := db.UpdateConsent(ctx, &formbuilder.Consent{ID: c.ID, Name: "Datenschutz", Type: formbuilder.ConsentCustom}, Content("v2"), "bob")
 	require.NoError(t, err)
 	assert.Equal(t, upd.Current.ID, ren.Current.ID)
 	assert.Equal(t, "Datenschutz", ren.Name)
@@ -227,7 +227,7 @@ func testConsentsAndVersions(t *testing.T, open Opener) {
 	require.NoError(t, err)
 	assert.Equal(t, 3, f.Version)
 
-	_, err = db.UpdateConsent(ctx, &formbuilder.Consent{ID: 999, Name: "x", Type: formbuilder.ConsentCustom}, content("x"), "b")
+	_, err = db.UpdateConsent(ctx, &formbuilder.Consent{ID: 999, Name: "x", Type: formbuilder.ConsentCustom}, Content("x"), "b")
 	requireCode(t, formbuilder.ENOTFOUND, err)
 	_, err = db.ListConsentVersions(ctx, 999)
 	requireCode(t, formbuilder.ENOTFOUND, err)
@@ -249,11 +249,11 @@ func testConsentVersionsAreImmutable(t *testing.T, open Opener) {
 		"UPDATE consent_versions SET text = 'changed' WHERE id = $1",
 		"DELETE FROM consent_versions WHERE id = $1",
 	} {
-		err := e.Exec(ctx, q, f.c1.Current.ID)
+		err := e.Exec(ctx, q, f.C1.Current.ID)
 		require.Error(t, err, q)
 		assert.Contains(t, err.Error(), "consent versions are immutable", q)
 	}
-	v, err := db.FindConsentVersion(ctx, f.c1.Current.ID)
+	v, err := db.FindConsentVersion(ctx, f.C1.Current.ID)
 	require.NoError(t, err)
 	assert.True(t, v.VerifyHash())
 }
@@ -264,13 +264,13 @@ func testForms(t *testing.T, open Opener) {
 	f := newFixture(t, e)
 	ctx := context.Background()
 
-	a := f.formA
+	a := f.FormA
 	assert.True(t, formbuilder.ValidFormKey(a.Key))
 	assert.Equal(t, 1, a.Version)
 	assert.Equal(t, "Olga Owner", a.ResponsibleUser)
 	require.Len(t, a.Consents, 2)
-	assert.Equal(t, f.c1.ID, a.Consents[0].ConsentID, "admin's order is kept")
-	assert.Equal(t, f.c2.ID, a.Consents[1].ConsentID)
+	assert.Equal(t, f.C1.ID, a.Consents[0].ConsentID, "admin's order is kept")
+	assert.Equal(t, f.C2.ID, a.Consents[1].ConsentID)
 	require.NotNil(t, a.Consents[0].Consent)
 	require.NotNil(t, a.Consents[0].Consent.Current)
 	assert.Equal(t, "Newsletter", a.Consents[0].Consent.Name)
@@ -296,10 +296,10 @@ func testForms(t *testing.T, open Opener) {
 	assert.Equal(t, "abcdefghijkl", k.Key)
 	requireCode(t, formbuilder.ECONFLICT, db.CreateForm(ctx, &formbuilder.Form{Name: "Dup", Language: "de", Key: "abcdefghijkl"}))
 	requireCode(t, formbuilder.EINVALID, db.CreateForm(ctx, &formbuilder.Form{Name: "", Language: "de"}))
-	err = db.CreateForm(ctx, newForm("Unknown consent", 0, 999))
+	err = db.CreateForm(ctx, NewForm("Unknown consent", 0, 999))
 	requireCode(t, formbuilder.EINVALID, err)
 	assert.Contains(t, formbuilder.ErrorFields(err), "consents.0.consent_id")
-	err = db.CreateForm(ctx, newForm("Unknown user", 999))
+	err = db.CreateForm(ctx, NewForm("Unknown user", 999))
 	requireCode(t, formbuilder.EINVALID, err)
 
 	// Update: reorder consents, change switches, description sanitised.
@@ -307,7 +307,7 @@ func testForms(t *testing.T, open Opener) {
 	upd.Name = "Contact A2"
 	upd.Key = "ignoredignored"
 	upd.Description = `<p onclick="x()">Hi<script>alert(1)</script></p>`
-	upd.Consents = []formbuilder.FormConsent{{ConsentID: f.c2.ID, CheckedByDefault: false, Required: false}, {ConsentID: f.c1.ID, Required: true}}
+	upd.Consents = []formbuilder.FormConsent{{ConsentID: f.C2.ID, CheckedByDefault: false, Required: false}, {ConsentID: f.C1.ID, Required: true}}
 	upd.AllowedOrigins = []string{"https://shop.example.com"}
 	require.NoError(t, db.UpdateForm(ctx, &upd))
 	assert.Equal(t, 2, upd.Version)
@@ -316,7 +316,7 @@ func testForms(t *testing.T, open Opener) {
 	got, err := db.FindFormByID(ctx, a.ID)
 	require.NoError(t, err)
 	assert.Equal(t, &upd, got)
-	assert.Equal(t, f.c2.ID, got.Consents[0].ConsentID)
+	assert.Equal(t, f.C2.ID, got.Consents[0].ConsentID)
 	assert.False(t, got.Consents[0].CheckedByDefault)
 	assert.False(t, got.Consents[0].Required)
 	assert.Equal(t, []string{"https://shop.example.com"}, got.AllowedOrigins)
@@ -365,7 +365,7 @@ func testSubmissionsFindAndRetention(t *testing.T, open Opener) {
 	db := e.db
 	f := newFixture(t, e)
 	ctx := context.Background()
-	sub, recs := f.submission(t, f.formA, "a@example.com", "192.0.2.1")
+	sub, recs := f.Submission(t, f.FormA, "a@example.com", "192.0.2.1")
 	require.NoError(t, db.CreateSubmission(ctx, sub, recs))
 	assert.NotZero(t, sub.ID)
 	for _, r := range recs {
@@ -378,13 +378,13 @@ func testSubmissionsFindAndRetention(t *testing.T, open Opener) {
 	_, err = db.FindSubmission(ctx, 999)
 	requireCode(t, formbuilder.ENOTFOUND, err)
 
-	sub2, recs2 := f.submission(t, f.formA, "b@example.com", "192.0.2.2")
+	sub2, recs2 := f.Submission(t, f.FormA, "b@example.com", "192.0.2.2")
 	require.NoError(t, db.CreateSubmission(ctx, sub2, recs2))
-	sub3, recs3 := f.submission(t, f.formB, "c@example.com", "192.0.2.3")
+	sub3, recs3 := f.Submission(t, f.FormB, "c@example.com", "192.0.2.3")
 	require.NoError(t, db.CreateSubmission(ctx, sub3, recs3))
 
 	// Retention deletes the first submission of form A only; the log stays.
-	n, err := db.DeleteSubmissionsBefore(ctx, f.formA.ID, sub2.CreatedAt)
+	n, err := db.DeleteSubmissionsBefore(ctx, f.FormA.ID, sub2.CreatedAt)
 	require.NoError(t, err)
 	assert.EqualValues(t, 1, n)
 	_, err = db.FindSubmission(ctx, sub.ID)
@@ -402,12 +402,12 @@ func testSubmissionsFindAndRetention(t *testing.T, open Opener) {
 	assert.EqualValues(t, 5, vr.Checked)
 
 	// Ids are not reused after the delete: records still name the right one.
-	sub4, recs4 := f.submission(t, f.formB, "d@example.com", "192.0.2.4")
+	sub4, recs4 := f.Submission(t, f.FormB, "d@example.com", "192.0.2.4")
 	require.NoError(t, db.CreateSubmission(ctx, sub4, recs4))
 	assert.Greater(t, sub4.ID, sub3.ID)
 
 	requireCode(t, formbuilder.EINVALID, db.CreateSubmission(ctx, &formbuilder.Submission{}, nil))
-	requireCode(t, formbuilder.EINVALID, db.CreateSubmission(ctx, &formbuilder.Submission{FormID: f.formA.ID},
+	requireCode(t, formbuilder.EINVALID, db.CreateSubmission(ctx, &formbuilder.Submission{FormID: f.FormA.ID},
 		[]*formbuilder.ConsentRecord{{Action: formbuilder.ActionWithdrawn}}))
 }
 

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,25 +23,6 @@ const (
 // exportBatch is the batch size the backends read exports in; tests fill
 // more than two batches to cross their borders.
 const exportBatch = 1000
-
-// testClock moves one second per reading, so every stored time is distinct
-// and predictable.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newTestClock() *testClock {
-	return &testClock{t: time.Date(2026, 3, 1, 12, 0, 0, 123456789, time.UTC)}
-}
-
-// Now returns the next second.
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(time.Second)
-	return c.t
-}
 
 // env is one test's backend with the helpers the tests share.
 type env struct {
@@ -61,7 +41,7 @@ func newEnv(t testing.TB, open Opener, o ...Options) *env {
 		opt = o[0]
 	}
 	if opt.Clock == nil {
-		opt.Clock = newTestClock().Now
+		opt.Clock = NewTestClock().Now
 	}
 	b := open(t, opt)
 	return &env{Backend: b, db: b.Store, ctx: context.Background(), now: opt.Clock}
@@ -86,80 +66,15 @@ func hashOf(s string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// fixture is a small installation: a user, two consents and two forms
-// (A asks for both consents, B for the second only).
+// fixture is the suite's Fixture with its backend.
 type fixture struct {
 	*env
-	user     *formbuilder.User
-	c1, c2   *formbuilder.Consent
-	formA    *formbuilder.Form
-	formB    *formbuilder.Form
-	submitNo int
-}
-
-func content(text string) formbuilder.ConsentContent {
-	return formbuilder.ConsentContent{Text: "<p>" + text + "</p>", Label: "I agree to the %terms%.", Language: "en"}
+	*Fixture
 }
 
 func newFixture(t testing.TB, e *env) *fixture {
 	t.Helper()
-	db, ctx := e.db, e.ctx
-	f := &fixture{env: e}
-	f.user = &formbuilder.User{Email: "owner@example.com", Name: "Olga Owner"}
-	require.NoError(t, db.CreateUser(ctx, f.user))
-	f.c1 = &formbuilder.Consent{Name: "Newsletter", Type: formbuilder.ConsentCustom}
-	require.NoError(t, db.CreateConsent(ctx, f.c1, content("We send you news."), "olga"))
-	f.c2 = &formbuilder.Consent{Name: "Privacy", Type: formbuilder.ConsentCustom}
-	require.NoError(t, db.CreateConsent(ctx, f.c2, content("We process your data."), "olga"))
-	f.formA = newForm("Contact A", f.user.ID, f.c1.ID, f.c2.ID)
-	require.NoError(t, db.CreateForm(ctx, f.formA))
-	f.formB = newForm("Contact B", 0, f.c2.ID)
-	require.NoError(t, db.CreateForm(ctx, f.formB))
-	return f
-}
-
-func newForm(name string, userID int64, consentIDs ...int64) *formbuilder.Form {
-	f := &formbuilder.Form{
-		Name:     name,
-		Language: "en",
-		Fields: []formbuilder.Field{
-			{Key: "email", Label: "E-mail", Kind: formbuilder.KindEmail, Required: true},
-			{Key: "message", Label: "Message", Kind: formbuilder.KindTextarea},
-		},
-		ResponsibleUserID: userID,
-	}
-	for _, id := range consentIDs {
-		f.Consents = append(f.Consents, formbuilder.FormConsent{ConsentID: id, CheckedByDefault: true, Required: true})
-	}
-	return f
-}
-
-// submission builds a valid submission of form with every consent ticked,
-// through formbuilder.ValidateSubmission as the web layer does.
-func (f *fixture) submission(t testing.TB, form *formbuilder.Form, email, ip string) (*formbuilder.Submission, []*formbuilder.ConsentRecord) {
-	t.Helper()
-	in := formbuilder.SubmissionInput{
-		Values:    map[string][]string{"email": {email}, "message": {"hello"}},
-		Consents:  map[int64]formbuilder.ConsentInput{},
-		PageURL:   "https://shop.example.com/contact",
-		IP:        ip,
-		UserAgent: "test-agent",
-	}
-	for _, fc := range form.Consents {
-		in.Consents[fc.ConsentID] = formbuilder.ConsentInput{Checked: true, Initial: true}
-	}
-	sub, recs, err := formbuilder.ValidateSubmission(form, in)
-	require.NoError(t, err)
-	return sub, recs
-}
-
-// submit stores a submission and returns its records.
-func (f *fixture) submit(t testing.TB, form *formbuilder.Form, ip string) []*formbuilder.ConsentRecord {
-	t.Helper()
-	f.submitNo++
-	sub, recs := f.submission(t, form, fmt.Sprintf("visitor%d@example.com", f.submitNo), ip)
-	require.NoError(t, f.db.CreateSubmission(f.ctx, sub, recs))
-	return recs
+	return &fixture{env: e, Fixture: NewFixture(t, e.db)}
 }
 
 // allRecords reads the whole log oldest first.
@@ -180,55 +95,6 @@ func requireVerified(t testing.TB, db Store, checked int64) {
 	require.True(t, vr.OK(), "%+v", vr)
 	if checked >= 0 {
 		require.EqualValues(t, checked, vr.Checked)
-	}
-}
-
-// benchSet is a set of consents and forms to generate many log entries for.
-type benchSet struct {
-	consents []*formbuilder.Consent
-	forms    []*formbuilder.Form
-}
-
-func newBenchSet(t testing.TB, db Store, nConsents, nForms int) *benchSet {
-	t.Helper()
-	ctx := context.Background()
-	s := &benchSet{}
-	for i := 0; i < nConsents; i++ {
-		c := &formbuilder.Consent{Name: fmt.Sprintf("Consent %d", i), Type: formbuilder.ConsentCustom}
-		require.NoError(t, db.CreateConsent(ctx, c, content(fmt.Sprintf("text %d", i)), "bench"))
-		s.consents = append(s.consents, c)
-	}
-	for i := 0; i < nForms; i++ {
-		f := newForm(fmt.Sprintf("Form %d", i), 0, s.consents[0].ID)
-		require.NoError(t, db.CreateForm(ctx, f))
-		s.forms = append(s.forms, f)
-	}
-	return s
-}
-
-// record generates entry i: consents round-robin, forms in runs, visitor
-// addresses scattered over 1,000.
-func (s *benchSet) record(i int) *formbuilder.ConsentRecord {
-	c := s.consents[i%len(s.consents)]
-	f := s.forms[(i/len(s.consents))%len(s.forms)]
-	ip := (i * 7919) % 1000
-	return &formbuilder.ConsentRecord{
-		Action:       formbuilder.ActionGiven,
-		ConsentID:    c.ID,
-		ConsentName:  c.Name,
-		VersionID:    c.Current.ID,
-		VersionNo:    c.Current.Number,
-		TextHash:     c.Current.Hash,
-		FormID:       f.ID,
-		FormKey:      f.Key,
-		Source:       f.Name,
-		PageURL:      "https://shop.example.com/contact?ref=" + fmt.Sprint(i%97),
-		IP:           fmt.Sprintf("10.0.%d.%d", ip/256, ip%256),
-		UserAgent:    "Mozilla/5.0 (X11; Linux x86_64) bench",
-		Subject:      fmt.Sprintf("visitor%d@example.com", i),
-		InitialState: true,
-		Interacted:   i%3 == 0,
-		SubmissionID: int64(i + 1),
 	}
 }
 

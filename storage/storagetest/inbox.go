@@ -52,9 +52,9 @@ func testListSubmissionsPagesAndSearch(t *testing.T, open Opener) {
 		if i == 3 {
 			msg = `Ünïcode <b>"quoted"</b> 50% off_sale`
 		}
-		s := fx.submitValues(t, fx.formA, map[string][]string{"email": {fmt.Sprintf("v%d@example.com", i)}, "message": {msg}})
+		s := fx.submitValues(t, fx.FormA, map[string][]string{"email": {fmt.Sprintf("v%d@example.com", i)}, "message": {msg}})
 		all = append(all, s.ID)
-		fx.submit(t, fx.formB, "192.0.2.1") // another form's submissions interleave
+		fx.Submit(t, fx.FormB, "192.0.2.1") // another form's submissions interleave
 	}
 	rev := func(xs []int64) []int64 {
 		out := make([]int64, len(xs))
@@ -65,22 +65,22 @@ func testListSubmissionsPagesAndSearch(t *testing.T, open Opener) {
 	}
 	newestFirst := rev(all)
 
-	page, err := db.ListSubmissions(ctx, formbuilder.SubmissionFilter{FormID: fx.formA.ID, Limit: 3})
+	page, err := db.ListSubmissions(ctx, formbuilder.SubmissionFilter{FormID: fx.FormA.ID, Limit: 3})
 	require.NoError(t, err)
 	assert.Equal(t, newestFirst[:3], ids(page))
-	page, err = db.ListSubmissions(ctx, formbuilder.SubmissionFilter{FormID: fx.formA.ID, Limit: 3, BeforeID: page[2].ID})
+	page, err = db.ListSubmissions(ctx, formbuilder.SubmissionFilter{FormID: fx.FormA.ID, Limit: 3, BeforeID: page[2].ID})
 	require.NoError(t, err)
 	assert.Equal(t, newestFirst[3:6], ids(page))
-	page, err = db.ListSubmissions(ctx, formbuilder.SubmissionFilter{FormID: fx.formA.ID, Limit: 3, BeforeID: page[2].ID})
+	page, err = db.ListSubmissions(ctx, formbuilder.SubmissionFilter{FormID: fx.FormA.ID, Limit: 3, BeforeID: page[2].ID})
 	require.NoError(t, err)
 	assert.Equal(t, newestFirst[6:], ids(page))
 	// The newer direction: the page just above an id, still newest first.
-	page, err = db.ListSubmissions(ctx, formbuilder.SubmissionFilter{FormID: fx.formA.ID, Limit: 3, AfterID: all[1]})
+	page, err = db.ListSubmissions(ctx, formbuilder.SubmissionFilter{FormID: fx.FormA.ID, Limit: 3, AfterID: all[1]})
 	require.NoError(t, err)
 	assert.Equal(t, []int64{all[4], all[3], all[2]}, ids(page))
 
 	first := page[2]
-	assert.Equal(t, fx.formA.ID, first.FormID)
+	assert.Equal(t, fx.FormA.ID, first.FormID)
 	assert.Equal(t, "https://shop.example.com/contact", first.PageURL)
 	assert.Equal(t, "192.0.2.7", first.IP)
 	assert.Equal(t, "test-agent", first.UserAgent)
@@ -88,7 +88,7 @@ func testListSubmissionsPagesAndSearch(t *testing.T, open Opener) {
 
 	search := func(q string) []int64 {
 		t.Helper()
-		got, err := db.ListSubmissions(ctx, formbuilder.SubmissionFilter{FormID: fx.formA.ID, Query: q})
+		got, err := db.ListSubmissions(ctx, formbuilder.SubmissionFilter{FormID: fx.FormA.ID, Query: q})
 		require.NoError(t, err)
 		return ids(got)
 	}
@@ -103,7 +103,7 @@ func testListSubmissionsPagesAndSearch(t *testing.T, open Opener) {
 
 	_, err = db.ListSubmissions(ctx, formbuilder.SubmissionFilter{})
 	requireCode(t, formbuilder.EINVALID, err)
-	_, err = db.ListSubmissions(ctx, formbuilder.SubmissionFilter{FormID: fx.formA.ID, Query: string(bytes.Repeat([]byte("x"), 201))})
+	_, err = db.ListSubmissions(ctx, formbuilder.SubmissionFilter{FormID: fx.FormA.ID, Query: string(bytes.Repeat([]byte("x"), 201))})
 	requireCode(t, formbuilder.EINVALID, err)
 }
 
@@ -114,11 +114,11 @@ func testExportSubmissionsBatchesAndRecords(t *testing.T, open Opener) {
 	ctx := context.Background()
 	// More than one export batch, inserted in one transaction for speed.
 	n := exportBatch*2 + 17
-	bulkSubmissions(t, e, fx.formA.ID, fx.formA.Key, n, time.Now().UTC())
-	s := fx.submitValues(t, fx.formA, map[string][]string{"email": {"last@example.com"}})
+	bulkSubmissions(t, e, fx.FormA.ID, fx.FormA.Key, n, time.Now().UTC())
+	s := fx.submitValues(t, fx.FormA, map[string][]string{"email": {"last@example.com"}})
 
 	var got []int64
-	require.NoError(t, db.ExportSubmissions(ctx, formbuilder.SubmissionFilter{FormID: fx.formA.ID},
+	require.NoError(t, db.ExportSubmissions(ctx, formbuilder.SubmissionFilter{FormID: fx.FormA.ID},
 		func(s *formbuilder.Submission) error {
 			got = append(got, s.ID)
 			return nil
@@ -128,21 +128,21 @@ func testExportSubmissionsBatchesAndRecords(t *testing.T, open Opener) {
 		require.Less(t, got[i-1], got[i], "oldest first")
 	}
 	got = got[:0]
-	require.NoError(t, db.ExportSubmissions(ctx, formbuilder.SubmissionFilter{FormID: fx.formA.ID, AfterID: 10, Limit: 5},
+	require.NoError(t, db.ExportSubmissions(ctx, formbuilder.SubmissionFilter{FormID: fx.FormA.ID, AfterID: 10, Limit: 5},
 		func(s *formbuilder.Submission) error {
 			got = append(got, s.ID)
 			return nil
 		}))
 	assert.Equal(t, []int64{11, 12, 13, 14, 15}, got)
 	got = got[:0]
-	require.NoError(t, db.ExportSubmissions(ctx, formbuilder.SubmissionFilter{FormID: fx.formA.ID, Query: "last@"},
+	require.NoError(t, db.ExportSubmissions(ctx, formbuilder.SubmissionFilter{FormID: fx.FormA.ID, Query: "last@"},
 		func(s *formbuilder.Submission) error {
 			got = append(got, s.ID)
 			return nil
 		}))
 	assert.Equal(t, []int64{s.ID}, got)
 	stop := fmt.Errorf("stop")
-	err := db.ExportSubmissions(ctx, formbuilder.SubmissionFilter{FormID: fx.formA.ID}, func(*formbuilder.Submission) error { return stop })
+	err := db.ExportSubmissions(ctx, formbuilder.SubmissionFilter{FormID: fx.FormA.ID}, func(*formbuilder.Submission) error { return stop })
 	assert.ErrorIs(t, err, stop)
 
 	recs, err := db.RecordsOfSubmission(ctx, s.ID)
@@ -174,14 +174,14 @@ func testExport100kFlatMemory(t *testing.T, open Opener) {
 	db := e.db
 	fx := newFixture(t, e)
 	start := time.Now()
-	bulkSubmissions(t, e, fx.formA.ID, fx.formA.Key, rows, time.Now().UTC())
+	bulkSubmissions(t, e, fx.FormA.ID, fx.FormA.Key, rows, time.Now().UTC())
 	fill := time.Since(start)
 
 	var at1k, peak uint64
 	var samples int
 	cw := &countingWriter{}
 	start = time.Now()
-	n, err := formbuilder.ExportSubmissions(context.Background(), db, formbuilder.SubmissionFilter{}, fx.formA,
+	n, err := formbuilder.ExportSubmissions(context.Background(), db, formbuilder.SubmissionFilter{}, fx.FormA,
 		formbuilder.FormatCSV, cw, func(done int64) {
 			var ms runtime.MemStats
 			runtime.ReadMemStats(&ms)
@@ -225,14 +225,14 @@ func testSubmissionCSVExport(t *testing.T, open Opener) {
 	fx := newFixture(t, e)
 	ctx := context.Background()
 	var buf bytes.Buffer
-	n, err := formbuilder.ExportSubmissions(ctx, db, formbuilder.SubmissionFilter{}, fx.formA, formbuilder.FormatCSV, &buf, nil)
+	n, err := formbuilder.ExportSubmissions(ctx, db, formbuilder.SubmissionFilter{}, fx.FormA, formbuilder.FormatCSV, &buf, nil)
 	require.NoError(t, err)
 	assert.Zero(t, n)
 	assert.Equal(t, "id,time,subject,page_url,ip,email,message,other_values\n", buf.String())
 
-	bulkSubmissions(t, e, fx.formA.ID, fx.formA.Key, 3, time.Date(2026, 4, 1, 8, 0, 0, 0, time.UTC))
+	bulkSubmissions(t, e, fx.FormA.ID, fx.FormA.Key, 3, time.Date(2026, 4, 1, 8, 0, 0, 0, time.UTC))
 	buf.Reset()
-	_, err = formbuilder.ExportSubmissions(ctx, db, formbuilder.SubmissionFilter{}, fx.formA, formbuilder.FormatCSV, &buf, nil)
+	_, err = formbuilder.ExportSubmissions(ctx, db, formbuilder.SubmissionFilter{}, fx.FormA, formbuilder.FormatCSV, &buf, nil)
 	require.NoError(t, err)
 	recs, err := csv.NewReader(&buf).ReadAll()
 	require.NoError(t, err)
@@ -242,7 +242,7 @@ func testSubmissionCSVExport(t *testing.T, open Opener) {
 		"'=HYPERLINK(\"http://evil.example\") line one\nline two, with a comma and \"quotes\" 0", ""}, recs[1])
 
 	buf.Reset()
-	_, err = formbuilder.ExportSubmissions(ctx, db, formbuilder.SubmissionFilter{}, fx.formA, formbuilder.FormatNDJSON, &buf, nil)
+	_, err = formbuilder.ExportSubmissions(ctx, db, formbuilder.SubmissionFilter{}, fx.FormA, formbuilder.FormatNDJSON, &buf, nil)
 	require.NoError(t, err)
 	lines := bytes.Split(bytes.TrimSpace(buf.Bytes()), []byte("\n"))
 	require.Len(t, lines, 3)
@@ -250,7 +250,7 @@ func testSubmissionCSVExport(t *testing.T, open Opener) {
 	require.NoError(t, json.Unmarshal(lines[2], &s))
 	assert.Equal(t, int64(3), s.ID)
 	assert.Contains(t, s.Values["message"][0], "=HYPERLINK", "NDJSON keeps values as they are")
-	_, err = formbuilder.ExportSubmissions(ctx, db, formbuilder.SubmissionFilter{}, fx.formA, "xml", io.Discard, nil)
+	_, err = formbuilder.ExportSubmissions(ctx, db, formbuilder.SubmissionFilter{}, fx.FormA, "xml", io.Discard, nil)
 	requireCode(t, formbuilder.EINVALID, err)
 }
 

@@ -22,8 +22,8 @@ func testConsentLogIsAppendOnlyInTheDatabase(t *testing.T, open Opener) {
 	e := newEnv(t, open)
 	db := e.db
 	f := newFixture(t, e)
-	f.submit(t, f.formA, "192.0.2.1")
-	f.submit(t, f.formA, "192.0.2.2")
+	f.Submit(t, f.FormA, "192.0.2.1")
+	f.Submit(t, f.FormA, "192.0.2.2")
 	ctx := context.Background()
 
 	for name, q := range AppendOnlyAttacks {
@@ -81,7 +81,7 @@ func recordArgs(r *formbuilder.ConsentRecord) []any {
 func testInsertGuardRejectsForks(t *testing.T, open Opener) {
 	e := newEnv(t, open)
 	f := newFixture(t, e)
-	recs := f.submit(t, f.formA, "192.0.2.1")
+	recs := f.Submit(t, f.FormA, "192.0.2.1")
 	ctx := context.Background()
 	// A record with the right next id but a stale prev hash (a second
 	// writer that missed an append) is refused by the database.
@@ -107,7 +107,7 @@ func testSubmissionIsOneTransaction(t *testing.T, open Opener) {
 	db := e.db
 	f := newFixture(t, e)
 	ctx := context.Background()
-	sub, recs := f.submission(t, f.formA, "a@example.com", "192.0.2.1")
+	sub, recs := f.Submission(t, f.FormA, "a@example.com", "192.0.2.1")
 	require.Len(t, recs, 2)
 	recs[1].VersionID = 9999 // no such version: a foreign key violation on the 2nd record
 
@@ -120,7 +120,7 @@ func testSubmissionIsOneTransaction(t *testing.T, open Opener) {
 	assert.Empty(t, recs[0].Hash)
 
 	// The chain head was restored: the next submission links to genesis.
-	ok := f.submit(t, f.formA, "192.0.2.1")
+	ok := f.Submit(t, f.FormA, "192.0.2.1")
 	assert.EqualValues(t, 1, ok[0].ID)
 	assert.Equal(t, formbuilder.GenesisHash, ok[0].PrevHash)
 	vr, err := db.Verify(ctx)
@@ -140,11 +140,11 @@ func testGroupCommitConcurrent(t *testing.T, open Opener) {
 	}
 	all := make([]sent, n)
 	for i := range all {
-		form := f.formA
+		form := f.FormA
 		if i%3 == 0 {
-			form = f.formB
+			form = f.FormB
 		}
-		sub, recs := f.submission(t, form, fmt.Sprintf("v%d@example.com", i), fmt.Sprintf("198.51.100.%d", i%250))
+		sub, recs := f.Submission(t, form, fmt.Sprintf("v%d@example.com", i), fmt.Sprintf("198.51.100.%d", i%250))
 		all[i] = sent{sub, recs}
 	}
 	errs := make([]error, n)
@@ -203,7 +203,7 @@ func testGroupCommitBadSubmissionFailsAlone(t *testing.T, open Opener) {
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := 0; i < n; i++ {
-		subs[i], recs[i] = f.submission(t, f.formA, fmt.Sprintf("v%d@example.com", i), "203.0.113.7")
+		subs[i], recs[i] = f.Submission(t, f.FormA, fmt.Sprintf("v%d@example.com", i), "203.0.113.7")
 		if i == bad {
 			recs[i][0].VersionID = 9999 // passes the checks, fails the foreign key
 		}
@@ -255,13 +255,13 @@ func testCancelledBeforeTakenIsNotStored(t *testing.T, open Opener) {
 	resume := e.PauseWriter()
 
 	// The first occupies the writer; the second waits in the queue.
-	first, firstRecs := f.submission(t, f.formB, "a@example.com", "192.0.2.1")
+	first, firstRecs := f.Submission(t, f.FormB, "a@example.com", "192.0.2.1")
 	firstErr := make(chan error)
 	go func() { firstErr <- db.CreateSubmission(ctx, first, firstRecs) }()
 	require.Eventually(t, func() bool { return e.Stats().Batches == 1 }, waitLong, waitTick)
 
 	cctx, cancel := context.WithCancel(ctx)
-	second, secondRecs := f.submission(t, f.formB, "b@example.com", "192.0.2.2")
+	second, secondRecs := f.Submission(t, f.FormB, "b@example.com", "192.0.2.2")
 	secondErr := make(chan error)
 	go func() { secondErr <- db.CreateSubmission(cctx, second, secondRecs) }()
 	require.Eventually(t, func() bool { return e.Stats().Queued == 1 }, waitLong, waitTick)
@@ -284,7 +284,7 @@ func testTakenSubmissionOutlivesCancel(t *testing.T, open Opener) {
 	ctx := context.Background()
 	resume := e.PauseWriter()
 	cctx, cancel := context.WithCancel(ctx)
-	sub, recs := f.submission(t, f.formB, "a@example.com", "192.0.2.1")
+	sub, recs := f.Submission(t, f.FormB, "a@example.com", "192.0.2.1")
 	done := make(chan error)
 	go func() { done <- db.CreateSubmission(cctx, sub, recs) }()
 	require.Eventually(t, func() bool { return e.Stats().Batches == 1 }, waitLong, waitTick)
@@ -302,7 +302,7 @@ func testVerifyDetectsTampering(t *testing.T, open Opener) {
 		e := newEnv(t, open)
 		f := newFixture(t, e)
 		for i := 0; i < 5; i++ {
-			f.submit(t, f.formA, "192.0.2.1") // 2 records each: ids 1..10
+			f.Submit(t, f.FormA, "192.0.2.1") // 2 records each: ids 1..10
 		}
 		requireVerified(t, e.db, 10)
 		return e
@@ -362,8 +362,8 @@ func testWithdraw(t *testing.T, open Opener) {
 	db := e.db
 	f := newFixture(t, e)
 	ctx := context.Background()
-	recs := f.submit(t, f.formA, "192.0.2.1")
-	other := f.submit(t, f.formB, "192.0.2.2")
+	recs := f.Submit(t, f.FormA, "192.0.2.1")
+	other := f.Submit(t, f.FormB, "192.0.2.2")
 
 	w, err := db.Withdraw(ctx, recs[0].ID, "198.51.100.1", "withdrawing-agent")
 	require.NoError(t, err)
@@ -395,7 +395,7 @@ func testWithdraw(t *testing.T, open Opener) {
 	requireCode(t, formbuilder.ENOTFOUND, err)
 
 	// Failed withdrawals left the chain alone.
-	next := f.submit(t, f.formB, "192.0.2.3")
+	next := f.Submit(t, f.FormB, "192.0.2.3")
 	assert.Equal(t, w.ID+1, next[0].ID)
 	assert.Equal(t, w.Hash, next[0].PrevHash)
 	vr, err := db.Verify(ctx)
@@ -428,11 +428,11 @@ func testListRecordsFiltersAndPagination(t *testing.T, open Opener) {
 	ctx := context.Background()
 	ips := []string{"192.0.2.1", "192.0.2.2", "2001:db8::1"}
 	for i := 0; i < 30; i++ {
-		form := f.formA
+		form := f.FormA
 		if i%4 == 0 {
-			form = f.formB
+			form = f.FormB
 		}
-		f.submit(t, form, ips[i%len(ips)])
+		f.Submit(t, form, ips[i%len(ips)])
 	}
 	_, err := db.Withdraw(ctx, 3, "192.0.2.9", "")
 	require.NoError(t, err)
@@ -442,14 +442,14 @@ func testListRecordsFiltersAndPagination(t *testing.T, open Opener) {
 
 	filters := map[string]formbuilder.RecordFilter{
 		"none":          {},
-		"consent":       {ConsentID: f.c1.ID},
-		"form":          {FormID: f.formB.ID},
+		"consent":       {ConsentID: f.C1.ID},
+		"form":          {FormID: f.FormB.ID},
 		"ip":            {IP: "2001:db8::1"},
-		"consent+ip":    {ConsentID: f.c2.ID, IP: "192.0.2.2"},
-		"form+consent":  {FormID: f.formA.ID, ConsentID: f.c2.ID},
+		"consent+ip":    {ConsentID: f.C2.ID, IP: "192.0.2.2"},
+		"form+consent":  {FormID: f.FormA.ID, ConsentID: f.C2.ID},
 		"since":         {Since: mid},
 		"until":         {Until: mid},
-		"range+form":    {Since: all[5].Time, Until: mid, FormID: f.formA.ID},
+		"range+form":    {Since: all[5].Time, Until: mid, FormID: f.FormA.ID},
 		"query subject": {Query: "VISITOR1"},
 		"query source":  {Query: "contact b"},
 		"query user":    {Query: "olga"},
@@ -509,10 +509,10 @@ func testListRecordsFiltersAndPagination(t *testing.T, open Opener) {
 func testExportRecordsBatchesAndBounds(t *testing.T, open Opener) {
 	e := newEnv(t, open)
 	db := e.db
-	s := newBenchSet(t, db, 3, 2)
+	s := NewBenchSet(t, db, 3, 2)
 	ctx := context.Background()
 	const n = 2*exportBatch + 37
-	bulkAppend(t, e, n, s.record)
+	bulkAppend(t, e, n, s.Record)
 	var ids []int64
 	require.NoError(t, db.ExportRecords(ctx, formbuilder.RecordFilter{}, func(r *formbuilder.ConsentRecord) error {
 		ids = append(ids, r.ID)
@@ -550,8 +550,8 @@ func testExportRecordsBatchesAndBounds(t *testing.T, open Opener) {
 func testSearchIsBounded(t *testing.T, open Opener) {
 	e := newEnv(t, open, Options{SearchTimeout: time.Nanosecond})
 	db := e.db
-	s := newBenchSet(t, db, 3, 2)
-	bulkAppend(t, e, 5000, s.record)
+	s := NewBenchSet(t, db, 3, 2)
+	bulkAppend(t, e, 5000, s.Record)
 	_, err := db.ListRecords(context.Background(), formbuilder.RecordFilter{Query: "no such text"})
 	requireCode(t, formbuilder.EINVALID, err)
 	assert.Contains(t, formbuilder.ErrorFields(err), "query")
@@ -570,7 +570,7 @@ func testTwoHandlesShareOneChain(t *testing.T, open Opener) {
 	errs := make(chan error, 100)
 	for i := 0; i < 50; i++ {
 		for _, h := range []Store{db, other} {
-			sub, recs := f.submission(t, f.formA, fmt.Sprintf("v%d@example.com", i), "192.0.2.1")
+			sub, recs := f.Submission(t, f.FormA, fmt.Sprintf("v%d@example.com", i), "192.0.2.1")
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -599,7 +599,7 @@ func testGroupCommitMixedBatch(t *testing.T, open Opener) {
 	db := e.db
 	f := newFixture(t, e)
 	ctx := context.Background()
-	first := f.submit(t, f.formA, "192.0.2.1")
+	first := f.Submit(t, f.FormA, "192.0.2.1")
 
 	resume := e.PauseWriter()
 	var wg sync.WaitGroup
@@ -618,7 +618,7 @@ func testGroupCommitMixedBatch(t *testing.T, open Opener) {
 		}, waitLong, waitTick)
 	}
 	for i := 0; i < 3; i++ {
-		subs[i], recs[i] = f.submission(t, f.formA, fmt.Sprintf("m%d@example.com", i), "203.0.113.8")
+		subs[i], recs[i] = f.Submission(t, f.FormA, fmt.Sprintf("m%d@example.com", i), "203.0.113.8")
 	}
 	queue(0, func() { subErrs[0] = db.CreateSubmission(ctx, subs[0], recs[0]) })
 	queue(1, func() { subErrs[1] = db.CreateSubmission(ctx, subs[1], recs[1]) })

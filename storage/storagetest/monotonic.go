@@ -25,12 +25,12 @@ func testEntryTimesNeverGoBackwards(t *testing.T, open Opener) {
 	db := e.db
 	f := newFixture(t, e)
 
-	first := f.submit(t, f.formB, "192.0.2.1")
+	first := f.Submit(t, f.FormB, "192.0.2.1")
 	set(now.Add(-time.Hour)) // the clock steps back an hour
-	second := f.submit(t, f.formB, "192.0.2.2")
+	second := f.Submit(t, f.FormB, "192.0.2.2")
 	require.False(t, second[0].Time.Before(first[0].Time), "stored time follows its predecessor")
 	set(time.Date(2026, 5, 1, 13, 0, 0, 0, time.UTC))
-	third := f.submit(t, f.formB, "192.0.2.3")
+	third := f.Submit(t, f.FormB, "192.0.2.3")
 
 	all := allRecords(t, db)
 	for i := 1; i < len(all); i++ {

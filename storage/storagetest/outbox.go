@@ -41,17 +41,17 @@ func testNotificationsAreStoredWithTheForm(t *testing.T, open Opener) {
 	db := e.db
 	fx := newFixture(t, e)
 	ctx := context.Background()
-	got, err := db.FindFormByID(ctx, fx.formA.ID)
+	got, err := db.FindFormByID(ctx, fx.FormA.ID)
 	require.NoError(t, err)
 	assert.Empty(t, got.Notifications.Webhooks)
 	assert.Empty(t, got.Notifications.Emails)
 
-	withNotifications(t, db, fx.formA, testNotifications)
-	got, err = db.FindFormByKey(ctx, fx.formA.Key)
+	withNotifications(t, db, fx.FormA, testNotifications)
+	got, err = db.FindFormByKey(ctx, fx.FormA.Key)
 	require.NoError(t, err)
 	assert.Equal(t, testNotifications, got.Notifications)
 
-	f := newForm("With receivers", 0, fx.c1.ID)
+	f := NewForm("With receivers", 0, fx.C1.ID)
 	f.Notifications = formbuilder.Notifications{Emails: []string{"x@example.com"}}
 	require.NoError(t, db.CreateForm(ctx, f))
 	assert.Equal(t, []string{"x@example.com"}, f.Notifications.Emails, "CreateForm reloads the stored form")
@@ -71,16 +71,16 @@ func testSubmissionQueuesDeliveries(t *testing.T, open Opener) {
 	db := e.db
 	fx := newFixture(t, e)
 	ctx := context.Background()
-	withNotifications(t, db, fx.formA, testNotifications)
+	withNotifications(t, db, fx.FormA, testNotifications)
 	drain(db.OutboxSignal())
 
-	fx.submit(t, fx.formB, "192.0.2.1")
+	fx.Submit(t, fx.FormB, "192.0.2.1")
 	select {
 	case <-db.OutboxSignal():
 		t.Fatal("a form without receivers queues nothing and signals nothing")
 	default:
 	}
-	recs := fx.submit(t, fx.formA, "192.0.2.2")
+	recs := fx.Submit(t, fx.FormA, "192.0.2.2")
 	subID := recs[0].SubmissionID
 	select {
 	case <-db.OutboxSignal():
@@ -88,7 +88,7 @@ func testSubmissionQueuesDeliveries(t *testing.T, open Opener) {
 		t.Fatal("no signal after a submission with receivers")
 	}
 
-	msgs, err := db.ListOutbox(ctx, formbuilder.OutboxFilter{FormID: fx.formA.ID})
+	msgs, err := db.ListOutbox(ctx, formbuilder.OutboxFilter{FormID: fx.FormA.ID})
 	require.NoError(t, err)
 	targets := map[string]string{}
 	for _, m := range msgs {
@@ -106,7 +106,7 @@ func testSubmissionQueuesDeliveries(t *testing.T, open Opener) {
 	}, targets)
 	assert.Len(t, msgs, 4, "the duplicate address gets one mail")
 
-	other, err := db.ListOutbox(ctx, formbuilder.OutboxFilter{FormID: fx.formB.ID})
+	other, err := db.ListOutbox(ctx, formbuilder.OutboxFilter{FormID: fx.FormB.ID})
 	require.NoError(t, err)
 	assert.Empty(t, other)
 	mine, err := db.ListOutbox(ctx, formbuilder.OutboxFilter{SubmissionID: subID, Kind: formbuilder.DeliveryEmail})
@@ -121,11 +121,11 @@ func testSubmissionAndOutboxAreOneTransaction(t *testing.T, open Opener) {
 	db := e.db
 	fx := newFixture(t, e)
 	ctx := context.Background()
-	withNotifications(t, db, fx.formA, testNotifications)
-	require.NoError(t, e.Exec(ctx, "UPDATE forms SET notifications = '{not json' WHERE id = $1", fx.formA.ID))
+	withNotifications(t, db, fx.FormA, testNotifications)
+	require.NoError(t, e.Exec(ctx, "UPDATE forms SET notifications = '{not json' WHERE id = $1", fx.FormA.ID))
 	before := len(allRecords(t, db))
 
-	sub, recs := fx.submission(t, fx.formA, "lost@example.com", "192.0.2.9")
+	sub, recs := fx.Submission(t, fx.FormA, "lost@example.com", "192.0.2.9")
 	err := db.CreateSubmission(ctx, sub, recs)
 	require.Error(t, err)
 	assert.Zero(t, sub.ID, "undone")
@@ -134,7 +134,7 @@ func testSubmissionAndOutboxAreOneTransaction(t *testing.T, open Opener) {
 	assert.Len(t, allRecords(t, db), before)
 
 	// The other form is unaffected, and the chain is intact.
-	fx.submit(t, fx.formB, "192.0.2.10")
+	fx.Submit(t, fx.FormB, "192.0.2.10")
 	res, err := db.Verify(ctx)
 	require.NoError(t, err)
 	assert.True(t, res.OK())
@@ -145,9 +145,9 @@ func testClaimLeaseAndAttempts(t *testing.T, open Opener) {
 	db := e.db
 	fx := newFixture(t, e)
 	ctx := context.Background()
-	withNotifications(t, db, fx.formA, formbuilder.Notifications{
+	withNotifications(t, db, fx.FormA, formbuilder.Notifications{
 		Webhooks: testNotifications.Webhooks[:1], Emails: []string{"sales@example.com"}})
-	subID := fx.submit(t, fx.formA, "192.0.2.1")[0].SubmissionID
+	subID := fx.Submit(t, fx.FormA, "192.0.2.1")[0].SubmissionID
 	now := time.Now().UTC().Add(time.Hour) // later than the test clock's times
 	lease := now.Add(2 * time.Minute)
 	webhooks := []string{formbuilder.DeliveryWebhook}
@@ -174,7 +174,7 @@ func testClaimLeaseAndAttempts(t *testing.T, open Opener) {
 		Target: m.Target, At: now, Status: 500, Error: "HTTP 500", Duration: 12}
 	require.NoError(t, db.RecordAttempt(ctx, a, next))
 	assert.NotZero(t, a.ID)
-	msgs, err := db.ListOutbox(ctx, formbuilder.OutboxFilter{FormID: fx.formA.ID, Kind: formbuilder.DeliveryWebhook})
+	msgs, err := db.ListOutbox(ctx, formbuilder.OutboxFilter{FormID: fx.FormA.ID, Kind: formbuilder.DeliveryWebhook})
 	require.NoError(t, err)
 	require.Len(t, msgs, 1)
 	assert.Equal(t, 1, msgs[0].Attempts)
@@ -187,7 +187,7 @@ func testClaimLeaseAndAttempts(t *testing.T, open Opener) {
 	require.Len(t, got, 1)
 	require.NoError(t, db.RecordAttempt(ctx, &formbuilder.DeliveryAttempt{MessageID: m.ID, FormID: m.FormID,
 		Kind: m.Kind, Target: m.Target, At: next, Status: 204, Delivered: true}, time.Time{}))
-	msgs, err = db.ListOutbox(ctx, formbuilder.OutboxFilter{FormID: fx.formA.ID, Kind: formbuilder.DeliveryWebhook})
+	msgs, err = db.ListOutbox(ctx, formbuilder.OutboxFilter{FormID: fx.FormA.ID, Kind: formbuilder.DeliveryWebhook})
 	require.NoError(t, err)
 	assert.Equal(t, formbuilder.OutboxDelivered, msgs[0].State())
 	assert.Equal(t, 2, msgs[0].Attempts)
@@ -202,14 +202,14 @@ func testClaimLeaseAndAttempts(t *testing.T, open Opener) {
 	require.Len(t, email, 1)
 	require.NoError(t, db.RecordAttempt(ctx, &formbuilder.DeliveryAttempt{MessageID: email[0].ID, FormID: m.FormID,
 		Kind: formbuilder.DeliveryEmail, Target: email[0].Target, At: now, Error: "connection refused"}, time.Time{}))
-	pending, err := db.ListOutbox(ctx, formbuilder.OutboxFilter{FormID: fx.formA.ID, Pending: true})
+	pending, err := db.ListOutbox(ctx, formbuilder.OutboxFilter{FormID: fx.FormA.ID, Pending: true})
 	require.NoError(t, err)
 	assert.Empty(t, pending)
-	all, err := db.ListOutbox(ctx, formbuilder.OutboxFilter{FormID: fx.formA.ID, Kind: formbuilder.DeliveryEmail})
+	all, err := db.ListOutbox(ctx, formbuilder.OutboxFilter{FormID: fx.FormA.ID, Kind: formbuilder.DeliveryEmail})
 	require.NoError(t, err)
 	assert.Equal(t, formbuilder.OutboxFailed, all[0].State())
 
-	log, err := db.ListAttempts(ctx, fx.formA.ID, 10)
+	log, err := db.ListAttempts(ctx, fx.FormA.ID, 10)
 	require.NoError(t, err)
 	require.Len(t, log, 3)
 	assert.Equal(t, "connection refused", log[0].Error, "newest first")
@@ -228,17 +228,17 @@ func testEnqueueTestOnlyForConfiguredReceivers(t *testing.T, open Opener) {
 	db := e.db
 	fx := newFixture(t, e)
 	ctx := context.Background()
-	withNotifications(t, db, fx.formA, testNotifications)
+	withNotifications(t, db, fx.FormA, testNotifications)
 	drain(db.OutboxSignal())
 
-	m := &formbuilder.OutboxMessage{FormID: fx.formA.ID, Kind: formbuilder.DeliveryWebhook, Target: "https://evil.example/"}
+	m := &formbuilder.OutboxMessage{FormID: fx.FormA.ID, Kind: formbuilder.DeliveryWebhook, Target: "https://evil.example/"}
 	requireCode(t, formbuilder.EINVALID, db.EnqueueTest(ctx, m))
-	m = &formbuilder.OutboxMessage{FormID: fx.formA.ID, Kind: formbuilder.DeliveryEmail, Target: "someone@else.example"}
+	m = &formbuilder.OutboxMessage{FormID: fx.FormA.ID, Kind: formbuilder.DeliveryEmail, Target: "someone@else.example"}
 	requireCode(t, formbuilder.EINVALID, db.EnqueueTest(ctx, m))
 	requireCode(t, formbuilder.ENOTFOUND, db.EnqueueTest(ctx, &formbuilder.OutboxMessage{FormID: 999,
 		Kind: formbuilder.DeliveryEmail, Target: "x@example.com"}))
 
-	m = &formbuilder.OutboxMessage{FormID: fx.formA.ID, Kind: formbuilder.DeliveryEmail, Target: "boss@example.com"}
+	m = &formbuilder.OutboxMessage{FormID: fx.FormA.ID, Kind: formbuilder.DeliveryEmail, Target: "boss@example.com"}
 	require.NoError(t, db.EnqueueTest(ctx, m))
 	assert.NotZero(t, m.ID)
 	assert.True(t, m.Test)
@@ -248,10 +248,10 @@ func testEnqueueTestOnlyForConfiguredReceivers(t *testing.T, open Opener) {
 	default:
 		t.Fatal("no signal after a test was queued")
 	}
-	w := &formbuilder.OutboxMessage{FormID: fx.formA.ID, Kind: formbuilder.DeliveryWebhook, Target: "https://hooks.example.com/b"}
+	w := &formbuilder.OutboxMessage{FormID: fx.FormA.ID, Kind: formbuilder.DeliveryWebhook, Target: "https://hooks.example.com/b"}
 	require.NoError(t, db.EnqueueTest(ctx, w))
 	assert.Greater(t, w.ID, m.ID)
-	msgs, err := db.ListOutbox(ctx, formbuilder.OutboxFilter{FormID: fx.formA.ID})
+	msgs, err := db.ListOutbox(ctx, formbuilder.OutboxFilter{FormID: fx.FormA.ID})
 	require.NoError(t, err)
 	require.Len(t, msgs, 2)
 	assert.Zero(t, msgs[0].SubmissionID)
@@ -265,25 +265,25 @@ func testRetentionDropsOutboxAndPruneBoundsTheLog(t *testing.T, open Opener) {
 	db := e.db
 	fx := newFixture(t, e)
 	ctx := context.Background()
-	withNotifications(t, db, fx.formA, formbuilder.Notifications{Webhooks: testNotifications.Webhooks[:1]})
-	old := fx.submit(t, fx.formA, "192.0.2.1")[0].SubmissionID
+	withNotifications(t, db, fx.FormA, formbuilder.Notifications{Webhooks: testNotifications.Webhooks[:1]})
+	old := fx.Submit(t, fx.FormA, "192.0.2.1")[0].SubmissionID
 	oldMsgs, err := db.ListOutbox(ctx, formbuilder.OutboxFilter{SubmissionID: old})
 	require.NoError(t, err)
 	require.Len(t, oldMsgs, 1)
 	require.NoError(t, db.RecordAttempt(ctx, &formbuilder.DeliveryAttempt{MessageID: oldMsgs[0].ID,
-		FormID: fx.formA.ID, SubmissionID: old, Kind: formbuilder.DeliveryWebhook, Target: oldMsgs[0].Target,
+		FormID: fx.FormA.ID, SubmissionID: old, Kind: formbuilder.DeliveryWebhook, Target: oldMsgs[0].Target,
 		Error: "HTTP 503", Status: 503}, time.Now().Add(time.Hour)))
 	cut := e.now()
-	newer := fx.submit(t, fx.formA, "192.0.2.2")[0].SubmissionID
+	newer := fx.Submit(t, fx.FormA, "192.0.2.2")[0].SubmissionID
 
-	n, err := db.DeleteSubmissionsBefore(ctx, fx.formA.ID, cut)
+	n, err := db.DeleteSubmissionsBefore(ctx, fx.FormA.ID, cut)
 	require.NoError(t, err)
 	assert.Equal(t, int64(1), n)
-	left, err := db.ListOutbox(ctx, formbuilder.OutboxFilter{FormID: fx.formA.ID})
+	left, err := db.ListOutbox(ctx, formbuilder.OutboxFilter{FormID: fx.FormA.ID})
 	require.NoError(t, err)
 	require.Len(t, left, 1)
 	assert.Equal(t, newer, left[0].SubmissionID)
-	log, err := db.ListAttempts(ctx, fx.formA.ID, 10)
+	log, err := db.ListAttempts(ctx, fx.FormA.ID, 10)
 	require.NoError(t, err)
 	assert.Len(t, log, 1, "the attempt log outlives the message")
 	recs, err := db.RecordsOfSubmission(ctx, old)
@@ -292,16 +292,16 @@ func testRetentionDropsOutboxAndPruneBoundsTheLog(t *testing.T, open Opener) {
 
 	// An attempt for a message that is gone only adds to the log.
 	require.NoError(t, db.RecordAttempt(ctx, &formbuilder.DeliveryAttempt{MessageID: oldMsgs[0].ID,
-		FormID: fx.formA.ID, Kind: formbuilder.DeliveryWebhook, Target: oldMsgs[0].Target, Delivered: true}, time.Time{}))
+		FormID: fx.FormA.ID, Kind: formbuilder.DeliveryWebhook, Target: oldMsgs[0].Target, Delivered: true}, time.Time{}))
 
 	// Finish the remaining message, then prune everything older than now.
 	require.NoError(t, db.RecordAttempt(ctx, &formbuilder.DeliveryAttempt{MessageID: left[0].ID,
-		FormID: fx.formA.ID, Kind: formbuilder.DeliveryWebhook, Target: left[0].Target, Delivered: true}, time.Time{}))
-	pending := fx.submit(t, fx.formA, "192.0.2.3")[0].SubmissionID
+		FormID: fx.FormA.ID, Kind: formbuilder.DeliveryWebhook, Target: left[0].Target, Delivered: true}, time.Time{}))
+	pending := fx.Submit(t, fx.FormA, "192.0.2.3")[0].SubmissionID
 	pruned, err := db.PruneDeliveries(ctx, e.now().Add(time.Hour))
 	require.NoError(t, err)
 	assert.Equal(t, int64(1+3), pruned, "one finished message and three log entries")
-	left, err = db.ListOutbox(ctx, formbuilder.OutboxFilter{FormID: fx.formA.ID})
+	left, err = db.ListOutbox(ctx, formbuilder.OutboxFilter{FormID: fx.FormA.ID})
 	require.NoError(t, err)
 	require.Len(t, left, 1, "unfinished messages are never pruned")
 	assert.Equal(t, pending, left[0].SubmissionID)

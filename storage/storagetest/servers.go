@@ -21,10 +21,10 @@ import (
 func testTwoHandlesClaimEachMessageOnce(t *testing.T, open Opener) {
 	e := newEnv(t, open)
 	fx := newFixture(t, e)
-	withNotifications(t, e.db, fx.formA, formbuilder.Notifications{Webhooks: testNotifications.Webhooks})
+	withNotifications(t, e.db, fx.FormA, formbuilder.Notifications{Webhooks: testNotifications.Webhooks})
 	const subs = 30
 	for range subs {
-		fx.submit(t, fx.formA, "192.0.2.1")
+		fx.Submit(t, fx.FormA, "192.0.2.1")
 	}
 	other := e.Reopen(t)
 	now := time.Now().UTC().Add(time.Hour)
@@ -137,7 +137,7 @@ func testTwoHandlesChat(t *testing.T, open Opener) {
 		if i%2 == 1 {
 			h = other
 		}
-		sub, recs := f.submission(t, f.formA, fmt.Sprintf("v%d@example.com", i), "192.0.2.1")
+		sub, recs := f.Submission(t, f.FormA, fmt.Sprintf("v%d@example.com", i), "192.0.2.1")
 		wg.Add(2)
 		go func() {
 			defer wg.Done()

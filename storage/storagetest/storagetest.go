@@ -12,27 +12,19 @@ package storagetest
 
 import (
 	"context"
+	"database/sql"
 	"testing"
 	"time"
 
 	"github.com/consentforms/consentforms/formbuilder"
+	"github.com/consentforms/consentforms/storage/internal/sqlcore"
 )
 
 // Store is everything a backend offers the application: every storage
 // interface of formbuilder, the installation secret, the outbox signal and
 // Close.
 type Store interface {
-	formbuilder.FormService
-	formbuilder.ConsentService
-	formbuilder.SubmissionService
-	formbuilder.ConsentLog
-	formbuilder.UserService
-	formbuilder.SessionService
-	formbuilder.TokenService
-	formbuilder.SettingsService
-	formbuilder.ChatService
-	formbuilder.OutboxService
-	formbuilder.SubmissionReader
+	formbuilder.Storage
 	// Secret returns the installation's signing key, created on first use.
 	Secret(ctx context.Context) ([]byte, error)
 	// OutboxSignal receives a value after commits that queued deliveries.
@@ -48,14 +40,34 @@ type Options struct {
 	SearchTimeout time.Duration
 }
 
-// WriterStats are the group-commit writer's counters.
-type WriterStats struct {
-	// Batches is the number of transactions the writer ran; Jobs the work
-	// items in them; Retried the batches that ran again with savepoints
-	// after a job failed.
-	Batches, Jobs, Retried int64
-	// Queued is the number of jobs waiting for the writer.
-	Queued int
+// WriterStats are the group-commit writer's counters: transactions, jobs,
+// batches that ran again with savepoints after a job failed, and jobs
+// waiting in the queue.
+type WriterStats = sqlcore.WriterStats
+
+// Core is what both backends' *DB offer the suite from the shared core.
+type Core interface {
+	PauseWriter() (resume func())
+	WriterStats() WriterStats
+	AppendForTest(ctx context.Context, recs []*formbuilder.ConsentRecord) error
+}
+
+// UseCore sets PauseWriter, Stats and Append from c.
+func (b *Backend) UseCore(c Core) {
+	b.PauseWriter, b.Stats, b.Append = c.PauseWriter, c.WriterStats, c.AppendForTest
+}
+
+// UseSQL sets Exec and QueryInt to run on db.
+func (b *Backend) UseSQL(db *sql.DB) {
+	b.Exec = func(ctx context.Context, q string, args ...any) error {
+		_, err := db.ExecContext(ctx, q, args...)
+		return err
+	}
+	b.QueryInt = func(ctx context.Context, q string, args ...any) (int64, error) {
+		var n int64
+		err := db.QueryRowContext(ctx, q, args...).Scan(&n)
+		return n, err
+	}
 }
 
 // Backend is a fresh, empty, migrated database of one implementation with
