@@ -266,6 +266,12 @@ func (dialect) NoIndex(col string) string { return col }
 // LIKE does for ASCII (and for other letters too).
 func (dialect) ILike() string { return "ILIKE" }
 
+// ReadTx: under PostgreSQL's default READ COMMITTED every statement sees
+// a new snapshot; a form and its consents must be read from one.
+func (dialect) ReadTx() *sql.TxOptions {
+	return &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}
+}
+
 // ValuesLike decodes the JSON: matching its text would also match field
 // keys and miss values JSON escapes. A key whose value is not a list (null)
 // has no values.

@@ -254,6 +254,9 @@ func (dialect) NoIndex(col string) string { return "+" + col }
 // ILike: SQLite's LIKE ignores the case of ASCII letters.
 func (dialect) ILike() string { return "LIKE" }
 
+// ReadTx: a SQLite read transaction sees one snapshot from its first read.
+func (dialect) ReadTx() *sql.TxOptions { return nil }
+
 // ValuesLike decodes the JSON with json_each: matching the JSON text would
 // also match field keys (every submission has "email") and miss values
 // JSON escapes.

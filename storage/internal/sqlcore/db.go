@@ -72,6 +72,9 @@ type Dialect interface {
 	// ValuesLike is a condition that one of the submission's values (in
 	// the JSON column "values") matches the LIKE pattern ?.
 	ValuesLike() string
+	// ReadTx are the options of a transaction whose queries must all see
+	// one snapshot (nil: the driver's default does).
+	ReadTx() *sql.TxOptions
 }
 
 // DB is an open consentforms database of either engine.
@@ -247,7 +250,7 @@ func (db *DB) writeTx(ctx context.Context, fn func(tx *Tx) error) error {
 // readTx runs fn in a read transaction, so that several queries see one
 // snapshot of the database.
 func (db *DB) readTx(ctx context.Context, fn func(tx *Tx) error) error {
-	tx, err := db.r.BeginTx(ctx, nil)
+	tx, err := db.r.BeginTx(ctx, db.d.ReadTx())
 	if err != nil {
 		return db.dbErr(err)
 	}
