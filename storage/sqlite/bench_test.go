@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"fmt"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -60,43 +59,7 @@ func BenchmarkCreateSubmissionParallel(b *testing.B) {
 	for _, size := range []int{128, 1} {
 		b.Run(fmt.Sprintf("batch=%d", size), func(b *testing.B) {
 			db := newTestDB(b, WithBatchSize(size), WithClock(time.Now))
-			f := newFixture(b, db)
-			ctx := context.Background()
-			var n atomic.Int64
-			submit := func() error {
-				i := n.Add(1)
-				sub, recs, err := formbuilder.ValidateSubmission(f.FormA, formbuilder.SubmissionInput{
-					Values: map[string][]string{"email": {fmt.Sprintf("v%d@example.com", i)}},
-					Consents: map[int64]formbuilder.ConsentInput{
-						f.C1.ID: {Checked: true, Initial: true}, f.C2.ID: {Checked: true, Initial: true}},
-					IP: "192.0.2.1",
-				})
-				if err != nil {
-					return err
-				}
-				return db.CreateSubmission(ctx, sub, recs)
-			}
-			// The first writes to a new file are slower: warm up.
-			for i := 0; i < 50; i++ {
-				require.NoError(b, submit())
-			}
-			st := db.WriterStats()
-			batches, jobs := st.Batches, st.Jobs
-			b.SetParallelism(32) // 32 x GOMAXPROCS concurrent visitors
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					if err := submit(); err != nil {
-						b.Error(err)
-						return
-					}
-				}
-			})
-			b.StopTimer()
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "subs/s")
-			if st := db.WriterStats(); st.Batches > batches {
-				b.ReportMetric(float64(st.Jobs-jobs)/float64(st.Batches-batches), "subs/batch")
-			}
+			storagetest.BenchCreateSubmissions(b, db, db.WriterStats)
 		})
 	}
 }
