@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/consentforms/consentforms/storage/internal/sqlcore"
 	"github.com/consentforms/consentforms/storage/storagetest"
 )
 
@@ -16,7 +17,7 @@ func BenchmarkCreateSubmissionParallel(b *testing.B) {
 	for _, size := range []int{128, 1} {
 		b.Run(fmt.Sprintf("batch=%d", size), func(b *testing.B) {
 			db, _ := newTestDB(b, WithBatchSize(size), WithClock(time.Now))
-			storagetest.BenchCreateSubmissions(b, db, db.WriterStats)
+			storagetest.BenchCreateSubmissions(b, db, func() storagetest.WriterStats { return sqlcore.Stats(db.DB) })
 		})
 	}
 }

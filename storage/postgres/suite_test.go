@@ -83,6 +83,6 @@ func openBackend(t testing.TB, o storagetest.Options) *storagetest.Backend {
 		},
 	}
 	b.UseSQL(owner)
-	b.UseCore(db)
+	b.UseCore(db.DB)
 	return b
 }

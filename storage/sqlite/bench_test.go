@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/consentforms/consentforms/formbuilder"
+	"github.com/consentforms/consentforms/storage/internal/sqlcore"
 	"github.com/consentforms/consentforms/storage/storagetest"
 	"github.com/stretchr/testify/require"
 )
@@ -59,7 +60,7 @@ func BenchmarkCreateSubmissionParallel(b *testing.B) {
 	for _, size := range []int{128, 1} {
 		b.Run(fmt.Sprintf("batch=%d", size), func(b *testing.B) {
 			db := newTestDB(b, WithBatchSize(size), WithClock(time.Now))
-			storagetest.BenchCreateSubmissions(b, db, db.WriterStats)
+			storagetest.BenchCreateSubmissions(b, db, func() storagetest.WriterStats { return sqlcore.Stats(db.DB) })
 		})
 	}
 }

@@ -174,7 +174,7 @@ func TestCloseDrainsQueueAndRefusesLaterWrites(t *testing.T) {
 		}()
 	}
 	// Everything is either taken by the (blocked) writer or queued.
-	require.Eventually(t, func() bool { s := db.WriterStats(); return int(s.Jobs)+s.Queued == n }, waitLong, waitTick)
+	require.Eventually(t, func() bool { s := sqlcore.Stats(db.DB); return int(s.Jobs)+s.Queued == n }, waitLong, waitTick)
 	closed := make(chan error)
 	go func() { closed <- db.Close() }()
 	require.NoError(t, conn.Close())

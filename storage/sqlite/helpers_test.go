@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/consentforms/consentforms/formbuilder"
+	"github.com/consentforms/consentforms/storage/internal/sqlcore"
 	"github.com/consentforms/consentforms/storage/storagetest"
 	"github.com/stretchr/testify/require"
 )
@@ -78,7 +79,7 @@ func bulkAppend(t testing.TB, db *DB, n int, gen func(i int) *formbuilder.Consen
 				for i := start; i < end; i++ {
 					recs = append(recs, gen(i))
 				}
-				if err := db.AppendForTest(ctx, recs); err != nil {
+				if err := sqlcore.AppendForTest(ctx, db.DB, recs); err != nil {
 					errs <- err
 					return
 				}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/consentforms/consentforms/formbuilder"
+	"github.com/consentforms/consentforms/storage/internal/sqlcore"
 	"github.com/consentforms/consentforms/storage/storagetest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -17,7 +18,7 @@ import (
 // queryPlan returns SQLite's EXPLAIN QUERY PLAN for the ListRecords query.
 func queryPlan(t *testing.T, db *DB, f formbuilder.RecordFilter) string {
 	t.Helper()
-	q, args, err := db.ListQuery(f)
+	q, args, err := sqlcore.ListQuery(db.DB, f)
 	require.NoError(t, err)
 	rows, err := db.r.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+q, args...)
 	require.NoError(t, err)

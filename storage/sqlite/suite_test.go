@@ -50,6 +50,6 @@ func openBackend(t testing.TB, o storagetest.Options) *storagetest.Backend {
 		},
 	}
 	b.UseSQL(raw)
-	b.UseCore(db)
+	b.UseCore(db.DB)
 	return b
 }

@@ -45,16 +45,14 @@ type Options struct {
 // waiting in the queue.
 type WriterStats = sqlcore.WriterStats
 
-// Core is what both backends' *DB offer the suite from the shared core.
-type Core interface {
-	PauseWriter() (resume func())
-	WriterStats() WriterStats
-	AppendForTest(ctx context.Context, recs []*formbuilder.ConsentRecord) error
-}
-
-// UseCore sets PauseWriter, Stats and Append from c.
-func (b *Backend) UseCore(c Core) {
-	b.PauseWriter, b.Stats, b.Append = c.PauseWriter, c.WriterStats, c.AppendForTest
+// UseCore sets PauseWriter, Stats and Append from the shared core of a
+// backend's database.
+func (b *Backend) UseCore(db *sqlcore.DB) {
+	b.PauseWriter = func() func() { return sqlcore.PauseWriter(db) }
+	b.Stats = func() WriterStats { return sqlcore.Stats(db) }
+	b.Append = func(ctx context.Context, recs []*formbuilder.ConsentRecord) error {
+		return sqlcore.AppendForTest(ctx, db, recs)
+	}
 }
 
 // UseSQL sets Exec and QueryInt to run on db.

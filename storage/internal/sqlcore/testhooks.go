@@ -7,8 +7,9 @@ import (
 )
 
 // The hooks below exist for the conformance suite and the benchmarks of the
-// backends (storagetest.Backend); this package is internal to storage, so
-// nothing else can call them.
+// backends (storagetest.Backend). They are functions, not methods, so that
+// *sqlite.DB and *postgres.DB, which embed *DB, do not offer them: this
+// package is internal to storage, so nothing else can call them.
 
 // WriterStats are the group-commit writer's counters: transactions, jobs,
 // batches that ran again with savepoints, and jobs waiting in the queue.
@@ -17,15 +18,15 @@ type WriterStats struct {
 	Queued                 int
 }
 
-// WriterStats reads the writer's counters.
-func (db *DB) WriterStats() WriterStats {
+// Stats reads the writer's counters.
+func Stats(db *DB) WriterStats {
 	w := db.writer
 	return WriterStats{Batches: w.batches.Load(), Jobs: w.jobs.Load(), Retried: w.retried.Load(), Queued: len(w.queue)}
 }
 
 // PauseWriter makes the writer wait before its next transaction until
 // resume is called.
-func (db *DB) PauseWriter() (resume func()) {
+func PauseWriter(db *DB) (resume func()) {
 	db.writer.hold.Lock()
 	return db.writer.hold.Unlock
 }
@@ -33,7 +34,7 @@ func (db *DB) PauseWriter() (resume func()) {
 // AppendForTest appends recs to the log through the writer as one job,
 // sealing each (a zero Time becomes the clock's): a quick way to fill a log
 // for tests and benchmarks, without the checks of CreateSubmission.
-func (db *DB) AppendForTest(ctx context.Context, recs []*formbuilder.ConsentRecord) error {
+func AppendForTest(ctx context.Context, db *DB, recs []*formbuilder.ConsentRecord) error {
 	return db.writer.do(ctx, &job{run: func(ctx context.Context, b *batch) error {
 		for _, r := range recs {
 			if r.Time.IsZero() {
@@ -49,7 +50,7 @@ func (db *DB) AppendForTest(ctx context.Context, recs []*formbuilder.ConsentReco
 
 // ListQuery returns the query and arguments ListRecords runs for f, for
 // the backends' query plan tests.
-func (db *DB) ListQuery(f formbuilder.RecordFilter) (string, []any, error) {
+func ListQuery(db *DB, f formbuilder.RecordFilter) (string, []any, error) {
 	q, args, err := listQuery(db.d, f)
 	return db.d.Rebind(q), args, err
 }
