@@ -129,20 +129,16 @@ func prepareChannel(c *formbuilder.Channel) error {
 func checkChannelRefs(ctx context.Context, tx *Tx, c *formbuilder.Channel) error {
 	errs := map[string]string{}
 	if c.ConsentID > 0 {
-		var n int
-		if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM consents WHERE id = ?", c.ConsentID).Scan(&n); err != nil {
+		if ok, err := exists(ctx, tx, "consents", c.ConsentID); err != nil {
 			return err
-		}
-		if n == 0 {
+		} else if !ok {
 			errs["consent_id"] = "is not a known consent"
 		}
 	}
 	for _, id := range c.OperatorIDs {
-		var n int
-		if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM users WHERE id = ?", id).Scan(&n); err != nil {
+		if ok, err := exists(ctx, tx, "users", id); err != nil {
 			return err
-		}
-		if n == 0 {
+		} else if !ok {
 			errs["operator_ids"] = "names a user that does not exist"
 		}
 	}
@@ -587,11 +583,9 @@ func (db *DB) AssignConversation(ctx context.Context, conversationID, userID int
 	}
 	_, err := db.conversationJob(ctx, conversationID, func(ctx context.Context, b *batch, c *formbuilder.Conversation, now time.Time) error {
 		if userID > 0 {
-			var n int
-			if err := b.tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM users WHERE id = ?", userID).Scan(&n); err != nil {
+			if ok, err := exists(ctx, b.tx, "users", userID); err != nil {
 				return err
-			}
-			if n == 0 {
+			} else if !ok {
 				return formbuilder.FieldErrors(map[string]string{"assigned_user_id": "is not a known user"})
 			}
 		}

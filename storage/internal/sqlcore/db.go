@@ -339,3 +339,12 @@ func insertID(ctx context.Context, d Dialect, q queryer, query string, args ...a
 	}
 	return res.LastInsertId()
 }
+
+// exists reports whether table has a row with id; the callers turn a
+// missing reference into a field error instead of a bare foreign key
+// failure.
+func exists(ctx context.Context, q queryer, table string, id int64) (bool, error) {
+	var ok bool
+	err := q.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM "+table+" WHERE id = ?)", id).Scan(&ok)
+	return ok, err
+}

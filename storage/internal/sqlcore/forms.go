@@ -90,20 +90,16 @@ func loadFormConsents(ctx context.Context, q queryer, forms []*formbuilder.Form)
 func checkFormRefs(ctx context.Context, tx *Tx, f *formbuilder.Form) error {
 	errs := map[string]string{}
 	for i, c := range f.Consents {
-		var n int
-		if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM consents WHERE id = ?", c.ConsentID).Scan(&n); err != nil {
+		if ok, err := exists(ctx, tx, "consents", c.ConsentID); err != nil {
 			return err
-		}
-		if n == 0 {
+		} else if !ok {
 			errs["consents."+strconv.Itoa(i)+".consent_id"] = "is not a known consent"
 		}
 	}
 	if f.ResponsibleUserID != 0 {
-		var n int
-		if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM users WHERE id = ?", f.ResponsibleUserID).Scan(&n); err != nil {
+		if ok, err := exists(ctx, tx, "users", f.ResponsibleUserID); err != nil {
 			return err
-		}
-		if n == 0 {
+		} else if !ok {
 			errs["responsible_user_id"] = "is not a known user"
 		}
 	}
