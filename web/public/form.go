@@ -1,11 +1,9 @@
 package public
 
 import (
-	"strconv"
 	"time"
 
 	"github.com/consentforms/consentforms/formbuilder"
-	"github.com/consentforms/consentforms/internal/jsonx"
 	"github.com/consentforms/consentforms/web/internal/httpx"
 	"github.com/consentforms/consentforms/widget"
 	"github.com/gofiber/fiber/v2"
@@ -123,37 +121,6 @@ type withdrawLinkJSON struct {
 	URL         string `json:"url"`
 }
 
-// appendJSON appends r as json.Marshal encodes it (TestSubmitResultJSON),
-// without its reflection: the answer to every accepted JSON post.
-func (r *submitResult) appendJSON(dst []byte) []byte {
-	dst = append(dst, `{"id":`...)
-	dst = strconv.AppendInt(dst, r.ID, 10)
-	if r.Message != "" {
-		dst = append(dst, `,"message":`...)
-		dst = jsonx.AppendString(dst, r.Message)
-	}
-	if r.RedirectURL != "" {
-		dst = append(dst, `,"redirect_url":`...)
-		dst = jsonx.AppendString(dst, r.RedirectURL)
-	}
-	dst = append(dst, `,"withdraw_links":`...)
-	if r.WithdrawLinks == nil {
-		return append(dst, "null}"...)
-	}
-	dst = append(dst, '[')
-	for i, l := range r.WithdrawLinks {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = append(dst, `{"consent_name":`...)
-		dst = jsonx.AppendString(dst, l.ConsentName)
-		dst = append(dst, `,"url":`...)
-		dst = jsonx.AppendString(dst, l.URL)
-		dst = append(dst, '}')
-	}
-	return append(dst, "]}"...)
-}
-
 func (s *Server) handleFormSubmit(c *fiber.Ctx) error {
 	cf, err := s.loadForm(c)
 	if err != nil {
@@ -237,10 +204,7 @@ func (s *Server) respondSuccess(c *fiber.Ctx, f *formbuilder.Form, sub *submissi
 			links = append(links, withdrawLinkJSON{ConsentName: r.ConsentName, URL: s.Signer.WithdrawURL(s.BaseURL, r.ID)})
 		}
 		res := submitResult{ID: stored.ID, Message: f.SuccessMessage, RedirectURL: f.RedirectURL, WithdrawLinks: links}
-		c.Status(fiber.StatusCreated)
-		c.Response().SetBodyRaw(res.appendJSON(make([]byte, 0, 256)))
-		c.Response().Header.SetContentType(fiber.MIMEApplicationJSON)
-		return nil
+		return c.Status(fiber.StatusCreated).JSON(res)
 	}
 	wlinks := make([]widget.WithdrawLink, 0, len(records))
 	for _, r := range records {

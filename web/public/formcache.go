@@ -2,14 +2,11 @@ package public
 
 import (
 	"bytes"
-	"compress/flate"
 	"compress/gzip"
 	"context"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"errors"
-	"hash/crc32"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -70,11 +67,9 @@ type cachedForm struct {
 	refreshing atomic.Bool
 }
 
-// renderedPage is a form page split around the render token, as identity
-// bytes and as a gzip member cut at the same place.
+// renderedPage is a form page split around the render token.
 type renderedPage struct {
 	prefix, suffix []byte
-	gz             *gzipSplice
 	// etag is the entity tag of the identity body; the gzip body carries
 	// etag with a "-gz" suffix (see httpx.EncodedETag), as RFC 9110 wants a
 	// different strong validator per content coding.
@@ -109,7 +104,7 @@ func (p *renderedPage) body(now time.Time, token func(time.Time) string) *pageBo
 	id = append(id, p.prefix...)
 	id = append(id, tok...)
 	id = append(id, p.suffix...)
-	b := &pageBodies{sec: sec, identity: id, gzip: p.gz.appendWithToken(nil, tok)}
+	b := &pageBodies{sec: sec, identity: id, gzip: gzipBody(id)}
 	p.bodies.Store(b)
 	return b
 }
@@ -202,12 +197,8 @@ func (fc *formCache) render(f *formbuilder.Form, embed bool) (*renderedPage, err
 	}
 	sum := sha256.Sum256(page)
 	prefix, suffix := page[:i:i], page[i+len(tokenPlaceholder):]
-	gz, err := newGzipSplice(prefix, suffix)
-	if err != nil {
-		return nil, formbuilder.Internal(err)
-	}
 	etag := `"` + strconv.Itoa(f.Version) + "-" + hex.EncodeToString(sum[:8]) + `"`
-	p := &renderedPage{prefix: prefix, suffix: suffix, gz: gz, etag: etag}
+	p := &renderedPage{prefix: prefix, suffix: suffix, etag: etag}
 	csp := httpx.PublicCSP(f)
 	for i, enc := range []httpx.Encoding{httpx.EncIdentity, httpx.EncGzip} {
 		p.headers[i] = httpx.HeaderSet{
@@ -240,85 +231,20 @@ func (fc *formCache) InvalidateAll() {
 	fc.mu.Unlock()
 }
 
-// gzipSplice is a gzip member of prefix+token+suffix, compressed once with
-// the token cut out, so a gzip body with any token costs two copies and a
-// CRC instead of a compression run (~100 µs for a form page).
-//
-// DEFLATE (RFC 1951) allows it: a sync flush ends the prefix's blocks on a
-// byte boundary without ending the stream; the token follows as a stored
-// (uncompressed) block, which starts on a byte boundary too; the suffix is
-// a second deflate run from a fresh compressor, whose blocks never refer
-// back past their own start, ending with the final block. Only the gzip
-// trailer (RFC 1952: CRC-32 and length of the whole text) depends on the
-// token, and the CRC of the prefix is kept so only token and suffix are
-// hashed per token.
-type gzipSplice struct {
-	head      []byte // gzip header + deflate(prefix), ending in a sync flush
-	tail      []byte // deflate(suffix), ending with the final block
-	prefixCRC uint32
-	suffix    []byte
-	size      int // len(prefix) + len(suffix)
-}
-
-func newGzipSplice(prefix, suffix []byte) (*gzipSplice, error) {
-	var head bytes.Buffer
-	zw, err := gzip.NewWriterLevel(&head, gzip.BestCompression)
+// gzipBody compresses a page body. It runs once a second per page (the
+// bodies are shared per second), about 0.2 ms for a form page, so a
+// request never compresses. It replaced a splice that compressed the page
+// once per version and put each token in as a stored deflate block: server
+// CPU per gzip page was the same within the noise of formbench (17–19 µs
+// per request either way), the splice only saved the once-a-second
+// compression (issue 13).
+func gzipBody(b []byte) []byte {
+	var buf bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
 	if err != nil {
-		return nil, err
+		panic("gzip: " + err.Error()) // only for an invalid level
 	}
-	if _, err := zw.Write(prefix); err != nil {
-		return nil, err
-	}
-	// Flush is a sync flush: an empty stored block that byte-aligns the
-	// stream. The writer is dropped unclosed, so no final block is written.
-	if err := zw.Flush(); err != nil {
-		return nil, err
-	}
-	var tail bytes.Buffer
-	fw, err := flate.NewWriter(&tail, flate.BestCompression)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := fw.Write(suffix); err != nil {
-		return nil, err
-	}
-	if err := fw.Close(); err != nil {
-		return nil, err
-	}
-	return &gzipSplice{
-		head:      head.Bytes(),
-		tail:      tail.Bytes(),
-		prefixCRC: crc32.ChecksumIEEE(prefix),
-		suffix:    suffix,
-		size:      len(prefix) + len(suffix),
-	}, nil
-}
-
-// maxStoredBlock is the most a stored deflate block can hold.
-const maxStoredBlock = 65535
-
-// appendWithToken appends the gzip member of prefix+tok+suffix to dst.
-func (g *gzipSplice) appendWithToken(dst []byte, tok string) []byte {
-	n := len(g.head) + len(g.tail) + len(tok) + 5*(len(tok)/maxStoredBlock+1) + 8
-	if cap(dst)-len(dst) < n {
-		dst = append(make([]byte, 0, len(dst)+n), dst...)
-	}
-	dst = append(dst, g.head...)
-	for rest := tok; ; {
-		chunk := rest[:min(len(rest), maxStoredBlock)]
-		rest = rest[len(chunk):]
-		// A stored block: header bits BFINAL=0, BTYPE=00 padded to a byte,
-		// then LEN and its one's complement NLEN, little-endian.
-		l := uint16(len(chunk))
-		dst = append(dst, 0, byte(l), byte(l>>8), ^byte(l), ^byte(l>>8))
-		dst = append(dst, chunk...)
-		if len(rest) == 0 {
-			break
-		}
-	}
-	dst = append(dst, g.tail...)
-	crc := crc32.Update(g.prefixCRC, crc32.IEEETable, []byte(tok))
-	crc = crc32.Update(crc, crc32.IEEETable, g.suffix)
-	dst = binary.LittleEndian.AppendUint32(dst, crc)
-	return binary.LittleEndian.AppendUint32(dst, uint32(g.size+len(tok)))
+	_, _ = zw.Write(b) // a bytes.Buffer does not fail
+	_ = zw.Close()
+	return buf.Bytes()
 }

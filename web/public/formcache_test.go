@@ -1,11 +1,7 @@
 package public
 
 import (
-	"bytes"
-	"compress/gzip"
 	"context"
-	"io"
-	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -16,53 +12,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-func gunzip(t testing.TB, b []byte) []byte {
-	t.Helper()
-	zr, err := gzip.NewReader(bytes.NewReader(b))
-	require.NoError(t, err)
-	// One member only: a second would mean the splice wrote two streams.
-	zr.Multistream(false)
-	out, err := io.ReadAll(zr)
-	require.NoError(t, err, "the gzip body decodes and its CRC-32 and length check out")
-	rest, _ := io.ReadAll(zr)
-	require.Empty(t, rest)
-	return out
-}
-
-func TestGzipSpliceEqualsIdentityForRandomTokens(t *testing.T) {
-	e := newUnitEnv(t, nil)
-	cf, err := e.s.forms.get(context.Background(), e.form.Key, e.now)
-	require.NoError(t, err)
-	rng := rand.New(rand.NewPCG(1, 2))
-	randBytes := func(n int, alphabet string) []byte {
-		b := make([]byte, n)
-		for i := range b {
-			b[i] = alphabet[rng.IntN(len(alphabet))]
-		}
-		return b
-	}
-	type pair struct{ prefix, suffix []byte }
-	pairs := []pair{
-		{cf.pages[0].prefix, cf.pages[0].suffix},
-		{cf.pages[1].prefix, cf.pages[1].suffix},
-		{nil, nil},
-		{[]byte("a"), nil},
-		{nil, []byte("b")},
-		// Incompressible and highly repetitive, beyond one 32 KiB window.
-		{randBytes(70000, "abcdefghijklmnopqrstuvwxyz<>\"= \n0123456789"), randBytes(50000, "xy")},
-	}
-	for pi, p := range pairs {
-		g, err := newGzipSplice(p.prefix, p.suffix)
-		require.NoError(t, err)
-		for _, n := range []int{0, 1, 31, 200, 65535, 65536, 140000} {
-			tok := string(randBytes(n, "0123456789abcdefghijklmnopqrstuvwxyz.-_ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
-			want := append(append(append([]byte{}, p.prefix...), tok...), p.suffix...)
-			got := gunzip(t, g.appendWithToken([]byte("keep"), tok)[4:])
-			require.True(t, bytes.Equal(want, got), "pair %d, token of %d bytes", pi, n)
-		}
-	}
-}
 
 // formsHook is the real form storage with a hook before each FindFormByKey
 // returns, to make the races of the form cache happen on purpose.

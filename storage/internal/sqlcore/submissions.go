@@ -29,8 +29,13 @@ func (db *DB) CreateSubmission(ctx context.Context, sub *formbuilder.Submission,
 		values = map[string][]string{}
 	}
 	// Encoded here, in the caller's goroutine, to keep the writer's work
-	// (which everyone waits for) down to the inserts.
-	vals := appendValuesJSON(nil, values)
+	// (which everyone waits for) down to the inserts. encoding/json replaced
+	// a hand-written encoder: 0.76 µs instead of 0.13 µs for a four-field
+	// form, under 1 % of a submission's ~85 µs of server CPU (issue 13).
+	vals, err := json.Marshal(values)
+	if err != nil {
+		return formbuilder.Internal(err)
+	}
 	var queued int64
 	j := &job{
 		run: func(ctx context.Context, b *batch) error {
