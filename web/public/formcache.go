@@ -6,7 +6,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
+	"fmt"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -19,10 +19,14 @@ import (
 	"golang.org/x/sync/singleflight"
 )
 
-// tokenPlaceholder is rendered where the per-request render token goes; the
-// page is split around it once, so serving a form is two copies and a
-// signature, not a template run.
-const tokenPlaceholder = "cftokenplaceholderxq7"
+// tokenSlot returns the placeholder rendered where the render token goes;
+// the page is split around it once, so serving a form is two copies and a
+// signature, not a template run. It is random per render and must occur
+// exactly once in the page: a fixed string could also be typed into a
+// title or label by an admin, and the token would go there instead.
+func tokenSlot() string {
+	return "cftoken" + formbuilder.RandomKey(24)
+}
 
 // formCacheTTL bounds how long a form definition is served without a look at
 // storage, for changes made by another process (the CLI, a second server).
@@ -187,16 +191,17 @@ func (fc *formCache) load(ctx context.Context, key string, old *cachedForm, gen 
 }
 
 func (fc *formCache) render(f *formbuilder.Form, embed bool) (*renderedPage, error) {
-	page, err := fc.s.Widget.FormPage(f, widget.PageState{Embed: embed, Token: tokenPlaceholder})
+	slot := tokenSlot()
+	page, err := fc.s.Widget.FormPage(f, widget.PageState{Embed: embed, Token: slot})
 	if err != nil {
 		return nil, err
 	}
-	i := bytes.Index(page, []byte(tokenPlaceholder))
-	if i < 0 {
-		return nil, formbuilder.Internal(errors.New("rendered form has no token slot"))
+	if n := bytes.Count(page, []byte(slot)); n != 1 {
+		return nil, formbuilder.Internal(fmt.Errorf("rendered form has %d token slots, not one", n))
 	}
+	i := bytes.Index(page, []byte(slot))
 	sum := sha256.Sum256(page)
-	prefix, suffix := page[:i:i], page[i+len(tokenPlaceholder):]
+	prefix, suffix := page[:i:i], page[i+len(slot):]
 	etag := `"` + strconv.Itoa(f.Version) + "-" + hex.EncodeToString(sum[:8]) + `"`
 	p := &renderedPage{prefix: prefix, suffix: suffix, etag: etag}
 	csp := httpx.PublicCSP(f)
