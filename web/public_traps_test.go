@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"encoding/json"
 	"html"
 	"net/url"
 	"regexp"
@@ -72,4 +73,74 @@ func TestMinFillTimeIsAtLeastTheMinimum(t *testing.T) {
 	}
 }
 
+// An expired form answered every JSON resend with the same 422: the answer
+// now carries a render token the widget sends next, and that send goes
+// through (issue 15: 2).
+func TestExpiredFormJSONGetsAFreshToken(t *testing.T) {
+	e := newHardEnv(t, nil)
+	old := e.RenderToken(e.formA.Key)
+	e.Clock.Add(25 * time.Hour)
+	for _, post := range []func(tok string) string{
+		func(tok string) string {
+			return testenv.ReadBody(t, e.postJSON(e.formA.Key, e.validJSON(tok, "late@example.com")))
+		},
+		func(tok string) string {
+			return testenv.ReadBody(t, e.postForm(e.formA.Key, e.validForm(tok, "late@example.com")))
+		},
+	} {
+		body := post(old)
+		var ans struct {
+			Error struct {
+				Fields map[string]string `json:"fields"`
+			} `json:"error"`
+			Token string `json:"token"`
+		}
+		decodeJSON(t, body, &ans)
+		require.Contains(t, ans.Error.Fields["_token"], "expired", body)
+		require.NotEmpty(t, ans.Token, "the 422 carries a token: %s", body)
+		require.NotEqual(t, old, ans.Token)
+		// Resending at once with the new token is refused as too fast (the
+		// visitor reads the message first); after the minimum it is stored.
+		e.Clock.Add(3 * time.Second)
+		body = post(ans.Token)
+		require.Contains(t, body, `"id":`, body)
+	}
+	subs, recs := e.counts()
+	assert.Equal(t, 2, subs)
+	assert.Equal(t, 2, recs)
+}
+
+// A 422 for another reason keeps the visitor's token when it is still good:
+// a fresh one would restart the minimum fill time, and a visitor who fixes
+// a field at once would then be told they were too fast.
+func TestInvalidJSONKeepsAGoodToken(t *testing.T) {
+	e := newHardEnv(t, nil)
+	tok := e.RenderToken(e.formA.Key)
+	vals := e.validForm(tok, "not an address")
+	body := testenv.ReadBody(t, e.postForm(e.formA.Key, vals))
+	var ans struct {
+		Error struct {
+			Fields map[string]string `json:"fields"`
+		} `json:"error"`
+		Token string `json:"token"`
+	}
+	decodeJSON(t, body, &ans)
+	require.NotEmpty(t, ans.Error.Fields["email"], body)
+	require.Equal(t, tok, ans.Token, "the token that is still good comes back")
+
+	// Too fast: the same token comes back, and it is good once its time is
+	// up; a fresh one would have to wait the whole minimum again.
+	young := e.RenderTokenNow(e.formA.Key)
+	body = testenv.ReadBody(t, e.postForm(e.formA.Key, e.validForm(young, "a@example.com")))
+	decodeJSON(t, body, &ans)
+	require.Contains(t, ans.Error.Fields["_token"], "very fast", body)
+	require.Equal(t, young, ans.Token)
+}
+
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// decodeJSON decodes a JSON answer into v, failing the test otherwise.
+func decodeJSON(t testing.TB, body string, v any) {
+	t.Helper()
+	require.NoError(t, json.Unmarshal([]byte(body), v), "body: %s", body)
+}

@@ -25,8 +25,12 @@
 // form.js sends with Accept: application/json and expects
 //
 //	2xx  {"message"?: string, "redirect_url"?: string, "withdraw_links"?: [{"consent_name", "url"}], "token"?: string}
-//	422  {"error": {"code": "invalid", "message": string, "fields": {key: message}}, "token"?: string}
+//	422  {"error": {"code": "invalid", "message": string, "fields": {key: message}}, "token": string}
 //	else {"error": {"code": string, "message": string}}
+//
+// The token of a 422 is the one to send next: the page's own while it is
+// still good, a fresh one when it expired or was broken. form.js puts it
+// into _token, so sending again works without reloading the page.
 //
 // Field messages are shown as given when they start with a capital letter,
 // else after the field's label; LocalizeErrors produces exactly the page's

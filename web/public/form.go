@@ -132,10 +132,15 @@ func (s *Server) handleFormSubmit(c *fiber.Ctx) error {
 		return err
 	}
 	sub, err := s.parseSubmission(c)
+	asJSON := httpx.WantsJSON(c)
 	if err != nil {
+		if sub != nil && formbuilder.ErrorCode(err) == formbuilder.EINVALID {
+			// A field the form does not know, say: answered like any other
+			// refusal, with a token for the next send.
+			return s.respondInvalid(c, f, sub, err, asJSON)
+		}
 		return err
 	}
-	asJSON := httpx.WantsJSON(c)
 	if sub.honeypot != "" {
 		// Bots get the same answer as people so they learn nothing.
 		s.Log.Info("honeypot filled, submission discarded", "form", f.Key, "ip", sub.in.IP)
@@ -164,12 +169,32 @@ func (s *Server) handleFormSubmit(c *fiber.Ctx) error {
 	return s.respondSuccess(c, f, sub, stored, records, asJSON)
 }
 
+// invalidJSON is the JSON answer to a refused submission (422): the error,
+// and the render token the widget sends next (see nextToken).
+type invalidJSON struct {
+	Error httpx.ErrorBody `json:"error"`
+	Token string          `json:"token"`
+}
+
+// nextToken is the render token a refused post's answer carries for the
+// next send: the one the visitor sent while it is still good (valid and not
+// expired, too young at most), since its age keeps counting towards the
+// minimum fill time and a fresh one would restart it; else a fresh one, so
+// that an expired or broken page can be sent again without a reload.
+func (s *Server) nextToken(key, sent string, now time.Time) string {
+	if why := s.checkRenderToken(key, sent, now); why == "" || why == tokenTooFast {
+		return sent
+	}
+	return s.renderToken(key, now)
+}
+
 func (s *Server) respondInvalid(c *fiber.Ctx, f *formbuilder.Form, sub *submission, err error, asJSON bool) error {
+	token := s.nextToken(f.Key, sub.token, s.Now())
 	if asJSON {
 		// Same wording as the no-JS page, in the form's language.
-		return c.Status(fiber.StatusUnprocessableEntity).JSON(httpx.ErrorJSON{Error: httpx.ErrorBody{
+		return c.Status(fiber.StatusUnprocessableEntity).JSON(invalidJSON{Error: httpx.ErrorBody{
 			Code: formbuilder.EINVALID, Message: formbuilder.ErrorMessage(err),
-			Fields: widget.LocalizeErrors(f, formbuilder.ErrorFields(err))}})
+			Fields: widget.LocalizeErrors(f, formbuilder.ErrorFields(err))}, Token: token})
 	}
 	st := widget.PageState{
 		Embed:      sub.embed,
@@ -178,7 +203,7 @@ func (s *Server) respondInvalid(c *fiber.Ctx, f *formbuilder.Form, sub *submissi
 		Consents:   map[int64]bool{},
 		Interacted: map[int64]bool{},
 		PageURL:    sub.in.PageURL,
-		Token:      s.renderToken(f.Key, s.Now()),
+		Token:      token,
 	}
 	for _, fc := range f.Consents {
 		ci := sub.in.Consents[fc.ConsentID]
