@@ -91,6 +91,8 @@ func (c *ConsentContent) Validate() error {
 		errs["label"] = "is too long"
 	} else if !utf8.ValidString(c.Label) {
 		errs["label"] = "is not valid UTF-8"
+	} else if labelMarkup(c.Label) {
+		errs["label"] = labelMarkupProblem(c.Label)
 	}
 	if c.LinkURL != "" && !ValidLinkURL(c.LinkURL) {
 		errs["link_url"] = "must be an https or mailto URL"

@@ -67,6 +67,17 @@ func TestConsentContentValidate(t *testing.T) {
 		{"label 1000 runes", func(c *ConsentContent) { c.Label = strings.Repeat("ö", MaxConsentLabel) }, nil},
 		{"label too long", func(c *ConsentContent) { c.Label = strings.Repeat("ö", MaxConsentLabel+1) }, []string{"label"}},
 		{"label invalid UTF-8", func(c *ConsentContent) { c.Label = "I agree \xff" }, []string{"label"}},
+		{"label with a link tag", func(c *ConsentContent) {
+			c.Label = `I agree to the <a href="https://example.com/privacy">privacy policy</a>.`
+		}, []string{"label"}},
+		{"label with bold", func(c *ConsentContent) { c.Label = "I <b>agree</b>." }, []string{"label"}},
+		{"label with a closing tag only", func(c *ConsentContent) { c.Label = "I agree.</p>" }, []string{"label"}},
+		{"label with a comment", func(c *ConsentContent) { c.Label = "I agree <!-- x -->." }, []string{"label"}},
+		{"label with an entity", func(c *ConsentContent) { c.Label = "Terms&nbsp;and conditions" }, []string{"label"}},
+		{"label with a numeric entity", func(c *ConsentContent) { c.Label = "Terms &#38; conditions" }, []string{"label"}},
+		{"label with a hex entity", func(c *ConsentContent) { c.Label = "Terms &#x26; conditions" }, []string{"label"}},
+		{"label with < and & as text", func(c *ConsentContent) { c.Label = "I am < 18 & a <3 fan; R&D ok, 5<6." }, nil},
+		{"label with a bare ampersand word", func(c *ConsentContent) { c.Label = "Terms & Conditions; AT&T" }, nil},
 		{"http link", func(c *ConsentContent) { c.LinkURL = "http://example.com/privacy" }, []string{"link_url"}},
 		{"javascript link", func(c *ConsentContent) { c.LinkURL = "javascript:alert(1)" }, []string{"link_url"}},
 		{"relative link", func(c *ConsentContent) { c.LinkURL = "/privacy" }, []string{"link_url"}},
@@ -288,5 +299,29 @@ func TestStandardContentEscapesCompanyData(t *testing.T) {
 		assert.NotContains(t, strings.ToLower(c.Text), "<iframe")
 		assert.NotContains(t, strings.ToLower(c.Text), "<img")
 		assert.Equal(t, c.Text, Sanitize(c.Text), lang)
+	}
+}
+
+// A label is plain text: HTML typed into it was shown literally to
+// visitors. The message says how to make a link instead and, for a single
+// link, writes the label and link URL out (issue 15: 6).
+func TestLabelMarkupSaysHowToLink(t *testing.T) {
+	tests := []struct{ label, want string }{
+		{`Ich stimme der <a href="https://example.com/datenschutz">Datenschutzerklärung</a> zu.`,
+			`label "Ich stimme der %Datenschutzerklärung% zu." and Link URL https://example.com/datenschutz`},
+		{`I agree to the <A HREF='https://example.com/p' target=_blank><b>privacy</b> policy</A>.`,
+			`label "I agree to the %privacy policy%." and Link URL https://example.com/p`},
+		{`I <b>agree</b>.`, "between percent signs"},
+		{`<a href="https://a.example">one</a> and <a href="https://b.example">two</a>`, "between percent signs"},
+	}
+	for _, tt := range tests {
+		c := validContent()
+		c.Label = tt.label
+		err := c.Validate()
+		requireFieldErrors(t, err, "label")
+		msg := ErrorFields(err)["label"]
+		assert.Contains(t, msg, "plain text", tt.label)
+		assert.Contains(t, msg, "Link URL", tt.label)
+		assert.Contains(t, msg, tt.want, tt.label)
 	}
 }

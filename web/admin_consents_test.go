@@ -267,7 +267,10 @@ func TestConsentXSSIsStoredSanitisedAndRendersInert(t *testing.T) {
 	if len(text) > formbuilder.MaxConsentTextBytes {
 		text = text[:formbuilder.MaxConsentTextBytes]
 	}
-	label := `I agree <script>alert(1)</script> to the %terms<img src=x onerror=alert(2)>%.`
+	// A label is plain text and HTML in it is refused (below); what may be
+	// stored is text that only breaks out where it is not escaped.
+	label := `I agree " onmouseover="alert(1)" x=" to the %terms' onclick='alert(2)%.`
+	markupLabel := `I agree <script>alert(1)</script> to the %terms<img src=x onerror=alert(2)>%.`
 	resp, _ := e.Post("/admin/consents", url.Values{"name": {`<img src=x onerror=alert(3)>`}, "type": {"custom"},
 		"text": {text}, "label": {label}, "language": {"en"},
 		"link_url": {""}})
@@ -320,10 +323,12 @@ func TestConsentXSSIsStoredSanitisedAndRendersInert(t *testing.T) {
 	requireInert(t, frag)
 
 	// The same payloads in a re-rendered form (validation error) are
-	// escaped in the textarea and inert in the preview box.
+	// escaped in the textarea and inert in the preview box; the label with
+	// markup is refused and shown escaped in its input.
 	resp, page = e.Post("/admin/consents", url.Values{"name": {""}, "type": {"custom"}, "text": {text},
-		"label": {label}, "language": {"en"}})
+		"label": {markupLabel}, "language": {"en"}})
 	require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode)
+	require.Contains(t, testenv.FieldError(page, "label"), "plain text")
 	requireInert(t, page, adminScripts...)
 }
 
@@ -420,4 +425,48 @@ func TestSettingsPage(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, recs, 1)
 	require.Equal(t, "198.51.100.0", recs[0].IP)
+}
+
+// HTML typed into a label is refused with a message that names the field
+// and says how to add a link, in the admin UI and the API alike; nothing is
+// stored (issue 15: 6).
+func TestConsentLabelHTMLIsRefused(t *testing.T) {
+	e := testenv.New(t)
+	e.Login()
+	label := `Ich stimme der <a href="https://example.com/datenschutz">Datenschutzerklärung</a> zu.`
+	resp, body := e.Post("/admin/consents", url.Values{"name": {"Datenschutz"}, "type": {"custom"},
+		"text": {"<p>Wir verarbeiten Ihre Daten.</p>"}, "label": {label}, "language": {"de"}})
+	require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode)
+	msg := testenv.FieldError(body, "label")
+	require.Contains(t, msg, "plain text")
+	require.Contains(t, msg, "%Datenschutzerklärung%")
+	require.Contains(t, msg, "Link URL")
+	require.Contains(t, body, `href="#label"`, "the error summary links the field")
+	list, err := e.DB.ListConsents(t.Context())
+	require.NoError(t, err)
+	require.Empty(t, list, "nothing stored")
+
+	// Editing an existing consent: refused, the current version stays.
+	co := e.SeedConsent("Privacy", "<p>We process your data.</p>", "I agree to the %privacy policy%.")
+	resp, body = e.Post("/admin/consents/"+strconv.FormatInt(co.ID, 10), url.Values{"name": {"Privacy"},
+		"type": {"custom"}, "text": {co.Current.Text}, "label": {"I <b>agree</b>."}, "language": {"en"}})
+	require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode)
+	require.Contains(t, testenv.FieldError(body, "label"), "between percent signs")
+	got, err := e.DB.FindConsentByID(t.Context(), co.ID)
+	require.NoError(t, err)
+	require.Equal(t, 1, got.Current.Number)
+	require.Equal(t, "I agree to the %privacy policy%.", got.Current.Label)
+
+	tok := e.APIToken("ci")
+	resp, out := e.API(http.MethodPost, "/api/v1/consents", tok,
+		`{"name":"x","text":"<p>x</p>","label":"I agree to the <a href=\"https://example.com/p\">policy</a>.","language":"en"}`)
+	require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode, out)
+	require.Contains(t, testenv.DecodeError(t, out).Error.Fields["label"], "%policy%", out)
+	resp, out = e.API(http.MethodPut, "/api/v1/consents/"+strconv.FormatInt(co.ID, 10), tok,
+		`{"name":"Privacy","text":"<p>x</p>","label":"I agree&nbsp;now.","language":"en"}`)
+	require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode, out)
+	require.Contains(t, testenv.DecodeError(t, out).Error.Fields["label"], "Link URL", out)
+	got, err = e.DB.FindConsentByID(t.Context(), co.ID)
+	require.NoError(t, err)
+	require.Equal(t, 1, got.Current.Number)
 }
