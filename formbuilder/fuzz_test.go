@@ -1,10 +1,13 @@
 package formbuilder
 
 import (
+	"html"
 	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	xhtml "golang.org/x/net/html"
 )
 
 // Seed corpora live in testdata/fuzz/FuzzName/ (go test runs them as plain
@@ -211,4 +214,51 @@ func checkAcceptedValue(t *testing.T, fld *Field, v string) {
 			t.Fatalf("%s: number %q: %v", fld.Key, v, err)
 		}
 	}
+}
+
+// FuzzLabelMarkup holds labelMarkup to what a browser parses: a label it
+// lets through is read by the HTML tokenizer as text alone (no tag,
+// comment or doctype), and its character references decode to themselves
+// (so escaping it shows exactly what was typed).
+func FuzzLabelMarkup(f *testing.F) {
+	for _, p := range loadXSSPayloads(f) {
+		f.Add(p)
+	}
+	for _, s := range []string{
+		"I agree to the %privacy policy%.", "a < b", "5<6", "<3", "R&D", "AT&T;", "&amp;", "&#38;", "&#x26;",
+		"&not it", "&notit;", "</", "<!", "<?x", "a<b", "&;", "&#;", "& nbsp;", "<a href=x>y</a>",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if labelMarkup(s) {
+			if msg := labelMarkupProblem(s); !strings.Contains(msg, "Link URL") {
+				t.Fatalf("message without the way to a link: %q", msg)
+			}
+			return
+		}
+		z := xhtml.NewTokenizer(strings.NewReader(s))
+		for {
+			tt := z.Next()
+			if tt == xhtml.ErrorToken {
+				break
+			}
+			if tt != xhtml.TextToken {
+				t.Fatalf("%q passed but holds a %v token: %q", s, tt, z.Raw())
+			}
+		}
+		for i, c := range []byte(s) {
+			if c != '&' {
+				continue
+			}
+			rest := s[i:]
+			if len(rest) > 2 && rest[1] == '#' && html.UnescapeString(rest[:3]) != rest[:3] {
+				t.Fatalf("%q passed but holds the numeric reference %q", s, rest)
+			}
+			if end := strings.IndexByte(rest, ';'); end > 0 && html.UnescapeString(rest[:end+1]) != rest[:end+1] &&
+				!strings.ContainsAny(rest[1:end], " &<>\"'") {
+				t.Fatalf("%q passed but %q decodes", s, rest[:end+1])
+			}
+		}
+	})
 }

@@ -38,10 +38,21 @@ func labelMarkup(s string) bool {
 	return false
 }
 
-// charRef reports whether s starts with a character reference ended by a
-// semicolon that html.UnescapeString decodes. The semicolon is required:
-// legacy references without one ("&not") are also the start of words.
+// charRef reports whether s starts with a character reference: a numeric
+// one ("&#38", "&#x26", which browsers decode with or without the
+// semicolon) or a named one ended by a semicolon that html.UnescapeString
+// decodes. For names the semicolon is required: legacy references without
+// one ("&not") are also the start of words.
 func charRef(s string) bool {
+	if len(s) > 2 && s[1] == '#' {
+		c := s[2]
+		if '0' <= c && c <= '9' {
+			return true
+		}
+		if (c == 'x' || c == 'X') && len(s) > 3 && isHexDigit(s[3]) {
+			return true
+		}
+	}
 	end := strings.IndexByte(s, ';')
 	if end < 2 || end > 40 {
 		return false
@@ -86,4 +97,8 @@ func labelMarkupProblem(label string) string {
 // tags removed, references decoded, percent signs doubled.
 func plainLabelText(s string) string {
 	return strings.ReplaceAll(html.UnescapeString(StripTags(s)), "%", "%%")
+}
+
+func isHexDigit(c byte) bool {
+	return ('0' <= c && c <= '9') || ('a' <= c && c <= 'f') || ('A' <= c && c <= 'F')
 }
