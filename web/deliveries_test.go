@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"encoding/json"
 	"html"
 	"net/url"
 	"strconv"
@@ -53,7 +54,7 @@ func TestDeliverySettings(t *testing.T) {
 		assert.Contains(t, body, `value="`+html.EscapeString(c.url)+`"`)
 	}
 	// A secret of one's own is kept.
-	resp, _ = e.Post(e.formPath("/webhooks"), url.Values{"url": {"http://10.0.0.5:8080/in"},
+	resp, _ = e.Post(e.formPath("/webhooks"), url.Values{"url": {"https://hooks.example.net:8443/in"},
 		"secret": {"my-own-secret-of-enough-length"}, "version": {e.version()}})
 	require.Equal(t, 303, resp.StatusCode)
 	f = e.Form(e.f.ID)
@@ -74,7 +75,7 @@ func TestDeliverySettings(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, msgs, 1)
 	assert.True(t, msgs[0].Test)
-	assert.Equal(t, "http://10.0.0.5:8080/in", msgs[0].Target)
+	assert.Equal(t, "https://hooks.example.net:8443/in", msgs[0].Target)
 	_, body = e.Get(e.formPath("/deliveries"))
 	assert.Contains(t, body, `id="queued-`+strconv.FormatInt(msgs[0].ID, 10)+`"`)
 
@@ -89,7 +90,7 @@ func TestDeliverySettings(t *testing.T) {
 	require.Equal(t, 303, resp.StatusCode)
 	f = e.Form(e.f.ID)
 	require.Len(t, f.Notifications.Webhooks, 1)
-	assert.Equal(t, "http://10.0.0.5:8080/in", f.Notifications.Webhooks[0].URL)
+	assert.Equal(t, "https://hooks.example.net:8443/in", f.Notifications.Webhooks[0].URL)
 
 	// E-mail addresses.
 	resp, _ = e.Post(e.formPath("/emails"), url.Values{"email": {"Sales@Example.com"}, "version": {e.version()}})
@@ -164,5 +165,64 @@ func TestInboxRoutesWithoutServices(t *testing.T) {
 	for _, p := range []string{"/submissions", "/deliveries", "/submissions/export.csv"} {
 		resp, _ := e.Get("/admin/forms/" + strconv.FormatInt(f.ID, 10) + p)
 		assert.Equal(t, 404, resp.StatusCode, p)
+	}
+}
+
+// A webhook URL that names a non-public address outright (a private or
+// loopback address, localhost) is refused when saved, in the admin UI and
+// the API, unless the server allows private targets: "send test" would
+// otherwise report what answers inside the server's network (issue 15: 21).
+func TestWebhookToPrivateAddressIsRefusedOnSave(t *testing.T) {
+	for _, allow := range []bool{false, true} {
+		e := newInboxEnv(t, testenv.WithConfig(func(c *web.Config) { c.WebhookAllowPrivate = allow }))
+		tok := e.APIToken("ci")
+		targets := []struct{ url, scope string }{
+			{"http://10.0.0.5:8080/in", "private"},
+			{"http://127.0.0.1:5432/", "loopback"},
+			{"http://localhost:8080/hook", "localhost"},
+			{"http://169.254.169.254/latest/meta-data/", "link-local"},
+			{"http://[::1]/x", "loopback"},
+			{"http://2130706433/", "loopback"},
+		}
+		for _, tg := range targets {
+			resp, body := e.Post(e.formPath("/webhooks"), url.Values{"url": {tg.url}, "version": {e.version()}})
+			if allow {
+				require.Equal(t, 303, resp.StatusCode, "%s allowed: %s", tg.url, testenv.FieldError(body, "webhook-url"))
+				require.Equal(t, tg.url, e.Form(e.f.ID).Notifications.Webhooks[0].URL)
+				resp, _ = e.Post(e.formPath("/webhooks/1/delete"), url.Values{"version": {e.version()}})
+				require.Equal(t, 303, resp.StatusCode)
+				continue
+			}
+			require.Equal(t, 422, resp.StatusCode, tg.url)
+			msg := testenv.FieldError(body, "webhook-url")
+			assert.Contains(t, msg, tg.scope, tg.url)
+			assert.Contains(t, msg, "public addresses only", tg.url)
+			assert.Contains(t, body, `value="`+html.EscapeString(tg.url)+`"`, "what was typed stays")
+			assert.Empty(t, e.Form(e.f.ID).Notifications.Webhooks, "nothing saved")
+		}
+
+		path := "/api/v1/forms/" + strconv.FormatInt(e.f.ID, 10)
+		_, form := e.API("GET", path, tok, "")
+		var req map[string]any
+		decodeJSON(t, form, &req)
+		req["notifications"] = map[string]any{"webhooks": []map[string]string{
+			{"url": "https://crm.example.com/hook", "secret": "whsec_0123456789abcdef"},
+			{"url": "http://192.168.1.10/hook", "secret": "whsec_0123456789abcdef"},
+		}}
+		body, _ := json.Marshal(req)
+		resp, out := e.API("PUT", path, tok, string(body))
+		if allow {
+			require.Equal(t, 200, resp.StatusCode, out)
+			continue
+		}
+		require.Equal(t, 422, resp.StatusCode, out)
+		fields := testenv.DecodeError(t, out).Error.Fields
+		assert.Contains(t, fields["notifications.webhooks.1.url"], "non-public address (private)", out)
+		assert.NotContains(t, fields, "notifications.webhooks.0.url")
+		assert.Empty(t, e.Form(e.f.ID).Notifications.Webhooks, "nothing saved")
+		resp, out = e.API("POST", "/api/v1/forms", tok, `{"name":"New","language":"en",
+			"notifications":{"webhooks":[{"url":"http://localhost/x","secret":"whsec_0123456789abcdef"}]}}`)
+		require.Equal(t, 422, resp.StatusCode, out)
+		assert.Contains(t, testenv.DecodeError(t, out).Error.Fields["notifications.webhooks.0.url"], "localhost", out)
 	}
 }

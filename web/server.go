@@ -89,6 +89,11 @@ type Config struct {
 	// SMTPConfigured says whether notification mails are sent; when not,
 	// the delivery settings say that mails wait.
 	SMTPConfigured bool
+	// WebhookAllowPrivate lets admins save webhooks whose URL names a
+	// loopback, private or other non-public address (or localhost), as the
+	// delivery worker's --webhook-allow-private lets it send there. Off,
+	// such URLs are refused when saved.
+	WebhookAllowPrivate bool
 }
 
 // Server is the web application.
@@ -166,11 +171,12 @@ func New(cfg Config, svc Services) (*Server, error) {
 	visitors := chat.New(base, chat.Config{IPLimit: ipLimit, RateChatIP: cfg.RateChatIP,
 		RateChatChannel: cfg.RateChatChannel}, svc, s.hub)
 	office := backoffice.New(base, svc)
-	adm, err := admin.New(base, admin.Config{SMTPConfigured: cfg.SMTPConfigured}, svc, office, pub.Pages(), s.hub)
+	adm, err := admin.New(base, admin.Config{SMTPConfigured: cfg.SMTPConfigured,
+		WebhookAllowPrivate: cfg.WebhookAllowPrivate}, svc, office, pub.Pages(), s.hub)
 	if err != nil {
 		return nil, err
 	}
-	apiSrv := api.New(base, svc, office, pub.Pages(), s.hub)
+	apiSrv := api.New(base, api.Config{WebhookAllowPrivate: cfg.WebhookAllowPrivate}, svc, office, pub.Pages(), s.hub)
 
 	s.app = fiber.New(fiber.Config{
 		AppName:               "consentforms",

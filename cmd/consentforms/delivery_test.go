@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -10,6 +13,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -119,6 +123,44 @@ func setDemoNotifications(t *testing.T, dbPath string, n formbuilder.Notificatio
 	require.NoError(t, db.UpdateForm(ctx, f))
 }
 
+// putDemoNotifications sets the demo form's receivers through the JSON API
+// of the server at base, as a client that fetched the form would, and
+// returns the status of the PUT.
+func putDemoNotifications(t *testing.T, base, dbPath string, n formbuilder.Notifications) int {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sqlite.Open(dbPath)
+	require.NoError(t, err)
+	defer db.Close()
+	plain := "cf_" + formbuilder.RandomKey(20)
+	sum := sha256.Sum256([]byte(plain))
+	require.NoError(t, db.CreateToken(ctx, &formbuilder.APIToken{Name: "t", Hash: hex.EncodeToString(sum[:])}))
+	forms, err := db.ListForms(ctx, formbuilder.FormFilter{})
+	require.NoError(t, err)
+	path := base + "/api/v1/forms/" + strconv.FormatInt(forms[0].ID, 10)
+	call := func(method string, body io.Reader) (*http.Response, []byte) {
+		req, err := http.NewRequest(method, path, body)
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+plain)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return resp, b
+	}
+	resp, b := call("GET", nil)
+	require.Equal(t, 200, resp.StatusCode, string(b))
+	var f map[string]any
+	require.NoError(t, json.Unmarshal(b, &f))
+	f["notifications"] = n
+	b, err = json.Marshal(f)
+	require.NoError(t, err)
+	resp, _ = call("PUT", bytes.NewReader(b))
+	return resp.StatusCode
+}
+
 // submitDemo sends the demo form, filled in and agreed, as the page's
 // script does, and requires it stored.
 func submitDemo(t *testing.T, demo string) {
@@ -165,7 +207,9 @@ func TestServeWebhookAllowPrivate(t *testing.T) {
 		return log[0]
 	}
 
-	_, demo, dbPath := startServer(t)
+	base, demo, dbPath := startServer(t)
+	// Saving such a webhook is refused too (here through the API).
+	assert.Equal(t, http.StatusUnprocessableEntity, putDemoNotifications(t, base, dbPath, hook))
 	setDemoNotifications(t, dbPath, hook)
 	submitDemo(t, demo)
 	a := attempts(dbPath)
@@ -174,8 +218,8 @@ func TestServeWebhookAllowPrivate(t *testing.T) {
 	assert.Zero(t, hits.Load())
 
 	t.Setenv("CONSENTFORMS_WEBHOOK_ALLOW_PRIVATE", "true")
-	_, demo, dbPath = startServer(t)
-	setDemoNotifications(t, dbPath, hook)
+	base, demo, dbPath = startServer(t)
+	assert.Equal(t, http.StatusOK, putDemoNotifications(t, base, dbPath, hook))
 	submitDemo(t, demo)
 	a = attempts(dbPath)
 	assert.True(t, a.Delivered, a.Error)

@@ -106,6 +106,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 		// Only for the admin UI's notice that mails wait.
 		SMTPConfigured: smtpCfg.Configured(),
+		// Saving a webhook to a non-public address is refused unless the
+		// worker may send there.
+		WebhookAllowPrivate: *webhookPrivate,
 	}, services(db))
 	if err != nil {
 		return err

@@ -141,6 +141,8 @@ func (s *Server) handleWebhookAdd(c *fiber.Ctx) error {
 		errs["webhook-url"] = "is required"
 	} else if _, dup := f.Notifications.Webhook(in.WebhookURL); dup {
 		errs["webhook-url"] = "is already a webhook of this form"
+	} else if msg := formbuilder.WebhookTargetProblem(in.WebhookURL); msg != "" && !s.cfg.WebhookAllowPrivate {
+		errs["webhook-url"] = msg
 	}
 	secret := in.WebhookSecret
 	if secret == "" {

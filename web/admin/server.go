@@ -47,6 +47,10 @@ type Config struct {
 	// SMTPConfigured says whether notification mails are sent; when not,
 	// the delivery settings say that mails wait.
 	SMTPConfigured bool
+	// WebhookAllowPrivate accepts webhook URLs that name a non-public
+	// address; off, they are refused when saved (see
+	// formbuilder.WebhookTargetProblem).
+	WebhookAllowPrivate bool
 }
 
 // Server is the admin UI.

@@ -100,6 +100,15 @@ func (s *Server) applyFormRequest(ctx context.Context, req *formRequest, f *form
 		}
 		errs = formbuilder.ErrorFields(err)
 	}
+	if req.Notifications != nil && !s.cfg.WebhookAllowPrivate {
+		// Only the receivers sent now: a PUT without notifications keeps
+		// the stored ones, which are not judged again here.
+		for k, m := range formbuilder.ErrorFields(f.Notifications.ValidateTargets()) {
+			if errs[k] == "" {
+				errs[k] = m
+			}
+		}
+	}
 	if f.ResponsibleUserID != 0 {
 		u, err := s.svc.Users.FindUserByID(ctx, f.ResponsibleUserID)
 		switch {

@@ -32,9 +32,18 @@ const apiTokenTouch = time.Minute
 
 const localToken = "cf_token"
 
+// Config is what the API needs besides the shared Base.
+type Config struct {
+	// WebhookAllowPrivate accepts webhook URLs that name a non-public
+	// address; off, they are refused when a form is saved (see
+	// formbuilder.WebhookTargetProblem).
+	WebhookAllowPrivate bool
+}
+
 // Server is the JSON API.
 type Server struct {
 	*httpx.Base
+	cfg    Config
 	svc    httpx.Services
 	office *backoffice.Office
 	pages  httpx.PageCache
@@ -43,8 +52,8 @@ type Server struct {
 
 // New returns the API; pages is told about changed forms, hub about
 // replies to chats.
-func New(base *httpx.Base, svc httpx.Services, office *backoffice.Office, pages httpx.PageCache, hub *chatlive.Hub) *Server {
-	return &Server{Base: base, svc: svc, office: office, pages: pages, hub: hub}
+func New(base *httpx.Base, cfg Config, svc httpx.Services, office *backoffice.Office, pages httpx.PageCache, hub *chatlive.Hub) *Server {
+	return &Server{Base: base, cfg: cfg, svc: svc, office: office, pages: pages, hub: hub}
 }
 
 // Routes registers the API. The frame (headers, JSON errors) covers every
