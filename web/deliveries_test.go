@@ -198,6 +198,7 @@ func TestWebhookToPrivateAddressIsRefusedOnSave(t *testing.T) {
 			assert.Contains(t, msg, tg.scope, tg.url)
 			assert.Contains(t, msg, "public addresses only", tg.url)
 			assert.Contains(t, body, `value="`+html.EscapeString(tg.url)+`"`, "what was typed stays")
+			assert.Contains(t, body, "must be reachable on the internet", "the hint says so beforehand")
 			assert.Empty(t, e.Form(e.f.ID).Notifications.Webhooks, "nothing saved")
 		}
 

@@ -20,6 +20,8 @@ type deliveriesView struct {
 	// In holds what was typed into the add forms, shown again on errors.
 	WebhookURL, WebhookSecret, Email string
 	SMTPConfigured                   bool
+	// AllowPrivate says that webhooks may name non-public addresses.
+	AllowPrivate bool
 	// MailsWaiting counts e-mail messages held back without SMTP.
 	MailsWaiting int
 	Attempts     []*formbuilder.DeliveryAttempt
@@ -59,6 +61,7 @@ func (s *Server) renderDeliveries(c *fiber.Ctx, status int, f *formbuilder.Form,
 	ctx := c.UserContext()
 	dv.Form = f
 	dv.SMTPConfigured = s.cfg.SMTPConfigured
+	dv.AllowPrivate = s.cfg.WebhookAllowPrivate
 	var err error
 	if dv.Attempts, err = s.svc.Outbox.ListAttempts(ctx, f.ID, 100); err != nil {
 		return err
