@@ -436,8 +436,19 @@ func TestFormPreviewAndEmbedPages(t *testing.T) {
 		snippet("inline"))
 	require.Equal(t, `<script src="`+testenv.BaseURL+`/embed.js" data-consentforms="click/`+f.Key+`" async></script>`+
 		"\n"+`<button type="button">Contact us</button>`, snippet("click"))
-	require.Equal(t, `<script src="`+testenv.BaseURL+`/embed.js" data-consentforms="auto/`+f.Key+`" data-delay="5" async></script>`,
+	require.Equal(t, `<script src="`+testenv.BaseURL+`/embed.js" data-consentforms="auto/`+f.Key+`" data-delay="5" data-frequency="session" async></script>`,
 		snippet("auto"))
+	hint := func(id string) string {
+		return html.UnescapeString(testenv.Find(t, body, `(?s)<p class="hint" id="snippet-`+id+`-hint">(.*?)</p>`))
+	}
+	// data-trigger as the loader reads it: an id with or without "#"
+	// (issue 15: 7); data-frequency with each of its values.
+	require.Contains(t, hint("click"), `data-trigger="contact-button"`)
+	require.Contains(t, hint("click"), `data-trigger="#contact-button"`)
+	require.Contains(t, hint("click"), "both work")
+	for _, v := range []string{`data-frequency="session"`, `"always"`, `"7d"`, "data-delay"} {
+		require.Contains(t, hint("auto"), v)
+	}
 	require.Equal(t, testenv.BaseURL+"/f/"+f.Key, snippet("link"))
 	require.Equal(t, "script-src "+testenv.BaseURL+"; frame-src "+testenv.BaseURL, snippet("csp"))
 	for _, id := range []string{"inline", "click", "auto", "link", "csp"} {

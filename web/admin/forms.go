@@ -380,12 +380,16 @@ func (s *Server) handleFormEmbed(c *fiber.Ctx) error {
 			Help: "The form appears exactly where you paste this tag.",
 			Code: tag("inline", "")},
 		{ID: "click", Title: "Popup on click", Rows: 3,
-			Help: "The form opens in a popup when the element right after the tag is clicked (here a button; " +
-				"or name any element with data-trigger=\"#its-id\").",
+			Help: "The form opens in a popup when the element right after the tag is clicked (here a button). " +
+				"To open it from another element of your page, give that element an id and name it in the tag's " +
+				"data-trigger attribute, with or without a # sign: data-trigger=\"contact-button\" and " +
+				"data-trigger=\"#contact-button\" both work.",
 			Code: tag("click", "") + "\n<button type=\"button\">" + button + "</button>"},
 		{ID: "auto", Title: "Popup after a delay", Rows: 2,
-			Help: "The form opens in a popup by itself after data-delay seconds.",
-			Code: tag("auto", ` data-delay="5"`)},
+			Help: "The form opens in a popup by itself after data-delay seconds (at most 3600). data-frequency says " +
+				"how often: data-frequency=\"session\" once per browser tab (the default), \"always\" on every " +
+				"page view, or a number of days such as \"7d\" for at most once a week in this browser.",
+			Code: tag("auto", ` data-delay="5" data-frequency="session"`)},
 		{ID: "link", Title: "Hosted link", Rows: 1,
 			Help: "A page of its own with just the form: share it by e-mail or link to it.",
 			Code: pv.Link},

@@ -207,8 +207,8 @@
     return open;
   }
 
-  // The Embed page writes data-trigger="#ID", as a selector; a bare ID
-  // works too.
+  // data-trigger names an element by its id, written bare or as a
+  // selector ("#ID"); the Embed page shows both.
   function click(tag, server, key) {
     var id = (tag.getAttribute('data-trigger') || '').replace(/^#/, '');
     var trigger = id ? doc.getElementById(id) : tag.nextElementSibling;
