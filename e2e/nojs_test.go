@@ -71,7 +71,10 @@ func TestNoJavaScript(t *testing.T) {
 	require.NoError(t, err)
 	require.EqualValues(t, 200, resp.Status)
 	require.Contains(t, evalJS[string](v, `document.getElementById('cf-success').innerText`), successMessage)
-	require.Contains(t, evalJS[string](v, `document.body.innerText`), "Withdraw consent: "+req.Name)
+	// The links name each consent by its label, never by its internal name.
+	page := evalJS[string](v, `document.body.innerText`)
+	require.Contains(t, page, "Withdraw consent: I agree to the processing of my data for this enquiry.")
+	require.NotContains(t, page, req.Name)
 
 	recs := a.records(t, a.form)
 	require.Len(t, recs, 2)

@@ -703,13 +703,13 @@ func TestWithdrawalFlow(t *testing.T) {
 	require.Equal(t, 201, resp.StatusCode, js)
 	var ok struct {
 		WithdrawLinks []struct {
-			ConsentName string `json:"consent_name"`
-			URL         string `json:"url"`
+			Label string `json:"label"`
+			URL   string `json:"url"`
 		} `json:"withdraw_links"`
 	}
 	require.NoError(t, json.Unmarshal([]byte(js), &ok))
 	require.Len(t, ok.WithdrawLinks, 1)
-	assert.Equal(t, "Privacy", ok.WithdrawLinks[0].ConsentName)
+	assert.Equal(t, "I agree to the privacy terms.", ok.WithdrawLinks[0].Label)
 	link, err := url.Parse(ok.WithdrawLinks[0].URL)
 	require.NoError(t, err)
 	assert.Equal(t, testenv.Host, link.Host)
@@ -722,7 +722,7 @@ func TestWithdrawalFlow(t *testing.T) {
 	resp = e.Do(req)
 	page = testenv.ReadBody(e.T, resp)
 	require.Equal(t, 200, resp.StatusCode, page)
-	assert.Contains(t, page, "Privacy")
+	assert.NotContains(t, page, "Privacy", "the consent's internal name is not for visitors")
 	assert.Contains(t, page, "We process your data for <b>answering</b> you.")
 	assert.Contains(t, html.UnescapeString(page), "I agree to the privacy terms.")
 	assert.Equal(t, "no-referrer", resp.Header.Get("Referrer-Policy"))

@@ -211,7 +211,7 @@ func (s *stack) serveForm(w http.ResponseWriter, req *http.Request, key string) 
 	}
 	var links []WithdrawLink
 	for _, rec := range recs {
-		links = append(links, WithdrawLink{ConsentName: rec.ConsentName, URL: s.forms.URL + "/w/" + strconv.FormatInt(rec.ConsentID, 10)})
+		links = append(links, WithdrawLink{Label: LabelText(f.Consents[0].Consent.Current.Label), URL: s.forms.URL + "/w/" + strconv.FormatInt(rec.ConsentID, 10)})
 	}
 	if wantsJSON {
 		w.Header().Set("Content-Type", "application/json")
@@ -219,7 +219,7 @@ func (s *stack) serveForm(w http.ResponseWriter, req *http.Request, key string) 
 		json.NewEncoder(w).Encode(map[string]any{"message": f.SuccessMessage, "withdraw_links": links, "redirect_url": f.RedirectURL})
 		return
 	}
-	out, err := s.r.SuccessPage(f, embed, links)
+	out, err := s.r.SuccessPage(f, SuccessState{Embed: embed, Withdraws: links})
 	require.NoError(s.t, err)
 	s.html(w, 200, out)
 }

@@ -24,7 +24,7 @@
 //
 // form.js sends with Accept: application/json and expects
 //
-//	2xx  {"message"?: string, "redirect_url"?: string, "withdraw_links"?: [{"consent_name", "url"}], "token"?: string}
+//	2xx  {"message"?: string, "redirect_url"?: string, "withdraw_links"?: [{"label", "url"}]}
 //	422  {"error": {"code": "invalid", "message": string, "fields": {key: message}}, "token": string}
 //	else {"error": {"code": string, "message": string}}
 //

@@ -125,10 +125,45 @@ type PageState struct {
 	Nonce string
 }
 
-// WithdrawLink is a link that withdraws one consent just given.
+// WithdrawLink is a link that withdraws one consent just given. Label is
+// the consent's checkbox label as plain text (formbuilder.Label.String):
+// visitors know a consent by what they ticked, never by its internal name.
 type WithdrawLink struct {
-	ConsentName string `json:"consent_name"`
-	URL         string `json:"url"`
+	Label string `json:"label"`
+	URL   string `json:"url"`
+}
+
+// SuccessState is what a success page shows besides the form's message.
+type SuccessState struct {
+	// Embed selects the iframe variant.
+	Embed bool
+	// Withdraws are the withdrawal links of the consents just given; links
+	// that are not http(s) URLs are left out.
+	Withdraws []WithdrawLink
+}
+
+// WithdrawState is what the withdrawal page of one consent log entry
+// shows. It names the consent by its label and says where it was given in
+// visitor-facing words; the log's internal consent and form names never
+// appear.
+type WithdrawState struct {
+	// Lang picks the page's language (the version's, usually).
+	Lang string
+	// Record is the entry; its time is shown.
+	Record *formbuilder.ConsentRecord
+	// Version is the version the visitor agreed to: its label names the
+	// consent and its text is shown. Nil when it cannot be loaded.
+	Version *formbuilder.ConsentVersion
+	// Page is the URL of the page the consent was given on, if known.
+	Page string
+	// FormTitle is the public title of the form it was given through,
+	// shown when Page is empty.
+	FormTitle string
+	// CSRF is a token for the hidden field "_csrf", if any; Action is where
+	// the confirmation posts.
+	CSRF, Action string
+	// Done says that the consent is withdrawn; the page only says so.
+	Done bool
 }
 
 // page is what every page's head and foot need.
@@ -229,14 +264,14 @@ type messageView struct {
 
 type withdrawView struct {
 	page
-	ConsentName string
-	Caption     string
-	Given       string
-	Source      string
-	Text        template.HTML
-	CSRF        string
-	Action      string
-	Done        bool
+	Caption   string
+	Given     string
+	Page      string
+	FormTitle string
+	Text      template.HTML
+	CSRF      string
+	Action    string
+	Done      bool
 }
 
 // newPage fills what every page shares.
@@ -461,20 +496,20 @@ func buildConsent(l string, fc *formbuilder.FormConsent, st PageState) (consentV
 
 // SuccessPage renders the thank-you page after a no-JS post: the form's
 // success message (or the default thanks) and a withdrawal link per consent.
-func (r *Renderer) SuccessPage(f *formbuilder.Form, embed bool, withdrawURLs []WithdrawLink) ([]byte, error) {
+func (r *Renderer) SuccessPage(f *formbuilder.Form, st SuccessState) ([]byte, error) {
 	if f == nil {
 		return nil, errors.New("widget: nil form")
 	}
 	l := chromeLang(f.Language)
 	v := &successView{
-		page:    r.newPage(l, T(l, "thanks_title"), embed, true),
+		page:    r.newPage(l, T(l, "thanks_title"), st.Embed, true),
 		Title:   T(l, "thanks_title"),
 		Message: strings.TrimSpace(f.SuccessMessage),
 	}
 	if v.Message == "" {
 		v.Message = T(l, "thanks")
 	}
-	for _, w := range withdrawURLs {
+	for _, w := range st.Withdraws {
 		if safeHTTPURL(w.URL) {
 			v.Withdraws = append(v.Withdraws, w)
 		}
@@ -490,36 +525,45 @@ func (r *Renderer) MessagePage(lang, title, message string, embed bool) ([]byte,
 }
 
 // WithdrawPage renders the confirmation page of a withdrawal link: which
-// consent, when and where it was given, its text, and a POST form to action
-// carrying csrfField (the CSRF token value, if any) as the hidden field
-// "_csrf". With
-// done it only says that the consent is withdrawn. version may be nil when
-// the text cannot be loaded; the page then shows the consent's name only.
-func (r *Renderer) WithdrawPage(lang string, rec *formbuilder.ConsentRecord, version *formbuilder.ConsentVersion, csrfField, action string, done bool) ([]byte, error) {
+// consent (by its label), when and where it was given, its text, and a POST
+// form to st.Action. With st.Done it only says that the consent is
+// withdrawn.
+func (r *Renderer) WithdrawPage(st WithdrawState) ([]byte, error) {
+	rec := st.Record
 	if rec == nil {
 		return nil, errors.New("widget: nil consent record")
 	}
-	l := chromeLang(lang)
+	l := chromeLang(st.Lang)
 	title := T(l, "withdraw_title")
-	if done {
+	if st.Done {
 		title = T(l, "withdrawn_title")
 	}
 	v := &withdrawView{
-		page:        r.newPage(l, title, false, false),
-		ConsentName: rec.ConsentName,
-		Source:      rec.Source,
-		CSRF:        csrfField,
-		Action:      action,
-		Done:        done,
+		page:   r.newPage(l, title, false, false),
+		CSRF:   st.CSRF,
+		Action: st.Action,
+		Done:   st.Done,
+	}
+	if safeHTTPURL(st.Page) {
+		v.Page = st.Page
+	} else {
+		v.FormTitle = strings.TrimSpace(st.FormTitle)
 	}
 	if !rec.Time.IsZero() {
 		v.Given = fill(T(l, "withdraw_given"), "time", formatTime(l, rec.Time))
 	}
-	if version != nil {
-		v.Caption = formbuilder.ParseLabel(version.Label).String()
-		v.Text = template.HTML(formbuilder.Sanitize(version.Text))
+	if st.Version != nil {
+		v.Caption = LabelText(st.Version.Label)
+		v.Text = template.HTML(formbuilder.Sanitize(st.Version.Text))
 	}
 	return r.render("withdraw", v)
+}
+
+// LabelText is a consent label as visitors read it: plain text without the
+// % markers of its link part. It names a consent wherever a visitor sees
+// one outside the form (withdrawal links and pages).
+func LabelText(label string) string {
+	return strings.TrimSpace(formbuilder.ParseLabel(label).String())
 }
 
 // render executes the named template into a pooled buffer and returns a copy,

@@ -78,8 +78,8 @@ func TestGoldenFormPages(t *testing.T) {
 func TestGoldenOtherPages(t *testing.T) {
 	r := newRenderer(t)
 	links := []WithdrawLink{
-		{ConsentName: "Privacy", URL: "https://forms.example.com/w/abc"},
-		{ConsentName: "Bad", URL: "javascript:alert(1)"},
+		{Label: "I agree to the processing of my personal data.", URL: "https://forms.example.com/w/abc"},
+		{Label: "Bad", URL: "javascript:alert(1)"},
 	}
 	rec := &formbuilder.ConsentRecord{
 		ID: 9, ConsentName: "Privacy", Source: "Contact", Action: formbuilder.ActionGiven,
@@ -87,21 +87,23 @@ func TestGoldenOtherPages(t *testing.T) {
 	}
 	for _, lang := range []string{"en", "de"} {
 		f := fixtureForm(lang)
-		out, err := r.SuccessPage(f, false, links)
+		out, err := r.SuccessPage(f, SuccessState{Withdraws: links})
 		require.NoError(t, err)
 		golden(t, "success_"+lang, out)
 
-		out, err = r.WithdrawPage(lang, rec, f.Consents[0].Consent.Current, "csrf-token-1", testBase+"/w/abc", false)
+		out, err = r.WithdrawPage(WithdrawState{Lang: lang, Record: rec, Version: f.Consents[0].Consent.Current,
+			Page: "https://shop.example.com/contact", CSRF: "csrf-token-1", Action: testBase + "/w/abc"})
 		require.NoError(t, err)
 		golden(t, "withdraw_"+lang, out)
 	}
 	f := fixtureForm("en")
 	f.SuccessMessage = "We will call you."
-	out, err := r.SuccessPage(f, true, nil)
+	out, err := r.SuccessPage(f, SuccessState{Embed: true})
 	require.NoError(t, err)
 	golden(t, "success_en_embed", out)
 
-	out, err = r.WithdrawPage("en", rec, nil, "t", testBase+"/w/abc", true)
+	out, err = r.WithdrawPage(WithdrawState{Lang: "en", Record: rec, Version: f.Consents[0].Consent.Current,
+		FormTitle: "Contact us", Action: testBase + "/w/abc", Done: true})
 	require.NoError(t, err)
 	golden(t, "withdraw_en_done", out)
 
@@ -286,7 +288,7 @@ func TestXSSEscaped(t *testing.T) {
 				assert.NotContains(t, string(out), "<script>alert")
 			}
 
-			out, err := r.SuccessPage(f, true, []WithdrawLink{{ConsentName: p, URL: p}, {ConsentName: p, URL: "https://x.example/" + p}})
+			out, err := r.SuccessPage(f, SuccessState{Embed: true, Withdraws: []WithdrawLink{{Label: p, URL: p}, {Label: p, URL: "https://x.example/" + p}}})
 			require.NoError(t, err)
 			assertSafePage(t, out)
 
@@ -295,9 +297,14 @@ func TestXSSEscaped(t *testing.T) {
 			assertSafePage(t, out)
 
 			rec := &formbuilder.ConsentRecord{ConsentName: p, Source: p, Time: time.Unix(0, 0)}
-			out, err = r.WithdrawPage(p, rec, f.Consents[0].Consent.Current, p, p, false)
-			require.NoError(t, err)
-			assertSafePage(t, out)
+			ver := *f.Consents[0].Consent.Current
+			ver.Label = p
+			for _, page := range []string{p, "https://x.example/" + p} {
+				out, err = r.WithdrawPage(WithdrawState{Lang: p, Record: rec, Version: &ver, Page: page, FormTitle: p,
+					CSRF: p, Action: p})
+				require.NoError(t, err)
+				assertSafePage(t, out)
+			}
 		})
 	}
 }
@@ -316,7 +323,8 @@ func TestConsentTextSanitisedAtRender(t *testing.T) {
 	assert.Contains(t, s, `<p>desc</p>`)
 	assert.NotContains(t, s, "alert(")
 
-	out, err = r.WithdrawPage("en", &formbuilder.ConsentRecord{ConsentName: "P"}, f.Consents[0].Consent.Current, "c", "/w/1", false)
+	out, err = r.WithdrawPage(WithdrawState{Lang: "en", Record: &formbuilder.ConsentRecord{ConsentName: "P"},
+		Version: f.Consents[0].Consent.Current, CSRF: "c", Action: "/w/1"})
 	require.NoError(t, err)
 	assertSafePage(t, out)
 	assert.NotContains(t, string(out), "alert(")
@@ -331,13 +339,13 @@ func TestNoInlineScriptOrStyleAnywhere(t *testing.T) {
 			require.NoError(t, err)
 			pages = append(pages, out)
 		}
-		out, err := r.SuccessPage(fixtureForm(lang), false, []WithdrawLink{{ConsentName: "n", URL: "https://a.example/w"}})
+		out, err := r.SuccessPage(fixtureForm(lang), SuccessState{Withdraws: []WithdrawLink{{Label: "n", URL: "https://a.example/w"}}})
 		require.NoError(t, err)
 		pages = append(pages, out)
 		out, err = r.MessagePage(lang, "t", "m", true)
 		require.NoError(t, err)
 		pages = append(pages, out)
-		out, err = r.WithdrawPage(lang, &formbuilder.ConsentRecord{}, nil, "c", "/w", false)
+		out, err = r.WithdrawPage(WithdrawState{Lang: lang, Record: &formbuilder.ConsentRecord{}, CSRF: "c", Action: "/w"})
 		require.NoError(t, err)
 		pages = append(pages, out)
 	}
@@ -473,9 +481,9 @@ func TestFormPageFailures(t *testing.T) {
 	f.Consents[1].Consent.Current = nil
 	_, err = r.FormPage(f, PageState{})
 	assert.ErrorContains(t, err, "consent 7")
-	_, err = r.SuccessPage(nil, false, nil)
+	_, err = r.SuccessPage(nil, SuccessState{})
 	assert.Error(t, err)
-	_, err = r.WithdrawPage("en", nil, nil, "", "", false)
+	_, err = r.WithdrawPage(WithdrawState{Lang: "en"})
 	assert.Error(t, err)
 }
 

@@ -116,10 +116,8 @@ type submitResult struct {
 	WithdrawLinks []withdrawLinkJSON `json:"withdraw_links"`
 }
 
-type withdrawLinkJSON struct {
-	ConsentName string `json:"consent_name"`
-	URL         string `json:"url"`
-}
+// withdrawLinkJSON is widget.WithdrawLink as the JSON answer has it.
+type withdrawLinkJSON = widget.WithdrawLink
 
 func (s *Server) handleFormSubmit(c *fiber.Ctx) error {
 	cf, err := s.loadForm(c)
@@ -223,26 +221,34 @@ func (s *Server) respondInvalid(c *fiber.Ctx, f *formbuilder.Form, sub *submissi
 func (s *Server) respondSuccess(c *fiber.Ctx, f *formbuilder.Form, sub *submission, stored *formbuilder.Submission,
 	records []*formbuilder.ConsentRecord, asJSON bool) error {
 	c.Set(fiber.HeaderCacheControl, "no-store")
+	links := make([]widget.WithdrawLink, 0, len(records))
+	for _, r := range records {
+		links = append(links, widget.WithdrawLink{Label: consentLabel(f, r.ConsentID),
+			URL: s.Signer.WithdrawURL(s.BaseURL, r.ID)})
+	}
 	if asJSON {
-		links := make([]withdrawLinkJSON, 0, len(records))
-		for _, r := range records {
-			links = append(links, withdrawLinkJSON{ConsentName: r.ConsentName, URL: s.Signer.WithdrawURL(s.BaseURL, r.ID)})
-		}
 		res := submitResult{ID: stored.ID, Message: f.SuccessMessage, RedirectURL: f.RedirectURL, WithdrawLinks: links}
 		return c.Status(fiber.StatusCreated).JSON(res)
-	}
-	wlinks := make([]widget.WithdrawLink, 0, len(records))
-	for _, r := range records {
-		wlinks = append(wlinks, widget.WithdrawLink{ConsentName: r.ConsentName, URL: s.Signer.WithdrawURL(s.BaseURL, r.ID)})
 	}
 	if f.RedirectURL != "" && !sub.embed {
 		return c.Redirect(f.RedirectURL, fiber.StatusSeeOther)
 	}
-	page, err := s.Widget.SuccessPage(f, sub.embed, wlinks)
+	page, err := s.Widget.SuccessPage(f, widget.SuccessState{Embed: sub.embed, Withdraws: links})
 	if err != nil {
 		return err
 	}
 	httpx.SetPublicPageHeaders(c, httpx.PublicCSP(f))
 	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
 	return c.Status(fiber.StatusOK).Send(page)
+}
+
+// consentLabel names consent id of f to visitors: its current label as
+// plain text (the version just recorded), never its internal name.
+func consentLabel(f *formbuilder.Form, id int64) string {
+	for _, fc := range f.Consents {
+		if fc.ConsentID == id && fc.Consent != nil && fc.Consent.Current != nil {
+			return widget.LabelText(fc.Consent.Current.Label)
+		}
+	}
+	return ""
 }

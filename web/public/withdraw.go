@@ -3,6 +3,7 @@ package public
 import (
 	"github.com/consentforms/consentforms/formbuilder"
 	"github.com/consentforms/consentforms/web/internal/httpx"
+	"github.com/consentforms/consentforms/widget"
 	"github.com/gofiber/fiber/v2"
 )
 
@@ -48,10 +49,24 @@ func (s *Server) withdraw(c *fiber.Ctx, confirm bool) error {
 		}
 		already = true
 	}
+	label := widget.LabelText(ver.Label)
 	if httpx.WantsJSON(c) {
-		return c.JSON(fiber.Map{"record_id": id, "consent_name": rec.ConsentName, "withdrawn": already})
+		return c.JSON(fiber.Map{"record_id": id, "label": label, "withdrawn": already})
 	}
-	page, err := s.Widget.WithdrawPage(ver.Language, rec, ver, "", s.Signer.WithdrawPath(id), already)
+	st := widget.WithdrawState{Lang: ver.Language, Record: rec, Version: ver, Page: rec.PageURL,
+		Action: s.Signer.WithdrawPath(id), Done: already}
+	if rec.PageURL == "" && rec.FormID != 0 {
+		// Where it was given, in the words the visitor saw: the form's
+		// title (its name is internal).
+		f, err := s.svc.Forms.FindFormByID(ctx, rec.FormID)
+		switch {
+		case err == nil:
+			st.FormTitle = f.Title
+		case formbuilder.ErrorCode(err) != formbuilder.ENOTFOUND:
+			return err
+		}
+	}
+	page, err := s.Widget.WithdrawPage(st)
 	if err != nil {
 		return err
 	}

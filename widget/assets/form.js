@@ -418,7 +418,7 @@
         a.href = url;
         a.target = '_blank';
         a.rel = 'noopener';
-        a.textContent = data('withdraw-link').replace('{name}', String(l.consent_name || ''));
+        a.textContent = data('withdraw-link').replace('{name}', String(l.label || ''));
         li.appendChild(a);
         ul.appendChild(li);
       }

@@ -1,0 +1,118 @@
+package web_test
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/consentforms/consentforms/formbuilder"
+	"github.com/consentforms/consentforms/internal/testenv"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// The internal names of this test: what the admin calls things. Visitors
+// must never read them (issue 15: 5).
+const (
+	internalConsentName = "LEGAL-7 Einwilligung intern v2"
+	internalFormName    = "Lead gen Q3 (Kampagne intern)"
+)
+
+// textsEnv has a form and a consent whose internal names differ from
+// what visitors are shown: the form's title and the consent's label.
+type textsEnv struct {
+	*testenv.Env
+	f       *formbuilder.Form
+	consent *formbuilder.Consent
+}
+
+func newTextsEnv(t *testing.T, title string) *textsEnv {
+	e := &textsEnv{Env: testenv.New(t)}
+	e.consent = e.SeedConsent(internalConsentName, "<p>We process your data to answer you.</p>",
+		"I agree to the %processing of my data%.")
+	e.f = e.SeedForm(&formbuilder.Form{Name: internalFormName, Title: title, Language: "en",
+		Fields:   []formbuilder.Field{{Key: "email", Label: "E-mail", Kind: formbuilder.KindEmail, Required: true}},
+		Consents: []formbuilder.FormConsent{{ConsentID: e.consent.ID, CheckedByDefault: true, Required: true}}})
+	return e
+}
+
+func (e *textsEnv) values(pageURL string) url.Values {
+	v := url.Values{"_token": {e.RenderToken(e.f.Key)}, "email": {"a@example.com"},
+		"consent_" + itoa(e.consent.ID): {"1"}, "consent_" + itoa(e.consent.ID) + "_initial": {"1"}}
+	if pageURL != "" {
+		v.Set("_page_url", pageURL)
+	}
+	return v
+}
+
+func requireNoInternalNames(t *testing.T, what, body string) {
+	t.Helper()
+	assert.NotContains(t, body, internalConsentName, what)
+	assert.NotContains(t, body, internalFormName, what)
+	assert.NotContains(t, body, "Kampagne", what)
+	assert.NotContains(t, body, "LEGAL-7", what)
+}
+
+func TestVisitorsSeeNoInternalNames(t *testing.T) {
+	const label = "I agree to the processing of my data."
+	e := newTextsEnv(t, "Contact us")
+
+	// The success page (no JavaScript) names the consent by its label.
+	resp, page := e.PostRaw("/f/"+e.f.Key, e.values("https://shop.example.com/contact"))
+	require.Equal(t, http.StatusOK, resp.StatusCode, page)
+	require.Contains(t, page, label)
+	requireNoInternalNames(t, "success page", page)
+	onPage := strings.TrimPrefix(testenv.Find(t, page, `href="([^"]+/w/[^"]+)"`), testenv.BaseURL)
+
+	// The JSON answer too.
+	resp, out := e.PostRaw("/f/"+e.f.Key, e.values(""), "Accept", "application/json")
+	require.Equal(t, http.StatusCreated, resp.StatusCode, out)
+	var res struct {
+		WithdrawLinks []struct {
+			Label string `json:"label"`
+			URL   string `json:"url"`
+		} `json:"withdraw_links"`
+	}
+	decodeJSON(t, out, &res)
+	require.Len(t, res.WithdrawLinks, 1)
+	require.Equal(t, label, res.WithdrawLinks[0].Label)
+	requireNoInternalNames(t, "JSON answer", out)
+
+	// The withdrawal page: the label, and where the consent was given: the
+	// page it was given on, else the form's title.
+	noPage := strings.TrimPrefix(res.WithdrawLinks[0].URL, testenv.BaseURL)
+	resp, page = e.Get(onPage)
+	require.Equal(t, 200, resp.StatusCode)
+	require.Contains(t, page, label)
+	require.Contains(t, page, "https://shop.example.com/contact")
+	requireNoInternalNames(t, "withdrawal page", page)
+	resp, page = e.Get(noPage)
+	require.Equal(t, 200, resp.StatusCode)
+	require.Contains(t, page, label)
+	require.Contains(t, page, "Contact us")
+	requireNoInternalNames(t, "withdrawal page", page)
+
+	resp, page = e.PostRaw(noPage, url.Values{})
+	require.Equal(t, 200, resp.StatusCode)
+	require.Contains(t, page, "withdrawn")
+	require.Contains(t, page, label)
+	requireNoInternalNames(t, "withdrawn page", page)
+	resp, out = e.Get(noPage, "Accept", "application/json")
+	require.Equal(t, 200, resp.StatusCode)
+	require.Contains(t, out, `"label":"`+label+`"`)
+	requireNoInternalNames(t, "withdrawal JSON", out)
+}
+
+// A form without a title and a consent given on no known page: the
+// withdrawal page says nothing about where rather than the internal name.
+func TestWithdrawalPageWithoutTitleOrPage(t *testing.T) {
+	e := newTextsEnv(t, "")
+	resp, out := e.PostRaw("/f/"+e.f.Key, e.values(""), "Accept", "application/json")
+	require.Equal(t, http.StatusCreated, resp.StatusCode, out)
+	path := strings.TrimPrefix(testenv.Find(t, out, `"url":"([^"]+)"`), testenv.BaseURL)
+	resp, page := e.Get(path)
+	require.Equal(t, 200, resp.StatusCode)
+	require.Contains(t, page, "I agree to the processing of my data.")
+	requireNoInternalNames(t, "withdrawal page", page)
+}
