@@ -7,12 +7,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/consentforms/consentforms/internal/testenv"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -28,26 +30,87 @@ func TestSubmitValidIsStored(t *testing.T) {
 }
 
 // The honeypot field is invisible to people; a bot that fills it gets the
-// answer a person would get and nothing is stored.
+// answer a person would get — the same shape, a plausible id, a withdrawal
+// link per consent given, the same page — and nothing is stored. Its links
+// withdraw nothing, not even an entry that later gets their id
+// (issue 15: 19).
 func TestHoneypot(t *testing.T) {
 	e := newHardEnv(t, nil)
-	vals := e.validForm(e.RenderToken(e.formA.Key), "bot@example.com")
-	vals.Set("website", "https://spam.example")
-	resp := e.postForm(e.formA.Key, vals)
-	require.Equal(t, 201, resp.StatusCode)
-	require.Contains(t, testenv.ReadBody(t, resp), `"withdraw_links"`)
+	type answer struct {
+		ID            int64               `json:"id"`
+		WithdrawLinks []map[string]string `json:"withdraw_links"`
+	}
+	post := func(vals url.Values, accept string) (int, string) {
+		req := httptest.NewRequest("POST", "/f/"+e.formA.Key, strings.NewReader(vals.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if accept != "" {
+			req.Header.Set("Accept", accept)
+		}
+		resp := e.Do(req)
+		return resp.StatusCode, testenv.ReadBody(t, resp)
+	}
+	code, realJSON := post(e.validForm(e.RenderToken(e.formA.Key), "person@example.com"), "application/json")
+	require.Equal(t, 201, code, realJSON)
+	var real answer
+	decodeJSON(t, realJSON, &real)
 
-	body := strings.Replace(e.validJSON(e.RenderToken(e.formA.Key), "bot@example.com"), `{`, `{"website":"x",`, 1)
-	resp = e.postJSON(e.formA.Key, body)
-	require.Equal(t, 201, resp.StatusCode)
+	bot := e.validForm(e.RenderToken(e.formA.Key), "bot@example.com")
+	bot.Set("website", "https://spam.example")
+	code, botJSON := post(bot, "application/json")
+	require.Equal(t, 201, code, botJSON)
+	var decoy answer
+	decodeJSON(t, botJSON, &decoy)
+	assert.Equal(t, real.ID+1, decoy.ID, "the id a real submission would have got")
+	require.Len(t, decoy.WithdrawLinks, len(real.WithdrawLinks), "one link per consent given")
+	var realKeys, botKeys map[string]any
+	decodeJSON(t, realJSON, &realKeys)
+	decodeJSON(t, botJSON, &botKeys)
+	assert.Equal(t, len(realKeys), len(botKeys), "the same members: %s / %s", realJSON, botJSON)
+	linkRE := regexp.MustCompile(`^` + regexp.QuoteMeta(testenv.BaseURL) + `/w/(\d+)\.[A-Za-z0-9_-]{24}$`)
+	for i, l := range decoy.WithdrawLinks {
+		assert.Equal(t, real.WithdrawLinks[i]["label"], l["label"])
+		m := linkRE.FindStringSubmatch(l["url"])
+		require.NotNil(t, m, "shaped like a real link: %s", l["url"])
+		assert.Regexp(t, linkRE, real.WithdrawLinks[i]["url"])
+	}
 
-	// The plain HTML post shows the success page.
-	req := httptest.NewRequest("POST", "/f/"+e.formA.Key, strings.NewReader(vals.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp = e.Do(req)
-	require.Equal(t, 200, resp.StatusCode)
-	require.Contains(t, resp.Header.Get("Content-Type"), "text/html")
-	e.RequireNothingStored("a filled honeypot stores nothing")
+	// The page without JavaScript is the real one but for the link.
+	code, realPage := post(e.validForm(e.RenderToken(e.formA.Key), "person2@example.com"), "")
+	require.Equal(t, 200, code)
+	code, botPage := post(bot, "")
+	require.Equal(t, 200, code)
+	pageLinkRE := regexp.MustCompile(`/w/\d+\.[A-Za-z0-9_-]{24}`)
+	require.Len(t, pageLinkRE.FindAllString(botPage, -1), 1)
+	assert.Equal(t, pageLinkRE.ReplaceAllString(realPage, "LINK"), pageLinkRE.ReplaceAllString(botPage, "LINK"))
+
+	// A bot that is wrong otherwise hears what a person would hear.
+	bad := e.validForm(e.RenderToken(e.formA.Key), "not an address")
+	bad.Set("website", "x")
+	code, body := post(bad, "application/json")
+	require.Equal(t, 422, code, body)
+
+	body = strings.Replace(e.validJSON(e.RenderToken(e.formA.Key), "bot@example.com"), `{`, `{"website":"x",`, 1)
+	resp := e.postJSON(e.formA.Key, body)
+	require.Equal(t, 201, resp.StatusCode)
+	subs, recs := e.counts()
+	require.Equal(t, 2, subs, "only the two people's submissions are stored")
+	require.Equal(t, 2, recs)
+
+	// The decoy links withdraw nothing, also once a real entry has their id.
+	for _, l := range decoy.WithdrawLinks {
+		path := strings.TrimPrefix(l["url"], testenv.BaseURL)
+		for range 3 {
+			code, out := post(e.validForm(e.RenderToken(e.formA.Key), "later@example.com"), "application/json")
+			require.Equal(t, 201, code, out)
+		}
+		resp, _ := e.Get(path)
+		assert.Equal(t, 404, resp.StatusCode)
+		resp, _ = e.PostRaw(path, url.Values{})
+		assert.Equal(t, 404, resp.StatusCode)
+	}
+	var withdrawn int
+	require.NoError(t, e.Raw().QueryRow(`SELECT count(*) FROM consent_records WHERE action = 'withdrawn'`).Scan(&withdrawn))
+	assert.Zero(t, withdrawn)
 }
 
 // The render token proves the form was loaded from this server, for this

@@ -139,11 +139,6 @@ func (s *Server) handleFormSubmit(c *fiber.Ctx) error {
 		}
 		return err
 	}
-	if sub.honeypot != "" {
-		// Bots get the same answer as people so they learn nothing.
-		s.Log.Info("honeypot filled, submission discarded", "form", f.Key, "ip", sub.in.IP)
-		return s.respondSuccess(c, f, sub, &formbuilder.Submission{}, nil, asJSON)
-	}
 	if why := s.checkRenderToken(f.Key, sub.token, s.Now()); why != "" {
 		msg := httpx.IfLang(f.Language, "Das Formular ist abgelaufen. Bitte senden Sie es erneut.",
 			"This form has expired. Please send it again.")
@@ -161,10 +156,23 @@ func (s *Server) handleFormSubmit(c *fiber.Ctx) error {
 		}
 		return err
 	}
+	if sub.honeypot != "" {
+		// A bot: it passed every check a person's post passes, and gets
+		// the answer a person would get, so it learns nothing.
+		s.Log.Info("honeypot filled, submission discarded", "form", f.Key, "ip", sub.in.IP)
+		id, links := s.decoy(c.UserContext(), f, records)
+		return s.respondSuccess(c, f, sub, id, links, asJSON)
+	}
 	if err := s.svc.Submissions.CreateSubmission(c.UserContext(), stored, records); err != nil {
 		return err
 	}
-	return s.respondSuccess(c, f, sub, stored, records, asJSON)
+	s.decoys.noteStored(stored, records)
+	links := make([]widget.WithdrawLink, 0, len(records))
+	for _, r := range records {
+		links = append(links, widget.WithdrawLink{Label: consentLabel(f, r.ConsentID),
+			URL: s.Signer.WithdrawURL(s.BaseURL, r.ID)})
+	}
+	return s.respondSuccess(c, f, sub, stored.ID, links, asJSON)
 }
 
 // invalidJSON is the JSON answer to a refused submission (422): the error,
@@ -218,16 +226,13 @@ func (s *Server) respondInvalid(c *fiber.Ctx, f *formbuilder.Form, sub *submissi
 	return c.Status(fiber.StatusUnprocessableEntity).Send(page)
 }
 
-func (s *Server) respondSuccess(c *fiber.Ctx, f *formbuilder.Form, sub *submission, stored *formbuilder.Submission,
-	records []*formbuilder.ConsentRecord, asJSON bool) error {
+// respondSuccess answers a submission with id and the withdrawal links of
+// its consents: JSON 201, a redirect, or the success page.
+func (s *Server) respondSuccess(c *fiber.Ctx, f *formbuilder.Form, sub *submission, id int64,
+	links []widget.WithdrawLink, asJSON bool) error {
 	c.Set(fiber.HeaderCacheControl, "no-store")
-	links := make([]widget.WithdrawLink, 0, len(records))
-	for _, r := range records {
-		links = append(links, widget.WithdrawLink{Label: consentLabel(f, r.ConsentID),
-			URL: s.Signer.WithdrawURL(s.BaseURL, r.ID)})
-	}
 	if asJSON {
-		res := submitResult{ID: stored.ID, Message: f.SuccessMessage, RedirectURL: f.RedirectURL, WithdrawLinks: links}
+		res := submitResult{ID: id, Message: f.SuccessMessage, RedirectURL: f.RedirectURL, WithdrawLinks: links}
 		return c.Status(fiber.StatusCreated).JSON(res)
 	}
 	if f.RedirectURL != "" && !sub.embed {

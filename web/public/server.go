@@ -43,6 +43,8 @@ type Server struct {
 	// ipForm and form are the limits of posts to forms; cfg.IPLimit counts
 	// every public post of a client.
 	ipForm, form *httpx.Limiter
+	// decoys answers the honeypot like a stored submission.
+	decoys decoys
 }
 
 // New returns the public side; Routes registers it.
