@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"html"
 	"net/http"
 	"net/url"
 	"strings"
@@ -115,4 +116,64 @@ func TestWithdrawalPageWithoutTitleOrPage(t *testing.T) {
 	require.Equal(t, 200, resp.StatusCode)
 	require.Contains(t, page, "I agree to the processing of my data.")
 	requireNoInternalNames(t, "withdrawal page", page)
+}
+
+// A form with a redirect URL sends the visitor there, embedded or not (the
+// loader moves the host page), and the thank-you page gets the withdrawal
+// links as cf_withdraw parameters, so withdrawal stays reachable; the
+// admin's help says so (issue 15: 8).
+func TestRedirectCarriesWithdrawalLinks(t *testing.T) {
+	e := newTextsEnv(t, "Contact us")
+	f := e.Form(e.f.ID)
+	f.RedirectURL = "https://www.example.com/thanks?src=form#top"
+	require.NoError(t, e.DB.UpdateForm(t.Context(), f))
+
+	requireLinks := func(t *testing.T, target string) {
+		t.Helper()
+		u, err := url.Parse(target)
+		require.NoError(t, err)
+		assert.Equal(t, "www.example.com", u.Host)
+		assert.Equal(t, "/thanks", u.Path)
+		assert.Equal(t, "top", u.Fragment)
+		assert.Equal(t, "form", u.Query().Get("src"), "the URL's own query stays")
+		links := u.Query()["cf_withdraw"]
+		require.Len(t, links, 1, target)
+		require.True(t, strings.HasPrefix(links[0], testenv.BaseURL+"/w/"), links[0])
+		resp, page := e.Get(strings.TrimPrefix(links[0], testenv.BaseURL))
+		require.Equal(t, 200, resp.StatusCode, "the link is a working withdrawal link")
+		require.Contains(t, page, "I agree to the processing of my data.")
+	}
+
+	// Hosted page without JavaScript: 303 to the thank-you page.
+	resp, _ := e.PostRaw("/f/"+e.f.Key, e.values(""))
+	requireLinks(t, testenv.Location(t, resp, http.StatusSeeOther))
+
+	// With JavaScript, hosted or embedded: the JSON answer's redirect_url.
+	for _, embed := range []string{"0", "1"} {
+		vals := e.values("https://shop.example.com/contact")
+		vals.Set("_embed", embed)
+		resp, out := e.PostRaw("/f/"+e.f.Key, vals, "Accept", "application/json")
+		require.Equal(t, http.StatusCreated, resp.StatusCode, out)
+		var res struct {
+			RedirectURL string `json:"redirect_url"`
+		}
+		decodeJSON(t, out, &res)
+		requireLinks(t, res.RedirectURL)
+	}
+
+	// An embedded form without JavaScript cannot move the host page: it
+	// shows the success page with the links, in the frame.
+	vals := e.values("")
+	vals.Set("_embed", "1")
+	resp, page := e.PostRaw("/f/"+e.f.Key, vals)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Contains(t, page, "/w/")
+
+	e.Login()
+	_, page = e.Get("/admin/forms/" + itoa(e.f.ID))
+	hint := html.UnescapeString(testenv.Find(t, page, `(?s)<p class="hint" id="redirect_url-hint">(.*?)</p>`))
+	assert.NotContains(t, hint, "always show the success message")
+	assert.Contains(t, hint, "embedded")
+	assert.Contains(t, hint, `data-redirect="off"`)
+	assert.Contains(t, hint, "cf_withdraw")
 }

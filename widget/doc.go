@@ -28,6 +28,10 @@
 //	422  {"error": {"code": "invalid", "message": string, "fields": {key: message}}, "token": string}
 //	else {"error": {"code": string, "message": string}}
 //
+// redirect_url is the form's redirect URL with the withdrawal links added
+// as cf_withdraw query parameters (the visitor leaves the success message,
+// which lists them, behind).
+//
 // The token of a 422 is the one to send next: the page's own while it is
 // still good, a fresh one when it expired or was broken. form.js puts it
 // into _token, so sending again works without reloading the page.

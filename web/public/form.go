@@ -1,6 +1,8 @@
 package public
 
 import (
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/consentforms/consentforms/formbuilder"
@@ -231,12 +233,16 @@ func (s *Server) respondInvalid(c *fiber.Ctx, f *formbuilder.Form, sub *submissi
 func (s *Server) respondSuccess(c *fiber.Ctx, f *formbuilder.Form, sub *submission, id int64,
 	links []widget.WithdrawLink, asJSON bool) error {
 	c.Set(fiber.HeaderCacheControl, "no-store")
+	redirect := redirectWithLinks(f.RedirectURL, links)
 	if asJSON {
-		res := submitResult{ID: id, Message: f.SuccessMessage, RedirectURL: f.RedirectURL, WithdrawLinks: links}
+		res := submitResult{ID: id, Message: f.SuccessMessage, RedirectURL: redirect, WithdrawLinks: links}
 		return c.Status(fiber.StatusCreated).JSON(res)
 	}
-	if f.RedirectURL != "" && !sub.embed {
-		return c.Redirect(f.RedirectURL, fiber.StatusSeeOther)
+	// Inside the iframe a post without JavaScript cannot move the host
+	// page, and a thank-you page loaded into the frame would be refused by
+	// many sites: it gets the success page with the links.
+	if redirect != "" && !sub.embed {
+		return c.Redirect(redirect, fiber.StatusSeeOther)
 	}
 	page, err := s.Widget.SuccessPage(f, widget.SuccessState{Embed: sub.embed, Withdraws: links})
 	if err != nil {
@@ -256,4 +262,34 @@ func consentLabel(f *formbuilder.Form, id int64) string {
 		}
 	}
 	return ""
+}
+
+// withdrawParam is the query parameter that carries the withdrawal links to
+// a form's redirect URL, once per consent given, so that the thank-you page
+// can show them: a visitor sent away never sees the success page.
+const withdrawParam = "cf_withdraw"
+
+// redirectWithLinks returns target with a withdrawParam per link added to
+// its query (its own query and fragment stay as they are); "" for no
+// target.
+func redirectWithLinks(target string, links []widget.WithdrawLink) string {
+	if target == "" || len(links) == 0 {
+		return target
+	}
+	u, err := url.Parse(target)
+	if err != nil {
+		// Validated when saved; a row written otherwise keeps its URL.
+		return target
+	}
+	var q strings.Builder
+	q.WriteString(u.RawQuery)
+	for _, l := range links {
+		if q.Len() > 0 {
+			q.WriteByte('&')
+		}
+		q.WriteString(withdrawParam + "=")
+		q.WriteString(url.QueryEscape(l.URL))
+	}
+	u.RawQuery = q.String()
+	return u.String()
 }
