@@ -54,6 +54,10 @@ var texts = map[string]map[string]string{
 		"consent_text_region":    "Consent text",
 		"withdraw_consent_label": "Consent",
 		"page_url":               "The address of the page",
+		"preview_prefix":         "Preview:",
+		"preview_banner":         "Preview: this is how visitors see the form. What you send here is checked like a real submission, but nothing is stored, no consent is recorded and nothing is delivered.",
+		"preview_done":           "Preview: nothing was stored and no consent was recorded. Visitors see a link here to withdraw each consent they gave.",
+		"preview_redirect":       "This form sends visitors to {url} instead, with those links as cf_withdraw parameters.",
 	},
 	"de": {
 		"required":               "(Pflichtfeld)",
@@ -97,6 +101,10 @@ var texts = map[string]map[string]string{
 		"consent_text_region":    "Einwilligungstext",
 		"withdraw_consent_label": "Einwilligung",
 		"page_url":               "Die Adresse der Seite",
+		"preview_prefix":         "Vorschau:",
+		"preview_banner":         "Vorschau: So sehen Besucher das Formular. Was Sie hier senden, wird wie eine echte Einsendung geprüft, aber nicht gespeichert; es wird keine Einwilligung protokolliert und nichts zugestellt.",
+		"preview_done":           "Vorschau: Es wurde nichts gespeichert und keine Einwilligung protokolliert. Besucher sehen hier einen Link, um jede erteilte Einwilligung zu widerrufen.",
+		"preview_redirect":       "Dieses Formular leitet Besucher stattdessen zu {url} weiter, mit diesen Links als cf_withdraw-Parameter.",
 	},
 }
 

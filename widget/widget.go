@@ -119,6 +119,9 @@ type PageState struct {
 	Origin string
 	// Token is an opaque render token for the hidden field _token.
 	Token string
+	// Preview marks the page as an admin's preview, where sending stores
+	// nothing: a banner says so and the title starts with "Preview:".
+	Preview bool
 	// Nonce is the CSP nonce put on the page's script and stylesheet tags,
 	// for a policy that uses nonces. Pages never contain inline script or
 	// style, whether or not it is set.
@@ -140,6 +143,9 @@ type SuccessState struct {
 	// Withdraws are the withdrawal links of the consents just given; links
 	// that are not http(s) URLs are left out.
 	Withdraws []WithdrawLink
+	// Preview marks the answer to an admin's dry run: the page says that
+	// nothing was stored and what visitors get (PreviewNote).
+	Preview bool
 }
 
 // WithdrawState is what the withdrawal page of one consent log entry
@@ -172,6 +178,7 @@ type page struct {
 	T        map[string]string
 	DocTitle string
 	Embed    bool
+	Preview  bool
 	Origin   string
 	Nonce    string
 	CSSURL   string
@@ -251,9 +258,10 @@ type consentView struct {
 
 type successView struct {
 	page
-	Title     string
-	Message   string
-	Withdraws []WithdrawLink
+	Title       string
+	Message     string
+	Withdraws   []WithdrawLink
+	PreviewNote string
 }
 
 type messageView struct {
@@ -323,8 +331,12 @@ func (r *Renderer) FormPage(f *formbuilder.Form, st PageState) ([]byte, error) {
 	if v.Submit == "" {
 		v.Submit = T(l, "submit")
 	}
+	if st.Preview {
+		v.Preview = true
+		v.DocTitle = T(l, "preview_prefix") + " " + title
+	}
 	if len(st.Errors) > 0 {
-		v.DocTitle = T(l, "error_prefix") + " " + title
+		v.DocTitle = T(l, "error_prefix") + " " + v.DocTitle
 	}
 	used := make(map[string]bool, len(st.Errors))
 	for i := range f.Fields {
@@ -509,12 +521,29 @@ func (r *Renderer) SuccessPage(f *formbuilder.Form, st SuccessState) ([]byte, er
 	if v.Message == "" {
 		v.Message = T(l, "thanks")
 	}
+	if st.Preview {
+		v.Preview = true
+		v.DocTitle = T(l, "preview_prefix") + " " + v.DocTitle
+		v.PreviewNote = PreviewNote(f)
+	}
 	for _, w := range st.Withdraws {
 		if safeHTTPURL(w.URL) {
 			v.Withdraws = append(v.Withdraws, w)
 		}
 	}
 	return r.render("success", v)
+}
+
+// PreviewNote says, after an admin's dry run of f, that nothing was stored
+// and what a visitor gets instead of this: the withdrawal links, or the
+// redirect. The JSON answer carries it for form.js.
+func PreviewNote(f *formbuilder.Form) string {
+	l := chromeLang(f.Language)
+	note := T(l, "preview_done")
+	if f.RedirectURL != "" {
+		note += " " + fill(T(l, "preview_redirect"), "url", f.RedirectURL)
+	}
+	return note
 }
 
 // MessagePage renders a short page for visitors (not found, gone, errors).

@@ -8,6 +8,7 @@ import (
 
 	"github.com/consentforms/consentforms/formbuilder"
 	"github.com/consentforms/consentforms/web/internal/backoffice"
+	"github.com/consentforms/consentforms/web/internal/httpx"
 	"github.com/gofiber/fiber/v2"
 )
 
@@ -345,13 +346,17 @@ type snippet struct {
 	Rows                  int
 }
 
+// handleFormPreview shows the form in a frame as a dry run: its address
+// carries a preview parameter signed for this form, which only this page
+// hands out, so what the admin sends there is checked but not stored.
 func (s *Server) handleFormPreview(c *fiber.Ctx) error {
 	f, err := s.adminForm(c)
 	if err != nil {
 		return err
 	}
+	link := "/f/" + f.Key + "?preview=" + url.QueryEscape(s.Signer.PreviewParam(f.Key, s.Now().Add(httpx.PreviewTTL)))
 	return s.render(c, fiber.StatusOK, "form_preview", &view{Title: "Preview: " + f.Name, Nav: "forms",
-		Data: &formPageView{Form: f, Link: "/f/" + f.Key}})
+		Data: &formPageView{Form: f, Link: link}})
 }
 
 // handleFormEmbed shows the codes a site owner pastes. The host page's CSP

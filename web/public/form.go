@@ -42,6 +42,9 @@ func (s *Server) handleFormPage(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if q := c.Context().QueryArgs(); q.Has("preview") {
+		return s.previewPage(c, cf.form, string(q.Peek("preview")))
+	}
 	page := cf.pages[0]
 	if string(c.Context().QueryArgs().Peek("embed")) == "1" {
 		page = cf.pages[1]
@@ -60,6 +63,28 @@ func (s *Server) handleFormPage(c *fiber.Ctx) error {
 		return c.Send(b.gzip)
 	}
 	return c.Send(b.identity)
+}
+
+// previewPage serves the admin's preview of f (param from
+// httpx.Signer.PreviewParam): the form marked as a preview, rendered for
+// this request and never cached, with a preview token, so that sending it
+// is a dry run.
+func (s *Server) previewPage(c *fiber.Ctx, f *formbuilder.Form, param string) error {
+	now := s.Now()
+	if !s.Signer.PreviewValid(f.Key, param, now) {
+		return formbuilder.Errorf(formbuilder.EFORBIDDEN, "%s", httpx.IfLang(f.Language,
+			"Dieser Vorschau-Link gilt nicht (mehr). Öffnen Sie die Vorschau erneut im Admin-Bereich.",
+			"This preview link is not valid (any more). Open the preview again from the form's admin page."))
+	}
+	page, err := s.Widget.FormPage(f, widget.PageState{Embed: c.Query("embed") == "1", Preview: true,
+		Token: s.previewToken(f.Key, now)})
+	if err != nil {
+		return err
+	}
+	httpx.SetPublicPageHeaders(c, httpx.PublicCSP(f))
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+	return c.Send(page)
 }
 
 // checkPostOrigin refuses cross-origin posts from origins the form does not
@@ -116,6 +141,9 @@ type submitResult struct {
 	Message       string             `json:"message,omitempty"`
 	RedirectURL   string             `json:"redirect_url,omitempty"`
 	WithdrawLinks []withdrawLinkJSON `json:"withdraw_links"`
+	// Preview and PreviewNote mark the answer to an admin's dry run.
+	Preview     bool   `json:"preview,omitempty"`
+	PreviewNote string `json:"preview_note,omitempty"`
 }
 
 // withdrawLinkJSON is widget.WithdrawLink as the JSON answer has it.
@@ -158,6 +186,10 @@ func (s *Server) handleFormSubmit(c *fiber.Ctx) error {
 		}
 		return err
 	}
+	if isPreviewToken(sub.token) {
+		// The token verified, so it is an admin's preview: a dry run.
+		return s.respondPreview(c, f, sub, asJSON)
+	}
 	if sub.honeypot != "" {
 		// A bot: it passed every check a person's post passes, and gets
 		// the answer a person would get, so it learns nothing.
@@ -189,9 +221,18 @@ type invalidJSON struct {
 // expired, too young at most), since its age keeps counting towards the
 // minimum fill time and a fresh one would restart it; else a fresh one, so
 // that an expired or broken page can be sent again without a reload.
+//
+// A preview page's token that expired is renewed as a preview token; one
+// that does not verify gets a live token, like any broken token.
 func (s *Server) nextToken(key, sent string, now time.Time) string {
-	if why := s.checkRenderToken(key, sent, now); why == "" || why == tokenTooFast {
+	switch s.checkRenderToken(key, sent, now) {
+	case "", tokenTooFast:
 		return sent
+	case tokenExpired:
+		// Only a verified token expires.
+		if isPreviewToken(sent) {
+			return s.previewToken(key, now)
+		}
 	}
 	return s.renderToken(key, now)
 }
@@ -212,6 +253,8 @@ func (s *Server) respondInvalid(c *fiber.Ctx, f *formbuilder.Form, sub *submissi
 		Interacted: map[int64]bool{},
 		PageURL:    sub.in.PageURL,
 		Token:      token,
+		// nextToken gives a preview token only for a verified one.
+		Preview: isPreviewToken(token),
 	}
 	for _, fc := range f.Consents {
 		ci := sub.in.Consents[fc.ConsentID]
@@ -292,4 +335,24 @@ func redirectWithLinks(target string, links []widget.WithdrawLink) string {
 	}
 	u.RawQuery = q.String()
 	return u.String()
+}
+
+// respondPreview answers a valid post from an admin's preview page like a
+// stored one, marked as a preview: nothing is stored or delivered, no link
+// is given (there is nothing to withdraw) and nobody is redirected; the
+// note says what visitors get instead.
+func (s *Server) respondPreview(c *fiber.Ctx, f *formbuilder.Form, sub *submission, asJSON bool) error {
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	note := widget.PreviewNote(f)
+	if asJSON {
+		res := submitResult{Message: f.SuccessMessage, WithdrawLinks: []withdrawLinkJSON{}, Preview: true, PreviewNote: note}
+		return c.Status(fiber.StatusOK).JSON(res)
+	}
+	page, err := s.Widget.SuccessPage(f, widget.SuccessState{Embed: sub.embed, Preview: true})
+	if err != nil {
+		return err
+	}
+	httpx.SetPublicPageHeaders(c, httpx.PublicCSP(f))
+	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+	return c.Status(fiber.StatusOK).Send(page)
 }

@@ -14,6 +14,25 @@ func (s *Server) renderToken(formKey string, at time.Time) string {
 	return ts + "." + s.Signer.Sign("render", formKey, ts)
 }
 
+// previewMark follows the time in the token of a preview page: TIME.p.SIG.
+// A signature (base64url) never contains a dot, so no live token has it.
+const previewMark = "p."
+
+// previewToken is the render token of an admin's preview page: a post
+// with it is checked like any other and then stored nothing. It is signed
+// for its own purpose, so a live token with the mark added does not verify.
+func (s *Server) previewToken(formKey string, at time.Time) string {
+	ts := strconv.FormatInt(at.Unix(), 36)
+	return ts + "." + previewMark + s.Signer.Sign("render-preview", formKey, ts)
+}
+
+// isPreviewToken reports whether tok claims to come from a preview page;
+// only checkRenderToken says whether the claim is signed.
+func isPreviewToken(tok string) bool {
+	_, sig, _ := strings.Cut(tok, ".")
+	return strings.HasPrefix(sig, previewMark)
+}
+
 // Errors a render token check can give; the visitor sees the message.
 const (
 	tokenMissing = "missing"
@@ -31,7 +50,11 @@ func (s *Server) checkRenderToken(formKey, tok string, now time.Time) string {
 		return tokenMissing
 	}
 	ts, sig, ok := strings.Cut(tok, ".")
-	if !ok || !s.Signer.Verify(sig, "render", formKey, ts) {
+	purpose := "render"
+	if rest, preview := strings.CutPrefix(sig, previewMark); preview {
+		sig, purpose = rest, "render-preview"
+	}
+	if !ok || !s.Signer.Verify(sig, purpose, formKey, ts) {
 		return tokenBad
 	}
 	sec, err := strconv.ParseInt(ts, 36, 64)

@@ -407,6 +407,13 @@
     p.textContent = typeof d.message === 'string' && d.message ? d.message : data('thanks');
     box.appendChild(h);
     box.appendChild(p);
+    if (typeof d.preview_note === 'string' && d.preview_note) {
+      // An admin's dry run: nothing was stored, and no links came.
+      var note = doc.createElement('p');
+      note.className = 'cf-preview__done';
+      note.textContent = d.preview_note;
+      box.appendChild(note);
+    }
     var links = Array.isArray(d.withdraw_links) ? d.withdraw_links : [];
     var ul = doc.createElement('ul');
     ul.className = 'cf-success__links';
