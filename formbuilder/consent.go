@@ -249,6 +249,18 @@ func StandardContent(lang string, d CompanyData) ConsentContent {
 	})
 }
 
+// StandardOutdated reports whether c is a standard consent whose current
+// version no longer says what the template says when filled with company:
+// the company data changed after the version was made. It is false while
+// the company data is incomplete (no new version could be made).
+func (c *Consent) StandardOutdated(company CompanyData) bool {
+	if c.Type != ConsentStandard || c.Current == nil || company.Validate() != nil {
+		return false
+	}
+	want := StandardContent(c.Current.Language, company)
+	return want.Text != c.Current.Text || want.Label != c.Current.Label
+}
+
 // standardContent passes the template's text through the one policy, so that
 // it is stored exactly as Sanitize leaves it (the mailto link gains its rel
 // attribute) and sanitising the content again changes neither text nor hash.

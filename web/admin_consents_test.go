@@ -470,3 +470,72 @@ func TestConsentLabelHTMLIsRefused(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 1, got.Current.Number)
 }
+
+// A standard consent keeps the company data it was made with; after a
+// change of that data it is shown as outdated, in the list and on its page,
+// with one action that makes the new version (issue 15: 11).
+func TestStandardConsentOutdatedAfterCompanyChange(t *testing.T) {
+	e := testenv.New(t)
+	e.Login()
+	company := url.Values{"company.name": {"Beispiel GmbH"}, "company.address": {"Musterstraße 1, Berlin"},
+		"company.purposes": {"Anfragen beantworten"}, "ip_mode": {"full"}}
+	resp, _ := e.Post("/admin/settings", company)
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	resp, _ = e.Post("/admin/consents", url.Values{"name": {"Std"}, "type": {"standard"}, "language": {"de"},
+		"link_url": {"https://example.com/datenschutz"}})
+	id := consentIDFrom(t, testenv.Location(t, resp, http.StatusSeeOther))
+	custom := e.SeedConsent("Custom", "<p>Beispiel GmbH processes data.</p>", "I %agree%.")
+	f := e.SeedForm(&formbuilder.Form{Name: "F", Language: "de",
+		Fields:   []formbuilder.Field{{Key: "email", Label: "E-Mail", Kind: formbuilder.KindEmail}},
+		Consents: []formbuilder.FormConsent{{ConsentID: id, Required: true}}})
+	edit := "/admin/consents/" + strconv.FormatInt(id, 10)
+	row := func(body string, id int64) string {
+		return testenv.Find(t, body, `(?s)(<tr id="consent-`+strconv.FormatInt(id, 10)+`">.*?</tr>)`)
+	}
+
+	_, body := e.Get("/admin/consents")
+	require.NotContains(t, row(body, id), "outdated")
+	_, body = e.Get(edit)
+	require.NotContains(t, body, `id="outdated"`)
+	_, page := e.Get("/f/" + f.Key)
+	require.Contains(t, page, "Beispiel GmbH")
+
+	company.Set("company.name", "Beispiel AG")
+	resp, _ = e.Post("/admin/settings", company)
+	loc := testenv.Location(t, resp, http.StatusSeeOther)
+	_, body = e.Get(loc)
+	require.Contains(t, testenv.Find(t, body, `(?s)id="page-notice">(.*?)</div>`), "outdated")
+
+	_, body = e.Get("/admin/consents")
+	require.Contains(t, row(body, id), "outdated")
+	require.Contains(t, row(body, id), `action="`+edit+`/update-standard"`)
+	require.NotContains(t, row(body, custom.ID), "outdated", "a custom text is the admin's own")
+	_, body = e.Get(edit)
+	notice := testenv.Find(t, body, `(?s)<div class="notice notice-warn" id="outdated"[^>]*>(.*?)</div>`)
+	require.Contains(t, notice, "company data")
+	require.Contains(t, notice, `action="`+edit+`/update-standard"`)
+
+	// Without the CSRF token nothing happens.
+	resp, _ = e.PostRaw(edit+"/update-standard", url.Values{}, testenv.SameOrigin...)
+	require.Equal(t, http.StatusForbidden, resp.StatusCode)
+
+	resp, _ = e.Post(edit+"/update-standard", nil)
+	require.Contains(t, testenv.Location(t, resp, http.StatusSeeOther), "msg=consent-version")
+	co, err := e.DB.FindConsentByID(t.Context(), id)
+	require.NoError(t, err)
+	require.Equal(t, 2, co.Current.Number)
+	require.Contains(t, co.Current.Text, "Beispiel AG")
+	require.NotContains(t, co.Current.Text, "Beispiel GmbH")
+	require.Equal(t, "https://example.com/datenschutz", co.Current.LinkURL, "the link URL stays")
+	require.Equal(t, "Std", co.Name)
+	_, body = e.Get("/admin/consents")
+	require.NotContains(t, row(body, id), "outdated")
+	_, page = e.Get("/f/" + f.Key)
+	require.Contains(t, page, "Beispiel AG", "forms show the new version at once")
+
+	// Nothing to update: no new version.
+	resp, _ = e.Post(edit+"/update-standard", nil)
+	require.Contains(t, testenv.Location(t, resp, http.StatusSeeOther), "msg=consent-unchanged")
+	resp, _ = e.Post("/admin/consents/"+strconv.FormatInt(custom.ID, 10)+"/update-standard", nil)
+	require.Equal(t, http.StatusConflict, resp.StatusCode, "only standard consents follow the company data")
+}

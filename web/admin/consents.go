@@ -72,11 +72,22 @@ type consentEditView struct {
 	Forms   []*formbuilder.Form // forms that attach the consent
 	// CompanyOK says whether standard consents can be made.
 	CompanyOK bool
+	// Outdated says that the consent is standard and the company data
+	// changed since its current version was made.
+	Outdated bool
 }
 
 func (s *Server) consentView(co *formbuilder.Consent, in consentInput, forms []*formbuilder.Form) *consentEditView {
 	company := s.Settings.Load().Company
-	return &consentEditView{Consent: co, In: in, Forms: forms, CompanyOK: company.Validate() == nil}
+	v := &consentEditView{Consent: co, In: in, Forms: forms, CompanyOK: company.Validate() == nil}
+	v.Outdated = co != nil && co.StandardOutdated(company)
+	return v
+}
+
+// consentRow is a line of the consent list.
+type consentRow struct {
+	*formbuilder.Consent
+	Outdated bool
 }
 
 func (s *Server) handleConsentList(c *fiber.Ctx) error {
@@ -84,7 +95,42 @@ func (s *Server) handleConsentList(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return s.render(c, fiber.StatusOK, "consents", &view{Title: "Consents", Nav: "consents", Data: list})
+	company := s.Settings.Load().Company
+	rows := make([]consentRow, 0, len(list))
+	for _, co := range list {
+		rows = append(rows, consentRow{Consent: co, Outdated: co.StandardOutdated(company)})
+	}
+	return s.render(c, fiber.StatusOK, "consents", &view{Title: "Consents", Nav: "consents", Data: rows})
+}
+
+// handleConsentUpdateStandard makes the new version of a standard consent
+// from the template and the current company data, keeping its name,
+// language and link URL: the one action for a consent shown as outdated.
+func (s *Server) handleConsentUpdateStandard(c *fiber.Ctx) error {
+	co, err := s.adminConsent(c)
+	if err != nil {
+		return err
+	}
+	if co.Type != formbuilder.ConsentStandard || co.Current == nil {
+		return formbuilder.Errorf(formbuilder.ECONFLICT, "Only standard consents are made from the company data.")
+	}
+	company := s.Settings.Load().Company
+	if company.Validate() != nil {
+		return formbuilder.Errorf(formbuilder.ECONFLICT, "The company data is not complete: fill it in under Settings first.")
+	}
+	content := formbuilder.StandardContent(co.Current.Language, company)
+	content.LinkURL = co.Current.LinkURL
+	saved, err := s.svc.Consents.UpdateConsent(c.UserContext(), &formbuilder.Consent{ID: co.ID, Name: co.Name, Type: co.Type},
+		content, currentAdmin(c).user.Email)
+	if err != nil {
+		return err
+	}
+	s.pages.InvalidateAll()
+	msg := "consent-unchanged"
+	if saved.Current != nil && saved.Current.Number > co.Current.Number {
+		msg = "consent-version"
+	}
+	return c.Redirect(consentURL(co.ID, msg, nil), fiber.StatusSeeOther)
 }
 
 func (s *Server) handleConsentNew(c *fiber.Ctx) error {

@@ -55,6 +55,8 @@ var notices = map[string]string{
 	"consent-created":   "Consent created as version 1.",
 	"consent-version":   "Saved as a new version. Forms show it from now on; consents given earlier keep pointing at the version they were given under.",
 	"consent-unchanged": "Saved. The text, label, link and language did not change, so no new version was made.",
+	"saved-outdated": "Saved. Standard consents made with the earlier company data are now marked as outdated on the " +
+		"Consents page; each has a button that makes its new version with this data.",
 }
 
 // errorLabels name input ids in the error summary.

@@ -177,6 +177,7 @@ func (s *Server) Routes(app *fiber.App) {
 	post("/consents/preview", s.handleConsentPreview)
 	get("/consents/:id", s.handleConsentEdit)
 	post("/consents/:id", s.handleConsentSave)
+	post("/consents/:id/update-standard", s.handleConsentUpdateStandard)
 	get("/consents/:id/versions", s.handleConsentVersions)
 
 	// The consent log: read-only here as everywhere (no route changes or

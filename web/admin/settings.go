@@ -49,5 +49,14 @@ func (s *Server) handleSettingsSave(c *fiber.Ctx) error {
 			Errors: errs, Data: st})
 	}
 	s.Settings.Store(st)
+	list, err := s.svc.Consents.ListConsents(c.UserContext())
+	if err != nil {
+		return err
+	}
+	for _, co := range list {
+		if co.StandardOutdated(st.Company) {
+			return c.Redirect("/admin/settings?msg=saved-outdated", fiber.StatusSeeOther)
+		}
+	}
 	return c.Redirect("/admin/settings?msg=saved", fiber.StatusSeeOther)
 }
