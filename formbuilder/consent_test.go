@@ -325,3 +325,31 @@ func TestLabelMarkupSaysHowToLink(t *testing.T) {
 		assert.Contains(t, msg, tt.want, tt.label)
 	}
 }
+
+func TestStandardOutdated(t *testing.T) {
+	company := CompanyData{Name: "ACME", Address: "Main St 1", Purposes: "answering you", Email: "dpo@acme.example"}
+	std := func(lang string, d CompanyData) *Consent {
+		c := StandardContent(lang, d)
+		c.LinkURL = "https://acme.example/privacy"
+		return &Consent{Type: ConsentStandard, Current: &ConsentVersion{Text: c.Text, Label: c.Label, LinkURL: c.LinkURL, Language: lang}}
+	}
+	changed := company
+	changed.ThirdParties = "a mail provider"
+	tests := []struct {
+		name    string
+		c       *Consent
+		company CompanyData
+		want    bool
+	}{
+		{"made with this data", std("de", company), company, false},
+		{"made with this data, English", std("en", company), company, false},
+		{"data changed since", std("de", company), changed, true},
+		{"made by hand as standard", &Consent{Type: ConsentStandard, Current: &ConsentVersion{Text: "<p>x</p>", Label: "x", Language: "en"}}, company, true},
+		{"custom text with old data", &Consent{Type: ConsentCustom, Current: std("de", company).Current}, changed, false},
+		{"company data incomplete", std("de", company), CompanyData{Name: "ACME"}, false},
+		{"no version", &Consent{Type: ConsentStandard}, company, false},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, tt.c.StandardOutdated(tt.company), tt.name)
+	}
+}
