@@ -144,3 +144,100 @@ func decodeJSON(t testing.TB, body string, v any) {
 	t.Helper()
 	require.NoError(t, json.Unmarshal([]byte(body), v), "body: %s", body)
 }
+
+// A consent whose text changed while the visitor's page was open refuses
+// the post (the log must prove the text shown), and the answer carries the
+// current box, so the page can show it and the next send goes through
+// (issue 15: 1).
+func TestChangedConsentAnswerCarriesTheCurrentBox(t *testing.T) {
+	e := newHardEnv(t, nil)
+	e.Login()
+	cid := itoa(e.consent.ID)
+	old := e.consent.Current.ID
+	tok := e.RenderToken(e.formA.Key)
+	// The admin saves a new version meanwhile.
+	resp, _ := e.Post("/admin/consents/"+cid, url.Values{"name": {"Privacy"}, "type": {"custom"},
+		"text": {"<p>Version two: we keep your data for 30 days.</p>"}, "label": {"I accept the %new terms%."},
+		"language": {"en"}})
+	require.Contains(t, testenv.Location(t, resp, 303), "msg=consent-version")
+	co, err := e.DB.FindConsentByID(t.Context(), e.consent.ID)
+	require.NoError(t, err)
+	cur := co.Current
+	require.NotEqual(t, old, cur.ID)
+
+	vals := e.validForm(tok, "a@example.com")
+	vals.Set("consent_"+cid+"_version", itoa(old))
+	vals.Set("name", "Erika kept")
+	body := testenv.ReadBody(t, e.postForm(e.formA.Key, vals))
+	var ans struct {
+		Error struct {
+			Fields map[string]string `json:"fields"`
+		} `json:"error"`
+		Token    string `json:"token"`
+		Consents []struct {
+			ConsentID int64  `json:"consent_id"`
+			VersionID int64  `json:"version_id"`
+			Version   int    `json:"version"`
+			Label     string `json:"label"`
+			Text      string `json:"text"`
+			HTML      string `json:"html"`
+		} `json:"consents"`
+	}
+	decodeJSON(t, body, &ans)
+	require.Contains(t, ans.Error.Fields["consent."+cid], "has changed", body)
+	require.Equal(t, tok, ans.Token, "the page's token is still good")
+	require.Len(t, ans.Consents, 1, body)
+	box := ans.Consents[0]
+	assert.Equal(t, e.consent.ID, box.ConsentID)
+	assert.Equal(t, cur.ID, box.VersionID)
+	assert.Equal(t, 2, box.Version)
+	assert.Equal(t, "I accept the new terms.", box.Label)
+	assert.Equal(t, "<p>Version two: we keep your data for 30 days.</p>", box.Text)
+	assert.Contains(t, box.HTML, `data-cf-consent="`+cid+`"`)
+	assert.Contains(t, box.HTML, `name="consent_`+cid+`_version" value="`+itoa(cur.ID)+`"`)
+	assert.Contains(t, box.HTML, `name="consent_`+cid+`_initial" value="0"`, "shown anew, unticked")
+	assert.NotContains(t, box.HTML, " checked")
+	assert.Contains(t, box.HTML, "Version two")
+	assert.Contains(t, box.HTML, "has changed since the page was loaded", "the message sits at the box")
+	e.RequireNothingStored()
+
+	// The widget sends again with the new version, the box ticked by the
+	// visitor: stored, recording the version shown.
+	vals.Set("consent_"+cid+"_version", itoa(box.VersionID))
+	vals.Set("consent_"+cid+"_initial", "0")
+	vals.Set("consent_"+cid+"_interacted", "1")
+	resp = e.postForm(e.formA.Key, vals)
+	require.Equal(t, 201, resp.StatusCode, testenv.ReadBody(t, resp))
+	recs, err := e.DB.ListRecords(t.Context(), formbuilder.RecordFilter{FormID: e.formA.ID, Limit: 5})
+	require.NoError(t, err)
+	require.Len(t, recs, 1)
+	assert.Equal(t, cur.ID, recs[0].VersionID)
+	assert.False(t, recs[0].InitialState)
+	assert.True(t, recs[0].Interacted)
+
+	// Without JavaScript the page comes back with the new box unticked and
+	// the visitor's values; ticking it and sending goes through.
+	noJS := e.validForm(e.RenderToken(e.formA.Key), "b@example.com")
+	noJS.Set("consent_"+cid+"_version", itoa(old))
+	noJS.Set("name", "Bert kept")
+	resp, page := e.PostRaw("/f/"+e.formA.Key, noJS)
+	require.Equal(t, 422, resp.StatusCode)
+	assert.Contains(t, page, "Version two")
+	assert.Contains(t, page, `value="Bert kept"`)
+	assert.Contains(t, page, `name="consent_`+cid+`_version" value="`+itoa(cur.ID)+`"`)
+	assert.Contains(t, page, `name="consent_`+cid+`_initial" value="0"`)
+	assert.NotRegexp(t, `id="cf-consent-`+cid+`"[^>]* checked`, page)
+	next := url.Values{}
+	for _, m := range regexp.MustCompile(`<input type="hidden" name="([^"]+)" value="([^"]*)"`).FindAllStringSubmatch(page, -1) {
+		next.Set(m[1], html.UnescapeString(m[2]))
+	}
+	next.Set("email", "b@example.com")
+	next.Set("consent_"+cid, "1")
+	resp, _ = e.PostRaw("/f/"+e.formA.Key, next)
+	require.Equal(t, 200, resp.StatusCode)
+	recs, err = e.DB.ListRecords(t.Context(), formbuilder.RecordFilter{FormID: e.formA.ID, Limit: 5})
+	require.NoError(t, err)
+	require.Len(t, recs, 2)
+	assert.Equal(t, cur.ID, recs[0].VersionID)
+	assert.True(t, recs[0].Interacted, "ticked by the visitor after it was shown unticked")
+}

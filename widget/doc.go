@@ -25,12 +25,19 @@
 // form.js sends with Accept: application/json and expects
 //
 //	2xx  {"message"?: string, "redirect_url"?: string, "withdraw_links"?: [{"label", "url"}]}
-//	422  {"error": {"code": "invalid", "message": string, "fields": {key: message}}, "token": string}
+//	422  {"error": {"code": "invalid", "message": string, "fields": {key: message}}, "token": string,
+//	      "consents"?: [{"consent_id", "version_id", "version", "label", "text", "html"}]}
 //	else {"error": {"code": string, "message": string}}
 //
 // redirect_url is the form's redirect URL with the withdrawal links added
 // as cf_withdraw query parameters (the visitor leaves the success message,
 // which lists them, behind).
+//
+// consents lists each consent whose text changed since the page was
+// rendered (the post named another version): the current version, and in
+// html its box as ConsentBox renders it, unticked. form.js puts that box in
+// place of the old one and leaves every other field as the visitor filled
+// it; the next send names the new version.
 //
 // The token of a 422 is the one to send next: the page's own while it is
 // still good, a fresh one when it expired or was broken. form.js puts it

@@ -110,6 +110,12 @@ type PageState struct {
 	// Interacted keeps, per consent, whether the visitor changed the box on an
 	// earlier post of this page, so the evidence survives a re-render.
 	Interacted map[int64]bool
+	// Renewed lists consents whose text changed since the visitor's page
+	// was rendered: their box shows the current version as if for the
+	// first time, unticked (an earlier tick agreed to another text), with
+	// initial state 0 and not interacted, whatever Consents and
+	// Interacted say.
+	Renewed map[int64]bool
 	// PageURL is the host page's URL, carried in the hidden field _page_url.
 	PageURL string
 	// Origin is the host page's origin (the loader's origin query parameter),
@@ -371,6 +377,26 @@ func (r *Renderer) FormPage(f *formbuilder.Form, st PageState) ([]byte, error) {
 	return r.render("form", v)
 }
 
+// ConsentBox renders the box of consent id of f alone, as FormPage renders
+// it with st: for the answer to a post whose consent text changed meanwhile
+// (with id in st.Renewed), which form.js swaps into the open page.
+func (r *Renderer) ConsentBox(f *formbuilder.Form, id int64, st PageState) ([]byte, error) {
+	if f == nil {
+		return nil, errors.New("widget: nil form")
+	}
+	l := chromeLang(f.Language)
+	for i := range f.Consents {
+		if fc := &f.Consents[i]; fc.ConsentID == id {
+			cv, err := buildConsent(l, fc, st)
+			if err != nil {
+				return nil, err
+			}
+			return r.render("consent", cv)
+		}
+	}
+	return nil, fmt.Errorf("widget: consent %d is not on the form", id)
+}
+
 // buildField computes everything the template needs for one field, so the
 // template itself stays free of logic.
 func buildField(l string, f *formbuilder.Field, st PageState) fieldView {
@@ -471,9 +497,12 @@ func buildConsent(l string, fc *formbuilder.FormConsent, st PageState) (consentV
 	}
 	ver := fc.Consent.Current
 	sid := strconv.FormatInt(fc.ConsentID, 10)
-	checked := fc.CheckedByDefault
+	checked, initial, interacted := fc.CheckedByDefault, fc.CheckedByDefault, st.Interacted[fc.ConsentID]
 	if st.Consents != nil {
 		checked = st.Consents[fc.ConsentID]
+	}
+	if st.Renewed[fc.ConsentID] {
+		checked, initial, interacted = false, false, false
 	}
 	cv := consentView{
 		T:           texts[l],
@@ -485,8 +514,8 @@ func buildConsent(l string, fc *formbuilder.FormConsent, st PageState) (consentV
 		Checked:     checked,
 		Required:    fc.Required,
 		RequiredMsg: consentError(l, fc, ""),
-		Initial:     boolStr(fc.CheckedByDefault),
-		Interacted:  boolStr(st.Interacted[fc.ConsentID]),
+		Initial:     boolStr(initial),
+		Interacted:  boolStr(interacted),
 		VersionID:   ver.ID,
 	}
 	// A consent may be only a link (formbuilder allows an empty text with a

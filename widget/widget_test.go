@@ -673,3 +673,34 @@ func TestConcurrentRender(t *testing.T) {
 		assert.NoError(t, <-errs)
 	}
 }
+
+// ConsentBox renders one box exactly as the form page does; a renewed
+// consent (its text changed since the visitor's page) shows unticked, with
+// initial state 0 and its message.
+func TestConsentBox(t *testing.T) {
+	r := newRenderer(t)
+	f := fixtureForm("en")
+	st := PageState{Errors: map[string]string{"consent.3": "has changed since the page was loaded; please read it again"},
+		Consents: map[int64]bool{3: true, 7: true}, Interacted: map[int64]bool{3: true}}
+	page, err := r.FormPage(f, st)
+	require.NoError(t, err)
+	box, err := r.ConsentBox(f, 7, st)
+	require.NoError(t, err)
+	assert.Contains(t, string(page), string(box), "the same markup as on the page")
+
+	st.Renewed = map[int64]bool{3: true}
+	box, err = r.ConsentBox(f, 3, st)
+	require.NoError(t, err)
+	s := string(box)
+	assert.True(t, strings.HasPrefix(s, `<div class="cf-consent cf-consent--error" data-cf-consent="3"`), s)
+	assert.NotContains(t, s, " checked")
+	assert.Contains(t, s, `name="consent_3_initial" value="0"`)
+	assert.Contains(t, s, `name="consent_3_interacted" value="0"`)
+	assert.Contains(t, s, `name="consent_3_version" value="31"`)
+	assert.Contains(t, s, `<details class="cf-consent__text" id="cf-consent-text-3" open>`, "the new text is open to read")
+	assert.Contains(t, s, "has changed since the page was loaded")
+	assertSafePage(t, box)
+
+	_, err = r.ConsentBox(f, 99, st)
+	assert.Error(t, err)
+}

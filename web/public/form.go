@@ -210,10 +210,42 @@ func (s *Server) handleFormSubmit(c *fiber.Ctx) error {
 }
 
 // invalidJSON is the JSON answer to a refused submission (422): the error,
-// and the render token the widget sends next (see nextToken).
+// the render token the widget sends next (see nextToken), and the current
+// box of each consent whose text changed since the page was rendered.
 type invalidJSON struct {
-	Error httpx.ErrorBody `json:"error"`
-	Token string          `json:"token"`
+	Error    httpx.ErrorBody  `json:"error"`
+	Token    string           `json:"token"`
+	Consents []consentBoxJSON `json:"consents,omitempty"`
+}
+
+// consentBoxJSON is the current version of a consent whose text changed
+// while the visitor's page was open: what it says, and the box as the page
+// renders it (unticked, with its message), for form.js to put in place of
+// the old one.
+type consentBoxJSON struct {
+	ConsentID int64  `json:"consent_id"`
+	VersionID int64  `json:"version_id"`
+	Version   int    `json:"version"`
+	Label     string `json:"label"`
+	Text      string `json:"text"`
+	HTML      string `json:"html"`
+}
+
+// renewed returns the consents of f that the post says it showed in
+// another version than the current one.
+func renewed(f *formbuilder.Form, sub *submission) map[int64]bool {
+	var out map[int64]bool
+	for _, fc := range f.Consents {
+		ci, ok := sub.in.Consents[fc.ConsentID]
+		if !ok || ci.VersionID == 0 || fc.Consent == nil || fc.Consent.Current == nil || ci.VersionID == fc.Consent.Current.ID {
+			continue
+		}
+		if out == nil {
+			out = map[int64]bool{}
+		}
+		out[fc.ConsentID] = true
+	}
+	return out
 }
 
 // nextToken is the render token a refused post's answer carries for the
@@ -239,13 +271,29 @@ func (s *Server) nextToken(key, sent string, now time.Time) string {
 
 func (s *Server) respondInvalid(c *fiber.Ctx, f *formbuilder.Form, sub *submission, err error, asJSON bool) error {
 	token := s.nextToken(f.Key, sub.token, s.Now())
+	fresh := renewed(f, sub)
 	if asJSON {
 		// Same wording as the no-JS page, in the form's language.
-		return c.Status(fiber.StatusUnprocessableEntity).JSON(invalidJSON{Error: httpx.ErrorBody{
+		ans := invalidJSON{Error: httpx.ErrorBody{
 			Code: formbuilder.EINVALID, Message: formbuilder.ErrorMessage(err),
-			Fields: widget.LocalizeErrors(f, formbuilder.ErrorFields(err))}, Token: token})
+			Fields: widget.LocalizeErrors(f, formbuilder.ErrorFields(err))}, Token: token}
+		st := widget.PageState{Errors: formbuilder.ErrorFields(err), Renewed: fresh}
+		for _, fc := range f.Consents {
+			if !fresh[fc.ConsentID] {
+				continue
+			}
+			box, berr := s.Widget.ConsentBox(f, fc.ConsentID, st)
+			if berr != nil {
+				return berr
+			}
+			v := fc.Consent.Current
+			ans.Consents = append(ans.Consents, consentBoxJSON{ConsentID: fc.ConsentID, VersionID: v.ID,
+				Version: v.Number, Label: widget.LabelText(v.Label), Text: formbuilder.Sanitize(v.Text), HTML: string(box)})
+		}
+		return c.Status(fiber.StatusUnprocessableEntity).JSON(ans)
 	}
 	st := widget.PageState{
+		Renewed:    fresh,
 		Embed:      sub.embed,
 		Errors:     formbuilder.ErrorFields(err),
 		Values:     sub.in.Values,

@@ -137,7 +137,9 @@
     reportHeight(false);
   }
 
-  Array.prototype.forEach.call(blocks(), function (block) {
+  // bindConsent wires one consent block: the page's, and any the server
+  // sends to replace one whose text changed (see renewConsents).
+  function bindConsent(block) {
     var box = boxOf(block);
     var id = block.getAttribute('data-cf-consent');
     var text = textOf(box);
@@ -165,7 +167,36 @@
         setOpen(box, !text.open);
       });
     }
-  });
+  }
+  Array.prototype.forEach.call(blocks(), bindConsent);
+
+  // renewConsents puts the current version of each consent whose text
+  // changed since the page loaded (the 422 answer's consents) in place of
+  // the old box: its text, label and version, unticked, so the visitor
+  // reads it and agrees again; the other fields keep what was typed. The
+  // markup is the server's own rendering of the box (escaped, the text
+  // sanitised), parsed inert in a template element.
+  function renewConsents(list) {
+    if (!Array.isArray(list)) {
+      return;
+    }
+    list.forEach(function (c) {
+      var id = String(c && c.consent_id).replace(/[^0-9]/g, '');
+      var old = id && form.querySelector('[data-cf-consent="' + id + '"]');
+      if (!old || typeof c.html !== 'string') {
+        return;
+      }
+      var t = doc.createElement('template');
+      t.innerHTML = c.html;
+      var fresh = t.content.firstElementChild;
+      if (!fresh || fresh.getAttribute('data-cf-consent') !== id) {
+        return;
+      }
+      old.parentNode.replaceChild(fresh, old);
+      bindConsent(fresh);
+    });
+    reportHeight(false);
+  }
 
   // ---- errors ----
   function setError(container, input, msg) {
@@ -376,6 +407,7 @@
     if (typeof token === 'string' && form.elements._token) {
       form.elements._token.value = token;
     }
+    renewConsents(d.consents);
     var errs = err.fields && typeof err.fields === 'object' ? err.fields : {};
     if (!Object.keys(errs).length) {
       errs = { '': err.message || data('failed') };
