@@ -3,7 +3,9 @@ package e2e
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"html"
 	"io"
@@ -13,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -43,6 +46,16 @@ type app struct {
 	optional *formbuilder.Consent // unticked by default, optional
 	form     *formbuilder.Form    // both consents
 	other    *formbuilder.Form    // a second form, required consent only
+	// redirect is a form like form whose redirect URL is the host's
+	// /thanks.html.
+	redirect *formbuilder.Form
+
+	// apiToken is a bearer token of the JSON API, for a test that changes
+	// what an admin would change while a visitor has the form open.
+	apiToken string
+	// skew moves the form server's clock (nanoseconds), for tests of what
+	// happens when a page grows old.
+	skew atomic.Int64
 
 	pages map[string]string // host pages by path, fixed before serving
 }
@@ -57,6 +70,13 @@ func newApp(t *testing.T) *app {
 	require.NoError(t, err)
 	a.db = db
 	t.Cleanup(func() { require.NoError(t, db.Close()) })
+
+	// 127.0.0.2 is another site than 127.0.0.1 for Chromium, so the form
+	// runs in a cross-site iframe, as on a customer's site. Its address is
+	// known first: a form redirects there.
+	hl, err := net.Listen("tcp", "127.0.0.2:0")
+	require.NoError(t, err)
+	a.host = "http://" + hl.Addr().String()
 
 	a.required = &formbuilder.Consent{Name: "Privacy (e2e)", Type: formbuilder.ConsentCustom}
 	content := formbuilder.ConsentContent{
@@ -107,6 +127,19 @@ func newApp(t *testing.T) *app {
 	}
 	require.NoError(t, db.CreateForm(ctx, a.other))
 
+	a.redirect = &formbuilder.Form{
+		Name: "Contact with redirect (e2e)", Title: "Contact us", Language: "en",
+		Fields:         a.form.Fields,
+		Consents:       []formbuilder.FormConsent{{ConsentID: a.required.ID, CheckedByDefault: true, Required: true}},
+		SuccessMessage: successMessage,
+		RedirectURL:    a.host + "/thanks.html",
+	}
+	require.NoError(t, db.CreateForm(ctx, a.redirect))
+
+	a.apiToken = "cf_" + formbuilder.RandomKey(20)
+	sum := sha256.Sum256([]byte(a.apiToken))
+	require.NoError(t, db.CreateToken(ctx, &formbuilder.APIToken{Name: "e2e", Hash: hex.EncodeToString(sum[:])}))
+
 	secret := make([]byte, 32)
 	_, err = rand.Read(secret)
 	require.NoError(t, err)
@@ -119,6 +152,7 @@ func newApp(t *testing.T) *app {
 		Secret:      secret,
 		MinFillTime: 0,
 		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Now:         func() time.Time { return time.Now().Add(time.Duration(a.skew.Load())) },
 	}, web.Services{
 		Forms: db, Consents: db, Submissions: db, Log: db,
 		Users: db, Sessions: db, Tokens: db, Settings: db,
@@ -143,11 +177,6 @@ func newApp(t *testing.T) *app {
 	require.NoError(t, err)
 	t.Cleanup(func() { a.ro.Close() })
 
-	// 127.0.0.2 is another site than 127.0.0.1 for Chromium, so the form
-	// runs in a cross-site iframe, as on a customer's site.
-	hl, err := net.Listen("tcp", "127.0.0.2:0")
-	require.NoError(t, err)
-	a.host = "http://" + hl.Addr().String()
 	a.addHostPages()
 	hs := &http.Server{Handler: http.HandlerFunc(a.serveHost), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = hs.Serve(hl) }()
@@ -174,6 +203,10 @@ func (a *app) addHostPages() {
 			`<button type="button" id="open-form">Contact us</button>`+"\n"+
 			`<p><a href="#elsewhere" id="elsewhere">A link on the host page</a></p>`)
 	a.pages["/auto.html"] = hostPage("Auto embed", a.embedTag("auto/"+key, ` data-delay="1"`))
+	a.pages["/redirect.html"] = hostPage("Embed with a redirect", a.embedTag("inline/"+a.redirect.Key, ""))
+	// The thank-you page the redirect form sends visitors to; the test
+	// reads its address, as a script of the site would.
+	a.pages["/thanks.html"] = hostPage("Thank you", "<p>We will answer soon.</p>")
 	// Two forms, and the loader loaded three times (once without a form):
 	// one iframe per tag, no duplicates.
 	a.pages["/twice.html"] = hostPage("Two forms",
