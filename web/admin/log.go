@@ -216,6 +216,7 @@ func (s *Server) renderLog(c *fiber.Ctx, v *logListView) error {
 			}
 		}
 	}
+	view.Wide = true
 	return s.render(c, status, "log", view)
 }
 

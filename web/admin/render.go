@@ -30,7 +30,10 @@ type view struct {
 	Summary []summaryItem
 	CSS, JS string
 	BaseURL string
-	Data    any
+	// Wide gives the page the window's width (up to 80rem) instead of
+	// 60rem, for a table of many columns.
+	Wide bool
+	Data any
 }
 
 type summaryItem struct {
