@@ -101,6 +101,11 @@ func TestEmbedConsentChangedWhileOpen(t *testing.T) {
 	f.do(chromedp.Click(chromedp.CSS("#cf-form button[type=submit]")))
 	f.waitJS("the success message is shown", `document.getElementById('cf-success') && document.getElementById('cf-success').checkVisibility()`)
 	require.Equal(t, 2, posts.count(), "the second send went through")
+	// The withdrawal link names the consent as the visitor read it, never
+	// by its internal name (issue 15: 5).
+	link := evalJS[string](f, `document.querySelector('.cf-success__links a').innerText`)
+	require.Contains(t, link, "I accept the updated terms for this enquiry.")
+	require.NotContains(t, evalJS[string](f, `document.body.innerText`), a.required.Name)
 
 	recs := a.records(t, a.form)
 	require.Len(t, recs, 1)
