@@ -110,6 +110,16 @@ func TestGoldenOtherPages(t *testing.T) {
 	out, err = r.MessagePage("de", T("de", "not_found_title"), T("de", "not_found"), false)
 	require.NoError(t, err)
 	golden(t, "message_de", out)
+
+	// An admin's preview: the banner on the form, the note on the success.
+	pf := fixtureForm("de")
+	pf.RedirectURL = "https://www.example.com/danke"
+	out, err = r.FormPage(pf, PageState{Preview: true, Token: "tok.p.abc"})
+	require.NoError(t, err)
+	golden(t, "form_de_preview", out)
+	out, err = r.SuccessPage(pf, SuccessState{Preview: true})
+	require.NoError(t, err)
+	golden(t, "success_de_preview", out)
 }
 
 // consentLabel renders a form with one consent labelled label and returns
