@@ -89,12 +89,7 @@ func TestExpiredFormJSONGetsAFreshToken(t *testing.T) {
 		},
 	} {
 		body := post(old)
-		var ans struct {
-			Error struct {
-				Fields map[string]string `json:"fields"`
-			} `json:"error"`
-			Token string `json:"token"`
-		}
+		var ans invalidAnswer
 		decodeJSON(t, body, &ans)
 		require.Contains(t, ans.Error.Fields["_token"], "expired", body)
 		require.NotEmpty(t, ans.Token, "the 422 carries a token: %s", body)
@@ -118,12 +113,7 @@ func TestInvalidJSONKeepsAGoodToken(t *testing.T) {
 	tok := e.RenderToken(e.formA.Key)
 	vals := e.validForm(tok, "not an address")
 	body := testenv.ReadBody(t, e.postForm(e.formA.Key, vals))
-	var ans struct {
-		Error struct {
-			Fields map[string]string `json:"fields"`
-		} `json:"error"`
-		Token string `json:"token"`
-	}
+	var ans invalidAnswer
 	decodeJSON(t, body, &ans)
 	require.NotEmpty(t, ans.Error.Fields["email"], body)
 	require.Equal(t, tok, ans.Token, "the token that is still good comes back")
@@ -170,10 +160,7 @@ func TestChangedConsentAnswerCarriesTheCurrentBox(t *testing.T) {
 	vals.Set("name", "Erika kept")
 	body := testenv.ReadBody(t, e.postForm(e.formA.Key, vals))
 	var ans struct {
-		Error struct {
-			Fields map[string]string `json:"fields"`
-		} `json:"error"`
-		Token    string `json:"token"`
+		invalidAnswer
 		Consents []struct {
 			ConsentID int64  `json:"consent_id"`
 			VersionID int64  `json:"version_id"`
@@ -240,4 +227,13 @@ func TestChangedConsentAnswerCarriesTheCurrentBox(t *testing.T) {
 	require.Len(t, recs, 2)
 	assert.Equal(t, cur.ID, recs[0].VersionID)
 	assert.True(t, recs[0].Interacted, "ticked by the visitor after it was shown unticked")
+}
+
+// invalidAnswer is the JSON answer to a refused submission, as far as the
+// tests read it.
+type invalidAnswer struct {
+	Error struct {
+		Fields map[string]string `json:"fields"`
+	} `json:"error"`
+	Token string `json:"token"`
 }

@@ -81,10 +81,16 @@ func (s *Server) previewPage(c *fiber.Ctx, f *formbuilder.Form, param string) er
 	if err != nil {
 		return err
 	}
+	return sendPage(c, f, fiber.StatusOK, page)
+}
+
+// sendPage answers with page, a page of form f rendered for this request
+// alone: the public page headers, and kept by no cache.
+func sendPage(c *fiber.Ctx, f *formbuilder.Form, status int, page []byte) error {
 	httpx.SetPublicPageHeaders(c, httpx.PublicCSP(f))
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
-	return c.Send(page)
+	return c.Status(status).Send(page)
 }
 
 // checkPostOrigin refuses cross-origin posts from origins the form does not
@@ -313,10 +319,7 @@ func (s *Server) respondInvalid(c *fiber.Ctx, f *formbuilder.Form, sub *submissi
 	if rerr != nil {
 		return rerr
 	}
-	httpx.SetPublicPageHeaders(c, httpx.PublicCSP(f))
-	c.Set(fiber.HeaderCacheControl, "no-store")
-	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
-	return c.Status(fiber.StatusUnprocessableEntity).Send(page)
+	return sendPage(c, f, fiber.StatusUnprocessableEntity, page)
 }
 
 // respondSuccess answers a submission with id and the withdrawal links of
@@ -339,9 +342,7 @@ func (s *Server) respondSuccess(c *fiber.Ctx, f *formbuilder.Form, sub *submissi
 	if err != nil {
 		return err
 	}
-	httpx.SetPublicPageHeaders(c, httpx.PublicCSP(f))
-	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
-	return c.Status(fiber.StatusOK).Send(page)
+	return sendPage(c, f, fiber.StatusOK, page)
 }
 
 // consentLabel names consent id of f to visitors: its current label as
@@ -400,7 +401,5 @@ func (s *Server) respondPreview(c *fiber.Ctx, f *formbuilder.Form, sub *submissi
 	if err != nil {
 		return err
 	}
-	httpx.SetPublicPageHeaders(c, httpx.PublicCSP(f))
-	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
-	return c.Status(fiber.StatusOK).Send(page)
+	return sendPage(c, f, fiber.StatusOK, page)
 }
