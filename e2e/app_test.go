@@ -3,9 +3,7 @@ package e2e
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"html"
 	"io"
@@ -136,9 +134,12 @@ func newApp(t *testing.T) *app {
 	}
 	require.NoError(t, db.CreateForm(ctx, a.redirect))
 
-	a.apiToken = "cf_" + formbuilder.RandomKey(20)
-	sum := sha256.Sum256([]byte(a.apiToken))
-	require.NoError(t, db.CreateToken(ctx, &formbuilder.APIToken{Name: "e2e", Hash: hex.EncodeToString(sum[:])}))
+	// The token acts as an admin, who needs no password here.
+	owner := &formbuilder.User{Email: "api-e2e@example.com", Role: formbuilder.RoleAdmin}
+	require.NoError(t, db.CreateUser(ctx, owner))
+	var hash string
+	a.apiToken, hash = formbuilder.NewAPIToken()
+	require.NoError(t, db.CreateToken(ctx, &formbuilder.APIToken{Name: "e2e", Hash: hash, UserID: owner.ID}))
 
 	secret := make([]byte, 32)
 	_, err = rand.Read(secret)

@@ -86,6 +86,16 @@ func (c *Channel) ResponsibleUserID() int64 {
 	return 0
 }
 
+// HasOperator reports whether user id is one of the channel's operators.
+func (c *Channel) HasOperator(id int64) bool {
+	for _, op := range c.OperatorIDs {
+		if op == id {
+			return true
+		}
+	}
+	return false
+}
+
 // OriginAllowed reports whether origin may embed the chat; empty allows all.
 func (c *Channel) OriginAllowed(origin string) bool {
 	f := Form{AllowedOrigins: c.AllowedOrigins}
@@ -139,6 +149,10 @@ type Conversation struct {
 type ConversationFilter struct {
 	// ChannelID limits to one channel; 0 lists every channel.
 	ChannelID int64
+	// OperatorID, when set, limits to what that operator may see (see
+	// User.MaySeeConversation): conversations of channels they are an
+	// operator of, and conversations assigned to them.
+	OperatorID int64
 	// Limit bounds the page (PageLimit applies).
 	Limit int
 }

@@ -1,7 +1,9 @@
 package formbuilder
 
 import (
+	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -239,8 +241,9 @@ func (s *Session) Validate() error {
 	return nil
 }
 
-// Validate checks an API token before it is stored: the hash of the token
-// and a name. EINVALID naming "hash" or "name".
+// Validate checks an API token before it is stored: the hash of the token,
+// a name, an owner and the scope (empty is taken as ScopeWrite). EINVALID
+// naming "hash", "name", "user_id" or "scope".
 func (t *APIToken) Validate() error {
 	if t == nil {
 		return Errorf(EINVALID, "token is required")
@@ -251,8 +254,55 @@ func (t *APIToken) Validate() error {
 	}
 	if strings.TrimSpace(t.Name) == "" {
 		errs["name"] = "is required"
-	} else if len(t.Name) > MaxNameLength {
+	} else if utf8.RuneCountInString(t.Name) > MaxNameLength {
 		errs["name"] = "is too long"
 	}
+	if t.UserID <= 0 {
+		errs["user_id"] = "is required: a token acts as one user"
+	}
+	if t.Scope != "" && !ValidScope(t.Scope) {
+		errs["scope"] = "must be read or write"
+	}
 	return FieldErrors(errs)
+}
+
+// CheckTokenExpiry checks a new token's expiry against now: none (zero), or
+// a time after now and at most MaxTokenLifetime ahead. EINVALID naming
+// "expires_at".
+func CheckTokenExpiry(expires, now time.Time) error {
+	switch {
+	case expires.IsZero():
+		return nil
+	case !expires.After(now):
+		return FieldErrors(map[string]string{"expires_at": "must be in the future"})
+	case expires.Sub(now) > MaxTokenLifetime:
+		return FieldErrors(map[string]string{"expires_at": "must be at most five years ahead"})
+	}
+	return nil
+}
+
+// ParseTokenExpiry reads the expiry of a new token as staff type it: empty
+// (never), a number of days ("90" or "90d"), a date ("2026-12-31", valid
+// through that day, UTC) or an RFC 3339 time. It checks the result with
+// CheckTokenExpiry. EINVALID naming "expires_at".
+func ParseTokenExpiry(s string, now time.Time) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return time.Time{}, nil
+	}
+	var t time.Time
+	if days, ok := strings.CutSuffix(s, "d"); ok || strings.Trim(s, "0123456789") == "" {
+		n, err := strconv.Atoi(days)
+		if err != nil || n < 1 || n > 5*366 {
+			return time.Time{}, FieldErrors(map[string]string{"expires_at": "must be a number of days from 1 to 1830, a date or empty"})
+		}
+		t = now.Add(time.Duration(n) * 24 * time.Hour)
+	} else {
+		var err error
+		if t, err = ParseTimeBound(s, true); err != nil {
+			return time.Time{}, FieldErrors(map[string]string{"expires_at": "must be a number of days, a date (YYYY-MM-DD) or empty"})
+		}
+	}
+	t = t.UTC()
+	return t, CheckTokenExpiry(t, now)
 }

@@ -125,10 +125,13 @@ func TestTokenAndConsentValidation(t *testing.T) {
 	}
 	assert.NoError(t, (&Session{ID: h}).Validate())
 	assert.Contains(t, ErrorFields((&Session{ID: "raw"}).Validate()), "id")
-	assert.NoError(t, (&APIToken{Name: "ci", Hash: h}).Validate())
-	fields := ErrorFields((&APIToken{Hash: "raw"}).Validate())
+	assert.NoError(t, (&APIToken{Name: "ci", Hash: h, UserID: 1}).Validate())
+	assert.NoError(t, (&APIToken{Name: "ci", Hash: h, UserID: 1, Scope: ScopeRead}).Validate())
+	fields := ErrorFields((&APIToken{Hash: "raw", Scope: "root"}).Validate())
 	assert.Contains(t, fields, "hash")
 	assert.Contains(t, fields, "name")
+	assert.Contains(t, fields, "user_id")
+	assert.Contains(t, fields, "scope")
 
 	err := ValidateConsentWithContent(&Consent{Type: "odd"}, &ConsentContent{Language: "xx"})
 	require.Error(t, err)

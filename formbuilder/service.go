@@ -51,6 +51,8 @@ type Storage interface {
 	ChatService
 	OutboxService
 	SubmissionReader
+	AuditLog
+	GaugeReader
 }
 
 // FormFilter selects forms for lists.
@@ -130,12 +132,29 @@ type ConsentLog interface {
 	Verify(ctx context.Context) (VerifyResult, error)
 }
 
-// UserService stores admin users.
+// UserService stores the people who sign in. Users are never deleted
+// (the consent log names them): they are deactivated, and the last active
+// admin can be neither deactivated nor made an operator, so an
+// installation always has someone who can manage it.
 type UserService interface {
-	CreateUser(ctx context.Context, u *User) error // EINVALID, ECONFLICT
+	// CreateUser stores u (an empty Role becomes RoleAdmin). EINVALID,
+	// ECONFLICT for a taken e-mail (case-insensitive).
+	CreateUser(ctx context.Context, u *User) error
+	// UpdateUser changes the name and role of the user u.ID. EINVALID,
+	// ENOTFOUND, ECONFLICT when it would make the last active admin an
+	// operator.
+	UpdateUser(ctx context.Context, u *User) error
+	// UpdatePassword sets a user's password hash. ENOTFOUND.
 	UpdatePassword(ctx context.Context, id int64, hash string) error
+	// SetUserActive deactivates (active false) or reactivates a user.
+	// Deactivating ends the user's sessions and revokes their API tokens
+	// in the same transaction, so both stop working at once; doing it
+	// twice keeps the first time. ENOTFOUND, ECONFLICT for the last
+	// active admin.
+	SetUserActive(ctx context.Context, id int64, active bool) error
 	FindUserByID(ctx context.Context, id int64) (*User, error)
 	FindUserByEmail(ctx context.Context, email string) (*User, error)
+	// ListUsers returns every user, deactivated ones too, by e-mail.
 	ListUsers(ctx context.Context) ([]*User, error)
 	CountUsers(ctx context.Context) (int, error)
 }
@@ -156,14 +175,22 @@ type SessionService interface {
 	DeleteExpiredSessions(ctx context.Context, idle, absolute time.Time) error
 }
 
-// TokenService stores API tokens by their hash.
+// TokenService stores API tokens by their hash. Tokens are revoked, not
+// deleted, so that lists and the audit trail can still name them.
 type TokenService interface {
-	// CreateToken stores t (APIToken.Validate; ECONFLICT for a taken hash)
-	// and sets ID and CreatedAt.
+	// CreateToken stores t (APIToken.Validate; an empty Scope becomes
+	// ScopeWrite) and sets ID and CreatedAt. ECONFLICT for a taken hash,
+	// EINVALID for an unknown or deactivated user.
 	CreateToken(ctx context.Context, t *APIToken) error
+	// FindTokenByHash returns the token with UserEmail, revoked and expired
+	// ones too (the caller decides, with APIToken.Usable). ENOTFOUND.
 	FindTokenByHash(ctx context.Context, hash string) (*APIToken, error)
+	FindTokenByID(ctx context.Context, id int64) (*APIToken, error)
+	// ListTokens returns every token with its owner's e-mail, oldest first.
 	ListTokens(ctx context.Context) ([]*APIToken, error)
-	DeleteToken(ctx context.Context, id int64) error
+	// RevokeToken sets RevokedAt to now; revoking twice keeps the first
+	// time. ENOTFOUND.
+	RevokeToken(ctx context.Context, id int64) error
 	TouchToken(ctx context.Context, id int64, at time.Time) error
 }
 

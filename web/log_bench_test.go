@@ -114,8 +114,8 @@ func benchServer(b *testing.B, db *sqlite.DB) (*web.Server, string, string) {
 	now := time.Now().UTC()
 	require.NoError(b, db.CreateSession(ctx, &formbuilder.Session{ID: testenv.SHA256Hex(cookie), UserID: u.ID, CSRF: "x",
 		CreatedAt: now, LastSeen: now}))
-	token := "cf_" + formbuilder.RandomKey(20)
-	require.NoError(b, db.CreateToken(ctx, &formbuilder.APIToken{Name: "bench", Hash: testenv.SHA256Hex(token)}))
+	token, hash := formbuilder.NewAPIToken()
+	require.NoError(b, db.CreateToken(ctx, &formbuilder.APIToken{Name: "bench", Hash: hash, UserID: u.ID}))
 	srv, err := web.New(web.Config{
 		BaseURL: "http://forms.test",
 		Secret:  []byte("0123456789abcdef0123456789abcdef-bench"),

@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -132,9 +130,10 @@ func putDemoNotifications(t *testing.T, base, dbPath string, n formbuilder.Notif
 	db, err := sqlite.Open(dbPath)
 	require.NoError(t, err)
 	defer db.Close()
-	plain := "cf_" + formbuilder.RandomKey(20)
-	sum := sha256.Sum256([]byte(plain))
-	require.NoError(t, db.CreateToken(ctx, &formbuilder.APIToken{Name: "t", Hash: hex.EncodeToString(sum[:])}))
+	admin, err := db.FindUserByEmail(ctx, "admin@example.com") // the first admin serve made
+	require.NoError(t, err)
+	plain, hash := formbuilder.NewAPIToken()
+	require.NoError(t, db.CreateToken(ctx, &formbuilder.APIToken{Name: "t", Hash: hash, UserID: admin.ID}))
 	forms, err := db.ListForms(ctx, formbuilder.FormFilter{})
 	require.NoError(t, err)
 	path := base + "/api/v1/forms/" + strconv.FormatInt(forms[0].ID, 10)

@@ -328,12 +328,18 @@ func (e *Env) Form(id int64) *formbuilder.Form {
 	return f
 }
 
-// APIToken creates an API token the way `consentforms token create` does
-// and returns it.
+// APIToken creates a read-write API token of the env's admin the way
+// `consentforms token create` does and returns it.
 func (e *Env) APIToken(name string) string {
 	e.T.Helper()
-	plain := "cf_" + formbuilder.RandomKey(20)
-	tok := &formbuilder.APIToken{Name: name, Hash: SHA256Hex(plain)}
+	return e.TokenOf(e.Admin, name, formbuilder.ScopeWrite)
+}
+
+// TokenOf creates an API token of user u with scope and returns it.
+func (e *Env) TokenOf(u *formbuilder.User, name, scope string) string {
+	e.T.Helper()
+	plain, hash := formbuilder.NewAPIToken()
+	tok := &formbuilder.APIToken{Name: name, Hash: hash, UserID: u.ID, Scope: scope}
 	require.NoError(e.T, e.DB.CreateToken(context.Background(), tok))
 	return plain
 }

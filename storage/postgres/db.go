@@ -71,6 +71,12 @@ func WithSearchTimeout(d time.Duration) Option { return func(o *options) { o.cor
 // WithClock sets DB.Now from the start, before the writer runs.
 func WithClock(now func() time.Time) Option { return func(o *options) { o.core.Now = now } }
 
+// WithObserver lets obs hear about every transaction of the group-commit
+// writer (batch size, commit time), for metrics.
+func WithObserver(obs formbuilder.WriterObserver) Option {
+	return func(o *options) { o.core.Observer = obs }
+}
+
 // WithMaxConns sets the size of the connection pool. Default:
 // max(8, 2×GOMAXPROCS), unless the URL sets pool_max_conns.
 func WithMaxConns(n int) Option {

@@ -41,19 +41,28 @@ func TestIsURL(t *testing.T) {
 }
 
 // TestTruncateIsRefused: row triggers do not fire on TRUNCATE; the
-// statement triggers refuse it on the log and on consent versions.
+// statement triggers refuse it on the log, on consent versions and on the
+// audit trail.
 func TestTruncateIsRefused(t *testing.T) {
 	b := openBackend(t, storagetest.Options{})
 	ctx := context.Background()
 	c := &formbuilder.Consent{Name: "Privacy", Type: formbuilder.ConsentCustom}
 	require.NoError(t, b.Store.CreateConsent(ctx, c, formbuilder.ConsentContent{Text: "<p>t</p>", Label: "l", Language: "en"}, "a"))
 	// CASCADE, or the foreign keys refuse before the triggers are asked.
-	for _, q := range []string{"TRUNCATE consent_records CASCADE", "TRUNCATE consent_versions CASCADE"} {
+	u := &formbuilder.User{Email: "ada@example.com"}
+	require.NoError(t, b.Store.CreateUser(ctx, u))
+	require.NoError(t, b.Store.AppendAudit(ctx, &formbuilder.AuditEvent{UserID: u.ID, Actor: u.Email,
+		Via: formbuilder.ViaAdmin, Target: formbuilder.AuditConsent, Action: "create"}))
+	for _, q := range []string{"TRUNCATE consent_records CASCADE", "TRUNCATE consent_versions CASCADE",
+		"TRUNCATE audit_events CASCADE"} {
 		err := b.Exec(ctx, q)
 		require.Error(t, err, q)
 		assert.Regexp(t, "append-only|immutable", err.Error(), q)
 	}
 	n, err := b.QueryInt(ctx, "SELECT COUNT(*) FROM consent_versions")
+	require.NoError(t, err)
+	assert.EqualValues(t, 1, n)
+	n, err = b.QueryInt(ctx, "SELECT COUNT(*) FROM audit_events")
 	require.NoError(t, err)
 	assert.EqualValues(t, 1, n)
 }
@@ -121,11 +130,12 @@ func TestServersMigrateTogether(t *testing.T) {
 
 // appRoleSQL is the setup the README shows for a server role that does not
 // own the tables: it cannot disable the log's triggers, and has no UPDATE,
-// DELETE or TRUNCATE on the log and on consent versions. %s is the role.
+// DELETE or TRUNCATE on the log, on consent versions and on the audit
+// trail. %s is the role.
 const appRoleSQL = `
 GRANT USAGE ON SCHEMA public TO %[1]s;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO %[1]s;
-REVOKE UPDATE, DELETE, TRUNCATE ON consent_records, consent_versions FROM %[1]s;
+REVOKE UPDATE, DELETE, TRUNCATE ON consent_records, consent_versions, audit_events FROM %[1]s;
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO %[1]s;`
 
 // TestServerRoleWithoutOwnership runs the server as a role set up as the
@@ -171,6 +181,13 @@ func TestServerRoleWithoutOwnership(t *testing.T) {
 	n, err := app.DeleteSubmissionsBefore(ctx, form.ID, sub.CreatedAt.Add(1))
 	require.NoError(t, err, "retention deletes submissions")
 	assert.EqualValues(t, 1, n)
+	// Staff work: users, tokens and the audit trail.
+	otto := &formbuilder.User{Email: "otto@example.com", Role: formbuilder.RoleOperator}
+	require.NoError(t, app.CreateUser(ctx, otto))
+	require.NoError(t, app.CreateToken(ctx, &formbuilder.APIToken{Name: "t", Hash: formbuilder.HashToken("t"), UserID: otto.ID}))
+	require.NoError(t, app.AppendAudit(ctx, &formbuilder.AuditEvent{UserID: otto.ID, Actor: otto.Email, Via: formbuilder.ViaAdmin,
+		Target: formbuilder.AuditUser, Action: "create", TargetID: otto.ID}))
+	require.NoError(t, app.SetUserActive(ctx, otto.ID, false), "deactivation revokes tokens and ends sessions")
 
 	raw := pgtest.Owner(t, u.String())
 	for _, q := range []string{
@@ -179,6 +196,10 @@ func TestServerRoleWithoutOwnership(t *testing.T) {
 		"DELETE FROM consent_records",
 		"TRUNCATE consent_records",
 		"UPDATE consent_versions SET text = 'x'",
+		"UPDATE audit_events SET actor = 'x'",
+		"DELETE FROM audit_events",
+		"TRUNCATE audit_events",
+		"ALTER TABLE audit_events DISABLE TRIGGER USER",
 		"DROP TRIGGER consent_records_no_change ON consent_records",
 	} {
 		_, err := raw.Exec(q)

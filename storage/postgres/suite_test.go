@@ -46,6 +46,9 @@ func openBackend(t testing.TB, o storagetest.Options) *storagetest.Backend {
 	if o.SearchTimeout > 0 {
 		opts = append(opts, WithSearchTimeout(o.SearchTimeout))
 	}
+	if o.Observer != nil {
+		opts = append(opts, WithObserver(o.Observer))
+	}
 	db, u := newTestDB(t, opts...)
 	owner := pgtest.Owner(t, u)
 	b := &storagetest.Backend{

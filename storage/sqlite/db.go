@@ -68,6 +68,12 @@ func WithSearchTimeout(d time.Duration) Option { return func(o *options) { o.cor
 // WithClock sets DB.Now from the start, before the writer runs.
 func WithClock(now func() time.Time) Option { return func(o *options) { o.core.Now = now } }
 
+// WithObserver lets obs hear about every transaction of the group-commit
+// writer (batch size, commit time), for metrics.
+func WithObserver(obs formbuilder.WriterObserver) Option {
+	return func(o *options) { o.core.Observer = obs }
+}
+
 // driverName is go-sqlite3 with a connect hook for the pragmas the DSN
 // cannot carry.
 const driverName = "sqlite3_consentforms"

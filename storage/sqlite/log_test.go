@@ -2,8 +2,10 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"testing"
 
+	"github.com/consentforms/consentforms/formbuilder"
 	"github.com/consentforms/consentforms/storage/storagetest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -61,4 +63,36 @@ func TestConsentVersionsRefuseReplace(t *testing.T) {
 		"INSERT OR REPLACE INTO consent_versions SELECT * FROM consent_versions WHERE id = ?", f.C1.Current.ID)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "consent versions are immutable")
+}
+
+// TestAuditTrailRefusesReplace: REPLACE and upserts on the audit trail are
+// refused with recursive_triggers on (the server's connections) and, by the
+// insert guard, on a plain connection without it too.
+func TestAuditTrailRefusesReplace(t *testing.T) {
+	db := newTestDB(t)
+	ctx := context.Background()
+	u := &formbuilder.User{Email: "ada@example.com"}
+	require.NoError(t, db.CreateUser(ctx, u))
+	ev := &formbuilder.AuditEvent{UserID: u.ID, Actor: u.Email, Via: formbuilder.ViaAdmin, Target: formbuilder.AuditConsent,
+		Action: "update", Details: map[string]string{"old_version": "1", "new_version": "2"}}
+	require.NoError(t, db.AppendAudit(ctx, ev))
+	attacks := []string{
+		"INSERT OR REPLACE INTO audit_events SELECT * FROM audit_events WHERE id = 1",
+		`INSERT INTO audit_events (id, time, actor, via, target, action) VALUES (1, 'x', 'x', 'cli', 'other', 'x')
+			ON CONFLICT (id) DO UPDATE SET actor = 'someone else'`,
+	}
+	raw := rawDB(t, db) // recursive_triggers off
+	for _, q := range attacks {
+		for name, conn := range map[string]interface {
+			ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error)
+		}{"server connection": db.w, "plain connection": raw} {
+			_, err := conn.ExecContext(ctx, q)
+			require.Error(t, err, "%s: %s", name, q)
+			assert.Contains(t, err.Error(), "audit trail is append-only", "%s: %s", name, q)
+		}
+	}
+	got, err := db.ListAudit(ctx, formbuilder.AuditFilter{})
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	assert.Equal(t, ev, got[0])
 }

@@ -25,6 +25,9 @@ func openBackend(t testing.TB, o storagetest.Options) *storagetest.Backend {
 	if o.SearchTimeout > 0 {
 		opts = append(opts, WithSearchTimeout(o.SearchTimeout))
 	}
+	if o.Observer != nil {
+		opts = append(opts, WithObserver(o.Observer))
+	}
 	db, err := Open(filepath.Join(t.TempDir(), "test.db"), opts...)
 	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })

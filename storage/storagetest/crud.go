@@ -2,6 +2,7 @@ package storagetest
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -109,30 +110,196 @@ func testTokens(t *testing.T, open Opener) {
 	e := newEnv(t, open)
 	db := e.db
 	ctx := context.Background()
-	tok := &formbuilder.APIToken{Name: "ci", Hash: hashOf("secret")}
+	u := &formbuilder.User{Email: "owner@example.com"}
+	require.NoError(t, db.CreateUser(ctx, u))
+	tok := &formbuilder.APIToken{Name: "ci", Hash: hashOf("secret"), UserID: u.ID}
 	require.NoError(t, db.CreateToken(ctx, tok))
 	assert.NotZero(t, tok.ID)
-	requireCode(t, formbuilder.ECONFLICT, db.CreateToken(ctx, &formbuilder.APIToken{Name: "again", Hash: tok.Hash}))
-	requireCode(t, formbuilder.EINVALID, db.CreateToken(ctx, &formbuilder.APIToken{Name: "raw", Hash: "secret"}))
-	requireCode(t, formbuilder.EINVALID, db.CreateToken(ctx, &formbuilder.APIToken{Hash: hashOf("x")}))
+	assert.Equal(t, formbuilder.ScopeWrite, tok.Scope, "an empty scope is read-write")
+	assert.Equal(t, "owner@example.com", tok.UserEmail)
+	requireCode(t, formbuilder.ECONFLICT, db.CreateToken(ctx, &formbuilder.APIToken{Name: "again", Hash: tok.Hash, UserID: u.ID}))
+	for name, bad := range map[string]*formbuilder.APIToken{
+		"hash":    {Name: "raw", Hash: "secret", UserID: u.ID},
+		"name":    {Hash: hashOf("x"), UserID: u.ID},
+		"user_id": {Name: "nobody", Hash: hashOf("y")},
+		"scope":   {Name: "s", Hash: hashOf("z"), UserID: u.ID, Scope: "admin"},
+	} {
+		err := db.CreateToken(ctx, bad)
+		requireCode(t, formbuilder.EINVALID, err)
+		assert.Contains(t, formbuilder.ErrorFields(err), name)
+	}
+	err := db.CreateToken(ctx, &formbuilder.APIToken{Name: "ghost", Hash: hashOf("g"), UserID: 999})
+	requireCode(t, formbuilder.EINVALID, err)
+	assert.Contains(t, formbuilder.ErrorFields(err), "user_id")
+
+	expires := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+	ro := &formbuilder.APIToken{Name: "reader", Hash: hashOf("reader"), UserID: u.ID, Scope: formbuilder.ScopeRead, ExpiresAt: expires}
+	require.NoError(t, db.CreateToken(ctx, ro))
 
 	got, err := db.FindTokenByHash(ctx, tok.Hash)
 	require.NoError(t, err)
 	assert.Equal(t, "ci", got.Name)
+	assert.Equal(t, u.ID, got.UserID)
 	assert.True(t, got.LastUsed.IsZero())
+	assert.True(t, got.Usable(expires))
 	_, err = db.FindTokenByHash(ctx, hashOf("other"))
 	requireCode(t, formbuilder.ENOTFOUND, err)
+	got, err = db.FindTokenByID(ctx, ro.ID)
+	require.NoError(t, err)
+	assert.Equal(t, formbuilder.ScopeRead, got.Scope)
+	assert.Equal(t, expires, got.ExpiresAt)
+	assert.False(t, got.CanWrite())
+	assert.True(t, got.Usable(expires.Add(-time.Nanosecond)))
+	assert.False(t, got.Usable(expires), "expired at its expiry")
 
 	at := time.Date(2026, 2, 2, 2, 2, 2, 2, time.UTC)
 	require.NoError(t, db.TouchToken(ctx, tok.ID, at))
 	requireCode(t, formbuilder.ENOTFOUND, db.TouchToken(ctx, 999, at))
 	list, err := db.ListTokens(ctx)
 	require.NoError(t, err)
-	require.Len(t, list, 1)
+	require.Len(t, list, 2)
 	assert.Equal(t, at, list[0].LastUsed)
+	assert.Equal(t, "owner@example.com", list[1].UserEmail)
 
-	require.NoError(t, db.DeleteToken(ctx, tok.ID))
-	requireCode(t, formbuilder.ENOTFOUND, db.DeleteToken(ctx, tok.ID))
+	// Revoked tokens stay listed, with the first revocation time.
+	require.NoError(t, db.RevokeToken(ctx, tok.ID))
+	got, err = db.FindTokenByHash(ctx, tok.Hash)
+	require.NoError(t, err)
+	first := got.RevokedAt
+	assert.False(t, first.IsZero())
+	assert.False(t, got.Usable(first.Add(-time.Hour)), "a revoked token is not usable, whatever the time")
+	require.NoError(t, db.RevokeToken(ctx, tok.ID), "revoking twice is fine")
+	got, err = db.FindTokenByHash(ctx, tok.Hash)
+	require.NoError(t, err)
+	assert.Equal(t, first, got.RevokedAt)
+	requireCode(t, formbuilder.ENOTFOUND, db.RevokeToken(ctx, 999))
+	list, err = db.ListTokens(ctx)
+	require.NoError(t, err)
+	assert.Len(t, list, 2)
+
+	// A deactivated user's tokens are revoked with the deactivation, and
+	// the user gets no new one.
+	admin := &formbuilder.User{Email: "admin@example.com"}
+	require.NoError(t, db.CreateUser(ctx, admin))
+	require.NoError(t, db.SetUserActive(ctx, u.ID, false))
+	got, err = db.FindTokenByID(ctx, ro.ID)
+	require.NoError(t, err)
+	assert.False(t, got.RevokedAt.IsZero())
+	err = db.CreateToken(ctx, &formbuilder.APIToken{Name: "late", Hash: hashOf("late"), UserID: u.ID})
+	requireCode(t, formbuilder.EINVALID, err)
+	assert.Contains(t, formbuilder.ErrorFields(err), "user_id")
+}
+
+// testUserRoles: roles, renames, deactivation (which ends sessions and
+// revokes tokens at once) and the rule that an installation keeps at least
+// one active admin.
+func testUserRoles(t *testing.T, open Opener) {
+	e := newEnv(t, open)
+	db := e.db
+	ctx := context.Background()
+	ada := &formbuilder.User{Email: "ada@example.com", Name: "Ada"}
+	require.NoError(t, db.CreateUser(ctx, ada))
+	assert.Equal(t, formbuilder.RoleAdmin, ada.Role, "an empty role is admin")
+	otto := &formbuilder.User{Email: "otto@example.com", Role: formbuilder.RoleOperator}
+	require.NoError(t, db.CreateUser(ctx, otto))
+	err := db.CreateUser(ctx, &formbuilder.User{Email: "x@example.com", Role: "root"})
+	requireCode(t, formbuilder.EINVALID, err)
+	assert.Contains(t, formbuilder.ErrorFields(err), "role")
+
+	got, err := db.FindUserByID(ctx, otto.ID)
+	require.NoError(t, err)
+	assert.Equal(t, formbuilder.RoleOperator, got.Role)
+	assert.True(t, got.Active())
+	assert.False(t, got.IsAdmin())
+
+	// Rename and promote; the e-mail stays.
+	require.NoError(t, db.UpdateUser(ctx, &formbuilder.User{ID: otto.ID, Email: "ignored@example.com", Name: "Otto", Role: formbuilder.RoleAdmin}))
+	got, err = db.FindUserByID(ctx, otto.ID)
+	require.NoError(t, err)
+	assert.Equal(t, "Otto", got.Name)
+	assert.Equal(t, "otto@example.com", got.Email)
+	assert.True(t, got.IsAdmin())
+	requireCode(t, formbuilder.ENOTFOUND, db.UpdateUser(ctx, &formbuilder.User{ID: 999, Name: "x"}))
+	requireCode(t, formbuilder.EINVALID, db.UpdateUser(ctx, &formbuilder.User{ID: otto.ID, Role: "root"}))
+
+	// Deactivation ends sessions and revokes tokens in one go.
+	require.NoError(t, db.CreateSession(ctx, &formbuilder.Session{ID: hashOf("otto-session"), UserID: otto.ID}))
+	require.NoError(t, db.CreateToken(ctx, &formbuilder.APIToken{Name: "otto", Hash: hashOf("otto-token"), UserID: otto.ID}))
+	require.NoError(t, db.SetUserActive(ctx, otto.ID, false))
+	got, err = db.FindUserByID(ctx, otto.ID)
+	require.NoError(t, err)
+	assert.False(t, got.Active())
+	assert.False(t, got.IsAdmin(), "a deactivated admin is no admin")
+	_, err = db.FindSession(ctx, hashOf("otto-session"))
+	requireCode(t, formbuilder.ENOTFOUND, err)
+	tok, err := db.FindTokenByHash(ctx, hashOf("otto-token"))
+	require.NoError(t, err)
+	assert.False(t, tok.RevokedAt.IsZero())
+	deactivated := got.DeactivatedAt
+	require.NoError(t, db.SetUserActive(ctx, otto.ID, false), "twice is fine")
+	got, err = db.FindUserByID(ctx, otto.ID)
+	require.NoError(t, err)
+	assert.Equal(t, deactivated, got.DeactivatedAt, "the first time is kept")
+	list, err := db.ListUsers(ctx)
+	require.NoError(t, err)
+	assert.Len(t, list, 2, "deactivated users are listed, never deleted")
+
+	// Ada is now the only active admin: she can be neither deactivated
+	// nor made an operator.
+	requireCode(t, formbuilder.ECONFLICT, db.SetUserActive(ctx, ada.ID, false))
+	requireCode(t, formbuilder.ECONFLICT, db.UpdateUser(ctx, &formbuilder.User{ID: ada.ID, Role: formbuilder.RoleOperator}))
+	require.NoError(t, db.UpdateUser(ctx, &formbuilder.User{ID: ada.ID, Name: "Ada L.", Role: formbuilder.RoleAdmin}),
+		"renaming the last admin is fine")
+
+	// Reactivated, Otto is an admin again, and Ada may step down.
+	require.NoError(t, db.SetUserActive(ctx, otto.ID, true))
+	require.NoError(t, db.UpdateUser(ctx, &formbuilder.User{ID: ada.ID, Role: formbuilder.RoleOperator}))
+	requireCode(t, formbuilder.ECONFLICT, db.SetUserActive(ctx, otto.ID, false))
+	requireCode(t, formbuilder.ENOTFOUND, db.SetUserActive(ctx, 999, false))
+}
+
+// testLastAdminRace: two admins demoting each other at once, each through
+// its own connection pool as two servers would, leave one admin.
+func testLastAdminRace(t *testing.T, open Opener) {
+	e := newEnv(t, open)
+	ctx := context.Background()
+	a := &formbuilder.User{Email: "a@example.com"}
+	b := &formbuilder.User{Email: "b@example.com"}
+	require.NoError(t, e.db.CreateUser(ctx, a))
+	require.NoError(t, e.db.CreateUser(ctx, b))
+	other := e.Reopen(t)
+	for round := 0; round < 5; round++ {
+		var wg sync.WaitGroup
+		errs := make([]error, 2)
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			errs[0] = e.db.UpdateUser(ctx, &formbuilder.User{ID: a.ID, Role: formbuilder.RoleOperator})
+		}()
+		go func() {
+			defer wg.Done()
+			errs[1] = other.SetUserActive(ctx, b.ID, false)
+		}()
+		wg.Wait()
+		for _, err := range errs {
+			if err != nil {
+				requireCode(t, formbuilder.ECONFLICT, err)
+			}
+		}
+		require.False(t, errs[0] != nil && errs[1] != nil, "one of them may go through")
+		list, err := e.db.ListUsers(ctx)
+		require.NoError(t, err)
+		admins := 0
+		for _, u := range list {
+			if u.IsAdmin() {
+				admins++
+			}
+		}
+		require.Equal(t, 1, admins, "round %d: %v", round, errs)
+		// Back to two admins for the next round.
+		require.NoError(t, e.db.UpdateUser(ctx, &formbuilder.User{ID: a.ID, Role: formbuilder.RoleAdmin}))
+		require.NoError(t, e.db.SetUserActive(ctx, b.ID, true))
+	}
 }
 
 func testSettings(t *testing.T, open Opener) {
@@ -415,6 +582,8 @@ func init() {
 	register("Users", testUsers)
 	register("Sessions", testSessions)
 	register("Tokens", testTokens)
+	register("UserRoles", testUserRoles)
+	register("LastAdminRace", testLastAdminRace)
 	register("Settings", testSettings)
 	register("ConsentsAndVersions", testConsentsAndVersions)
 	register("ConsentVersionsAreImmutable", testConsentVersionsAreImmutable)

@@ -38,6 +38,8 @@ type Options struct {
 	Clock func() time.Time
 	// SearchTimeout bounds free-text searches when set.
 	SearchTimeout time.Duration
+	// Observer hears about the group-commit writer's batches when set.
+	Observer formbuilder.WriterObserver
 }
 
 // WriterStats are the group-commit writer's counters: transactions, jobs,

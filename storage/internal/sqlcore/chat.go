@@ -314,6 +314,10 @@ func (db *DB) ListConversations(ctx context.Context, f formbuilder.ConversationF
 		q += " AND channel_id = ?"
 		args = append(args, f.ChannelID)
 	}
+	if f.OperatorID != 0 {
+		q += " AND (assigned_user_id = ? OR channel_id IN (SELECT channel_id FROM channel_operators WHERE user_id = ?))"
+		args = append(args, f.OperatorID, f.OperatorID)
+	}
 	q += " ORDER BY last_message_at DESC, id DESC LIMIT ?"
 	args = append(args, formbuilder.PageLimit(f.Limit))
 	rows, err := db.r.QueryContext(ctx, q, args...)

@@ -105,6 +105,9 @@ type Options struct {
 	SearchTimeout time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Observer, when set, hears about every transaction of the
+	// group-commit writer (metrics).
+	Observer formbuilder.WriterObserver
 }
 
 // DefaultOptions are the defaults both backends start from.

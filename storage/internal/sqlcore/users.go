@@ -9,16 +9,19 @@ import (
 	"github.com/consentforms/consentforms/formbuilder"
 )
 
-const userSelect = "SELECT id, email, name, password_hash, created_at FROM users"
+const userSelect = "SELECT id, email, name, password_hash, role, created_at, COALESCE(deactivated_at, '') FROM users"
 
 func scanUser(s scanner) (*formbuilder.User, error) {
 	var u formbuilder.User
-	var created string
-	if err := s.Scan(&u.ID, &u.Email, &u.Name, &u.PasswordHash, &created); err != nil {
+	var created, deactivated string
+	if err := s.Scan(&u.ID, &u.Email, &u.Name, &u.PasswordHash, &u.Role, &created, &deactivated); err != nil {
 		return nil, err
 	}
 	var err error
-	u.CreatedAt, err = parseTime(created)
+	if u.CreatedAt, err = parseTime(created); err != nil {
+		return nil, err
+	}
+	u.DeactivatedAt, err = parseTime(deactivated)
 	return &u, err
 }
 
@@ -29,14 +32,17 @@ func (db *DB) CreateUser(ctx context.Context, u *formbuilder.User) error {
 		return formbuilder.Errorf(formbuilder.EINVALID, "user is required")
 	}
 	u.Email = strings.TrimSpace(u.Email)
+	if u.Role == "" {
+		u.Role = formbuilder.RoleAdmin
+	}
 	if err := u.Validate(); err != nil {
 		return err
 	}
 	now := db.now()
 	err := db.writeTx(ctx, func(tx *Tx) error {
 		var err error
-		u.ID, err = insertID(ctx, db.d, tx, "INSERT INTO users (email, name, password_hash, created_at) VALUES (?, ?, ?, ?)",
-			u.Email, u.Name, u.PasswordHash, fmtTime(now))
+		u.ID, err = insertID(ctx, db.d, tx, "INSERT INTO users (email, name, password_hash, role, created_at) VALUES (?, ?, ?, ?, ?)",
+			u.Email, u.Name, u.PasswordHash, u.Role, fmtTime(now))
 		return err
 	})
 	if err != nil {
@@ -49,6 +55,112 @@ func (db *DB) CreateUser(ctx context.Context, u *formbuilder.User) error {
 	}
 	u.CreatedAt = now
 	return nil
+}
+
+// errLastAdmin refuses a change that would leave no active admin.
+var errLastAdmin = &formbuilder.Error{Code: formbuilder.ECONFLICT,
+	Message: "this is the last active admin: make another user an admin first",
+	Fields:  map[string]string{"role": "the last active admin must stay an admin"}}
+
+// lockAdmins returns the ids of the active admins, locked for the rest of
+// tx, before any other row of users is locked. Every change that could
+// remove an admin starts with it, so two admins demoting each other at once
+// take turns, and the second sees the first's change: on SQLite the write
+// lock orders them; on PostgreSQL the row locks, always taken in id order,
+// so they cannot deadlock.
+func (db *DB) lockAdmins(ctx context.Context, tx *Tx) ([]int64, error) {
+	rows, err := tx.QueryContext(ctx, "SELECT id FROM users WHERE role = ? AND deactivated_at IS NULL ORDER BY id"+
+		db.d.ForUpdate(), formbuilder.RoleAdmin)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+// onlyAdmin reports whether id is the one active admin of admins.
+func onlyAdmin(admins []int64, id int64) bool { return len(admins) == 1 && admins[0] == id }
+
+// lockUser reads user id's row for a change. ENOTFOUND.
+func (db *DB) lockUser(ctx context.Context, tx *Tx, id int64) (*formbuilder.User, error) {
+	u, err := scanUser(tx.QueryRowContext(ctx, userSelect+" WHERE id = ?"+db.d.ForUpdate(), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("user")
+	}
+	return u, err
+}
+
+// UpdateUser implements formbuilder.UserService.
+func (db *DB) UpdateUser(ctx context.Context, u *formbuilder.User) error {
+	if u == nil {
+		return formbuilder.Errorf(formbuilder.EINVALID, "user is required")
+	}
+	if u.Role == "" {
+		u.Role = formbuilder.RoleAdmin
+	}
+	// The e-mail is not changed here; validate name and role only.
+	check := *u
+	check.Email = "x@example.com"
+	if err := check.Validate(); err != nil {
+		return err
+	}
+	return db.writeTx(ctx, func(tx *Tx) error {
+		admins, err := db.lockAdmins(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if _, err := db.lockUser(ctx, tx, u.ID); err != nil {
+			return err
+		}
+		if u.Role != formbuilder.RoleAdmin && onlyAdmin(admins, u.ID) {
+			return errLastAdmin
+		}
+		_, err = tx.ExecContext(ctx, "UPDATE users SET name = ?, role = ? WHERE id = ?", u.Name, u.Role, u.ID)
+		return err
+	})
+}
+
+// SetUserActive implements formbuilder.UserService: deactivating ends the
+// user's sessions and revokes their tokens in the same transaction.
+func (db *DB) SetUserActive(ctx context.Context, id int64, active bool) error {
+	now := db.now()
+	return db.writeTx(ctx, func(tx *Tx) error {
+		admins, err := db.lockAdmins(ctx, tx)
+		if err != nil {
+			return err
+		}
+		old, err := db.lockUser(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if active {
+			_, err := tx.ExecContext(ctx, "UPDATE users SET deactivated_at = NULL WHERE id = ?", id)
+			return err
+		}
+		if onlyAdmin(admins, id) {
+			return &formbuilder.Error{Code: formbuilder.ECONFLICT,
+				Message: "this is the last active admin: make another user an admin first"}
+		}
+		if old.Active() {
+			if _, err := tx.ExecContext(ctx, "UPDATE users SET deactivated_at = ? WHERE id = ?", fmtTime(now), id); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM sessions WHERE user_id = ?", id); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, "UPDATE api_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
+			fmtTime(now), id)
+		return err
+	})
 }
 
 // UpdatePassword implements formbuilder.UserService. ENOTFOUND.

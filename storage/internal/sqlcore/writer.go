@@ -416,7 +416,12 @@ func (w *writer) commit(jobs []*job) {
 	w.batches.Add(1)
 	w.jobs.Add(int64(len(live)))
 	errs := make([]error, len(live))
-	if err := w.commitTx(live, errs); err != nil {
+	start := time.Now()
+	err := w.commitTx(live, errs)
+	if obs := w.db.opts.Observer; obs != nil {
+		obs.ObserveBatch(len(live), time.Since(start), err)
+	}
+	if err != nil {
 		// The whole transaction is gone: so is every job in it.
 		for i := range errs {
 			if errs[i] == nil {
