@@ -20,7 +20,11 @@ Usage:
   consentforms migrate [flags]          apply database migrations and exit
   consentforms admin add EMAIL          create an admin; prints a one-time password
   consentforms admin passwd EMAIL       set a new random password for an admin
-  consentforms token create NAME        create a JSON API bearer token
+  consentforms user list                list users with their role and status
+  consentforms user deactivate EMAIL    deactivate a user: sessions end, tokens are revoked
+  consentforms token create NAME        create a JSON API bearer token (--user, --scope, --expires)
+  consentforms token list               list API tokens with owner, scope, last use and expiry
+  consentforms token revoke ID          revoke an API token at once
   consentforms consents verify          check the consent log's hash chain
   consentforms consents export [flags]  export the consent log (CSV or NDJSON)
   consentforms backup FILE              write a consistent copy of a SQLite database
@@ -55,6 +59,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdAdmin(ctx, args, stdout)
 	case "token":
 		err = cmdToken(ctx, args, stdout)
+	case "user":
+		err = cmdUser(ctx, args, stdout)
 	case "consents":
 		err = cmdConsents(ctx, args, stdout, stderr)
 	case "backup":

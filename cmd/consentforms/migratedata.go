@@ -27,6 +27,7 @@ var copyTables = []struct {
 }{
 	{name: "users", order: "id"},
 	{name: "api_tokens", order: "id"},
+	{name: "audit_events", order: "id"},
 	{name: "sessions", order: "created_at, id"},
 	{name: "secrets", order: "name"},
 	{name: "consents", order: "id"},

@@ -33,7 +33,15 @@ func sqliteInstallation(t *testing.T) string {
 	ctx := context.Background()
 	u := &formbuilder.User{Email: "Admin@Example.com", Name: "Ada"}
 	require.NoError(t, db.CreateUser(ctx, u))
-	require.NoError(t, db.CreateToken(ctx, &formbuilder.APIToken{Name: "ci", Hash: hashHex("tok")}))
+	op := &formbuilder.User{Email: "otto@example.com", Role: formbuilder.RoleOperator}
+	require.NoError(t, db.CreateUser(ctx, op))
+	require.NoError(t, db.CreateToken(ctx, &formbuilder.APIToken{Name: "ci", Hash: hashHex("tok"), UserID: u.ID,
+		Scope: formbuilder.ScopeRead, ExpiresAt: time.Date(2030, 1, 2, 3, 4, 5, 6, time.UTC)}))
+	require.NoError(t, db.CreateToken(ctx, &formbuilder.APIToken{Name: "otto", Hash: hashHex("otto"), UserID: op.ID}))
+	require.NoError(t, db.SetUserActive(ctx, op.ID, false))
+	require.NoError(t, db.AppendAudit(ctx, &formbuilder.AuditEvent{UserID: u.ID, Actor: u.Email, Via: formbuilder.ViaAdmin,
+		IP: "192.0.2.9", Target: formbuilder.AuditUser, Action: "deactivate", TargetID: op.ID, TargetName: op.Email,
+		Details: map[string]string{"role": "operator"}}))
 	require.NoError(t, db.CreateSession(ctx, &formbuilder.Session{ID: hashHex("sess"), UserID: u.ID, CSRF: "c"}))
 	c := &formbuilder.Consent{Name: "Datenschutz", Type: formbuilder.ConsentCustom}
 	require.NoError(t, db.CreateConsent(ctx, c, formbuilder.ConsentContent{Text: "<p>v1 ä</p>", Label: "Ich %stimme% zu", Language: "de"}, "ada"))
@@ -185,6 +193,14 @@ func TestMigrateDataCopiesByteExact(t *testing.T) {
 	tb, err := dst.ListTokens(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, ta, tb)
+	require.Len(t, tb, 2)
+	assert.False(t, tb[1].RevokedAt.IsZero(), "the deactivated operator's token stays revoked")
+	aa, err := src.ListAudit(ctx, formbuilder.AuditFilter{})
+	require.NoError(t, err)
+	ab, err := dst.ListAudit(ctx, formbuilder.AuditFilter{})
+	require.NoError(t, err)
+	require.Len(t, ab, 1)
+	assert.Equal(t, aa, ab, "the audit trail is copied as it was")
 	sess, err := dst.FindSession(ctx, hashHex("sess"))
 	require.NoError(t, err)
 	assert.Equal(t, "c", sess.CSRF)
