@@ -90,7 +90,7 @@ func newAdminApp(t *testing.T) *adminApp {
 		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}, web.Services{
 		Forms: db, Consents: db, Submissions: db, Log: db,
-		Users: db, Sessions: db, Tokens: db, Settings: db,
+		Users: db, Sessions: db, Tokens: db, Settings: db, Audit: db,
 	})
 	require.NoError(t, err)
 	served := make(chan error, 1)

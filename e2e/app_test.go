@@ -156,7 +156,7 @@ func newApp(t *testing.T) *app {
 		Now:         func() time.Time { return time.Now().Add(time.Duration(a.skew.Load())) },
 	}, web.Services{
 		Forms: db, Consents: db, Submissions: db, Log: db,
-		Users: db, Sessions: db, Tokens: db, Settings: db,
+		Users: db, Sessions: db, Tokens: db, Settings: db, Audit: db,
 	})
 	require.NoError(t, err)
 	served := make(chan error, 1)

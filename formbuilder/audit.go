@@ -282,3 +282,13 @@ func DetailKeys(d map[string]string) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// AuditDetails are what the audit trail keeps of a token: its scope, owner
+// and expiry, never its secret or hash.
+func (t *APIToken) AuditDetails() map[string]string {
+	d := map[string]string{"scope": t.Scope, "user": t.UserEmail}
+	if !t.ExpiresAt.IsZero() {
+		d["expires_at"] = t.ExpiresAt.UTC().Format(time.RFC3339)
+	}
+	return d
+}

@@ -121,7 +121,7 @@ func benchServer(b *testing.B, db *sqlite.DB) (*web.Server, string, string) {
 		Secret:  []byte("0123456789abcdef0123456789abcdef-bench"),
 		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}, web.Services{Forms: db, Consents: db, Submissions: db, Log: db,
-		Users: db, Sessions: db, Tokens: db, Settings: db})
+		Users: db, Sessions: db, Tokens: db, Settings: db, Audit: db})
 	require.NoError(b, err)
 	return srv, cookie, token
 }

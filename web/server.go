@@ -141,6 +141,11 @@ func New(cfg Config, svc Services) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if svc.Audit == nil {
+		// Every staff change is recorded; an app that could not would
+		// make changes nobody can trace.
+		return nil, errors.New("web: Services.Audit is required")
+	}
 	st, err := svc.Settings.GetSettings(context.Background())
 	if err != nil {
 		return nil, err

@@ -187,7 +187,7 @@ func tokenCreate(ctx context.Context, db store, stdout io.Writer, name, owner, s
 	if err := db.CreateToken(ctx, t); err != nil {
 		return err
 	}
-	if err := cliAudit(ctx, db, formbuilder.AuditToken, "create", t.ID, t.Name, tokenDetails(t)); err != nil {
+	if err := cliAudit(ctx, db, formbuilder.AuditToken, "create", t.ID, t.Name, t.AuditDetails()); err != nil {
 		return err
 	}
 	until := "never expires"
@@ -197,16 +197,6 @@ func tokenCreate(ctx context.Context, db store, stdout io.Writer, name, owner, s
 	fmt.Fprintf(stdout, "token %q created (id %d) for %s (%s), %s, %s; send it as 'Authorization: Bearer %s'\n%s\n",
 		name, t.ID, u.Email, u.Role, t.Scope, until, plain, plain)
 	return nil
-}
-
-// tokenDetails are what the audit trail keeps of a token: never the
-// secret or its hash.
-func tokenDetails(t *formbuilder.APIToken) map[string]string {
-	d := map[string]string{"scope": t.Scope, "user": t.UserEmail}
-	if !t.ExpiresAt.IsZero() {
-		d["expires_at"] = t.ExpiresAt.Format(time.RFC3339)
-	}
-	return d
 }
 
 // tokenOwner is the user a token acts as when --user is not given: the

@@ -204,7 +204,7 @@ func services(db store) web.Services {
 		Forms: db, Consents: db, Submissions: db, Log: db,
 		Users: db, Sessions: db, Tokens: db, Settings: db,
 		Inbox: db, Outbox: db,
-		Chat: db,
+		Chat: db, Audit: db,
 	}
 }
 

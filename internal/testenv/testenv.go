@@ -186,7 +186,7 @@ func New(t testing.TB, opts ...Option) *Env {
 // Services wires every service of db.
 func Services(db *sqlite.DB) web.Services {
 	return web.Services{Forms: db, Consents: db, Submissions: db, Log: db, Users: db, Sessions: db,
-		Tokens: db, Settings: db, Chat: db, Inbox: db, Outbox: db}
+		Tokens: db, Settings: db, Chat: db, Inbox: db, Outbox: db, Audit: db}
 }
 
 // App is the Fiber app.
@@ -267,7 +267,7 @@ var (
 // CSRF returns the session's CSRF token as the admin pages carry it.
 func (e *Env) CSRF() string {
 	e.T.Helper()
-	resp, body := e.Get("/admin/settings")
+	resp, body := e.Get("/admin/account") // every role may open it
 	require.Equal(e.T, 200, resp.StatusCode, "signed in")
 	m := csrfMetaRE.FindStringSubmatch(body)
 	require.NotNil(e.T, m, "page has a csrf meta tag")
@@ -288,9 +288,33 @@ func (e *Env) LoginAttempt(email, pw string) (*http.Response, string) {
 // Login signs the admin in and checks it worked.
 func (e *Env) Login() {
 	e.T.Helper()
-	resp, _ := e.LoginAttempt(AdminEmail, AdminPassword)
-	require.Equal(e.T, http.StatusSeeOther, resp.StatusCode)
+	e.LoginAs(AdminEmail)
+}
+
+// LoginAs signs in the user with email (and AdminPassword, which AddUser
+// gives every user) in a fresh cookie jar, and checks it worked.
+func (e *Env) LoginAs(email string) {
+	e.T.Helper()
+	e.Jar = map[string]string{}
+	resp, _ := e.LoginAttempt(email, AdminPassword)
+	require.Equal(e.T, http.StatusSeeOther, resp.StatusCode, "sign-in of %s", email)
 	require.NotEmpty(e.T, e.Jar["cf_session"])
+}
+
+// AddUser stores a user with role and the password AdminPassword.
+func (e *Env) AddUser(email, name, role string) *formbuilder.User {
+	e.T.Helper()
+	u := &formbuilder.User{Email: email, Name: name, Role: role, PasswordHash: adminHash}
+	require.NoError(e.T, e.DB.CreateUser(context.Background(), u))
+	return u
+}
+
+// Audit returns the audit trail, newest first.
+func (e *Env) Audit() []*formbuilder.AuditEvent {
+	e.T.Helper()
+	evs, err := e.DB.ListAudit(context.Background(), formbuilder.AuditFilter{Limit: formbuilder.MaxPageSize})
+	require.NoError(e.T, err)
+	return evs
 }
 
 // SeedConsent stores a custom consent in English directly.
@@ -406,6 +430,16 @@ func (e *Env) Listen() string {
 func (e *Env) Raw() *sql.DB {
 	e.T.Helper()
 	raw, err := sql.Open("sqlite3", "file:"+e.DB.Path()+"?_busy_timeout=5000&mode=ro")
+	require.NoError(e.T, err)
+	e.T.Cleanup(func() { raw.Close() })
+	return raw
+}
+
+// RawRW opens the database with a plain read-write connection, as
+// someone with the file (or a tool beside the app) would change it.
+func (e *Env) RawRW() *sql.DB {
+	e.T.Helper()
+	raw, err := sql.Open("sqlite3", "file:"+e.DB.Path()+"?_busy_timeout=5000")
 	require.NoError(e.T, err)
 	e.T.Cleanup(func() { raw.Close() })
 	return raw

@@ -288,9 +288,12 @@ func (s *Server) saveChannel(c *fiber.Ctx, ch *formbuilder.Channel, in channelIn
 			return errs, false, nil
 		}
 		ch.ConsentID = newConsent.ID
+		backoffice.NoteConsent(c, "create", newConsent, 0)
 	}
 	var err error
+	action := "update"
 	if ch.ID == 0 {
+		action = "create"
 		err = s.svc.Chat.CreateChannel(ctx, ch)
 	} else {
 		err = s.svc.Chat.UpdateChannel(ctx, ch)
@@ -298,6 +301,9 @@ func (s *Server) saveChannel(c *fiber.Ctx, ch *formbuilder.Channel, in channelIn
 	if formbuilder.ErrorCode(err) == formbuilder.EINVALID {
 		mergeErrors(errs, err)
 		return errs, newConsent != nil, nil
+	}
+	if err == nil {
+		backoffice.NoteChannel(c, action, ch)
 	}
 	return nil, newConsent != nil, err
 }
@@ -418,8 +424,11 @@ func (s *Server) handleConversationList(c *fiber.Ctx) error {
 	for _, ch := range chs {
 		byID[ch.ID] = ch
 	}
-	v.Channels, v.Channel = chs, byID[v.ChannelID]
-	convs, err := s.svc.Chat.ListConversations(ctx, formbuilder.ConversationFilter{ChannelID: v.ChannelID, Limit: 200})
+	// The filter offers an operator their own channels; names of others'
+	// channels still label conversations assigned to them.
+	v.Channels, v.Channel = backoffice.VisibleChannels(c, chs), byID[v.ChannelID]
+	convs, err := s.svc.Chat.ListConversations(ctx, backoffice.ConversationFilter(c,
+		formbuilder.ConversationFilter{ChannelID: v.ChannelID, Limit: 200}))
 	if err != nil {
 		return err
 	}
@@ -462,7 +471,7 @@ func (s *Server) adminConversation(c *fiber.Ctx) (*formbuilder.Conversation, err
 	if err != nil {
 		return nil, err
 	}
-	return s.office.OperatorConversation(c.UserContext(), id)
+	return s.office.OperatorConversation(c, id)
 }
 
 func (s *Server) handleConversation(c *fiber.Ctx) error {
@@ -519,6 +528,7 @@ func (s *Server) handleConversationReply(c *fiber.Ctx) error {
 		conv.AssignedUserID = m.UserID
 	}
 	s.hub.Publish(conv, []*formbuilder.Message{m}, false)
+	backoffice.NoteConversation(c, "reply", conv, "message_id", strconv.FormatInt(m.ID, 10))
 	if strings.Contains(c.Get(fiber.HeaderAccept), fiber.MIMEApplicationJSON) {
 		return c.Status(fiber.StatusCreated).JSON(m)
 	}
@@ -537,6 +547,8 @@ func (s *Server) handleConversationAssign(c *fiber.Ctx) error {
 	if err := s.svc.Chat.AssignConversation(c.UserContext(), conv.ID, uid); err != nil {
 		return err
 	}
+	backoffice.NoteConversation(c, "assign", conv, "from_user_id", strconv.FormatInt(conv.AssignedUserID, 10),
+		"to_user_id", strconv.FormatInt(uid, 10))
 	return c.Redirect("/admin/conversations/"+strconv.FormatInt(conv.ID, 10)+"?msg=conversation-set", fiber.StatusSeeOther)
 }
 
@@ -550,6 +562,8 @@ func (s *Server) handleConversationRead(c *fiber.Ctx) error {
 	if err := s.svc.Chat.MarkRead(c.UserContext(), conv.ID); err != nil {
 		return err
 	}
+	// Reading is not a change of anything staff manage.
+	backoffice.Unchanged(c)
 	return c.SendStatus(fiber.StatusNoContent)
 }
 

@@ -126,6 +126,7 @@ func (s *Server) handleConsentUpdateStandard(c *fiber.Ctx) error {
 		return err
 	}
 	s.pages.InvalidateAll()
+	backoffice.NoteConsent(c, "update_standard", saved, co.Current.Number)
 	msg := "consent-unchanged"
 	if saved.Current != nil && saved.Current.Number > co.Current.Number {
 		msg = "consent-version"
@@ -175,6 +176,7 @@ func (s *Server) fillFromTemplate(c *fiber.Ctx, co *formbuilder.Consent, in cons
 func (s *Server) handleConsentCreate(c *fiber.Ctx) error {
 	in := parseConsentInput(c)
 	if c.FormValue("fill") == "1" {
+		backoffice.Unchanged(c)
 		return s.fillFromTemplate(c, nil, in, nil)
 	}
 	co, content, removed, errs := s.consentContent(&in)
@@ -192,6 +194,7 @@ func (s *Server) handleConsentCreate(c *fiber.Ctx) error {
 			Nav: "consents", Errors: errs, Removed: removed, Data: s.consentView(nil, in, nil)})
 	}
 	s.pages.InvalidateAll()
+	backoffice.NoteConsent(c, "create", co, 0)
 	return c.Redirect(consentURL(co.ID, "consent-created", removed), fiber.StatusSeeOther)
 }
 
@@ -266,6 +269,7 @@ func (s *Server) handleConsentSave(c *fiber.Ctx) error {
 	}
 	in := parseConsentInput(c)
 	if c.FormValue("fill") == "1" {
+		backoffice.Unchanged(c)
 		return s.fillFromTemplate(c, old, in, forms)
 	}
 	co, content, removed, errs := s.consentContent(&in)
@@ -290,6 +294,11 @@ func (s *Server) handleConsentSave(c *fiber.Ctx) error {
 	if saved != nil && saved.Current != nil && old.Current != nil && saved.Current.Number > old.Current.Number {
 		msg = "consent-version"
 	}
+	oldVersion := 0
+	if old.Current != nil {
+		oldVersion = old.Current.Number
+	}
+	backoffice.NoteConsent(c, "update", saved, oldVersion)
 	return c.Redirect(consentURL(old.ID, msg, removed), fiber.StatusSeeOther)
 }
 
@@ -325,6 +334,8 @@ func (s *Server) handleConsentPreview(c *fiber.Ctx) error {
 	if len(text) > formbuilder.MaxConsentTextBytes {
 		return formbuilder.Errorf(formbuilder.ETOOLARGE, "The text is too long.")
 	}
+	// A preview of unsaved text changes nothing.
+	backoffice.Unchanged(c)
 	clean, removed := formbuilder.SanitizeReport(text)
 	// A fragment of its own (consent_preview.html), without head and foot;
 	// its text passes the one sanitising policy again in the template.

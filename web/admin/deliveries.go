@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/consentforms/consentforms/formbuilder"
+	"github.com/consentforms/consentforms/web/internal/backoffice"
 	"github.com/gofiber/fiber/v2"
 )
 
@@ -154,15 +155,16 @@ func (s *Server) handleWebhookAdd(c *fiber.Ctx) error {
 	}
 	return s.addReceiver(c, f, in, errs, func() {
 		f.Notifications.Webhooks = append(f.Notifications.Webhooks, formbuilder.Webhook{URL: in.WebhookURL, Secret: secret})
-	}, "webhook-added", "webhooks")
+	}, "webhook-added", "webhooks", formbuilder.AuditWebhook, "host", backoffice.WebhookHost(in.WebhookURL))
 }
 
 // addReceiver finishes adding a receiver: unless errs already has
 // messages it applies add to f and saves its notifications, then answers
-// with the deliveries page showing the messages, or redirects to anchor
-// with notice.
+// with the deliveries page showing the messages, or notes the change
+// (target, details kv) and redirects to anchor with notice.
 func (s *Server) addReceiver(c *fiber.Ctx, f *formbuilder.Form, in *deliveriesView, errs map[string]string,
-	add func(), notice, anchor string) error {
+	add func(), notice, anchor, target string, kv ...string) error {
+	old := f.Version
 	if len(errs) == 0 {
 		add()
 		var err error
@@ -177,6 +179,7 @@ func (s *Server) addReceiver(c *fiber.Ctx, f *formbuilder.Form, in *deliveriesVi
 		}
 		return s.renderDeliveries(c, fiber.StatusUnprocessableEntity, fresh, in, &view{Errors: errs})
 	}
+	backoffice.NoteForm(c, target, "add", f, old, kv...)
 	return c.Redirect(deliveriesURL(f.ID, notice, anchor), fiber.StatusSeeOther)
 }
 
@@ -198,10 +201,13 @@ func (s *Server) handleWebhookSecret(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	old := f.Version
 	f.Notifications.Webhooks[i].Secret = formbuilder.NewWebhookSecret()
 	if _, err := s.saveNotifications(c, f); err != nil {
 		return err
 	}
+	backoffice.NoteForm(c, formbuilder.AuditWebhook, "new_secret", f, old,
+		"host", backoffice.WebhookHost(f.Notifications.Webhooks[i].URL), "position", strconv.Itoa(i+1))
 	return c.Redirect(deliveriesURL(f.ID, "webhook-secret", "webhook-"+strconv.Itoa(i+1)), fiber.StatusSeeOther)
 }
 
@@ -225,7 +231,7 @@ func (s *Server) handleEmailAdd(c *fiber.Ctx) error {
 	}
 	return s.addReceiver(c, f, in, errs, func() {
 		f.Notifications.Emails = append(f.Notifications.Emails, in.Email)
-	}, "email-added", "emails")
+	}, "email-added", "emails", formbuilder.AuditEmail, "email", in.Email)
 }
 
 // handleReceiverDelete removes the n-th receiver of kind.
@@ -240,11 +246,13 @@ func (s *Server) handleReceiverDelete(kind string) fiber.Handler {
 		}
 		n := &f.Notifications
 		notice, anchor := "email-removed", "emails"
+		old, target, detail := f.Version, formbuilder.AuditEmail, []string{}
 		if kind == formbuilder.DeliveryWebhook {
 			i, err := receiverIndex(c, len(n.Webhooks))
 			if err != nil {
 				return err
 			}
+			target, detail = formbuilder.AuditWebhook, []string{"host", backoffice.WebhookHost(n.Webhooks[i].URL)}
 			n.Webhooks = without(n.Webhooks, i)
 			notice, anchor = "webhook-removed", "webhooks"
 		} else {
@@ -252,11 +260,13 @@ func (s *Server) handleReceiverDelete(kind string) fiber.Handler {
 			if err != nil {
 				return err
 			}
+			detail = []string{"email", n.Emails[i]}
 			n.Emails = without(n.Emails, i)
 		}
 		if _, err := s.saveNotifications(c, f); err != nil {
 			return err
 		}
+		backoffice.NoteForm(c, target, "delete", f, old, detail...)
 		return c.Redirect(deliveriesURL(f.ID, notice, anchor), fiber.StatusSeeOther)
 	}
 }
@@ -272,23 +282,27 @@ func (s *Server) handleReceiverTest(kind string) fiber.Handler {
 			return s.staleDeliveries(c, f)
 		}
 		var target string
+		audit, detail := formbuilder.AuditEmail, []string{}
 		if kind == formbuilder.DeliveryWebhook {
 			i, err := receiverIndex(c, len(f.Notifications.Webhooks))
 			if err != nil {
 				return err
 			}
 			target = f.Notifications.Webhooks[i].URL
+			audit, detail = formbuilder.AuditWebhook, []string{"host", backoffice.WebhookHost(target)}
 		} else {
 			i, err := receiverIndex(c, len(f.Notifications.Emails))
 			if err != nil {
 				return err
 			}
 			target = f.Notifications.Emails[i]
+			detail = []string{"email", target}
 		}
 		m := &formbuilder.OutboxMessage{FormID: f.ID, Kind: kind, Target: target}
 		if err := s.svc.Outbox.EnqueueTest(c.UserContext(), m); err != nil {
 			return err
 		}
+		backoffice.NoteForm(c, audit, "test", f, 0, append(detail, "message_id", strconv.FormatInt(m.ID, 10))...)
 		return c.Redirect(deliveriesURL(f.ID, "test-queued", "log"), fiber.StatusSeeOther)
 	}
 }

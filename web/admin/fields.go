@@ -155,6 +155,7 @@ func (s *Server) handleFieldAdd(c *fiber.Ctx) error {
 	errs := map[string]string{}
 	nf := in.field(errs)
 	idx := len(f.Fields)
+	old := f.Version
 	if len(errs) == 0 {
 		f.Fields = append(f.Fields, nf)
 		errs, err = s.updateForm(c, f, idx)
@@ -169,6 +170,7 @@ func (s *Server) handleFieldAdd(c *fiber.Ctx) error {
 		}
 		return s.renderFormEdit(c, fiber.StatusUnprocessableEntity, fresh, nil, &in, &view{Errors: errs})
 	}
+	backoffice.NoteForm(c, formbuilder.AuditField, "add", f, old, "field", nf.Key, "kind", string(nf.Kind))
 	return c.Redirect(formURL(f.ID, "field-added", nil, "fields"), fiber.StatusSeeOther)
 }
 
@@ -201,6 +203,7 @@ func (s *Server) handleFieldSave(c *fiber.Ctx) error {
 	}
 	errs := map[string]string{}
 	nf := in.field(errs)
+	old := f.Version
 	if len(errs) == 0 {
 		f.Fields[i] = nf
 		errs, err = s.updateForm(c, f, i)
@@ -212,6 +215,7 @@ func (s *Server) handleFieldSave(c *fiber.Ctx) error {
 		return s.render(c, fiber.StatusUnprocessableEntity, "field_edit", &view{Title: title, Nav: "forms",
 			Errors: errs, Data: &fieldEditView{Form: f, Index: i + 1, In: in}})
 	}
+	backoffice.NoteForm(c, formbuilder.AuditField, "update", f, old, "field", nf.Key, "position", strconv.Itoa(i+1))
 	return c.Redirect(formURL(f.ID, "field-saved", nil, "fields"), fiber.StatusSeeOther)
 }
 
@@ -240,11 +244,16 @@ func (s *Server) handleFieldMove(c *fiber.Ctx) error {
 		return s.renderFormEdit(c, fiber.StatusConflict, f, nil, nil, &view{Error: staleMessage})
 	}
 	if j := move(i, len(f.Fields), c.FormValue("dir")); j != i {
+		old := f.Version
 		f.Fields[i], f.Fields[j] = f.Fields[j], f.Fields[i]
 		if err := s.svc.Forms.UpdateForm(c.UserContext(), f); err != nil {
 			return err
 		}
 		s.pages.Invalidate(f.Key)
+		backoffice.NoteForm(c, formbuilder.AuditField, "move", f, old, "field", f.Fields[j].Key,
+			"from", strconv.Itoa(i+1), "to", strconv.Itoa(j+1))
+	} else {
+		backoffice.Unchanged(c)
 	}
 	return c.Redirect(formURL(f.ID, "field-moved", nil, "fields"), fiber.StatusSeeOther)
 }
@@ -257,11 +266,13 @@ func (s *Server) handleFieldDelete(c *fiber.Ctx) error {
 	if stale(c, f) {
 		return s.renderFormEdit(c, fiber.StatusConflict, f, nil, nil, &view{Error: staleMessage})
 	}
+	old, key := f.Version, f.Fields[i].Key
 	f.Fields = append(f.Fields[:i], f.Fields[i+1:]...)
 	if err := s.svc.Forms.UpdateForm(c.UserContext(), f); err != nil {
 		return err
 	}
 	s.pages.Invalidate(f.Key)
+	backoffice.NoteForm(c, formbuilder.AuditField, "delete", f, old, "field", key)
 	return c.Redirect(formURL(f.ID, "field-deleted", nil, "fields"), fiber.StatusSeeOther)
 }
 
@@ -297,6 +308,7 @@ func (s *Server) handleFormConsentAttach(c *fiber.Ctx) error {
 	} else if err != nil {
 		return err
 	}
+	old := f.Version
 	if len(errs) == 0 {
 		f.Consents = append(f.Consents, formbuilder.FormConsent{
 			ConsentID:        cid,
@@ -329,32 +341,39 @@ func (s *Server) handleFormConsentAttach(c *fiber.Ctx) error {
 		return s.renderFormEdit(c, fiber.StatusUnprocessableEntity, fresh, nil, nil, &view{Errors: errs})
 	}
 	s.pages.Invalidate(f.Key)
+	fc := f.Consents[len(f.Consents)-1]
+	backoffice.NoteForm(c, formbuilder.AuditFormConsent, "attach", f, old, "consent_id", strconv.FormatInt(cid, 10),
+		"checked_by_default", strconv.FormatBool(fc.CheckedByDefault), "required", strconv.FormatBool(fc.Required))
 	return c.Redirect(formURL(f.ID, "consent-attached", nil, "consents"), fiber.StatusSeeOther)
 }
 
 func (s *Server) handleFormConsentSave(c *fiber.Ctx) error {
-	return s.changeFormConsent(c, "consent-saved", func(f *formbuilder.Form, i int) {
+	return s.changeFormConsent(c, "consent-saved", "update", func(f *formbuilder.Form, i int) []string {
 		f.Consents[i].CheckedByDefault = checkbox(c.FormValue("checked_by_default"))
 		f.Consents[i].Required = checkbox(c.FormValue("required"))
+		return []string{"checked_by_default", strconv.FormatBool(f.Consents[i].CheckedByDefault),
+			"required", strconv.FormatBool(f.Consents[i].Required)}
 	})
 }
 
 func (s *Server) handleFormConsentMove(c *fiber.Ctx) error {
-	return s.changeFormConsent(c, "consent-moved", func(f *formbuilder.Form, i int) {
-		if j := move(i, len(f.Consents), c.FormValue("dir")); j != i {
-			f.Consents[i], f.Consents[j] = f.Consents[j], f.Consents[i]
-		}
+	return s.changeFormConsent(c, "consent-moved", "move", func(f *formbuilder.Form, i int) []string {
+		j := move(i, len(f.Consents), c.FormValue("dir"))
+		f.Consents[i], f.Consents[j] = f.Consents[j], f.Consents[i]
+		return []string{"from", strconv.Itoa(i + 1), "to", strconv.Itoa(j + 1)}
 	})
 }
 
 func (s *Server) handleFormConsentDetach(c *fiber.Ctx) error {
-	return s.changeFormConsent(c, "consent-detached", func(f *formbuilder.Form, i int) {
+	return s.changeFormConsent(c, "consent-detached", "detach", func(f *formbuilder.Form, i int) []string {
 		f.Consents = append(f.Consents[:i], f.Consents[i+1:]...)
+		return nil
 	})
 }
 
-// changeFormConsent applies change to the attachment of :cid and stores it.
-func (s *Server) changeFormConsent(c *fiber.Ctx, msg string, change func(f *formbuilder.Form, i int)) error {
+// changeFormConsent applies change to the attachment of :cid, stores it
+// and notes action with the details change returns (key, value pairs).
+func (s *Server) changeFormConsent(c *fiber.Ctx, msg, action string, change func(f *formbuilder.Form, i int) []string) error {
 	f, err := s.adminForm(c)
 	if err != nil {
 		return err
@@ -366,10 +385,13 @@ func (s *Server) changeFormConsent(c *fiber.Ctx, msg string, change func(f *form
 	if stale(c, f) {
 		return s.renderFormEdit(c, fiber.StatusConflict, f, nil, nil, &view{Error: staleMessage})
 	}
-	change(f, i)
+	old, cid := f.Version, f.Consents[i].ConsentID
+	details := change(f, i)
 	if err := s.svc.Forms.UpdateForm(c.UserContext(), f); err != nil {
 		return err
 	}
 	s.pages.Invalidate(f.Key)
+	backoffice.NoteForm(c, formbuilder.AuditFormConsent, action, f, old,
+		append([]string{"consent_id", strconv.FormatInt(cid, 10)}, details...)...)
 	return c.Redirect(formURL(f.ID, msg, nil, "consents"), fiber.StatusSeeOther)
 }

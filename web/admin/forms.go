@@ -107,8 +107,9 @@ func (s *Server) handleFormList(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	// Operators see the forms they are responsible for, to reach their inbox.
 	return s.render(c, fiber.StatusOK, "forms", &view{Title: "Forms", Nav: "forms",
-		Data: &formListView{Forms: forms, Archived: archived}})
+		Data: &formListView{Forms: backoffice.VisibleForms(c, forms), Archived: archived}})
 }
 
 // formEditView is the data of the form editor (and of the new-form page).
@@ -157,6 +158,7 @@ func (s *Server) handleFormCreate(c *fiber.Ctx) error {
 			Errors: errs, Data: &formEditView{In: in, Users: users, IsNew: true}})
 	}
 	s.pages.Invalidate(f.Key)
+	backoffice.NoteForm(c, formbuilder.AuditForm, "create", f, 0, "responsible_user_id", strconv.FormatInt(f.ResponsibleUserID, 10))
 	return c.Redirect(formURL(f.ID, "created", removed, ""), fiber.StatusSeeOther)
 }
 
@@ -292,6 +294,7 @@ func (s *Server) handleFormSave(c *fiber.Ctx) error {
 		return s.renderFormEdit(c, fiber.StatusConflict, f, &in, nil, &view{Error: staleMessage})
 	}
 	ctx := c.UserContext()
+	old := f.Version
 	errs, removed := in.apply(f)
 	if err := s.checkResponsible(ctx, f, errs); err != nil {
 		return err
@@ -312,6 +315,7 @@ func (s *Server) handleFormSave(c *fiber.Ctx) error {
 		return s.renderFormEdit(c, fiber.StatusUnprocessableEntity, fresh, &in, nil, &view{Errors: errs})
 	}
 	s.pages.Invalidate(f.Key)
+	backoffice.NoteForm(c, formbuilder.AuditForm, "update", f, old, "responsible_user_id", strconv.FormatInt(f.ResponsibleUserID, 10))
 	return c.Redirect(formURL(f.ID, "saved", removed, ""), fiber.StatusSeeOther)
 }
 
@@ -329,6 +333,7 @@ func (s *Server) handleFormArchive(c *fiber.Ctx) error {
 	if !archive {
 		msg = "unarchived"
 	}
+	backoffice.NoteForm(c, formbuilder.AuditForm, strings.TrimSuffix(msg, "d"), f, 0)
 	return c.Redirect(formURL(f.ID, msg, nil, ""), fiber.StatusSeeOther)
 }
 

@@ -86,7 +86,11 @@ func (s *Server) inboxForm(c *fiber.Ctx) (*formbuilder.Form, error) {
 	if s.svc.Inbox == nil {
 		return nil, backoffice.ErrInboxOff
 	}
-	return s.adminForm(c)
+	f, err := s.adminForm(c)
+	if err != nil {
+		return nil, err
+	}
+	return f, backoffice.CheckForm(c, f)
 }
 
 func (s *Server) handleInbox(c *fiber.Ctx) error {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/consentforms/consentforms/formbuilder"
 	"github.com/consentforms/consentforms/password"
+	"github.com/consentforms/consentforms/web/internal/backoffice"
 	"github.com/consentforms/consentforms/web/internal/httpx"
 	"github.com/gofiber/fiber/v2"
 )
@@ -100,6 +101,12 @@ func (s *Server) handleLogin(c *fiber.Ctx) error {
 		v.Error = loginFailed
 		return s.render(c, fiber.StatusUnauthorized, "login", v)
 	}
+	if !user.Active() {
+		// Said only to whoever knows the password: the account exists
+		// and has been switched off.
+		v.Error = "This account has been deactivated. Ask an admin if you need access again."
+		return s.render(c, fiber.StatusForbidden, "login", v)
+	}
 	// A successful sign-in is no failure: the account's count starts over
 	// and this attempt is taken back from the address's.
 	s.loginAccount.Reset(accountKey)
@@ -121,6 +128,8 @@ func (s *Server) handleLogout(c *fiber.Ctx) error {
 	if err := s.svc.Sessions.DeleteSession(c.UserContext(), a.sess.ID); err != nil {
 		return err
 	}
+	// Signing out ends a session, not something staff manage.
+	backoffice.Unchanged(c)
 	s.clearSessionCookie(c)
 	return c.Redirect("/admin/login?m=signedout", fiber.StatusSeeOther)
 }

@@ -205,6 +205,23 @@ var funcs = map[string]any{
 		return m
 	},
 	"itoa": func(n int64) string { return strconv.FormatInt(n, 10) },
+	// auditTarget names a kind of change of the audit trail in words.
+	"auditTarget": auditTargetName,
+}
+
+// auditTargetNames are the audit trail's kinds of change in words.
+var auditTargetNames = map[string]string{
+	formbuilder.AuditForm: "Form", formbuilder.AuditField: "Field", formbuilder.AuditFormConsent: "Consent on a form",
+	formbuilder.AuditConsent: "Consent", formbuilder.AuditSettings: "Settings", formbuilder.AuditUser: "Person",
+	formbuilder.AuditToken: "API token", formbuilder.AuditWebhook: "Webhook", formbuilder.AuditEmail: "Notification address",
+	formbuilder.AuditChannel: "Chat channel", formbuilder.AuditConversation: "Conversation", formbuilder.AuditOther: "Other",
+}
+
+func auditTargetName(t string) string {
+	if n := auditTargetNames[t]; n != "" {
+		return n
+	}
+	return t
 }
 
 func kindLabel(k formbuilder.FieldKind) string {

@@ -106,11 +106,11 @@ func (s *Server) startSession(c *fiber.Ctx, user *formbuilder.User) error {
 		s.Log.Warn("delete expired sessions", "err", err)
 	}
 	if old := c.Cookies(sessionCookie); validSessionToken(old) {
-		_ = s.svc.Sessions.DeleteSession(ctx, httpx.HashToken(old))
+		_ = s.svc.Sessions.DeleteSession(ctx, formbuilder.HashToken(old))
 	}
 	tok := httpx.NewSecret(sessionTokenBytes)
 	sess := &formbuilder.Session{
-		ID:        httpx.HashToken(tok),
+		ID:        formbuilder.HashToken(tok),
 		UserID:    user.ID,
 		CSRF:      httpx.NewSecret(32),
 		CreatedAt: now,
@@ -124,8 +124,8 @@ func (s *Server) startSession(c *fiber.Ctx, user *formbuilder.User) error {
 }
 
 // requireSession lets a request through only with a live session: a cookie
-// we issued, found in storage, neither idle nor too old, of an existing
-// user. Anything else goes to the sign-in page. Unknown ids are never
+// we issued, found in storage, neither idle nor too old, of an existing,
+// active user. Anything else goes to the sign-in page. Unknown ids are never
 // adopted; only startSession makes sessions.
 func (s *Server) requireSession(c *fiber.Ctx) error {
 	tok := c.Cookies(sessionCookie)
@@ -133,7 +133,7 @@ func (s *Server) requireSession(c *fiber.Ctx) error {
 		return s.toLogin(c, "")
 	}
 	ctx := c.UserContext()
-	id := httpx.HashToken(tok)
+	id := formbuilder.HashToken(tok)
 	sess, err := s.svc.Sessions.FindSession(ctx, id)
 	if formbuilder.ErrorCode(err) == formbuilder.ENOTFOUND {
 		return s.toLogin(c, "")
@@ -150,7 +150,9 @@ func (s *Server) requireSession(c *fiber.Ctx) error {
 		return s.toLogin(c, "expired")
 	}
 	user, err := s.svc.Users.FindUserByID(ctx, sess.UserID)
-	if formbuilder.ErrorCode(err) == formbuilder.ENOTFOUND {
+	if formbuilder.ErrorCode(err) == formbuilder.ENOTFOUND || err == nil && !user.Active() {
+		// Deactivation deletes the sessions too; this holds even for one
+		// made in the same instant.
 		_ = s.svc.Sessions.DeleteSession(ctx, id)
 		return s.toLogin(c, "")
 	}
@@ -164,6 +166,7 @@ func (s *Server) requireSession(c *fiber.Ctx) error {
 		sess.LastSeen = now
 	}
 	c.Locals(localAdmin, &adminCtx{sess: sess, user: user})
+	httpx.SetPrincipal(c, &httpx.Principal{User: user, Via: formbuilder.ViaAdmin})
 	return c.Next()
 }
 

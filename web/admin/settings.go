@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/consentforms/consentforms/formbuilder"
+	"github.com/consentforms/consentforms/web/internal/backoffice"
 	"github.com/gofiber/fiber/v2"
 )
 
@@ -48,7 +49,9 @@ func (s *Server) handleSettingsSave(c *fiber.Ctx) error {
 		return s.render(c, fiber.StatusUnprocessableEntity, "settings", &view{Title: "Settings", Nav: "settings",
 			Errors: errs, Data: st})
 	}
+	old := s.Settings.Load()
 	s.Settings.Store(st)
+	backoffice.NoteSettings(c, old, st)
 	list, err := s.svc.Consents.ListConsents(c.UserContext())
 	if err != nil {
 		return err

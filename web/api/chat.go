@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/consentforms/consentforms/formbuilder"
+	"github.com/consentforms/consentforms/web/internal/backoffice"
 	"github.com/consentforms/consentforms/web/internal/httpx"
 	"github.com/gofiber/fiber/v2"
 )
@@ -86,6 +87,7 @@ func (s *Server) applyChannelRequest(c *fiber.Ctx, req *channelRequest, ch *form
 	if err := s.svc.Consents.CreateConsent(c.UserContext(), co, content, apiAuthor(c)); err != nil {
 		return err
 	}
+	backoffice.NoteConsent(c, "create", co, 0)
 	ch.ConsentID = co.ID
 	return nil
 }
@@ -133,6 +135,7 @@ func (s *Server) apiCreateChannel(c *fiber.Ctx) error {
 	if err := s.svc.Chat.CreateChannel(c.UserContext(), ch); err != nil {
 		return err
 	}
+	backoffice.NoteChannel(c, "create", ch)
 	c.Location("/api/v1/channels/" + strconv.FormatInt(ch.ID, 10))
 	return c.Status(fiber.StatusCreated).JSON(ch)
 }
@@ -153,6 +156,7 @@ func (s *Server) apiUpdateChannel(c *fiber.Ctx) error {
 	if err := s.svc.Chat.UpdateChannel(c.UserContext(), ch); err != nil {
 		return err
 	}
+	backoffice.NoteChannel(c, "update", ch)
 	return c.JSON(ch)
 }
 
@@ -172,7 +176,7 @@ func (s *Server) apiListConversations(c *fiber.Ctx) error {
 		}
 		f.Limit = n
 	}
-	list, err := s.svc.Chat.ListConversations(c.UserContext(), f)
+	list, err := s.svc.Chat.ListConversations(c.UserContext(), backoffice.ConversationFilter(c, f))
 	if err != nil {
 		return err
 	}
@@ -188,7 +192,7 @@ func (s *Server) apiConversation(c *fiber.Ctx) (*formbuilder.Conversation, error
 	if err != nil || id <= 0 {
 		return nil, formbuilder.Errorf(formbuilder.ENOTFOUND, "This conversation does not exist.")
 	}
-	return s.office.OperatorConversation(c.UserContext(), id)
+	return s.office.OperatorConversation(c, id)
 }
 
 // apiGetConversation returns the conversation and its messages after
@@ -210,8 +214,8 @@ type replyRequest struct {
 	Text string `json:"text"`
 }
 
-// apiReply stores an operator reply sent through the API; API tokens name
-// no person, so the message has no user.
+// apiReply stores an operator reply sent through the API, as the token's
+// user.
 func (s *Server) apiReply(c *fiber.Ctx) error {
 	conv, err := s.apiConversation(c)
 	if err != nil {
@@ -221,10 +225,11 @@ func (s *Server) apiReply(c *fiber.Ctx) error {
 	if err := httpx.ReadJSON(c, maxJSONBody, &req); err != nil {
 		return err
 	}
-	m := &formbuilder.Message{ConversationID: conv.ID, Text: req.Text}
+	m := &formbuilder.Message{ConversationID: conv.ID, UserID: httpx.PrincipalOf(c).User.ID, Text: req.Text}
 	if err := s.svc.Chat.AddOperatorMessage(c.UserContext(), m); err != nil {
 		return err
 	}
 	s.hub.Publish(conv, []*formbuilder.Message{m}, false)
+	backoffice.NoteConversation(c, "reply", conv, "message_id", strconv.FormatInt(m.ID, 10))
 	return c.Status(fiber.StatusCreated).JSON(m)
 }

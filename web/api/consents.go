@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/consentforms/consentforms/formbuilder"
+	"github.com/consentforms/consentforms/web/internal/backoffice"
 	"github.com/consentforms/consentforms/web/internal/httpx"
 	"github.com/gofiber/fiber/v2"
 )
@@ -111,6 +112,7 @@ func (s *Server) apiCreateConsent(c *fiber.Ctx) error {
 		return err
 	}
 	s.pages.InvalidateAll()
+	backoffice.NoteConsent(c, "create", co, 0)
 	saved, err := s.svc.Consents.FindConsentByID(ctx, co.ID)
 	if err != nil {
 		return err
@@ -140,6 +142,11 @@ func (s *Server) apiUpdateConsent(c *fiber.Ctx) error {
 	// A new version changes every form that attaches the consent.
 	s.pages.InvalidateAll()
 	created := saved.Current != nil && old.Current != nil && saved.Current.Number > old.Current.Number
+	oldVersion := 0
+	if old.Current != nil {
+		oldVersion = old.Current.Number
+	}
+	backoffice.NoteConsent(c, "update", saved, oldVersion)
 	return c.JSON(consentResponse{Consent: saved, Removed: removed, VersionCreated: created})
 }
 

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/consentforms/consentforms/formbuilder"
+	"github.com/consentforms/consentforms/web/internal/backoffice"
 	"github.com/consentforms/consentforms/web/internal/httpx"
 	"github.com/gofiber/fiber/v2"
 )
@@ -159,6 +160,8 @@ func (s *Server) apiListForms(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	// An operator's list: the forms they are responsible for.
+	forms = backoffice.VisibleForms(c, forms)
 	if forms == nil {
 		forms = []*formbuilder.Form{}
 	}
@@ -187,6 +190,7 @@ func (s *Server) apiCreateForm(c *fiber.Ctx) error {
 		return err
 	}
 	s.pages.Invalidate(f.Key)
+	backoffice.NoteForm(c, formbuilder.AuditForm, "create", f, 0, "responsible_user_id", strconv.FormatInt(f.ResponsibleUserID, 10))
 	saved, err := s.svc.Forms.FindFormByID(ctx, f.ID)
 	if err != nil {
 		return err
@@ -218,6 +222,7 @@ func (s *Server) apiUpdateForm(c *fiber.Ctx) error {
 		return err
 	}
 	s.pages.Invalidate(old.Key)
+	backoffice.NoteForm(c, formbuilder.AuditForm, "update", f, old.Version, "responsible_user_id", strconv.FormatInt(f.ResponsibleUserID, 10))
 	saved, err := s.svc.Forms.FindFormByID(ctx, f.ID)
 	if err != nil {
 		return err
@@ -248,6 +253,11 @@ func (s *Server) apiArchiveForm(c *fiber.Ctx) error {
 		return err
 	}
 	s.pages.Invalidate(f.Key)
+	action := "archive"
+	if !archive {
+		action = "unarchive"
+	}
+	backoffice.NoteForm(c, formbuilder.AuditForm, action, f, 0)
 	saved, err := s.svc.Forms.FindFormByID(ctx, f.ID)
 	if err != nil {
 		return err

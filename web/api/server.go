@@ -65,41 +65,66 @@ func (s *Server) Routes(app *fiber.App) {
 	app.Use(Prefix, s.frame)
 	app.Get(Prefix+"/openapi.json", s.handleOpenAPI)
 
-	// Get (not Add) so that each GET route answers HEAD too.
-	get := func(path string, h fiber.Handler) { app.Get(Prefix+path, s.requireToken, h) }
-	post := func(path string, h fiber.Handler) { app.Post(Prefix+path, s.requireToken, h) }
-	put := func(path string, h fiber.Handler) { app.Put(Prefix+path, s.requireToken, h) }
+	// Each route names who may use it (httpx.Access) next to the token
+	// check. Get (not Add) so that each GET route answers HEAD too; the
+	// write verbs also need a read-write token and record their change in
+	// the audit trail (backoffice.Audit).
+	get := func(path string, a httpx.Access, h fiber.Handler) {
+		app.Get(Prefix+path, s.requireToken, httpx.Allow(a), h)
+	}
+	write := func(method string) func(path string, a httpx.Access, h fiber.Handler) {
+		return func(path string, a httpx.Access, h fiber.Handler) {
+			app.Add(method, Prefix+path, s.requireToken, httpx.Allow(a), requireWriteScope, s.office.Audit, h)
+		}
+	}
+	post, put := write(fiber.MethodPost), write(fiber.MethodPut)
+	const admin, staff = httpx.AdminOnly, httpx.Staff
 
-	get("/forms", s.apiListForms)
-	post("/forms", s.apiCreateForm)
-	get("/forms/:id", s.apiGetForm)
-	put("/forms/:id", s.apiUpdateForm)
-	post("/forms/:id/archive", s.apiArchiveForm)
-	get("/forms/:id/submissions", s.apiListSubmissions)
-	get("/forms/:id/submissions/export", s.apiExportSubmissions)
-	get("/submissions/:id", s.apiGetSubmission)
+	// Operators list the forms they are responsible for and read their
+	// submissions; everything else about forms is for admins.
+	get("/forms", staff, s.apiListForms)
+	post("/forms", admin, s.apiCreateForm)
+	get("/forms/:id", admin, s.apiGetForm)
+	put("/forms/:id", admin, s.apiUpdateForm)
+	post("/forms/:id/archive", admin, s.apiArchiveForm)
+	get("/forms/:id/submissions", staff, s.apiListSubmissions)
+	get("/forms/:id/submissions/export", staff, s.apiExportSubmissions)
+	get("/submissions/:id", staff, s.apiGetSubmission)
 
-	get("/consents", s.apiListConsents)
-	post("/consents", s.apiCreateConsent)
-	get("/consents/:id", s.apiGetConsent)
-	put("/consents/:id", s.apiUpdateConsent)
-	get("/consents/:id/versions", s.apiListConsentVersions)
+	get("/consents", admin, s.apiListConsents)
+	post("/consents", admin, s.apiCreateConsent)
+	get("/consents/:id", admin, s.apiGetConsent)
+	put("/consents/:id", admin, s.apiUpdateConsent)
+	get("/consents/:id/versions", admin, s.apiListConsentVersions)
 
 	// The consent log is read-only here as everywhere: write verbs on
 	// these paths get 405, because no route for them exists.
-	get("/consent-records", s.apiListRecords)
-	get("/consent-records/export", s.apiExportRecords)
-	get("/consent-records/:id", s.apiGetRecord)
+	get("/consent-records", admin, s.apiListRecords)
+	get("/consent-records/export", admin, s.apiExportRecords)
+	get("/consent-records/:id", admin, s.apiGetRecord)
 
-	get("/users", s.apiListUsers)
+	// People and tokens; /me is every token's own user.
+	get("/me", staff, s.apiGetMe)
+	put("/me", staff, s.apiUpdateMe)
+	post("/me/password", staff, s.apiChangeMyPassword)
+	get("/users", admin, s.apiListUsers)
+	post("/users", admin, s.apiCreateUser)
+	get("/users/:id", admin, s.apiGetUser)
+	put("/users/:id", admin, s.apiUpdateUser)
+	post("/users/:id/password", admin, s.apiResetPassword)
+	post("/users/:id/deactivate", admin, s.apiSetUserActive(false))
+	post("/users/:id/reactivate", admin, s.apiSetUserActive(true))
+	get("/tokens", admin, s.apiListTokens)
+	post("/tokens", admin, s.apiCreateToken)
+	post("/tokens/:id/revoke", admin, s.apiRevokeToken)
 
-	get("/channels", s.chatOn(s.apiListChannels))
-	post("/channels", s.chatOn(s.apiCreateChannel))
-	get("/channels/:id", s.chatOn(s.apiGetChannel))
-	put("/channels/:id", s.chatOn(s.apiUpdateChannel))
-	get("/conversations", s.chatOn(s.apiListConversations))
-	get("/conversations/:id", s.chatOn(s.apiGetConversation))
-	post("/conversations/:id/messages", s.chatOn(s.apiReply))
+	get("/channels", admin, s.chatOn(s.apiListChannels))
+	post("/channels", admin, s.chatOn(s.apiCreateChannel))
+	get("/channels/:id", admin, s.chatOn(s.apiGetChannel))
+	put("/channels/:id", admin, s.chatOn(s.apiUpdateChannel))
+	get("/conversations", staff, s.chatOn(s.apiListConversations))
+	get("/conversations/:id", staff, s.chatOn(s.apiGetConversation))
+	post("/conversations/:id/messages", staff, s.chatOn(s.apiReply))
 }
 
 // frame sets the headers of every API answer and answers every error as
@@ -141,52 +166,67 @@ func (s *Server) handleOpenAPI(c *fiber.Ctx) error {
 	return c.Send(openAPIDoc)
 }
 
-// validAPIToken checks the shape of tokens made by `consentforms token
-// create` ("cf_" and lower-case base32) before any lookup.
-func validAPIToken(tok string) bool {
-	if !strings.HasPrefix(tok, "cf_") || len(tok) < 16 || len(tok) > 128 {
-		return false
-	}
-	for _, r := range tok[3:] {
-		if !(r >= 'a' && r <= 'z' || r >= '2' && r <= '7') {
-			return false
-		}
-	}
-	return true
-}
-
 // requireToken authenticates Authorization: Bearer cf_… by the SHA-256 of
-// the token, which is all storage keeps.
+// the token, which is all storage keeps. A revoked or expired token, and
+// the token of a deactivated user, are refused at once: each request
+// checks them, nothing is cached.
 func (s *Server) requireToken(c *fiber.Ctx) error {
 	h := strings.TrimSpace(c.Get(fiber.HeaderAuthorization))
 	if h == "" {
 		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="consentforms"`)
 		return formbuilder.Errorf(formbuilder.EUNAUTHORIZED,
-			"an API token is required: send it as Authorization: Bearer cf_… (create one with `consentforms token create NAME`)")
+			"an API token is required: send it as Authorization: Bearer cf_… (create one under API tokens in the admin, or with `consentforms token create NAME`)")
 	}
-	invalid := func() error {
+	invalid := func(msg string) error {
 		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="consentforms", error="invalid_token"`)
-		return formbuilder.Errorf(formbuilder.EUNAUTHORIZED, "the API token is not valid")
+		return formbuilder.Errorf(formbuilder.EUNAUTHORIZED, "%s", msg)
 	}
 	scheme, tok, _ := strings.Cut(h, " ")
 	tok = strings.TrimSpace(tok)
-	if !strings.EqualFold(scheme, "Bearer") || !validAPIToken(tok) {
-		return invalid()
+	if !strings.EqualFold(scheme, "Bearer") || !formbuilder.ValidAPIToken(tok) {
+		return invalid("the API token is not valid")
 	}
 	ctx := c.UserContext()
-	t, err := s.svc.Tokens.FindTokenByHash(ctx, httpx.HashToken(tok))
+	t, err := s.svc.Tokens.FindTokenByHash(ctx, formbuilder.HashToken(tok))
 	if formbuilder.ErrorCode(err) == formbuilder.ENOTFOUND {
-		return invalid()
+		return invalid("the API token is not valid")
 	}
 	if err != nil {
 		return err
 	}
-	if now := s.Now(); now.Sub(t.LastUsed) >= apiTokenTouch {
+	now := s.Now()
+	switch t.Status(now) {
+	case "revoked":
+		return invalid("the API token has been revoked")
+	case "expired":
+		return invalid("the API token has expired")
+	}
+	u, err := s.svc.Users.FindUserByID(ctx, t.UserID)
+	if formbuilder.ErrorCode(err) == formbuilder.ENOTFOUND || err == nil && !u.Active() {
+		return invalid("the API token's user is deactivated")
+	}
+	if err != nil {
+		return err
+	}
+	if now.Sub(t.LastUsed) >= apiTokenTouch {
 		if err := s.svc.Tokens.TouchToken(ctx, t.ID, now); err != nil {
 			s.Log.Warn("touch api token", "id", t.ID, "err", err)
 		}
 	}
 	c.Locals(localToken, t)
+	httpx.SetPrincipal(c, &httpx.Principal{User: u, Via: formbuilder.ViaAPI, Token: t})
+	return c.Next()
+}
+
+// errReadOnly refuses a change made with a read-only token.
+var errReadOnly = formbuilder.Errorf(formbuilder.EFORBIDDEN,
+	"this API token is read-only: changes need a token with the write scope")
+
+// requireWriteScope lets a change through only with a read-write token.
+func requireWriteScope(c *fiber.Ctx) error {
+	if p := httpx.PrincipalOf(c); p == nil || p.Token == nil || !p.Token.CanWrite() {
+		return errReadOnly
+	}
 	return c.Next()
 }
 
@@ -196,15 +236,4 @@ func apiAuthor(c *fiber.Ctx) string {
 		return "api:" + t.Name
 	}
 	return "api"
-}
-
-func (s *Server) apiListUsers(c *fiber.Ctx) error {
-	users, err := s.svc.Users.ListUsers(c.UserContext())
-	if err != nil {
-		return err
-	}
-	if users == nil {
-		users = []*formbuilder.User{}
-	}
-	return c.JSON(fiber.Map{"users": users})
 }

@@ -22,7 +22,11 @@ func (s *Server) apiInboxForm(c *fiber.Ctx) (*formbuilder.Form, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.svc.Forms.FindFormByID(c.UserContext(), id)
+	f, err := s.svc.Forms.FindFormByID(c.UserContext(), id)
+	if err != nil {
+		return nil, err
+	}
+	return f, backoffice.CheckForm(c, f)
 }
 
 // apiInboxFilter returns the form of the :id parameter and the

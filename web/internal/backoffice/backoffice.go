@@ -383,12 +383,25 @@ func (o *Office) SubmissionDetail(c *fiber.Ctx, form *formbuilder.Form, param st
 		return nil, nil, nil, err
 	}
 	ctx := c.UserContext()
+	if form == nil {
+		// Found by its own id (the API): the principal must be allowed
+		// its form, or it does not exist for them.
+		f, err := o.svc.Forms.FindFormByID(ctx, sub.FormID)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		if CheckForm(c, f) != nil {
+			return nil, nil, nil, errNotYours("submission")
+		}
+	}
 	recs, err := o.svc.Inbox.RecordsOfSubmission(ctx, sub.ID)
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	var outbox []*formbuilder.OutboxMessage
-	if o.svc.Outbox != nil {
+	// Deliveries belong to the form's settings (webhook URLs can carry
+	// the receiver's secret): admins only.
+	if p := httpx.PrincipalOf(c); o.svc.Outbox != nil && p != nil && p.User.IsAdmin() {
 		if outbox, err = o.svc.Outbox.ListOutbox(ctx, formbuilder.OutboxFilter{SubmissionID: sub.ID}); err != nil {
 			return nil, nil, nil, err
 		}
@@ -445,17 +458,29 @@ func (o *Office) RecordVersion(c *fiber.Ctx) (*formbuilder.ConsentRecord, *formb
 	return rec, ver, w[rec.ID], nil
 }
 
-// OperatorConversation returns conversation id as operators may see it.
-// One without a delivered message holds nothing an operator may see (its
-// held message waits for the visitor's consent), so it is not found; the
-// held message is cleared from the copy, though no page or answer shows it.
-func (o *Office) OperatorConversation(ctx context.Context, id int64) (*formbuilder.Conversation, error) {
+// OperatorConversation returns conversation id as the request's operator
+// may see it. One without a delivered message holds nothing an operator may
+// see (its held message waits for the visitor's consent), so it is not
+// found, and so is one an operator may not see (User.MaySeeConversation);
+// the held message is cleared from the copy, though no page or answer
+// shows it.
+func (o *Office) OperatorConversation(c *fiber.Ctx, id int64) (*formbuilder.Conversation, error) {
+	ctx := c.UserContext()
 	conv, err := o.svc.Chat.FindConversation(ctx, id)
 	if formbuilder.ErrorCode(err) == formbuilder.ENOTFOUND || (err == nil && conv.LastMessageAt.IsZero()) {
 		return nil, formbuilder.Errorf(formbuilder.ENOTFOUND, "This conversation does not exist.")
 	}
 	if err != nil {
 		return nil, err
+	}
+	if p := httpx.PrincipalOf(c); p == nil || !p.User.IsAdmin() {
+		ch, err := o.svc.Chat.FindChannelByID(ctx, conv.ChannelID)
+		if err != nil {
+			return nil, err
+		}
+		if p == nil || !p.User.MaySeeConversation(conv, ch) {
+			return nil, errNotYours("conversation")
+		}
 	}
 	conv.HeldMessage = ""
 	return conv, nil

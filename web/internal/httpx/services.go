@@ -20,4 +20,6 @@ type Services struct {
 	// webhook and e-mail deliveries.
 	Inbox  formbuilder.SubmissionReader
 	Outbox formbuilder.OutboxService
+	// Audit is the audit trail every staff change is appended to.
+	Audit formbuilder.AuditLog
 }

@@ -1,0 +1,194 @@
+package admin
+
+import (
+	"context"
+	"io"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/consentforms/consentforms/formbuilder"
+	"github.com/gofiber/fiber/v2"
+)
+
+// The audit trail in the admin UI: every change staff made, newest first,
+// with filters (who, what, date range), keyset pages and streamed
+// downloads. Like the consent log it cannot be changed or deleted here or
+// anywhere: there is no route for it, and the database refuses.
+
+func init() {
+	for id, label := range map[string]string{
+		"audit-user_id": "Who", "audit-target": "What", "audit-since": "From", "audit-until": "To",
+	} {
+		errorLabels[id] = label
+	}
+}
+
+// auditQuery is the filter as typed, for the form and the links.
+type auditQuery struct {
+	UserID, Target, Since, Until string
+}
+
+func (q auditQuery) values() url.Values {
+	v := url.Values{}
+	for k, x := range map[string]string{"user_id": q.UserID, "target": q.Target, "since": q.Since, "until": q.Until} {
+		if x != "" {
+			v.Set(k, x)
+		}
+	}
+	return v
+}
+
+// auditFilter reads user_id, target, since, until, before, after and
+// limit; unreadable parameters are named (by input id) in the map.
+func auditFilter(c *fiber.Ctx) (formbuilder.AuditFilter, auditQuery, map[string]string) {
+	q := auditQuery{UserID: strings.TrimSpace(c.Query("user_id")), Target: strings.TrimSpace(c.Query("target")),
+		Since: strings.TrimSpace(c.Query("since")), Until: strings.TrimSpace(c.Query("until"))}
+	var f formbuilder.AuditFilter
+	errs := map[string]string{}
+	id := func(name, v string) int64 {
+		if v == "" || v == "0" {
+			return 0
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n <= 0 {
+			errs[name] = "must be a positive id"
+		}
+		return n
+	}
+	f.UserID = id("audit-user_id", q.UserID)
+	f.BeforeID = id("before", c.Query("before"))
+	f.AfterID = id("after", c.Query("after"))
+	if q.Target != "" && !formbuilder.ValidAuditTarget(q.Target) {
+		errs["audit-target"] = "is not a kind of change"
+	}
+	f.Target = q.Target
+	var err error
+	if f.Since, err = formbuilder.ParseTimeBound(q.Since, false); err != nil {
+		errs["audit-since"] = err.Error()
+	}
+	if f.Until, err = formbuilder.ParseTimeBound(q.Until, true); err != nil {
+		errs["audit-until"] = err.Error()
+	}
+	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Until.After(f.Since) {
+		errs["audit-until"] = "must be after the start"
+	}
+	if l := strings.TrimSpace(c.Query("limit")); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > formbuilder.MaxPageSize {
+			errs["limit"] = "must be between 1 and " + strconv.Itoa(formbuilder.MaxPageSize)
+		}
+		f.Limit = n
+	}
+	return f, q, errs
+}
+
+// auditRow is one line of the list.
+type auditRow struct {
+	*formbuilder.AuditEvent
+	When, Datetime string
+	Details        []string
+}
+
+// auditView is the data of audit.html.
+type auditView struct {
+	Q        auditQuery
+	Users    []*formbuilder.User
+	Targets  []string
+	Rows     []auditRow
+	Filtered bool
+	// OlderURL and NewerURL page through the trail; FirstURL is the newest.
+	OlderURL, NewerURL, FirstURL string
+	CSVURL, NDJSONURL            string
+}
+
+func (s *Server) handleAuditList(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	f, q, errs := auditFilter(c)
+	users, err := s.svc.Users.ListUsers(ctx)
+	if err != nil {
+		return err
+	}
+	v := &auditView{Q: q, Users: users, Targets: formbuilder.AuditTargets, Filtered: len(q.values()) > 0}
+	qs := q.values().Encode()
+	if qs != "" {
+		qs = "?" + qs
+	}
+	v.CSVURL, v.NDJSONURL = "/admin/audit/export.csv"+qs, "/admin/audit/export.ndjson"+qs
+	pv := &view{Title: "Audit trail", Nav: "audit", Data: v}
+	status := fiber.StatusOK
+	if len(errs) == 0 {
+		f.Limit = formbuilder.PageLimit(f.Limit)
+		evs, err := s.svc.Audit.ListAudit(ctx, f)
+		if formbuilder.ErrorCode(err) == formbuilder.EINVALID {
+			errs = map[string]string{}
+			for k, m := range formbuilder.ErrorFields(err) {
+				errs["audit-"+k] = m
+			}
+		} else if err != nil {
+			return err
+		}
+		if f.AfterID > 0 && len(evs) < f.Limit {
+			// Fewer than a page above: that is the newest page.
+			f.AfterID = 0
+			if evs, err = s.svc.Audit.ListAudit(ctx, f); err != nil {
+				return err
+			}
+		}
+		for _, ev := range evs {
+			row := auditRow{AuditEvent: ev, When: ev.Time.UTC().Format(logTimeFormat), Datetime: ev.Time.UTC().Format(time.RFC3339Nano)}
+			for _, k := range formbuilder.DetailKeys(ev.Details) {
+				row.Details = append(row.Details, k+": "+ev.Details[k])
+			}
+			v.Rows = append(v.Rows, row)
+		}
+		link := func(k string, id int64) string {
+			u := q.values()
+			u.Set(k, strconv.FormatInt(id, 10))
+			if c.Query("limit") != "" {
+				u.Set("limit", strconv.Itoa(f.Limit))
+			}
+			return "/admin/audit?" + u.Encode()
+		}
+		if n := len(evs); n == f.Limit {
+			v.OlderURL = link("before", evs[n-1].ID)
+		}
+		if len(evs) > 0 && (f.BeforeID > 0 || f.AfterID > 0) {
+			v.NewerURL = link("after", evs[0].ID)
+			v.FirstURL = "/admin/audit" + qs
+		}
+	}
+	if len(errs) > 0 {
+		status = fiber.StatusUnprocessableEntity
+		pv.Errors = map[string]string{}
+		for k, m := range errs {
+			if strings.HasPrefix(k, "audit-") {
+				pv.Errors[k] = m
+			} else {
+				pv.Error = "This page link is not valid (" + k + " " + m + "). Start again from the first page."
+			}
+		}
+	}
+	return s.render(c, status, "audit", pv)
+}
+
+// handleAuditExport downloads the trail of the filter, oldest first,
+// streamed with constant memory.
+func (s *Server) handleAuditExport(format string) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		f, _, errs := auditFilter(c)
+		if len(errs) > 0 {
+			return formbuilder.FieldErrors(errs)
+		}
+		f.BeforeID, f.AfterID, f.Limit = 0, 0, 0
+		if err := f.Validate(); err != nil {
+			return err
+		}
+		name := "audit-trail-" + s.Now().Format("20060102T150405Z") + "." + format
+		audit := s.svc.Audit
+		return s.Streams.Download(c, "audit trail export", name, format, func(ctx context.Context, w io.Writer) (int64, error) {
+			return formbuilder.ExportAudit(ctx, audit, f, format, w)
+		})
+	}
+}
