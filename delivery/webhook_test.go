@@ -468,3 +468,43 @@ func TestSendTestWebhook(t *testing.T) {
 	assert.True(t, log[0].Test)
 	assert.Equal(t, 500, log[0].Status)
 }
+
+// deliveryCounter counts what the worker tells its observer.
+type deliveryCounter struct {
+	mu     sync.Mutex
+	counts map[string]int
+}
+
+func (c *deliveryCounter) ObserveDelivery(kind string, delivered bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.counts[kind+" "+strconv.FormatBool(delivered)]++
+}
+
+func (c *deliveryCounter) get(key string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.counts[key]
+}
+
+// The observer hears every attempt with its result: two failures, then
+// the delivery, for a receiver that answers 500 twice.
+func TestObserverHearsEveryAttempt(t *testing.T) {
+	e := newEnv(t)
+	rcv := newReceiver(t, func(n int) int {
+		if n <= 2 {
+			return 500
+		}
+		return 200
+	})
+	e.setNotifications(formbuilder.Notifications{Webhooks: []formbuilder.Webhook{{URL: rcv.srv.URL, Secret: hookSecret}}})
+	obs := &deliveryCounter{counts: map[string]int{}}
+	cfg := e.config()
+	cfg.Observer = obs
+	e.start(cfg)
+	e.submit("observed@example.com", "")
+	e.waitState(formbuilder.OutboxDelivered, 1)
+	require.Eventually(t, func() bool { return obs.get("webhook true") == 1 }, waitLong, waitTick)
+	assert.Equal(t, 2, obs.get("webhook false"))
+	assert.Len(t, e.attempts(), 3)
+}

@@ -66,6 +66,8 @@ type Config struct {
 	// Now is the clock; default time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
+	// Observer, when set, hears the result of every attempt (metrics).
+	Observer formbuilder.DeliveryObserver
 }
 
 // DefaultBackoff waits 30s after the first failure, doubling up to 1h,
@@ -242,6 +244,9 @@ func (w *Worker) attempt(ctx context.Context, m *formbuilder.OutboxMessage) {
 		w.failed.Add(1)
 	} else {
 		w.sent.Add(1)
+	}
+	if w.cfg.Observer != nil {
+		w.cfg.Observer.ObserveDelivery(m.Kind, err == nil)
 	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()

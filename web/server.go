@@ -94,7 +94,13 @@ type Config struct {
 	// delivery worker's --webhook-allow-private lets it send there. Off,
 	// such URLs are refused when saved.
 	WebhookAllowPrivate bool
+	// Observer hears every request and form post, for metrics (package
+	// metrics implements it); nil turns that off.
+	Observer Observer
 }
+
+// Observer hears what the app does, for metrics.
+type Observer = httpx.Observer
 
 // Server is the web application.
 type Server struct {
@@ -160,6 +166,7 @@ func New(cfg Config, svc Services) (*Server, error) {
 		Streams:  httpx.NewStreams(cfg.Logger),
 		Widget:   w,
 		Errors:   &httpx.VisitorErrors{Log: cfg.Logger, Widget: w},
+		Observer: cfg.Observer,
 	}
 	s := &Server{cfg: cfg, base: base, hub: chatlive.NewHub()}
 	if strings.HasPrefix(strings.ToLower(cfg.BaseURL), "https://") {
@@ -227,6 +234,9 @@ func New(cfg Config, svc Services) (*Server, error) {
 	apiSrv.Routes(s.app)
 	return s, nil
 }
+
+// ChatStreams counts the chat event streams open now, for metrics.
+func (s *Server) ChatStreams() int { return s.hub.Open() }
 
 // App returns the Fiber app, for tests (app.Test) and for Listen.
 func (s *Server) App() *fiber.App { return s.app }
@@ -297,8 +307,8 @@ func (s *Server) frame(c *fiber.Ctx) (err error) {
 var hdrHSTS = []byte(fiber.HeaderStrictTransportSecurity)
 
 // accessLog logs the request at debug level, or as an error when it
-// failed with a 5xx. Paths and user agents are visitor controlled, so
-// slog's quoting keeps CR/LF from forging log lines.
+// failed with a 5xx, and tells the observer. Paths and user agents are
+// visitor controlled, so slog's quoting keeps CR/LF from forging log lines.
 func (s *Server) accessLog(c *fiber.Ctx, err error) {
 	status := c.Response().StatusCode()
 	if err != nil {
@@ -307,6 +317,9 @@ func (s *Server) accessLog(c *fiber.Ctx, err error) {
 	// The fasthttp context is a context.Context without a Locals lookup;
 	// slog's handlers only pass it on.
 	ctx := c.Context()
+	if obs := s.base.Observer; obs != nil {
+		obs.ObserveRequest(httpx.RouteClass(c.Path()), status, time.Since(ctx.Time()))
+	}
 	log := s.base.Log
 	if status >= 500 || log.Enabled(ctx, slog.LevelDebug) {
 		level := slog.LevelDebug

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/consentforms/consentforms/delivery"
 	"github.com/consentforms/consentforms/formbuilder"
+	"github.com/consentforms/consentforms/metrics"
 	"github.com/consentforms/consentforms/password"
 	"github.com/consentforms/consentforms/web"
 )
@@ -44,6 +46,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	smtpFrom := fs.String("smtp-from", "", `sender of notification mails, e.g. "Forms <forms@example.com>"`)
 	webhookPrivate := fs.Bool("webhook-allow-private", false,
 		"let webhooks reach loopback, private and other non-public addresses (default: public addresses only)")
+	metricsAddr := fs.String("metrics-addr", "",
+		"serve Prometheus metrics at http://ADDR/metrics on a listener of their own, e.g. 127.0.0.1:9090 (default: off)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -63,7 +67,15 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usageError("--smtp-user and --smtp-password need --smtp-host and --smtp-from")
 	}
 
-	db, err := openDB(*dbPath)
+	// Metrics are on only with --metrics-addr, on their own listener:
+	// the public one never serves them, whatever a proxy lets through.
+	var mx *metrics.Metrics
+	var writerObs formbuilder.WriterObserver
+	if *metricsAddr != "" {
+		mx = metrics.New()
+		writerObs = mx
+	}
+	db, err := openDB(*dbPath, writerObs)
 	if err != nil {
 		return err
 	}
@@ -109,13 +121,28 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		// Saving a webhook to a non-public address is refused unless the
 		// worker may send there.
 		WebhookAllowPrivate: *webhookPrivate,
+		Observer:            observer(mx),
 	}, services(db))
 	if err != nil {
 		return err
 	}
 
+	metricsURL := ""
+	if mx != nil {
+		mx.Watch(metrics.Sources{Gauges: db, ChatStreams: srv.ChatStreams})
+		var stopMetrics func()
+		metricsURL, stopMetrics, err = serveMetrics(*metricsAddr, mx, logger)
+		if err != nil {
+			return err
+		}
+		defer stopMetrics()
+	}
+
 	fmt.Fprintf(stdout, "consentforms is serving on %s\n", base)
 	fmt.Fprintf(stdout, "  admin:     %s/admin\n", base)
+	if metricsURL != "" {
+		fmt.Fprintf(stdout, "  metrics:   %s   (a listener of its own, --metrics-addr)\n", metricsURL)
+	}
 	if first != nil {
 		fmt.Fprintf(stdout, "  login:     %s\n", first.email)
 		fmt.Fprintf(stdout, "  password:  %s   (shown once; change it with `consentforms admin passwd %s`)\n", first.password, first.email)
@@ -136,11 +163,15 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *webhookPrivate {
 		fmt.Fprintf(stdout, "  webhooks:  may reach private addresses too (--webhook-allow-private)\n")
 	}
-	worker, err := delivery.New(delivery.Config{
+	dcfg := delivery.Config{
 		Outbox: db, Forms: db, Submissions: db, Inbox: db,
 		Wake: db.OutboxSignal(), SMTP: smtpCfg, BaseURL: base, Logger: logger,
 		AllowPrivate: *webhookPrivate,
-	})
+	}
+	if mx != nil {
+		dcfg.Observer = mx
+	}
+	worker, err := delivery.New(dcfg)
 	if err != nil {
 		return err
 	}
@@ -171,6 +202,39 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		logger.Error("shutdown", "err", err)
 	}
 	return nil
+}
+
+// observer is mx as the app's observer; nil (metrics off) must stay an
+// untyped nil, or the app would call methods on a nil *Metrics.
+func observer(mx *metrics.Metrics) web.Observer {
+	if mx == nil {
+		return nil
+	}
+	return mx
+}
+
+// serveMetrics serves mx at /metrics on addr (plain net/http: a scrape a
+// few times a minute needs nothing of Fiber) and returns its URL and the
+// function that stops it.
+func serveMetrics(addr string, mx *metrics.Metrics, logger *slog.Logger) (string, func(), error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", nil, fmt.Errorf("--metrics-addr: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", mx.Handler())
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: 90 * time.Second}
+	go func() {
+		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("metrics listener", "err", err)
+		}
+	}()
+	return "http://" + ln.Addr().String() + "/metrics", func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = hs.Shutdown(ctx)
+	}, nil
 }
 
 // Defaults of the garbage collector for serve, where GOGC and GOMEMLIMIT

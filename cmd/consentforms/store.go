@@ -31,16 +31,25 @@ var (
 )
 
 // openDB opens the database dsn names: a postgres:// or postgresql:// URL,
-// or else the path of a SQLite file.
-func openDB(dsn string) (store, error) {
+// or else the path of a SQLite file. obs, when given, hears about the
+// group-commit writer's batches (metrics).
+func openDB(dsn string, obs ...formbuilder.WriterObserver) (store, error) {
 	if postgres.IsURL(dsn) {
-		db, err := postgres.Open(dsn)
+		var opts []postgres.Option
+		if len(obs) > 0 && obs[0] != nil {
+			opts = append(opts, postgres.WithObserver(obs[0]))
+		}
+		db, err := postgres.Open(dsn, opts...)
 		if err != nil {
 			return nil, fmt.Errorf("open database %s: %w", redactDSN(dsn), err)
 		}
 		return db, nil
 	}
-	db, err := sqlite.Open(dsn)
+	var opts []sqlite.Option
+	if len(obs) > 0 && obs[0] != nil {
+		opts = append(opts, sqlite.WithObserver(obs[0]))
+	}
+	db, err := sqlite.Open(dsn, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", dsn, err)
 	}

@@ -178,7 +178,9 @@ func (s *Server) handleFormSubmit(c *fiber.Ctx) error {
 	if why := s.checkRenderToken(f.Key, sub.token, s.Now()); why != "" {
 		msg := httpx.IfLang(f.Language, "Das Formular ist abgelaufen. Bitte senden Sie es erneut.",
 			"This form has expired. Please send it again.")
+		refuse(c, httpx.RefusedTokenExpired)
 		if why == tokenTooFast {
+			refuse(c, httpx.RefusedTooFast)
 			msg = httpx.IfLang(f.Language, "Das ging sehr schnell. Bitte prüfen Sie Ihre Angaben und senden Sie erneut.",
 				"That was very fast. Please check your answers and send again.")
 		}
@@ -194,18 +196,21 @@ func (s *Server) handleFormSubmit(c *fiber.Ctx) error {
 	}
 	if isPreviewToken(sub.token) {
 		// The token verified, so it is an admin's preview: a dry run.
+		uncounted(c)
 		return s.respondPreview(c, f, sub, asJSON)
 	}
 	if sub.honeypot != "" {
 		// A bot: it passed every check a person's post passes, and gets
 		// the answer a person would get, so it learns nothing.
 		s.Log.Info("honeypot filled, submission discarded", "form", f.Key, "ip", sub.in.IP)
+		refuse(c, httpx.RefusedHoneypot)
 		id, links := s.decoy(c.UserContext(), f, records)
 		return s.respondSuccess(c, f, sub, id, links, asJSON)
 	}
 	if err := s.svc.Submissions.CreateSubmission(c.UserContext(), stored, records); err != nil {
 		return err
 	}
+	c.Locals(localStored, true)
 	s.decoys.noteStored(stored, records)
 	links := make([]widget.WithdrawLink, 0, len(records))
 	for _, r := range records {

@@ -66,7 +66,7 @@ func New(base *httpx.Base, cfg Config, svc httpx.Services) *Server {
 // the rate limits before their body is read.
 func (s *Server) Routes(app *fiber.App) {
 	app.Get("/f/:key", s.handleFormPage)
-	app.Post("/f/:key", s.limitPost, s.handleFormSubmit)
+	app.Post("/f/:key", s.countSubmission, s.limitPost, s.handleFormSubmit)
 	app.Options("/f/:key", s.handleFormPreflight)
 	app.Get("/w/:token", s.handleWithdrawPage)
 	app.Post("/w/:token", s.limitPost, s.handleWithdrawConfirm)

@@ -99,6 +99,13 @@ func (h *Hub) release(ip string) {
 	}
 }
 
+// Open counts the streams open now.
+func (h *Hub) Open() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.total
+}
+
 // subscribe returns a subscription to t, or nil once the hub is closed.
 func (h *Hub) subscribe(t Topic) *subscription {
 	h.mu.Lock()

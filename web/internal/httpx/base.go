@@ -25,6 +25,9 @@ type Base struct {
 	Widget   *widget.Renderer
 	// Errors answers the errors of visitor routes and of unmatched paths.
 	Errors *VisitorErrors
+	// Observer hears requests and submissions for metrics; nil when
+	// metrics are off.
+	Observer Observer
 }
 
 // Now is the current time in UTC.
