@@ -2,10 +2,8 @@ package e2e
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -76,34 +74,9 @@ func newAdminApp(t *testing.T) *adminApp {
 	content.Sanitize()
 	require.NoError(t, db.CreateConsent(ctx, a.newsletter, content, "e2e"))
 
-	secret := make([]byte, 32)
-	_, err = rand.Read(secret)
-	require.NoError(t, err)
-	tcp, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	ln := &connListener{Listener: tcp, conns: map[net.Conn]struct{}{}}
-	a.base = "http://" + ln.Addr().String()
-	srv, err := web.New(web.Config{
-		BaseURL:     a.base,
-		Secret:      secret,
-		MinFillTime: 0,
-		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
-	}, web.Services{
+	a.base = serveApp(t, "127.0.0.1", web.Config{}, web.Services{
 		Forms: db, Consents: db, Submissions: db, Log: db,
 		Users: db, Sessions: db, Tokens: db, Settings: db, Audit: db,
-	})
-	require.NoError(t, err)
-	served := make(chan error, 1)
-	go func() { served <- srv.Listener(ln) }()
-	t.Cleanup(func() {
-		ln.closeConns() // the shared browser keeps idle connections open
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		require.NoError(t, srv.Shutdown(ctx))
-		// Shutdown can run before Serve started; closing the listener makes
-		// a late Serve return instead of blocking the cleanup forever.
-		_ = ln.Close()
-		<-served
 	})
 
 	hl, err := net.Listen("tcp", "127.0.0.2:0")

@@ -141,37 +141,11 @@ func newApp(t *testing.T) *app {
 	a.apiToken, hash = formbuilder.NewAPIToken()
 	require.NoError(t, db.CreateToken(ctx, &formbuilder.APIToken{Name: "e2e", Hash: hash, UserID: owner.ID}))
 
-	secret := make([]byte, 32)
-	_, err = rand.Read(secret)
-	require.NoError(t, err)
-	tcp, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	ln := &connListener{Listener: tcp, conns: map[net.Conn]struct{}{}}
-	a.base = "http://" + ln.Addr().String()
-	srv, err := web.New(web.Config{
-		BaseURL:     a.base,
-		Secret:      secret,
-		MinFillTime: 0,
-		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Now:         func() time.Time { return time.Now().Add(time.Duration(a.skew.Load())) },
+	a.base = serveApp(t, "127.0.0.1", web.Config{
+		Now: func() time.Time { return time.Now().Add(time.Duration(a.skew.Load())) },
 	}, web.Services{
 		Forms: db, Consents: db, Submissions: db, Log: db,
 		Users: db, Sessions: db, Tokens: db, Settings: db, Audit: db,
-	})
-	require.NoError(t, err)
-	served := make(chan error, 1)
-	go func() { served <- srv.Listener(ln) }()
-	t.Cleanup(func() {
-		// The browser outlives the test and keeps idle keep-alive
-		// connections open, which a graceful shutdown would wait for.
-		ln.closeConns()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		require.NoError(t, srv.Shutdown(ctx))
-		// A test that stops at once (a skip) can shut down before the
-		// goroutine above serves; closing the listener ends that Serve too.
-		_ = ln.Close()
-		<-served
 	})
 
 	a.ro, err = sql.Open("sqlite3", "file:"+a.dbPath+"?mode=ro&_busy_timeout=5000")
@@ -316,6 +290,43 @@ func (l *connListener) closeConns() {
 	for c := range l.conns {
 		_ = c.Close()
 	}
+}
+
+// serveApp runs the app of cfg and svc on a new listener at ip (port 0)
+// until the test ends and returns its base URL, which it sets as
+// cfg.BaseURL; a random secret and a silent logger stand in where cfg has
+// none.
+func serveApp(t *testing.T, ip string, cfg web.Config, svc web.Services) string {
+	t.Helper()
+	if cfg.Secret == nil {
+		cfg.Secret = make([]byte, 32)
+		_, err := rand.Read(cfg.Secret)
+		require.NoError(t, err)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	tcp, err := net.Listen("tcp", ip+":0")
+	require.NoError(t, err)
+	ln := &connListener{Listener: tcp, conns: map[net.Conn]struct{}{}}
+	cfg.BaseURL = "http://" + ln.Addr().String()
+	srv, err := web.New(cfg, svc)
+	require.NoError(t, err)
+	served := make(chan error, 1)
+	go func() { served <- srv.Listener(ln) }()
+	t.Cleanup(func() {
+		// The browser outlives the test and keeps idle keep-alive
+		// connections open, which a graceful shutdown would wait for.
+		ln.closeConns()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		require.NoError(t, srv.Shutdown(ctx))
+		// A test that stops at once (a skip) can shut down before the
+		// goroutine above serves; closing the listener ends that Serve too.
+		_ = ln.Close()
+		<-served
+	})
+	return cfg.BaseURL
 }
 
 var errNotYet = errors.New("not yet")

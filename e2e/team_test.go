@@ -2,16 +2,12 @@ package e2e
 
 import (
 	"context"
-	"crypto/rand"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/consentforms/consentforms/formbuilder"
@@ -63,28 +59,8 @@ func newTeamApp(t *testing.T, ip string) *teamApp {
 		Consents: []formbuilder.FormConsent{{ConsentID: co.ID, CheckedByDefault: false, Required: true}}}
 	require.NoError(t, db.CreateForm(ctx, a.form))
 
-	secret := make([]byte, 32)
-	_, err = rand.Read(secret)
-	require.NoError(t, err)
-	tcp, err := net.Listen("tcp", ip+":0")
-	require.NoError(t, err)
-	ln := &connListener{Listener: tcp, conns: map[net.Conn]struct{}{}}
-	a.base = "http://" + ln.Addr().String()
-	srv, err := web.New(web.Config{
-		BaseURL: a.base, Secret: secret, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	}, web.Services{Forms: db, Consents: db, Submissions: db, Log: db, Users: db, Sessions: db, Tokens: db,
-		Settings: db, Chat: db, Inbox: db, Outbox: db, Audit: db})
-	require.NoError(t, err)
-	served := make(chan error, 1)
-	go func() { served <- srv.Listener(ln) }()
-	t.Cleanup(func() {
-		ln.closeConns()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		require.NoError(t, srv.Shutdown(ctx))
-		_ = ln.Close()
-		<-served
-	})
+	a.base = serveApp(t, ip, web.Config{}, web.Services{Forms: db, Consents: db, Submissions: db, Log: db, Users: db,
+		Sessions: db, Tokens: db, Settings: db, Chat: db, Inbox: db, Outbox: db, Audit: db})
 	return a
 }
 

@@ -2,7 +2,6 @@ package formbuilder
 
 import (
 	"context"
-	"encoding/csv"
 	"encoding/json"
 	"io"
 	"net/netip"
@@ -198,7 +197,7 @@ type AuditEncoder interface {
 func NewAuditEncoder(format string, w io.Writer) (AuditEncoder, error) {
 	switch format {
 	case FormatCSV:
-		return &auditCSV{w: csv.NewWriter(w)}, nil
+		return &auditCSV{newCSVTable(w, AuditCSVColumns)}, nil
 	case FormatNDJSON:
 		return &auditNDJSON{newNDJSON(w)}, nil
 	}
@@ -207,30 +206,11 @@ func NewAuditEncoder(format string, w io.Writer) (AuditEncoder, error) {
 
 // auditCSV writes the header and a row per entry, every cell neutralised
 // against formula injection (names and details are typed by staff).
-type auditCSV struct {
-	w      *csv.Writer
-	header bool
-}
-
-func (e *auditCSV) writeHeader() error {
-	if e.header {
-		return nil
-	}
-	e.header = true
-	return e.w.Write(AuditCSVColumns)
-}
+type auditCSV struct{ csvTable }
 
 // Encode implements AuditEncoder.
 func (e *auditCSV) Encode(a *AuditEvent) error {
-	if err := e.writeHeader(); err != nil {
-		return err
-	}
-	ref := func(n int64) string {
-		if n == 0 {
-			return ""
-		}
-		return strconv.FormatInt(n, 10)
-	}
+	ref := refCell
 	details := ""
 	if len(a.Details) > 0 {
 		b, err := json.Marshal(a.Details) // keys sorted
@@ -239,21 +219,8 @@ func (e *auditCSV) Encode(a *AuditEvent) error {
 		}
 		details = string(b)
 	}
-	row := []string{strconv.FormatInt(a.ID, 10), a.Time.UTC().Format(time.RFC3339Nano), ref(a.UserID), a.Actor,
-		a.Via, ref(a.TokenID), a.IP, a.Target, a.Action, ref(a.TargetID), a.TargetName, details}
-	for i, c := range row {
-		row[i] = NeutraliseCell(c)
-	}
-	return e.w.Write(row)
-}
-
-// Flush implements AuditEncoder.
-func (e *auditCSV) Flush() error {
-	if err := e.writeHeader(); err != nil {
-		return err
-	}
-	e.w.Flush()
-	return e.w.Error()
+	return e.write([]string{strconv.FormatInt(a.ID, 10), a.Time.UTC().Format(time.RFC3339Nano), ref(a.UserID), a.Actor,
+		a.Via, ref(a.TokenID), a.IP, a.Target, a.Action, ref(a.TargetID), a.TargetName, details})
 }
 
 type auditNDJSON struct{ ndjson }

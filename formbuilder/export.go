@@ -86,42 +86,73 @@ func NewRecordEncoder(format string, w io.Writer) (RecordEncoder, error) {
 	return nil, FieldErrors(map[string]string{"format": "must be csv or ndjson"})
 }
 
-// CSVEncoder writes a header row and one row per entry with encoding/csv
-// (RFC 4180 quoting of commas, quotes and line breaks). Every cell is
-// neutralised against formula injection; times are RFC 3339 UTC with
-// nanoseconds, so each row still carries what its hash covers.
-type CSVEncoder struct {
+// csvTable is what the CSV encoders share: encoding/csv (RFC 4180 quoting
+// of commas, quotes and line breaks), the header written once, also for an
+// export without rows (so it is still a valid file), and every cell
+// neutralised against formula injection.
+type csvTable struct {
 	w      *csv.Writer
-	header bool
-	row    []string
+	header []string
+	wrote  bool
+}
+
+func newCSVTable(w io.Writer, header []string) csvTable {
+	return csvTable{w: csv.NewWriter(w), header: header}
+}
+
+func (t *csvTable) writeHeader() error {
+	if t.wrote {
+		return nil
+	}
+	t.wrote = true
+	return t.w.Write(t.header)
+}
+
+// write writes row (after the header), neutralising its cells in place.
+func (t *csvTable) write(row []string) error {
+	if err := t.writeHeader(); err != nil {
+		return err
+	}
+	for i, c := range row {
+		row[i] = NeutraliseCell(c)
+	}
+	return t.w.Write(row)
+}
+
+// Flush writes out what is buffered (and the header, if no row came); it
+// implements the encoders' Flush.
+func (t *csvTable) Flush() error {
+	if err := t.writeHeader(); err != nil {
+		return err
+	}
+	t.w.Flush()
+	return t.w.Error()
+}
+
+// refCell writes an optional reference: absent ones (no form for a chat
+// consent, no withdrawal) are empty cells rather than a misleading 0.
+func refCell(n int64) string {
+	if n == 0 {
+		return ""
+	}
+	return strconv.FormatInt(n, 10)
+}
+
+// CSVEncoder writes a header row and one row per entry. Times are RFC 3339
+// UTC with nanoseconds, so each row still carries what its hash covers.
+type CSVEncoder struct {
+	csvTable
+	row []string
 }
 
 // NewCSVEncoder returns a CSV encoder writing to w.
 func NewCSVEncoder(w io.Writer) *CSVEncoder {
-	return &CSVEncoder{w: csv.NewWriter(w), row: make([]string, len(CSVColumns))}
-}
-
-func (e *CSVEncoder) writeHeader() error {
-	if e.header {
-		return nil
-	}
-	e.header = true
-	return e.w.Write(CSVColumns)
+	return &CSVEncoder{csvTable: newCSVTable(w, CSVColumns), row: make([]string, len(CSVColumns))}
 }
 
 // Encode implements RecordEncoder.
 func (e *CSVEncoder) Encode(r *ConsentRecord) error {
-	if err := e.writeHeader(); err != nil {
-		return err
-	}
-	ref := func(n int64) string {
-		// Absent references (no form for a chat consent, no withdrawal)
-		// are empty cells rather than a misleading 0.
-		if n == 0 {
-			return ""
-		}
-		return strconv.FormatInt(n, 10)
-	}
+	ref := refCell
 	row := e.row[:0]
 	row = append(row,
 		strconv.FormatInt(r.ID, 10),
@@ -150,19 +181,7 @@ func (e *CSVEncoder) Encode(r *ConsentRecord) error {
 		r.PrevHash,
 		r.Hash,
 	)
-	for i, c := range row {
-		row[i] = NeutraliseCell(c)
-	}
-	return e.w.Write(row)
-}
-
-// Flush implements RecordEncoder.
-func (e *CSVEncoder) Flush() error {
-	if err := e.writeHeader(); err != nil {
-		return err
-	}
-	e.w.Flush()
-	return e.w.Error()
+	return e.write(row)
 }
 
 // exportedRecord is the JSON of an entry in exports and the API: the

@@ -2,7 +2,6 @@ package formbuilder
 
 import (
 	"context"
-	"encoding/csv"
 	"encoding/json"
 	"io"
 	"sort"
@@ -71,17 +70,15 @@ func NewSubmissionEncoder(format string, form *Form, w io.Writer) (SubmissionEnc
 // row per submission. Every cell is neutralised against formula injection
 // (visitors type the values; a spreadsheet must not run them).
 type SubmissionCSVEncoder struct {
-	w      *csv.Writer
-	header []string
+	csvTable
 	keys   map[string]bool
 	fields []string
 	row    []string
-	wrote  bool
 }
 
 // NewSubmissionCSVEncoder returns a CSV encoder for form's submissions.
 func NewSubmissionCSVEncoder(form *Form, w io.Writer) *SubmissionCSVEncoder {
-	e := &SubmissionCSVEncoder{w: csv.NewWriter(w), header: SubmissionCSVColumns(form), keys: map[string]bool{}}
+	e := &SubmissionCSVEncoder{csvTable: newCSVTable(w, SubmissionCSVColumns(form)), keys: map[string]bool{}}
 	for _, f := range form.Fields {
 		e.fields = append(e.fields, f.Key)
 		e.keys[f.Key] = true
@@ -90,19 +87,8 @@ func NewSubmissionCSVEncoder(form *Form, w io.Writer) *SubmissionCSVEncoder {
 	return e
 }
 
-func (e *SubmissionCSVEncoder) writeHeader() error {
-	if e.wrote {
-		return nil
-	}
-	e.wrote = true
-	return e.w.Write(e.header)
-}
-
 // Encode implements SubmissionEncoder.
 func (e *SubmissionCSVEncoder) Encode(s *Submission) error {
-	if err := e.writeHeader(); err != nil {
-		return err
-	}
 	row := append(e.row[:0],
 		strconv.FormatInt(s.ID, 10),
 		s.CreatedAt.UTC().Format(time.RFC3339),
@@ -118,11 +104,8 @@ func (e *SubmissionCSVEncoder) Encode(s *Submission) error {
 		return err
 	}
 	row = append(row, other)
-	for i, c := range row {
-		row[i] = NeutraliseCell(c)
-	}
 	e.row = row
-	return e.w.Write(row)
+	return e.write(row)
 }
 
 // otherValues returns the JSON of the values whose keys are not fields of
@@ -142,15 +125,6 @@ func (e *SubmissionCSVEncoder) otherValues(s *Submission) (string, error) {
 	}
 	b, err := json.Marshal(extra)
 	return string(b), err
-}
-
-// Flush implements SubmissionEncoder.
-func (e *SubmissionCSVEncoder) Flush() error {
-	if err := e.writeHeader(); err != nil {
-		return err
-	}
-	e.w.Flush()
-	return e.w.Error()
 }
 
 // SubmissionNDJSONEncoder writes the JSON of each Submission on a line of

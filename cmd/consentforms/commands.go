@@ -46,10 +46,7 @@ func cmdAdmin(ctx context.Context, args []string, stdout io.Writer) error {
 	if email == "" {
 		return usageError("usage: consentforms admin %s EMAIL", sub)
 	}
-	if err := requireExistingDB(*dbPath); err != nil {
-		return err
-	}
-	db, err := openDB(*dbPath)
+	db, err := openExistingDB(*dbPath)
 	if err != nil {
 		return err
 	}
@@ -136,10 +133,7 @@ func cmdToken(ctx context.Context, args []string, stdout io.Writer) error {
 	default:
 		return usageError("unknown token command %q (create, list, revoke)", sub)
 	}
-	if err := requireExistingDB(*dbPath); err != nil {
-		return err
-	}
-	db, err := openDB(*dbPath)
+	db, err := openExistingDB(*dbPath)
 	if err != nil {
 		return err
 	}
@@ -280,10 +274,7 @@ func cmdUser(ctx context.Context, args []string, stdout io.Writer) error {
 	case sub != "list" && sub != "deactivate":
 		return usageError("unknown user command %q (list, deactivate)", sub)
 	}
-	if err := requireExistingDB(*dbPath); err != nil {
-		return err
-	}
-	db, err := openDB(*dbPath)
+	db, err := openExistingDB(*dbPath)
 	if err != nil {
 		return err
 	}
@@ -328,10 +319,7 @@ func cmdBackup(ctx context.Context, args []string, stdout io.Writer) error {
 	if file == "" {
 		return usageError("usage: consentforms backup FILE [--db FILE]  (SQLite only; PostgreSQL: pg_dump)")
 	}
-	if err := requireExistingDB(*dbPath); err != nil {
-		return err
-	}
-	db, err := openDB(*dbPath)
+	db, err := openExistingDB(*dbPath)
 	if err != nil {
 		return err
 	}
@@ -362,10 +350,7 @@ func cmdVerify(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if err := requireExistingDB(*dbPath); err != nil {
-		return err
-	}
-	db, err := openDB(*dbPath)
+	db, err := openExistingDB(*dbPath)
 	if err != nil {
 		return err
 	}

@@ -25,3 +25,13 @@ func requireExistingDB(path string) error {
 	// Any other problem (permissions, say) is for opening to report.
 	return nil
 }
+
+// openExistingDB opens the database of a command that works on an
+// installation: a missing SQLite file is refused (requireExistingDB)
+// rather than created empty.
+func openExistingDB(path string) (store, error) {
+	if err := requireExistingDB(path); err != nil {
+		return nil, err
+	}
+	return openDB(path)
+}

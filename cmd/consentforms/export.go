@@ -46,10 +46,7 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if f.Until, err = formbuilder.ParseTimeBound(*until, true); err != nil {
 		return usageError("--until %v", err)
 	}
-	if err := requireExistingDB(*dbPath); err != nil {
-		return err
-	}
-	db, err := openDB(*dbPath)
+	db, err := openExistingDB(*dbPath)
 	if err != nil {
 		return err
 	}

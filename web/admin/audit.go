@@ -5,10 +5,10 @@ import (
 	"io"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/consentforms/consentforms/formbuilder"
+	"github.com/consentforms/consentforms/web/internal/backoffice"
 	"github.com/gofiber/fiber/v2"
 )
 
@@ -25,65 +25,6 @@ func init() {
 	}
 }
 
-// auditQuery is the filter as typed, for the form and the links.
-type auditQuery struct {
-	UserID, Target, Since, Until string
-}
-
-func (q auditQuery) values() url.Values {
-	v := url.Values{}
-	for k, x := range map[string]string{"user_id": q.UserID, "target": q.Target, "since": q.Since, "until": q.Until} {
-		if x != "" {
-			v.Set(k, x)
-		}
-	}
-	return v
-}
-
-// auditFilter reads user_id, target, since, until, before, after and
-// limit; unreadable parameters are named (by input id) in the map.
-func auditFilter(c *fiber.Ctx) (formbuilder.AuditFilter, auditQuery, map[string]string) {
-	q := auditQuery{UserID: strings.TrimSpace(c.Query("user_id")), Target: strings.TrimSpace(c.Query("target")),
-		Since: strings.TrimSpace(c.Query("since")), Until: strings.TrimSpace(c.Query("until"))}
-	var f formbuilder.AuditFilter
-	errs := map[string]string{}
-	id := func(name, v string) int64 {
-		if v == "" || v == "0" {
-			return 0
-		}
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n <= 0 {
-			errs[name] = "must be a positive id"
-		}
-		return n
-	}
-	f.UserID = id("audit-user_id", q.UserID)
-	f.BeforeID = id("before", c.Query("before"))
-	f.AfterID = id("after", c.Query("after"))
-	if q.Target != "" && !formbuilder.ValidAuditTarget(q.Target) {
-		errs["audit-target"] = "is not a kind of change"
-	}
-	f.Target = q.Target
-	var err error
-	if f.Since, err = formbuilder.ParseTimeBound(q.Since, false); err != nil {
-		errs["audit-since"] = err.Error()
-	}
-	if f.Until, err = formbuilder.ParseTimeBound(q.Until, true); err != nil {
-		errs["audit-until"] = err.Error()
-	}
-	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Until.After(f.Since) {
-		errs["audit-until"] = "must be after the start"
-	}
-	if l := strings.TrimSpace(c.Query("limit")); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > formbuilder.MaxPageSize {
-			errs["limit"] = "must be between 1 and " + strconv.Itoa(formbuilder.MaxPageSize)
-		}
-		f.Limit = n
-	}
-	return f, q, errs
-}
-
 // auditRow is one line of the list.
 type auditRow struct {
 	*formbuilder.AuditEvent
@@ -93,7 +34,7 @@ type auditRow struct {
 
 // auditView is the data of audit.html.
 type auditView struct {
-	Q        auditQuery
+	Q        backoffice.AuditQuery
 	Users    []*formbuilder.User
 	Targets  []string
 	Rows     []auditRow
@@ -105,13 +46,13 @@ type auditView struct {
 
 func (s *Server) handleAuditList(c *fiber.Ctx) error {
 	ctx := c.UserContext()
-	f, q, errs := auditFilter(c)
+	f, q, errs := backoffice.AuditFilter(c)
 	users, err := s.svc.Users.ListUsers(ctx)
 	if err != nil {
 		return err
 	}
-	v := &auditView{Q: q, Users: users, Targets: formbuilder.AuditTargets, Filtered: len(q.values()) > 0}
-	qs := q.values().Encode()
+	qs := q.Encode()
+	v := &auditView{Q: q, Users: users, Targets: formbuilder.AuditTargets, Filtered: qs != ""}
 	if qs != "" {
 		qs = "?" + qs
 	}
@@ -122,10 +63,7 @@ func (s *Server) handleAuditList(c *fiber.Ctx) error {
 		f.Limit = formbuilder.PageLimit(f.Limit)
 		evs, err := s.svc.Audit.ListAudit(ctx, f)
 		if formbuilder.ErrorCode(err) == formbuilder.EINVALID {
-			errs = map[string]string{}
-			for k, m := range formbuilder.ErrorFields(err) {
-				errs["audit-"+k] = m
-			}
+			errs = formbuilder.ErrorFields(err)
 		} else if err != nil {
 			return err
 		}
@@ -144,7 +82,7 @@ func (s *Server) handleAuditList(c *fiber.Ctx) error {
 			v.Rows = append(v.Rows, row)
 		}
 		link := func(k string, id int64) string {
-			u := q.values()
+			u, _ := url.ParseQuery(q.Encode())
 			u.Set(k, strconv.FormatInt(id, 10))
 			if c.Query("limit") != "" {
 				u.Set("limit", strconv.Itoa(f.Limit))
@@ -163,9 +101,10 @@ func (s *Server) handleAuditList(c *fiber.Ctx) error {
 		status = fiber.StatusUnprocessableEntity
 		pv.Errors = map[string]string{}
 		for k, m := range errs {
-			if strings.HasPrefix(k, "audit-") {
-				pv.Errors[k] = m
-			} else {
+			switch k {
+			case "user_id", "target", "since", "until":
+				pv.Errors["audit-"+k] = m
+			default:
 				pv.Error = "This page link is not valid (" + k + " " + m + "). Start again from the first page."
 			}
 		}
@@ -177,7 +116,7 @@ func (s *Server) handleAuditList(c *fiber.Ctx) error {
 // streamed with constant memory.
 func (s *Server) handleAuditExport(format string) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		f, _, errs := auditFilter(c)
+		f, _, errs := backoffice.AuditFilter(c)
 		if len(errs) > 0 {
 			return formbuilder.FieldErrors(errs)
 		}

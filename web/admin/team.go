@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/consentforms/consentforms/formbuilder"
-	"github.com/consentforms/consentforms/password"
 	"github.com/consentforms/consentforms/web/internal/backoffice"
 	"github.com/gofiber/fiber/v2"
 )
@@ -68,32 +67,15 @@ func (s *Server) handleAccountSave(c *fiber.Ctx) error {
 func (s *Server) handleAccountPassword(c *fiber.Ctx) error {
 	a := currentAdmin(c)
 	cur, pw, pw2 := c.FormValue("current_password"), c.FormValue("new_password"), c.FormValue("new_password2")
-	errs := map[string]string{}
-	switch {
-	case len(cur) > maxLoginField || password.Check(a.user.PasswordHash, cur) != nil:
-		errs["current_password"] = "is not your current password"
-	case len([]rune(pw)) < password.MinLength:
-		errs["new_password"] = "must have at least " + strconv.Itoa(password.MinLength) + " characters"
-	case len(pw) > maxLoginField:
-		errs["new_password"] = "is too long"
-	case pw != pw2:
+	errs := backoffice.CheckPasswordChange(a.user, cur, pw)
+	if len(errs) == 0 && pw != pw2 {
 		errs["new_password2"] = "does not match the new password"
-	case pw == cur:
-		errs["new_password"] = "must differ from the current password"
 	}
 	if len(errs) > 0 {
 		return s.render(c, fiber.StatusUnprocessableEntity, "account", &view{Title: "Your account", Nav: "account",
 			Errors: errs, Data: &accountView{Name: a.user.Name}})
 	}
-	hash, err := password.Hash(pw)
-	if err != nil {
-		return formbuilder.Internal(err)
-	}
-	ctx := c.UserContext()
-	if err := s.svc.Users.UpdatePassword(ctx, a.user.ID, hash); err != nil {
-		return err
-	}
-	if err := s.svc.Sessions.DeleteUserSessions(ctx, a.user.ID); err != nil {
+	if err := s.office.SetPassword(c.UserContext(), a.user.ID, pw); err != nil {
 		return err
 	}
 	if err := s.startSession(c, a.user); err != nil {
@@ -150,10 +132,9 @@ func (s *Server) renderSecret(c *fiber.Ctx, status int, title string, sv *secret
 func (s *Server) handleUserCreate(c *fiber.Ctx) error {
 	in := userInput{Email: strings.TrimSpace(c.FormValue("email")), Name: strings.TrimSpace(c.FormValue("name")),
 		Role: c.FormValue("role")}
-	pw := password.Generate(16)
-	hash, err := password.Hash(pw)
+	pw, hash, err := backoffice.HashNewPassword()
 	if err != nil {
-		return formbuilder.Internal(err)
+		return err
 	}
 	u := &formbuilder.User{Email: in.Email, Name: in.Name, Role: in.Role, PasswordHash: hash}
 	errs := map[string]string{}
@@ -271,19 +252,8 @@ func (s *Server) handleUserResetPassword(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if !u.Active() {
-		return formbuilder.Errorf(formbuilder.ECONFLICT, "This user is deactivated: reactivate them first.")
-	}
-	pw := password.Generate(16)
-	hash, err := password.Hash(pw)
+	pw, err := s.office.ResetPassword(c.UserContext(), u)
 	if err != nil {
-		return formbuilder.Internal(err)
-	}
-	ctx := c.UserContext()
-	if err := s.svc.Users.UpdatePassword(ctx, u.ID, hash); err != nil {
-		return err
-	}
-	if err := s.svc.Sessions.DeleteUserSessions(ctx, u.ID); err != nil {
 		return err
 	}
 	if u.ID == currentAdmin(c).user.ID {

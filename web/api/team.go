@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/consentforms/consentforms/formbuilder"
-	"github.com/consentforms/consentforms/password"
 	"github.com/consentforms/consentforms/web/internal/backoffice"
 	"github.com/consentforms/consentforms/web/internal/httpx"
 	"github.com/gofiber/fiber/v2"
@@ -17,10 +16,6 @@ import (
 // password, deactivate, reactivate) and /tokens (create, revoke). A new
 // token or a generated password is in the answer of the request that made
 // it, and nowhere else, ever.
-
-// maxPasswordField bounds what is hashed, so a megabyte password cannot
-// make argon2 do extra work.
-const maxPasswordField = 1024
 
 func (s *Server) apiGetMe(c *fiber.Ctx) error {
 	p := httpx.PrincipalOf(c)
@@ -60,29 +55,10 @@ func (s *Server) apiChangeMyPassword(c *fiber.Ctx) error {
 		return err
 	}
 	u := httpx.PrincipalOf(c).User
-	errs := map[string]string{}
-	switch {
-	case len(req.CurrentPassword) > maxPasswordField || password.Check(u.PasswordHash, req.CurrentPassword) != nil:
-		errs["current_password"] = "is not the current password"
-	case len([]rune(req.NewPassword)) < password.MinLength:
-		errs["new_password"] = "must have at least " + strconv.Itoa(password.MinLength) + " characters"
-	case len(req.NewPassword) > maxPasswordField:
-		errs["new_password"] = "is too long"
-	case req.NewPassword == req.CurrentPassword:
-		errs["new_password"] = "must differ from the current password"
-	}
-	if err := formbuilder.FieldErrors(errs); err != nil {
+	if err := formbuilder.FieldErrors(backoffice.CheckPasswordChange(u, req.CurrentPassword, req.NewPassword)); err != nil {
 		return err
 	}
-	hash, err := password.Hash(req.NewPassword)
-	if err != nil {
-		return formbuilder.Internal(err)
-	}
-	ctx := c.UserContext()
-	if err := s.svc.Users.UpdatePassword(ctx, u.ID, hash); err != nil {
-		return err
-	}
-	if err := s.svc.Sessions.DeleteUserSessions(ctx, u.ID); err != nil {
+	if err := s.office.SetPassword(c.UserContext(), u.ID, req.NewPassword); err != nil {
 		return err
 	}
 	backoffice.NoteUser(c, "change_password", u)
@@ -122,10 +98,9 @@ func (s *Server) apiCreateUser(c *fiber.Ctx) error {
 	if !formbuilder.ValidRole(req.Role) {
 		return formbuilder.FieldErrors(map[string]string{"role": "must be admin or operator"})
 	}
-	pw := password.Generate(16)
-	hash, err := password.Hash(pw)
+	pw, hash, err := backoffice.HashNewPassword()
 	if err != nil {
-		return formbuilder.Internal(err)
+		return err
 	}
 	u := &formbuilder.User{Email: strings.TrimSpace(req.Email), Name: strings.TrimSpace(req.Name), Role: req.Role,
 		PasswordHash: hash}
@@ -189,19 +164,8 @@ func (s *Server) apiResetPassword(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if !u.Active() {
-		return formbuilder.Errorf(formbuilder.ECONFLICT, "the user is deactivated: reactivate them first")
-	}
-	pw := password.Generate(16)
-	hash, err := password.Hash(pw)
+	pw, err := s.office.ResetPassword(c.UserContext(), u)
 	if err != nil {
-		return formbuilder.Internal(err)
-	}
-	ctx := c.UserContext()
-	if err := s.svc.Users.UpdatePassword(ctx, u.ID, hash); err != nil {
-		return err
-	}
-	if err := s.svc.Sessions.DeleteUserSessions(ctx, u.ID); err != nil {
 		return err
 	}
 	backoffice.NoteUser(c, "reset_password", u)

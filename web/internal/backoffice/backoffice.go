@@ -61,42 +61,16 @@ const MaxQuery = 200
 // limit. It returns per-parameter messages for what cannot be read.
 func LogFilter(c *fiber.Ctx) (formbuilder.RecordFilter, LogQuery, map[string]string) {
 	var f formbuilder.RecordFilter
-	q := LogQuery{
-		ConsentID: strings.TrimSpace(c.Query("consent_id")),
-		FormID:    strings.TrimSpace(c.Query("form_id")),
-		ChannelID: strings.TrimSpace(c.Query("channel_id")),
-		Since:     strings.TrimSpace(c.Query("since")),
-		Until:     strings.TrimSpace(c.Query("until")),
-		IP:        strings.TrimSpace(c.Query("ip")),
-		Q:         strings.TrimSpace(c.Query("q")),
-		Action:    strings.TrimSpace(c.Query("action")),
-	}
-	errs := map[string]string{}
-	id := func(name, v string) int64 {
-		if v == "" || v == "0" {
-			return 0
-		}
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n <= 0 {
-			errs[name] = "must be a positive id"
-		}
-		return n
-	}
-	f.ConsentID = id("consent_id", q.ConsentID)
-	f.FormID = id("form_id", q.FormID)
-	f.ChannelID = id("channel_id", q.ChannelID)
-	f.BeforeID = id("before", strings.TrimSpace(c.Query("before")))
-	f.AfterID = id("after", strings.TrimSpace(c.Query("after")))
-	var err error
-	if f.Since, err = formbuilder.ParseTimeBound(q.Since, false); err != nil {
-		errs["since"] = err.Error()
-	}
-	if f.Until, err = formbuilder.ParseTimeBound(q.Until, true); err != nil {
-		errs["until"] = err.Error()
-	}
-	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Until.After(f.Since) {
-		errs["until"] = "must be after since"
-	}
+	r := newQuery(c)
+	q := LogQuery{ConsentID: r.get("consent_id"), FormID: r.get("form_id"), ChannelID: r.get("channel_id"),
+		Since: r.get("since"), Until: r.get("until"), IP: r.get("ip"), Q: r.get("q"), Action: r.get("action")}
+	errs := r.errs
+	f.ConsentID = r.id("consent_id", q.ConsentID)
+	f.FormID = r.id("form_id", q.FormID)
+	f.ChannelID = r.id("channel_id", q.ChannelID)
+	f.BeforeID = r.id("before", r.get("before"))
+	f.AfterID = r.id("after", r.get("after"))
+	f.Since, f.Until = r.timeRange(q.Since, q.Until)
 	if q.IP != "" {
 		// Stored addresses are in netip's canonical form; so is the filter,
 		// so "2001:DB8::1" finds "2001:db8::1".
@@ -117,13 +91,7 @@ func LogFilter(c *fiber.Ctx) (formbuilder.RecordFilter, LogQuery, map[string]str
 	default:
 		errs["action"] = "must be given or withdrawn"
 	}
-	if l := strings.TrimSpace(c.Query("limit")); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > formbuilder.MaxPageSize {
-			errs["limit"] = "must be between 1 and " + strconv.Itoa(formbuilder.MaxPageSize)
-		}
-		f.Limit = n
-	}
+	f.Limit = r.limit()
 	return f, q, errs
 }
 
@@ -273,33 +241,16 @@ type InboxQuery struct {
 // are named in the returned map.
 func InboxFilter(c *fiber.Ctx, formID int64) (formbuilder.SubmissionFilter, InboxQuery, map[string]string) {
 	f := formbuilder.SubmissionFilter{FormID: formID}
-	q := InboxQuery{Q: strings.TrimSpace(c.Query("q"))}
-	errs := map[string]string{}
-	id := func(name string) int64 {
-		v := strings.TrimSpace(c.Query(name))
-		if v == "" || v == "0" {
-			return 0
-		}
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n <= 0 {
-			errs[name] = "must be a positive id"
-		}
-		return n
-	}
-	f.BeforeID = id("before")
-	f.AfterID = id("after")
+	r := newQuery(c)
+	q := InboxQuery{Q: r.get("q")}
+	f.BeforeID = r.id("before", r.get("before"))
+	f.AfterID = r.id("after", r.get("after"))
 	if utf8.RuneCountInString(q.Q) > MaxQuery || !utf8.ValidString(q.Q) {
-		errs["q"] = "is too long (at most 200 characters)"
+		r.errs["q"] = "is too long (at most 200 characters)"
 	}
 	f.Query = q.Q
-	if l := strings.TrimSpace(c.Query("limit")); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > formbuilder.MaxPageSize {
-			errs["limit"] = "must be between 1 and " + strconv.Itoa(formbuilder.MaxPageSize)
-		}
-		f.Limit = n
-	}
-	return f, q, errs
+	f.Limit = r.limit()
+	return f, q, r.errs
 }
 
 // InboxPage is one keyset page with the ids the pager needs.
