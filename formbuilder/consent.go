@@ -48,6 +48,9 @@ type ConsentVersion struct {
 	Label     string `json:"label"` // plain text, %link part% marked
 	LinkURL   string `json:"link_url,omitempty"`
 	Language  string `json:"language"`
+	// Document is the uploaded file the label links to, if any (without
+	// its bytes); its SHA-256 is part of the content the hash covers.
+	Document *Document `json:"document,omitempty"`
 	// Hash is the hex SHA-256 of CanonicalContent.
 	Hash      string    `json:"hash"`
 	Author    string    `json:"author"`
@@ -60,6 +63,10 @@ type ConsentContent struct {
 	Label    string `json:"label"`
 	LinkURL  string `json:"link_url,omitempty"`
 	Language string `json:"language"`
+	// Document is the uploaded file the label links to instead of a URL:
+	// with Data, a new upload that storage stores with the version; with
+	// only SHA256, a document stored before.
+	Document *Document `json:"document,omitempty"`
 }
 
 // Validate checks a consent's name and type.
@@ -79,8 +86,8 @@ func (c *Consent) Validate() error {
 // Validate checks the content; call it after Sanitize.
 func (c *ConsentContent) Validate() error {
 	errs := map[string]string{}
-	if strings.TrimSpace(StripTags(c.Text)) == "" && c.LinkURL == "" {
-		errs["text"] = "is required (or give a link URL)"
+	if strings.TrimSpace(StripTags(c.Text)) == "" && c.LinkURL == "" && c.Document == nil {
+		errs["text"] = "is required (or give a link URL or a document)"
 	}
 	if len(c.Text) > MaxConsentTextBytes {
 		errs["text"] = "is too long"
@@ -96,6 +103,13 @@ func (c *ConsentContent) Validate() error {
 	}
 	if c.LinkURL != "" && !ValidLinkURL(c.LinkURL) {
 		errs["link_url"] = "must be an https or mailto URL"
+	}
+	if c.Document != nil {
+		if c.LinkURL != "" {
+			errs["document"] = "cannot be given with a link URL: the label links to one or the other"
+		} else if err := c.Document.Check(); err != nil {
+			errs["document"] = ErrorFields(err)["document"]
+		}
 	}
 	if !ValidLanguage(c.Language) {
 		errs["language"] = "must be one of de, en"
@@ -115,10 +129,18 @@ func (c *ConsentContent) Sanitize() []string {
 
 // CanonicalContent is the byte string a version's hash is computed over:
 // a fixed tag, then each part length-prefixed so no two contents collide.
+// A version with a document has its own tag and the document's SHA-256 as
+// a fifth part, so versions without one keep the hashes they always had.
 func (c ConsentContent) CanonicalContent() []byte {
 	var b strings.Builder
-	b.WriteString("consentforms/consent-version/v1\n")
-	for _, s := range []string{c.Text, c.Label, c.LinkURL, c.Language} {
+	parts := []string{c.Text, c.Label, c.LinkURL, c.Language}
+	if c.Document != nil {
+		b.WriteString("consentforms/consent-version/v2\n")
+		parts = append(parts, c.Document.SHA256)
+	} else {
+		b.WriteString("consentforms/consent-version/v1\n")
+	}
+	for _, s := range parts {
 		b.WriteString(strconv.Itoa(len(s)))
 		b.WriteByte(':')
 		b.WriteString(s)
@@ -133,13 +155,27 @@ func (c ConsentContent) Hash() string {
 	return hex.EncodeToString(sum[:])
 }
 
-// Content returns the editable content of the version.
+// Content returns the editable content of the version (its document
+// without bytes).
 func (v *ConsentVersion) Content() ConsentContent {
-	return ConsentContent{Text: v.Text, Label: v.Label, LinkURL: v.LinkURL, Language: v.Language}
+	return ConsentContent{Text: v.Text, Label: v.Label, LinkURL: v.LinkURL, Language: v.Language, Document: v.Document}
 }
 
 // VerifyHash reports whether the stored hash matches the content.
 func (v *ConsentVersion) VerifyHash() bool { return v.Content().Hash() == v.Hash }
+
+// LinkTarget is where the label's link part leads: the version's document
+// (its path, below the server's base URL base) or its link URL; "" when
+// the link opens the text.
+func (v *ConsentVersion) LinkTarget(base string) string {
+	if v.Document != nil {
+		return base + v.Document.Path()
+	}
+	if v.LinkURL != "" && ValidLinkURL(v.LinkURL) {
+		return v.LinkURL
+	}
+	return ""
+}
 
 // Label is a consent's checkbox caption split around its link part: the part
 // written %like this% becomes a link to the text (or to the link URL).

@@ -35,12 +35,27 @@ func ValidExportFormat(format string) bool {
 // CSVColumns is the header row of a CSV export. The names are the JSON names
 // of ConsentRecord, so both formats read alike, plus pre_ticked_untouched,
 // which spells out the weak-evidence case (Planet49) for whoever opens the
-// file in a spreadsheet without knowing the rule.
+// file in a spreadsheet without knowing the rule, and the document the
+// label linked to: its SHA-256 and the URL of exactly that file. The
+// document columns come last, so an export made before they existed is
+// the same file without them (CSVDecoder reads both).
 var CSVColumns = []string{
 	"id", "time", "action", "consent_id", "consent_name", "version_id", "version", "text_hash",
 	"form_id", "form_key", "channel_id", "source", "page_url", "user_id", "user", "ip",
 	"user_agent", "subject", "initial_state", "interacted", "pre_ticked_untouched",
-	"submission_id", "withdraws_id", "prev_hash", "hash",
+	"submission_id", "withdraws_id", "prev_hash", "hash", "document_sha256", "document_url",
+}
+
+// csvColumnsV1 is the header of exports made before documents.
+var csvColumnsV1 = CSVColumns[:25]
+
+// DocumentURL is the URL of the document r's label linked to, below the
+// server's base URL base ("" when none, the path alone when base is "").
+func (r *ConsentRecord) DocumentURL(base string) string {
+	if r.Document == nil {
+		return ""
+	}
+	return base + r.Document.Path()
 }
 
 // NeutraliseCell defuses spreadsheet formulas (CSV injection): a cell that
@@ -74,14 +89,15 @@ type RecordEncoder interface {
 	Flush() error
 }
 
-// NewRecordEncoder returns the encoder of format writing to w. EINVALID for
-// an unknown format.
-func NewRecordEncoder(format string, w io.Writer) (RecordEncoder, error) {
+// NewRecordEncoder returns the encoder of format writing to w; document
+// links are below base, the server's public URL (a path alone when base is
+// ""). EINVALID for an unknown format.
+func NewRecordEncoder(format string, w io.Writer, base string) (RecordEncoder, error) {
 	switch format {
 	case FormatCSV:
-		return NewCSVEncoder(w), nil
+		return NewCSVEncoder(w, base), nil
 	case FormatNDJSON:
-		return NewNDJSONEncoder(w), nil
+		return NewNDJSONEncoder(w, base), nil
 	}
 	return nil, FieldErrors(map[string]string{"format": "must be csv or ndjson"})
 }
@@ -142,12 +158,14 @@ func refCell(n int64) string {
 // UTC with nanoseconds, so each row still carries what its hash covers.
 type CSVEncoder struct {
 	csvTable
-	row []string
+	base string
+	row  []string
 }
 
-// NewCSVEncoder returns a CSV encoder writing to w.
-func NewCSVEncoder(w io.Writer) *CSVEncoder {
-	return &CSVEncoder{csvTable: newCSVTable(w, CSVColumns), row: make([]string, len(CSVColumns))}
+// NewCSVEncoder returns a CSV encoder writing to w, with document links
+// below base.
+func NewCSVEncoder(w io.Writer, base string) *CSVEncoder {
+	return &CSVEncoder{csvTable: newCSVTable(w, CSVColumns), base: base, row: make([]string, len(CSVColumns))}
 }
 
 // Encode implements RecordEncoder.
@@ -180,21 +198,36 @@ func (e *CSVEncoder) Encode(r *ConsentRecord) error {
 		ref(r.WithdrawsID),
 		r.PrevHash,
 		r.Hash,
+		docHash(r),
+		r.DocumentURL(e.base),
 	)
 	return e.write(row)
 }
 
-// exportedRecord is the JSON of an entry in exports and the API: the
-// ConsentRecord's own fields plus the pre-ticked-untouched flag.
+func docHash(r *ConsentRecord) string {
+	if r.Document == nil {
+		return ""
+	}
+	return r.Document.SHA256
+}
+
+// exportedRecord is the JSON of an entry in exports: the ConsentRecord's
+// own fields plus the pre-ticked-untouched flag and the URL of the
+// document the label linked to.
 type exportedRecord struct {
 	*ConsentRecord
-	PreTickedUntouched bool `json:"pre_ticked_untouched"`
+	PreTickedUntouched bool   `json:"pre_ticked_untouched"`
+	DocumentURL        string `json:"document_url,omitempty"`
 }
 
 // NDJSONEncoder writes one JSON object per line: the ConsentRecord JSON
-// plus "pre_ticked_untouched". JSON escapes line breaks inside strings, so
-// a line is always exactly one entry.
-type NDJSONEncoder struct{ ndjson }
+// plus "pre_ticked_untouched" and, when the label linked to a document,
+// "document_url". JSON escapes line breaks inside strings, so a line is
+// always exactly one entry.
+type NDJSONEncoder struct {
+	ndjson
+	base string
+}
 
 // ndjson is the buffered JSON-lines writer both NDJSON encoders use.
 type ndjson struct {
@@ -214,14 +247,16 @@ func newNDJSON(w io.Writer) ndjson {
 // SubmissionEncoder.
 func (e *ndjson) Flush() error { return e.bw.Flush() }
 
-// NewNDJSONEncoder returns an NDJSON encoder writing to w.
-func NewNDJSONEncoder(w io.Writer) *NDJSONEncoder {
-	return &NDJSONEncoder{newNDJSON(w)}
+// NewNDJSONEncoder returns an NDJSON encoder writing to w, with document
+// links below base.
+func NewNDJSONEncoder(w io.Writer, base string) *NDJSONEncoder {
+	return &NDJSONEncoder{ndjson: newNDJSON(w), base: base}
 }
 
 // Encode implements RecordEncoder.
 func (e *NDJSONEncoder) Encode(r *ConsentRecord) error {
-	return e.enc.Encode(exportedRecord{ConsentRecord: r, PreTickedUntouched: r.PreTickedUntouched()})
+	return e.enc.Encode(exportedRecord{ConsentRecord: r, PreTickedUntouched: r.PreTickedUntouched(),
+		DocumentURL: r.DocumentURL(e.base)})
 }
 
 // ExportFlushRows is how many entries Export writes between flushes: often
@@ -236,9 +271,10 @@ const ExportFlushRows = 512
 // process as it is produced and memory stays flat whatever the log's size.
 // progress, when not nil, is called after each flush with the count so far.
 // f.BeforeID, f.AfterID and f.Limit bound the export as ExportRecords does.
-func Export(ctx context.Context, log ConsentLog, f RecordFilter, format string, w io.Writer,
+// Document links are below base, the server's public URL.
+func Export(ctx context.Context, log ConsentLog, f RecordFilter, format, base string, w io.Writer,
 	progress func(rows int64)) (int64, error) {
-	enc, err := NewRecordEncoder(format, w)
+	enc, err := NewRecordEncoder(format, w, base)
 	if err != nil {
 		return 0, err
 	}
@@ -307,7 +343,10 @@ type CSVDecoder struct {
 // NewCSVDecoder returns a decoder reading the CSV export in r.
 func NewCSVDecoder(r io.Reader) *CSVDecoder {
 	cr := csv.NewReader(r)
-	cr.FieldsPerRecord = len(CSVColumns)
+	// The header says whether the document columns are there; every row
+	// has as many cells as the header (encoding/csv checks, from the first
+	// row on).
+	cr.FieldsPerRecord = 0
 	cr.ReuseRecord = true
 	return &CSVDecoder{r: cr}
 }
@@ -323,7 +362,14 @@ func (d *CSVDecoder) Decode() (*ConsentRecord, error) {
 			}
 			return nil, err
 		}
-		for i, c := range CSVColumns {
+		want := CSVColumns
+		if len(head) == len(csvColumnsV1) {
+			want = csvColumnsV1
+		}
+		if len(head) != len(want) {
+			return nil, fmt.Errorf("csv export: %d columns, want %d", len(head), len(want))
+		}
+		for i, c := range want {
 			if head[i] != c {
 				return nil, fmt.Errorf("csv export: column %d is %q, want %q", i+1, head[i], c)
 			}
@@ -385,6 +431,12 @@ func (d *CSVDecoder) Decode() (*ConsentRecord, error) {
 	r.WithdrawsID = i64(22)
 	r.PrevHash = cell(23)
 	r.Hash = cell(24)
+	if len(row) > 25 {
+		// document_url follows from the hash and the server's address.
+		if h := cell(25); h != "" {
+			r.Document = &Document{SHA256: h}
+		}
+	}
 	if bad != "" {
 		return nil, fmt.Errorf("csv export: row %d: bad %s", d.line, bad)
 	}

@@ -63,6 +63,9 @@ func trickyRecords() []*ConsentRecord {
 		if i == 6 {
 			r.FormID, r.FormKey, r.ChannelID = 0, "", 4
 		}
+		if i == 3 {
+			r.Document = &Document{SHA256: goldenContentHash, Name: "=policy.pdf", ContentType: DocPDF, Size: 1234}
+		}
 		r.Seal(prev)
 		prev = r.Hash
 		out = append(out, &r)
@@ -85,7 +88,7 @@ func TestNeutraliseCell(t *testing.T) {
 func TestCSVExportRoundTrip(t *testing.T) {
 	recs := trickyRecords()
 	var buf bytes.Buffer
-	n, err := Export(context.Background(), &sliceLog{recs: recs}, RecordFilter{}, FormatCSV, &buf, nil)
+	n, err := Export(context.Background(), &sliceLog{recs: recs}, RecordFilter{}, FormatCSV, "https://forms.example", &buf, nil)
 	require.NoError(t, err)
 	require.EqualValues(t, len(recs), n)
 
@@ -123,6 +126,11 @@ func TestCSVExportRoundTrip(t *testing.T) {
 	}
 	assert.Equal(t, "", raw[7][col("form_id")], "absent references are empty cells")
 	assert.Equal(t, "4", raw[7][col("channel_id")])
+	// The document the label linked to: its hash and exactly that file.
+	assert.Equal(t, goldenContentHash, raw[4][col("document_sha256")])
+	assert.Equal(t, "https://forms.example/d/"+goldenContentHash+".pdf", raw[4][col("document_url")])
+	assert.Equal(t, "", raw[1][col("document_sha256")])
+	assert.Equal(t, "", raw[1][col("document_url")])
 
 	// The decoder gives back the very entries, and their hashes still hold.
 	dec := NewCSVDecoder(bytes.NewReader(buf.Bytes()))
@@ -134,6 +142,10 @@ func TestCSVExportRoundTrip(t *testing.T) {
 		}
 		require.NoError(t, err)
 		want := *recs[i]
+		if want.Document != nil {
+			// The file's hash; its name and type are the server's to say.
+			want.Document = &Document{SHA256: want.Document.SHA256}
+		}
 		if strings.Contains(want.Subject, "\r\n") {
 			// encoding/csv reads CRLF inside a quoted value as LF (the file
 			// holds the CRLF); such a row no longer matches its hash.
@@ -150,7 +162,7 @@ func TestCSVExportRoundTrip(t *testing.T) {
 func TestNDJSONExportRoundTrip(t *testing.T) {
 	recs := trickyRecords()
 	var buf bytes.Buffer
-	n, err := Export(context.Background(), &sliceLog{recs: recs}, RecordFilter{}, FormatNDJSON, &buf, nil)
+	n, err := Export(context.Background(), &sliceLog{recs: recs}, RecordFilter{}, FormatNDJSON, "https://forms.example", &buf, nil)
 	require.NoError(t, err)
 	require.EqualValues(t, len(recs), n)
 	lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
@@ -161,25 +173,30 @@ func TestNDJSONExportRoundTrip(t *testing.T) {
 		r.Time = r.Time.UTC()
 		assert.Equal(t, *recs[i], r)
 		var flags struct {
-			PreTicked *bool `json:"pre_ticked_untouched"`
+			PreTicked   *bool  `json:"pre_ticked_untouched"`
+			DocumentURL string `json:"document_url"`
 		}
 		require.NoError(t, json.Unmarshal([]byte(l), &flags))
 		require.NotNil(t, flags.PreTicked)
 		assert.Equal(t, recs[i].PreTickedUntouched(), *flags.PreTicked)
+		assert.Equal(t, recs[i].DocumentURL("https://forms.example"), flags.DocumentURL)
+		if recs[i].Document != nil {
+			assert.Equal(t, "https://forms.example/d/"+goldenContentHash+".pdf", flags.DocumentURL)
+		}
 	}
 }
 
 func TestEmptyExportHasHeader(t *testing.T) {
 	var buf bytes.Buffer
-	n, err := Export(context.Background(), &sliceLog{}, RecordFilter{}, FormatCSV, &buf, nil)
+	n, err := Export(context.Background(), &sliceLog{}, RecordFilter{}, FormatCSV, "", &buf, nil)
 	require.NoError(t, err)
 	assert.Zero(t, n)
 	assert.Equal(t, strings.Join(CSVColumns, ",")+"\n", buf.String())
 	buf.Reset()
-	_, err = Export(context.Background(), &sliceLog{}, RecordFilter{}, FormatNDJSON, &buf, nil)
+	_, err = Export(context.Background(), &sliceLog{}, RecordFilter{}, FormatNDJSON, "", &buf, nil)
 	require.NoError(t, err)
 	assert.Empty(t, buf.String())
-	_, err = Export(context.Background(), &sliceLog{}, RecordFilter{}, "xlsx", &buf, nil)
+	_, err = Export(context.Background(), &sliceLog{}, RecordFilter{}, "xlsx", "", &buf, nil)
 	assert.Equal(t, EINVALID, ErrorCode(err))
 }
 
@@ -203,7 +220,7 @@ func TestExportFlushesAsItGoes(t *testing.T) {
 	}
 	w := &countingWriter{}
 	var progress []int64
-	n, err := Export(context.Background(), &sliceLog{recs: recs}, RecordFilter{}, FormatNDJSON, w,
+	n, err := Export(context.Background(), &sliceLog{recs: recs}, RecordFilter{}, FormatNDJSON, "", w,
 		func(rows int64) { progress = append(progress, rows) })
 	require.NoError(t, err)
 	require.EqualValues(t, len(recs), n)
@@ -217,15 +234,41 @@ func TestExportFlushesAsItGoes(t *testing.T) {
 	pr, pw := io.Pipe()
 	pr.Close()
 	bw := bufio.NewWriterSize(pw, 16)
-	_, err = Export(context.Background(), &sliceLog{recs: recs}, RecordFilter{}, FormatCSV, bw, nil)
+	_, err = Export(context.Background(), &sliceLog{recs: recs}, RecordFilter{}, FormatCSV, "", bw, nil)
 	require.Error(t, err)
 
 	// So does a cancelled context.
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	n, err = Export(ctx, &sliceLog{recs: recs}, RecordFilter{}, FormatCSV, io.Discard, nil)
+	n, err = Export(ctx, &sliceLog{recs: recs}, RecordFilter{}, FormatCSV, "", io.Discard, nil)
 	require.ErrorIs(t, err, context.Canceled)
 	assert.EqualValues(t, 1, n)
+}
+
+// TestCSVDecoderReadsExportsFromBeforeDocuments: an archived export without
+// the document columns still decodes and its hashes still hold.
+func TestCSVDecoderReadsExportsFromBeforeDocuments(t *testing.T) {
+	recs := trickyRecords()[:3]
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	require.NoError(t, w.Write(csvColumnsV1))
+	var full bytes.Buffer
+	_, err := Export(context.Background(), &sliceLog{recs: recs}, RecordFilter{}, FormatCSV, "", &full, nil)
+	require.NoError(t, err)
+	rows, err := csv.NewReader(&full).ReadAll()
+	require.NoError(t, err)
+	for _, row := range rows[1:] {
+		require.NoError(t, w.Write(row[:len(csvColumnsV1)]))
+	}
+	w.Flush()
+	dec := NewCSVDecoder(&buf)
+	for i := range recs {
+		r, err := dec.Decode()
+		require.NoError(t, err)
+		assert.Equal(t, recs[i].Hash, r.ComputeHash())
+	}
+	_, err = dec.Decode()
+	assert.ErrorIs(t, err, io.EOF)
 }
 
 func TestCSVDecoderRejectsForeignFiles(t *testing.T) {
@@ -234,7 +277,7 @@ func TestCSVDecoderRejectsForeignFiles(t *testing.T) {
 	_, err = NewCSVDecoder(strings.NewReader("")).Decode()
 	require.Error(t, err)
 	var buf bytes.Buffer
-	enc := NewCSVEncoder(&buf)
+	enc := NewCSVEncoder(&buf, "")
 	r := goldenRecord()
 	require.NoError(t, enc.Encode(&r))
 	require.NoError(t, enc.Flush())

@@ -31,6 +31,10 @@ type ConsentRecord struct {
 	VersionID   int64  `json:"version_id"`
 	VersionNo   int    `json:"version"`
 	TextHash    string `json:"text_hash"`
+	// Document is the file the version's label linked to, if any. It
+	// follows from the version, whose hash (TextHash) covers its SHA-256,
+	// so Canonical leaves it out; storage fills it when it reads entries.
+	Document *Document `json:"document,omitempty"`
 
 	FormID    int64  `json:"form_id,omitempty"`
 	FormKey   string `json:"form_key,omitempty"`

@@ -26,8 +26,8 @@ import (
 //     processes append at once. Appends are serialised (SQLite: the write
 //     lock; PostgreSQL: a transaction-scoped advisory lock taken before any
 //     row lock) and the database itself refuses an entry that does not
-//     extend the head, and any UPDATE, DELETE, TRUNCATE or upsert of the log
-//     and of consent versions.
+//     extend the head, and any UPDATE, DELETE, TRUNCATE or upsert of the log,
+//     of consent versions and of the documents they link to.
 //   - Entry times never decrease with the id (a clock stepping back is
 //     clamped to the previous entry's time), so date filters are id bounds.
 //   - Times are stored as fixed-width text with nanoseconds and read back
@@ -42,6 +42,7 @@ import (
 type Storage interface {
 	FormService
 	ConsentService
+	DocumentService
 	SubmissionService
 	ConsentLog
 	UserService
@@ -81,14 +82,19 @@ type FormService interface {
 // numbered 1, 2, … per consent without gaps; creating one is serialised per
 // consent (two admins saving at once get n+1 and n+2, or one ECONFLICT),
 // and every form using the consent gets a new Version in the same
-// transaction.
+// transaction. A content's Document with Data is stored (once per SHA-256:
+// the same bytes again are the same document) in the transaction of the
+// version that links to it; one with only a SHA-256 must name a stored
+// document (EINVALID naming "document"). Versions come with their
+// Document's metadata, never its bytes.
 type ConsentService interface {
 	// CreateConsent stores c and its first version with content. The content
 	// must already be sanitised and valid. EINVALID.
 	CreateConsent(ctx context.Context, c *Consent, content ConsentContent, author string) error
 	// UpdateConsent renames c (name, type) and, when content differs from the
-	// current version, appends version n+1. It returns the consent with its
-	// current version. EINVALID, ENOTFOUND.
+	// current version (text, label, link URL, language or document),
+	// appends version n+1. It returns the consent with its current
+	// version. EINVALID, ENOTFOUND.
 	UpdateConsent(ctx context.Context, c *Consent, content ConsentContent, author string) (*Consent, error)
 	FindConsentByID(ctx context.Context, id int64) (*Consent, error)
 	ListConsents(ctx context.Context) ([]*Consent, error)
@@ -112,6 +118,8 @@ type SubmissionService interface {
 // ConsentLog reads and appends to the consent log. There is deliberately no
 // method that changes or deletes an entry.
 type ConsentLog interface {
+	// Entries come with the Document of their version, when it has one.
+	//
 	// ListRecords returns a page, newest first, keyset-paginated by BeforeID.
 	// EINVALID for a filter RecordFilter.Validate refuses, and for a free-
 	// text search that runs longer than the backend's search timeout.
@@ -128,7 +136,9 @@ type ConsentLog interface {
 	Withdrawn(ctx context.Context, ids []int64) (map[int64]bool, error)
 	// Verify walks the hash chain from the first entry up to the newest at
 	// the time of the call and reports the first entry whose hash, link,
-	// id or consent version does not match.
+	// id or consent version does not match, and any document a version
+	// links to that is missing or whose bytes no longer match its SHA-256
+	// (VerifyDocument).
 	Verify(ctx context.Context) (VerifyResult, error)
 }
 

@@ -5,9 +5,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/consentforms/consentforms/formbuilder"
@@ -25,6 +27,7 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	since := fs.String("since", "", "only entries from this date (YYYY-MM-DD, UTC) or RFC 3339 time on")
 	until := fs.String("until", "", "only entries up to this date (inclusive) or before this RFC 3339 time")
 	out := fs.String("out", "", "write to this file instead of stdout (written to FILE.partial, renamed when complete)")
+	baseURL := fs.String("base-url", "", "public URL of the server, for the document_url column (default: the path /d/… alone)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -36,6 +39,12 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	if *consentID < 0 {
 		return usageError("--consent must be a consent id")
+	}
+	base := strings.TrimRight(strings.TrimSpace(*baseURL), "/")
+	if base != "" {
+		if u, err := url.Parse(base); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return usageError("--base-url must be an http(s) URL such as https://forms.example.com")
+		}
 	}
 	var f formbuilder.RecordFilter
 	f.ConsentID = *consentID
@@ -84,7 +93,7 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 	start := time.Now()
 	prog := newProgress(stderr, start)
-	n, err := formbuilder.Export(ctx, db, f, *format, cw, prog.update)
+	n, err := formbuilder.Export(ctx, db, f, *format, base, cw, prog.update)
 	prog.done()
 	if err != nil {
 		return fmt.Errorf("export stopped after %d entries: %w", n, err)

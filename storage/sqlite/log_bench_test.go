@@ -126,7 +126,7 @@ func BenchmarkLogPages(b *testing.B) {
 					stop := sampleHeap(&peak)
 					b.ResetTimer()
 					for b.Loop() {
-						n, err := formbuilder.Export(ctx, db, formbuilder.RecordFilter{}, format, io.Discard, nil)
+						n, err := formbuilder.Export(ctx, db, formbuilder.RecordFilter{}, format, "", io.Discard, nil)
 						if err != nil {
 							b.Fatal(err)
 						}

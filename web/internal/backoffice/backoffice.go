@@ -225,7 +225,7 @@ func (o *Office) StreamLog(c *fiber.Ctx, f formbuilder.RecordFilter, format stri
 	f = exportFilter(f)
 	logSvc := o.svc.Log
 	return o.base.Streams.Download(c, "consent log export", name, format, func(ctx context.Context, w io.Writer) (int64, error) {
-		return formbuilder.Export(ctx, logSvc, f, format, w, nil)
+		return formbuilder.Export(ctx, logSvc, f, format, o.base.BaseURL, w, nil)
 	})
 }
 
