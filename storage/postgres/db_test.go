@@ -14,6 +14,7 @@ import (
 
 	"github.com/consentforms/consentforms/formbuilder"
 	"github.com/consentforms/consentforms/internal/pgtest"
+	"github.com/consentforms/consentforms/internal/testdoc"
 	"github.com/consentforms/consentforms/storage/internal/sqlcore"
 	"github.com/consentforms/consentforms/storage/storagetest"
 	"github.com/stretchr/testify/assert"
@@ -41,8 +42,8 @@ func TestIsURL(t *testing.T) {
 }
 
 // TestTruncateIsRefused: row triggers do not fire on TRUNCATE; the
-// statement triggers refuse it on the log, on consent versions and on the
-// audit trail.
+// statement triggers refuse it on the log, on consent versions and their
+// documents, and on the audit trail.
 func TestTruncateIsRefused(t *testing.T) {
 	b := openBackend(t, storagetest.Options{})
 	ctx := context.Background()
@@ -54,7 +55,7 @@ func TestTruncateIsRefused(t *testing.T) {
 	require.NoError(t, b.Store.AppendAudit(ctx, &formbuilder.AuditEvent{UserID: u.ID, Actor: u.Email,
 		Via: formbuilder.ViaAdmin, Target: formbuilder.AuditConsent, Action: "create"}))
 	for _, q := range []string{"TRUNCATE consent_records CASCADE", "TRUNCATE consent_versions CASCADE",
-		"TRUNCATE audit_events CASCADE"} {
+		"TRUNCATE audit_events CASCADE", "TRUNCATE consent_documents CASCADE"} {
 		err := b.Exec(ctx, q)
 		require.Error(t, err, q)
 		assert.Regexp(t, "append-only|immutable", err.Error(), q)
@@ -130,12 +131,12 @@ func TestServersMigrateTogether(t *testing.T) {
 
 // appRoleSQL is the setup the README shows for a server role that does not
 // own the tables: it cannot disable the log's triggers, and has no UPDATE,
-// DELETE or TRUNCATE on the log, on consent versions and on the audit
-// trail. %s is the role.
+// DELETE or TRUNCATE on the log, on consent versions and their documents,
+// and on the audit trail. %s is the role.
 const appRoleSQL = `
 GRANT USAGE ON SCHEMA public TO %[1]s;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO %[1]s;
-REVOKE UPDATE, DELETE, TRUNCATE ON consent_records, consent_versions, audit_events FROM %[1]s;
+REVOKE UPDATE, DELETE, TRUNCATE ON consent_records, consent_versions, consent_documents, audit_events FROM %[1]s;
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO %[1]s;`
 
 // TestServerRoleWithoutOwnership runs the server as a role set up as the
@@ -178,6 +179,10 @@ func TestServerRoleWithoutOwnership(t *testing.T) {
 	require.NoError(t, err)
 	_, err = app.UpdateConsent(ctx, c, formbuilder.ConsentContent{Text: "<p>t2</p>", Label: "l", Language: "en"}, "a")
 	require.NoError(t, err, "a new version is an insert")
+	doc, err := formbuilder.NewDocument("document", "policy.pdf", testdoc.PDF("Policy"))
+	require.NoError(t, err)
+	_, err = app.UpdateConsent(ctx, c, formbuilder.ConsentContent{Text: "<p>t2</p>", Label: "l", Language: "en", Document: doc}, "a")
+	require.NoError(t, err, "a document and the version linking to it are inserts")
 	n, err := app.DeleteSubmissionsBefore(ctx, form.ID, sub.CreatedAt.Add(1))
 	require.NoError(t, err, "retention deletes submissions")
 	assert.EqualValues(t, 1, n)
@@ -200,6 +205,10 @@ func TestServerRoleWithoutOwnership(t *testing.T) {
 		"DELETE FROM audit_events",
 		"TRUNCATE audit_events",
 		"ALTER TABLE audit_events DISABLE TRIGGER USER",
+		"UPDATE consent_documents SET name = 'x'",
+		"DELETE FROM consent_documents",
+		"TRUNCATE consent_documents",
+		"ALTER TABLE consent_documents DISABLE TRIGGER USER",
 		"DROP TRIGGER consent_records_no_change ON consent_records",
 	} {
 		_, err := raw.Exec(q)

@@ -62,7 +62,7 @@ func openBackend(t testing.TB, o storagetest.Options) *storagetest.Backend {
 			}
 			defer tx.Rollback()
 			for _, s := range []string{"ALTER TABLE consent_records DISABLE TRIGGER USER",
-				"ALTER TABLE consent_versions DISABLE TRIGGER USER"} {
+				"ALTER TABLE consent_versions DISABLE TRIGGER USER", "ALTER TABLE consent_documents DISABLE TRIGGER USER"} {
 				if _, err := tx.ExecContext(ctx, s); err != nil {
 					return err
 				}
@@ -71,7 +71,7 @@ func openBackend(t testing.TB, o storagetest.Options) *storagetest.Backend {
 				return err
 			}
 			for _, s := range []string{"ALTER TABLE consent_records ENABLE TRIGGER USER",
-				"ALTER TABLE consent_versions ENABLE TRIGGER USER"} {
+				"ALTER TABLE consent_versions ENABLE TRIGGER USER", "ALTER TABLE consent_documents ENABLE TRIGGER USER"} {
 				if _, err := tx.ExecContext(ctx, s); err != nil {
 					return err
 				}

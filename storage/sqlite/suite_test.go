@@ -37,7 +37,8 @@ func openBackend(t testing.TB, o storagetest.Options) *storagetest.Backend {
 		// Anyone with the file can drop the triggers.
 		Tamper: func(ctx context.Context, q string, args ...any) error {
 			for _, tr := range []string{"consent_records_no_update", "consent_records_no_delete",
-				"consent_records_append_only", "consent_versions_no_update", "consent_versions_no_delete"} {
+				"consent_records_append_only", "consent_versions_no_update", "consent_versions_no_delete",
+				"consent_documents_no_update", "consent_documents_no_delete"} {
 				if _, err := raw.ExecContext(ctx, "DROP TRIGGER IF EXISTS "+tr); err != nil {
 					return err
 				}

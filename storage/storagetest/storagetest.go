@@ -80,8 +80,8 @@ type Backend struct {
 	Exec func(ctx context.Context, q string, args ...any) error
 	// QueryInt returns the single integer q selects.
 	QueryInt func(ctx context.Context, q string, args ...any) (int64, error)
-	// Tamper runs q with the append-only triggers of consent_records and
-	// consent_versions switched off: what someone with full access to the
+	// Tamper runs q with the append-only triggers of consent_records,
+	// consent_versions and consent_documents switched off: what someone with full access to the
 	// database (or the SQLite file) can do. Verify must still notice.
 	Tamper func(ctx context.Context, q string, args ...any) error
 	// PauseWriter makes the group-commit writer wait before its next

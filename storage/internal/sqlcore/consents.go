@@ -9,30 +9,64 @@ import (
 	"github.com/consentforms/consentforms/formbuilder"
 )
 
-const versionColumns = `v.id, v.consent_id, v.number, v.text, v.label, v.link_url, v.language, v.hash, v.author, v.created_at`
+// versionColumns read a version (v) with the metadata of its document
+// (d, joined by versionJoin); empty strings and 0 when it has none.
+const versionColumns = `v.id, v.consent_id, v.number, v.text, v.label, v.link_url, v.language, v.hash, v.author, v.created_at,
+	COALESCE(v.document_sha256, ''), COALESCE(d.name, ''), COALESCE(d.content_type, ''), COALESCE(d.size, 0),
+	COALESCE(d.created_at, '')`
 
-func scanVersion(s scanner) (*formbuilder.ConsentVersion, error) {
-	var v formbuilder.ConsentVersion
-	var created string
-	err := s.Scan(&v.ID, &v.ConsentID, &v.Number, &v.Text, &v.Label, &v.LinkURL, &v.Language, &v.Hash, &v.Author, &created)
-	if err != nil {
+// versionJoin follows a version (v) to its document (d), if any.
+const versionJoin = ` LEFT JOIN consent_documents d ON d.sha256 = v.document_sha256`
+
+// versionScan holds what versionColumns scan into until finish.
+type versionScan struct {
+	v                  formbuilder.ConsentVersion
+	created            string
+	doc                formbuilder.Document
+	docCreated, docSHA string
+}
+
+func (vs *versionScan) dest() []any {
+	v := &vs.v
+	return []any{&v.ID, &v.ConsentID, &v.Number, &v.Text, &v.Label, &v.LinkURL, &v.Language, &v.Hash, &v.Author,
+		&vs.created, &vs.docSHA, &vs.doc.Name, &vs.doc.ContentType, &vs.doc.Size, &vs.docCreated}
+}
+
+func (vs *versionScan) finish() (*formbuilder.ConsentVersion, error) {
+	var err error
+	if vs.v.CreatedAt, err = parseTime(vs.created); err != nil {
 		return nil, err
 	}
-	v.CreatedAt, err = parseTime(created)
-	return &v, err
+	if vs.docSHA != "" {
+		vs.doc.SHA256 = vs.docSHA
+		if vs.doc.CreatedAt, err = parseTime(vs.docCreated); err != nil {
+			return nil, err
+		}
+		d := vs.doc
+		vs.v.Document = &d
+	}
+	v := vs.v
+	return &v, nil
+}
+
+func scanVersion(s scanner) (*formbuilder.ConsentVersion, error) {
+	var vs versionScan
+	if err := s.Scan(vs.dest()...); err != nil {
+		return nil, err
+	}
+	return vs.finish()
 }
 
 // consentSelect reads a consent with its current version.
 const consentSelect = `SELECT c.id, c.name, c.type, c.created_at, c.updated_at, ` + versionColumns + `
-	FROM consents c JOIN consent_versions v ON v.id = c.current_version_id`
+	FROM consents c JOIN consent_versions v ON v.id = c.current_version_id` + versionJoin
 
 func scanConsent(s scanner, extra ...any) (*formbuilder.Consent, error) {
 	var c formbuilder.Consent
-	var v formbuilder.ConsentVersion
-	var cc, cu, vc string
-	dest := append(extra, &c.ID, &c.Name, &c.Type, &cc, &cu,
-		&v.ID, &v.ConsentID, &v.Number, &v.Text, &v.Label, &v.LinkURL, &v.Language, &v.Hash, &v.Author, &vc)
-	if err := s.Scan(dest...); err != nil {
+	var vs versionScan
+	var cc, cu string
+	dest := append(extra, &c.ID, &c.Name, &c.Type, &cc, &cu)
+	if err := s.Scan(append(dest, vs.dest()...)...); err != nil {
 		return nil, err
 	}
 	var err error
@@ -42,18 +76,26 @@ func scanConsent(s scanner, extra ...any) (*formbuilder.Consent, error) {
 	if c.UpdatedAt, err = parseTime(cu); err != nil {
 		return nil, err
 	}
-	if v.CreatedAt, err = parseTime(vc); err != nil {
+	if c.Current, err = vs.finish(); err != nil {
 		return nil, err
 	}
-	c.Current = &v
 	return &c, nil
 }
 
-// insertVersion appends version number n of consent c with content.
+// insertVersion appends version number n of consent c with content. A
+// document with bytes is stored first (the same bytes again are the same
+// row); one named by hash alone must be stored already.
 func insertVersion(ctx context.Context, tx *Tx, consentID int64, n int, content formbuilder.ConsentContent, author string, now string) (int64, error) {
+	var docSHA any
+	if d := content.Document; d != nil {
+		if err := storeDocument(ctx, tx, d, now); err != nil {
+			return 0, err
+		}
+		docSHA = d.SHA256
+	}
 	vid, err := insertID(ctx, tx.d, tx, `INSERT INTO consent_versions (consent_id, number, text, label,
-		link_url, language, hash, author, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		consentID, n, content.Text, content.Label, content.LinkURL, content.Language, content.Hash(), author, now)
+		link_url, language, hash, author, created_at, document_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		consentID, n, content.Text, content.Label, content.LinkURL, content.Language, content.Hash(), author, now, docSHA)
 	if err != nil {
 		return 0, err
 	}
@@ -187,7 +229,8 @@ func (db *DB) ListConsentVersions(ctx context.Context, consentID int64) ([]*form
 		if n == 0 {
 			return notFound("consent")
 		}
-		rows, err := tx.QueryContext(ctx, "SELECT "+versionColumns+" FROM consent_versions v WHERE v.consent_id = ? ORDER BY v.number DESC", consentID)
+		rows, err := tx.QueryContext(ctx, "SELECT "+versionColumns+" FROM consent_versions v"+versionJoin+
+			" WHERE v.consent_id = ? ORDER BY v.number DESC", consentID)
 		if err != nil {
 			return err
 		}
@@ -206,7 +249,8 @@ func (db *DB) ListConsentVersions(ctx context.Context, consentID int64) ([]*form
 
 // FindConsentVersion implements formbuilder.ConsentService.
 func (db *DB) FindConsentVersion(ctx context.Context, id int64) (*formbuilder.ConsentVersion, error) {
-	v, err := scanVersion(db.r.QueryRowContext(ctx, "SELECT "+versionColumns+" FROM consent_versions v WHERE v.id = ?", id))
+	v, err := scanVersion(db.r.QueryRowContext(ctx, "SELECT "+versionColumns+" FROM consent_versions v"+versionJoin+
+		" WHERE v.id = ?", id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("consent version")
 	}

@@ -91,9 +91,11 @@ type DB struct {
 	// outboxWake is signalled after commits that queued deliveries (outbox.go).
 	outboxWake chan struct{}
 	// serial orders Serialize within this process.
-	serial     sync.Mutex
-	migrations fs.FS
-	close      func() error
+	serial sync.Mutex
+	// versionDocs caches which document each version links to (documents.go).
+	versionDocs versionDocs
+	migrations  fs.FS
+	close       func() error
 }
 
 // Options are the settings every backend shares.

@@ -64,7 +64,7 @@ func loadFormConsents(ctx context.Context, q queryer, forms []*formbuilder.Form)
 		c.id, c.name, c.type, c.created_at, c.updated_at, `+versionColumns+`
 		FROM form_consents fc
 		JOIN consents c ON c.id = fc.consent_id
-		JOIN consent_versions v ON v.id = c.current_version_id
+		JOIN consent_versions v ON v.id = c.current_version_id`+versionJoin+`
 		WHERE fc.form_id IN (`+strings.Join(ids, ",")+`)
 		ORDER BY fc.form_id, fc.position`)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -172,7 +173,7 @@ func (db *DB) ListRecords(ctx context.Context, f formbuilder.RecordFilter) ([]*f
 	if err != nil {
 		return nil, db.searchErr(ctx, err)
 	}
-	return out, nil
+	return out, db.dbErr(db.attachDocuments(ctx, out))
 }
 
 func listQuery(d Dialect, f formbuilder.RecordFilter) (string, []any, error) {
@@ -215,6 +216,9 @@ func queryRecords(ctx context.Context, q queryer, query string, args ...any) ([]
 // FindRecord implements formbuilder.ConsentLog.
 func (db *DB) FindRecord(ctx context.Context, id int64) (*formbuilder.ConsentRecord, error) {
 	r, err := findRecord(ctx, db.r, id)
+	if err == nil {
+		err = db.attachDocuments(ctx, []*formbuilder.ConsentRecord{r})
+	}
 	return r, db.dbErr(err)
 }
 
@@ -241,8 +245,14 @@ func (db *DB) ExportRecords(ctx context.Context, f formbuilder.RecordFilter, fn 
 		table: "consent_records", columns: recordColumns, conds: []string{where}, args: args,
 		afterID: f.AfterID, beforeID: f.BeforeID, limit: f.Limit,
 		search: func(ctx context.Context) (context.Context, context.CancelFunc) { return db.searchContext(ctx, f) },
-		query:  queryRecords,
-		id:     func(r *formbuilder.ConsentRecord) int64 { return r.ID },
+		query: func(ctx context.Context, q queryer, query string, args ...any) ([]*formbuilder.ConsentRecord, error) {
+			recs, err := queryRecords(ctx, q, query, args...)
+			if err != nil {
+				return nil, err
+			}
+			return recs, db.attachDocuments(ctx, recs)
+		},
+		id: func(r *formbuilder.ConsentRecord) int64 { return r.ID },
 	}, fn)
 }
 
@@ -395,11 +405,18 @@ func (db *DB) Withdrawn(ctx context.Context, ids []int64) (map[int64]bool, error
 // the next one, or whose text hash does not match the consent version it
 // points at. Removing entries from the end cannot be seen from the chain
 // alone; compare Checked and the last hash with an earlier verification.
+// A document a version links to that is missing or changed breaks the
+// first entry given under such a version, or, when no entry was, the
+// result names the document alone (BrokenID 0, Reason set).
 func (db *DB) Verify(ctx context.Context) (formbuilder.VerifyResult, error) {
 	var res formbuilder.VerifyResult
 	versions, err := db.versionHashes(ctx)
 	if err != nil {
 		return res, err
+	}
+	docProblems, err := db.verifyDocuments(ctx)
+	if err != nil {
+		return res, db.dbErr(err)
 	}
 	var maxID int64
 	if err := db.r.QueryRowContext(ctx, "SELECT COALESCE(MAX(id), 0) FROM consent_records").Scan(&maxID); err != nil {
@@ -439,13 +456,27 @@ func (db *DB) Verify(ctx context.Context) (formbuilder.VerifyResult, error) {
 				return broken(r.ID, "consent version %d (used by entry %d) does not match its hash: its text was changed", r.VersionID, r.ID)
 			case v.hash != r.TextHash:
 				return broken(r.ID, "entry %d's text hash differs from consent version %d", r.ID, r.VersionID)
+			case docProblems[v.doc] != "":
+				return broken(r.ID, "document %s of consent version %d (used by entry %d) does not verify: %s",
+					v.doc, r.VersionID, r.ID, docProblems[v.doc])
 			}
 			prevID, prevHash = r.ID, r.Hash
 		}
 		if len(recs) < exportBatch {
-			return res, nil
+			break
 		}
 	}
+	// Documents of versions no entry was given under yet: the next entry
+	// would point at a file that is not what its version's hash says.
+	shas := make([]string, 0, len(docProblems))
+	for sha := range docProblems {
+		shas = append(shas, sha)
+	}
+	sort.Strings(shas)
+	if len(shas) > 0 {
+		return broken(0, "document %s does not verify: %s", shas[0], docProblems[shas[0]])
+	}
+	return res, nil
 }
 
 func idRange(a, b int64) string {
@@ -457,12 +488,13 @@ func idRange(a, b int64) string {
 
 type versionCheck struct {
 	hash string
-	ok   bool // the stored hash matches the stored content
+	ok   bool   // the stored hash matches the stored content
+	doc  string // the SHA-256 of its document, if any
 }
 
 // versionHashes loads and checks every consent version; there are few.
 func (db *DB) versionHashes(ctx context.Context) (map[int64]versionCheck, error) {
-	rows, err := db.r.QueryContext(ctx, "SELECT id, text, label, link_url, language, hash FROM consent_versions")
+	rows, err := db.r.QueryContext(ctx, "SELECT id, text, label, link_url, language, hash, COALESCE(document_sha256, '') FROM consent_versions")
 	if err != nil {
 		return nil, db.dbErr(err)
 	}
@@ -471,11 +503,14 @@ func (db *DB) versionHashes(ctx context.Context) (map[int64]versionCheck, error)
 	for rows.Next() {
 		var id int64
 		var c formbuilder.ConsentContent
-		var h string
-		if err := rows.Scan(&id, &c.Text, &c.Label, &c.LinkURL, &c.Language, &h); err != nil {
+		var h, doc string
+		if err := rows.Scan(&id, &c.Text, &c.Label, &c.LinkURL, &c.Language, &h, &doc); err != nil {
 			return nil, db.dbErr(err)
 		}
-		out[id] = versionCheck{hash: h, ok: c.Hash() == h}
+		if doc != "" {
+			c.Document = &formbuilder.Document{SHA256: doc}
+		}
+		out[id] = versionCheck{hash: h, ok: c.Hash() == h, doc: doc}
 	}
 	return out, db.dbErr(rows.Err())
 }
