@@ -144,8 +144,11 @@ type chatConsentView struct {
 	Link      string
 	After     string
 	LinkURL   string
-	Text      template.HTML
-	TextURL   string
+	// LinkText names the link target on the consent page: the document's
+	// file name, or the URL itself.
+	LinkText string
+	Text     template.HTML
+	TextURL  string
 }
 
 // chatConsent builds the consent block of ch, or nil when the channel asks
@@ -165,8 +168,9 @@ func (r *Renderer) chatConsent(ch *formbuilder.Channel) (*chatConsentView, error
 	if text := formbuilder.Sanitize(ver.Text); strings.TrimSpace(formbuilder.StripTags(text)) != "" {
 		cv.Text = template.HTML(text)
 	}
-	if ver.LinkURL != "" && formbuilder.ValidLinkURL(ver.LinkURL) {
-		cv.LinkURL = ver.LinkURL
+	cv.LinkURL = ver.LinkTarget(r.base)
+	if ver.Document != nil {
+		cv.LinkText = ver.Document.Name
 	}
 	return cv, nil
 }

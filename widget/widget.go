@@ -278,7 +278,11 @@ type messageView struct {
 
 type withdrawView struct {
 	page
-	Caption   string
+	Caption string
+	// Label is the caption split around its link part, which links to
+	// LinkURL: the document (or page) the visitor was pointed to.
+	Label     formbuilder.Label
+	LinkURL   string
 	Given     string
 	Page      string
 	FormTitle string
@@ -355,7 +359,7 @@ func (r *Renderer) FormPage(f *formbuilder.Form, st PageState) ([]byte, error) {
 	}
 	for i := range f.Consents {
 		fc := &f.Consents[i]
-		cv, err := buildConsent(l, fc, st)
+		cv, err := r.buildConsent(l, fc, st)
 		if err != nil {
 			return nil, err
 		}
@@ -387,7 +391,7 @@ func (r *Renderer) ConsentBox(f *formbuilder.Form, id int64, st PageState) ([]by
 	l := chromeLang(f.Language)
 	for i := range f.Consents {
 		if fc := &f.Consents[i]; fc.ConsentID == id {
-			cv, err := buildConsent(l, fc, st)
+			cv, err := r.buildConsent(l, fc, st)
 			if err != nil {
 				return nil, err
 			}
@@ -490,8 +494,10 @@ func defaultValuesOf(f *formbuilder.Field, kept map[string][]string) []string {
 	return []string{f.Default}
 }
 
-// buildConsent computes the view of one attached consent.
-func buildConsent(l string, fc *formbuilder.FormConsent, st PageState) (consentView, error) {
+// buildConsent computes the view of one attached consent. Its label links
+// to the version's document (served here, exactly that file), else to its
+// link URL, else it opens the text.
+func (r *Renderer) buildConsent(l string, fc *formbuilder.FormConsent, st PageState) (consentView, error) {
 	if fc.Consent == nil || fc.Consent.Current == nil {
 		return consentView{}, fmt.Errorf("widget: consent %d of the form has no loaded version", fc.ConsentID)
 	}
@@ -525,9 +531,7 @@ func buildConsent(l string, fc *formbuilder.FormConsent, st PageState) (consentV
 	}
 	lb := formbuilder.ParseLabel(ver.Label)
 	cv.Before, cv.Link, cv.After = lb.Before, lb.Link, lb.After
-	if ver.LinkURL != "" && formbuilder.ValidLinkURL(ver.LinkURL) {
-		cv.LinkURL = ver.LinkURL
-	}
+	cv.LinkURL = ver.LinkTarget(r.base)
 	if msg, ok := st.Errors["consent."+sid]; ok {
 		cv.Error = consentError(l, fc, msg)
 	}
@@ -612,6 +616,8 @@ func (r *Renderer) WithdrawPage(st WithdrawState) ([]byte, error) {
 	}
 	if st.Version != nil {
 		v.Caption = LabelText(st.Version.Label)
+		v.Label = formbuilder.ParseLabel(strings.TrimSpace(st.Version.Label))
+		v.LinkURL = st.Version.LinkTarget(r.base)
 		v.Text = template.HTML(formbuilder.Sanitize(st.Version.Text))
 	}
 	return r.render("withdraw", v)
