@@ -29,6 +29,7 @@ var publicRoutes = map[string]string{
 	"POST /w/:token":              "withdrawal (signed link, rate limited)",
 	"GET /static/:name":           "form script and styles",
 	"GET /embed.js":               "the loader",
+	"GET /d/:file":                "a consent's document, named by its SHA-256 (rate limited)",
 	"GET /c/:key":                 "chat page",
 	"GET /c/:key/consent":         "chat consent text",
 	"GET /c/:key/messages":        "chat history (visitor id, rate limited)",

@@ -18,6 +18,7 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -50,6 +51,7 @@ const (
 	DefaultRateForm        = public.DefaultRateForm
 	DefaultRateChatIP      = chat.DefaultRateChatIP
 	DefaultRateChatChannel = chat.DefaultRateChatChannel
+	DefaultRateDocumentIP  = public.DefaultRateDocumentIP
 )
 
 // Config holds what the app needs from the command line.
@@ -66,7 +68,10 @@ type Config struct {
 	// zero disables the check (tests).
 	MinFillTime time.Duration
 	// BodyLimit caps request bodies in bytes; 0 means 1 MiB. Larger bodies
-	// get 413 before the handler runs.
+	// get 413 before the handler runs. The routes that take a document
+	// (the consent editor's posts and the API's consent writes) take
+	// formbuilder.MaxDocumentBytes more, from a signed-in admin or an API
+	// token only (see bodyLimitFor).
 	BodyLimit int
 	// ReadTimeout bounds reading one request, headers and body (slow
 	// clients hold a connection and a goroutine until then); WriteTimeout
@@ -82,6 +87,9 @@ type Config struct {
 	// minute: per client IP and channel, and per channel. Zero means the
 	// default (DefaultRateChat*), negative turns that limit off.
 	RateChatIP, RateChatChannel int
+	// RateDocumentIP limits the documents (GET /d/…) one client IP fetches
+	// per minute. Zero means DefaultRateDocumentIP, negative turns it off.
+	RateDocumentIP int
 	// Logger receives request and error logs; nil means slog.Default().
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
@@ -108,6 +116,8 @@ type Server struct {
 	base *httpx.Base
 	app  *fiber.App
 	hub  *chatlive.Hub
+	adm  *admin.Server
+	api  *api.Server
 	// hsts is the Strict-Transport-Security value every answer carries
 	// when the public URL is https; nil over http.
 	hsts []byte
@@ -179,7 +189,7 @@ func New(cfg Config, svc Services) (*Server, error) {
 	// One per-client limit counts every public post, forms and chat alike.
 	ipLimit := httpx.NewLimiter(httpx.LimitOrDefault(cfg.RateIP, DefaultRateIP), httpx.RateWindow, httpx.RateMaxKeys)
 	pub := public.New(base, public.Config{MinFillTime: cfg.MinFillTime, IPLimit: ipLimit,
-		RateIPForm: cfg.RateIPForm, RateForm: cfg.RateForm}, svc)
+		RateIPForm: cfg.RateIPForm, RateForm: cfg.RateForm, RateDocumentIP: cfg.RateDocumentIP}, svc)
 	visitors := chat.New(base, chat.Config{IPLimit: ipLimit, RateChatIP: cfg.RateChatIP,
 		RateChatChannel: cfg.RateChatChannel}, svc, s.hub)
 	office := backoffice.New(base, svc)
@@ -189,6 +199,7 @@ func New(cfg Config, svc Services) (*Server, error) {
 		return nil, err
 	}
 	apiSrv := api.New(base, api.Config{WebhookAllowPrivate: cfg.WebhookAllowPrivate}, svc, office, pub.Pages(), s.hub)
+	s.adm, s.api = adm, apiSrv
 
 	s.app = fiber.New(fiber.Config{
 		AppName:               "consentforms",
@@ -214,12 +225,21 @@ func New(cfg Config, svc Services) (*Server, error) {
 		// left-most entry, which any client can forge through a proxy.
 		EnableTrustedProxyCheck: false,
 	})
+	// Each request's body limit is decided from its header, before fasthttp
+	// reads any of the body (see bodyLimitFor): fasthttp then refuses a
+	// declared Content-Length over it at once and a chunked body as soon
+	// as it grows past it, on every route alike.
+	s.app.Server().HeaderReceived = func(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
+		if limit := s.bodyLimitFor(h); limit > cfg.BodyLimit {
+			return fasthttp.RequestConfig{MaxRequestBodySize: limit, ReadTimeout: max(cfg.ReadTimeout, uploadReadTimeout)}
+		}
+		return fasthttp.RequestConfig{}
+	}
 	// A client that announces a body over the limit and waits for "100
 	// Continue" gets 417 and a closed connection at once, without being
 	// invited to send the body (fasthttp would send 100 first, then 413).
-	limit := cfg.BodyLimit
 	s.app.Server().ContinueHandler = func(h *fasthttp.RequestHeader) bool {
-		if h.ContentLength() > limit {
+		if h.ContentLength() > s.bodyLimitFor(h) {
 			h.SetConnectionClose()
 			return false
 		}
@@ -263,11 +283,88 @@ func (s *Server) Shutdown(ctx context.Context) error {
 func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	var fe *fiber.Error
 	if errors.As(err, &fe) && fe.Code == fiber.StatusRequestEntityTooLarge {
-		err = formbuilder.Errorf(formbuilder.ETOOLARGE, "The request body is larger than %d KiB.", s.cfg.BodyLimit/1024)
+		h := &c.Request().Header
+		if uploadRoute(h.Method(), h.RequestURI()) != "" {
+			err = formbuilder.Errorf(formbuilder.ETOOLARGE, "The request body is larger than %d KiB: a document may have "+
+				"at most 10 MiB, and only a signed-in admin or an API token may send one.", s.bodyLimitFor(h)/1024)
+		} else {
+			err = formbuilder.Errorf(formbuilder.ETOOLARGE, "The request body is larger than %d KiB.", s.cfg.BodyLimit/1024)
+		}
 	}
 	return s.base.Errors.Handle(c, err)
 }
 
+// uploadReadTimeout is how long reading a request that carries a document
+// may take: 11 MiB at 1 Mbit/s.
+const uploadReadTimeout = 2 * time.Minute
+
+// bodyLimitFor is the largest body the request with header h may send:
+// BodyLimit, except on the routes that take a document, where a request
+// that carries a live admin session (the consent editor) or a valid API
+// token (the API's consent writes) may send formbuilder.MaxDocumentBytes
+// plus httpx.UploadSlack. The credential is checked here, before any of the
+// body is read, so that nobody without one makes the server read more than
+// BodyLimit; the route's own handlers check it again, fully (CSRF token,
+// same origin), once the body is in.
+func (s *Server) bodyLimitFor(h *fasthttp.RequestHeader) int {
+	who := uploadRoute(h.Method(), h.RequestURI())
+	if who == "" {
+		return s.cfg.BodyLimit
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ok := false
+	switch who {
+	case "admin":
+		ok = s.adm.MayUpload(ctx, string(h.Cookie(admin.SessionCookie)))
+	case "api":
+		ok = s.api.MayUpload(ctx, string(h.Peek(fiber.HeaderAuthorization)))
+	}
+	if !ok {
+		return s.cfg.BodyLimit
+	}
+	return max(s.cfg.BodyLimit, formbuilder.MaxDocumentBytes+httpx.UploadSlack)
+}
+
+// uploadRoute names the audience of a route that takes a document ("admin"
+// or "api"), or "". It matches the exact paths the editor and API clients
+// send to; anything Fiber would also route there (another case, a
+// trailing slash) keeps the normal limit, which errs on the safe side. It
+// runs for every request, so it compares bytes without allocating.
+func uploadRoute(method, uri []byte) string {
+	path, _, _ := bytes.Cut(uri, []byte{'?'})
+	switch string(method) {
+	case fiber.MethodPost:
+		if string(path) == admin.Prefix+"/consents" || idPath(path, admin.Prefix+"/consents/") {
+			return "admin"
+		}
+		if string(path) == api.Prefix+"/consents" {
+			return "api"
+		}
+	case fiber.MethodPut:
+		if idPath(path, api.Prefix+"/consents/") {
+			return "api"
+		}
+	}
+	return ""
+}
+
+// idPath reports whether path is prefix followed by a decimal id.
+func idPath(path []byte, prefix string) bool {
+	if len(path) <= len(prefix) || string(path[:len(prefix)]) != prefix {
+		return false
+	}
+	id := path[len(prefix):]
+	if len(id) > 19 {
+		return false
+	}
+	for _, c := range id {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
 func handleHealth(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	return c.JSON(fiber.Map{"status": "ok"})

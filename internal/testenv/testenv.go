@@ -20,6 +20,7 @@ import (
 	"html"
 	"io"
 	"log/slog"
+	"mime/multipart"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -185,7 +186,7 @@ func New(t testing.TB, opts ...Option) *Env {
 
 // Services wires every service of db.
 func Services(db *sqlite.DB) web.Services {
-	return web.Services{Forms: db, Consents: db, Submissions: db, Log: db, Users: db, Sessions: db,
+	return web.Services{Forms: db, Consents: db, Documents: db, Submissions: db, Log: db, Users: db, Sessions: db,
 		Tokens: db, Settings: db, Chat: db, Inbox: db, Outbox: db, Audit: db}
 }
 
@@ -257,6 +258,49 @@ func (e *Env) Post(path string, vals url.Values) (*http.Response, string) {
 		vals.Set("_csrf", e.CSRF())
 	}
 	return e.PostRaw(path, vals, SameOrigin...)
+}
+
+// File is a file part of a multipart post.
+type File struct {
+	Field, Name string
+	Data        []byte
+}
+
+// Multipart encodes vals and files as a multipart/form-data body, the way
+// a browser sends a form with a file input, and returns it with its
+// Content-Type.
+func Multipart(vals url.Values, files ...File) (body []byte, contentType string) {
+	var b bytes.Buffer
+	w := multipart.NewWriter(&b)
+	for k, vs := range vals {
+		for _, v := range vs {
+			_ = w.WriteField(k, v)
+		}
+	}
+	for _, f := range files {
+		part, _ := w.CreateFormFile(f.Field, f.Name)
+		_, _ = part.Write(f.Data)
+	}
+	_ = w.Close()
+	return b.Bytes(), w.FormDataContentType()
+}
+
+// PostMultipart posts vals and files as multipart/form-data like a browser
+// on an admin page: same-origin headers and the session's CSRF token in
+// the body (unless vals has one).
+func (e *Env) PostMultipart(path string, vals url.Values, files ...File) (*http.Response, string) {
+	e.T.Helper()
+	if vals == nil {
+		vals = url.Values{}
+	}
+	if _, ok := vals["_csrf"]; !ok {
+		vals.Set("_csrf", e.CSRF())
+	}
+	body, ct := Multipart(vals, files...)
+	req := Request(http.MethodPost, path, bytes.NewReader(body), SameOrigin...)
+	req.Header.Set("Content-Type", ct)
+	resp := e.Do(req)
+	return resp, ReadBody(e.T, resp)
 }
 
 var (

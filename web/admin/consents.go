@@ -7,31 +7,73 @@ import (
 
 	"github.com/consentforms/consentforms/formbuilder"
 	"github.com/consentforms/consentforms/web/internal/backoffice"
+	"github.com/consentforms/consentforms/web/internal/httpx"
 	"github.com/gofiber/fiber/v2"
 )
 
 // consentInput is the consent editor as typed.
 type consentInput struct {
 	Name, Type, Text, Label, LinkURL, Language string
+	// Document is the document the version links to, kept from the
+	// current version (the hidden document_keep names it by hash) unless
+	// DocRemove; Upload is a file chosen to replace it, and UploadErr why
+	// it cannot be. A browser cannot be handed a file back, so a page shown
+	// again after an error shows the kept document, not the upload.
+	Document  *formbuilder.Document
+	DocRemove bool
+	Upload    *formbuilder.Document
+	UploadErr string
 }
 
 func consentInputOf(co *formbuilder.Consent) consentInput {
 	in := consentInput{Name: co.Name, Type: string(co.Type)}
 	if v := co.Current; v != nil {
-		in.Text, in.Label, in.LinkURL, in.Language = v.Text, v.Label, v.LinkURL, v.Language
+		in.Text, in.Label, in.LinkURL, in.Language, in.Document = v.Text, v.Label, v.LinkURL, v.Language, v.Document
 	}
 	return in
 }
 
-func parseConsentInput(c *fiber.Ctx) consentInput {
-	return consentInput{
-		Name:     strings.TrimSpace(c.FormValue("name")),
-		Type:     c.FormValue("type"),
-		Text:     strings.TrimSpace(c.FormValue("text")),
-		Label:    strings.TrimSpace(c.FormValue("label")),
-		LinkURL:  strings.TrimSpace(c.FormValue("link_url")),
-		Language: c.FormValue("language"),
+// parseConsentInput reads the editor's post, a multipart form (for the
+// document) or, from older pages and scripts, a url-encoded one. cur is
+// the consent's current version (nil for a new consent): the document the
+// post keeps is shown with its name from there.
+func parseConsentInput(c *fiber.Ctx, cur *formbuilder.ConsentVersion) (consentInput, error) {
+	in := consentInput{
+		Name:      strings.TrimSpace(c.FormValue("name")),
+		Type:      c.FormValue("type"),
+		Text:      strings.TrimSpace(c.FormValue("text")),
+		Label:     strings.TrimSpace(c.FormValue("label")),
+		LinkURL:   strings.TrimSpace(c.FormValue("link_url")),
+		Language:  c.FormValue("language"),
+		DocRemove: c.FormValue("document_remove") == "1",
 	}
+	if keep := c.FormValue("document_keep"); keep != "" {
+		in.Document = &formbuilder.Document{SHA256: keep}
+		if cur != nil && cur.Document != nil && cur.Document.SHA256 == keep {
+			in.Document = cur.Document
+		}
+	}
+	mf, err := httpx.Multipart(c)
+	if err != nil {
+		return in, err
+	}
+	in.Upload, err = httpx.UploadedDocument(mf, "document")
+	if fs := formbuilder.ErrorFields(err); fs != nil {
+		in.UploadErr, err = fs["document"], nil
+	}
+	return in, err
+}
+
+// document is the document the saved version links to: the upload, else
+// the kept one unless removed.
+func (in *consentInput) document() *formbuilder.Document {
+	switch {
+	case in.Upload != nil:
+		return in.Upload
+	case in.DocRemove || in.Document == nil:
+		return nil
+	}
+	return &formbuilder.Document{SHA256: in.Document.SHA256}
 }
 
 // errNoCompany explains why a standard consent cannot be made yet.
@@ -43,7 +85,8 @@ const errNoCompany = "needs your company data: fill in Settings → Company firs
 // It returns what the sanitiser removed and the input errors by input id.
 func (s *Server) consentContent(in *consentInput) (*formbuilder.Consent, formbuilder.ConsentContent, []string, map[string]string) {
 	co := &formbuilder.Consent{Name: in.Name, Type: formbuilder.ConsentType(in.Type)}
-	content := formbuilder.ConsentContent{Text: in.Text, Label: in.Label, LinkURL: in.LinkURL, Language: in.Language}
+	content := formbuilder.ConsentContent{Text: in.Text, Label: in.Label, LinkURL: in.LinkURL, Language: in.Language,
+		Document: in.document()}
 	errs := map[string]string{}
 	if co.Type == formbuilder.ConsentStandard {
 		company := s.Settings.Load().Company
@@ -51,7 +94,7 @@ func (s *Server) consentContent(in *consentInput) (*formbuilder.Consent, formbui
 			errs["type"] = errNoCompany
 		} else if formbuilder.ValidLanguage(in.Language) {
 			content = formbuilder.StandardContent(in.Language, company)
-			content.LinkURL = in.LinkURL
+			content.LinkURL, content.Document = in.LinkURL, in.document()
 			in.Text, in.Label = content.Text, content.Label
 		}
 	}
@@ -62,7 +105,18 @@ func (s *Server) consentContent(in *consentInput) (*formbuilder.Consent, formbui
 	for k, m := range formbuilder.ErrorFields(content.Validate()) {
 		errs[inputID(k)] = m
 	}
+	if in.UploadErr != "" {
+		errs["document"] = in.UploadErr
+	}
 	return co, content, removed, errs
+}
+
+// uploadLost tells the admin, when the page comes back with errors, that
+// a good file they chose was not saved and must be chosen again.
+func uploadLost(in *consentInput, errs map[string]string) {
+	if in.Upload != nil && errs["document"] == "" {
+		errs["document"] = "was not saved because of the other errors: choose " + in.Upload.Name + " again"
+	}
 }
 
 // consentEditView is the data of the consent editor.
@@ -120,6 +174,9 @@ func (s *Server) handleConsentUpdateStandard(c *fiber.Ctx) error {
 	}
 	content := formbuilder.StandardContent(co.Current.Language, company)
 	content.LinkURL = co.Current.LinkURL
+	if d := co.Current.Document; d != nil {
+		content.Document = &formbuilder.Document{SHA256: d.SHA256}
+	}
 	saved, err := s.svc.Consents.UpdateConsent(c.UserContext(), &formbuilder.Consent{ID: co.ID, Name: co.Name, Type: co.Type},
 		content, currentAdmin(c).user.Email)
 	if err != nil {
@@ -174,7 +231,10 @@ func (s *Server) fillFromTemplate(c *fiber.Ctx, co *formbuilder.Consent, in cons
 }
 
 func (s *Server) handleConsentCreate(c *fiber.Ctx) error {
-	in := parseConsentInput(c)
+	in, err := parseConsentInput(c, nil)
+	if err != nil {
+		return err
+	}
 	if c.FormValue("fill") == "1" {
 		backoffice.Unchanged(c)
 		return s.fillFromTemplate(c, nil, in, nil)
@@ -190,6 +250,7 @@ func (s *Server) handleConsentCreate(c *fiber.Ctx) error {
 		}
 	}
 	if len(errs) > 0 {
+		uploadLost(&in, errs)
 		return s.render(c, fiber.StatusUnprocessableEntity, "consent_edit", &view{Title: "New consent",
 			Nav: "consents", Errors: errs, Removed: removed, Data: s.consentView(nil, in, nil)})
 	}
@@ -267,7 +328,10 @@ func (s *Server) handleConsentSave(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	in := parseConsentInput(c)
+	in, err := parseConsentInput(c, old.Current)
+	if err != nil {
+		return err
+	}
 	if c.FormValue("fill") == "1" {
 		backoffice.Unchanged(c)
 		return s.fillFromTemplate(c, old, in, forms)
@@ -285,6 +349,7 @@ func (s *Server) handleConsentSave(c *fiber.Ctx) error {
 		}
 	}
 	if len(errs) > 0 {
+		uploadLost(&in, errs)
 		return s.render(c, fiber.StatusUnprocessableEntity, "consent_edit", &view{Title: old.Name,
 			Nav: "consents", Errors: errs, Removed: removed, Data: s.consentView(old, in, forms)})
 	}

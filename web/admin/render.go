@@ -73,7 +73,7 @@ var errorLabels = map[string]string{
 	"consent_id": "Consent", "type": "Type", "text": "Text", "label": "Checkbox label", "link_url": "Link URL",
 	"company-name": "Company name", "company-address": "Address", "company-purposes": "Purposes",
 	"company-third_parties": "Third parties", "company-email": "Contact e-mail", "ip_mode": "IP addresses",
-	"version": "Version",
+	"version": "Version", "document": "Document",
 }
 
 // render renders page through the Views engine (c.Render), which executes
@@ -207,6 +207,9 @@ var funcs = map[string]any{
 	"itoa": func(n int64) string { return strconv.FormatInt(n, 10) },
 	// auditTarget names a kind of change of the audit trail in words.
 	"auditTarget": auditTargetName,
+	// fmtSize writes a file size as people read it (1,234 bytes, 56 KB,
+	// 7.8 MB).
+	"fmtSize": fmtSize,
 }
 
 // auditTargetNames are the audit trail's kinds of change in words.
@@ -222,6 +225,16 @@ func auditTargetName(t string) string {
 		return n
 	}
 	return t
+}
+
+func fmtSize(n int64) string {
+	switch {
+	case n < 10_000:
+		return strconv.FormatInt(n, 10) + " bytes"
+	case n < 1_000_000:
+		return strconv.FormatInt((n+500)/1000, 10) + " KB"
+	}
+	return strconv.FormatFloat(float64(n)/1e6, 'f', 1, 64) + " MB"
 }
 
 func kindLabel(k formbuilder.FieldKind) string {

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"encoding/base64"
 	"net/url"
 	"path"
@@ -26,6 +27,10 @@ const (
 // SHA-256, so neither a database leak nor a log of session ids hands out a
 // live session.
 const sessionCookie = "cf_session"
+
+// SessionCookie is the name of the session cookie, for the app's check of
+// who may send a document before the body is read (MayUpload).
+const SessionCookie = sessionCookie
 
 // sessionTokenBytes is the entropy of a session token (256 bits).
 const sessionTokenBytes = 32
@@ -143,7 +148,7 @@ func (s *Server) requireSession(c *fiber.Ctx) error {
 	}
 	sess.ID = id
 	now := s.Now()
-	if now.Sub(sess.LastSeen) > sessionIdle || now.Sub(sess.CreatedAt) > sessionAbsolute {
+	if sessionOver(sess, now) {
 		if err := s.svc.Sessions.DeleteSession(ctx, id); err != nil {
 			return err
 		}
@@ -168,6 +173,29 @@ func (s *Server) requireSession(c *fiber.Ctx) error {
 	c.Locals(localAdmin, &adminCtx{sess: sess, user: user})
 	httpx.SetPrincipal(c, &httpx.Principal{User: user, Via: formbuilder.ViaAdmin})
 	return c.Next()
+}
+
+// sessionOver reports whether sess has been idle or open too long at now.
+func sessionOver(sess *formbuilder.Session, now time.Time) bool {
+	return now.Sub(sess.LastSeen) > sessionIdle || now.Sub(sess.CreatedAt) > sessionAbsolute
+}
+
+// MayUpload reports whether a request whose session cookie holds tok may
+// send a body as large as a document: the session is live, as
+// requireSession checks it (without touching it), and its user an active
+// admin, the only role the consent editor admits. The app asks before the
+// body is read; the route's own checks (session, role, same origin, CSRF
+// token) run again on the whole request.
+func (s *Server) MayUpload(ctx context.Context, tok string) bool {
+	if !validSessionToken(tok) {
+		return false
+	}
+	sess, err := s.svc.Sessions.FindSession(ctx, formbuilder.HashToken(tok))
+	if err != nil || sessionOver(sess, s.Now()) {
+		return false
+	}
+	u, err := s.svc.Users.FindUserByID(ctx, sess.UserID)
+	return err == nil && u.IsAdmin()
 }
 
 // toLogin sends the browser to the sign-in page, remembering where it was

@@ -13,7 +13,10 @@ import (
 // consentRequest is the body of POST /consents and PUT /consents/:id.
 // Type defaults to custom. A standard consent's text and label come from
 // the template and the company data, so sending them is an error rather
-// than silently dropped.
+// than silently dropped. Document names a stored document by its SHA-256
+// (the "document" of a version the client read), for the label to link
+// to; a new file comes as the "document" part of a multipart body whose
+// "consent" part is this JSON (readConsentRequest).
 type consentRequest struct {
 	Name     string `json:"name"`
 	Type     string `json:"type"`
@@ -21,6 +24,53 @@ type consentRequest struct {
 	Label    string `json:"label"`
 	LinkURL  string `json:"link_url"`
 	Language string `json:"language"`
+	Document string `json:"document"`
+
+	// upload is the file of the multipart body, if any.
+	upload *formbuilder.Document
+}
+
+// readConsentRequest reads the body of a consent write: JSON, or
+// multipart/form-data with the JSON in the part "consent" and a file in
+// the part "document". A file and a different hash in the JSON contradict
+// each other (422 naming document).
+func readConsentRequest(c *fiber.Ctx, req *consentRequest) error {
+	mf, err := httpx.Multipart(c)
+	if err != nil {
+		return err
+	}
+	if mf == nil {
+		return httpx.ReadJSON(c, maxJSONBody, req)
+	}
+	js := mf.Value["consent"]
+	if len(js) != 1 {
+		return httpx.BadRequest("a multipart body carries the consent as JSON in one part named consent")
+	}
+	if len(js[0]) > maxJSONBody {
+		return formbuilder.Errorf(formbuilder.ETOOLARGE, "the consent part is larger than %d bytes", maxJSONBody)
+	}
+	if err := httpx.DecodeJSON([]byte(js[0]), req); err != nil {
+		return err
+	}
+	if req.upload, err = httpx.UploadedDocument(mf, "document"); err != nil {
+		return err
+	}
+	if req.upload != nil && req.Document != "" && req.Document != req.upload.SHA256 {
+		return formbuilder.FieldErrors(map[string]string{"document": "names another document than the file sent: send one or the other"})
+	}
+	return nil
+}
+
+// document is the document the request links to: the file sent, else the
+// stored one it names.
+func (req *consentRequest) document() *formbuilder.Document {
+	if req.upload != nil {
+		return req.upload
+	}
+	if req.Document != "" {
+		return &formbuilder.Document{SHA256: req.Document}
+	}
+	return nil
 }
 
 // consentResponse is a consent with what the last write did: which markup
@@ -38,7 +88,8 @@ func (s *Server) apiConsentContent(req *consentRequest) (*formbuilder.Consent, f
 		req.Type = string(formbuilder.ConsentCustom)
 	}
 	co := &formbuilder.Consent{Name: strings.TrimSpace(req.Name), Type: formbuilder.ConsentType(req.Type)}
-	content := formbuilder.ConsentContent{Text: req.Text, Label: req.Label, LinkURL: req.LinkURL, Language: req.Language}
+	content := formbuilder.ConsentContent{Text: req.Text, Label: req.Label, LinkURL: req.LinkURL, Language: req.Language,
+		Document: req.document()}
 	errs := map[string]string{}
 	if co.Type == formbuilder.ConsentStandard {
 		if strings.TrimSpace(req.Text) != "" {
@@ -52,7 +103,7 @@ func (s *Server) apiConsentContent(req *consentRequest) (*formbuilder.Consent, f
 			errs["type"] = "standard needs the company data in the settings (at least name and purposes)"
 		} else if formbuilder.ValidLanguage(req.Language) {
 			content = formbuilder.StandardContent(req.Language, company)
-			content.LinkURL = req.LinkURL
+			content.LinkURL, content.Document = req.LinkURL, req.document()
 		}
 	}
 	removed := content.Sanitize()
@@ -100,7 +151,7 @@ func (s *Server) apiGetConsent(c *fiber.Ctx) error {
 
 func (s *Server) apiCreateConsent(c *fiber.Ctx) error {
 	var req consentRequest
-	if err := httpx.ReadJSON(c, maxJSONBody, &req); err != nil {
+	if err := readConsentRequest(c, &req); err != nil {
 		return err
 	}
 	co, content, removed, err := s.apiConsentContent(&req)
@@ -127,7 +178,7 @@ func (s *Server) apiUpdateConsent(c *fiber.Ctx) error {
 		return err
 	}
 	var req consentRequest
-	if err := httpx.ReadJSON(c, maxJSONBody, &req); err != nil {
+	if err := readConsentRequest(c, &req); err != nil {
 		return err
 	}
 	co, content, removed, err := s.apiConsentContent(&req)

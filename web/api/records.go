@@ -15,10 +15,14 @@ type apiRecord struct {
 	// WithdrawnLater: a later entry withdrew this consent (given entries
 	// only), the current state per subject and consent.
 	WithdrawnLater bool `json:"withdrawn_later"`
+	// DocumentURL is the URL of exactly the file the label linked to, when
+	// the version had a document.
+	DocumentURL string `json:"document_url,omitempty"`
 }
 
-func apiRecordOf(r *formbuilder.ConsentRecord, withdrawn bool) apiRecord {
-	return apiRecord{ConsentRecord: r, PreTickedUntouched: r.PreTickedUntouched(), WithdrawnLater: withdrawn}
+func (s *Server) apiRecordOf(r *formbuilder.ConsentRecord, withdrawn bool) apiRecord {
+	return apiRecord{ConsentRecord: r, PreTickedUntouched: r.PreTickedUntouched(), WithdrawnLater: withdrawn,
+		DocumentURL: r.DocumentURL(s.BaseURL)}
 }
 
 // apiRecordPage is the answer of GET /api/v1/consent-records. NextBefore is
@@ -54,7 +58,7 @@ func (s *Server) apiListRecords(c *fiber.Ctx) error {
 	}
 	out := apiRecordPage{Records: make([]apiRecord, 0, len(page.Records))}
 	for _, r := range page.Records {
-		out.Records = append(out.Records, apiRecordOf(r, page.Withdrawn[r.ID]))
+		out.Records = append(out.Records, s.apiRecordOf(r, page.Withdrawn[r.ID]))
 	}
 	if page.OlderBefore > 0 {
 		out.NextBefore = &page.OlderBefore
@@ -76,7 +80,7 @@ func (s *Server) apiGetRecord(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(fiber.Map{
-		"record":  apiRecordOf(rec, withdrawn),
+		"record":  s.apiRecordOf(rec, withdrawn),
 		"version": apiVersion{ConsentVersion: ver, HashOK: ver.VerifyHash() && ver.Hash == rec.TextHash},
 	})
 }

@@ -6,6 +6,7 @@
 package api
 
 import (
+	"context"
 	_ "embed"
 	"strings"
 	"time"
@@ -181,9 +182,8 @@ func (s *Server) requireToken(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="consentforms", error="invalid_token"`)
 		return formbuilder.Errorf(formbuilder.EUNAUTHORIZED, "%s", msg)
 	}
-	scheme, tok, _ := strings.Cut(h, " ")
-	tok = strings.TrimSpace(tok)
-	if !strings.EqualFold(scheme, "Bearer") || !formbuilder.ValidAPIToken(tok) {
+	tok, ok := bearerToken(h)
+	if !ok {
 		return invalid("the API token is not valid")
 	}
 	ctx := c.UserContext()
@@ -228,6 +228,33 @@ func requireWriteScope(c *fiber.Ctx) error {
 		return errReadOnly
 	}
 	return c.Next()
+}
+
+// bearerToken returns the token of an Authorization header value, when it
+// is a bearer token of the shape `consentforms token create` makes.
+func bearerToken(h string) (string, bool) {
+	scheme, tok, _ := strings.Cut(strings.TrimSpace(h), " ")
+	tok = strings.TrimSpace(tok)
+	return tok, strings.EqualFold(scheme, "Bearer") && formbuilder.ValidAPIToken(tok)
+}
+
+// MayUpload reports whether a request with the Authorization header value
+// authz may send a body as large as a document: it names a stored token
+// that may write, neither revoked nor expired, of an active admin (the
+// consent writes are admin routes). The app asks before the body is read;
+// requireToken, the role and the scope are checked again, fully, once it
+// is in.
+func (s *Server) MayUpload(ctx context.Context, authz string) bool {
+	tok, ok := bearerToken(authz)
+	if !ok {
+		return false
+	}
+	t, err := s.svc.Tokens.FindTokenByHash(ctx, formbuilder.HashToken(tok))
+	if err != nil || t.Status(s.Now()) != "active" || !t.CanWrite() {
+		return false
+	}
+	u, err := s.svc.Users.FindUserByID(ctx, t.UserID)
+	return err == nil && u.IsAdmin()
 }
 
 // apiAuthor names the token in the author of consent versions.

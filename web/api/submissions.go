@@ -84,7 +84,7 @@ func (s *Server) apiGetSubmission(c *fiber.Ctx) error {
 		return err
 	}
 	for _, r := range recs {
-		consents = append(consents, apiRecordOf(r, withdrawn[r.ID]))
+		consents = append(consents, s.apiRecordOf(r, withdrawn[r.ID]))
 	}
 	deliveries := []*formbuilder.OutboxMessage{}
 	if msgs != nil {

@@ -32,6 +32,9 @@ type Config struct {
 	// RateIPForm and RateForm limit posts per minute per client IP and
 	// form, and per form. Zero means the default, negative turns it off.
 	RateIPForm, RateForm int
+	// RateDocumentIP limits document downloads per minute per client IP.
+	// Zero means DefaultRateDocumentIP, negative turns it off.
+	RateDocumentIP int
 }
 
 // Server is the public side of the app.
@@ -43,6 +46,8 @@ type Server struct {
 	// ipForm and form are the limits of posts to forms; cfg.IPLimit counts
 	// every public post of a client.
 	ipForm, form *httpx.Limiter
+	// docIP limits the documents one client fetches.
+	docIP *httpx.Limiter
 	// decoys answers the honeypot like a stored submission.
 	decoys decoys
 }
@@ -52,6 +57,7 @@ func New(base *httpx.Base, cfg Config, svc httpx.Services) *Server {
 	s := &Server{Base: base, cfg: cfg, svc: svc,
 		ipForm: httpx.NewLimiter(httpx.LimitOrDefault(cfg.RateIPForm, DefaultRateIPForm), httpx.RateWindow, httpx.RateMaxKeys),
 		form:   httpx.NewLimiter(httpx.LimitOrDefault(cfg.RateForm, DefaultRateForm), httpx.RateWindow, httpx.RateMaxKeys),
+		docIP:  httpx.NewLimiter(httpx.LimitOrDefault(cfg.RateDocumentIP, DefaultRateDocumentIP), httpx.RateWindow, httpx.RateMaxKeys),
 	}
 	// Static assets are compressed with brotli here, once per process, so
 	// that no request waits for the slow best level.
@@ -72,6 +78,7 @@ func (s *Server) Routes(app *fiber.App) {
 	app.Post("/w/:token", s.limitPost, s.handleWithdrawConfirm)
 	app.Get("/static/:name", s.handleAsset)
 	app.Get("/embed.js", s.handleEmbedJS)
+	app.Get("/d/:file", s.limitDocument, s.handleDocument)
 }
 
 // Pages is the cache of rendered form pages, for the admin UI and the API

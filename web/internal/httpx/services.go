@@ -8,6 +8,7 @@ import "github.com/consentforms/consentforms/formbuilder"
 type Services struct {
 	Forms       formbuilder.FormService
 	Consents    formbuilder.ConsentService
+	Documents   formbuilder.DocumentService
 	Submissions formbuilder.SubmissionService
 	Log         formbuilder.ConsentLog
 	Users       formbuilder.UserService
