@@ -36,6 +36,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	rateIPForm := fs.Int("rate-ip-form", web.DefaultRateIPForm, "posts per minute from one client IP to one form (0 disables)")
 	rateChatIP := fs.Int("rate-chat-ip", web.DefaultRateChatIP, "chat messages per minute from one client IP to one channel (0 disables)")
 	rateChatChannel := fs.Int("rate-chat-channel", web.DefaultRateChatChannel, "chat messages per minute to one channel, over all clients (0 disables)")
+	rateDocumentIP := fs.Int("rate-document-ip", web.DefaultRateDocumentIP, "consent documents (GET /d/…) per minute from one client IP (0 disables)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	adminEmail := fs.String("admin-email", "admin@example.com", "e-mail of the first admin created on a fresh database")
 	smtpHost := fs.String("smtp-host", "", "SMTP server for notification mails (empty: mails wait in the outbox until one is set)")
@@ -114,6 +115,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		RateIPForm:      rateFlag(*rateIPForm),
 		RateChatIP:      rateFlag(*rateChatIP),
 		RateChatChannel: rateFlag(*rateChatChannel),
+		RateDocumentIP:  rateFlag(*rateDocumentIP),
 		Logger:          logger,
 
 		// Only for the admin UI's notice that mails wait.
@@ -265,7 +267,7 @@ func tuneGC(getenv func(string) string) {
 // services wires the storage implementation into the app's interfaces.
 func services(db store) web.Services {
 	return web.Services{
-		Forms: db, Consents: db, Submissions: db, Log: db,
+		Forms: db, Consents: db, Documents: db, Submissions: db, Log: db,
 		Users: db, Sessions: db, Tokens: db, Settings: db,
 		Inbox: db, Outbox: db,
 		Chat: db, Audit: db,
