@@ -360,6 +360,11 @@ func cmdVerify(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	if !res.OK() {
+		if res.BrokenID == 0 {
+			// A document of a version no entry was given under yet.
+			return exitError{code: 1, msg: fmt.Sprintf("consent log not intact: %s (%d entries checked, their chain intact)",
+				res.Reason, res.Checked)}
+		}
 		return exitError{code: 1, msg: fmt.Sprintf("consent log broken at entry %d: %s (%d entries checked)",
 			res.BrokenID, res.Reason, res.Checked)}
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/consentforms/consentforms/formbuilder"
+	"github.com/consentforms/consentforms/internal/testdoc"
 	"github.com/consentforms/consentforms/storage/sqlite"
 	_ "github.com/mattn/go-sqlite3"
 	"github.com/stretchr/testify/assert"
@@ -331,6 +332,67 @@ func TestProgressOnlyOnATerminal(t *testing.T) {
 // way someone with the file and the sqlite3 shell could: drop the update
 // trigger, change a subject. verify must fail and name that entry.
 func TestVerifyCommandFindsEditedRow(t *testing.T) {
+	verifyFindsEditedRow(t)
+}
+
+// TestVerifyCommandFindsChangedDocument: someone with the file drops the
+// documents' triggers and changes a byte of a stored PDF; verify fails and
+// names the document and the first entry that pointed at it.
+func TestVerifyCommandFindsChangedDocument(t *testing.T) {
+	l := newExportLog(t)
+	ctx := context.Background()
+	db, err := sqlite.Open(l.path)
+	require.NoError(t, err)
+	doc, err := formbuilder.NewDocument("document", "privacy.pdf", testdoc.PDF("Privacy policy"))
+	require.NoError(t, err)
+	_, err = db.UpdateConsent(ctx, l.news, formbuilder.ConsentContent{Text: "<p>News, monthly.</p>", Label: "I agree to %this%.",
+		Language: "en", Document: doc}, "test")
+	require.NoError(t, err)
+	form, err := db.FindFormByID(ctx, l.formB.ID)
+	require.NoError(t, err)
+	sub, recs, err := formbuilder.ValidateSubmission(form, formbuilder.SubmissionInput{Values: map[string][]string{"phone": {"+49 30 1234567"}},
+		Consents: map[int64]formbuilder.ConsentInput{l.news.ID: {Checked: true}}})
+	require.NoError(t, err)
+	require.NoError(t, db.CreateSubmission(ctx, sub, recs))
+	require.NoError(t, db.Close())
+	var out, errOut strings.Builder
+	require.Equal(t, 0, run(ctx, []string{"consents", "verify", "--db", l.path}, &out, &errOut), errOut.String())
+	assert.Contains(t, out.String(), "consent log ok")
+
+	// The export names the document and links it below --base-url.
+	out.Reset()
+	require.Equal(t, 0, run(ctx, []string{"consents", "export", "--db", l.path, "--base-url", "https://forms.example.com/"}, &out, &errOut), errOut.String())
+	rows, err := csv.NewReader(strings.NewReader(out.String())).ReadAll()
+	require.NoError(t, err)
+	last := rows[len(rows)-1]
+	assert.Equal(t, []string{doc.SHA256, "https://forms.example.com/d/" + doc.SHA256 + ".pdf"}, last[len(last)-2:])
+	assert.Equal(t, []string{"", ""}, rows[1][len(last)-2:], "entries of versions without a document")
+	errOut.Reset()
+	assert.Equal(t, 2, run(ctx, []string{"consents", "export", "--db", l.path, "--base-url", "ftp://x"}, &out, &errOut))
+	assert.Contains(t, errOut.String(), "--base-url must be an http(s) URL")
+
+	raw, err := sql.Open("sqlite3", "file:"+l.path+"?_busy_timeout=5000")
+	require.NoError(t, err)
+	defer raw.Close()
+	changed := bytes.Replace(doc.Data, []byte("Privacy"), []byte("Pirates"), 1)
+	_, err = raw.ExecContext(ctx, "UPDATE consent_documents SET data = ? WHERE sha256 = ?", changed, doc.SHA256)
+	require.ErrorContains(t, err, "immutable", "the trigger refuses the edit while it exists")
+	_, err = raw.ExecContext(ctx, "DROP TRIGGER consent_documents_no_update")
+	require.NoError(t, err)
+	_, err = raw.ExecContext(ctx, "UPDATE consent_documents SET data = ? WHERE sha256 = ?", changed, doc.SHA256)
+	require.NoError(t, err)
+	require.NoError(t, raw.Close())
+
+	out.Reset()
+	errOut.Reset()
+	assert.Equal(t, 1, run(ctx, []string{"consents", "verify", "--db", l.path}, &out, &errOut))
+	assert.Contains(t, errOut.String(), "consent log broken at entry "+strconv.FormatInt(recs[0].ID, 10)+":")
+	assert.Contains(t, errOut.String(), "document "+doc.SHA256)
+	assert.Contains(t, errOut.String(), "the file was changed")
+	assert.Empty(t, out.String())
+}
+
+func verifyFindsEditedRow(t *testing.T) {
 	l := newExportLog(t)
 	ctx := context.Background()
 	var out, errOut strings.Builder

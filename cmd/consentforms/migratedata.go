@@ -31,6 +31,7 @@ var copyTables = []struct {
 	{name: "sessions", order: "created_at, id"},
 	{name: "secrets", order: "name"},
 	{name: "consents", order: "id"},
+	{name: "consent_documents", order: "sha256"},
 	{name: "consent_versions", order: "id"},
 	{name: "forms", order: "id"},
 	{name: "form_consents", order: "form_id, consent_id"},
@@ -213,10 +214,14 @@ func copyTable(ctx context.Context, s *sql.DB, tx *sql.Tx, table, order string) 
 		return 0, err
 	}
 	defer rows.Close()
-	// PostgreSQL takes at most 65,535 parameters per statement.
+	// PostgreSQL takes at most 65,535 parameters per statement; rows with
+	// large values (documents of up to 10 MiB) go in statements of at most
+	// about perStmtBytes.
 	perStmt := max(1, 60000/len(cols))
+	const perStmtBytes = 16 << 20
 	var n int64
 	var args []any
+	size := 0
 	flush := func() error {
 		if len(args) == 0 {
 			return nil
@@ -238,7 +243,7 @@ func copyTable(ctx context.Context, s *sql.DB, tx *sql.Tx, table, order string) 
 			q.WriteByte(')')
 		}
 		_, err := tx.ExecContext(ctx, q.String(), args...)
-		args = args[:0]
+		args, size = args[:0], 0
 		return err
 	}
 	vals := make([]any, len(cols))
@@ -256,9 +261,12 @@ func copyTable(ctx context.Context, s *sql.DB, tx *sql.Tx, table, order string) 
 				return n, fmt.Errorf("column %s: %w", c, err)
 			}
 			args = append(args, v)
+			if b, ok := v.([]byte); ok {
+				size += len(b)
+			}
 		}
 		n++
-		if len(args)/len(cols) >= perStmt {
+		if len(args)/len(cols) >= perStmt || size >= perStmtBytes {
 			if err := flush(); err != nil {
 				return n, err
 			}

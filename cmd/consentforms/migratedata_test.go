@@ -11,6 +11,7 @@ import (
 
 	"github.com/consentforms/consentforms/formbuilder"
 	"github.com/consentforms/consentforms/internal/pgtest"
+	"github.com/consentforms/consentforms/internal/testdoc"
 	"github.com/consentforms/consentforms/storage/postgres"
 	"github.com/consentforms/consentforms/storage/sqlite"
 	"github.com/stretchr/testify/assert"
@@ -45,7 +46,10 @@ func sqliteInstallation(t *testing.T) string {
 	require.NoError(t, db.CreateSession(ctx, &formbuilder.Session{ID: hashHex("sess"), UserID: u.ID, CSRF: "c"}))
 	c := &formbuilder.Consent{Name: "Datenschutz", Type: formbuilder.ConsentCustom}
 	require.NoError(t, db.CreateConsent(ctx, c, formbuilder.ConsentContent{Text: "<p>v1 ä</p>", Label: "Ich %stimme% zu", Language: "de"}, "ada"))
-	_, err = db.UpdateConsent(ctx, c, formbuilder.ConsentContent{Text: "<p>v2 ö</p>", Label: "Ich %stimme% zu", Language: "de"}, "ada")
+	doc, err := formbuilder.NewDocument("document", "Datenschutzerklärung.pdf", testdoc.PDF("Datenschutz"))
+	require.NoError(t, err)
+	_, err = db.UpdateConsent(ctx, c, formbuilder.ConsentContent{Text: "<p>v2 ö</p>", Label: "Ich %stimme% zu", Language: "de",
+		Document: doc}, "ada")
 	require.NoError(t, err)
 	mk := func(name string) *formbuilder.Form {
 		f := &formbuilder.Form{Name: name, Language: "de", ResponsibleUserID: u.ID,
@@ -146,6 +150,13 @@ func TestMigrateDataCopiesByteExact(t *testing.T) {
 	for _, v := range vs {
 		assert.True(t, v.VerifyHash())
 	}
+	require.NotNil(t, vs[0].Document, "the version's document comes along")
+	require.NotNil(t, want[1].Document, "and the entries given under it name it")
+	da, err := src.FindDocument(ctx, vs[0].Document.SHA256)
+	require.NoError(t, err)
+	db, err := dst.FindDocument(ctx, vs[0].Document.SHA256)
+	require.NoError(t, err)
+	assert.Equal(t, da, db, "the document, byte for byte")
 	for _, f := range srcForms {
 		a, err := src.ListSubmissions(ctx, formbuilder.SubmissionFilter{FormID: f.ID})
 		require.NoError(t, err)
