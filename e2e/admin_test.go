@@ -54,6 +54,13 @@ type adminHostPage struct {
 
 func newAdminApp(t *testing.T) *adminApp {
 	t.Helper()
+	return newAdminAppAt(t, "127.0.0.1")
+}
+
+// newAdminAppAt is newAdminApp serving on ip, a loopback address of the
+// test's own (see newTeamApp), so that it can sign in while others do.
+func newAdminAppAt(t *testing.T, ip string) *adminApp {
+	t.Helper()
 	ctx := context.Background()
 	a := &adminApp{}
 	db, err := sqlite.Open(filepath.Join(t.TempDir(), "db"))
@@ -74,8 +81,8 @@ func newAdminApp(t *testing.T) *adminApp {
 	content.Sanitize()
 	require.NoError(t, db.CreateConsent(ctx, a.newsletter, content, "e2e"))
 
-	a.base = serveApp(t, "127.0.0.1", web.Config{}, web.Services{
-		Forms: db, Consents: db, Submissions: db, Log: db,
+	a.base = serveApp(t, ip, web.Config{}, web.Services{
+		Forms: db, Consents: db, Documents: db, Submissions: db, Log: db,
 		Users: db, Sessions: db, Tokens: db, Settings: db, Audit: db,
 	})
 

@@ -36,6 +36,9 @@ func (s *Server) handleDocument(c *fiber.Ctx) error {
 	if !ok || !formbuilder.ValidDocumentHash(sha) || ext == "" {
 		return formbuilder.Errorf(formbuilder.ENOTFOUND, "no such document")
 	}
+	if s.svc.Documents == nil {
+		return formbuilder.Errorf(formbuilder.ENOTFOUND, "no such document")
+	}
 	etag := `"` + sha + `"`
 	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
 	c.Set(fiber.HeaderContentSecurityPolicy, httpx.DocumentCSP)

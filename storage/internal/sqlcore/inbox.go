@@ -135,5 +135,8 @@ func (db *DB) ExportSubmissions(ctx context.Context, f formbuilder.SubmissionFil
 func (db *DB) RecordsOfSubmission(ctx context.Context, submissionID int64) ([]*formbuilder.ConsentRecord, error) {
 	recs, err := queryRecords(ctx, db.r, "SELECT "+recordColumns+
 		" FROM consent_records WHERE submission_id = ? ORDER BY id", submissionID)
+	if err == nil {
+		err = db.attachDocuments(ctx, recs)
+	}
 	return recs, db.dbErr(err)
 }

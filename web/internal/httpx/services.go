@@ -3,8 +3,8 @@ package httpx
 import "github.com/consentforms/consentforms/formbuilder"
 
 // Services are the domain services the web app works with; cmd/consentforms
-// wires a storage implementation in. Chat, Inbox and Outbox may be nil:
-// their routes then answer 404.
+// wires a storage implementation in. Chat, Inbox, Outbox and Documents may
+// be nil: their routes then answer 404.
 type Services struct {
 	Forms       formbuilder.FormService
 	Consents    formbuilder.ConsentService
