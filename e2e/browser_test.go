@@ -169,22 +169,11 @@ func (v *view) frame(iframeSel string) *view {
 	fid := u.Query().Get("frame")
 	require.NotEmpty(v.t, fid, "iframe URL %s has no frame id", src)
 	tab := chromedp.FromContext(v.ctx).Target.TargetID
-	var id target.ID
-	eventually(v.t, waitTimeout, "iframe target for "+src, func() error {
-		infos, err := chromedp.Targets(v.ctx)
-		if err != nil {
-			return err
-		}
-		for _, in := range infos {
-			fu, err := url.Parse(in.URL)
-			// Chromium 148 (Debian 12's) leaves ParentID empty; the frame
-			// id in the URL is random per iframe, so it alone identifies it.
-			if in.Type == "iframe" && (in.ParentID == tab || in.ParentID == "") && err == nil && fu.Query().Get("frame") == fid {
-				id = in.TargetID
-				return nil
-			}
-		}
-		return errNotYet
+	id := v.waitTarget("iframe target for "+src, func(in *target.Info) bool {
+		fu, err := url.Parse(in.URL)
+		// Chromium 148 (Debian 12's) leaves ParentID empty; the frame id
+		// in the URL is random per iframe, so it alone identifies it.
+		return in.Type == "iframe" && (in.ParentID == tab || in.ParentID == "") && err == nil && fu.Query().Get("frame") == fid
 	})
 	fctx, cancel := chromedp.NewContext(v.ctx, chromedp.WithTargetID(id), chromedp.WithDetachOnCancel())
 	v.t.Cleanup(cancel)
@@ -195,6 +184,27 @@ func (v *view) frame(iframeSel string) *view {
 	f.waitJS("form page loaded", `document.readyState === 'complete'`)
 	evalJS[chromedp.Void](f, cspProbe)
 	return f
+}
+
+// waitTarget waits until the browser has a target that match accepts and
+// returns its id.
+func (v *view) waitTarget(what string, match func(*target.Info) bool) target.ID {
+	v.t.Helper()
+	var id target.ID
+	eventually(v.t, waitTimeout, what, func() error {
+		infos, err := chromedp.Targets(v.ctx)
+		if err != nil {
+			return err
+		}
+		for _, in := range infos {
+			if match(in) {
+				id = in.TargetID
+				return nil
+			}
+		}
+		return errNotYet
+	})
+	return id
 }
 
 // postCounter counts the POST requests a target sends.

@@ -152,19 +152,8 @@ func openedTab(v *view, click func(), url string) *view {
 		before[in.TargetID] = true
 	}
 	click()
-	var id target.ID
-	eventually(v.t, waitTimeout, "a new tab at "+url, func() error {
-		infos, err := chromedp.Targets(v.ctx)
-		if err != nil {
-			return err
-		}
-		for _, in := range infos {
-			if in.Type == "page" && !before[in.TargetID] && in.URL == url {
-				id = in.TargetID
-				return nil
-			}
-		}
-		return errNotYet
+	id := v.waitTarget("a new tab at "+url, func(in *target.Info) bool {
+		return in.Type == "page" && !before[in.TargetID] && in.URL == url
 	})
 	ctx, cancel := chromedp.NewContext(v.ctx, chromedp.WithTargetID(id))
 	v.t.Cleanup(cancel)

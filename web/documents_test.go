@@ -150,33 +150,35 @@ func TestConsentEditorRefusesDocuments(t *testing.T) {
 			assert.Zero(t, e.Count("consent_documents"))
 		})
 	}
-	t.Run("good file, other error", func(t *testing.T) {
-		vals := consentVals("Privacy")
-		vals.Set("label", "")
-		resp, body := e.PostMultipart("/admin/consents", vals,
-			testenv.File{Field: "document", Name: "policy.pdf", Data: testdoc.PDF("x")})
-		require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode)
-		assert.Equal(t, "is required", testenv.FieldError(body, "label"))
-		assert.Contains(t, testenv.FieldError(body, "document"), "choose policy.pdf again")
-		assert.Zero(t, e.Count("consent_documents"))
-	})
-	t.Run("document and link URL", func(t *testing.T) {
-		vals := consentVals("Privacy")
-		vals.Set("link_url", "https://example.com/privacy")
-		resp, body := e.PostMultipart("/admin/consents", vals,
-			testenv.File{Field: "document", Name: "policy.pdf", Data: testdoc.PDF("x")})
-		require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode)
-		assert.Contains(t, testenv.FieldError(body, "document"), "link URL")
-		assert.Zero(t, e.Count("consent_documents"))
-	})
-	t.Run("unknown document kept", func(t *testing.T) {
-		vals := consentVals("Privacy")
-		vals.Set("document_keep", strings.Repeat("0", 64))
-		resp, body := e.PostMultipart("/admin/consents", vals)
-		require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode)
-		assert.Contains(t, testenv.FieldError(body, "document"), "not a stored document")
-		assert.Zero(t, e.Count("consents"))
-	})
+	// A good file is refused with the rest of the page: its other errors
+	// (it cannot be kept: choose it again), a link URL besides it, or a
+	// kept document that is not stored.
+	pdf := []testenv.File{{Field: "document", Name: "policy.pdf", Data: testdoc.PDF("x")}}
+	for _, tc := range []struct {
+		name        string
+		set         url.Values
+		files       []testenv.File
+		field, want string
+	}{
+		{"good file, other error", url.Values{"label": {""}}, pdf, "document", "choose policy.pdf again"},
+		{"document and link URL", url.Values{"link_url": {"https://example.com/privacy"}}, pdf, "document", "link URL"},
+		{"unknown document kept", url.Values{"document_keep": {strings.Repeat("0", 64)}}, nil, "document", "not a stored document"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			vals := consentVals("Privacy")
+			for k, v := range tc.set {
+				vals[k] = v
+			}
+			resp, body := e.PostMultipart("/admin/consents", vals, tc.files...)
+			require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode)
+			assert.Contains(t, testenv.FieldError(body, tc.field), tc.want)
+			if tc.set.Has("label") {
+				assert.Equal(t, "is required", testenv.FieldError(body, "label"))
+			}
+			assert.Zero(t, e.Count("consents"))
+			assert.Zero(t, e.Count("consent_documents"))
+		})
+	}
 	t.Run("without the CSRF token", func(t *testing.T) {
 		vals := consentVals("Privacy")
 		vals.Set("_csrf", "forged")
@@ -517,15 +519,7 @@ func TestUploadBodyLimit(t *testing.T) {
 	conn := rawConn(t, base)
 	fmt.Fprintf(conn, "POST /admin/settings HTTP/1.1\r\nHost: %s\r\nCookie: %s\r\nContent-Type: application/x-www-form-urlencoded\r\n"+
 		"Accept: application/json\r\nTransfer-Encoding: chunked\r\n\r\n", testenv.Host, cookie)
-	chunk := strings.Repeat("a", 256<<10)
-	go func() {
-		for range 8 {
-			if _, err := fmt.Fprintf(conn, "%x\r\n%s\r\n", len(chunk), chunk); err != nil {
-				return
-			}
-		}
-		fmt.Fprint(conn, "0\r\n\r\n")
-	}()
+	go sendChunks(conn, strings.Repeat("a", 256<<10), 8)
 	require.NoError(t, conn.SetReadDeadline(time.Now().Add(10*time.Second)))
 	hresp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	require.NoError(t, err)

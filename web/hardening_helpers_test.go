@@ -3,6 +3,8 @@ package web_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -100,4 +102,16 @@ func (e *hardEnv) postJSON(key, body string, hdr ...string) *http.Response {
 func (e *hardEnv) counts() (subs, recs int) {
 	e.T.Helper()
 	return e.Count("submissions"), e.Count("consent_records")
+}
+
+// sendChunks writes n chunks of chunk and the last chunk to conn, the body
+// of a request sent with Transfer-Encoding: chunked; it stops when the
+// server closed the connection.
+func sendChunks(conn net.Conn, chunk string, n int) {
+	for range n {
+		if _, err := fmt.Fprintf(conn, "%x\r\n%s\r\n", len(chunk), chunk); err != nil {
+			return
+		}
+	}
+	fmt.Fprint(conn, "0\r\n\r\n")
 }

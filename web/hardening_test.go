@@ -156,15 +156,7 @@ func TestBodyLimit(t *testing.T) {
 	// Chunked, so the size shows only while reading.
 	conn := rawConn(t, base)
 	fmt.Fprintf(conn, "POST /f/%s HTTP/1.1\r\nHost: forms.test\r\nContent-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n\r\n", key)
-	chunk := strings.Repeat("a", 16<<10)
-	go func() {
-		for range 8 {
-			if _, err := fmt.Fprintf(conn, "%x\r\n%s\r\n", len(chunk), chunk); err != nil {
-				return
-			}
-		}
-		fmt.Fprint(conn, "0\r\n\r\n")
-	}()
+	go sendChunks(conn, strings.Repeat("a", 16<<10), 8)
 	require.NoError(t, conn.SetReadDeadline(time.Now().Add(5*time.Second)))
 	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	require.NoError(t, err)

@@ -253,12 +253,19 @@ func testVerifyChecksDocuments(t *testing.T, open Opener) {
 		return b
 	}
 
-	t.Run("changed bytes of a document entries point at", func(t *testing.T) {
-		e, used, _ := setup(t)
-		require.NoError(t, e.Tamper(ctx, "UPDATE consent_documents SET data = $1 WHERE sha256 = $2", flip(used), used.SHA256))
+	// tampered runs q with the triggers off and verifies.
+	tampered := func(t *testing.T, e *env, q string, args ...any) formbuilder.VerifyResult {
+		t.Helper()
+		require.NoError(t, e.Tamper(ctx, q, args...))
 		vr, err := e.db.Verify(ctx)
 		require.NoError(t, err)
 		assert.False(t, vr.OK())
+		return vr
+	}
+
+	t.Run("changed bytes of a document entries point at", func(t *testing.T) {
+		e, used, _ := setup(t)
+		vr := tampered(t, e, "UPDATE consent_documents SET data = $1 WHERE sha256 = $2", flip(used), used.SHA256)
 		assert.EqualValues(t, 3, vr.BrokenID, "the first entry given under it")
 		assert.Contains(t, vr.Reason, "document "+used.SHA256)
 		assert.Contains(t, vr.Reason, "changed")
@@ -266,10 +273,7 @@ func testVerifyChecksDocuments(t *testing.T, open Opener) {
 
 	t.Run("changed bytes of a document no entry points at yet", func(t *testing.T) {
 		e, _, unused := setup(t)
-		require.NoError(t, e.Tamper(ctx, "UPDATE consent_documents SET data = $1 WHERE sha256 = $2", flip(unused), unused.SHA256))
-		vr, err := e.db.Verify(ctx)
-		require.NoError(t, err)
-		assert.False(t, vr.OK())
+		vr := tampered(t, e, "UPDATE consent_documents SET data = $1 WHERE sha256 = $2", flip(unused), unused.SHA256)
 		assert.Zero(t, vr.BrokenID)
 		assert.EqualValues(t, 3, vr.Checked, "the chain itself is intact")
 		assert.Contains(t, vr.Reason, "document "+unused.SHA256)
@@ -277,19 +281,15 @@ func testVerifyChecksDocuments(t *testing.T, open Opener) {
 
 	t.Run("changed type", func(t *testing.T) {
 		e, used, _ := setup(t)
-		require.NoError(t, e.Tamper(ctx, "UPDATE consent_documents SET content_type = 'text/html' WHERE sha256 = $1", used.SHA256))
-		vr, err := e.db.Verify(ctx)
-		require.NoError(t, err)
+		vr := tampered(t, e, "UPDATE consent_documents SET content_type = 'text/html' WHERE sha256 = $1", used.SHA256)
 		assert.EqualValues(t, 3, vr.BrokenID)
 		assert.Contains(t, vr.Reason, "type")
 	})
 
 	t.Run("version pointed at another document", func(t *testing.T) {
 		e, used, unused := setup(t)
-		require.NoError(t, e.Tamper(ctx, "UPDATE consent_versions SET document_sha256 = $1 WHERE document_sha256 = $2",
-			unused.SHA256, used.SHA256))
-		vr, err := e.db.Verify(ctx)
-		require.NoError(t, err)
+		vr := tampered(t, e, "UPDATE consent_versions SET document_sha256 = $1 WHERE document_sha256 = $2",
+			unused.SHA256, used.SHA256)
 		assert.EqualValues(t, 3, vr.BrokenID)
 		assert.Contains(t, vr.Reason, "does not match its hash")
 	})
