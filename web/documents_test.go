@@ -111,6 +111,16 @@ func TestConsentEditorDocument(t *testing.T) {
 	assert.Equal(t, 4, co.Current.Number)
 	assert.Equal(t, 2, e.Count("consent_documents"), "no document is ever deleted")
 
+	// The audit trail names the document each edit left the consent with.
+	events, err := e.DB.ListAudit(t.Context(), formbuilder.AuditFilter{Target: formbuilder.AuditConsent})
+	require.NoError(t, err)
+	var docs []string
+	for _, ev := range events {
+		docs = append(docs, ev.Details["document"])
+	}
+	assert.Contains(t, docs, d1.SHA256)
+	assert.Contains(t, docs, vs[0].Document.SHA256)
+
 	// The url-encoded editor of pages without the file input still works.
 	vals = consentVals("Plain")
 	resp, _ = e.Post("/admin/consents", vals)

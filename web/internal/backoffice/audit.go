@@ -151,12 +151,16 @@ func NoteForm(c *fiber.Ctx, target, action string, f *formbuilder.Form, old int,
 
 // NoteConsent notes a change of consent co: a new one ("create", old 0), or
 // an edit from version old to co.Current (the same number when the text
-// did not change and no version was made).
+// did not change and no version was made), with the version's document.
 func NoteConsent(c *fiber.Ctx, action string, co *formbuilder.Consent, old int) {
 	d := map[string]string{"type": string(co.Type)}
 	if co.Current != nil {
 		d["new_version"] = strconv.Itoa(co.Current.Number)
 		d["text_hash"] = co.Current.Hash
+		if doc := co.Current.Document; doc != nil {
+			// Which file the label links to, by the hash it is served under.
+			d["document"] = doc.SHA256
+		}
 	}
 	if old > 0 {
 		d["old_version"] = strconv.Itoa(old)
