@@ -317,8 +317,9 @@ type ChatService interface {
 	ListConversations(ctx context.Context, f ConversationFilter) ([]*Conversation, error)
 	// AcceptConsent delivers the held message, opens the conversation and
 	// appends rec (a given consent with ChannelID set) to the consent log,
-	// all in one transaction; it sets rec's id, time and hashes and the
-	// conversation's ConsentRecordID. ECONFLICT when nothing is held or the
+	// all in one transaction; it sets rec's id, time and hashes, its IP as
+	// the settings' IP mode is at the commit, and the conversation's
+	// ConsentRecordID. ECONFLICT when nothing is held or the
 	// consent has a newer version than rec names.
 	AcceptConsent(ctx context.Context, conversationID int64, rec *ConsentRecord) (*Message, error)
 	// DeclineConsent drops the held message and refuses further messages.

@@ -37,6 +37,16 @@ import (
 //     its own error, in which case nothing of it was stored. A caller whose
 //     context ends after the writer took its work still learns the outcome.
 //   - Lists are ordered as each method says, ties broken by id.
+//   - IP addresses are stored as the settings say at the moment of the
+//     commit (ApplyIPMode with Settings.IPMode), whatever the caller
+//     passed: submissions, their entries, withdrawals and chat consents
+//     read the settings inside the transaction that stores them, and
+//     SaveSettings waits for the transactions that read the old ones
+//     (PostgreSQL: a shared advisory lock they hold, which SaveSettings
+//     takes exclusively; SQLite: the write lock). So once SaveSettings
+//     returned, no process stores an address the old way.
+//   - Changes that server processes cache (forms, settings, chat) are
+//     announced to every process through the ChangeFeed.
 
 // Storage is every storage interface at once: what a backend implements.
 type Storage interface {
@@ -54,6 +64,7 @@ type Storage interface {
 	SubmissionReader
 	AuditLog
 	GaugeReader
+	ChangeFeed
 }
 
 // FormFilter selects forms for lists.
@@ -109,8 +120,10 @@ type SubmissionService interface {
 	// form's receivers in one transaction and returns only after it
 	// committed: either all are stored or none. It sets ids, times (one
 	// time for the submission and all its records) and the records' chain
-	// hashes; on error it leaves them zero. EINVALID (see
-	// ValidateSubmissionRecords; unknown versions too).
+	// hashes; on error it leaves them zero. The IP addresses of sub and
+	// records are stored (and set) as the settings' IP mode is when the
+	// transaction commits. EINVALID (see ValidateSubmissionRecords;
+	// unknown versions too).
 	CreateSubmission(ctx context.Context, sub *Submission, records []*ConsentRecord) error
 	FindSubmission(ctx context.Context, id int64) (*Submission, error)
 }
@@ -128,7 +141,8 @@ type ConsentLog interface {
 	// ExportRecords calls fn for every matching entry, oldest first, reading
 	// in bounded batches so memory stays flat.
 	ExportRecords(ctx context.Context, f RecordFilter, fn func(*ConsentRecord) error) error
-	// Withdraw appends WithdrawalOf(entry id) to the chain. ENOTFOUND,
+	// Withdraw appends WithdrawalOf(entry id) to the chain, with ip as the
+	// settings' IP mode is when it commits. ENOTFOUND,
 	// EINVALID for a withdrawal, ECONFLICT when it was withdrawn already
 	// (also when two withdrawals race: at most one entry withdraws another).
 	Withdraw(ctx context.Context, id int64, ip, userAgent string) (*ConsentRecord, error)
@@ -208,5 +222,8 @@ type TokenService interface {
 // saved whole (the last save wins).
 type SettingsService interface {
 	GetSettings(ctx context.Context) (*Settings, error)
+	// SaveSettings stores s (Settings.Validate; EINVALID). It returns after
+	// every transaction that stores an IP address under the old IP mode
+	// has committed; later ones use s.IPMode. It announces ChangeSettings.
 	SaveSettings(ctx context.Context, s *Settings) error
 }

@@ -15,11 +15,13 @@
 // lock, so the lock is held only for the head read, the entries' insert
 // and the commit.
 //
-// Process state that must reach every server (chat live events, form-cache
-// invalidation, settings) is not shared yet. The notification bus that will
-// carry it (LISTEN/NOTIFY) gets a dedicated connection from pool, which DB
-// keeps for that, and sends after the writer's and the services' commits,
-// where OutboxSignal already fires.
+// What servers keep in memory (form pages, settings, chat streams) follows
+// changes made on any server: transactions that change it NOTIFY, and
+// every server LISTENs on a connection of its own (listen.go, and
+// formbuilder.ChangeFeed for what is guaranteed). Where a notification
+// would come too late, the transaction itself decides: submissions,
+// withdrawals and chat consents read the IP mode under a shared advisory
+// lock that SaveSettings takes exclusively.
 package postgres
 
 import (
@@ -46,9 +48,6 @@ import (
 // DB is an open consentforms database on a PostgreSQL server.
 type DB struct {
 	*sqlcore.DB
-	// pool is kept for the notification bus's dedicated LISTEN connection
-	// (see the package comment).
-	pool *pgxpool.Pool
 }
 
 type options struct {
@@ -130,12 +129,13 @@ func Open(url string, opts ...Option) (*DB, error) {
 		return err
 	}
 	core, err := sqlcore.New(ctx, sqlcore.Config{Dialect: dialect{}, W: sdb, R: sdb,
-		Migrations: migrationFS, Options: o.core, Close: closeAll})
+		Migrations: migrationFS, Options: o.core, Close: closeAll,
+		Listener: newListener(cfg.ConnConfig)})
 	if err != nil {
 		_ = closeAll()
 		return nil, err
 	}
-	return &DB{DB: core, pool: pool}, nil
+	return &DB{DB: core}, nil
 }
 
 // Backup refuses: a consistent copy of a PostgreSQL database is made with
@@ -148,6 +148,9 @@ func (db *DB) Backup(context.Context, string) error {
 // Advisory lock keys. The chain lock has a fixed key; other locks are
 // named and hashed into the rest of the key space.
 const chainLockKey int64 = 0x636f6e73656e74 // "consent"
+
+// settingsLockKey is the key of the settings lock (LockSettings).
+var settingsLockKey = lockKey("settings")
 
 func lockKey(name string) int64 {
 	h := fnv.New64a()
@@ -218,6 +221,19 @@ func (dialect) Code(err error) string {
 // transaction that appends takes it before any row lock.
 func (dialect) LockChain(ctx context.Context, tx *sqlcore.Tx) error {
 	_, err := tx.Tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", chainLockKey)
+	return err
+}
+
+// LockSettings takes the settings lock until the transaction ends: shared
+// by writer batches before they read the IP mode, exclusive by
+// SaveSettings. PostgreSQL queues a shared request behind a waiting
+// exclusive one, so a stream of batches cannot starve a save.
+func (dialect) LockSettings(ctx context.Context, tx *sqlcore.Tx, exclusive bool) error {
+	q := "SELECT pg_advisory_xact_lock_shared($1)"
+	if exclusive {
+		q = "SELECT pg_advisory_xact_lock($1)"
+	}
+	_, err := tx.Tx.ExecContext(ctx, q, settingsLockKey)
 	return err
 }
 

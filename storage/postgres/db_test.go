@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/consentforms/consentforms/formbuilder"
 	"github.com/consentforms/consentforms/internal/pgtest"
@@ -219,4 +220,80 @@ func TestServerRoleWithoutOwnership(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, vr.OK(), "%+v", vr)
 	assert.EqualValues(t, 2, vr.Checked)
+}
+
+// TestListenerReconnectResyncs: when the listening connection is lost (a
+// restart of PostgreSQL, a terminated backend), notifications sent
+// meanwhile are gone; the listener connects again and delivers a
+// ChangeResync, and changes flow again after it.
+func TestListenerReconnectResyncs(t *testing.T) {
+	b := openBackend(t, storagetest.Options{})
+	db := b.Store
+	ctx := context.Background()
+	var mu sync.Mutex
+	var got []formbuilder.Change
+	stop, err := db.SubscribeChanges(func(c formbuilder.Change) {
+		mu.Lock()
+		got = append(got, c)
+		mu.Unlock()
+	})
+	require.NoError(t, err)
+	defer stop()
+	kinds := func() []formbuilder.ChangeKind {
+		mu.Lock()
+		defer mu.Unlock()
+		var out []formbuilder.ChangeKind
+		for _, c := range got {
+			out = append(out, c.Kind)
+		}
+		return out
+	}
+	save := func() {
+		require.NoError(t, db.SaveSettings(ctx, &formbuilder.Settings{IPMode: formbuilder.IPFull}))
+	}
+	save()
+	require.Eventually(t, func() bool { return len(kinds()) == 1 }, 10*time.Second, time.Millisecond)
+
+	listeners := func() int64 {
+		n, err := b.QueryInt(ctx, "SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()", listenerName)
+		require.NoError(t, err)
+		return n
+	}
+	require.EqualValues(t, 1, listeners(), "one dedicated connection")
+	require.NoError(t, b.Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()", listenerName))
+	require.Eventually(t, func() bool { return len(kinds()) == 2 }, 10*time.Second, time.Millisecond)
+	assert.Equal(t, []formbuilder.ChangeKind{formbuilder.ChangeSettings, formbuilder.ChangeResync}, kinds())
+	save()
+	require.Eventually(t, func() bool { return len(kinds()) == 3 }, 10*time.Second, time.Millisecond)
+	assert.Equal(t, formbuilder.ChangeSettings, kinds()[2])
+	assert.EqualValues(t, 1, listeners())
+
+	// Close ends the listener's connection.
+	require.NoError(t, db.Close())
+	require.Eventually(t, func() bool { return listeners() == 0 }, 10*time.Second, time.Millisecond)
+}
+
+// TestListenerPingsAQuietConnection: a wait that runs out of time leaves
+// the connection usable; notifications keep coming after quiet spells.
+func TestListenerPingsAQuietConnection(t *testing.T) {
+	// Restored after the database (and its listener) closed: cleanups run
+	// last-in, first-out.
+	old := listenPing
+	t.Cleanup(func() { listenPing = old })
+	listenPing = 20 * time.Millisecond
+	b := openBackend(t, storagetest.Options{})
+	got := make(chan formbuilder.Change, 10)
+	stop, err := b.Store.SubscribeChanges(func(c formbuilder.Change) { got <- c })
+	require.NoError(t, err)
+	defer stop()
+	for range 3 {
+		time.Sleep(3 * listenPing)
+		require.NoError(t, b.Store.SaveSettings(context.Background(), &formbuilder.Settings{IPMode: formbuilder.IPFull}))
+		select {
+		case c := <-got:
+			require.Equal(t, formbuilder.ChangeSettings, c.Kind, "no resync: the connection was never lost")
+		case <-time.After(10 * time.Second):
+			t.Fatal("no change after a quiet spell")
+		}
+	}
 }

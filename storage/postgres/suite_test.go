@@ -78,6 +78,7 @@ func openBackend(t testing.TB, o storagetest.Options) *storagetest.Backend {
 			}
 			return tx.Commit()
 		},
+		SharedChanges: true,
 		Reopen: func(t testing.TB) storagetest.Store {
 			other, err := Open(u)
 			require.NoError(t, err)

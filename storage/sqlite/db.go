@@ -243,7 +243,13 @@ func (dialect) Code(err error) string {
 	return ""
 }
 
-func (dialect) LockChain(context.Context, *sqlcore.Tx) error      { return nil }
+func (dialect) LockChain(context.Context, *sqlcore.Tx) error          { return nil }
+func (dialect) LockSettings(context.Context, *sqlcore.Tx, bool) error { return nil }
+
+// Notifies: a SQLite file is served by one process, whose changes are
+// delivered in memory after each commit.
+func (dialect) Notifies() bool                                    { return false }
+func (dialect) Notify(context.Context, *sqlcore.Tx, string) error { return nil }
 func (dialect) LockTx(context.Context, *sqlcore.Tx, string) error { return nil }
 
 // TryLock: a SQLite file is served by one process; its writer orders the rest.

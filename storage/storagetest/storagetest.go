@@ -97,6 +97,10 @@ type Backend struct {
 	// Reopen opens a second handle on the same database, as a second server
 	// process would; it is closed when the test ends.
 	Reopen func(t testing.TB) Store
+	// SharedChanges says that the change feed spans processes: changes
+	// made through a Reopen handle reach the subscribers of Store. SQLite
+	// serves a database from one process and keeps its feed in memory.
+	SharedChanges bool
 }
 
 // Opener returns a fresh Backend for one test.

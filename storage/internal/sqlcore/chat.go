@@ -349,6 +349,18 @@ func insertMessage(ctx context.Context, b *batch, m *formbuilder.Message, now ti
 	return nil
 }
 
+// chatChanged announces, at the commit, that msgs were delivered in conv
+// and, with state, that its state or held message changed. A conversation's
+// messages are inserted under its row lock (or SQLite's one writer), so
+// their ids grow in commit order and the first and last id name them all.
+func chatChanged(b *batch, conv *formbuilder.Conversation, msgs []*formbuilder.Message, state bool) {
+	c := formbuilder.Change{Kind: formbuilder.ChangeChat, ID: conv.ID, ChannelID: conv.ChannelID, StateChanged: state}
+	if len(msgs) > 0 {
+		c.FirstMessage, c.LastMessage = msgs[0].ID, msgs[len(msgs)-1].ID
+	}
+	b.tx.changed(c)
+}
+
 // PostVisitorMessage implements formbuilder.ChatService.
 func (db *DB) PostVisitorMessage(ctx context.Context, ch *formbuilder.Channel, p formbuilder.VisitorPost) (*formbuilder.VisitorPostResult, error) {
 	if ch == nil || ch.ID <= 0 {
@@ -408,6 +420,8 @@ func (db *DB) PostVisitorMessage(ctx context.Context, ch *formbuilder.Channel, p
 			_, err := b.tx.ExecContext(ctx, `UPDATE conversations SET held_message = ?, page_url = ?,
 				updated_at = ? WHERE id = ?`, text, conv.PageURL, ts, conv.ID)
 			res.Conversation = conv
+			// A held message is news only to the visitor's other tabs.
+			chatChanged(b, conv, nil, true)
 			return err
 		}
 		// A message held under a consent the channel no longer asks goes
@@ -423,12 +437,16 @@ func (db *DB) PostVisitorMessage(ctx context.Context, ch *formbuilder.Channel, p
 			}
 			res.Delivered = append(res.Delivered, m)
 		}
+		opened := conv.State != formbuilder.ConvOpen
 		conv.State, conv.HeldMessage, conv.LastMessageAt = formbuilder.ConvOpen, "", now
 		conv.UnreadOperator += len(texts)
 		_, err = b.tx.ExecContext(ctx, `UPDATE conversations SET state = ?, held_message = '', page_url = ?,
 			unread_operator = unread_operator + ?, last_message_at = ?, updated_at = ? WHERE id = ?`,
 			conv.State, conv.PageURL, len(texts), ts, ts, conv.ID)
 		res.Conversation = conv
+		// The state changed when this opened the conversation or delivered
+		// a held message too.
+		chatChanged(b, conv, res.Delivered, res.Created || opened || len(texts) > 1)
 		return err
 	}, undo: func() { res = nil }}
 	if err := db.writer.do(ctx, j); err != nil {
@@ -445,6 +463,7 @@ func (db *DB) AcceptConsent(ctx context.Context, conversationID int64, rec *form
 		return nil, err
 	}
 	rec.UserAgent = truncateBytes(rec.UserAgent, formbuilder.MaxUserAgent)
+	ip := rec.IP
 	var msg *formbuilder.Message
 	j := &job{
 		rowLocks: true,
@@ -470,6 +489,9 @@ func (db *DB) AcceptConsent(ctx context.Context, conversationID int64, rec *form
 				return err
 			}
 			rec.Time = now
+			if rec.IP, err = b.storedIP(ctx, ip); err != nil {
+				return err
+			}
 			if err := b.appendRecord(ctx, rec); err != nil {
 				return err
 			}
@@ -480,12 +502,13 @@ func (db *DB) AcceptConsent(ctx context.Context, conversationID int64, rec *form
 				rec.ID, rec.PageURL, rec.PageURL, ts, ts, conv.ID); err != nil {
 				return err
 			}
+			chatChanged(b, conv, []*formbuilder.Message{m}, true)
 			msg = m
 			return nil
 		},
 		undo: func() {
 			msg = nil
-			rec.ID, rec.Time, rec.PrevHash, rec.Hash = 0, time.Time{}, "", ""
+			rec.ID, rec.Time, rec.PrevHash, rec.Hash, rec.IP = 0, time.Time{}, "", "", ip
 		},
 	}
 	if err := db.writer.do(ctx, j); err != nil {
@@ -523,6 +546,7 @@ func (db *DB) DeclineConsent(ctx context.Context, conversationID int64) (*formbu
 			return err
 		}
 		c.State, c.HeldMessage, c.UpdatedAt = formbuilder.ConvDeclined, "", now
+		chatChanged(b, c, nil, true)
 		_, err := b.tx.ExecContext(ctx, `UPDATE conversations SET state = 'declined', held_message = '',
 			updated_at = ? WHERE id = ?`, fmtTime(now), c.ID)
 		return err
@@ -543,6 +567,7 @@ func (db *DB) ReopenConversation(ctx context.Context, ch *formbuilder.Channel, c
 			return nil
 		}
 		c.State, c.UpdatedAt = state, now
+		chatChanged(b, c, nil, true)
 		_, err := b.tx.ExecContext(ctx, "UPDATE conversations SET state = ?, updated_at = ? WHERE id = ?",
 			c.State, fmtTime(now), c.ID)
 		return err
@@ -567,6 +592,7 @@ func (db *DB) AddOperatorMessage(ctx context.Context, m *formbuilder.Message) er
 		if err := insertMessage(ctx, b, m, now); err != nil {
 			return err
 		}
+		chatChanged(b, c, []*formbuilder.Message{m}, false)
 		ts := fmtTime(now)
 		// Whoever answers first takes the conversation, so the consent
 		// of a later reopening names a person, not just the channel.

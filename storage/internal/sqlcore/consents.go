@@ -175,6 +175,9 @@ func (db *DB) UpdateConsent(ctx context.Context, c *formbuilder.Consent, content
 		if _, err := tx.ExecContext(ctx, "UPDATE consents SET updated_at = ? WHERE id = ?", now, c.ID); err != nil {
 			return err
 		}
+		// Every server drops its cached pages: finding which forms attach
+		// the consent costs more than rendering a few pages again.
+		tx.changed(formbuilder.Change{Kind: formbuilder.ChangeForms})
 		_, err = tx.ExecContext(ctx, `UPDATE forms SET version = version + 1, updated_at = ?
 			WHERE id IN (SELECT form_id FROM form_consents WHERE consent_id = ?)`, now, c.ID)
 		return err

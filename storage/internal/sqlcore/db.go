@@ -30,6 +30,7 @@ var (
 	_ formbuilder.SessionService    = (*DB)(nil)
 	_ formbuilder.TokenService      = (*DB)(nil)
 	_ formbuilder.SettingsService   = (*DB)(nil)
+	_ formbuilder.ChangeFeed        = (*DB)(nil)
 )
 
 // ErrClosed is wrapped (as an EINTERNAL error) by calls made after Close.
@@ -75,6 +76,17 @@ type Dialect interface {
 	// ReadTx are the options of a transaction whose queries must all see
 	// one snapshot (nil: the driver's default does).
 	ReadTx() *sql.TxOptions
+	// LockSettings takes the settings lock for the rest of tx: shared by
+	// every transaction that stores IP addresses as the settings say (it
+	// reads them after the lock), exclusive by the one that saves them.
+	// Lock order: the settings lock, then the chain lock, then row locks.
+	LockSettings(ctx context.Context, tx *Tx, exclusive bool) error
+	// Notifies reports whether the engine tells other processes of
+	// changes (Notify); if not, changes are delivered in this process.
+	Notifies() bool
+	// Notify sends payload to every process listening on the database
+	// when tx commits.
+	Notify(ctx context.Context, tx *Tx, payload string) error
 }
 
 // DB is an open consentforms database of either engine.
@@ -96,6 +108,14 @@ type DB struct {
 	versionDocs versionDocs
 	migrations  fs.FS
 	close       func() error
+
+	// feed delivers change notifications in this process (feed.go);
+	// listener, when set, brings them from other processes, started by
+	// the first subscription and stopped by Close.
+	feed          *Feed
+	listener      Listener
+	listenMu      sync.Mutex
+	stopListening func()
 }
 
 // Options are the settings every backend shares.
@@ -127,6 +147,9 @@ type Config struct {
 	Options    Options
 	// Close releases the connections after the writer stopped.
 	Close func() error
+	// Listener brings the changes of other processes, on an engine that
+	// Notifies; nil otherwise.
+	Listener Listener
 }
 
 // New migrates the database and starts the writer.
@@ -139,7 +162,8 @@ func New(ctx context.Context, c Config) (*DB, error) {
 		o.SearchTimeout = DefaultOptions().SearchTimeout
 	}
 	db := &DB{Now: o.Now, d: c.Dialect, w: handle{c.W, c.Dialect}, r: handle{c.R, c.Dialect},
-		opts: o, outboxWake: make(chan struct{}, 1), close: c.Close, migrations: c.Migrations}
+		opts: o, outboxWake: make(chan struct{}, 1), close: c.Close, migrations: c.Migrations,
+		feed: newFeed(), listener: c.Listener}
 	if db.Now == nil {
 		db.Now = time.Now
 	}
@@ -156,6 +180,12 @@ func (db *DB) Close() error {
 	if db.writer == nil || !db.writer.close() {
 		return nil
 	}
+	db.listenMu.Lock()
+	if db.stopListening != nil {
+		db.stopListening()
+	}
+	db.listenMu.Unlock()
+	db.feed.close()
 	return formbuilder.Internal(db.close())
 }
 
@@ -239,7 +269,7 @@ func notFound(what string) error {
 }
 
 // writeTx runs fn in a write transaction (SQLite: immediate, on the writer
-// connection).
+// connection) and announces the changes fn recorded (Tx.changed).
 func (db *DB) writeTx(ctx context.Context, fn func(tx *Tx) error) error {
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
@@ -249,7 +279,15 @@ func (db *DB) writeTx(ctx context.Context, fn func(tx *Tx) error) error {
 		_ = tx.Rollback()
 		return db.dbErr(err)
 	}
-	return db.dbErr(tx.Commit())
+	if err := db.announce(ctx, tx); err != nil {
+		_ = tx.Rollback()
+		return db.dbErr(err)
+	}
+	if err := tx.Commit(); err != nil {
+		return db.dbErr(err)
+	}
+	db.committed(tx)
+	return nil
 }
 
 // readTx runs fn in a read transaction, so that several queries see one
@@ -309,6 +347,8 @@ func (h handle) BeginTx(ctx context.Context, o *sql.TxOptions) (*Tx, error) {
 type Tx struct {
 	*sql.Tx
 	d Dialect
+	// changes are announced when the transaction commits (feed.go).
+	changes []formbuilder.Change
 }
 
 // QueryContext runs q, rebound for the engine.

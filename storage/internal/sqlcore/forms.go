@@ -242,12 +242,26 @@ func (db *DB) UpdateForm(ctx context.Context, f *formbuilder.Form) error {
 		} else if n == 0 {
 			return notFound("form")
 		}
+		if err := formChanged(ctx, tx, f.ID); err != nil {
+			return err
+		}
 		return writeFormConsents(ctx, tx, f)
 	})
 	if err != nil {
 		return err
 	}
 	return db.reloadForm(ctx, f)
+}
+
+// formChanged announces at the commit that form id renders differently:
+// every server drops its cached page.
+func formChanged(ctx context.Context, tx *Tx, id int64) error {
+	var key string
+	if err := tx.QueryRowContext(ctx, "SELECT key FROM forms WHERE id = ?", id).Scan(&key); err != nil {
+		return err
+	}
+	tx.changed(formbuilder.Change{Kind: formbuilder.ChangeForm, ID: id, Key: key})
+	return nil
 }
 
 // ArchiveForm implements formbuilder.FormService. It bumps Version because
@@ -262,7 +276,7 @@ func (db *DB) ArchiveForm(ctx context.Context, id int64, archived bool) error {
 		if n, err := res.RowsAffected(); err != nil {
 			return err
 		} else if n > 0 {
-			return nil
+			return formChanged(ctx, tx, id)
 		}
 		// Nothing changed: already in that state, or missing.
 		var c int

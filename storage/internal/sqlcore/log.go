@@ -319,7 +319,7 @@ func exportKeyset[T any](ctx context.Context, db *DB, e keysetExport[T], fn func
 // Withdraw implements formbuilder.ConsentLog. The withdrawal is appended by
 // the writer like any entry, so the chain stays linear. It copies the
 // consent, form and subject of the original; ip and userAgent are the
-// withdrawing visitor's, stored as given (apply the IP mode before).
+// withdrawing visitor's, ip stored as the settings' IP mode says.
 func (db *DB) Withdraw(ctx context.Context, id int64, ip, userAgent string) (*formbuilder.ConsentRecord, error) {
 	if id <= 0 {
 		return nil, notFound("consent record")
@@ -338,7 +338,11 @@ func (db *DB) Withdraw(ctx context.Context, id int64, ip, userAgent string) (*fo
 		if err := formbuilder.CheckWithdrawal(orig, n > 0); err != nil {
 			return err
 		}
-		r := formbuilder.WithdrawalOf(orig, ip, userAgent)
+		stored, err := b.storedIP(ctx, ip)
+		if err != nil {
+			return err
+		}
+		r := formbuilder.WithdrawalOf(orig, stored, userAgent)
 		r.Time = b.db.now()
 		if err := b.appendRecord(ctx, r); err != nil {
 			return err

@@ -36,18 +36,31 @@ func (db *DB) CreateSubmission(ctx context.Context, sub *formbuilder.Submission,
 	if err != nil {
 		return formbuilder.Internal(err)
 	}
+	// The addresses as given: a job that runs again (see job.run) stores
+	// them as the settings say then.
+	subIP, recIPs := sub.IP, make([]string, len(records))
+	for i, r := range records {
+		recIPs[i] = r.IP
+	}
 	var queued int64
 	j := &job{
 		run: func(ctx context.Context, b *batch) error {
 			now := b.db.now()
-			id, err := b.insertID(ctx, insertSubmissionSQL, sub.FormID, sub.FormKey, string(vals), sub.Subject,
-				sub.PageURL, sub.IP, sub.UserAgent, fmtTime(now))
+			ip, err := b.storedIP(ctx, subIP)
 			if err != nil {
 				return err
 			}
-			sub.ID, sub.CreatedAt = id, now
-			for _, r := range records {
+			id, err := b.insertID(ctx, insertSubmissionSQL, sub.FormID, sub.FormKey, string(vals), sub.Subject,
+				sub.PageURL, ip, sub.UserAgent, fmtTime(now))
+			if err != nil {
+				return err
+			}
+			sub.ID, sub.CreatedAt, sub.IP = id, now, ip
+			for i, r := range records {
 				r.SubmissionID, r.Time = id, now
+				if r.IP, err = b.storedIP(ctx, recIPs[i]); err != nil {
+					return err
+				}
 				if err := b.appendRecord(ctx, r); err != nil {
 					return err
 				}
@@ -58,9 +71,9 @@ func (db *DB) CreateSubmission(ctx context.Context, sub *formbuilder.Submission,
 			return err
 		},
 		undo: func() {
-			sub.ID, sub.CreatedAt = 0, time.Time{}
-			for _, r := range records {
-				r.ID, r.SubmissionID, r.Time, r.PrevHash, r.Hash = 0, 0, time.Time{}, "", ""
+			sub.ID, sub.CreatedAt, sub.IP = 0, time.Time{}, subIP
+			for i, r := range records {
+				r.ID, r.SubmissionID, r.Time, r.PrevHash, r.Hash, r.IP = 0, 0, time.Time{}, "", "", recIPs[i]
 			}
 		},
 		// A submission reads no log entries, and no job reads a new

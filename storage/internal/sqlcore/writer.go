@@ -84,6 +84,44 @@ type batch struct {
 	// batch: no job changes forms, and nothing else writes while the
 	// batch holds the write transaction.
 	notifications map[int64]string
+
+	// ipMode is the settings' IP mode, read (under the shared settings
+	// lock) when the batch first stores an address or appends.
+	ipMode string
+}
+
+// storedIP returns ip as the settings say it is to be stored. The settings
+// are read in the batch's transaction, after the shared settings lock,
+// which SaveSettings takes exclusively: so a batch stores addresses as the
+// settings were when it commits, and once a save returned no batch uses
+// the old ones.
+func (b *batch) storedIP(ctx context.Context, ip string) (string, error) {
+	if err := b.loadIPMode(ctx); err != nil {
+		return "", err
+	}
+	return formbuilder.ApplyIPMode(b.ipMode, ip), nil
+}
+
+// loadIPMode reads the IP mode on first use in the batch. It must come
+// before the chain lock (see head) and outside a job's savepoint: a lock
+// taken in a savepoint that rolls back is released, while ipMode stays.
+func (b *batch) loadIPMode(ctx context.Context) error {
+	if b.ipMode != "" {
+		return nil
+	}
+	if err := b.db.d.LockSettings(ctx, b.tx, false); err != nil {
+		return err
+	}
+	row, err := b.queryRow(ctx, settingsQuery)
+	if err != nil {
+		return err
+	}
+	st, err := scanSettings(row)
+	if err != nil {
+		return err
+	}
+	b.ipMode = st.IPMode
+	return nil
 }
 
 // exec runs q in the batch's transaction, through a cached statement where
@@ -133,6 +171,12 @@ func (b *batch) insertID(ctx context.Context, q string, args ...any) (int64, err
 func (b *batch) head(ctx context.Context) (*chain, error) {
 	if b.chain != nil {
 		return b.chain, nil
+	}
+	// The settings lock comes first: SaveSettings waits for it while
+	// holding nothing else, and a batch holding the chain lock must never
+	// wait for it behind a save.
+	if err := b.loadIPMode(ctx); err != nil {
+		return nil, err
 	}
 	if err := b.db.d.LockChain(ctx, b.tx); err != nil {
 		return nil, err
@@ -354,6 +398,13 @@ func (w *writer) do(ctx context.Context, j *job) error {
 	}
 }
 
+// isClosed reports whether close was called.
+func (w *writer) isClosed() bool {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	return w.closed
+}
+
 // close stops accepting jobs, lets the writer drain the queue and waits for
 // it. It reports false when the writer was closed already.
 func (w *writer) close() bool {
@@ -476,6 +527,8 @@ func (w *writer) begin(ctx context.Context, lockFirst bool) (*batch, error) {
 		return nil, err
 	}
 	b := &batch{db: w.db, w: w, tx: tx, stmts: map[string]*sql.Stmt{}, notifications: map[int64]string{}}
+	// With lockFirst the head is read at once: loadIPMode (which head
+	// calls first) must not run for the first time inside a savepoint.
 	if lockFirst {
 		if _, err := b.head(ctx); err != nil {
 			_ = tx.Rollback()
@@ -521,11 +574,21 @@ func (w *writer) commitFast(live []*job) (ok bool, err error) {
 		_ = b.tx.Rollback()
 		return false, nil
 	}
+	return true, w.finish(ctx, b)
+}
+
+// finish announces the batch's changes and commits.
+func (w *writer) finish(ctx context.Context, b *batch) error {
+	if err := w.db.announce(ctx, b.tx); err != nil {
+		_ = b.tx.Rollback()
+		return err
+	}
 	if err := b.tx.Commit(); err != nil {
 		_ = b.tx.Rollback()
-		return false, err
+		return err
 	}
-	return true, nil
+	w.db.committed(b.tx)
+	return nil
 }
 
 // commitSavepoints runs the jobs in one transaction, each in its own
@@ -550,9 +613,10 @@ func (w *writer) commitSavepoints(live []*job, errs []error) error {
 			_ = tx.Rollback()
 			return err
 		}
-		before := *c
+		before, changes := *c, len(tx.changes)
 		if jerr := runJob(ctx, j, b); jerr != nil {
 			*c = before
+			tx.changes = tx.changes[:changes]
 			errs[i] = dbErr(w.db.d, jerr)
 			if err := exec("ROLLBACK TO job"); err != nil {
 				// Some errors (disk full, I/O) end the transaction
@@ -566,11 +630,7 @@ func (w *writer) commitSavepoints(live []*job, errs []error) error {
 			return err
 		}
 	}
-	if err := tx.Commit(); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	return nil
+	return w.finish(ctx, b)
 }
 
 // loadChain reads the head of the log: the newest entry, or genesis.
