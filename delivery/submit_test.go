@@ -34,7 +34,7 @@ func (e *env) serveApp() string {
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}, web.Services{
 		Forms: e.db, Consents: e.db, Submissions: e.db, Log: e.db,
-		Users: e.db, Sessions: e.db, Tokens: e.db, Settings: e.db, Audit: e.db,
+		Users: e.db, Sessions: e.db, Tokens: e.db, Settings: e.db, Audit: e.db, Changes: e.db,
 	})
 	require.NoError(e.t, err)
 	go func() { _ = srv.Listener(ln) }()

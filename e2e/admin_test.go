@@ -83,7 +83,7 @@ func newAdminAppAt(t *testing.T, ip string) *adminApp {
 
 	a.base = serveApp(t, ip, web.Config{}, web.Services{
 		Forms: db, Consents: db, Documents: db, Submissions: db, Log: db,
-		Users: db, Sessions: db, Tokens: db, Settings: db, Audit: db,
+		Users: db, Sessions: db, Tokens: db, Settings: db, Audit: db, Changes: db,
 	})
 
 	hl, err := net.Listen("tcp", "127.0.0.2:0")

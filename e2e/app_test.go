@@ -145,7 +145,7 @@ func newApp(t *testing.T) *app {
 		Now: func() time.Time { return time.Now().Add(time.Duration(a.skew.Load())) },
 	}, web.Services{
 		Forms: db, Consents: db, Submissions: db, Log: db,
-		Users: db, Sessions: db, Tokens: db, Settings: db, Audit: db,
+		Users: db, Sessions: db, Tokens: db, Settings: db, Audit: db, Changes: db,
 	})
 
 	a.ro, err = sql.Open("sqlite3", "file:"+a.dbPath+"?mode=ro&_busy_timeout=5000")

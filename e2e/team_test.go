@@ -60,7 +60,7 @@ func newTeamApp(t *testing.T, ip string) *teamApp {
 	require.NoError(t, db.CreateForm(ctx, a.form))
 
 	a.base = serveApp(t, ip, web.Config{}, web.Services{Forms: db, Consents: db, Submissions: db, Log: db, Users: db,
-		Sessions: db, Tokens: db, Settings: db, Chat: db, Inbox: db, Outbox: db, Audit: db})
+		Sessions: db, Tokens: db, Settings: db, Chat: db, Inbox: db, Outbox: db, Audit: db, Changes: db})
 	return a
 }
 

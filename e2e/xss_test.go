@@ -246,7 +246,7 @@ func newXSSApp(t *testing.T) *xssApp {
 	}, web.Services{
 		Forms: db, Consents: db, Submissions: db, Log: db,
 		Users: db, Sessions: db, Tokens: db, Settings: db,
-		Inbox: db, Outbox: db, Chat: db, Audit: db,
+		Inbox: db, Outbox: db, Chat: db, Audit: db, Changes: db,
 	})
 	require.NoError(t, err)
 	served := make(chan error, 1)

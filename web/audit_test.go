@@ -226,7 +226,7 @@ func TestAuditRecordsConsentEditWithVersions(t *testing.T) {
 	assert.Contains(t, row, "old_version: 2")
 	assert.Contains(t, row, "2001:db8::7")
 
-	raw := e.RawRW()
+	raw := e.Raw()
 	_, err := raw.Exec(`UPDATE audit_events SET details = '{"old_version":"1","new_version":"1"}'`)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "audit trail is append-only")

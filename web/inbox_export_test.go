@@ -3,7 +3,6 @@ package web_test
 import (
 	"bufio"
 	"context"
-	"database/sql"
 	"fmt"
 	"io"
 	"net"
@@ -12,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/consentforms/consentforms/internal/testdb"
 	"github.com/consentforms/consentforms/internal/testenv"
 	"github.com/stretchr/testify/require"
 )
@@ -26,17 +26,23 @@ func TestExport100kOverHTTP(t *testing.T) {
 	}
 	const rows = 100_000
 	e := newInboxEnv(t)
-	raw, err := sql.Open("sqlite3", "file:"+e.DB.Path()+"?_busy_timeout=5000")
-	require.NoError(t, err)
-	defer raw.Close()
-	// SQLite builds the rows itself: a second per 100,000.
-	_, err = raw.Exec(`WITH RECURSIVE seq(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM seq WHERE i + 1 < ?)
+	// The database builds the rows itself: a second or two per 100,000.
+	fill := `WITH RECURSIVE seq(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM seq WHERE i + 1 < $1)
 		INSERT INTO submissions (form_id, form_key, "values", subject, page_url, ip, user_agent, created_at)
-		SELECT ?, ?, json_object('email', json_array('v' || i || '@example.com'),
+		SELECT $2, $3, json_object('email', json_array('v' || i || '@example.com'),
 			'message', json_array('=1+1 a message with, a comma' || char(10) || 'and a second line ' || i)),
 			'v' || i || '@example.com', 'https://shop.example/p', '198.51.100.1', 'ua',
 			strftime('%Y-%m-%dT%H:%M:%S.000000000Z', '2026-04-01', '+' || (i / 100) || ' seconds')
-		FROM seq`, rows, e.f.ID, e.f.Key)
+		FROM seq`
+	if e.Database.Backend == testdb.Postgres {
+		fill = `INSERT INTO submissions (form_id, form_key, "values", subject, page_url, ip, user_agent, created_at)
+		SELECT $2, $3, json_build_object('email', json_build_array('v' || i || '@example.com'),
+			'message', json_build_array('=1+1 a message with, a comma' || chr(10) || 'and a second line ' || i))::text,
+			'v' || i || '@example.com', 'https://shop.example/p', '198.51.100.1', 'ua',
+			to_char(timestamp '2026-04-01' + (i / 100) * interval '1 second', 'YYYY-MM-DD"T"HH24:MI:SS".000000000Z"')
+		FROM generate_series(0, $1 - 1) AS i`
+	}
+	_, err := e.Raw().Exec(fill, rows, e.f.ID, e.f.Key)
 	require.NoError(t, err)
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/consentforms/consentforms/formbuilder"
+	"github.com/consentforms/consentforms/internal/testdb"
 	"github.com/consentforms/consentforms/internal/testenv"
 	"github.com/consentforms/consentforms/storage/sqlite"
 	"github.com/consentforms/consentforms/web"
@@ -27,6 +28,7 @@ import (
 // CF_BENCH_DB_OUT, on that too. The copy gets a user, a session and a
 // token added.
 func BenchmarkLogPagesHTTP(b *testing.B) {
+	testdb.SQLiteOnly(b, "runs on a SQLite file (CF_BENCH_DB), opened here")
 	dbs := map[string]string{"1k": ""}
 	if p := os.Getenv("CF_BENCH_DB"); p != "" {
 		dbs["1M"] = p
@@ -121,7 +123,7 @@ func benchServer(b *testing.B, db *sqlite.DB) (*web.Server, string, string) {
 		Secret:  []byte("0123456789abcdef0123456789abcdef-bench"),
 		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}, web.Services{Forms: db, Consents: db, Submissions: db, Log: db,
-		Users: db, Sessions: db, Tokens: db, Settings: db, Audit: db})
+		Users: db, Sessions: db, Tokens: db, Settings: db, Audit: db, Changes: db})
 	require.NoError(b, err)
 	return srv, cookie, token
 }

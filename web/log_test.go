@@ -20,6 +20,7 @@ import (
 
 	"github.com/consentforms/consentforms/formbuilder"
 	"github.com/consentforms/consentforms/internal/testenv"
+	"github.com/consentforms/consentforms/storage/postgres"
 	"github.com/consentforms/consentforms/storage/sqlite"
 	"github.com/consentforms/consentforms/web"
 	"github.com/stretchr/testify/assert"
@@ -59,8 +60,8 @@ func isLogPath(p string) bool {
 		strings.HasSuffix(p, "/:id/log")
 }
 
-// TestConsentLogHasNoWriteMethods: neither the interface nor the SQLite
-// implementation offers a method that edits or deletes an entry.
+// TestConsentLogHasNoWriteMethods: neither the interface nor the storage
+// implementations offer a method that edits or deletes an entry.
 func TestConsentLogHasNoWriteMethods(t *testing.T) {
 	typ := reflect.TypeOf((*formbuilder.ConsentLog)(nil)).Elem()
 	var names []string
@@ -71,11 +72,12 @@ func TestConsentLogHasNoWriteMethods(t *testing.T) {
 	// Nor does storage: no method that updates or deletes consent records
 	// or the log (other tables, like submissions, have retention deletes).
 	editRE := regexp.MustCompile(`^(Delete|Update|Edit|Remove|Replace|Purge|Truncate|Modify|Change|Set|Put|Patch|Rewrite|Reseal)`)
-	db := reflect.TypeOf(&sqlite.DB{})
-	for i := 0; i < db.NumMethod(); i++ {
-		n := db.Method(i).Name
-		if editRE.MatchString(n) && (strings.Contains(n, "Record") || strings.Contains(n, "Log")) {
-			t.Errorf("sqlite.DB has %s, which looks like it edits the consent log", n)
+	for _, db := range []reflect.Type{reflect.TypeOf(&sqlite.DB{}), reflect.TypeOf(&postgres.DB{})} {
+		for i := 0; i < db.NumMethod(); i++ {
+			n := db.Method(i).Name
+			if editRE.MatchString(n) && (strings.Contains(n, "Record") || strings.Contains(n, "Log")) {
+				t.Errorf("%s has %s, which looks like it edits the consent log", db, n)
+			}
 		}
 	}
 }
@@ -800,14 +802,14 @@ func TestSettingsPagesLinkToTheirLog(t *testing.T) {
 // failingLog fails an export after `after` entries, like a database error
 // half-way through a download, or panics there, like a bug.
 type failingLog struct {
-	*sqlite.DB
+	formbuilder.ConsentLog
 	after  int
 	panics bool
 }
 
 func (f failingLog) ExportRecords(ctx context.Context, flt formbuilder.RecordFilter, fn func(*formbuilder.ConsentRecord) error) error {
 	n := 0
-	return f.DB.ExportRecords(ctx, flt, func(r *formbuilder.ConsentRecord) error {
+	return f.ConsentLog.ExportRecords(ctx, flt, func(r *formbuilder.ConsentRecord) error {
 		if n == f.after {
 			if f.panics {
 				panic("export bug (test)")
@@ -832,7 +834,7 @@ func TestExportErrorAbortsTheDownload(t *testing.T) {
 			cfg := e.Cfg
 			cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 			svc := testenv.Services(e.DB)
-			svc.Log = failingLog{DB: e.DB, after: 3, panics: panics}
+			svc.Log = failingLog{ConsentLog: e.DB, after: 3, panics: panics}
 			srv, err := web.New(cfg, svc)
 			require.NoError(t, err)
 			// A real listener: app.Test's in-memory connection cannot be closed.

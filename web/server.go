@@ -112,20 +112,29 @@ type Observer = httpx.Observer
 
 // Server is the web application.
 type Server struct {
-	cfg  Config
-	base *httpx.Base
-	app  *fiber.App
-	hub  *chatlive.Hub
-	adm  *admin.Server
-	api  *api.Server
+	cfg   Config
+	base  *httpx.Base
+	app   *fiber.App
+	hub   *chatlive.Hub
+	adm   *admin.Server
+	api   *api.Server
+	svc   Services
+	pages httpx.PageCache
+	// stopChanges ends the subscription to storage's change feed.
+	stopChanges func()
 	// hsts is the Strict-Transport-Security value every answer carries
 	// when the public URL is https; nil over http.
 	hsts []byte
 }
 
-// New builds the app with every route. It loads the settings once; later
-// changes go through the app, which refreshes its copy.
+// New builds the app with every route. It subscribes to storage's change
+// feed (svc.Changes), then loads the settings; from then on what this
+// server holds in memory (settings, form pages, chat streams) follows the
+// changes any server makes.
 func New(cfg Config, svc Services) (*Server, error) {
+	if svc.Changes == nil {
+		return nil, errors.New("web: Services.Changes is required")
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -162,23 +171,20 @@ func New(cfg Config, svc Services) (*Server, error) {
 		// make changes nobody can trace.
 		return nil, errors.New("web: Services.Audit is required")
 	}
-	st, err := svc.Settings.GetSettings(context.Background())
-	if err != nil {
-		return nil, err
-	}
 	base := &httpx.Base{
-		BaseURL:  cfg.BaseURL,
-		Log:      cfg.Logger,
-		Clock:    cfg.Now,
-		Proxies:  proxies,
-		Signer:   signer,
-		Settings: httpx.NewSettings(st),
+		BaseURL: cfg.BaseURL,
+		Log:     cfg.Logger,
+		Clock:   cfg.Now,
+		Proxies: proxies,
+		Signer:  signer,
+		// Filled below, once the change feed listens.
+		Settings: new(httpx.Settings),
 		Streams:  httpx.NewStreams(cfg.Logger),
 		Widget:   w,
 		Errors:   &httpx.VisitorErrors{Log: cfg.Logger, Widget: w},
 		Observer: cfg.Observer,
 	}
-	s := &Server{cfg: cfg, base: base, hub: chatlive.NewHub()}
+	s := &Server{cfg: cfg, base: base, svc: svc, hub: chatlive.NewHub(svc.Chat)}
 	if strings.HasPrefix(strings.ToLower(cfg.BaseURL), "https://") {
 		// A year, subdomains included: once a browser has seen the app over
 		// https it never sends a form, a session cookie or a token in
@@ -198,8 +204,21 @@ func New(cfg Config, svc Services) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	apiSrv := api.New(base, api.Config{WebhookAllowPrivate: cfg.WebhookAllowPrivate}, svc, office, pub.Pages(), s.hub)
+	apiSrv := api.New(base, api.Config{WebhookAllowPrivate: cfg.WebhookAllowPrivate}, svc, office, pub.Pages())
 	s.adm, s.api = adm, apiSrv
+	s.pages = pub.Pages()
+
+	// Subscribed before the settings are read, so that a save between the
+	// two is not missed.
+	if s.stopChanges, err = svc.Changes.SubscribeChanges(s.changed); err != nil {
+		return nil, err
+	}
+	st, err := svc.Settings.GetSettings(context.Background())
+	if err != nil {
+		s.stopChanges()
+		return nil, err
+	}
+	base.Settings.Store(st)
 
 	s.app = fiber.New(fiber.Config{
 		AppName:               "consentforms",
@@ -271,9 +290,46 @@ func (s *Server) Listener(ln net.Listener) error { return s.app.Listener(ln) }
 // Streamed answers (event streams, exports) are cancelled first: they never
 // end by themselves, and a graceful shutdown would wait for them.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.stopChanges()
 	s.base.Streams.Close()
 	s.hub.Close()
 	return s.app.ShutdownWithContext(ctx)
+}
+
+// changed applies a change of storage's feed to what this server holds:
+// the form pages, the settings, the chat streams. It runs on the feed's
+// goroutine, one change at a time.
+func (s *Server) changed(c formbuilder.Change) {
+	ctx := context.Background()
+	switch c.Kind {
+	case formbuilder.ChangeForm:
+		s.pages.Invalidate(c.Key)
+	case formbuilder.ChangeForms:
+		s.pages.InvalidateAll()
+	case formbuilder.ChangeSettings:
+		s.reloadSettings(ctx)
+	case formbuilder.ChangeChat:
+		if err := s.hub.Changed(ctx, c); err != nil {
+			s.base.Log.Error("chat change: streams end and replay", "conversation_id", c.ID, "err", err)
+		}
+	case formbuilder.ChangeResync:
+		s.base.Log.Warn("change feed resync: re-reading settings, dropping cached pages, ending chat streams")
+		s.pages.InvalidateAll()
+		s.reloadSettings(ctx)
+		s.hub.Resync()
+	}
+}
+
+// reloadSettings reads the settings again. On failure the old ones stay
+// (the IP mode, which matters most, storage applies itself) and the next
+// change or resync tries again.
+func (s *Server) reloadSettings(ctx context.Context) {
+	st, err := s.svc.Settings.GetSettings(ctx)
+	if err != nil {
+		s.base.Log.Error("reload settings", "err", err)
+		return
+	}
+	s.base.Settings.Store(st)
 }
 
 // handleError is the app's error handler: what the audiences' own frames

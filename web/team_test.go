@@ -58,8 +58,8 @@ func TestDeactivationEndsSessionsAndTokensAtOnce(t *testing.T) {
 // revoked): every request checks the user.
 func TestTokenOfADeactivatedUserIsRefused(t *testing.T) {
 	e := newTeamEnv(t)
-	raw := e.RawRW()
-	_, err := raw.Exec("UPDATE users SET deactivated_at = '2026-01-01T00:00:00.000000000Z' WHERE id = ?", e.operator.ID)
+	raw := e.Raw()
+	_, err := raw.Exec("UPDATE users SET deactivated_at = '2026-01-01T00:00:00.000000000Z' WHERE id = $1", e.operator.ID)
 	require.NoError(t, err)
 	resp, body := e.API(http.MethodGet, "/api/v1/me", e.opToken, "")
 	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)

@@ -270,7 +270,7 @@ func services(db store) web.Services {
 		Forms: db, Consents: db, Documents: db, Submissions: db, Log: db,
 		Users: db, Sessions: db, Tokens: db, Settings: db,
 		Inbox: db, Outbox: db,
-		Chat: db, Audit: db,
+		Chat: db, Audit: db, Changes: db,
 	}
 }
 

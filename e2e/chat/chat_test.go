@@ -97,7 +97,7 @@ func newChatApp(t *testing.T) *chatApp {
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}, web.Services{
 		Forms: db, Consents: db, Submissions: db, Log: db,
-		Users: db, Sessions: db, Tokens: db, Settings: db, Chat: db, Audit: db,
+		Users: db, Sessions: db, Tokens: db, Settings: db, Chat: db, Audit: db, Changes: db,
 	})
 	require.NoError(t, err)
 	a.srv = srv

@@ -134,10 +134,15 @@ func Drop(base, name string) {
 // call it from TestMain.
 func Main(m *testing.M) int {
 	code := m.Run()
+	DropTemplate()
+	return code
+}
+
+// DropTemplate drops the test binary's template database, if it made one.
+func DropTemplate() {
 	if tmplName != "" {
 		Drop(os.Getenv(EnvDSN), tmplName)
 	}
-	return code
 }
 
 // Owner opens a connection pool to the database at u as its owner (the

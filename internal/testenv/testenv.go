@@ -5,7 +5,12 @@
 // audience (web/public, web/chat, web/admin, web/api) and of the assembled
 // app build on it instead of wiring their own server and database.
 //
-// It lives outside web/ because it imports the storage implementation,
+// The database is of the backend under test (internal/testdb): a package
+// whose TestMain calls testdb.Main runs every test on SQLite and on
+// PostgreSQL. Peer builds a second server on the same database, for what
+// must hold across servers.
+//
+// It lives outside web/ because it imports the storage implementations,
 // which nothing under web/ may.
 package testenv
 
@@ -20,12 +25,12 @@ import (
 	"html"
 	"io"
 	"log/slog"
+	"maps"
 	"mime/multipart"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -33,8 +38,8 @@ import (
 	"time"
 
 	"github.com/consentforms/consentforms/formbuilder"
+	"github.com/consentforms/consentforms/internal/testdb"
 	"github.com/consentforms/consentforms/password"
-	"github.com/consentforms/consentforms/storage/sqlite"
 	"github.com/consentforms/consentforms/web"
 	"github.com/gofiber/fiber/v2"
 	"github.com/stretchr/testify/require"
@@ -118,11 +123,14 @@ func WithStorageClock(now func() time.Time) Option { return func(s *setup) { s.s
 
 // Env is the app under test with its database and a client.
 type Env struct {
-	T     testing.TB
-	DB    *sqlite.DB
-	Srv   *web.Server
-	Clock *Clock
-	Cfg   web.Config
+	T testing.TB
+	// DB is the app's storage; Database the database it opened, for Raw
+	// rows and second handles.
+	DB       testdb.Store
+	Database *testdb.DB
+	Srv      *web.Server
+	Clock    *Clock
+	Cfg      web.Config
 	// Admin is a user with AdminEmail and AdminPassword.
 	Admin *formbuilder.User
 	// Jar holds the cookies the app set, sent with every request of Do.
@@ -130,6 +138,9 @@ type Env struct {
 	// IP, when set, is sent as X-Forwarded-For; the env trusts the test
 	// connection's peer (0.0.0.0) as a proxy.
 	IP string
+
+	svc          func(*web.Services)
+	storageClock func() time.Time
 }
 
 var (
@@ -150,10 +161,11 @@ func New(t testing.TB, opts ...Option) *Env {
 	if now == nil {
 		now = e.Clock.Now
 	}
-	db, err := sqlite.Open(filepath.Join(t.TempDir(), "test.db"), sqlite.WithClock(now))
-	require.NoError(t, err)
-	t.Cleanup(func() { db.Close() })
+	e.storageClock = now
+	e.Database = testdb.Open(t, testdb.Options{Clock: now})
+	db := e.Database.Store
 	e.DB = db
+	var err error
 	adminHashOnce.Do(func() {
 		// argon2 costs tens of milliseconds: once per test binary.
 		adminHash, err = password.Hash(AdminPassword)
@@ -175,19 +187,42 @@ func New(t testing.TB, opts ...Option) *Env {
 	if st.cfg != nil {
 		st.cfg(&e.Cfg)
 	}
-	svc := Services(db)
-	if st.svc != nil {
-		st.svc(&svc)
-	}
-	e.Srv, err = web.New(e.Cfg, svc)
-	require.NoError(t, err)
+	e.svc = st.svc
+	e.Srv = e.newServer(db)
 	return e
 }
 
+// newServer builds the app on db with the env's configuration and
+// services.
+func (e *Env) newServer(db testdb.Store) *web.Server {
+	e.T.Helper()
+	svc := Services(db)
+	if e.svc != nil {
+		e.svc(&svc)
+	}
+	srv, err := web.New(e.Cfg, svc)
+	require.NoError(e.T, err)
+	e.T.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+	return srv
+}
+
+// Peer is a second server on the env's database, as another process
+// behind the same load balancer would be: its own storage handle, app,
+// caches and streams, the same configuration and clock. It starts with the
+// env's cookies (sessions live in the database).
+func (e *Env) Peer() *Env {
+	e.T.Helper()
+	p := *e
+	p.DB = e.Database.Reopen(testdb.Options{Clock: e.storageClock})
+	p.Srv = e.newServer(p.DB)
+	p.Jar = maps.Clone(e.Jar)
+	return &p
+}
+
 // Services wires every service of db.
-func Services(db *sqlite.DB) web.Services {
+func Services(db testdb.Store) web.Services {
 	return web.Services{Forms: db, Consents: db, Documents: db, Submissions: db, Log: db, Users: db, Sessions: db,
-		Tokens: db, Settings: db, Chat: db, Inbox: db, Outbox: db, Audit: db}
+		Tokens: db, Settings: db, Chat: db, Inbox: db, Outbox: db, Audit: db, Changes: db}
 }
 
 // App is the Fiber app.
@@ -469,24 +504,13 @@ func (e *Env) Listen() string {
 	return "http://" + ln.Addr().String()
 }
 
-// Raw opens the database with a plain read-only connection, to look at
-// rows the way an auditor with the database would.
+// Raw is a plain read-write connection to the database, to look at rows
+// the way an auditor with the database would, or change them as someone
+// with the file (or a tool beside the app) could; queries use $1, $2, …
+// placeholders.
 func (e *Env) Raw() *sql.DB {
 	e.T.Helper()
-	raw, err := sql.Open("sqlite3", "file:"+e.DB.Path()+"?_busy_timeout=5000&mode=ro")
-	require.NoError(e.T, err)
-	e.T.Cleanup(func() { raw.Close() })
-	return raw
-}
-
-// RawRW opens the database with a plain read-write connection, as
-// someone with the file (or a tool beside the app) would change it.
-func (e *Env) RawRW() *sql.DB {
-	e.T.Helper()
-	raw, err := sql.Open("sqlite3", "file:"+e.DB.Path()+"?_busy_timeout=5000")
-	require.NoError(e.T, err)
-	e.T.Cleanup(func() { raw.Close() })
-	return raw
+	return e.Database.Raw()
 }
 
 // Count returns the number of rows of table.

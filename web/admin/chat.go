@@ -527,7 +527,6 @@ func (s *Server) handleConversationReply(c *fiber.Ctx) error {
 	if conv.AssignedUserID == 0 {
 		conv.AssignedUserID = m.UserID
 	}
-	s.hub.Publish(conv, []*formbuilder.Message{m}, false)
 	backoffice.NoteConversation(c, "reply", conv, "message_id", strconv.FormatInt(m.ID, 10))
 	if strings.Contains(c.Get(fiber.HeaderAccept), fiber.MIMEApplicationJSON) {
 		return c.Status(fiber.StatusCreated).JSON(m)

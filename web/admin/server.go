@@ -71,7 +71,7 @@ type Server struct {
 	loginAccount, loginIP *httpx.Limiter
 }
 
-// New returns the admin UI; pages is told about changed forms, hub carries
+// New returns the admin UI; pages is told about changed forms, hub streams
 // chat events to the operators' pages.
 func New(base *httpx.Base, cfg Config, svc httpx.Services, office *backoffice.Office, pages httpx.PageCache,
 	hub *chatlive.Hub) (*Server, error) {

@@ -14,7 +14,9 @@ func (s *Server) handleSettings(c *fiber.Ctx) error {
 }
 
 // handleSettingsSave stores the company data and the IP mode, then swaps
-// the server's copy, which the public routes read on every submission.
+// this server's copy at once; other servers follow through storage's change
+// feed, and storage applies the IP mode itself from the moment the save
+// returns.
 func (s *Server) handleSettingsSave(c *fiber.Ctx) error {
 	st := &formbuilder.Settings{
 		Company: formbuilder.CompanyData{

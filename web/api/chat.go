@@ -229,7 +229,6 @@ func (s *Server) apiReply(c *fiber.Ctx) error {
 	if err := s.svc.Chat.AddOperatorMessage(c.UserContext(), m); err != nil {
 		return err
 	}
-	s.hub.Publish(conv, []*formbuilder.Message{m}, false)
 	backoffice.NoteConversation(c, "reply", conv, "message_id", strconv.FormatInt(m.ID, 10))
 	return c.Status(fiber.StatusCreated).JSON(m)
 }

@@ -13,7 +13,6 @@ import (
 
 	"github.com/consentforms/consentforms/formbuilder"
 	"github.com/consentforms/consentforms/web/internal/backoffice"
-	"github.com/consentforms/consentforms/web/internal/chatlive"
 	"github.com/consentforms/consentforms/web/internal/httpx"
 	"github.com/gofiber/fiber/v2"
 )
@@ -48,13 +47,12 @@ type Server struct {
 	svc    httpx.Services
 	office *backoffice.Office
 	pages  httpx.PageCache
-	hub    *chatlive.Hub
 }
 
-// New returns the API; pages is told about changed forms, hub about
-// replies to chats.
-func New(base *httpx.Base, cfg Config, svc httpx.Services, office *backoffice.Office, pages httpx.PageCache, hub *chatlive.Hub) *Server {
-	return &Server{Base: base, cfg: cfg, svc: svc, office: office, pages: pages, hub: hub}
+// New returns the API; pages is told about changed forms. Replies to chats
+// reach open pages through storage's change feed.
+func New(base *httpx.Base, cfg Config, svc httpx.Services, office *backoffice.Office, pages httpx.PageCache) *Server {
+	return &Server{Base: base, cfg: cfg, svc: svc, office: office, pages: pages}
 }
 
 // Routes registers the API. The frame (headers, JSON errors) covers every

@@ -46,8 +46,8 @@ type Server struct {
 	ipChannel, channel, read *httpx.Limiter
 }
 
-// New returns the chat's visitor side; hub carries its events to every
-// open page.
+// New returns the chat's visitor side; hub streams the events of storage's
+// change feed to the visitors' pages.
 func New(base *httpx.Base, cfg Config, svc httpx.Services, hub *chatlive.Hub) *Server {
 	s := &Server{Base: base, cfg: cfg, svc: svc, hub: hub,
 		ipChannel: httpx.NewLimiter(httpx.LimitOrDefault(cfg.RateChatIP, DefaultRateChatIP), httpx.RateWindow, httpx.RateMaxKeys),

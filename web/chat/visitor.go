@@ -242,9 +242,6 @@ func (s *Server) handleChatPost(c *fiber.Ctx) error {
 	}
 	conv := res.Conversation
 	held := len(res.Delivered) == 0
-	// A held message is news only to the visitor's other tabs; the state
-	// event of a delivery that opened the conversation tells them too.
-	s.hub.Publish(conv, res.Delivered, held || res.Created || len(res.Delivered) > 1)
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	out := chatHistory{State: conv.State, Held: conv.HeldMessage, Messages: res.Delivered}
 	if out.Messages == nil {
@@ -284,7 +281,6 @@ func (s *Server) handleChatConsent(c *fiber.Ctx) error {
 		if err != nil {
 			return err
 		}
-		s.hub.Publish(conv, nil, true)
 		return c.JSON(chatConsentAnswer{State: conv.State})
 	case "accept":
 	default:
@@ -335,8 +331,10 @@ func (s *Server) handleChatConsent(c *fiber.Ctx) error {
 		PageURL:     pageURL,
 		UserID:      uid,
 		User:        user,
-		IP:          formbuilder.ApplyIPMode(s.Settings.Load().IPMode, s.ClientIP(c)),
-		UserAgent:   c.Get(fiber.HeaderUserAgent),
+		// Stored as the settings say when it commits (storage applies
+		// the IP mode).
+		IP:        s.ClientIP(c),
+		UserAgent: c.Get(fiber.HeaderUserAgent),
 		// The visitor was shown no pre-ticked box: pressing "accept" is the
 		// active choice itself.
 		InitialState: false,
@@ -352,7 +350,6 @@ func (s *Server) handleChatConsent(c *fiber.Ctx) error {
 		return err
 	}
 	conv.State, conv.HeldMessage, conv.ConsentRecordID = formbuilder.ConvOpen, "", rec.ID
-	s.hub.Publish(conv, []*formbuilder.Message{msg}, true)
 	return c.JSON(chatConsentAnswer{State: conv.State, Message: msg, WithdrawURL: s.withdrawURL(conv)})
 }
 
@@ -376,13 +373,9 @@ func (s *Server) handleChatReopen(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	before := conv.State
 	conv, err = s.svc.Chat.ReopenConversation(c.UserContext(), ch, conv.ID)
 	if err != nil {
 		return err
-	}
-	if conv.State != before {
-		s.hub.Publish(conv, nil, true)
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	return c.JSON(chatHistory{State: conv.State, Messages: []*formbuilder.Message{}})

@@ -186,7 +186,6 @@ func (s *Server) handleFormSubmit(c *fiber.Ctx) error {
 		}
 		return s.respondInvalid(c, f, sub, formbuilder.FieldErrors(map[string]string{"_token": msg}), asJSON)
 	}
-	sub.in.IP = formbuilder.ApplyIPMode(s.Settings.Load().IPMode, sub.in.IP)
 	stored, records, err := formbuilder.ValidateSubmission(f, sub.in)
 	if err != nil {
 		if formbuilder.ErrorCode(err) == formbuilder.EINVALID {

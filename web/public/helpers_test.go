@@ -4,23 +4,26 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"path/filepath"
+	"os"
 	"testing"
 	"time"
 
 	"github.com/consentforms/consentforms/formbuilder"
-	"github.com/consentforms/consentforms/storage/sqlite"
+	"github.com/consentforms/consentforms/internal/testdb"
 	"github.com/consentforms/consentforms/web/internal/httpx"
 	"github.com/consentforms/consentforms/widget"
 	"github.com/stretchr/testify/require"
 )
 
-// unitEnv is the public side alone (no Fiber app) on a fresh SQLite file,
-// with a form like the demo form, for tests of its parts: the form cache,
-// the parsers, the tokens. The HTTP behaviour is tested through the whole
-// app in package web.
+// TestMain runs the tests on every storage backend (internal/testdb).
+func TestMain(m *testing.M) { os.Exit(testdb.Main(m)) }
+
+// unitEnv is the public side alone (no Fiber app) on a fresh database of
+// the backend under test (internal/testdb), with a form like the demo
+// form, for tests of its parts: the form cache, the parsers, the tokens.
+// The HTTP behaviour is tested through the whole app in package web.
 type unitEnv struct {
-	db      *sqlite.DB
+	db      testdb.Store
 	s       *Server
 	svc     httpx.Services
 	form    *formbuilder.Form
@@ -30,9 +33,7 @@ type unitEnv struct {
 
 func newUnitEnv(t testing.TB, wrap func(*httpx.Services)) *unitEnv {
 	t.Helper()
-	db, err := sqlite.Open(filepath.Join(t.TempDir(), "public.db"))
-	require.NoError(t, err)
-	t.Cleanup(func() { db.Close() })
+	db := testdb.Open(t, testdb.Options{}).Store
 	ctx := context.Background()
 	e := &unitEnv{db: db, now: time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC)}
 	e.consent = &formbuilder.Consent{Name: "Privacy", Type: formbuilder.ConsentCustom}
@@ -51,10 +52,11 @@ func newUnitEnv(t testing.TB, wrap func(*httpx.Services)) *unitEnv {
 		Consents: []formbuilder.FormConsent{{ConsentID: e.consent.ID, CheckedByDefault: true, Required: true}},
 	}
 	require.NoError(t, db.CreateForm(ctx, f))
+	var err error
 	e.form, err = db.FindFormByID(ctx, f.ID)
 	require.NoError(t, err)
 	e.svc = httpx.Services{Forms: db, Consents: db, Submissions: db, Log: db, Users: db, Sessions: db,
-		Tokens: db, Settings: db}
+		Tokens: db, Settings: db, Changes: db}
 	if wrap != nil {
 		wrap(&e.svc)
 	}

@@ -42,8 +42,8 @@ func (s *Server) withdraw(c *fiber.Ctx, confirm bool) error {
 	}
 	already := done[id]
 	if confirm && !already {
-		ip := formbuilder.ApplyIPMode(s.Settings.Load().IPMode, s.ClientIP(c))
-		if _, err := s.svc.Log.Withdraw(ctx, id, ip, c.Get(fiber.HeaderUserAgent)); err != nil &&
+		// Storage applies the IP mode.
+		if _, err := s.svc.Log.Withdraw(ctx, id, s.ClientIP(c), c.Get(fiber.HeaderUserAgent)); err != nil &&
 			formbuilder.ErrorCode(err) != formbuilder.ECONFLICT {
 			return err
 		}

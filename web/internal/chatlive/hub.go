@@ -5,6 +5,7 @@
 package chatlive
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"strconv"
@@ -21,9 +22,14 @@ import (
 // conversation; storage stays the source of truth: a stream starts by
 // replaying what came after the client's last event id, and a subscriber
 // that falls behind is dropped rather than waited for, so its client
-// reconnects (EventSource does so by itself) and replays. With several
-// server processes an event reaches only the streams of the process that
-// stored it; the clients' polling fallback and reconnects bound the delay.
+// reconnects (EventSource does so by itself) and replays.
+//
+// Events come from storage's change feed (formbuilder.ChangeFeed), which
+// names a conversation and the ids of its new messages for changes made by
+// any server process: the hub reads those rows again (Changed) and
+// publishes them to the streams it holds. When the feed may have missed
+// changes (ChangeResync), the hub ends every stream (Resync), and the
+// clients replay from storage after their last event id.
 
 // Stream limits: a heartbeat comment keeps proxies and the write deadline
 // from ending a quiet stream and finds clients that went away; a stream
@@ -65,6 +71,8 @@ type subscription struct {
 
 // Hub is the in-memory broadcaster of chat events.
 type Hub struct {
+	// chat re-reads what a change names; nil without a chat service.
+	chat    formbuilder.ChatService
 	mu      sync.Mutex
 	subs    map[Topic]map[*subscription]struct{}
 	streams map[string]int // open streams per client IP key
@@ -72,9 +80,9 @@ type Hub struct {
 	closed  bool
 }
 
-// NewHub returns an empty hub.
-func NewHub() *Hub {
-	return &Hub{subs: map[Topic]map[*subscription]struct{}{}, streams: map[string]int{}}
+// NewHub returns an empty hub that reads changed conversations from chat.
+func NewHub(chat formbuilder.ChatService) *Hub {
+	return &Hub{chat: chat, subs: map[Topic]map[*subscription]struct{}{}, streams: map[string]int{}}
 }
 
 // acquire reserves a stream for client key ip; false when a limit is
@@ -164,6 +172,20 @@ func (h *Hub) Close() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.closed = true
+	h.dropAll()
+}
+
+// Resync ends every stream, which the clients open again, replaying from
+// storage: after the change feed may have missed changes, what came
+// meanwhile is known to storage only.
+func (h *Hub) Resync() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.dropAll()
+}
+
+// dropAll ends every stream; h.mu is held.
+func (h *Hub) dropAll() {
 	for _, m := range h.subs {
 		for sub := range m {
 			h.drop(sub)
@@ -176,6 +198,86 @@ func (h *Hub) Subscribers(t Topic) int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return len(h.subs[t])
+}
+
+// listening reports whether any stream follows conversation id, or the
+// operators' lists.
+func (h *Hub) listening(id int64) (conv, lists bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.subs[Topic{ID: id}])+len(h.subs[Topic{Operator: true, ID: id}]) > 0,
+		len(h.subs[Topic{Operator: true}]) > 0
+}
+
+// Changed publishes a change of storage's feed (ChangeChat) to the streams
+// of its conversation: it reads the messages and the state the change
+// names, only when a stream here follows the conversation. Changes arrive
+// one at a time in commit order, so the events do too. When the rows
+// cannot be read, the conversation's streams end and their clients replay.
+func (h *Hub) Changed(ctx context.Context, c formbuilder.Change) error {
+	conv, lists := h.listening(c.ID)
+	if !conv {
+		if lists && c.LastMessage > 0 {
+			h.publishListChange(c.ID, c.ChannelID)
+		}
+		return nil
+	}
+	if h.chat == nil {
+		return nil
+	}
+	cur := &formbuilder.Conversation{ID: c.ID, ChannelID: c.ChannelID}
+	var msgs []*formbuilder.Message
+	err := func() error {
+		if c.StateChanged {
+			got, err := h.chat.FindConversation(ctx, c.ID)
+			if err != nil {
+				return err
+			}
+			cur = got
+		}
+		// The messages of one conversation are numbered in commit order:
+		// those after FirstMessage-1 up to LastMessage are the change's.
+		for after := c.FirstMessage - 1; c.LastMessage > 0 && after < c.LastMessage; {
+			page, err := h.chat.ListMessages(ctx, c.ID, after, replayMessages)
+			if err != nil {
+				return err
+			}
+			for _, m := range page {
+				if m.ID <= c.LastMessage {
+					msgs = append(msgs, m)
+				}
+			}
+			if len(page) < replayMessages {
+				break
+			}
+			after = page[len(page)-1].ID
+		}
+		return nil
+	}()
+	if err != nil {
+		h.end(Topic{ID: c.ID}, Topic{Operator: true, ID: c.ID})
+		return err
+	}
+	h.publishConversation(cur, msgs, c.StateChanged)
+	return nil
+}
+
+// end ends the streams of topics.
+func (h *Hub) end(topics ...Topic) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, t := range topics {
+		for sub := range h.subs[t] {
+			h.drop(sub)
+		}
+	}
+}
+
+// publishListChange tells the operators' lists that conversation id of
+// channel changed.
+func (h *Hub) publishListChange(id, channel int64) {
+	h.publish(Topic{Operator: true}, JSONEvent("changed", 0, map[string]int64{
+		"conversation_id": id, "channel_id": channel}))
 }
 
 func JSONEvent(name string, id int64, v any) Event {
@@ -197,10 +299,10 @@ type StateJSON struct {
 	Held  string `json:"held,omitempty"`
 }
 
-// Publish tells the streams of conv about delivered messages and, when
-// stateChanged, about its new state; the operators' lists hear of every
-// delivered message.
-func (h *Hub) Publish(conv *formbuilder.Conversation, msgs []*formbuilder.Message, stateChanged bool) {
+// publishConversation tells the streams of conv about delivered messages
+// and, when stateChanged, about its new state; the operators' lists hear of
+// every delivered message.
+func (h *Hub) publishConversation(conv *formbuilder.Conversation, msgs []*formbuilder.Message, stateChanged bool) {
 	visitor, operator := Topic{ID: conv.ID}, Topic{Operator: true, ID: conv.ID}
 	for _, m := range msgs {
 		ev := MessageEvent(m)
@@ -212,8 +314,7 @@ func (h *Hub) Publish(conv *formbuilder.Conversation, msgs []*formbuilder.Messag
 		h.publish(operator, JSONEvent("state", 0, StateJSON{State: conv.State}))
 	}
 	if len(msgs) > 0 {
-		h.publish(Topic{Operator: true}, JSONEvent("changed", 0, map[string]int64{
-			"conversation_id": conv.ID, "channel_id": conv.ChannelID}))
+		h.publishListChange(conv.ID, conv.ChannelID)
 	}
 }
 
@@ -243,6 +344,32 @@ func Replay(chat formbuilder.ChatService, convID, after int64) func(context.Cont
 		}
 		return out, nil
 	}
+}
+
+// eventFilter keeps a stream from sending a message or a state twice in a
+// row. The change feed is asynchronous: a message stored just before a
+// stream subscribed is in its replay and may also come live, and a state
+// the stream sent on connecting may come again from the change that set it.
+type eventFilter struct {
+	lastID    int64
+	lastState []byte
+}
+
+// write writes ev unless the stream sent it already.
+func (f *eventFilter) write(w *httpx.Writer, ev Event) {
+	switch {
+	case ev.id > 0:
+		if ev.id <= f.lastID {
+			return
+		}
+		f.lastID = ev.id
+	case ev.name == "state":
+		if bytes.Equal(ev.data, f.lastState) {
+			return
+		}
+		f.lastState = ev.data
+	}
+	writeEvent(w, ev)
 }
 
 // writeEvent writes one event in the text/event-stream format. The data is
@@ -295,8 +422,9 @@ func (h *Hub) Serve(c *fiber.Ctx, base *httpx.Base, topic Topic, replay func(con
 		defer h.release(ip)
 		defer h.unsubscribe(sub)
 		w.WriteString("retry: " + strconv.Itoa(retryMillis) + "\n\n")
+		var f eventFilter
 		for _, ev := range events {
-			writeEvent(w, ev)
+			f.write(w, ev)
 		}
 		if w.Flush() != nil {
 			return nil // the client went away: nothing to report
@@ -311,7 +439,7 @@ func (h *Hub) Serve(c *fiber.Ctx, base *httpx.Base, topic Topic, replay func(con
 				if !ok {
 					return nil
 				}
-				writeEvent(w, ev)
+				f.write(w, ev)
 			case <-beat.C:
 				w.WriteString(": ping\n\n")
 			case <-end.C:

@@ -8,7 +8,7 @@ import (
 )
 
 func TestChatHub(t *testing.T) {
-	h := NewHub()
+	h := NewHub(nil)
 	visitor, operator := Topic{ID: 7}, Topic{Operator: true, ID: 7}
 	a, b, op := h.subscribe(visitor), h.subscribe(visitor), h.subscribe(operator)
 	h.publish(visitor, Event{id: 1, data: []byte(`{}`)})

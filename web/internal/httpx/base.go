@@ -36,9 +36,10 @@ func (b *Base) Now() time.Time { return b.Clock().UTC() }
 // ClientIP is the address of c's client, behind trusted proxies.
 func (b *Base) ClientIP(c *fiber.Ctx) string { return b.Proxies.ClientIP(c) }
 
-// Settings is the installation's settings as this process last saw them:
-// read on every submission (the IP mode), so it is an atomic copy rather
-// than a storage read.
+// Settings is the installation's settings as this process last saw them,
+// kept current by the change feed: an atomic copy rather than a storage
+// read on every use. Storage applies the IP mode itself, from the settings
+// it reads in the transaction that stores an address.
 type Settings struct {
 	p atomic.Pointer[formbuilder.Settings]
 }
@@ -57,8 +58,9 @@ func (s *Settings) Load() *formbuilder.Settings { return s.p.Load() }
 func (s *Settings) Store(st *formbuilder.Settings) { s.p.Store(st) }
 
 // PageCache is the public side's cache of rendered form pages. Changes made
-// through the admin UI or the API drop what they touched at once; changes
-// made elsewhere (the CLI, another server) are seen when an entry's TTL
+// through the admin UI or the API drop what they touched at once, changes
+// made by another server when the change feed tells of them, and changes
+// the feed does not carry (the CLI on a SQLite file) when an entry's TTL
 // runs out.
 type PageCache interface {
 	// Invalidate drops the pages of the form with key.

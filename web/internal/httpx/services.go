@@ -23,4 +23,7 @@ type Services struct {
 	Outbox formbuilder.OutboxService
 	// Audit is the audit trail every staff change is appended to.
 	Audit formbuilder.AuditLog
+	// Changes tells this server of changes made by any server: the form
+	// pages, settings and chat streams it holds follow them. Required.
+	Changes formbuilder.ChangeFeed
 }
