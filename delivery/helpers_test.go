@@ -4,14 +4,14 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"path/filepath"
+	"os"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/consentforms/consentforms/delivery"
 	"github.com/consentforms/consentforms/formbuilder"
-	"github.com/consentforms/consentforms/storage/sqlite"
+	"github.com/consentforms/consentforms/internal/testdb"
 	"github.com/stretchr/testify/require"
 )
 
@@ -20,21 +20,29 @@ const (
 	waitTick = 2 * time.Millisecond
 )
 
-// env is a real database file with one consent and one form (name, e-mail,
-// message, the consent required and pre-ticked).
+// TestMain runs the tests on every storage backend (internal/testdb).
+func TestMain(m *testing.M) { os.Exit(testdb.Main(m)) }
+
+// env is a real database of the backend under test with one consent and
+// one form (name, e-mail, message, the consent required and pre-ticked).
 type env struct {
 	t       *testing.T
 	ctx     context.Context
-	db      *sqlite.DB
+	db      testdb.Store
 	consent *formbuilder.Consent
 	form    *formbuilder.Form
 }
 
-func newEnv(t *testing.T, opts ...sqlite.Option) *env {
+// withClock gives storage the clock now.
+func withClock(now func() time.Time) testdb.Options { return testdb.Options{Clock: now} }
+
+func newEnv(t *testing.T, opts ...testdb.Options) *env {
 	t.Helper()
-	db, err := sqlite.Open(filepath.Join(t.TempDir(), "delivery.db"), opts...)
-	require.NoError(t, err)
-	t.Cleanup(func() { db.Close() })
+	var o testdb.Options
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	db := testdb.Open(t, o).Store
 	e := &env{t: t, ctx: context.Background(), db: db}
 	e.consent = &formbuilder.Consent{Name: "Privacy", Type: formbuilder.ConsentCustom}
 	content := formbuilder.ConsentContent{Text: "<p>We process your data.</p>", Label: "I agree to the %privacy terms%.", Language: "en"}

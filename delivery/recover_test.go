@@ -13,7 +13,6 @@ import (
 
 	"github.com/consentforms/consentforms/delivery"
 	"github.com/consentforms/consentforms/formbuilder"
-	"github.com/consentforms/consentforms/storage/sqlite"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -112,7 +111,7 @@ func (p *panicsOnce) ListForms(ctx context.Context, f formbuilder.FormFilter) ([
 // on: the next run deletes what has expired.
 func TestPanickingRetentionRunDoesNotEndTheJob(t *testing.T) {
 	clock := &manualClock{t: time.Date(2026, 1, 10, 9, 0, 0, 0, time.UTC)}
-	e := newEnv(t, sqlite.WithClock(clock.Now))
+	e := newEnv(t, withClock(clock.Now))
 	e.form.RetentionDays = 1
 	e.setNotifications(formbuilder.Notifications{})
 	s := e.submit("old@example.com", "")

@@ -7,7 +7,6 @@ import (
 
 	"github.com/consentforms/consentforms/delivery"
 	"github.com/consentforms/consentforms/formbuilder"
-	"github.com/consentforms/consentforms/storage/sqlite"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -17,7 +16,7 @@ import (
 // chain verifies.
 func TestRetentionDeletesOldSubmissionsKeepsConsents(t *testing.T) {
 	clock := &manualClock{t: time.Date(2026, 1, 10, 9, 0, 0, 0, time.UTC)}
-	e := newEnv(t, sqlite.WithClock(clock.Now))
+	e := newEnv(t, withClock(clock.Now))
 	e.form.RetentionDays = 30
 	e.setNotifications(formbuilder.Notifications{Emails: []string{"sales@example.com"}})
 	other := &formbuilder.Form{Name: "Keeps all", Language: "en",
@@ -78,7 +77,7 @@ func TestRetentionDeletesOldSubmissionsKeepsConsents(t *testing.T) {
 // Run applies retention at start, without waiting for the first interval.
 func TestRetentionRunsAtStart(t *testing.T) {
 	clock := &manualClock{t: time.Date(2026, 1, 10, 9, 0, 0, 0, time.UTC)}
-	e := newEnv(t, sqlite.WithClock(clock.Now))
+	e := newEnv(t, withClock(clock.Now))
 	e.form.RetentionDays = 1
 	e.setNotifications(formbuilder.Notifications{})
 	s := e.submit("old@example.com", "")
