@@ -22,7 +22,7 @@ import (
 // TestServersShareChatEvents: a visitor and an operator on server A, their
 // streams on server B: B's streams get every message and state A stores.
 func TestServersShareChatEvents(t *testing.T) {
-	testdb.SharedOnly(t, "chat events of one server reach the streams of another")
+	testdb.PostgresOnly(t, "chat events of one server reach the streams of another")
 	a := newChatEnv(t)
 	b := &chatEnv{Env: a.Peer(), consent: a.consent, operator: a.operator, ch: a.ch}
 	baseB, _ := b.listen()
@@ -116,7 +116,7 @@ func (s *sseStream) nextOrEnd(t *testing.T) (sseEvent, bool) {
 // without a restart and long before the page cache's TTL (the test's clock
 // stands still, so only the change feed can refresh them).
 func TestServersShareSettingsAndPages(t *testing.T) {
-	testdb.SharedOnly(t, "settings and form pages of one server follow another")
+	testdb.PostgresOnly(t, "settings and form pages of one server follow another")
 	a := testenv.New(t)
 	co := a.SeedConsent("P", "<p>x</p>", "ok")
 	f := a.SeedForm(&formbuilder.Form{Name: "F", Title: "Old title",

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/consentforms/consentforms/internal/testdb"
 	"github.com/stretchr/testify/require"
 )
 
@@ -24,6 +25,7 @@ import (
 // the backup started is in it, and the restored server accepts submissions
 // and honours withdrawal links signed before the backup.
 func TestRestoreDrill(t *testing.T) {
+	testdb.SQLiteOnly(t, "backup writes SQLite files; PostgreSQL is backed up with pg_dump (TestBackupOnPostgresPointsToPgDump)")
 	bin := buildBinary(t)
 	dir := t.TempDir()
 	dbPath := filepath.Join(dir, "live.db")

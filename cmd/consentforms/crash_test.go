@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/consentforms/consentforms/formbuilder"
+	"github.com/consentforms/consentforms/internal/testdb"
 	"github.com/consentforms/consentforms/storage/sqlite"
 	"github.com/stretchr/testify/require"
 )
@@ -340,6 +341,7 @@ func verifyCmd(t *testing.T, bin, path string) string {
 // the server acknowledged must be in the file with all its consent
 // records, nothing may be half-written, and the log's hash chain must hold.
 func TestCrashSafety(t *testing.T) {
+	testdb.SQLiteOnly(t, "kills a server on a SQLite file; TestTwoServersKillAndRestart does it on PostgreSQL")
 	bin := buildBinary(t)
 	// At least 20 kills in CI; a quicker 5 on a developer's machine (and
 	// none with -short, see buildBinary).

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/consentforms/consentforms/internal/testdb"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -16,6 +18,7 @@ import (
 // intact log: every command but serve and migrate refuses a missing file,
 // and leaves no file behind.
 func TestCommandsRefuseAMissingDatabase(t *testing.T) {
+	testdb.SQLiteOnly(t, "a database file that does not exist (a PostgreSQL server says so itself)")
 	dir := t.TempDir()
 	missing := filepath.Join(dir, "typo.db")
 	ctx := context.Background()

@@ -20,7 +20,7 @@ import (
 
 	"github.com/consentforms/consentforms/delivery"
 	"github.com/consentforms/consentforms/formbuilder"
-	"github.com/consentforms/consentforms/storage/sqlite"
+	"github.com/consentforms/consentforms/internal/testdb"
 	"github.com/emersion/go-smtp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -29,14 +29,13 @@ import (
 // Retention deletes old submissions and `consentforms consents verify`
 // still reports an intact log with every entry.
 func TestRetentionKeepsTheLogVerifiable(t *testing.T) {
-	dbPath := filepath.Join(t.TempDir(), "cf.db")
 	ctx := context.Background()
 	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 	var mu sync.Mutex
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
-	db, err := sqlite.Open(dbPath, sqlite.WithClock(clock))
-	require.NoError(t, err)
+	fresh := testdb.Open(t, testdb.Options{Clock: clock})
+	db, dbPath := fresh.Store, fresh.DSN
 	consent := &formbuilder.Consent{Name: "Privacy", Type: formbuilder.ConsentCustom}
 	content := formbuilder.ConsentContent{Text: "<p>We process your data.</p>", Label: "I agree to the %terms%.", Language: "en"}
 	require.NoError(t, db.CreateConsent(ctx, consent, content, "test"))
@@ -107,11 +106,11 @@ func TestServeSendsNotificationMails(t *testing.T) {
 }
 
 // setDemoNotifications gives the demo form n through another handle on
-// the server's database file, as the admin UI would.
+// the server's database, as the admin UI would.
 func setDemoNotifications(t *testing.T, dbPath string, n formbuilder.Notifications) {
 	t.Helper()
 	ctx := context.Background()
-	db, err := sqlite.Open(dbPath)
+	db, err := openDB(dbPath)
 	require.NoError(t, err)
 	defer db.Close()
 	forms, err := db.ListForms(ctx, formbuilder.FormFilter{})
@@ -127,7 +126,7 @@ func setDemoNotifications(t *testing.T, dbPath string, n formbuilder.Notificatio
 func putDemoNotifications(t *testing.T, base, dbPath string, n formbuilder.Notifications) int {
 	t.Helper()
 	ctx := context.Background()
-	db, err := sqlite.Open(dbPath)
+	db, err := openDB(dbPath)
 	require.NoError(t, err)
 	defer db.Close()
 	admin, err := db.FindUserByEmail(ctx, "admin@example.com") // the first admin serve made
@@ -191,7 +190,7 @@ func TestServeWebhookAllowPrivate(t *testing.T) {
 	// attempts waits for the delivery log of the demo form to have one entry.
 	attempts := func(dbPath string) *formbuilder.DeliveryAttempt {
 		t.Helper()
-		db, err := sqlite.Open(dbPath)
+		db, err := openDB(dbPath)
 		require.NoError(t, err)
 		defer db.Close()
 		var log []*formbuilder.DeliveryAttempt

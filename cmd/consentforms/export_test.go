@@ -16,8 +16,8 @@ import (
 	"time"
 
 	"github.com/consentforms/consentforms/formbuilder"
+	"github.com/consentforms/consentforms/internal/testdb"
 	"github.com/consentforms/consentforms/internal/testdoc"
-	"github.com/consentforms/consentforms/storage/sqlite"
 	_ "github.com/mattn/go-sqlite3"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -26,7 +26,10 @@ import (
 // exportLog is a database file with a varied consent log, written through
 // the real submission path.
 type exportLog struct {
+	// path opens the database (a file path or a postgres:// URL); raw is
+	// a plain connection to it as its owner.
 	path         string
+	raw          *sql.DB
 	formA, formB *formbuilder.Form
 	privacy      *formbuilder.Consent
 	news         *formbuilder.Consent
@@ -45,10 +48,10 @@ func stepClock() func() time.Time {
 func newExportLog(t *testing.T) *exportLog {
 	t.Helper()
 	ctx := context.Background()
-	l := &exportLog{path: filepath.Join(t.TempDir(), "cf.db")}
-	db, err := sqlite.Open(l.path, sqlite.WithClock(stepClock()))
-	require.NoError(t, err)
-	defer db.Close()
+	fresh := testdb.Open(t, testdb.Options{Clock: stepClock()})
+	l := &exportLog{path: fresh.DSN, raw: fresh.Raw()}
+	db := fresh.Store
+	var err error
 
 	u := &formbuilder.User{Email: "owner@example.com", Name: "@Owner, \"the\" boss"}
 	require.NoError(t, db.CreateUser(ctx, u))
@@ -328,20 +331,22 @@ func TestProgressOnlyOnATerminal(t *testing.T) {
 	assert.Equal(t, "999", fmtCount(999))
 }
 
-// TestVerifyCommandFindsEditedRow edits an entry in the database file the
-// way someone with the file and the sqlite3 shell could: drop the update
-// trigger, change a subject. verify must fail and name that entry.
+// TestVerifyCommandFindsEditedRow edits an entry the way someone with full
+// access to the database could (the SQLite file and its shell, or the
+// tables' owner on PostgreSQL): switch the update trigger off, change a
+// subject. verify must fail and name that entry.
 func TestVerifyCommandFindsEditedRow(t *testing.T) {
 	verifyFindsEditedRow(t)
 }
 
-// TestVerifyCommandFindsChangedDocument: someone with the file drops the
-// documents' triggers and changes a byte of a stored PDF; verify fails and
-// names the document and the first entry that pointed at it.
+// TestVerifyCommandFindsChangedDocument: someone with full access to the
+// database switches the documents' triggers off and changes a byte of a
+// stored PDF; verify fails and names the document and the first entry that
+// pointed at it.
 func TestVerifyCommandFindsChangedDocument(t *testing.T) {
 	l := newExportLog(t)
 	ctx := context.Background()
-	db, err := sqlite.Open(l.path)
+	db, err := openDB(l.path)
 	require.NoError(t, err)
 	doc, err := formbuilder.NewDocument("document", "privacy.pdf", testdoc.PDF("Privacy policy"))
 	require.NoError(t, err)
@@ -371,17 +376,19 @@ func TestVerifyCommandFindsChangedDocument(t *testing.T) {
 	assert.Equal(t, 2, run(ctx, []string{"consents", "export", "--db", l.path, "--base-url", "ftp://x"}, &out, &errOut))
 	assert.Contains(t, errOut.String(), "--base-url must be an http(s) URL")
 
-	raw, err := sql.Open("sqlite3", "file:"+l.path+"?_busy_timeout=5000")
-	require.NoError(t, err)
-	defer raw.Close()
+	raw := l.raw
 	changed := bytes.Replace(doc.Data, []byte("Privacy"), []byte("Pirates"), 1)
-	_, err = raw.ExecContext(ctx, "UPDATE consent_documents SET data = ? WHERE sha256 = ?", changed, doc.SHA256)
+	const edit = "UPDATE consent_documents SET data = $1 WHERE sha256 = $2"
+	_, err = raw.ExecContext(ctx, edit, changed, doc.SHA256)
 	require.ErrorContains(t, err, "immutable", "the trigger refuses the edit while it exists")
-	_, err = raw.ExecContext(ctx, "DROP TRIGGER consent_documents_no_update")
+	off := "DROP TRIGGER consent_documents_no_update"
+	if testdb.Current() == testdb.Postgres {
+		off = "ALTER TABLE consent_documents DISABLE TRIGGER USER"
+	}
+	_, err = raw.ExecContext(ctx, off)
 	require.NoError(t, err)
-	_, err = raw.ExecContext(ctx, "UPDATE consent_documents SET data = ? WHERE sha256 = ?", changed, doc.SHA256)
+	_, err = raw.ExecContext(ctx, edit, changed, doc.SHA256)
 	require.NoError(t, err)
-	require.NoError(t, raw.Close())
 
 	out.Reset()
 	errOut.Reset()
@@ -399,19 +406,21 @@ func verifyFindsEditedRow(t *testing.T) {
 	require.Equal(t, 0, run(ctx, []string{"consents", "verify", "--db", l.path}, &out, &errOut), errOut.String())
 	assert.Contains(t, out.String(), "consent log ok: "+strconv.Itoa(len(l.recs))+" entries")
 
-	raw, err := sql.Open("sqlite3", "file:"+l.path+"?_busy_timeout=5000")
-	require.NoError(t, err)
-	defer raw.Close()
+	raw := l.raw
 	target := l.recs[3].ID
-	_, err = raw.ExecContext(ctx, "UPDATE consent_records SET subject = 'forged@example.com' WHERE id = ?", target)
+	const edit = "UPDATE consent_records SET subject = 'forged@example.com' WHERE id = $1"
+	_, err := raw.ExecContext(ctx, edit, target)
 	require.ErrorContains(t, err, "append-only", "the trigger refuses the edit while it exists")
-	_, err = raw.ExecContext(ctx, "DROP TRIGGER consent_records_no_update")
+	off := "DROP TRIGGER consent_records_no_update"
+	if testdb.Current() == testdb.Postgres {
+		off = "ALTER TABLE consent_records DISABLE TRIGGER USER"
+	}
+	_, err = raw.ExecContext(ctx, off)
 	require.NoError(t, err)
-	res, err := raw.ExecContext(ctx, "UPDATE consent_records SET subject = 'forged@example.com' WHERE id = ?", target)
+	res, err := raw.ExecContext(ctx, edit, target)
 	require.NoError(t, err)
 	n, _ := res.RowsAffected()
 	require.EqualValues(t, 1, n)
-	require.NoError(t, raw.Close())
 
 	out.Reset()
 	errOut.Reset()

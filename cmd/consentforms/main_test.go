@@ -8,7 +8,6 @@ import (
 	"math"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"runtime/debug"
 	"strings"
@@ -17,7 +16,7 @@ import (
 	"time"
 
 	"github.com/consentforms/consentforms/formbuilder"
-	"github.com/consentforms/consentforms/internal/pgtest"
+	"github.com/consentforms/consentforms/internal/testdb"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -59,11 +58,12 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// startServer runs the real `serve` command on port 0 with a temp database
-// and returns its base URL, the demo form URL and the database path.
+// startServer runs the real `serve` command on port 0 with a fresh, empty
+// database of the backend under test and returns its base URL, the demo
+// form URL and the database (a path or a URL).
 func startServer(t *testing.T, extra ...string) (base, demo, dbPath string) {
 	t.Helper()
-	dbPath = filepath.Join(t.TempDir(), "cf.db")
+	dbPath = testdb.Empty(t)
 	base, demo, _ = startServerOn(t, dbPath, extra...)
 	return base, demo, dbPath
 }
@@ -124,19 +124,8 @@ func (l *launched) wait(t *testing.T) (base, demo string, seeded bool) {
 var tokenRE = regexp.MustCompile(`name="_token" value="([^"]+)"`)
 var consentRE = regexp.MustCompile(`name="consent_(\d+)"`)
 
-// testBackends names a fresh database of each backend for t.
-var testBackends = map[string]func(t *testing.T) string{
-	"sqlite":   func(t *testing.T) string { return filepath.Join(t.TempDir(), "cf.db") },
-	"postgres": func(t *testing.T) string { return pgtest.Empty(t) },
-}
-
 func TestServeEndToEnd(t *testing.T) {
-	for name, fresh := range testBackends {
-		t.Run(name, func(t *testing.T) { testServeEndToEnd(t, fresh(t)) })
-	}
-}
-
-func testServeEndToEnd(t *testing.T, dbPath string) {
+	dbPath := testdb.Empty(t)
 	base, demo, seeded := startServerOn(t, dbPath)
 	require.True(t, seeded, "a fresh database gets the first admin")
 
@@ -257,12 +246,7 @@ func TestHelpListsCommandsFirst(t *testing.T) {
 }
 
 func TestAdminAndVerifyCommands(t *testing.T) {
-	for name, fresh := range testBackends {
-		t.Run(name, func(t *testing.T) { testAdminAndVerifyCommands(t, fresh(t)) })
-	}
-}
-
-func testAdminAndVerifyCommands(t *testing.T, dbPath string) {
+	dbPath := testdb.Empty(t)
 	ctx := context.Background()
 	var out strings.Builder
 	require.Equal(t, 0, run(ctx, []string{"migrate", "--db", dbPath}, &out, io.Discard))

@@ -4,21 +4,19 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/consentforms/consentforms/formbuilder"
 	"github.com/consentforms/consentforms/internal/pgtest"
+	"github.com/consentforms/consentforms/internal/testdb"
 	"github.com/consentforms/consentforms/internal/testdoc"
 	"github.com/consentforms/consentforms/storage/postgres"
 	"github.com/consentforms/consentforms/storage/sqlite"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
 // sqliteInstallation fills a SQLite file with one of everything: users,
 // a token and a session, a consent with two versions, forms with
@@ -113,6 +111,7 @@ func allEntries(t *testing.T, log formbuilder.ConsentLog) []*formbuilder.Consent
 }
 
 func TestMigrateDataCopiesByteExact(t *testing.T) {
+	testdb.PostgresOnly(t, "copies a SQLite file into PostgreSQL")
 	path := sqliteInstallation(t)
 	target := pgtest.Empty(t)
 	ctx := context.Background()
@@ -245,6 +244,7 @@ func TestMigrateDataCopiesByteExact(t *testing.T) {
 // A source whose chain is broken is not copied: the copy would carry the
 // forgery over with a fresh start.
 func TestMigrateDataRefusesBrokenSource(t *testing.T) {
+	testdb.PostgresOnly(t, "copies a SQLite file into PostgreSQL")
 	path := sqliteInstallation(t)
 	raw, err := sql.Open("sqlite3", "file:"+path)
 	require.NoError(t, err)

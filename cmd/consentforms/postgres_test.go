@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/consentforms/consentforms/internal/pgtest"
+	"github.com/consentforms/consentforms/internal/testdb"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -16,7 +16,8 @@ import (
 // fresh PostgreSQL database migrate and seed it once: one first admin, one
 // demo form, and both serve that form.
 func TestTwoServersStartTogether(t *testing.T) {
-	db := pgtest.Empty(t)
+	testdb.PostgresOnly(t, "several servers on one database")
+	db := testdb.Empty(t)
 	type started struct {
 		demo   string
 		seeded bool
@@ -47,7 +48,8 @@ func TestTwoServersStartTogether(t *testing.T) {
 // TestBackupOnPostgresPointsToPgDump: backup does not pretend to copy a
 // PostgreSQL database.
 func TestBackupOnPostgresPointsToPgDump(t *testing.T) {
-	db := pgtest.Empty(t)
+	testdb.PostgresOnly(t, "backup on PostgreSQL")
+	db := testdb.Empty(t)
 	var errb strings.Builder
 	code := run(context.Background(), []string{"backup", "out.db", "--db", db}, io.Discard, &errb)
 	assert.Equal(t, 1, code)

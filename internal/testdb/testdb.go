@@ -117,14 +117,25 @@ func SQLiteOnly(t testing.TB, why string) {
 	}
 }
 
-// SharedOnly skips t on backends whose database one process serves
-// (SQLite: its change feed is in memory): for tests of several servers on
-// one database. why says what.
-func SharedOnly(t testing.TB, why string) {
+// PostgresOnly skips t on SQLite: for tests of what only PostgreSQL has,
+// such as several servers on one database (SQLite's database is served by
+// one process, and its change feed is in memory). why says which.
+func PostgresOnly(t testing.TB, why string) {
 	t.Helper()
-	if current == SQLite {
-		t.Skipf("several servers on one database (PostgreSQL): %s", why)
+	if current != Postgres {
+		t.Skipf("PostgreSQL only: %s", why)
 	}
+}
+
+// Empty returns the DSN of a new, empty database (no migrations) on the
+// current backend, for commands that create and seed one: a file path in
+// t.TempDir() or a postgres:// URL, dropped when t ends.
+func Empty(t testing.TB) string {
+	t.Helper()
+	if current == Postgres {
+		return pgtest.Empty(t)
+	}
+	return filepath.Join(t.TempDir(), "cf.db")
 }
 
 // Options are what a test asks of a new database.
