@@ -23,7 +23,6 @@ import (
 
 	"github.com/consentforms/consentforms/formbuilder"
 	"github.com/consentforms/consentforms/internal/testdb"
-	"github.com/consentforms/consentforms/storage/sqlite"
 	"github.com/stretchr/testify/require"
 )
 
@@ -49,12 +48,12 @@ type loadForm struct {
 	consents [3]int64
 }
 
-// seedLoadDB creates the database with an admin (so serve seeds no demo
-// data) and the load form.
+// seedLoadDB creates the database (a file or a postgres:// URL) with an
+// admin (so serve seeds no demo data) and the load form.
 func seedLoadDB(t *testing.T, dbPath string) loadForm {
 	t.Helper()
 	ctx := context.Background()
-	db, err := sqlite.Open(dbPath)
+	db, err := openDB(dbPath)
 	require.NoError(t, err)
 	defer db.Close()
 	u := &formbuilder.User{Email: "ops@example.com", Name: "Ops"}
@@ -89,12 +88,13 @@ type proc struct {
 	stderr *bytes.Buffer
 }
 
-// startProc runs `consentforms serve` on dbPath and waits until it listens.
-// Rate limits are off: the load comes from one address on purpose.
-func startProc(t *testing.T, bin, dbPath string) *proc {
+// startProc runs `consentforms serve` on dbPath with the extra flags and
+// waits until it listens. Rate limits are off: the load comes from one
+// address on purpose.
+func startProc(t *testing.T, bin, dbPath string, extra ...string) *proc {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--db", dbPath, "--min-fill-time", "0",
-		"--rate-ip", "0", "--rate-form", "0", "--rate-ip-form", "0", "--log-level", "warn")
+	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--db", dbPath, "--min-fill-time", "0",
+		"--rate-ip", "0", "--rate-form", "0", "--rate-ip-form", "0", "--log-level", "warn"}, extra...)...)
 	cmd.Env = append(os.Environ(), "CONSENTFORMS_TRUSTED_PROXIES=")
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
@@ -298,7 +298,14 @@ func checkDB(t *testing.T, path string) map[int64]storedSub {
 	var fk int
 	require.NoError(t, raw.QueryRow("SELECT count(*) FROM pragma_foreign_key_check").Scan(&fk))
 	require.Zero(t, fk, "foreign key violations")
+	return checkRows(t, raw)
+}
 
+// checkRows checks, on a plain connection of either engine, that every
+// submission has its records and every given record its submission, and
+// returns the stored submissions by id.
+func checkRows(t *testing.T, raw *sql.DB) map[int64]storedSub {
+	t.Helper()
 	var orphanSubs, orphanRecs int
 	require.NoError(t, raw.QueryRow(`SELECT count(*) FROM submissions s WHERE NOT EXISTS
 		(SELECT 1 FROM consent_records r WHERE r.submission_id = s.id)`).Scan(&orphanSubs))
