@@ -246,6 +246,13 @@ func (dialect) Code(err error) string {
 func (dialect) LockChain(context.Context, *sqlcore.Tx) error          { return nil }
 func (dialect) LockSettings(context.Context, *sqlcore.Tx, bool) error { return nil }
 
+// ReservesIDs: an insert is a call into the library, not a round trip;
+// rows get their ids from AUTOINCREMENT as they are inserted.
+func (dialect) ReservesIDs() bool { return false }
+func (dialect) ReserveIDs(context.Context, *sqlcore.Tx, string, int) ([]int64, error) {
+	return nil, errors.New("sqlite: ids are not reserved")
+}
+
 // Notifies: a SQLite file is served by one process, whose changes are
 // delivered in memory after each commit.
 func (dialect) Notifies() bool                                    { return false }

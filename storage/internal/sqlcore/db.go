@@ -81,6 +81,12 @@ type Dialect interface {
 	// reads them after the lock), exclusive by the one that saves them.
 	// Lock order: the settings lock, then the chain lock, then row locks.
 	LockSettings(ctx context.Context, tx *Tx, exclusive bool) error
+	// ReservesIDs reports whether ReserveIDs works: the writer then gives
+	// submissions reserved ids and inserts their rows many per statement,
+	// where an INSERT … RETURNING per row costs a round trip (PostgreSQL).
+	ReservesIDs() bool
+	// ReserveIDs takes n new ids of table's id column for tx to use.
+	ReserveIDs(ctx context.Context, tx *Tx, table string, n int) ([]int64, error)
 	// Notifies reports whether the engine tells other processes of
 	// changes (Notify); if not, changes are delivered in this process.
 	Notifies() bool

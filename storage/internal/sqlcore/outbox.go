@@ -56,6 +56,10 @@ func insertOutbox(ctx context.Context, b *batch, formID, subID int64, now time.T
 	if raw == "" {
 		return 0, nil
 	}
+	// The outbox rows refer to the submission: its row goes in first.
+	if err := b.flushSubmissions(ctx); err != nil {
+		return 0, err
+	}
 	var n formbuilder.Notifications
 	if err := json.Unmarshal([]byte(raw), &n); err != nil {
 		return 0, fmt.Errorf("notifications of form %d: %w", formID, err)

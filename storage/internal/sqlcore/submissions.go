@@ -11,8 +11,14 @@ import (
 	"github.com/consentforms/consentforms/formbuilder"
 )
 
-const insertSubmissionSQL = `INSERT INTO submissions (form_id, form_key, "values", subject, page_url,
+const (
+	insertSubmissionSQL = `INSERT INTO submissions (form_id, form_key, "values", subject, page_url,
 	ip, user_agent, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+	// insertSubmissionWithIDSQL is the row of a deferred submission, whose
+	// id was reserved (batch.deferSubmission).
+	insertSubmissionWithIDSQL = `INSERT INTO submissions (id, form_id, form_key, "values", subject, page_url,
+	ip, user_agent, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+)
 
 // CreateSubmission implements formbuilder.SubmissionService. The submission
 // and its records are queued to the writer, stored together in one savepoint
@@ -50,8 +56,13 @@ func (db *DB) CreateSubmission(ctx context.Context, sub *formbuilder.Submission,
 			if err != nil {
 				return err
 			}
-			id, err := b.insertID(ctx, insertSubmissionSQL, sub.FormID, sub.FormKey, string(vals), sub.Subject,
-				sub.PageURL, ip, sub.UserAgent, fmtTime(now))
+			args := []any{sub.FormID, sub.FormKey, string(vals), sub.Subject, sub.PageURL, ip, sub.UserAgent, fmtTime(now)}
+			var id int64
+			if b.deferRecords && b.db.d.ReservesIDs() {
+				id, err = b.deferSubmission(ctx, args)
+			} else {
+				id, err = b.insertID(ctx, insertSubmissionSQL, args...)
+			}
 			if err != nil {
 				return err
 			}
