@@ -50,6 +50,12 @@ func serveBaseline(kind string, stdout io.Writer) error {
 			return err
 		}
 		app = a
+	case "postgres":
+		a, err := postgresApp(os.Getenv(envPG))
+		if err != nil {
+			return err
+		}
+		app = a
 	default:
 		return fmt.Errorf("unknown baseline %q", kind)
 	}

@@ -10,6 +10,14 @@
 //     request, WAL with synchronous=FULL: what durable writes cost without
 //     group commit.
 //
+// With -db postgres://… the submission path is measured on that
+// PostgreSQL server too (it must run with fsync and synchronous_commit on;
+// formbench creates fresh databases and drops them afterwards): one of our
+// servers, two of them on one database with the load split between them,
+// and a bare Fiber + PostgreSQL handler that stores each submission in a
+// transaction of its own under the same kind of chain lock (advisory lock,
+// head read, inserts, commit).
+//
 // Each target gets the same load: a number of keep-alive connections for a
 // fixed duration, by wrk when it is installed, else by a Go load loop. The
 // runs repeat, and the table shows requests per second, latency percentiles,
@@ -22,7 +30,7 @@
 //
 // Usage, from the module root:
 //
-//	go run ./cmd/formbench [-duration 10s] [-connections 64] [-repeat 3] [-log-entries 1000000]
+//	go run ./cmd/formbench [-duration 10s] [-connections 64] [-repeat 3] [-log-entries 1000000] [-db postgres://…]
 package main
 
 import (
@@ -74,6 +82,8 @@ type options struct {
 	serverBin   string
 	keep        bool
 	gzip        bool
+	// db is a PostgreSQL server URL to measure the submission path on too.
+	db string
 }
 
 func parseOptions(args []string, stderr io.Writer) (*options, error) {
@@ -91,6 +101,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.serverBin, "server-bin", "", "consentforms binary to run (default: go build ./cmd/consentforms)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (databases, bodies, logs)")
 	fs.BoolVar(&o.gzip, "gzip", true, "also measure the form page with Accept-Encoding: gzip")
+	fs.StringVar(&o.db, "db", "", "also measure submissions on this PostgreSQL server (postgres://…, a role that may create databases; fsync and synchronous_commit on)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: go run ./cmd/formbench [flags]")
 		fs.PrintDefaults()
@@ -100,6 +111,9 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if o.db != "" && !strings.HasPrefix(o.db, "postgres://") && !strings.HasPrefix(o.db, "postgresql://") {
+		return nil, errors.New("-db must be a postgres:// or postgresql:// URL")
 	}
 	if o.duration <= 0 || o.connections <= 0 || o.repeat <= 0 || o.threads <= 0 {
 		return nil, errors.New("-duration, -connections, -repeat and -threads must be positive")

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/consentforms/consentforms/internal/pgtest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -67,6 +69,51 @@ func TestSmoke(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestSmokePostgres runs the submission part with -db against the test
+// server. On a server that does not commit durably (the test cluster of
+// .ci/pg runs without fsync) formbench must refuse, naming the setting;
+// on a durable one it measures the PostgreSQL targets.
+func TestSmokePostgres(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs servers")
+	}
+	dsn := pgtest.ServerURL(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	bin := filepath.Join(t.TempDir(), "consentforms")
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/consentforms/consentforms/cmd/consentforms")
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+
+	durable := true
+	db, err := sql.Open("pgx", dsn)
+	require.NoError(t, err)
+	defer db.Close()
+	for _, setting := range []string{"fsync", "synchronous_commit"} {
+		var v string
+		require.NoError(t, db.QueryRow("SHOW "+setting).Scan(&v))
+		durable = durable && v == "on"
+	}
+	var stdout, stderr bytes.Buffer
+	err = run(ctx, []string{"-only", "submit", "-duration", "300ms", "-repeat", "1", "-connections", "4", "-load", "go",
+		"-server-bin", bin, "-db", dsn}, &stdout, &stderr)
+	if !durable {
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "commits are not durable")
+		return
+	}
+	require.NoError(t, err, "stderr: %s", stderr.String())
+	got := stdout.String()
+	t.Log("\n" + got)
+	for _, want := range []string{baselinePG, targetPG, targetPG2, "durable submissions, PostgreSQL",
+		"two servers / one, PostgreSQL", "PostgreSQL: stored submissions/s", "PostgreSQL: submission p99"} {
+		assert.Contains(t, got, want)
+	}
+	var left int
+	require.NoError(t, db.QueryRow("SELECT count(*) FROM pg_database WHERE datname LIKE 'formbench_%'").Scan(&left))
+	assert.Zero(t, left, "the databases formbench made are dropped")
 }
 
 func TestParseWrk(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 )
@@ -25,6 +27,10 @@ type target struct {
 	ours  bool
 	proc  *process
 	req   request
+	// proc2 and req2, when set, are a second server measured together
+	// with the first: the connections are split between the two.
+	proc2 *process
+	req2  request
 }
 
 // measurement is one target's result in one run.
@@ -55,6 +61,28 @@ var ratioPairs = []struct {
 	{"form page, gzip", "ours: form page (gzip)", "bare Fiber: same gzip bytes", 0.7},
 	{"embed.js", "ours: embed.js", "bare Fiber: embed.js bytes", 0.7},
 	{"durable submissions", "ours: submission", "bare Fiber+SQLite: 1 tx/request", 4},
+	{"durable submissions, PostgreSQL", targetPG, baselinePG, 10},
+	{"two servers / one, PostgreSQL", targetPG2, targetPG, 1},
+}
+
+// Names of the PostgreSQL targets (-db).
+const (
+	baselinePG = "bare Fiber+PostgreSQL: 1 tx/request"
+	targetPG   = "ours: submission, PostgreSQL"
+	targetPG2  = "ours: two servers, PostgreSQL"
+)
+
+// Absolute targets of the submission path, per target: requests per
+// second at least, p99 at most.
+var absTargets = []struct {
+	label, target string
+	minRPS        float64
+	maxP99        time.Duration
+}{
+	{"submission p99 (ms)", "ours: submission", 0, 50 * time.Millisecond},
+	{"PostgreSQL: stored submissions/s", targetPG, 2000, 0},
+	{"PostgreSQL: submission p99 (ms)", targetPG, 0, 100 * time.Millisecond},
+	{"PostgreSQL, two servers: p99 (ms)", targetPG2, 0, 100 * time.Millisecond},
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -89,9 +117,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	var targets []*target
 	var procs []*process
+	var pg *pgDatabases
 	defer func() {
 		for _, p := range procs {
 			p.stop()
+		}
+		// After the servers: a database in use cannot be dropped cleanly.
+		if pg != nil {
+			if o.keep {
+				pg.keep()
+			} else {
+				pg.drop()
+			}
 		}
 	}()
 	if o.want("page") || o.want("embed") || o.want("submit") {
@@ -102,7 +139,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				return err
 			}
 		}
-		ours, err := startOurs(ctx, bin, dir)
+		ours, err := startOurs(ctx, bin, filepath.Join(dir, "consentforms.db"))
 		if err != nil {
 			return err
 		}
@@ -115,6 +152,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
+		if o.db != "" && o.want("submit") {
+			if pg, err = createDatabases(ctx, o.db); err != nil {
+				return fmt.Errorf("-db: %w", err)
+			}
+			more, err := setUpPostgresTargets(ctx, bin, pg, &procs)
+			if err != nil {
+				return err
+			}
+			targets = append(targets, more...)
+		}
 	}
 
 	var results []measurement
@@ -123,7 +170,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		// the first writes to a new database file): warm every target up.
 		warm := min(o.duration, time.Second)
 		for _, t := range targets {
-			if _, err := ld.run(ctx, t.req, o.connections, warm); err != nil {
+			if _, err := t.load(ctx, ld, o.connections, warm); err != nil {
 				return fmt.Errorf("warm-up of %s: %w", t.name, err)
 			}
 		}
@@ -131,13 +178,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		// targets measured minutes apart at most, under the same noise.
 		for r := 1; r <= o.repeat; r++ {
 			for _, t := range targets {
-				if err := t.proc.alive(); err != nil {
-					return err
+				for _, p := range t.procs() {
+					if err := p.alive(); err != nil {
+						return err
+					}
 				}
 				s := sampleRSS(t.proc.pid())
-				cpu0, _ := procCPU(t.proc.pid())
-				res, err := ld.run(ctx, t.req, o.connections, o.duration)
-				cpu1, _ := procCPU(t.proc.pid())
+				cpu0 := t.cpu()
+				res, err := t.load(ctx, ld, o.connections, o.duration)
+				cpu1 := t.cpu()
 				rss := s.finish()
 				if err != nil {
 					return fmt.Errorf("%s: %w", t.name, err)
@@ -155,6 +204,92 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// procs are the target's server processes.
+func (t *target) procs() []*process {
+	if t.proc2 != nil {
+		return []*process{t.proc, t.proc2}
+	}
+	return []*process{t.proc}
+}
+
+// cpu is the CPU time the target's servers have used so far.
+func (t *target) cpu() time.Duration {
+	var sum time.Duration
+	for _, p := range t.procs() {
+		c, _ := procCPU(p.pid())
+		sum += c
+	}
+	return sum
+}
+
+// load runs the target's load: on a pair of servers, half the connections
+// go to each at the same time, and the result is their sum (the p50 and
+// p99 are the higher of the two).
+func (t *target) load(ctx context.Context, ld loader, conns int, d time.Duration) (loadResult, error) {
+	if t.proc2 == nil {
+		return ld.run(ctx, t.req, conns, d)
+	}
+	var res [2]loadResult
+	var errs [2]error
+	var wg sync.WaitGroup
+	for i, req := range []request{t.req, t.req2} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res[i], errs[i] = ld.run(ctx, req, max(1, conns/2), d)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs[:]...); err != nil {
+		return loadResult{}, err
+	}
+	return loadResult{
+		requests: res[0].requests + res[1].requests,
+		errors:   res[0].errors + res[1].errors,
+		elapsed:  max(res[0].elapsed, res[1].elapsed),
+		p50:      max(res[0].p50, res[1].p50),
+		p99:      max(res[0].p99, res[1].p99),
+	}, nil
+}
+
+// setUpPostgresTargets starts, on the databases pg made, the PostgreSQL
+// baseline and two of our servers (the second starts on the database the
+// first seeded), and lists the targets: the baseline, one server, both.
+func setUpPostgresTargets(ctx context.Context, bin string, pg *pgDatabases, procs *[]*process) ([]*target, error) {
+	base, addr, err := startBaseline(ctx, "postgres", envPG+"="+pg.base)
+	if err != nil {
+		return nil, err
+	}
+	*procs = append(*procs, base)
+	a, err := startOurs(ctx, bin, pg.ours)
+	if err != nil {
+		return nil, err
+	}
+	*procs = append(*procs, a.process)
+	b, err := startOurs(ctx, bin, pg.ours)
+	if err != nil {
+		return nil, err
+	}
+	*procs = append(*procs, b.process)
+	// The render token is signed with the database's secret: both servers
+	// take the one A's page carries.
+	fx, err := fetchFixture(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	post := func(url string) request {
+		return request{method: "POST", url: url, body: fx.submission, status: 201,
+			header: map[string]string{"Content-Type": "application/json", "Accept": "application/json"}}
+	}
+	key := a.formURL[strings.LastIndex(a.formURL, "/")+1:]
+	return []*target{
+		{name: baselinePG, group: "submit", proc: base, req: post(addr + "/f/" + key)},
+		{name: targetPG, group: "submit", ours: true, proc: a.process, req: post(a.formURL)},
+		{name: targetPG2, group: "submit", ours: true, proc: a.process, req: post(a.formURL),
+			proc2: b.process, req2: post(b.base + "/f/" + key)},
+	}, nil
 }
 
 // fixture is what the load needs from our server: the bodies the baselines
@@ -386,24 +521,44 @@ func printLoadTables(w io.Writer, o *options, results []measurement) {
 		med := median(ratios)
 		fmt.Fprintf(tw, "%s%.2f×\t≥ %.1f×\t%s\t\n", line, med, p.min, verdict(med >= p.min))
 	}
-	// Latency and memory targets of the submission path and of the server.
-	var p99s []float64
+	// Throughput, latency and memory targets of the submission path and of
+	// the server.
+	for _, a := range absTargets {
+		var xs []float64
+		line := a.label + "\t"
+		for r := 1; r <= o.repeat; r++ {
+			m := find(r, a.target)
+			if m == nil {
+				line += "-\t"
+				continue
+			}
+			x := m.res.rps()
+			if a.maxP99 > 0 {
+				x = float64(m.res.p99) / float64(time.Millisecond)
+			}
+			xs = append(xs, x)
+			if a.maxP99 > 0 {
+				line += fmt.Sprintf("%.1f\t", x)
+			} else {
+				line += fmt.Sprintf("%.0f\t", x)
+			}
+		}
+		if len(xs) == 0 {
+			continue
+		}
+		med := median(xs)
+		if a.maxP99 > 0 {
+			limit := float64(a.maxP99) / float64(time.Millisecond)
+			fmt.Fprintf(tw, "%s%.1f\t< %.0f\t%s\t\n", line, med, limit, verdict(med < limit))
+		} else {
+			fmt.Fprintf(tw, "%s%.0f\t≥ %.0f\t%s\t\n", line, med, a.minRPS, verdict(med >= a.minRPS))
+		}
+	}
 	var ourRSS int64
 	for _, m := range results {
-		if m.target.name == "ours: submission" {
-			p99s = append(p99s, float64(m.res.p99)/float64(time.Millisecond))
-		}
 		if m.target.ours && m.rssKB > ourRSS {
 			ourRSS = m.rssKB
 		}
-	}
-	if len(p99s) > 0 {
-		line := "submission p99 (ms)\t"
-		for _, x := range p99s {
-			line += fmt.Sprintf("%.1f\t", x)
-		}
-		med := median(p99s)
-		fmt.Fprintf(tw, "%s%.1f\t< 50\t%s\t\n", line, med, verdict(med < 50))
 	}
 	if ourRSS > 0 {
 		fmt.Fprintf(tw, "our server's peak RSS (MiB)\t%s%s\t< 100\t%s\t\n",

@@ -158,12 +158,13 @@ type ourServer struct {
 	embedURL string
 }
 
-// startOurs runs the real server on a fresh database in dir. The rate limits
-// are off: they protect a public server from one client, and here one
-// client is all there is. The fill-time bot trap is off so that one render
-// token serves every post.
-func startOurs(ctx context.Context, bin, dir string) (*ourServer, error) {
-	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--db", filepath.Join(dir, "consentforms.db"),
+// startOurs runs the real server on db, a SQLite file or a PostgreSQL URL
+// (a fresh database, or one a server started before seeded). The rate
+// limits are off: they protect a public server from one client, and here
+// one client is all there is. The fill-time bot trap is off so that one
+// render token serves every post.
+func startOurs(ctx context.Context, bin, db string) (*ourServer, error) {
+	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--db", db,
 		"--min-fill-time", "0", "--log-level", "warn", "--rate-ip", "0", "--rate-form", "0", "--rate-ip-form", "0")
 	cmd.Env = cleanEnv()
 	// The demo form line comes after the serving line; wait for it.
