@@ -217,23 +217,25 @@ func (dialect) Code(err error) string {
 	return ""
 }
 
-// LockChain takes the chain lock until the transaction ends. Every
+// ChainHead takes the chain lock until the transaction ends and reads the
+// head, in one round trip (migrations/0002_locked_reads.sql). Every
 // transaction that appends takes it before any row lock.
-func (dialect) LockChain(ctx context.Context, tx *sqlcore.Tx) error {
-	_, err := tx.Tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", chainLockKey)
-	return err
+func (dialect) ChainHead() (string, []any) {
+	return "SELECT id, hash, time FROM consentforms_chain_head(?)", []any{chainLockKey}
 }
 
-// LockSettings takes the settings lock until the transaction ends: shared
-// by writer batches before they read the IP mode, exclusive by
-// SaveSettings. PostgreSQL queues a shared request behind a waiting
-// exclusive one, so a stream of batches cannot starve a save.
-func (dialect) LockSettings(ctx context.Context, tx *sqlcore.Tx, exclusive bool) error {
-	q := "SELECT pg_advisory_xact_lock_shared($1)"
-	if exclusive {
-		q = "SELECT pg_advisory_xact_lock($1)"
-	}
-	_, err := tx.Tx.ExecContext(ctx, q, settingsLockKey)
+// SettingsForWrite takes the settings lock shared until the transaction
+// ends and reads the settings, in one round trip. PostgreSQL queues a
+// shared request behind a waiting exclusive one, so a stream of batches
+// cannot starve a save.
+func (dialect) SettingsForWrite() (string, []any) {
+	return "SELECT * FROM consentforms_settings_for_write(?)", []any{settingsLockKey}
+}
+
+// LockSettings takes the settings lock exclusively until the transaction
+// ends: SaveSettings waits for the batches that read the old settings.
+func (dialect) LockSettings(ctx context.Context, tx *sqlcore.Tx) error {
+	_, err := tx.Tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", settingsLockKey)
 	return err
 }
 
@@ -298,6 +300,11 @@ func (dialect) ReserveIDs(ctx context.Context, tx *sqlcore.Tx, table string, n i
 	}
 	return ids, rows.Err()
 }
+
+// ExactInserts: pgx prepares and caches every statement text per
+// connection, so a batch's rows go in one statement (up to maxExactRows),
+// where the fixed sizes took up to six round trips for one batch.
+func (dialect) ExactInserts() bool { return true }
 
 func (dialect) ForUpdate() string  { return " FOR UPDATE" }
 func (dialect) SkipLocked() string { return " FOR UPDATE SKIP LOCKED" }

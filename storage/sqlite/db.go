@@ -243,8 +243,11 @@ func (dialect) Code(err error) string {
 	return ""
 }
 
-func (dialect) LockChain(context.Context, *sqlcore.Tx) error          { return nil }
-func (dialect) LockSettings(context.Context, *sqlcore.Tx, bool) error { return nil }
+// ChainHead and SettingsForWrite read without a lock: the writer's
+// immediate transaction holds the database's write lock already.
+func (dialect) ChainHead() (string, []any)                      { return sqlcore.HeadQuery, nil }
+func (dialect) SettingsForWrite() (string, []any)               { return sqlcore.SettingsQuery, nil }
+func (dialect) LockSettings(context.Context, *sqlcore.Tx) error { return nil }
 
 // ReservesIDs: an insert is a call into the library, not a round trip;
 // rows get their ids from AUTOINCREMENT as they are inserted.
@@ -252,6 +255,10 @@ func (dialect) ReservesIDs() bool { return false }
 func (dialect) ReserveIDs(context.Context, *sqlcore.Tx, string, int) ([]int64, error) {
 	return nil, errors.New("sqlite: ids are not reserved")
 }
+
+// ExactInserts: the writer prepares its statements itself and keeps a few
+// (CacheStatements); an insert is cheap enough in several statements.
+func (dialect) ExactInserts() bool { return false }
 
 // Notifies: a SQLite file is served by one process, whose changes are
 // delivered in memory after each commit.

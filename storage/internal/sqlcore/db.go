@@ -49,9 +49,11 @@ type Dialect interface {
 	// Code returns the formbuilder error code of a driver error (a unique
 	// violation is ECONFLICT, …), or "" when err is none of those.
 	Code(err error) string
-	// LockChain serialises appends to the consent log for the rest of tx,
-	// across every process using the database.
-	LockChain(ctx context.Context, tx *Tx) error
+	// ChainHead is the query (and its arguments) that serialises appends
+	// to the consent log for the rest of the transaction, across every
+	// process using the database, and then selects the id, hash and time
+	// of the newest entry (no row while the log is empty).
+	ChainHead() (string, []any)
 	// LockTx serialises transactions that pass the same key (migrations,
 	// a consent's new version) for the rest of tx.
 	LockTx(ctx context.Context, tx *Tx, key string) error
@@ -76,17 +78,24 @@ type Dialect interface {
 	// ReadTx are the options of a transaction whose queries must all see
 	// one snapshot (nil: the driver's default does).
 	ReadTx() *sql.TxOptions
-	// LockSettings takes the settings lock for the rest of tx: shared by
-	// every transaction that stores IP addresses as the settings say (it
-	// reads them after the lock), exclusive by the one that saves them.
-	// Lock order: the settings lock, then the chain lock, then row locks.
-	LockSettings(ctx context.Context, tx *Tx, exclusive bool) error
+	// SettingsForWrite is the query (and its arguments) that takes the
+	// settings lock shared for the rest of the transaction and then
+	// selects the settings' data (SettingsQuery's row): what a transaction
+	// that stores IP addresses as the settings say reads them with.
+	// LockSettings takes the lock exclusively, for SaveSettings. Lock
+	// order: the settings lock, then the chain lock, then row locks.
+	SettingsForWrite() (string, []any)
+	LockSettings(ctx context.Context, tx *Tx) error
 	// ReservesIDs reports whether ReserveIDs works: the writer then gives
 	// submissions reserved ids and inserts their rows many per statement,
 	// where an INSERT … RETURNING per row costs a round trip (PostgreSQL).
 	ReservesIDs() bool
 	// ReserveIDs takes n new ids of table's id column for tx to use.
 	ReserveIDs(ctx context.Context, tx *Tx, table string, n int) ([]int64, error)
+	// ExactInserts reports whether a multi-row insert may be one statement
+	// of exactly its row count (the driver caches each statement text it
+	// sees); else the writer uses a few fixed sizes it prepares itself.
+	ExactInserts() bool
 	// Notifies reports whether the engine tells other processes of
 	// changes (Notify); if not, changes are delivered in this process.
 	Notifies() bool

@@ -14,20 +14,21 @@ func DefaultSettings() *formbuilder.Settings {
 	return &formbuilder.Settings{IPMode: formbuilder.IPFull}
 }
 
-const settingsQuery = "SELECT data FROM settings WHERE id = 1"
+// SettingsQuery selects the settings' data: no row before the first save.
+const SettingsQuery = "SELECT data FROM settings WHERE id = 1"
 
 // GetSettings implements formbuilder.SettingsService. Settings are one JSON
 // row, so fields added to formbuilder.Settings later need no migration;
 // missing fields take their defaults.
 func (db *DB) GetSettings(ctx context.Context) (*formbuilder.Settings, error) {
-	s, err := scanSettings(db.r.QueryRowContext(ctx, settingsQuery))
+	s, err := scanSettings(db.r.QueryRowContext(ctx, SettingsQuery))
 	if err != nil {
 		return nil, db.dbErr(err)
 	}
 	return s, nil
 }
 
-// scanSettings reads the row of settingsQuery: the defaults where there is
+// scanSettings reads the row of SettingsQuery: the defaults where there is
 // none yet.
 func scanSettings(row *sql.Row) (*formbuilder.Settings, error) {
 	var data string
@@ -64,7 +65,7 @@ func (db *DB) SaveSettings(ctx context.Context, s *formbuilder.Settings) error {
 		return formbuilder.Internal(err)
 	}
 	return db.writeTx(ctx, func(tx *Tx) error {
-		if err := db.d.LockSettings(ctx, tx, true); err != nil {
+		if err := db.d.LockSettings(ctx, tx); err != nil {
 			return err
 		}
 		tx.changed(formbuilder.Change{Kind: formbuilder.ChangeSettings})

@@ -118,10 +118,8 @@ func (b *batch) loadIPMode(ctx context.Context) error {
 	if b.ipMode != "" {
 		return nil
 	}
-	if err := b.db.d.LockSettings(ctx, b.tx, false); err != nil {
-		return err
-	}
-	row, err := b.queryRow(ctx, settingsQuery)
+	q, args := b.db.d.SettingsForWrite()
+	row, err := b.queryRow(ctx, q, args...)
 	if err != nil {
 		return err
 	}
@@ -187,10 +185,12 @@ func (b *batch) head(ctx context.Context) (*chain, error) {
 	if err := b.loadIPMode(ctx); err != nil {
 		return nil, err
 	}
-	if err := b.db.d.LockChain(ctx, b.tx); err != nil {
+	q, args := b.db.d.ChainHead()
+	row, err := b.queryRow(ctx, q, args...)
+	if err != nil {
 		return nil, err
 	}
-	c, err := loadChain(ctx, b.tx)
+	c, err := scanChain(row)
 	if err != nil {
 		return nil, err
 	}
@@ -261,24 +261,43 @@ func (c *chain) advance(r *formbuilder.ConsentRecord) {
 	c.lastID, c.head, c.lastTime = r.ID, r.Hash, r.Time
 }
 
-// flushSizes are the row counts of the multi-row inserts the flushes use:
-// a few fixed statements, each prepared once.
+// flushSizes are the row counts of the multi-row inserts the flushes use
+// on an engine that prepares statements itself (SQLite): a few fixed
+// statements, each prepared once, any count the sum of a few.
 var flushSizes = [...]int{64, 16, 4, 1}
 
+// maxExactRows bounds the rows of one insert where the dialect takes a
+// statement of any row count (Dialect.ExactInserts): 128 log entries of 24
+// columns are 3,072 parameters, far below PostgreSQL's 65,535.
+const maxExactRows = 128
+
 // multiInsert holds an INSERT of one row as statements of flushSizes[i]
-// rows each.
+// rows each, and of any count up to maxExactRows.
 type multiInsert struct {
-	sql   [len(flushSizes)]string
-	width int // arguments per row
+	sql    [len(flushSizes)]string
+	one    string
+	values string
+	width  int // arguments per row
+	exact  sync.Map
 }
 
 func newMultiInsert(one string) *multiInsert {
 	values := one[strings.Index(one, " VALUES ")+len(" VALUES "):]
-	m := &multiInsert{width: strings.Count(values, "?")}
+	m := &multiInsert{one: one, values: values, width: strings.Count(values, "?")}
 	for i, n := range flushSizes {
 		m.sql[i] = one + strings.Repeat(", "+values, n-1)
 	}
 	return m
+}
+
+// rows returns the statement inserting n rows.
+func (m *multiInsert) rows(n int) string {
+	if q, ok := m.exact.Load(n); ok {
+		return q.(string)
+	}
+	q := m.one + strings.Repeat(", "+m.values, n-1)
+	m.exact.Store(n, q)
+	return q
 }
 
 // insertRecords and insertSubmissions are the multi-row inserts of the
@@ -289,15 +308,24 @@ var (
 )
 
 // insertRows inserts the rows whose arguments follow each other in args,
-// with as few statements of m as fit.
+// with as few statements of m as fit: one per maxExactRows rows where the
+// dialect takes any row count, else those of flushSizes.
 func (b *batch) insertRows(ctx context.Context, m *multiInsert, args []any) error {
 	for len(args) > 0 {
-		rows, i := len(args)/m.width, 0
-		for flushSizes[i] > rows {
-			i++
+		rows := len(args) / m.width
+		var q string
+		if b.db.d.ExactInserts() {
+			rows = min(rows, maxExactRows)
+			q = m.rows(rows)
+		} else {
+			i := 0
+			for flushSizes[i] > rows {
+				i++
+			}
+			rows, q = flushSizes[i], m.sql[i]
 		}
-		n := flushSizes[i] * m.width
-		if _, err := b.exec(ctx, m.sql[i], args[:n]...); err != nil {
+		n := rows * m.width
+		if _, err := b.exec(ctx, q, args[:n]...); err != nil {
 			return err
 		}
 		args = args[n:]
@@ -713,12 +741,16 @@ func (w *writer) commitSavepoints(live []*job, errs []error) error {
 	return w.finish(ctx, b)
 }
 
-// loadChain reads the head of the log: the newest entry, or genesis.
-func loadChain(ctx context.Context, q queryer) (chain, error) {
+// HeadQuery selects the head of the log: the newest entry's id, hash and
+// time.
+const HeadQuery = "SELECT id, hash, time FROM consent_records ORDER BY id DESC LIMIT 1"
+
+// scanChain reads the head of the log from a row of HeadQuery (or of
+// Dialect.ChainHead): the newest entry, or genesis.
+func scanChain(row *sql.Row) (chain, error) {
 	c := chain{head: formbuilder.GenesisHash}
 	var t string
-	err := q.QueryRowContext(ctx, "SELECT id, hash, time FROM consent_records ORDER BY id DESC LIMIT 1").
-		Scan(&c.lastID, &c.head, &t)
+	err := row.Scan(&c.lastID, &c.head, &t)
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, nil
 	}
