@@ -218,7 +218,7 @@ func (dialect) Code(err error) string {
 }
 
 // ChainHead takes the chain lock until the transaction ends and reads the
-// head, in one round trip (migrations/0002_locked_reads.sql). Every
+// head, in one round trip (migrations/0400_locked_reads.sql). Every
 // transaction that appends takes it before any row lock.
 func (dialect) ChainHead() (string, []any) {
 	return "SELECT id, hash, time FROM consentforms_chain_head(?)", []any{chainLockKey}
