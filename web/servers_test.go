@@ -30,83 +30,58 @@ func TestServersShareChatEvents(t *testing.T) {
 	resp, _ := a.send(visitor, "hello from A")
 	require.Equal(t, http.StatusAccepted, resp.StatusCode)
 
-	vs := openStream(t, baseB+"/c/"+b.ch.Key+"/events?visitor_id="+visitor)
-	ev := vs.next(t)
-	assert.Equal(t, "state", ev.name)
-	assert.JSONEq(t, `{"state":"awaiting_consent","held":"hello from A"}`, ev.data)
-	lists := openStream(t, baseB+"/admin/conversations/events", "Cookie", b.sessionCookie())
+	vs := testenv.OpenEvents(t, baseB+"/c/"+b.ch.Key+"/events?visitor_id="+visitor)
+	ev := vs.Next(t)
+	assert.Equal(t, "state", ev.Name)
+	assert.JSONEq(t, `{"state":"awaiting_consent","held":"hello from A"}`, ev.Data)
+	lists := testenv.OpenEvents(t, baseB+"/admin/conversations/events", "Cookie", b.sessionCookie())
 
 	resp, ans := a.answer(visitor, "accept")
 	require.Equal(t, http.StatusOK, resp.StatusCode)
-	m, state := vs.messageAndState(t)
+	m, state := vs.MessageAndState(t)
 	assert.Equal(t, ans.Message.ID, m.ID)
 	assert.Equal(t, "hello from A", m.Text)
 	assert.JSONEq(t, `{"state":"open"}`, state)
-	assert.Equal(t, "changed", lists.next(t).name)
+	assert.Equal(t, "changed", lists.Next(t).Name)
 
 	conv := a.conversation(visitor)
 	cid := strconv.FormatInt(conv.ID, 10)
-	ops := openStream(t, baseB+"/admin/conversations/"+cid+"/events", "Cookie", b.sessionCookie())
-	assert.Equal(t, "hello from A", message(t, ops.next(t)).Text)
+	ops := testenv.OpenEvents(t, baseB+"/admin/conversations/"+cid+"/events", "Cookie", b.sessionCookie())
+	assert.Equal(t, "hello from A", ops.NextMessage(t).Text)
 	a.Login()
 	r, _ := a.Post("/admin/conversations/"+cid+"/reply", url.Values{"text": {"Support on A"}})
 	require.Equal(t, http.StatusSeeOther, r.StatusCode)
-	assert.Equal(t, "Support on A", message(t, vs.next(t)).Text)
-	assert.Equal(t, "Support on A", message(t, ops.next(t)).Text)
+	assert.Equal(t, "Support on A", vs.NextMessage(t).Text)
+	assert.Equal(t, "Support on A", ops.NextMessage(t).Text)
 	resp, _ = a.send(visitor, "thanks, A")
 	require.Equal(t, http.StatusCreated, resp.StatusCode)
-	assert.Equal(t, "thanks, A", message(t, vs.next(t)).Text)
-	assert.Equal(t, "thanks, A", message(t, ops.next(t)).Text)
+	assert.Equal(t, "thanks, A", vs.NextMessage(t).Text)
+	assert.Equal(t, "thanks, A", ops.NextMessage(t).Text)
 
 	// B loses its listening connection: whatever was sent meanwhile is
 	// gone, so B ends its streams, and the clients replay from storage.
 	_, err := b.Raw().Exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'consentforms listener' AND datname = current_database()")
 	require.NoError(t, err)
-	for _, s := range []*sseStream{vs, ops} {
+	for _, s := range []*testenv.EventStream{vs, ops} {
 		for {
-			if _, ok := s.nextOrEnd(t); !ok {
+			if _, ok := s.NextOrEnd(t); !ok {
 				break
 			}
 		}
 	}
 	resp, _ = a.send(visitor, "while B was away")
 	require.Equal(t, http.StatusCreated, resp.StatusCode)
-	again := openStream(t, baseB+"/c/"+b.ch.Key+"/events?visitor_id="+visitor, "Last-Event-ID", strconv.FormatInt(m.ID, 10))
+	again := testenv.OpenEvents(t, baseB+"/c/"+b.ch.Key+"/events?visitor_id="+visitor, "Last-Event-ID", strconv.FormatInt(m.ID, 10))
 	var last int64
 	for _, want := range []string{"Support on A", "thanks, A", "while B was away"} {
-		got := message(t, again.next(t))
+		got := again.NextMessage(t)
 		assert.Equal(t, want, got.Text)
 		last = got.ID
 	}
-	assert.Equal(t, "state", again.next(t).name)
+	assert.Equal(t, "state", again.Next(t).Name)
 	resp, _ = a.send(visitor, "after the resync")
 	require.Equal(t, http.StatusCreated, resp.StatusCode)
-	assert.Equal(t, "after the resync", again.nextMessageAfter(t, last).Text, "B listens again")
-}
-
-// nextMessageAfter returns the next message with an id above last. A
-// message stored while a stream connects can come twice, in its replay and
-// live; EventSource clients skip ids they have (chat.js does).
-func (s *sseStream) nextMessageAfter(t *testing.T, last int64) formbuilder.Message {
-	t.Helper()
-	for {
-		m := message(t, s.next(t))
-		if m.ID > last {
-			return m
-		}
-	}
-}
-
-// nextOrEnd returns the next event, or false once the stream ended.
-func (s *sseStream) nextOrEnd(t *testing.T) (sseEvent, bool) {
-	t.Helper()
-	select {
-	case ev, ok := <-s.events:
-		return ev, ok
-	case <-time.After(10 * time.Second):
-		t.Fatal("the stream neither sent nor ended within 10s")
-	}
-	return sseEvent{}, false
+	assert.Equal(t, "after the resync", again.NextMessageAfter(t, last).Text, "B listens again")
 }
 
 // TestServersShareSettingsAndPages: an admin on server A switches the IP

@@ -334,7 +334,29 @@ func checkRows(t *testing.T, raw *sql.DB) map[int64]storedSub {
 	return out
 }
 
-// verifyCmd runs `consentforms consents verify` on a file, as a process.
+// requireStoredAsSent checks the stored submissions against the load:
+// each was sent, with a consent record per consent ticked, none is stored
+// twice, and every acknowledged one is there with its records.
+func requireStoredAsSent(t *testing.T, stored map[int64]storedSub, sent *sync.Map, acked []acked) {
+	t.Helper()
+	byEmail := map[string]int64{}
+	for id, s := range stored {
+		byEmail[s.email] = id
+		ticked, ok := sent.Load(s.email)
+		require.True(t, ok, "stored submission %d (%s) was never sent", id, s.email)
+		require.Equal(t, ticked, s.records, "submission %d has %d consent records, %d were ticked", id, s.records, ticked)
+	}
+	for _, a := range acked {
+		s, ok := stored[a.id]
+		require.True(t, ok, "acknowledged submission %d (%s) is missing", a.id, a.email)
+		require.Equal(t, a.email, s.email, "submission %d", a.id)
+		require.Equal(t, a.ticked, s.records, "submission %d: records", a.id)
+	}
+	require.Equal(t, len(stored), len(byEmail), "no submission stored twice")
+}
+
+// verifyCmd runs `consentforms consents verify` on a database (a file or a
+// URL), as a process.
 func verifyCmd(t *testing.T, bin, path string) string {
 	t.Helper()
 	out, err := exec.Command(bin, "consents", "verify", "--db", path).CombinedOutput()
@@ -383,20 +405,7 @@ func TestCrashSafety(t *testing.T) {
 	p.stop(t)
 
 	stored := checkDB(t, dbPath)
-	byEmail := map[string]int64{}
-	for id, s := range stored {
-		byEmail[s.email] = id
-		ticked, ok := sent.Load(s.email)
-		require.True(t, ok, "stored submission %d (%s) was never sent", id, s.email)
-		require.Equal(t, ticked, s.records, "submission %d has %d consent records, %d were ticked", id, s.records, ticked)
-	}
-	for _, a := range all {
-		s, ok := stored[a.id]
-		require.True(t, ok, "acknowledged submission %d (%s) is missing after the crash", a.id, a.email)
-		require.Equal(t, a.email, s.email, "submission %d", a.id)
-		require.Equal(t, a.ticked, s.records, "submission %d: records", a.id)
-	}
-	require.Equal(t, len(stored), len(byEmail), "no submission stored twice")
+	requireStoredAsSent(t, stored, &sent, all)
 	require.NotEmpty(t, all, "the load got some submissions through")
 	out := verifyCmd(t, bin, dbPath)
 	t.Logf("crash test: %d kills, %d sent, %d acknowledged, %d stored, %d unacknowledged but stored, %d posts cut off by the kills; %s (%v)",

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -22,6 +21,7 @@ import (
 	"github.com/consentforms/consentforms/formbuilder"
 	"github.com/consentforms/consentforms/internal/pgtest"
 	"github.com/consentforms/consentforms/internal/testdb"
+	"github.com/consentforms/consentforms/internal/testenv"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -116,10 +116,11 @@ func TestTwoServersKillAndRestart(t *testing.T) {
 	// A chat message posted on A reaches a stream on B.
 	visitor := strings.Repeat("ab", 16)
 	postChat(t, a.base, channelKey, visitor, "first, on A")
-	stream := openEvents(t, b.base+"/c/"+channelKey+"/events?visitor_id="+visitor)
-	require.Equal(t, "first, on A", stream.nextMessage(t))
+	stream := testenv.OpenEvents(t, b.base+"/c/"+channelKey+"/events?visitor_id="+visitor)
+	first := stream.NextMessage(t)
+	require.Equal(t, "first, on A", first.Text)
 	postChat(t, a.base, channelKey, visitor, "second, on A, live on B")
-	require.Equal(t, "second, on A, live on B", stream.nextMessage(t))
+	require.Equal(t, "second, on A, live on B", stream.NextMessageAfter(t, first.ID).Text)
 
 	// The admin switches to truncated addresses on A while both servers
 	// store submissions: once the save returned, no server stores a full
@@ -199,17 +200,7 @@ func TestTwoServersKillAndRestart(t *testing.T) {
 	}
 
 	stored := checkRows(t, raw)
-	for id, s := range stored {
-		ticked, ok := sent.Load(s.email)
-		require.True(t, ok, "stored submission %d (%s) was never sent", id, s.email)
-		require.Equal(t, ticked, s.records, "submission %d has %d consent records, %d were ticked", id, s.records, ticked)
-	}
-	for _, ack := range acked {
-		s, ok := stored[ack.id]
-		require.True(t, ok, "acknowledged submission %d (%s) is missing", ack.id, ack.email)
-		require.Equal(t, ack.email, s.email, "submission %d", ack.id)
-		require.Equal(t, ack.ticked, s.records, "submission %d: records", ack.id)
-	}
+	requireStoredAsSent(t, stored, &sent, acked)
 	assert.Len(t, msgs, len(stored), "one webhook message per stored submission")
 	a.stop(t)
 	b.stop(t)
@@ -229,49 +220,6 @@ func postChat(t *testing.T, base, key, visitor, text string) {
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	require.Equal(t, http.StatusCreated, resp.StatusCode, "%s", b)
-}
-
-// events reads the data lines of message events from an event stream.
-type events struct{ lines chan string }
-
-func openEvents(t *testing.T, u string) *events {
-	t.Helper()
-	resp, err := http.Get(u)
-	require.NoError(t, err)
-	require.Equal(t, http.StatusOK, resp.StatusCode)
-	t.Cleanup(func() { resp.Body.Close() })
-	e := &events{lines: make(chan string, 64)}
-	go func() {
-		defer close(e.lines)
-		sc := bufio.NewScanner(resp.Body)
-		name := ""
-		for sc.Scan() {
-			switch line := sc.Text(); {
-			case strings.HasPrefix(line, "event: "):
-				name = strings.TrimPrefix(line, "event: ")
-			case line == "":
-				name = ""
-			case strings.HasPrefix(line, "data: ") && name == "":
-				e.lines <- strings.TrimPrefix(line, "data: ")
-			}
-		}
-	}()
-	return e
-}
-
-// nextMessage returns the text of the next message event.
-func (e *events) nextMessage(t *testing.T) string {
-	t.Helper()
-	select {
-	case data, ok := <-e.lines:
-		require.True(t, ok, "the stream ended")
-		var m formbuilder.Message
-		require.NoError(t, json.Unmarshal([]byte(data), &m))
-		return m.Text
-	case <-time.After(10 * time.Second):
-		t.Fatal("no message event within 10s")
-	}
-	return ""
 }
 
 // adminSession is a signed-in admin's browser.
