@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
@@ -112,14 +113,17 @@ CREATE TABLE IF NOT EXISTS consent_records (
 
 // baselineSubmission is the JSON a form posts, as our server reads it.
 type baselineSubmission struct {
-	Values   map[string]string `json:"values"`
-	Consents map[string]struct {
-		Checked    bool `json:"checked"`
-		Initial    bool `json:"initial"`
-		Interacted bool `json:"interacted"`
-	} `json:"consents"`
-	PageURL string `json:"page_url"`
-	Token   string `json:"token"`
+	Values   map[string]string          `json:"values"`
+	Consents map[string]baselineConsent `json:"consents"`
+	PageURL  string                     `json:"page_url"`
+	Token    string                     `json:"token"`
+}
+
+// baselineConsent is a consent box as a post sends it.
+type baselineConsent struct {
+	Checked    bool `json:"checked"`
+	Initial    bool `json:"initial"`
+	Interacted bool `json:"interacted"`
 }
 
 // sqliteApp stores each posted submission durably in a transaction of its
@@ -151,33 +155,67 @@ func sqliteApp(path string) (*fiber.App, error) {
 	if err := db.QueryRow("PRAGMA synchronous").Scan(&sync); err != nil || sync != 2 {
 		return nil, fmt.Errorf("baseline database is not synchronous=FULL (%d, %v)", sync, err)
 	}
-	app := fiber.New(baselineConfig())
-	app.Post("/f/:key", func(c *fiber.Ctx) error {
-		var in baselineSubmission
-		if err := json.Unmarshal(c.Body(), &in); err != nil {
-			return fiber.NewError(fiber.StatusBadRequest, err.Error())
-		}
-		vals, err := json.Marshal(in.Values)
+	return submitApp(func(ctx context.Context, p *postedSubmission) (int64, error) {
+		tx, err := db.BeginTx(ctx, nil)
 		if err != nil {
-			return err
-		}
-		now := time.Now().UTC().Format(time.RFC3339Nano)
-		ip, ua, subject := c.IP(), string(c.Request().Header.UserAgent()), in.Values["email"]
-		tx, err := db.Begin()
-		if err != nil {
-			return err
+			return 0, err
 		}
 		defer tx.Rollback()
 		res, err := tx.Exec(`INSERT INTO submissions (form_key, "values", subject, page_url, ip, user_agent,
-			created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`, c.Params("key"), string(vals), subject, in.PageURL, ip, ua, now)
+			created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`, p.key, p.values, p.subject, p.PageURL, p.ip, p.ua, p.now)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		id, err := res.LastInsertId()
 		if err != nil {
+			return 0, err
+		}
+		for _, ci := range p.ticked {
+			sum := sha256.Sum256([]byte(ci.key + p.now + p.subject + p.ip))
+			if _, err := tx.Exec(`INSERT INTO consent_records (time, consent_id, form_key, page_url, ip,
+				user_agent, subject, initial_state, interacted, submission_id, hash)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, p.now, ci.id, "", p.PageURL, p.ip, p.ua, p.subject,
+				ci.Initial, ci.Interacted, id, hex.EncodeToString(sum[:])); err != nil {
+				return 0, err
+			}
+		}
+		return id, tx.Commit()
+	}), nil
+}
+
+// postedSubmission is a submission as the baselines read it from a post.
+type postedSubmission struct {
+	baselineSubmission
+	// values is Values as JSON; now the time, as text.
+	values, now, ip, ua, subject, key string
+	ticked                            []tickedConsent
+}
+
+// tickedConsent is a consent a post ticked, with its id as sent (key) and
+// as a number.
+type tickedConsent struct {
+	key string
+	id  int64
+	baselineConsent
+}
+
+// submitApp is a baseline server whose POST /f/:key reads a submission the
+// way every baseline does and has store keep it, answering 201 with the
+// id store returns.
+func submitApp(store func(ctx context.Context, p *postedSubmission) (int64, error)) *fiber.App {
+	app := fiber.New(baselineConfig())
+	app.Post("/f/:key", func(c *fiber.Ctx) error {
+		var p postedSubmission
+		if err := json.Unmarshal(c.Body(), &p.baselineSubmission); err != nil {
+			return fiber.NewError(fiber.StatusBadRequest, err.Error())
+		}
+		vals, err := json.Marshal(p.Values)
+		if err != nil {
 			return err
 		}
-		for k, ci := range in.Consents {
+		p.values, p.now = string(vals), time.Now().UTC().Format(time.RFC3339Nano)
+		p.ip, p.ua, p.subject, p.key = c.IP(), string(c.Request().Header.UserAgent()), p.Values["email"], c.Params("key")
+		for k, ci := range p.Consents {
 			if !ci.Checked {
 				continue
 			}
@@ -185,18 +223,13 @@ func sqliteApp(path string) (*fiber.App, error) {
 			if err != nil {
 				return fiber.NewError(fiber.StatusBadRequest, "bad consent id")
 			}
-			sum := sha256.Sum256([]byte(k + now + subject + ip))
-			if _, err := tx.Exec(`INSERT INTO consent_records (time, consent_id, form_key, page_url, ip,
-				user_agent, subject, initial_state, interacted, submission_id, hash)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, now, cid, "", in.PageURL, ip, ua, subject,
-				ci.Initial, ci.Interacted, id, hex.EncodeToString(sum[:])); err != nil {
-				return err
-			}
+			p.ticked = append(p.ticked, tickedConsent{key: k, id: cid, baselineConsent: ci})
 		}
-		if err := tx.Commit(); err != nil {
+		id, err := store(c.UserContext(), &p)
+		if err != nil {
 			return err
 		}
 		return c.Status(fiber.StatusCreated).JSON(fiber.Map{"id": id})
 	})
-	return app, nil
+	return app
 }

@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -41,10 +40,8 @@ func TestSmoke(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	bin := filepath.Join(t.TempDir(), "consentforms")
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/consentforms/consentforms/cmd/consentforms")
-	out, err := build.CombinedOutput()
-	require.NoError(t, err, "%s", out)
+	bin, err := buildServer(ctx, t.TempDir())
+	require.NoError(t, err)
 
 	var stdout, stderr bytes.Buffer
 	err = run(ctx, []string{"-duration", "300ms", "-repeat", "1", "-connections", "4", "-load", "go",
@@ -82,10 +79,8 @@ func TestSmokePostgres(t *testing.T) {
 	dsn := pgtest.ServerURL(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
-	bin := filepath.Join(t.TempDir(), "consentforms")
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/consentforms/consentforms/cmd/consentforms")
-	out, err := build.CombinedOutput()
-	require.NoError(t, err, "%s", out)
+	bin, err := buildServer(ctx, t.TempDir())
+	require.NoError(t, err)
 
 	durable := true
 	db, err := sql.Open("pgx", dsn)

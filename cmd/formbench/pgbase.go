@@ -6,14 +6,11 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
 	"os"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/jackc/pgx/v5"
@@ -71,21 +68,9 @@ func postgresApp(dsn string) (*fiber.App, error) {
 	if err := checkDurable(ctx, pool.QueryRow); err != nil {
 		return nil, err
 	}
-	app := fiber.New(baselineConfig())
-	app.Post("/f/:key", func(c *fiber.Ctx) error {
-		var in baselineSubmission
-		if err := json.Unmarshal(c.Body(), &in); err != nil {
-			return fiber.NewError(fiber.StatusBadRequest, err.Error())
-		}
-		vals, err := json.Marshal(in.Values)
-		if err != nil {
-			return err
-		}
-		now := time.Now().UTC().Format(time.RFC3339Nano)
-		ip, ua, subject, key := c.IP(), string(c.Request().Header.UserAgent()), in.Values["email"], c.Params("key")
+	return submitApp(func(ctx context.Context, p *postedSubmission) (int64, error) {
 		var id int64
-		err = pgx.BeginFunc(c.UserContext(), pool, func(tx pgx.Tx) error {
-			ctx := c.UserContext()
+		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 			if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", chainLockKey); err != nil {
 				return err
 			}
@@ -97,36 +82,25 @@ func postgresApp(dsn string) (*fiber.App, error) {
 			}
 			if err := tx.QueryRow(ctx, `INSERT INTO submissions (form_key, "values", subject, page_url, ip,
 				user_agent, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
-				key, string(vals), subject, in.PageURL, ip, ua, now).Scan(&id); err != nil {
+				p.key, p.values, p.subject, p.PageURL, p.ip, p.ua, p.now).Scan(&id); err != nil {
 				return err
 			}
-			for k, ci := range in.Consents {
-				if !ci.Checked {
-					continue
-				}
-				cid, err := strconv.ParseInt(k, 10, 64)
-				if err != nil {
-					return fiber.NewError(fiber.StatusBadRequest, "bad consent id")
-				}
+			for _, ci := range p.ticked {
 				head++
-				sum := sha256.Sum256([]byte(prev + k + now + subject + ip))
+				sum := sha256.Sum256([]byte(prev + ci.key + p.now + p.subject + p.ip))
 				hash := hex.EncodeToString(sum[:])
 				if _, err := tx.Exec(ctx, `INSERT INTO consent_records (id, time, consent_id, form_key, page_url,
 					ip, user_agent, subject, initial_state, interacted, submission_id, prev_hash, hash)
-					VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`, head, now, cid, key,
-					in.PageURL, ip, ua, subject, ci.Initial, ci.Interacted, id, prev, hash); err != nil {
+					VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`, head, p.now, ci.id, p.key,
+					p.PageURL, p.ip, p.ua, p.subject, ci.Initial, ci.Interacted, id, prev, hash); err != nil {
 					return err
 				}
 				prev = hash
 			}
 			return nil
 		})
-		if err != nil {
-			return err
-		}
-		return c.Status(fiber.StatusCreated).JSON(fiber.Map{"id": id})
-	})
-	return app, nil
+		return id, err
+	}), nil
 }
 
 // checkDurable refuses a server that acknowledges commits before they are
