@@ -22,22 +22,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/consentforms/consentforms/formbuilder"
 	"github.com/consentforms/consentforms/internal/pgtest"
 	"github.com/consentforms/consentforms/storage/postgres"
 	"github.com/consentforms/consentforms/storage/sqlite"
+	"github.com/consentforms/consentforms/storage/storagetest"
 	"github.com/stretchr/testify/require"
 )
 
-// Store is what the application gets from a backend: every storage
-// interface of formbuilder, the installation secret, the outbox signal and
-// Close.
-type Store interface {
-	formbuilder.Storage
-	Secret(ctx context.Context) ([]byte, error)
-	OutboxSignal() <-chan struct{}
-	Close() error
-}
+// Store is what the application gets from a backend, the same interface
+// the conformance suite tests every backend through.
+type Store = storagetest.Store
 
 var (
 	_ Store = (*sqlite.DB)(nil)

@@ -289,16 +289,7 @@ func (dialect) ReserveIDs(ctx context.Context, tx *sqlcore.Tx, table string, n i
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	ids := make([]int64, 0, n)
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
+	return sqlcore.ScanIDs(rows, n)
 }
 
 // ExactInserts: pgx prepares and caches every statement text per

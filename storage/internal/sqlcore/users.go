@@ -74,8 +74,14 @@ func (db *DB) lockAdmins(ctx context.Context, tx *Tx) ([]int64, error) {
 	if err != nil {
 		return nil, err
 	}
+	return ScanIDs(rows, 0)
+}
+
+// ScanIDs reads and closes rows of one integer column; n is how many are
+// expected, or 0 if unknown.
+func ScanIDs(rows *sql.Rows, n int) ([]int64, error) {
 	defer rows.Close()
-	var ids []int64
+	ids := make([]int64, 0, n)
 	for rows.Next() {
 		var id int64
 		if err := rows.Scan(&id); err != nil {
