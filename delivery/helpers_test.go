@@ -73,7 +73,7 @@ func (e *env) submit(email, message string) *formbuilder.Submission {
 	e.t.Helper()
 	in := formbuilder.SubmissionInput{
 		Values:    map[string][]string{"name": {"Erika Mustermann"}, "email": {email}, "message": {message}},
-		Consents:  map[int64]formbuilder.ConsentInput{e.consent.ID: {Checked: true, Initial: true, Interacted: false}},
+		Consents:  map[int64]formbuilder.ConsentInput{e.consent.ID: {Checked: true, Touched: formbuilder.TouchNone}},
 		PageURL:   "https://shop.example.com/contact",
 		IP:        "192.0.2.44",
 		UserAgent: "test-browser",

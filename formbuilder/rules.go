@@ -152,8 +152,10 @@ func WithdrawalOf(orig *ConsentRecord, ip, userAgent string) *ConsentRecord {
 
 // ValidateChatConsentRecord checks the entry a visitor's acceptance in a
 // chat appends: a given consent of a channel (not of a form), naming a
-// version and its hash, with an http(s) page URL or none. EINVALID naming
-// "record" or "page_url".
+// version and its hash, with an http(s) page URL or none. The chat shows
+// no box, ticked or not: the visitor presses "accept", so the entry is
+// never pre-ticked and always an action of the visitor's own, whoever
+// builds it. EINVALID naming "record" or "page_url".
 func ValidateChatConsentRecord(rec *ConsentRecord) error {
 	bad := func(msg string) error { return FieldErrors(map[string]string{"record": msg}) }
 	switch {
@@ -165,6 +167,8 @@ func ValidateChatConsentRecord(rec *ConsentRecord) error {
 		return bad("must name a consent version and its hash")
 	case rec.ChannelID <= 0 || rec.FormID != 0 || rec.SubmissionID != 0:
 		return bad("must belong to a channel, not a form")
+	case rec.InitialState || !rec.Interacted:
+		return bad("must be the visitor's acceptance: the chat shows no pre-ticked box")
 	}
 	_, err := CheckPageURL(rec.PageURL)
 	return err

@@ -35,7 +35,7 @@ func TestFilterValidate(t *testing.T) {
 func TestChatStateRules(t *testing.T) {
 	asks := &Channel{ID: 7, WarnPersonalData: true, ConsentID: 3}
 	open := &Channel{ID: 7}
-	rec := &ConsentRecord{Action: ActionGiven, ConsentID: 3, VersionID: 5, TextHash: "h", ChannelID: 7}
+	rec := &ConsentRecord{Action: ActionGiven, ConsentID: 3, VersionID: 5, TextHash: "h", ChannelID: 7, Interacted: true}
 	held := &Conversation{ChannelID: 7, State: ConvAwaitingConsent, HeldMessage: "hi"}
 
 	cases := []struct {
@@ -58,6 +58,8 @@ func TestChatStateRules(t *testing.T) {
 		{"record form", ValidateChatConsentRecord(&ConsentRecord{Action: ActionGiven, ConsentID: 3, VersionID: 5, TextHash: "h", ChannelID: 7, FormID: 1}), EINVALID},
 		{"record page", ValidateChatConsentRecord(&ConsentRecord{Action: ActionGiven, ConsentID: 3, VersionID: 5, TextHash: "h", ChannelID: 7, PageURL: "ftp://x"}), EINVALID},
 		{"record withdrawal", ValidateChatConsentRecord(&ConsentRecord{Action: ActionWithdrawn, ConsentID: 3, VersionID: 5, TextHash: "h", ChannelID: 7}), EINVALID},
+		{"record pre-ticked", ValidateChatConsentRecord(&ConsentRecord{Action: ActionGiven, ConsentID: 3, VersionID: 5, TextHash: "h", ChannelID: 7, InitialState: true, Interacted: true}), EINVALID},
+		{"record untouched", ValidateChatConsentRecord(&ConsentRecord{Action: ActionGiven, ConsentID: 3, VersionID: 5, TextHash: "h", ChannelID: 7}), EINVALID},
 	}
 	for _, c := range cases {
 		if c.code == "" {

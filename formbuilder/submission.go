@@ -27,26 +27,81 @@ type Submission struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
+// Touch is what a client says about whether the visitor changed a consent
+// box. It is a claim, stored as one: the server cannot see the visitor's
+// hand, only check that the claim fits what it knows (see Interaction).
+type Touch int8
+
+// The claims a client can make about a box.
+const (
+	// TouchUnknown: the client said nothing. A page without JavaScript
+	// cannot say anything, so a box sent in another state than it was
+	// shown in counts as changed.
+	TouchUnknown Touch = 0
+	// TouchNone: the client says the visitor did not change the box.
+	TouchNone Touch = -1
+	// TouchChanged: the client says the visitor changed the box.
+	TouchChanged Touch = 1
+)
+
+// TouchOf is the claim of a client that answers yes (changed) or no (not
+// changed).
+func TouchOf(changed bool) Touch {
+	if changed {
+		return TouchChanged
+	}
+	return TouchNone
+}
+
 // ConsentInput is what the visitor's browser reports about one consent box.
+// It does not say how the box was shown: the server knows that itself
+// (SubmissionInput.Shown, else the form's configuration), and a client's
+// word on it is never read.
 type ConsentInput struct {
 	// Checked is the state of the box when the form was sent.
 	Checked bool
-	// Initial is the state the box was rendered in; Interacted says whether
-	// the visitor changed it. Both are evidence, not trusted for decisions.
-	Initial    bool
-	Interacted bool
+	// Touched is the client's claim whether the visitor changed the box.
+	Touched Touch
 	// VersionID is the version the page showed; 0 means the current one.
 	VersionID int64
 }
 
 // SubmissionInput is a parsed, not yet validated submission.
 type SubmissionInput struct {
-	Values    map[string][]string
-	Consents  map[int64]ConsentInput
+	Values   map[string][]string
+	Consents map[int64]ConsentInput
+	// Shown is, per consent, whether the server rendered its box ticked,
+	// from the server's own signed record of the page it served (the
+	// render token). A consent missing from it (or a nil map) was shown as
+	// the form is configured now (FormConsent.CheckedByDefault).
+	Shown     map[int64]bool
 	PageURL   string
 	IP        string
 	UserAgent string
 }
+
+// Interaction decides whether the visitor changed a box that the server
+// showed in state initial and that came back in state checked, given the
+// client's claim. A box in another state than it was shown in was changed,
+// whatever a client without JavaScript (TouchUnknown) could tell; a client
+// that claims it was not (TouchNone) claims what cannot happen, and ok is
+// false. A box back in its first state may have been changed twice: only
+// the claim can say so.
+func Interaction(initial, checked bool, claim Touch) (interacted, ok bool) {
+	changed := initial != checked
+	switch claim {
+	case TouchChanged:
+		return true, true
+	case TouchNone:
+		return false, !changed
+	}
+	return changed, true
+}
+
+// MsgTouchImpossible is the field message of a box that a client claims
+// the visitor left untouched although it came back in another state than
+// the server showed it in.
+const MsgTouchImpossible = "was sent in another state than it was shown in, so it cannot have been left untouched"
 
 // Limits on the metadata that travels with a submission.
 const (
@@ -223,17 +278,26 @@ func ValidateSubmission(form *Form, in SubmissionInput) (*Submission, []*Consent
 		records = make([]*ConsentRecord, 0, len(form.Consents))
 	}
 	for _, fc := range form.Consents {
-		in := in.Consents[fc.ConsentID]
-		if !in.Checked {
+		ci := in.Consents[fc.ConsentID]
+		if !ci.Checked {
 			if fc.Required {
 				errs = addErr(errs, "consent."+strconv.FormatInt(fc.ConsentID, 10), "must be accepted")
 			}
 			continue
 		}
+		initial, shown := in.Shown[fc.ConsentID]
+		if !shown {
+			initial = fc.CheckedByDefault
+		}
+		interacted, ok := Interaction(initial, ci.Checked, ci.Touched)
+		if !ok {
+			errs = addErr(errs, "consent."+strconv.FormatInt(fc.ConsentID, 10), MsgTouchImpossible)
+			continue
+		}
 		if fc.Consent == nil || fc.Consent.Current == nil {
 			return nil, nil, Internal(errors.New("form consent without loaded version"))
 		}
-		if in.VersionID != 0 && in.VersionID != fc.Consent.Current.ID {
+		if ci.VersionID != 0 && ci.VersionID != fc.Consent.Current.ID {
 			// The record must prove the text that was shown; a page rendered
 			// before an edit showed another text, so the visitor sees the new
 			// one and sends again.
@@ -256,8 +320,8 @@ func ValidateSubmission(form *Form, in SubmissionInput) (*Submission, []*Consent
 			User:         form.ResponsibleUser,
 			IP:           sub.IP,
 			UserAgent:    sub.UserAgent,
-			InitialState: in.Initial,
-			Interacted:   in.Interacted,
+			InitialState: initial,
+			Interacted:   interacted,
 		})
 	}
 	if err := FieldErrors(errs); err != nil {

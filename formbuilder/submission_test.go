@@ -14,7 +14,7 @@ import (
 func validInput() SubmissionInput {
 	return SubmissionInput{
 		Values:    map[string][]string{"name": {"Ada Lovelace"}},
-		Consents:  map[int64]ConsentInput{11: {Checked: true, Initial: true}},
+		Consents:  map[int64]ConsentInput{11: {Checked: true}},
 		PageURL:   "https://shop.example.com/contact?ref=nav",
 		IP:        "203.0.113.7",
 		UserAgent: "Mozilla/5.0 (X11; Linux x86_64)",
@@ -286,7 +286,7 @@ func TestValidateSubmissionConsents(t *testing.T) {
 	t.Run("required consent unticked", func(t *testing.T) {
 		for _, c := range []map[int64]ConsentInput{
 			nil,
-			{11: {Checked: false, Initial: true, Interacted: true}},
+			{11: {Checked: false, Touched: TouchChanged}},
 			{11: {Checked: false}, 12: {Checked: true}},
 		} {
 			in := validInput()
@@ -299,7 +299,7 @@ func TestValidateSubmissionConsents(t *testing.T) {
 
 	t.Run("optional consent unticked gives no record", func(t *testing.T) {
 		in := validInput()
-		in.Consents[12] = ConsentInput{Checked: false, Interacted: true}
+		in.Consents[12] = ConsentInput{Checked: false, Touched: TouchChanged}
 		_, recs, err := ValidateSubmission(fixtureForm(), in)
 		require.NoError(t, err)
 		require.Len(t, recs, 1)
@@ -310,8 +310,8 @@ func TestValidateSubmissionConsents(t *testing.T) {
 		in := validInput()
 		in.Values["email"] = []string{"ada@example.com"}
 		in.Consents = map[int64]ConsentInput{
-			11: {Checked: true, Initial: true, Interacted: false, VersionID: 101},
-			12: {Checked: true, Initial: false, Interacted: true},
+			11: {Checked: true, Touched: TouchNone, VersionID: 101},
+			12: {Checked: true, Touched: TouchChanged},
 		}
 		sub, recs, err := ValidateSubmission(form, in)
 		require.NoError(t, err)
@@ -515,8 +515,8 @@ func BenchmarkValidateSubmission(b *testing.B) {
 			"campaign": {"spring"},
 		},
 		Consents: map[int64]ConsentInput{
-			11: {Checked: true, Initial: true, VersionID: 101},
-			12: {Checked: true, Interacted: true},
+			11: {Checked: true, VersionID: 101},
+			12: {Checked: true, Touched: TouchChanged},
 		},
 		PageURL:   "https://shop.example.com/contact",
 		IP:        "203.0.113.7",
@@ -528,5 +528,96 @@ func BenchmarkValidateSubmission(b *testing.B) {
 		if err != nil || sub == nil || len(recs) != 2 {
 			b.Fatal(err, strconv.Itoa(len(recs)))
 		}
+	}
+}
+
+// TestInteraction: every combination of shown state, sent state and claim.
+// A box that changed state was touched whatever the client says; a client
+// that says otherwise is refused.
+func TestInteraction(t *testing.T) {
+	tests := []struct {
+		initial, checked bool
+		claim            Touch
+		interacted, ok   bool
+	}{
+		{true, true, TouchUnknown, false, true},
+		{true, true, TouchNone, false, true},
+		{true, true, TouchChanged, true, true}, // ticked off and on again
+		{false, true, TouchUnknown, true, true},
+		{false, true, TouchChanged, true, true},
+		{false, true, TouchNone, false, false}, // ticked by nobody
+		{true, false, TouchUnknown, true, true},
+		{true, false, TouchNone, false, false},
+		{false, false, TouchNone, false, true},
+		{false, false, TouchChanged, true, true},
+	}
+	for _, tt := range tests {
+		interacted, ok := Interaction(tt.initial, tt.checked, tt.claim)
+		assert.Equal(t, tt.ok, ok, "%+v", tt)
+		if ok {
+			assert.Equal(t, tt.interacted, interacted, "%+v", tt)
+		}
+	}
+}
+
+// TestInitialStateIsTheServers: the entry's initial state is what the
+// server showed (the render token's record, else the form's configuration)
+// and never what the client claims; a claim that cannot be true is refused.
+func TestInitialStateIsTheServers(t *testing.T) {
+	type want struct{ initial, interacted bool }
+	tests := []struct {
+		name  string
+		shown map[int64]bool
+		c     map[int64]ConsentInput
+		want  map[int64]want
+		// refused names the consent field of an impossible claim.
+		refused string
+	}{
+		{name: "no claims: the form's configuration",
+			c:    map[int64]ConsentInput{11: {Checked: true}, 12: {Checked: true}},
+			want: map[int64]want{11: {true, false}, 12: {false, true}}},
+		{name: "the page showed box 11 unticked (the form changed since)",
+			shown: map[int64]bool{11: false, 12: false},
+			c:     map[int64]ConsentInput{11: {Checked: true}},
+			want:  map[int64]want{11: {false, true}}},
+		{name: "the page showed box 12 ticked",
+			shown: map[int64]bool{11: true, 12: true},
+			c:     map[int64]ConsentInput{11: {Checked: true}, 12: {Checked: true}},
+			want:  map[int64]want{11: {true, false}, 12: {true, false}}},
+		{name: "a consent the token does not name: the configuration",
+			shown: map[int64]bool{11: true},
+			c:     map[int64]ConsentInput{11: {Checked: true}, 12: {Checked: true}},
+			want:  map[int64]want{11: {true, false}, 12: {false, true}}},
+		{name: "pre-ticked box claimed touched",
+			c:    map[int64]ConsentInput{11: {Checked: true, Touched: TouchChanged}},
+			want: map[int64]want{11: {true, true}}},
+		{name: "pre-ticked box claimed untouched",
+			c:    map[int64]ConsentInput{11: {Checked: true, Touched: TouchNone}},
+			want: map[int64]want{11: {true, false}}},
+		{name: "unticked box ticked, claimed untouched: impossible",
+			c:       map[int64]ConsentInput{11: {Checked: true}, 12: {Checked: true, Touched: TouchNone}},
+			refused: "consent.12"},
+		{name: "shown unticked, ticked, claimed untouched: impossible",
+			shown:   map[int64]bool{11: false},
+			c:       map[int64]ConsentInput{11: {Checked: true, Touched: TouchNone}},
+			refused: "consent.11"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := validInput()
+			in.Consents, in.Shown = tt.c, tt.shown
+			sub, recs, err := ValidateSubmission(fixtureForm(), in)
+			if tt.refused != "" {
+				requireRejected(t, sub, recs, err, tt.refused, MsgTouchImpossible)
+				return
+			}
+			require.NoError(t, err)
+			require.Len(t, recs, len(tt.want))
+			for _, r := range recs {
+				w := tt.want[r.ConsentID]
+				assert.Equal(t, w.initial, r.InitialState, "consent %d initial", r.ConsentID)
+				assert.Equal(t, w.interacted, r.Interacted, "consent %d interacted", r.ConsentID)
+			}
+		})
 	}
 }

@@ -135,7 +135,7 @@ func TestConsentRecordKeepsItsVersion(t *testing.T) {
 
 	sub, recs, err := formbuilder.ValidateSubmission(f, formbuilder.SubmissionInput{
 		Values:   map[string][]string{"email": {"erika@example.com"}},
-		Consents: map[int64]formbuilder.ConsentInput{co.ID: {Checked: true, Interacted: true, VersionID: v1.ID}},
+		Consents: map[int64]formbuilder.ConsentInput{co.ID: {Checked: true, Touched: formbuilder.TouchChanged, VersionID: v1.ID}},
 		IP:       "192.0.2.1",
 	})
 	require.NoError(t, err)

@@ -44,7 +44,7 @@ func (e *inboxEnv) submit(form *formbuilder.Form, vals map[string][]string) *for
 	in := formbuilder.SubmissionInput{Values: vals, Consents: map[int64]formbuilder.ConsentInput{},
 		PageURL: "https://shop.example/contact?x=<b>", IP: "203.0.113.9", UserAgent: "Mozilla/5.0 <script>"}
 	for _, fc := range form.Consents {
-		in.Consents[fc.ConsentID] = formbuilder.ConsentInput{Checked: true, Interacted: true}
+		in.Consents[fc.ConsentID] = formbuilder.ConsentInput{Checked: true, Touched: formbuilder.TouchChanged}
 	}
 	sub, recs, err := formbuilder.ValidateSubmission(form, in)
 	require.NoError(e.T, err)

@@ -96,7 +96,7 @@ func seedBenchLog(b *testing.B, db *sqlite.DB, n int) {
 	for i := 0; i < n; i++ {
 		sub, recs, err := formbuilder.ValidateSubmission(f, formbuilder.SubmissionInput{
 			Values:   map[string][]string{"email": {"v" + strconv.Itoa(i) + "@example.com"}},
-			Consents: map[int64]formbuilder.ConsentInput{co.ID: {Checked: true, Interacted: true}},
+			Consents: map[int64]formbuilder.ConsentInput{co.ID: {Checked: true, Touched: formbuilder.TouchChanged}},
 			IP:       "203.0.113." + strconv.Itoa(i%250),
 		})
 		require.NoError(b, err)

@@ -83,17 +83,21 @@ func (e *logEnv) submit(s logSubmit) []*formbuilder.ConsentRecord {
 		IP:        s.ip,
 		UserAgent: s.ua,
 	}
-	ci := formbuilder.ConsentInput{Checked: true, Initial: s.initial, Interacted: s.interacted}
+	// The box is shown as s says (the render token's record) and the
+	// client claims what s says about touching it.
+	ci := formbuilder.ConsentInput{Checked: true, Touched: formbuilder.TouchOf(s.interacted)}
 	if s.form.ID == e.formA.ID {
 		in.Values["email"] = []string{s.subject}
 		in.Values["message"] = []string{"hello"}
 		in.Consents[e.privacy.ID] = ci
+		in.Shown = map[int64]bool{e.privacy.ID: s.initial}
 		if s.news {
-			in.Consents[e.news.ID] = formbuilder.ConsentInput{Checked: true, Interacted: true}
+			in.Consents[e.news.ID] = formbuilder.ConsentInput{Checked: true, Touched: formbuilder.TouchChanged}
 		}
 	} else {
 		in.Values["phone"] = []string{s.subject}
 		in.Consents[e.news.ID] = ci
+		in.Shown = map[int64]bool{e.news.ID: s.initial}
 	}
 	sub, recs, err := formbuilder.ValidateSubmission(s.form, in)
 	require.NoError(e.T, err, "submission %d", e.nSubmits)

@@ -182,10 +182,11 @@ func (s *stack) serveForm(w http.ResponseWriter, req *http.Request, key string) 
 	for _, fc := range f.Consents {
 		n := "consent_" + strconv.FormatInt(fc.ConsentID, 10)
 		vid, _ := strconv.ParseInt(req.PostForm.Get(n+"_version"), 10, 64)
-		in.Consents[fc.ConsentID] = formbuilder.ConsentInput{
-			Checked: req.PostForm.Get(n) == "1", Initial: req.PostForm.Get(n+"_initial") == "1",
-			Interacted: req.PostForm.Get(n+"_interacted") == "1", VersionID: vid,
+		ci := formbuilder.ConsentInput{Checked: req.PostForm.Get(n) == "1", VersionID: vid}
+		if req.PostForm.Get(n+"_interacted") == "1" {
+			ci.Touched = formbuilder.TouchChanged
 		}
+		in.Consents[fc.ConsentID] = ci
 	}
 	_, recs, err := formbuilder.ValidateSubmission(f, in)
 	wantsJSON := strings.Contains(req.Header.Get("Accept"), "application/json")

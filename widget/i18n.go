@@ -23,6 +23,7 @@ var texts = map[string]map[string]string{
 		"error_summary_title":    "There is a problem",
 		"consent_required":       "Please agree to {label} to send the form.",
 		"consent_changed":        "The text of {label} has changed since the page was loaded. Please read it again and send the form once more.",
+		"consent_untouched":      "The box {label} was sent in another state than it was shown in, so it cannot have been left untouched. Please send the form again.",
 		"consent_text_summary":   "Read the consent text",
 		"consent_text_hide":      "Hide the consent text",
 		"consent_text_link":      "opens in a new tab",
@@ -70,6 +71,7 @@ var texts = map[string]map[string]string{
 		"error_summary_title":    "Bitte prüfen Sie Ihre Angaben",
 		"consent_required":       "Bitte stimmen Sie {label} zu, um das Formular zu senden.",
 		"consent_changed":        "Der Text von {label} wurde geändert, seit die Seite geladen wurde. Bitte lesen Sie ihn erneut und senden Sie das Formular noch einmal.",
+		"consent_untouched":      "Das Kästchen {label} wurde in einem anderen Zustand gesendet, als es angezeigt wurde, kann also nicht unberührt geblieben sein. Bitte senden Sie das Formular erneut.",
 		"consent_text_summary":   "Einwilligungstext lesen",
 		"consent_text_hide":      "Einwilligungstext ausblenden",
 		"consent_text_link":      "öffnet in einem neuen Tab",
@@ -225,6 +227,8 @@ func consentError(l string, c *formbuilder.FormConsent, msg string) string {
 		return fill(T(l, "consent_required"), "label", consentCaption(l, c))
 	case "has changed since the page was loaded; please read it again":
 		return fill(T(l, "consent_changed"), "label", consentCaption(l, c))
+	case formbuilder.MsgTouchImpossible:
+		return fill(T(l, "consent_untouched"), "label", consentCaption(l, c))
 	}
 	return fieldError(l, consentCaption(l, c), msg)
 }

@@ -46,7 +46,7 @@ func TestRetentionKeepsTheLogVerifiable(t *testing.T) {
 	submit := func(email string) int64 {
 		sub, recs, err := formbuilder.ValidateSubmission(form, formbuilder.SubmissionInput{
 			Values:   map[string][]string{"email": {email}},
-			Consents: map[int64]formbuilder.ConsentInput{consent.ID: {Checked: true, Interacted: true}}, IP: "192.0.2.1"})
+			Consents: map[int64]formbuilder.ConsentInput{consent.ID: {Checked: true, Touched: formbuilder.TouchChanged}}, IP: "192.0.2.1"})
 		require.NoError(t, err)
 		require.NoError(t, db.CreateSubmission(ctx, sub, recs))
 		return sub.ID

@@ -98,7 +98,9 @@ func newExportLog(t *testing.T) *exportLog {
 	for i, s := range subs {
 		in := formbuilder.SubmissionInput{Values: map[string][]string{}, Consents: map[int64]formbuilder.ConsentInput{},
 			PageURL: s.page, IP: "203.0.113." + strconv.Itoa(i+1), UserAgent: s.ua}
-		ci := formbuilder.ConsentInput{Checked: true, Initial: s.initial, Interacted: s.interacted}
+		ci := formbuilder.ConsentInput{Checked: true, Touched: formbuilder.TouchOf(s.interacted)}
+		// Every box was shown as s says (what the render token records).
+		in.Shown = map[int64]bool{l.privacy.ID: s.initial, l.news.ID: s.initial}
 		if s.form.ID == l.formA.ID {
 			in.Values["email"] = []string{s.subject}
 			in.Consents[l.privacy.ID] = ci

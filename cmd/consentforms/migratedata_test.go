@@ -61,7 +61,7 @@ func sqliteInstallation(t *testing.T) string {
 	submit := func(f *formbuilder.Form, email string) []*formbuilder.ConsentRecord {
 		sub, recs, err := formbuilder.ValidateSubmission(f, formbuilder.SubmissionInput{
 			Values:   map[string][]string{"email": {email}},
-			Consents: map[int64]formbuilder.ConsentInput{c.ID: {Checked: true, Initial: true, Interacted: true}},
+			Consents: map[int64]formbuilder.ConsentInput{c.ID: {Checked: true, Touched: formbuilder.TouchChanged}},
 			PageURL:  "https://shop.example.com/kontakt", IP: "192.0.2.1", UserAgent: "ua"})
 		require.NoError(t, err)
 		require.NoError(t, db.CreateSubmission(ctx, sub, recs))
@@ -83,7 +83,7 @@ func sqliteInstallation(t *testing.T) string {
 	v := ch.Consent.Current
 	_, err = db.AcceptConsent(ctx, res.Conversation.ID, &formbuilder.ConsentRecord{Action: formbuilder.ActionGiven,
 		ConsentID: c.ID, ConsentName: c.Name, VersionID: v.ID, VersionNo: v.Number, TextHash: v.Hash,
-		ChannelID: ch.ID, Source: ch.Name, UserID: u.ID, User: "Ada", IP: "203.0.113.9"})
+		ChannelID: ch.ID, Source: ch.Name, UserID: u.ID, User: "Ada", IP: "203.0.113.9", Interacted: true})
 	require.NoError(t, err)
 	require.NoError(t, db.AddOperatorMessage(ctx, &formbuilder.Message{ConversationID: res.Conversation.ID, UserID: u.ID, Text: "Hi"}))
 

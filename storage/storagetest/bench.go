@@ -23,7 +23,7 @@ func BenchCreateSubmissions(b *testing.B, db Store, stats func() WriterStats) {
 		sub, recs, err := formbuilder.ValidateSubmission(f.FormA, formbuilder.SubmissionInput{
 			Values: map[string][]string{"email": {fmt.Sprintf("v%d@example.com", i)}},
 			Consents: map[int64]formbuilder.ConsentInput{
-				f.C1.ID: {Checked: true, Initial: true}, f.C2.ID: {Checked: true, Initial: true}},
+				f.C1.ID: {Checked: true}, f.C2.ID: {Checked: true}},
 			IP: "192.0.2.1",
 		})
 		if err != nil {

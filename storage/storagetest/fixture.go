@@ -97,7 +97,7 @@ func (f *Fixture) Submission(t testing.TB, form *formbuilder.Form, email, ip str
 		UserAgent: "test-agent",
 	}
 	for _, fc := range form.Consents {
-		in.Consents[fc.ConsentID] = formbuilder.ConsentInput{Checked: true, Initial: true}
+		in.Consents[fc.ConsentID] = formbuilder.ConsentInput{Checked: true}
 	}
 	sub, recs, err := formbuilder.ValidateSubmission(form, in)
 	require.NoError(t, err)

@@ -317,7 +317,7 @@ func (s *Server) respondInvalid(c *fiber.Ctx, f *formbuilder.Form, sub *submissi
 	for _, fc := range f.Consents {
 		ci := sub.in.Consents[fc.ConsentID]
 		st.Consents[fc.ConsentID] = ci.Checked
-		st.Interacted[fc.ConsentID] = ci.Interacted
+		st.Interacted[fc.ConsentID] = ci.Touched == formbuilder.TouchChanged
 	}
 	page, rerr := s.Widget.FormPage(f, st)
 	if rerr != nil {

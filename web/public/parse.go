@@ -156,9 +156,15 @@ func parseFormSubmission(vals map[string][]string, sub *submission) error {
 			case "":
 				ci.Checked = val != "" && val != "0"
 			case "initial":
-				ci.Initial = val == "1"
+				// The page's own copy of how it showed the box: the server
+				// knows that itself (the render token) and reads no
+				// client's word on it.
 			case "interacted":
-				ci.Interacted = val == "1"
+				// "0" is what a page without JavaScript sends too, so only
+				// "1" says anything.
+				if val == "1" {
+					ci.Touched = formbuilder.TouchChanged
+				}
 			case "version":
 				n, err := strconv.ParseInt(val, 10, 64)
 				if err != nil || n < 0 {
@@ -174,14 +180,6 @@ func parseFormSubmission(vals map[string][]string, sub *submission) error {
 			// so older cached pages keep working.
 		default:
 			sub.in.Values[k] = v
-		}
-	}
-	for id, ci := range sub.in.Consents {
-		// Without JavaScript nothing sets _interacted, but a box sent in
-		// another state than it was shown in was changed by the visitor.
-		if ci.Checked != ci.Initial {
-			ci.Interacted = true
-			sub.in.Consents[id] = ci
 		}
 	}
 	return nil
@@ -262,11 +260,13 @@ func readStringOrNull(d *jsontext.Decoder) (string, error) {
 type jsonConsent formbuilder.ConsentInput
 
 // jsonConsentObject is the object form of jsonConsent; every member may be
-// missing or null.
+// missing or null. "initial" is accepted for the clients written when the
+// server believed it, and ignored: the server knows how it showed the box.
+// "interacted" is the client's claim; missing or null claims nothing.
 type jsonConsentObject struct {
 	Checked    bool  `json:"checked"`
-	Initial    bool  `json:"initial"`
-	Interacted bool  `json:"interacted"`
+	Initial    *bool `json:"initial"`
+	Interacted *bool `json:"interacted"`
 	VersionID  int64 `json:"version_id"`
 }
 
@@ -282,7 +282,10 @@ func (c *jsonConsent) UnmarshalJSONFrom(d *jsontext.Decoder) error {
 		if err := json.UnmarshalDecode(d, &o, json.RejectUnknownMembers(true)); err != nil {
 			return err
 		}
-		*c = jsonConsent{Checked: o.Checked, Initial: o.Initial, Interacted: o.Interacted, VersionID: o.VersionID}
+		*c = jsonConsent{Checked: o.Checked, VersionID: o.VersionID}
+		if o.Interacted != nil {
+			c.Touched = formbuilder.TouchOf(*o.Interacted)
+		}
 		return nil
 	case 0:
 		_, err := d.ReadToken()

@@ -30,7 +30,7 @@ func TestParseSubmissionJSON(t *testing.T) {
 	assert.Equal(t, "https://shop.example/ä", sub.in.PageURL)
 	assert.Equal(t, map[string][]string{"email": {"a@example.com"}, "topics": {"x", "y"}, "empty": {""}, "esc": {"é"}}, sub.in.Values)
 	assert.Equal(t, map[int64]formbuilder.ConsentInput{12: {Checked: true},
-		13: {Checked: true, Initial: true, VersionID: 7}, 14: {}}, sub.in.Consents)
+		13: {Checked: true, Touched: formbuilder.TouchNone, VersionID: 7}, 14: {}}, sub.in.Consents)
 
 	_, err = parse(`{"values":null,"consents":null,"token":null}`)
 	require.NoError(t, err)
