@@ -30,12 +30,16 @@ const (
 // Consent is an agreement authored by an admin ("Einwilligung"). Its content
 // lives in immutable versions; Current is the newest.
 type Consent struct {
-	ID        int64           `json:"id"`
-	Name      string          `json:"name"`
-	Type      ConsentType     `json:"type"`
-	Current   *ConsentVersion `json:"current,omitempty"`
-	CreatedAt time.Time       `json:"created_at"`
-	UpdatedAt time.Time       `json:"updated_at"`
+	ID   int64       `json:"id"`
+	Name string      `json:"name"`
+	Type ConsentType `json:"type"`
+	// ConfirmByEmail asks for double opt-in: a visitor who gives the
+	// consent gets a mail with a link, and the consent counts only once
+	// confirmed (see ConsentRecord.ConfirmBy).
+	ConfirmByEmail bool            `json:"confirm_by_email"`
+	Current        *ConsentVersion `json:"current,omitempty"`
+	CreatedAt      time.Time       `json:"created_at"`
+	UpdatedAt      time.Time       `json:"updated_at"`
 }
 
 // ConsentVersion is one immutable state of a consent's content. Every consent

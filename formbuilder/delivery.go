@@ -11,7 +11,32 @@ import (
 const (
 	DeliveryWebhook = "webhook"
 	DeliveryEmail   = "email"
+	// DeliveryConfirm is the double opt-in mail to a submission's subject:
+	// a signed link per consent that needs confirmation.
+	DeliveryConfirm = "confirm"
+	// DeliveryAccess is the mail with a signed link to a data subject's
+	// own entries (the self-service page); it belongs to no form.
+	DeliveryAccess = "access"
+	// DeliveryAnchor sends a checkpoint (RefID is its Seq) to an anchor
+	// receiver: a webhook URL or a directory. It belongs to no form.
+	DeliveryAnchor = "anchor"
 )
+
+// DeliveryKinds are every kind of outbox message.
+var DeliveryKinds = []string{DeliveryWebhook, DeliveryEmail, DeliveryConfirm, DeliveryAccess, DeliveryAnchor}
+
+// ValidDeliveryKind reports whether k is one of DeliveryKinds.
+func ValidDeliveryKind(k string) bool {
+	for _, x := range DeliveryKinds {
+		if x == k {
+			return true
+		}
+	}
+	return false
+}
+
+// FormlessKind reports whether messages of kind k belong to no form.
+func FormlessKind(k string) bool { return k == DeliveryAccess || k == DeliveryAnchor }
 
 // Webhook is a receiver URL of a form. Each stored submission is POSTed to
 // it as JSON, signed with HMAC-SHA256 over "timestamp.body" with Secret.
@@ -70,6 +95,13 @@ const (
 	// EventTest is sent by "send test": a sample submission, so a receiver
 	// can be checked before real data flows.
 	EventTest = "test"
+	// EventConsentConfirmed is sent when a visitor confirms a consent that
+	// needed confirmation by e-mail: the submission again, with the
+	// consents' states now.
+	EventConsentConfirmed = "consent.confirmed"
+	// EventCheckpoint is what anchor webhooks receive: a signed checkpoint
+	// of the consent log's head.
+	EventCheckpoint = "chain.checkpoint"
 )
 
 // NewWebhookSecret returns a random signing secret for a webhook: "whsec_"
@@ -113,7 +145,12 @@ type OutboxMessage struct {
 	// up (or repeat mails to) the others.
 	Target string `json:"target"`
 	// Test marks a "send test" message, which carries a sample payload.
-	Test        bool      `json:"test"`
+	Test bool `json:"test"`
+	// RefID is, for an anchor message, the checkpoint's Seq; for a webhook
+	// of EventConsentConfirmed, the confirmation entry.
+	RefID int64 `json:"ref_id,omitempty"`
+	// Lang is the language of a mail to a visitor (DeliveryAccess).
+	Lang        string    `json:"lang,omitempty"`
 	Attempts    int       `json:"attempts"`
 	NextAttempt time.Time `json:"next_attempt"`
 	// DeliveredAt is zero until delivered; GaveUpAt is set when retries end.
@@ -202,8 +239,15 @@ type OutboxService interface {
 	ListAttempts(ctx context.Context, formID int64, limit int) ([]*DeliveryAttempt, error)
 	// ListOutbox returns messages, newest first.
 	ListOutbox(ctx context.Context, f OutboxFilter) ([]*OutboxMessage, error)
+	// EnqueueAccessLink queues a DeliveryAccess mail to address in lang,
+	// whether or not the log knows the address: the worker decides, so
+	// that asking takes the same path for every address (no
+	// enumeration). EINVALID for an address that is not one.
+	EnqueueAccessLink(ctx context.Context, address, lang string) error
 	// PruneDeliveries removes finished messages (delivered or given up) and
-	// log entries older than before, so the delivery log stays bounded.
+	// log entries older than before, so the delivery log stays bounded;
+	// finished DeliveryAccess messages (and their log entries) go whatever
+	// their age, since they hold addresses anyone may have typed.
 	PruneDeliveries(ctx context.Context, before time.Time) (int64, error)
 }
 

@@ -12,6 +12,9 @@ import (
 const (
 	ActionGiven     = "given"
 	ActionWithdrawn = "withdrawn"
+	// ActionConfirmed confirms a given entry whose consent needs
+	// confirmation by e-mail (double opt-in); ConfirmsID names it.
+	ActionConfirmed = "confirmed"
 )
 
 // GenesisHash is the PrevHash of the first entry of the log.
@@ -60,6 +63,12 @@ type ConsentRecord struct {
 	SubmissionID int64 `json:"submission_id,omitempty"`
 	// WithdrawsID is, for a withdrawal, the entry being withdrawn.
 	WithdrawsID int64 `json:"withdraws_id,omitempty"`
+	// ConfirmBy is set on a given entry whose consent needs confirmation
+	// by e-mail (double opt-in): it is "given, unconfirmed" until a
+	// confirmation entry follows, and expired when none came by then.
+	ConfirmBy time.Time `json:"confirm_by,omitzero"`
+	// ConfirmsID is, for a confirmation, the entry being confirmed.
+	ConfirmsID int64 `json:"confirms_id,omitempty"`
 
 	PrevHash string `json:"prev_hash"`
 	Hash     string `json:"hash"`
@@ -73,10 +82,20 @@ func (r *ConsentRecord) PreTickedUntouched() bool {
 // Canonical returns the byte string the entry's hash covers: a version tag,
 // then every field in a fixed order, each length-prefixed. The time is UTC
 // with nanoseconds so that a round trip through storage keeps it exact.
+//
+// Entries without the double opt-in fields (ConfirmBy, ConfirmsID) are
+// encoded as version 1, byte for byte as before those fields existed, so
+// every stored hash stays valid; entries with them are version 2, which
+// appends both.
 func (r *ConsentRecord) Canonical() []byte {
 	var b strings.Builder
 	b.Grow(512)
-	b.WriteString("consentforms/consent-record/v1\n")
+	v2 := !r.ConfirmBy.IsZero() || r.ConfirmsID != 0
+	if v2 {
+		b.WriteString("consentforms/consent-record/v2\n")
+	} else {
+		b.WriteString("consentforms/consent-record/v1\n")
+	}
 	put := func(s string) {
 		b.WriteString(strconv.Itoa(len(s)))
 		b.WriteByte(':')
@@ -108,7 +127,20 @@ func (r *ConsentRecord) Canonical() []byte {
 	i64(r.SubmissionID)
 	i64(r.WithdrawsID)
 	put(r.PrevHash)
+	if v2 {
+		put(FormatConfirmBy(r.ConfirmBy))
+		i64(r.ConfirmsID)
+	}
 	return []byte(b.String())
+}
+
+// FormatConfirmBy is how a ConfirmBy time is hashed and stored: UTC with
+// nanoseconds, "" for none.
+func FormatConfirmBy(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339Nano)
 }
 
 // ComputeHash returns the hex SHA-256 of Canonical (which includes PrevHash).
@@ -135,8 +167,11 @@ type RecordFilter struct {
 	IP        string
 	// Query matches subject, page URL, source, consent name and user (substring).
 	Query string
-	// Action limits to given or withdrawn entries.
-	Action   string
+	// Action limits to given, withdrawn or confirmed entries.
+	Action string
+	// Subject matches the subject exactly, ignoring the case of ASCII
+	// letters (an e-mail address as the visitor types it again).
+	Subject  string
 	BeforeID int64
 	// AfterID, for exports, returns entries with ID > AfterID, oldest first.
 	AfterID int64

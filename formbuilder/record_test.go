@@ -2,6 +2,7 @@ package formbuilder
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -54,8 +55,39 @@ func TestRecordCanonicalGolden(t *testing.T) {
 	assert.Equal(t, goldenRecordHash, withHash.ComputeHash())
 }
 
+// goldenV2 is goldenRecord with a confirmation deadline: an entry of a
+// consent that needs double opt-in, hashed as version 2.
+func goldenV2() ConsentRecord {
+	r := goldenRecord()
+	r.ConfirmBy = time.Date(2026, 3, 8, 12, 30, 45, 0, time.UTC)
+	return r
+}
+
+// The version 2 encoding is version 1's fields, then the two double
+// opt-in fields; entries without them stay version 1 (the golden above).
+func TestRecordCanonicalV2Golden(t *testing.T) {
+	r := goldenV2()
+	want := "consentforms/consent-record/v2\n" + goldenRecordCanonical[len("consentforms/consent-record/v1\n"):] +
+		"20:2026-03-08T12:30:45Z\n1:0\n"
+	assert.Equal(t, want, string(r.Canonical()))
+	// Computed apart from Go: sha256 of the string above (Python hashlib).
+	assert.Equal(t, "7512dcb88ca3d06ce64c8a7fbef987e433c537e1c9a0c1194b097251b78f8192", r.ComputeHash())
+
+	c := goldenRecord()
+	c.Action, c.ConfirmsID = ActionConfirmed, 41
+	assert.Contains(t, string(c.Canonical()), "consentforms/consent-record/v2\n")
+	assert.True(t, strings.HasSuffix(string(c.Canonical()), "\n0:\n2:41\n"))
+}
+
 func TestRecordEveryFieldIsHashed(t *testing.T) {
-	base := goldenRecord()
+	for name, golden := range map[string]func() ConsentRecord{"v1": goldenRecord, "v2": goldenV2} {
+		t.Run(name, func(t *testing.T) { everyFieldIsHashed(t, golden) })
+	}
+}
+
+func everyFieldIsHashed(t *testing.T, golden func() ConsentRecord) {
+	base := golden()
+	baseHash := base.ComputeHash()
 	typ := reflect.TypeOf(base)
 	for i := 0; i < typ.NumField(); i++ {
 		name := typ.Field(i).Name
@@ -65,12 +97,12 @@ func TestRecordEveryFieldIsHashed(t *testing.T) {
 		if name == "Document" {
 			// Derived from the version, whose hash (TextHash, covered)
 			// covers the document's SHA-256: storage fills it on read.
-			r := goldenRecord()
-			r.Document = &Document{SHA256: goldenRecordHash}
-			assert.Equal(t, goldenRecordHash, r.ComputeHash(), "Document follows from TextHash")
+			r := golden()
+			r.Document = &Document{SHA256: baseHash}
+			assert.Equal(t, baseHash, r.ComputeHash(), "Document follows from TextHash")
 			continue
 		}
-		r := goldenRecord()
+		r := golden()
 		f := reflect.ValueOf(&r).Elem().Field(i)
 		switch v := f.Interface().(type) {
 		case string:
@@ -84,7 +116,7 @@ func TestRecordEveryFieldIsHashed(t *testing.T) {
 		default:
 			t.Fatalf("field %s has type %T: teach this test (and Canonical) about it", name, v)
 		}
-		assert.NotEqual(t, goldenRecordHash, r.ComputeHash(), "changing %s does not change the hash", name)
+		assert.NotEqual(t, baseHash, r.ComputeHash(), "changing %s does not change the hash", name)
 	}
 }
 

@@ -27,8 +27,11 @@ func validQuery(q string, errs map[string]string) {
 // EINVALID naming "action" or "query".
 func (f *RecordFilter) Validate() error {
 	errs := map[string]string{}
-	if f.Action != "" && f.Action != ActionGiven && f.Action != ActionWithdrawn {
-		errs["action"] = "must be given or withdrawn"
+	if f.Action != "" && f.Action != ActionGiven && f.Action != ActionWithdrawn && f.Action != ActionConfirmed {
+		errs["action"] = "must be given, withdrawn or confirmed"
+	}
+	if len(f.Subject) > 254 {
+		errs["subject"] = "is too long"
 	}
 	validQuery(f.Query, errs)
 	return FieldErrors(errs)
@@ -99,12 +102,14 @@ func ValidateSubmissionRecords(sub *Submission, records []*ConsentRecord) error 
 			return bad("must not contain nil")
 		case r.Action != ActionGiven:
 			return bad("must all be given consents")
-		case r.WithdrawsID != 0:
-			return bad("must not withdraw")
+		case r.WithdrawsID != 0 || r.ConfirmsID != 0:
+			return bad("must not withdraw or confirm")
 		case r.ConsentID <= 0 || r.VersionID <= 0 || r.TextHash == "":
 			return bad("must name a consent version and its hash")
 		case r.FormID != 0 && r.FormID != sub.FormID:
 			return bad("must belong to the submission's form")
+		case r.NeedsConfirmation() && !validEmail(sub.Subject):
+			return bad("needing confirmation need an e-mail subject to confirm them")
 		}
 		if r.FormID == 0 {
 			r.FormID = sub.FormID
@@ -114,10 +119,11 @@ func ValidateSubmissionRecords(sub *Submission, records []*ConsentRecord) error 
 }
 
 // CheckWithdrawal decides whether entry orig may be withdrawn:
-// EINVALID for a withdrawal, ECONFLICT when it was withdrawn already.
+// EINVALID for anything but a given consent, ECONFLICT when it was
+// withdrawn already.
 func CheckWithdrawal(orig *ConsentRecord, alreadyWithdrawn bool) error {
-	if orig.Action == ActionWithdrawn {
-		return Errorf(EINVALID, "a withdrawal cannot be withdrawn")
+	if orig.Action != ActionGiven {
+		return Errorf(EINVALID, "only a given consent can be withdrawn")
 	}
 	if alreadyWithdrawn {
 		return Errorf(ECONFLICT, "this consent was withdrawn already")
@@ -161,8 +167,10 @@ func ValidateChatConsentRecord(rec *ConsentRecord) error {
 	switch {
 	case rec == nil:
 		return bad("is required")
-	case rec.Action != ActionGiven || rec.WithdrawsID != 0:
+	case rec.Action != ActionGiven || rec.WithdrawsID != 0 || rec.ConfirmsID != 0:
 		return bad("must be a given consent")
+	case !rec.ConfirmBy.IsZero():
+		return bad("cannot need confirmation by e-mail: a chat has no address to send it to")
 	case rec.ConsentID <= 0 || rec.VersionID <= 0 || rec.TextHash == "":
 		return bad("must name a consent version and its hash")
 	case rec.ChannelID <= 0 || rec.FormID != 0 || rec.SubmissionID != 0:

@@ -65,6 +65,7 @@ type Storage interface {
 	AuditLog
 	GaugeReader
 	ChangeFeed
+	AnchorService
 }
 
 // FormFilter selects forms for lists.
@@ -148,6 +149,14 @@ type ConsentLog interface {
 	Withdraw(ctx context.Context, id int64, ip, userAgent string) (*ConsentRecord, error)
 	// Withdrawn reports which of ids have been withdrawn.
 	Withdrawn(ctx context.Context, ids []int64) (map[int64]bool, error)
+	// Confirm appends ConfirmationOf(entry id) to the chain and, in the
+	// same transaction, one webhook message (EventConsentConfirmed) per
+	// webhook of the entry's form. ENOTFOUND, and CheckConfirmation's
+	// codes at the backend's clock (ECONFLICT also when two confirmations
+	// race: at most one entry confirms another).
+	Confirm(ctx context.Context, id int64, ip, userAgent string) (*ConsentRecord, error)
+	// Confirmed reports which of ids have been confirmed.
+	Confirmed(ctx context.Context, ids []int64) (map[int64]bool, error)
 	// Verify walks the hash chain from the first entry up to the newest at
 	// the time of the call and reports the first entry whose hash, link,
 	// id or consent version does not match, and any document a version
@@ -226,4 +235,25 @@ type SettingsService interface {
 	// every transaction that stores an IP address under the old IP mode
 	// has committed; later ones use s.IPMode. It announces ChangeSettings.
 	SaveSettings(ctx context.Context, s *Settings) error
+}
+
+// AnchorService keeps the checkpoints of the log's head (see Anchor). The
+// signed tokens are made by the caller, who holds the key; storage keeps
+// them in order and queues them for the receivers.
+type AnchorService interface {
+	// ChainHead returns the newest entry of the log; ID 0 and GenesisHash
+	// for an empty log.
+	ChainHead(ctx context.Context) (ChainHead, error)
+	// LastAnchor returns the newest checkpoint. ENOTFOUND before the first.
+	LastAnchor(ctx context.Context) (*Anchor, error)
+	// AppendAnchor stores a and, in the same transaction, one outbox
+	// message (DeliveryAnchor) per receiver. a.Seq must follow the newest
+	// checkpoint (ECONFLICT when another process anchored meanwhile), and
+	// a must name an entry of the log with its hash (EINVALID).
+	AppendAnchor(ctx context.Context, a *Anchor, receivers []string) error
+	// FindAnchor returns checkpoint seq. ENOTFOUND.
+	FindAnchor(ctx context.Context, seq int64) (*Anchor, error)
+	// ListAnchors returns up to limit (PageLimit) checkpoints with Seq >
+	// after, oldest first.
+	ListAnchors(ctx context.Context, after int64, limit int) ([]*Anchor, error)
 }

@@ -78,6 +78,10 @@ type SubmissionInput struct {
 	PageURL   string
 	IP        string
 	UserAgent string
+	// ConfirmBy is the deadline given to consents that need confirmation
+	// by e-mail (Consent.ConfirmByEmail); the transport sets it to now
+	// plus the installation's time to confirm.
+	ConfirmBy time.Time
 }
 
 // Interaction decides whether the visitor changed a box that the server
@@ -305,6 +309,13 @@ func ValidateSubmission(form *Form, in SubmissionInput) (*Submission, []*Consent
 				"has changed since the page was loaded; please read it again")
 			continue
 		}
+		var confirmBy time.Time
+		if fc.Consent.ConfirmByEmail {
+			if in.ConfirmBy.IsZero() {
+				return nil, nil, Internal(errors.New("a consent needs confirmation, and no deadline was given"))
+			}
+			confirmBy = in.ConfirmBy.UTC()
+		}
 		records = append(records, &ConsentRecord{
 			Action:       ActionGiven,
 			ConsentID:    fc.ConsentID,
@@ -322,14 +333,20 @@ func ValidateSubmission(form *Form, in SubmissionInput) (*Submission, []*Consent
 			UserAgent:    sub.UserAgent,
 			InitialState: initial,
 			Interacted:   interacted,
+			ConfirmBy:    confirmBy,
 		})
-	}
-	if err := FieldErrors(errs); err != nil {
-		return nil, nil, err
 	}
 	sub.Subject = subjectOf(form, sub.Values)
 	for _, r := range records {
 		r.Subject = sub.Subject
+		// The confirmation goes to the subject: without an address it
+		// could never come.
+		if r.NeedsConfirmation() && !validEmail(sub.Subject) {
+			errs = addErr(errs, "consent."+strconv.FormatInt(r.ConsentID, 10), MsgNeedsEmail)
+		}
+	}
+	if err := FieldErrors(errs); err != nil {
+		return nil, nil, err
 	}
 	return sub, records, nil
 }

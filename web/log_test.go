@@ -68,7 +68,8 @@ func TestConsentLogHasNoWriteMethods(t *testing.T) {
 	for i := 0; i < typ.NumMethod(); i++ {
 		names = append(names, typ.Method(i).Name)
 	}
-	assert.ElementsMatch(t, []string{"ListRecords", "FindRecord", "ExportRecords", "Withdraw", "Withdrawn", "Verify"}, names)
+	assert.ElementsMatch(t, []string{"ListRecords", "FindRecord", "ExportRecords", "Withdraw", "Withdrawn",
+		"Confirm", "Confirmed", "Verify"}, names, "only appends (withdrawal, confirmation) and reads")
 	// Nor does storage: no method that updates or deletes consent records
 	// or the log (other tables, like submissions, have retention deletes).
 	editRE := regexp.MustCompile(`^(Delete|Update|Edit|Remove|Replace|Purge|Truncate|Modify|Change|Set|Put|Patch|Rewrite|Reseal)`)

@@ -39,6 +39,7 @@ var copyTables = []struct {
 	{name: "channels", order: "id"},
 	{name: "channel_operators", order: "channel_id, user_id"},
 	{name: "consent_records", order: "id"},
+	{name: "anchors", order: "seq"},
 	{name: "conversations", order: "id"},
 	{name: "chat_messages", order: "id"},
 	{name: "outbox", order: "id", autoincrement: true},

@@ -21,8 +21,10 @@ import (
 // sqliteInstallation fills a SQLite file with one of everything: users,
 // a token and a session, a consent with two versions, forms with
 // receivers, submissions (the newest deleted by retention, so SQLite's
-// AUTOINCREMENT is above the largest id left), a withdrawal, an accepted
-// chat consent, delivery attempts, settings and the secret.
+// AUTOINCREMENT is above the largest id left), a withdrawal, a consent
+// given with double opt-in and confirmed, a checkpoint, an accepted chat
+// consent, delivery attempts (and messages of no form), settings and the
+// secret.
 func sqliteInstallation(t *testing.T) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "source.db")
@@ -69,6 +71,27 @@ func sqliteInstallation(t *testing.T) string {
 	}
 	first := submit(formA, "a@example.com")
 	submit(formA, "b@example.com")
+	// Double opt-in: a consent given with a deadline, then confirmed; a
+	// checkpoint of the head with a receiver; a self-service mail.
+	news := &formbuilder.Consent{Name: "Newsletter", Type: formbuilder.ConsentCustom, ConfirmByEmail: true}
+	require.NoError(t, db.CreateConsent(ctx, news, formbuilder.ConsentContent{Text: "<p>News</p>", Label: "%News%", Language: "de"}, "ada"))
+	nf := &formbuilder.Form{Name: "News", Language: "de",
+		Fields:   []formbuilder.Field{{Key: "email", Label: "E-Mail", Kind: formbuilder.KindEmail, Required: true}},
+		Consents: []formbuilder.FormConsent{{ConsentID: news.ID, Required: true}}}
+	require.NoError(t, db.CreateForm(ctx, nf))
+	nsub, nrecs, err := formbuilder.ValidateSubmission(nf, formbuilder.SubmissionInput{
+		Values: map[string][]string{"email": {"d@example.com"}}, Consents: map[int64]formbuilder.ConsentInput{news.ID: {Checked: true}},
+		ConfirmBy: time.Now().Add(time.Hour).Round(time.Nanosecond)})
+	require.NoError(t, err)
+	require.NoError(t, db.CreateSubmission(ctx, nsub, nrecs))
+	_, err = db.Confirm(ctx, nrecs[0].ID, "198.51.100.2", "ua3")
+	require.NoError(t, err)
+	head, err := db.ChainHead(ctx)
+	require.NoError(t, err)
+	require.NoError(t, db.AppendAnchor(ctx, &formbuilder.Anchor{Seq: 1, EntryID: head.ID, EntryHash: head.Hash,
+		CreatedAt: head.Time, Token: "a.b.c"}, []string{"https://anchors.example/in"}))
+	require.NoError(t, db.EnqueueAccessLink(ctx, "d@example.com", "de"))
+
 	submit(formB, "c@example.com")
 	_, err = db.Withdraw(ctx, first[0].ID, "198.51.100.1", "ua2")
 	require.NoError(t, err)
@@ -120,7 +143,8 @@ func TestMigrateDataCopiesByteExact(t *testing.T) {
 	code := run(ctx, []string{"migrate-data", "--from", path, "--to", target}, &out, &errb)
 	require.Equal(t, 0, code, "stdout: %s\nstderr: %s", out.String(), errb.String())
 	assert.Contains(t, out.String(), "hash chain intact")
-	assert.Regexp(t, `consent_records +5 rows`, out.String())
+	assert.Regexp(t, `consent_records +7 rows`, out.String())
+	assert.Regexp(t, `anchors +1 rows`, out.String())
 
 	src, err := sqlite.Open(path)
 	require.NoError(t, err)
@@ -132,8 +156,21 @@ func TestMigrateDataCopiesByteExact(t *testing.T) {
 	// The log is the same entries, byte for byte: times with nanoseconds,
 	// names, hashes.
 	want := allEntries(t, src)
-	require.Len(t, want, 5)
+	require.Len(t, want, 7)
 	assert.Equal(t, want, allEntries(t, dst))
+	assert.False(t, want[2].ConfirmBy.IsZero(), "the double opt-in deadline")
+	assert.Equal(t, want[2].ID, want[3].ConfirmsID, "and its confirmation")
+	aa, err := src.ListAnchors(ctx, 0, 0)
+	require.NoError(t, err)
+	ab, err := dst.ListAnchors(ctx, 0, 0)
+	require.NoError(t, err)
+	require.Len(t, aa, 1)
+	assert.Equal(t, aa, ab, "checkpoints")
+	na, err := src.ListOutbox(ctx, formbuilder.OutboxFilter{Kind: formbuilder.DeliveryAnchor})
+	require.NoError(t, err)
+	nb, err := dst.ListOutbox(ctx, formbuilder.OutboxFilter{Kind: formbuilder.DeliveryAnchor})
+	require.NoError(t, err)
+	assert.Equal(t, na, nb, "deliveries of no form")
 	vr, err := dst.Verify(ctx)
 	require.NoError(t, err)
 	assert.True(t, vr.OK(), "%+v", vr)
@@ -227,8 +264,8 @@ func TestMigrateDataCopiesByteExact(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, dst.CreateSubmission(ctx, sub, recs))
 	assert.Greater(t, sub.ID, deleted)
-	assert.EqualValues(t, 6, recs[0].ID)
-	assert.Equal(t, want[4].Hash, recs[0].PrevHash, "the chain goes on from the copied head")
+	assert.EqualValues(t, 8, recs[0].ID)
+	assert.Equal(t, want[6].Hash, recs[0].PrevHash, "the chain goes on from the copied head")
 	u := &formbuilder.User{Email: "second@example.com"}
 	require.NoError(t, dst.CreateUser(ctx, u))
 	assert.Greater(t, u.ID, ua[0].ID)

@@ -308,6 +308,9 @@ func (dialect) NoIndex(col string) string { return col }
 // LIKE does for ASCII (and for other letters too).
 func (dialect) ILike() string { return "ILIKE" }
 
+// LowerASCII: lower() under the "C" collation changes ASCII letters only.
+func (dialect) LowerASCII(col string) string { return "lower(" + col + ` COLLATE "C")` }
+
 // ReadTx: under PostgreSQL's default READ COMMITTED every statement sees
 // a new snapshot; a form and its consents must be read from one.
 func (dialect) ReadTx() *sql.TxOptions {

@@ -133,11 +133,11 @@ func TestServersMigrateTogether(t *testing.T) {
 // appRoleSQL is the setup the README shows for a server role that does not
 // own the tables: it cannot disable the log's triggers, and has no UPDATE,
 // DELETE or TRUNCATE on the log, on consent versions and their documents,
-// and on the audit trail. %s is the role.
+// on the audit trail and on checkpoints. %s is the role.
 const appRoleSQL = `
 GRANT USAGE ON SCHEMA public TO %[1]s;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO %[1]s;
-REVOKE UPDATE, DELETE, TRUNCATE ON consent_records, consent_versions, consent_documents, audit_events FROM %[1]s;
+REVOKE UPDATE, DELETE, TRUNCATE ON consent_records, consent_versions, consent_documents, audit_events, anchors FROM %[1]s;
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO %[1]s;`
 
 // TestServerRoleWithoutOwnership runs the server as a role set up as the
@@ -194,6 +194,11 @@ func TestServerRoleWithoutOwnership(t *testing.T) {
 	require.NoError(t, app.AppendAudit(ctx, &formbuilder.AuditEvent{UserID: otto.ID, Actor: otto.Email, Via: formbuilder.ViaAdmin,
 		Target: formbuilder.AuditUser, Action: "create", TargetID: otto.ID}))
 	require.NoError(t, app.SetUserActive(ctx, otto.ID, false), "deactivation revokes tokens and ends sessions")
+	head, err := app.ChainHead(ctx)
+	require.NoError(t, err)
+	require.NoError(t, app.AppendAnchor(ctx, &formbuilder.Anchor{Seq: 1, EntryID: head.ID, EntryHash: head.Hash,
+		CreatedAt: head.Time, Token: "a.b.c"}, []string{"https://anchors.example/in"}), "a checkpoint is an insert")
+	require.NoError(t, app.EnqueueAccessLink(ctx, "a@example.com", "en"))
 
 	raw := pgtest.Owner(t, u.String())
 	for _, q := range []string{
@@ -211,6 +216,9 @@ func TestServerRoleWithoutOwnership(t *testing.T) {
 		"TRUNCATE consent_documents",
 		"ALTER TABLE consent_documents DISABLE TRIGGER USER",
 		"DROP TRIGGER consent_records_no_change ON consent_records",
+		"DELETE FROM anchors",
+		"UPDATE anchors SET entry_hash = 'x'",
+		"ALTER TABLE anchors DISABLE TRIGGER USER",
 	} {
 		_, err := raw.Exec(q)
 		require.Error(t, err, q)

@@ -280,6 +280,9 @@ func (dialect) NoIndex(col string) string { return "+" + col }
 // ILike: SQLite's LIKE ignores the case of ASCII letters.
 func (dialect) ILike() string { return "LIKE" }
 
+// LowerASCII: SQLite's lower() changes ASCII letters only.
+func (dialect) LowerASCII(col string) string { return "lower(" + col + ")" }
+
 // ReadTx: a SQLite read transaction sees one snapshot from its first read.
 func (dialect) ReadTx() *sql.TxOptions { return nil }
 

@@ -416,9 +416,20 @@ func match(f formbuilder.RecordFilter, r *formbuilder.ConsentRecord) bool {
 		(f.ChannelID == 0 || r.ChannelID == f.ChannelID) &&
 		(f.IP == "" || r.IP == f.IP) &&
 		(f.Action == "" || r.Action == f.Action) &&
+		(f.Subject == "" || asciiLower(r.Subject) == asciiLower(f.Subject)) &&
 		(f.Since.IsZero() || !r.Time.Before(f.Since)) &&
 		(f.Until.IsZero() || r.Time.Before(f.Until)) &&
 		(q == "" || strings.Contains(strings.ToLower(r.Subject+"\x00"+r.PageURL+"\x00"+r.Source+"\x00"+r.ConsentName+"\x00"+r.User), q))
+}
+
+// asciiLower lowers ASCII letters only, as subject filters compare.
+func asciiLower(s string) string {
+	return strings.Map(func(r rune) rune {
+		if 'A' <= r && r <= 'Z' {
+			return r + 'a' - 'A'
+		}
+		return r
+	}, s)
 }
 
 func testListRecordsFiltersAndPagination(t *testing.T, open Opener) {
@@ -456,6 +467,8 @@ func testListRecordsFiltersAndPagination(t *testing.T, open Opener) {
 		"query consent": {Query: "newsletter", IP: "192.0.2.1"},
 		"query literal": {Query: "100%"},
 		"withdrawn":     {Action: formbuilder.ActionWithdrawn},
+		"subject":       {Subject: "VISITOR7@example.COM"},
+		"subject+form":  {Subject: "visitor8@example.com", FormID: f.FormA.ID, Action: formbuilder.ActionGiven},
 		"no match":      {ConsentID: 999},
 	}
 	for name, flt := range filters {

@@ -129,10 +129,15 @@ func prepareChannel(c *formbuilder.Channel) error {
 func checkChannelRefs(ctx context.Context, tx *Tx, c *formbuilder.Channel) error {
 	errs := map[string]string{}
 	if c.ConsentID > 0 {
-		if ok, err := exists(ctx, tx, "consents", c.ConsentID); err != nil {
-			return err
-		} else if !ok {
+		var confirm bool
+		err := tx.QueryRowContext(ctx, "SELECT confirm_by_email FROM consents WHERE id = ?", c.ConsentID).Scan(&confirm)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
 			errs["consent_id"] = "is not a known consent"
+		case err != nil:
+			return err
+		case confirm:
+			errs["consent_id"] = formbuilder.MsgChatCannotConfirm
 		}
 	}
 	for _, id := range c.OperatorIDs {

@@ -57,15 +57,19 @@ func scanVersion(s scanner) (*formbuilder.ConsentVersion, error) {
 	return vs.finish()
 }
 
+// consentColumns are the columns of a consent that scanConsent reads
+// before its version's.
+const consentColumns = `c.id, c.name, c.type, c.confirm_by_email, c.created_at, c.updated_at`
+
 // consentSelect reads a consent with its current version.
-const consentSelect = `SELECT c.id, c.name, c.type, c.created_at, c.updated_at, ` + versionColumns + `
+const consentSelect = `SELECT ` + consentColumns + `, ` + versionColumns + `
 	FROM consents c JOIN consent_versions v ON v.id = c.current_version_id` + versionJoin
 
 func scanConsent(s scanner, extra ...any) (*formbuilder.Consent, error) {
 	var c formbuilder.Consent
 	var vs versionScan
 	var cc, cu string
-	dest := append(extra, &c.ID, &c.Name, &c.Type, &cc, &cu)
+	dest := append(extra, &c.ID, &c.Name, &c.Type, &c.ConfirmByEmail, &cc, &cu)
 	if err := s.Scan(append(dest, vs.dest()...)...); err != nil {
 		return nil, err
 	}
@@ -114,8 +118,8 @@ func (db *DB) CreateConsent(ctx context.Context, c *formbuilder.Consent, content
 	var id int64
 	err := db.writeTx(ctx, func(tx *Tx) error {
 		var err error
-		id, err = insertID(ctx, db.d, tx, "INSERT INTO consents (name, type, created_at, updated_at) VALUES (?, ?, ?, ?)",
-			c.Name, c.Type, ts, ts)
+		id, err = insertID(ctx, db.d, tx, `INSERT INTO consents (name, type, confirm_by_email, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?)`, c.Name, c.Type, c.ConfirmByEmail, ts, ts)
 		if err != nil {
 			return err
 		}
@@ -156,10 +160,20 @@ func (db *DB) UpdateConsent(ctx context.Context, c *formbuilder.Consent, content
 		if err != nil {
 			return err
 		}
+		if c.ConfirmByEmail && !cur.ConfirmByEmail {
+			used, err := existsWhere(ctx, tx, "channels", "consent_id", c.ID)
+			if err != nil {
+				return err
+			}
+			if used {
+				return formbuilder.FieldErrors(map[string]string{"confirm_by_email": formbuilder.MsgChatCannotConfirm})
+			}
+		}
 		changed := false
-		if cur.Name != c.Name || cur.Type != c.Type {
+		if cur.Name != c.Name || cur.Type != c.Type || cur.ConfirmByEmail != c.ConfirmByEmail {
 			changed = true
-			if _, err := tx.ExecContext(ctx, "UPDATE consents SET name = ?, type = ? WHERE id = ?", c.Name, c.Type, c.ID); err != nil {
+			if _, err := tx.ExecContext(ctx, "UPDATE consents SET name = ?, type = ?, confirm_by_email = ? WHERE id = ?",
+				c.Name, c.Type, c.ConfirmByEmail, c.ID); err != nil {
 				return err
 			}
 		}

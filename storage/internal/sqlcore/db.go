@@ -72,6 +72,10 @@ type Dialect interface {
 	NoIndex(col string) string
 	// ILike is the operator of a case-insensitive LIKE.
 	ILike() string
+	// LowerASCII writes col with its ASCII letters in lower case and every
+	// other character as it is, as lowerASCII does in Go (both engines'
+	// lower() differ beyond ASCII).
+	LowerASCII(col string) string
 	// ValuesLike is a condition that one of the submission's values (in
 	// the JSON column "values") matches the LIKE pattern ?.
 	ValuesLike() string
@@ -249,6 +253,18 @@ func parseTime(s string) (time.Time, error) {
 	return t.UTC(), nil
 }
 
+// lowerASCII returns s with its ASCII letters in lower case (see
+// Dialect.LowerASCII).
+func lowerASCII(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
 // nullID stores an absent reference (0) as NULL so foreign keys accept it.
 func nullID(id int64) any {
 	if id == 0 {
@@ -404,7 +420,12 @@ func insertID(ctx context.Context, d Dialect, q queryer, query string, args ...a
 // missing reference into a field error instead of a bare foreign key
 // failure.
 func exists(ctx context.Context, q queryer, table string, id int64) (bool, error) {
+	return existsWhere(ctx, q, table, "id", id)
+}
+
+// existsWhere reports whether table has a row whose column col is v.
+func existsWhere(ctx context.Context, q queryer, table, col string, v any) (bool, error) {
 	var ok bool
-	err := q.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM "+table+" WHERE id = ?)", id).Scan(&ok)
+	err := q.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM "+table+" WHERE "+col+" = ?)", v).Scan(&ok)
 	return ok, err
 }

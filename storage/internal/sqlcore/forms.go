@@ -61,7 +61,7 @@ func loadFormConsents(ctx context.Context, q queryer, forms []*formbuilder.Form)
 	// The ids are integers from the database, safe to inline; a page of
 	// forms may exceed SQLite's bound-parameter limit.
 	rows, err := q.QueryContext(ctx, `SELECT fc.form_id, fc.checked_by_default, fc.required,
-		c.id, c.name, c.type, c.created_at, c.updated_at, `+versionColumns+`
+		`+consentColumns+`, `+versionColumns+`
 		FROM form_consents fc
 		JOIN consents c ON c.id = fc.consent_id
 		JOIN consent_versions v ON v.id = c.current_version_id`+versionJoin+`

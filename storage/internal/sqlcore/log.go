@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/consentforms/consentforms/formbuilder"
@@ -18,34 +19,41 @@ import (
 const recordColumns = `id, time, action, consent_id, consent_name, version_id, version_no, text_hash,
 	COALESCE(form_id, 0), form_key, COALESCE(channel_id, 0), source, page_url,
 	COALESCE(user_id, 0), user_name, ip, user_agent, subject, initial_state, interacted,
-	COALESCE(submission_id, 0), COALESCE(withdraws_id, 0), prev_hash, hash`
+	COALESCE(submission_id, 0), COALESCE(withdraws_id, 0), prev_hash, hash, confirm_by,
+	COALESCE(confirms_id, 0)`
 
 const insertRecordSQL = `INSERT INTO consent_records (id, time, action, consent_id, consent_name,
 	version_id, version_no, text_hash, form_id, form_key, channel_id, source, page_url, user_id,
 	user_name, ip, user_agent, subject, initial_state, interacted, submission_id, withdraws_id,
-	prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	prev_hash, hash, confirm_by, confirms_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+	?, ?, ?, ?, ?, ?)`
 
 func recordArgs(r *formbuilder.ConsentRecord) []any {
 	return []any{r.ID, fmtTime(r.Time), r.Action, r.ConsentID, r.ConsentName,
 		r.VersionID, r.VersionNo, r.TextHash, nullID(r.FormID), r.FormKey, nullID(r.ChannelID),
 		r.Source, r.PageURL, nullID(r.UserID), r.User, r.IP, r.UserAgent, r.Subject,
 		r.InitialState, r.Interacted, nullID(r.SubmissionID), nullID(r.WithdrawsID),
-		r.PrevHash, r.Hash}
+		r.PrevHash, r.Hash, formbuilder.FormatConfirmBy(r.ConfirmBy), nullID(r.ConfirmsID)}
 }
 
 type scanner interface{ Scan(dest ...any) error }
 
 func scanRecord(s scanner) (*formbuilder.ConsentRecord, error) {
 	var r formbuilder.ConsentRecord
-	var t string
+	var t, confirmBy string
 	err := s.Scan(&r.ID, &t, &r.Action, &r.ConsentID, &r.ConsentName, &r.VersionID, &r.VersionNo,
 		&r.TextHash, &r.FormID, &r.FormKey, &r.ChannelID, &r.Source, &r.PageURL, &r.UserID,
 		&r.User, &r.IP, &r.UserAgent, &r.Subject, &r.InitialState, &r.Interacted,
-		&r.SubmissionID, &r.WithdrawsID, &r.PrevHash, &r.Hash)
+		&r.SubmissionID, &r.WithdrawsID, &r.PrevHash, &r.Hash, &confirmBy, &r.ConfirmsID)
 	if err != nil {
 		return nil, err
 	}
 	if r.Time, err = parseTime(t); err != nil {
+		return nil, err
+	}
+	// Stored as FormatConfirmBy writes it (RFC 3339 with nanoseconds),
+	// which parseTime reads back exactly: the hash covers the text.
+	if r.ConfirmBy, err = parseTime(confirmBy); err != nil {
 		return nil, err
 	}
 	return &r, nil
@@ -78,6 +86,13 @@ func recordWhere(d Dialect, f formbuilder.RecordFilter) (string, []any, error) {
 		conds = append(conds, col+" = ?")
 		args = append(args, v)
 	}
+	if f.Subject != "" {
+		// The expression of the subject index (see the migrations), which
+		// is the most selective of all: one person's entries.
+		indexed = true
+		conds = append(conds, d.LowerASCII("subject")+" = ?")
+		args = append(args, lowerASCII(f.Subject))
+	}
 	if f.IP != "" {
 		eq("ip", f.IP)
 	}
@@ -94,6 +109,7 @@ func recordWhere(d Dialect, f formbuilder.RecordFilter) (string, []any, error) {
 		conds = append(conds, "action = ?")
 		args = append(args, f.Action)
 	}
+
 	// With an equality filter its index already yields id order; a time
 	// range is then checked per row rather than sorted by the time index.
 	tcol := "time"
@@ -321,31 +337,93 @@ func exportKeyset[T any](ctx context.Context, db *DB, e keysetExport[T], fn func
 // consent, form and subject of the original; ip and userAgent are the
 // withdrawing visitor's, ip stored as the settings' IP mode says.
 func (db *DB) Withdraw(ctx context.Context, id int64, ip, userAgent string) (*formbuilder.ConsentRecord, error) {
+	userAgent = truncateBytes(userAgent, formbuilder.MaxUserAgent)
+	return db.followUp(ctx, id, func(ctx context.Context, b *batch, orig *formbuilder.ConsentRecord, _ time.Time) (*formbuilder.ConsentRecord, error) {
+		withdrawn, err := referenced(ctx, b.tx, "withdraws_id", id)
+		if err != nil {
+			return nil, err
+		}
+		if err := formbuilder.CheckWithdrawal(orig, withdrawn); err != nil {
+			return nil, err
+		}
+		return formbuilder.WithdrawalOf(orig, ip, userAgent), nil
+	}, nil)
+}
+
+// Confirm implements formbuilder.ConsentLog: the confirmation is appended
+// like a withdrawal (ip stored as the settings' IP mode says), and the form's webhooks learn of it in the same
+// transaction (when the submission is still there: retention may have
+// deleted it, and then there is nothing to send).
+func (db *DB) Confirm(ctx context.Context, id int64, ip, userAgent string) (*formbuilder.ConsentRecord, error) {
+	userAgent = truncateBytes(userAgent, formbuilder.MaxUserAgent)
+	var queued int64
+	out, err := db.followUp(ctx, id, func(ctx context.Context, b *batch, orig *formbuilder.ConsentRecord, now time.Time) (*formbuilder.ConsentRecord, error) {
+		confirmed, err := referenced(ctx, b.tx, "confirms_id", id)
+		if err != nil {
+			return nil, err
+		}
+		withdrawn, err := referenced(ctx, b.tx, "withdraws_id", id)
+		if err != nil {
+			return nil, err
+		}
+		if err := formbuilder.CheckConfirmation(orig, confirmed, withdrawn, now); err != nil {
+			return nil, err
+		}
+		return formbuilder.ConfirmationOf(orig, ip, userAgent), nil
+	}, func(ctx context.Context, b *batch, r *formbuilder.ConsentRecord) error {
+		queued = 0
+		if r.FormID == 0 || r.SubmissionID == 0 {
+			return nil
+		}
+		ok, err := exists(ctx, b.tx, "submissions", r.SubmissionID)
+		if err != nil || !ok {
+			return err
+		}
+		queued, err = insertOutbox(ctx, b, outboxOf{formID: r.FormID, subID: r.SubmissionID, refID: r.ID,
+			webhooksOnly: true}, r.Time)
+		return err
+	})
+	if err == nil && queued > 0 {
+		db.wakeOutbox()
+	}
+	return out, err
+}
+
+// followUp appends the entry that decide makes of entry id (a withdrawal,
+// a confirmation) in a writer job that reads the entry and what refers to
+// it under the chain lock, so two racing follow-ups cannot both pass the
+// check; then runs after, if any, in the same transaction.
+func (db *DB) followUp(ctx context.Context, id int64,
+	decide func(ctx context.Context, b *batch, orig *formbuilder.ConsentRecord, now time.Time) (*formbuilder.ConsentRecord, error),
+	after func(ctx context.Context, b *batch, r *formbuilder.ConsentRecord) error) (*formbuilder.ConsentRecord, error) {
 	if id <= 0 {
 		return nil, notFound("consent record")
 	}
-	userAgent = truncateBytes(userAgent, formbuilder.MaxUserAgent)
 	var out *formbuilder.ConsentRecord
 	j := &job{rowLocks: true, run: func(ctx context.Context, b *batch) error {
+		out = nil
 		orig, err := findRecord(ctx, b.tx, id)
 		if err != nil {
 			return err
 		}
-		var n int
-		if err := b.tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM consent_records WHERE withdraws_id = ?", id).Scan(&n); err != nil {
-			return err
-		}
-		if err := formbuilder.CheckWithdrawal(orig, n > 0); err != nil {
-			return err
-		}
-		stored, err := b.storedIP(ctx, ip)
+		now := b.db.now()
+		r, err := decide(ctx, b, orig, now)
 		if err != nil {
 			return err
 		}
-		r := formbuilder.WithdrawalOf(orig, stored, userAgent)
-		r.Time = b.db.now()
+		// The address as the settings' IP mode says, read in this
+		// transaction (see storedIP).
+		if r.IP, err = b.storedIP(ctx, r.IP); err != nil {
+			return err
+		}
+		r.Time = now
 		if err := b.appendRecord(ctx, r); err != nil {
 			return err
+		}
+		if after != nil {
+			if err := after(ctx, b, r); err != nil {
+				return err
+			}
 		}
 		out = r
 		return nil
@@ -354,6 +432,12 @@ func (db *DB) Withdraw(ctx context.Context, id int64, ip, userAgent string) (*fo
 		return nil, err
 	}
 	return out, nil
+}
+
+// referenced reports whether an entry's column (withdraws_id, confirms_id)
+// names entry id.
+func referenced(ctx context.Context, q queryer, col string, id int64) (bool, error) {
+	return existsWhere(ctx, q, "consent_records", col, id)
 }
 
 // truncateBytes cuts s to at most n bytes on a rune boundary.
@@ -370,6 +454,17 @@ func truncateBytes(s string, n int) string {
 
 // Withdrawn implements formbuilder.ConsentLog.
 func (db *DB) Withdrawn(ctx context.Context, ids []int64) (map[int64]bool, error) {
+	return db.referencedOf(ctx, "withdraws_id", ids)
+}
+
+// Confirmed implements formbuilder.ConsentLog.
+func (db *DB) Confirmed(ctx context.Context, ids []int64) (map[int64]bool, error) {
+	return db.referencedOf(ctx, "confirms_id", ids)
+}
+
+// referencedOf returns which of ids an entry's column (withdraws_id,
+// confirms_id) names.
+func (db *DB) referencedOf(ctx context.Context, col string, ids []int64) (map[int64]bool, error) {
 	out := make(map[int64]bool, len(ids))
 	// SQLite limits bound parameters; a page is at most MaxPageSize anyway.
 	for len(ids) > 0 {
@@ -381,7 +476,7 @@ func (db *DB) Withdrawn(ctx context.Context, ids []int64) (map[int64]bool, error
 		for i, id := range chunk {
 			args[i] = id
 		}
-		rows, err := db.r.QueryContext(ctx, "SELECT withdraws_id FROM consent_records WHERE withdraws_id IN ("+ph+")", args...)
+		rows, err := db.r.QueryContext(ctx, "SELECT "+col+" FROM consent_records WHERE "+col+" IN ("+ph+")", args...)
 		if err != nil {
 			return nil, db.dbErr(err)
 		}

@@ -35,12 +35,23 @@ const (
 	selectNotificationsSQL = `SELECT notifications FROM forms WHERE id = ? AND notifications <> '{}'`
 	insertOutboxSQL        = `INSERT INTO outbox (form_id, submission_id, kind, target, next_attempt, created_at)
 		VALUES (?, ?, ?, ?, ?, ?)`
+	insertRefOutboxSQL = `INSERT INTO outbox (form_id, submission_id, kind, target, ref_id, next_attempt, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`
 )
 
-// insertOutbox queues the deliveries of submission subID of form formID
-// inside the writer's batch, one per webhook and one per distinct address,
-// and returns how many it queued.
-func insertOutbox(ctx context.Context, b *batch, formID, subID int64, now time.Time) (int64, error) {
+// outboxOf says whose deliveries insertOutbox queues: submission subID of
+// form formID; with refID, the event of that entry (a confirmation), for
+// the webhooks only.
+type outboxOf struct {
+	formID, subID, refID int64
+	webhooksOnly         bool
+}
+
+// insertOutbox queues the deliveries of o inside the writer's batch, one
+// per webhook and one per distinct address, and returns how many it
+// queued.
+func insertOutbox(ctx context.Context, b *batch, o outboxOf, now time.Time) (int64, error) {
+	formID := o.formID
 	raw, ok := b.notifications[formID]
 	if !ok {
 		row, err := b.queryRow(ctx, selectNotificationsSQL, formID)
@@ -72,7 +83,13 @@ func insertOutbox(ctx context.Context, b *batch, formID, subID int64, now time.T
 			return nil
 		}
 		seen[kind+" "+target] = true
-		if _, err := b.exec(ctx, insertOutboxSQL, formID, subID, kind, target, t, t); err != nil {
+		var err error
+		if o.refID != 0 {
+			_, err = b.exec(ctx, insertRefOutboxSQL, formID, o.subID, kind, target, o.refID, t, t)
+		} else {
+			_, err = b.exec(ctx, insertOutboxSQL, formID, o.subID, kind, target, t, t)
+		}
+		if err != nil {
 			return err
 		}
 		queued++
@@ -83,12 +100,24 @@ func insertOutbox(ctx context.Context, b *batch, formID, subID int64, now time.T
 			return queued, err
 		}
 	}
+	if o.webhooksOnly {
+		return queued, nil
+	}
 	for _, e := range n.Emails {
 		if err := add(formbuilder.DeliveryEmail, e); err != nil {
 			return queued, err
 		}
 	}
 	return queued, nil
+}
+
+// insertConfirmMail queues the double opt-in mail of submission sub, whose
+// records need confirmation, to its subject (validated as an e-mail
+// address with the submission).
+func insertConfirmMail(ctx context.Context, b *batch, sub *formbuilder.Submission, now time.Time) error {
+	t := fmtTime(now)
+	_, err := b.exec(ctx, insertOutboxSQL, sub.FormID, sub.ID, formbuilder.DeliveryConfirm, sub.Subject, t, t)
+	return err
 }
 
 // OutboxSignal returns a channel that receives a value after a commit that
@@ -105,13 +134,13 @@ func (db *DB) wakeOutbox() {
 	}
 }
 
-const outboxColumns = `id, form_id, COALESCE(submission_id, 0), kind, target, test, attempts,
-	next_attempt, COALESCE(delivered_at, ''), COALESCE(gave_up_at, ''), last_error, created_at`
+const outboxColumns = `id, COALESCE(form_id, 0), COALESCE(submission_id, 0), kind, target, COALESCE(ref_id, 0),
+	lang, test, attempts, next_attempt, COALESCE(delivered_at, ''), COALESCE(gave_up_at, ''), last_error, created_at`
 
 func scanOutbox(s scanner) (*formbuilder.OutboxMessage, error) {
 	var m formbuilder.OutboxMessage
 	var next, delivered, gaveUp, created string
-	err := s.Scan(&m.ID, &m.FormID, &m.SubmissionID, &m.Kind, &m.Target, &m.Test, &m.Attempts,
+	err := s.Scan(&m.ID, &m.FormID, &m.SubmissionID, &m.Kind, &m.Target, &m.RefID, &m.Lang, &m.Test, &m.Attempts,
 		&next, &delivered, &gaveUp, &m.LastError, &created)
 	if err != nil {
 		return nil, err
@@ -139,15 +168,41 @@ func configuredEmail(n *formbuilder.Notifications, addr string) (string, bool) {
 	return "", false
 }
 
-func validKind(k string) bool {
+// testableKind reports whether a form's receivers of kind k can be sent a
+// test.
+func testableKind(k string) bool {
 	return k == formbuilder.DeliveryWebhook || k == formbuilder.DeliveryEmail
+}
+
+// EnqueueAccessLink implements formbuilder.OutboxService. The message is
+// queued for every valid address alike; the worker finds out whether the
+// log knows it.
+func (db *DB) EnqueueAccessLink(ctx context.Context, address, lang string) error {
+	address = strings.TrimSpace(address)
+	if !formbuilder.ValidEmail(address) {
+		return formbuilder.FieldErrors(map[string]string{"email": "is not a valid e-mail address"})
+	}
+	if !formbuilder.ValidLanguage(lang) {
+		return formbuilder.FieldErrors(map[string]string{"lang": "must be one of de, en"})
+	}
+	j := &job{run: func(ctx context.Context, b *batch) error {
+		t := fmtTime(b.db.now())
+		_, err := b.exec(ctx, `INSERT INTO outbox (kind, target, lang, next_attempt, created_at) VALUES (?, ?, ?, ?, ?)`,
+			formbuilder.DeliveryAccess, address, lang, t, t)
+		return err
+	}}
+	if err := db.writer.do(ctx, j); err != nil {
+		return err
+	}
+	db.wakeOutbox()
+	return nil
 }
 
 // EnqueueTest implements formbuilder.OutboxService. The receiver must be
 // one the form has, so the button cannot be used to send test documents
 // (or mails) anywhere else.
 func (db *DB) EnqueueTest(ctx context.Context, m *formbuilder.OutboxMessage) error {
-	if m == nil || m.FormID <= 0 || !validKind(m.Kind) || m.Target == "" {
+	if m == nil || m.FormID <= 0 || !testableKind(m.Kind) || m.Target == "" {
 		return formbuilder.Errorf(formbuilder.EINVALID, "a test needs a form, a kind and a receiver")
 	}
 	f, err := db.FindFormByID(ctx, m.FormID)
@@ -203,7 +258,7 @@ func dueWhere(kinds []string) (string, []any) {
 func (db *DB) ClaimDue(ctx context.Context, now, leaseUntil time.Time, limit int, kinds []string) ([]*formbuilder.OutboxMessage, error) {
 	var ks []string
 	for _, k := range kinds {
-		if validKind(k) {
+		if formbuilder.ValidDeliveryKind(k) {
 			ks = append(ks, k)
 		}
 	}
@@ -251,8 +306,9 @@ const maxAttemptError = 300
 // RecordAttempt implements formbuilder.OutboxService. It sets a.ID, and
 // a.At to the database clock when it is zero.
 func (db *DB) RecordAttempt(ctx context.Context, a *formbuilder.DeliveryAttempt, next time.Time) error {
-	if a == nil || a.MessageID <= 0 || a.FormID <= 0 || !validKind(a.Kind) {
-		return formbuilder.Errorf(formbuilder.EINVALID, "an attempt needs a message, a form and a kind")
+	if a == nil || a.MessageID <= 0 || !formbuilder.ValidDeliveryKind(a.Kind) ||
+		(a.FormID <= 0) != formbuilder.FormlessKind(a.Kind) {
+		return formbuilder.Errorf(formbuilder.EINVALID, "an attempt needs a message, a kind and its form (if of one)")
 	}
 	errText := truncateBytes(strings.ToValidUTF8(a.Error, "\uFFFD"), maxAttemptError)
 	j := &job{run: func(ctx context.Context, b *batch) error {
@@ -262,7 +318,7 @@ func (db *DB) RecordAttempt(ctx context.Context, a *formbuilder.DeliveryAttempt,
 		}
 		id, err := b.insertID(ctx, `INSERT INTO delivery_attempts (message_id, form_id, submission_id,
 			kind, target, test, at, status, error, duration_ms, delivered) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			a.MessageID, a.FormID, nullID(a.SubmissionID), a.Kind, a.Target, a.Test, fmtTime(at), a.Status,
+			a.MessageID, nullID(a.FormID), nullID(a.SubmissionID), a.Kind, a.Target, a.Test, fmtTime(at), a.Status,
 			errText, a.Duration, a.Delivered)
 		if err != nil {
 			return err
@@ -287,7 +343,7 @@ func (db *DB) RecordAttempt(ctx context.Context, a *formbuilder.DeliveryAttempt,
 	return db.writer.do(ctx, j)
 }
 
-const attemptColumns = `id, message_id, form_id, COALESCE(submission_id, 0), kind, target, test, at,
+const attemptColumns = `id, message_id, COALESCE(form_id, 0), COALESCE(submission_id, 0), kind, target, test, at,
 	status, error, duration_ms, delivered`
 
 // ListAttempts implements formbuilder.OutboxService.
@@ -327,8 +383,8 @@ func (db *DB) ListOutbox(ctx context.Context, f formbuilder.OutboxFilter) ([]*fo
 		args = append(args, f.SubmissionID)
 	}
 	if f.Kind != "" {
-		if !validKind(f.Kind) {
-			return nil, formbuilder.FieldErrors(map[string]string{"kind": "must be webhook or email"})
+		if !formbuilder.ValidDeliveryKind(f.Kind) {
+			return nil, formbuilder.FieldErrors(map[string]string{"kind": "is not a delivery kind"})
 		}
 		conds = append(conds, "kind = ?")
 		args = append(args, f.Kind)
@@ -363,12 +419,15 @@ func (db *DB) PruneDeliveries(ctx context.Context, before time.Time) (int64, err
 	}
 	defer unlock()
 	t := fmtTime(before)
-	n1, err := db.deleteInChunks(ctx, `DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE created_at < ?
-		AND (delivered_at IS NOT NULL OR gave_up_at IS NOT NULL) LIMIT ?)`, t)
+	// Access mails hold addresses anyone may have typed: they go as soon
+	// as they are finished, whatever before says.
+	n1, err := db.deleteInChunks(ctx, `DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE
+		(created_at < ? OR kind = ?) AND (delivered_at IS NOT NULL OR gave_up_at IS NOT NULL) LIMIT ?)`,
+		t, formbuilder.DeliveryAccess)
 	if err != nil {
 		return n1, err
 	}
-	n2, err := db.deleteInChunks(ctx,
-		`DELETE FROM delivery_attempts WHERE id IN (SELECT id FROM delivery_attempts WHERE at < ? LIMIT ?)`, t)
+	n2, err := db.deleteInChunks(ctx, `DELETE FROM delivery_attempts WHERE id IN (SELECT id FROM delivery_attempts
+		WHERE at < ? OR kind = ? LIMIT ?)`, t, formbuilder.DeliveryAccess)
 	return n1 + n2, err
 }

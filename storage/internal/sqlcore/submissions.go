@@ -76,10 +76,20 @@ func (db *DB) CreateSubmission(ctx context.Context, sub *formbuilder.Submission,
 					return err
 				}
 			}
-			// The deliveries (webhooks, notification mails) in the same
-			// savepoint: stored together with the submission or not at all.
-			queued, err = insertOutbox(ctx, b, sub.FormID, id, now)
-			return err
+			// The deliveries (webhooks, notification mails, the double
+			// opt-in mail) in the same savepoint: stored together with the
+			// submission or not at all.
+			queued, err = insertOutbox(ctx, b, outboxOf{formID: sub.FormID, subID: id}, now)
+			if err != nil {
+				return err
+			}
+			for _, r := range records {
+				if r.NeedsConfirmation() {
+					queued++
+					return insertConfirmMail(ctx, b, sub, now)
+				}
+			}
+			return nil
 		},
 		undo: func() {
 			sub.ID, sub.CreatedAt, sub.IP = 0, time.Time{}, subIP
