@@ -40,7 +40,7 @@ func seedLog(t *testing.T, a *adminApp) *formbuilder.Form {
 	for i := range 6 {
 		in := formbuilder.SubmissionInput{
 			Values:   map[string][]string{"email": {fmt.Sprintf("dr.maximiliane.mustermann-schmidt.%d@verwaltung.beispiel-unternehmen.example", i)}},
-			Consents: map[int64]formbuilder.ConsentInput{a.newsletter.ID: {Checked: true, Initial: true, Interacted: i%2 == 0}},
+			Consents: map[int64]formbuilder.ConsentInput{a.newsletter.ID: {Checked: true, Touched: formbuilder.TouchOf(i%2 == 0)}},
 			PageURL:  fmt.Sprintf("https://www.beispiel-unternehmen.example/kampagnen/fruehjahr-2026/landingpage-b/kontakt?utm_source=newsletter&utm_medium=email&utm_campaign=spring_%d", i),
 			IP:       fmt.Sprintf("2001:db8:85a3:8d3:1319:8a2e:370:73%02d", i),
 		}
