@@ -104,3 +104,47 @@ func TestInitialStateIsTheServers(t *testing.T) {
 		}
 	}
 }
+
+// TestInitialStateIsWhatThePageShowed: the admin switches "checked by
+// default" while a visitor's page is open; the entry records the box as
+// that page showed it (the render token's word), not as the form is now.
+func TestInitialStateIsWhatThePageShowed(t *testing.T) {
+	e := newHardEnv(t, nil)
+	cid := strconv.FormatInt(e.consent.ID, 10)
+	post := func(tok, email string) *formbuilder.ConsentRecord {
+		t.Helper()
+		resp := e.postForm(e.formA.Key, url.Values{"_token": {tok}, "email": {email}, "consent_" + cid: {"1"},
+			// The page's hidden field, which the server no longer believes.
+			"consent_" + cid + "_initial": {"1"}})
+		require.Equal(t, 201, resp.StatusCode, testenv.ReadBody(t, resp))
+		recs, err := e.DB.ListRecords(context.Background(), formbuilder.RecordFilter{Subject: email})
+		require.NoError(t, err)
+		require.Len(t, recs, 1)
+		return recs[0]
+	}
+	// The admin changes the form through the API, which the form pages
+	// see at once.
+	api := e.APIToken("initial")
+	setTicked := func(ticked bool) {
+		t.Helper()
+		body, _ := json.Marshal(map[string]any{"name": e.formA.Name, "language": "en", "fields": e.formA.Fields,
+			"allowed_origins": e.formA.AllowedOrigins,
+			"consents":        []map[string]any{{"consent_id": e.consent.ID, "checked_by_default": ticked, "required": true}}})
+		resp, out := e.API("PUT", "/api/v1/forms/"+strconv.FormatInt(e.formA.ID, 10), api, string(body))
+		require.Equal(t, 200, resp.StatusCode, out)
+	}
+
+	// Shown pre-ticked, unticked by the admin meanwhile: pre-ticked, untouched.
+	tok := e.RenderToken(e.formA.Key)
+	setTicked(false)
+	r := post(tok, "shown-ticked@example.com")
+	assert.True(t, r.InitialState)
+	assert.False(t, r.Interacted)
+
+	// Shown unticked, pre-ticked by the admin meanwhile: the visitor ticked it.
+	tok = e.RenderToken(e.formA.Key)
+	setTicked(true)
+	r = post(tok, "shown-empty@example.com")
+	assert.False(t, r.InitialState)
+	assert.True(t, r.Interacted)
+}

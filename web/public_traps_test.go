@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -172,7 +173,10 @@ func TestChangedConsentAnswerCarriesTheCurrentBox(t *testing.T) {
 	}
 	decodeJSON(t, body, &ans)
 	require.Contains(t, ans.Error.Fields["consent."+cid], "has changed", body)
-	require.Equal(t, tok, ans.Token, "the page's token is still good")
+	// The page's token is still good: it keeps its time (the fill time
+	// goes on counting) and now says that the box was shown anew, unticked.
+	require.Equal(t, strings.Split(tok, ".")[0], strings.Split(ans.Token, ".")[0], "the token keeps its time")
+	require.Equal(t, "_"+strconv.FormatInt(e.consent.ID, 36), strings.Split(ans.Token, ".")[1], "the box shown anew, unticked")
 	require.Len(t, ans.Consents, 1, body)
 	box := ans.Consents[0]
 	assert.Equal(t, e.consent.ID, box.ConsentID)
@@ -190,6 +194,7 @@ func TestChangedConsentAnswerCarriesTheCurrentBox(t *testing.T) {
 
 	// The widget sends again with the new version, the box ticked by the
 	// visitor: stored, recording the version shown.
+	vals.Set("_token", ans.Token) // as form.js does with every 422
 	vals.Set("consent_"+cid+"_version", itoa(box.VersionID))
 	vals.Set("consent_"+cid+"_initial", "0")
 	vals.Set("consent_"+cid+"_interacted", "1")

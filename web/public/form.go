@@ -2,6 +2,7 @@ package public
 
 import (
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -54,8 +55,8 @@ func (s *Server) handleFormPage(c *fiber.Ctx) error {
 	if httpx.ETagMatches(c.Request().Header.Peek(fiber.HeaderIfNoneMatch), page.etag) {
 		return c.SendStatus(fiber.StatusNotModified)
 	}
-	key := cf.form.Key
-	b := page.body(s.Now(), func(at time.Time) string { return s.renderToken(key, at) })
+	f := cf.form
+	b := page.body(s.Now(), func(at time.Time) string { return s.renderToken(f, at) })
 	h := &c.Response().Header
 	h.SetContentType(fiber.MIMETextHTMLCharsetUTF8)
 	if enc == httpx.EncGzip {
@@ -77,7 +78,7 @@ func (s *Server) previewPage(c *fiber.Ctx, f *formbuilder.Form, param string) er
 			"This preview link is not valid (any more). Open the preview again from the form's admin page."))
 	}
 	page, err := s.Widget.FormPage(f, widget.PageState{Embed: c.Query("embed") == "1", Preview: true,
-		Token: s.previewToken(f.Key, now)})
+		Token: s.previewToken(f, now)})
 	if err != nil {
 		return err
 	}
@@ -186,6 +187,9 @@ func (s *Server) handleFormSubmit(c *fiber.Ctx) error {
 		}
 		return s.respondInvalid(c, f, sub, formbuilder.FieldErrors(map[string]string{"_token": msg}), asJSON)
 	}
+	// How the page showed each box is the server's word, signed into the
+	// token it just verified; the post's own claims are not read.
+	sub.in.Shown = shownIn(sub.token)
 	stored, records, err := formbuilder.ValidateSubmission(f, sub.in)
 	if err != nil {
 		if formbuilder.ErrorCode(err) == formbuilder.EINVALID {
@@ -264,24 +268,36 @@ func renewed(f *formbuilder.Form, sub *submission) map[int64]bool {
 // minimum fill time and a fresh one would restart it; else a fresh one, so
 // that an expired or broken page can be sent again without a reload.
 //
+// The token also says how the page showed each box. An expired token's
+// page still shows the boxes it showed, whatever the form says now, so
+// the renewed token keeps its word; the boxes of consents whose text
+// changed (renewed) are shown anew, unticked, and the token says that too,
+// keeping its time.
+//
 // A preview page's token that expired is renewed as a preview token; one
-// that does not verify gets a live token, like any broken token.
-func (s *Server) nextToken(key, sent string, now time.Time) string {
-	switch s.checkRenderToken(key, sent, now) {
+// that does not verify gets a live token of the form as it is now, like
+// any broken token.
+func (s *Server) nextToken(f *formbuilder.Form, sent string, now time.Time, renewed map[int64]bool) string {
+	p, _ := splitRenderToken(sent)
+	at := now
+	switch s.checkRenderToken(f.Key, sent, now) {
 	case "", tokenTooFast:
-		return sent
+		if len(renewed) == 0 {
+			return sent
+		}
+		sec, _ := strconv.ParseInt(p.ts, 36, 64) // verified
+		at = time.Unix(sec, 0)
 	case tokenExpired:
 		// Only a verified token expires.
-		if isPreviewToken(sent) {
-			return s.previewToken(key, now)
-		}
+	default:
+		return s.signRenderToken(f.Key, now, shownWith(f, nil, renewed), false)
 	}
-	return s.renderToken(key, now)
+	return s.signRenderToken(f.Key, at, shownWith(f, parseShown(p.shown), renewed), p.preview)
 }
 
 func (s *Server) respondInvalid(c *fiber.Ctx, f *formbuilder.Form, sub *submission, err error, asJSON bool) error {
-	token := s.nextToken(f.Key, sub.token, s.Now())
 	fresh := renewed(f, sub)
+	token := s.nextToken(f, sub.token, s.Now(), fresh)
 	if asJSON {
 		// Same wording as the no-JS page, in the form's language.
 		ans := invalidJSON{Error: httpx.ErrorBody{

@@ -92,7 +92,7 @@ func (e *unitEnv) submitJSON(tok, email string) string {
 // (JSON and urlencoded), the token check and validation.
 func BenchmarkSubmitParse(b *testing.B) {
 	e := newUnitEnv(b, nil)
-	tok := e.s.renderToken(e.form.Key, e.now.Add(-time.Minute))
+	tok := e.s.renderToken(e.form, e.now.Add(-time.Minute))
 	cid := strconv.FormatInt(e.consent.ID, 10)
 	form := url.Values{"_token": {tok}, "name": {"Erika Muster"}, "email": {"erika@example.com"},
 		"phone": {"+49 30 1234567"}, "message": {"Hello, please call me back."}, "_page_url": {"https://shop.example/contact"},
