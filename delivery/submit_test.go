@@ -2,6 +2,7 @@ package delivery_test
 
 import (
 	"context"
+	"github.com/consentforms/consentforms/internal/testenv"
 	"io"
 	"log/slog"
 	"net"
@@ -30,6 +31,7 @@ func (e *env) serveApp() string {
 	srv, err := web.New(web.Config{
 		BaseURL: base,
 		Secret:  []byte("0123456789abcdef0123456789abcdef-delivery-tests"),
+		Keys:    testenv.NewKeys(e.t),
 		RateIP:  -1, RateForm: -1, RateIPForm: -1,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}, web.Services{

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/consentforms/consentforms/formbuilder"
+	"github.com/consentforms/consentforms/internal/testenv"
 	"github.com/consentforms/consentforms/storage/sqlite"
 	"github.com/consentforms/consentforms/web"
 	"github.com/stretchr/testify/require"
@@ -55,7 +56,8 @@ type app struct {
 	// happens when a page grows old.
 	skew atomic.Int64
 
-	pages map[string]string // host pages by path, fixed before serving
+	pages map[string]string    // host pages by path, fixed before serving
+	keys  *formbuilder.KeyRing // sign the receipts
 }
 
 // newApp starts the form server and the host page server. Every test gets
@@ -141,8 +143,10 @@ func newApp(t *testing.T) *app {
 	a.apiToken, hash = formbuilder.NewAPIToken()
 	require.NoError(t, db.CreateToken(ctx, &formbuilder.APIToken{Name: "e2e", Hash: hash, UserID: owner.ID}))
 
+	a.keys = testenv.NewKeys(t)
 	a.base = serveApp(t, "127.0.0.1", web.Config{
-		Now: func() time.Time { return time.Now().Add(time.Duration(a.skew.Load())) },
+		Keys: a.keys,
+		Now:  func() time.Time { return time.Now().Add(time.Duration(a.skew.Load())) },
 	}, web.Services{
 		Forms: db, Consents: db, Submissions: db, Log: db,
 		Users: db, Sessions: db, Tokens: db, Settings: db, Audit: db, Changes: db,
@@ -305,6 +309,9 @@ func serveApp(t *testing.T, ip string, cfg web.Config, svc web.Services) string 
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.Keys == nil {
+		cfg.Keys = testenv.NewKeys(t)
 	}
 	tcp, err := net.Listen("tcp", ip+":0")
 	require.NoError(t, err)

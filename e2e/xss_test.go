@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"github.com/consentforms/consentforms/internal/testenv"
 	"io"
 	"log/slog"
 	"net"
@@ -240,7 +241,7 @@ func newXSSApp(t *testing.T) *xssApp {
 	cl := &connListener{Listener: ln, conns: map[net.Conn]struct{}{}}
 	a.base = "http://" + ln.Addr().String()
 	srv, err := web.New(web.Config{
-		BaseURL: a.base, Secret: secret, MinFillTime: 0,
+		BaseURL: a.base, Secret: secret, Keys: testenv.NewKeys(t), MinFillTime: 0,
 		RateIP: -1, RateForm: -1, RateIPForm: -1,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}, web.Services{

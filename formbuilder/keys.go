@@ -46,8 +46,8 @@ type KeySet struct {
 }
 
 // RotateDelay is how far in the future a rotation lets the new key start
-// and the old one end: servers re-read the key file every few seconds, and
-// none may sign with the old key after its end.
+// and the old one end by default: servers re-read the key file every few
+// seconds, and none may sign with the old key after its end.
 const RotateDelay = time.Minute
 
 // NewKeySet returns a set with one new key that signs from now on.
@@ -74,11 +74,11 @@ func Thumbprint(pub ed25519.PublicKey) string {
 	return b64(sum[:])
 }
 
-// Rotate adds a new key that starts at now+RotateDelay, ends every key
-// still open at that moment, and drops the private half of keys that ended
+// Rotate adds a new key that starts at now+delay, ends every key still
+// open at that moment, and drops the private half of keys that ended
 // before now. It returns the new key.
-func (ks *KeySet) Rotate(now time.Time) (SigningKey, error) {
-	switchAt := now.UTC().Add(RotateDelay).Truncate(time.Second)
+func (ks *KeySet) Rotate(now time.Time, delay time.Duration) (SigningKey, error) {
+	switchAt := now.UTC().Add(delay).Truncate(time.Second)
 	k, err := newSigningKey(switchAt)
 	if err != nil {
 		return SigningKey{}, err

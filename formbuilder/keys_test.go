@@ -22,7 +22,7 @@ func newTestKeys(t testing.TB) *KeySet {
 
 func TestKeyFileRoundTrip(t *testing.T) {
 	ks := newTestKeys(t)
-	_, err := ks.Rotate(keyTime.Add(time.Hour))
+	_, err := ks.Rotate(keyTime.Add(time.Hour), RotateDelay)
 	require.NoError(t, err)
 	file, err := ks.MarshalFile()
 	require.NoError(t, err)
@@ -110,7 +110,7 @@ func TestRotate(t *testing.T) {
 	ks := newTestKeys(t)
 	first := ks.Keys[0]
 	at := keyTime.Add(24 * time.Hour)
-	second, err := ks.Rotate(at)
+	second, err := ks.Rotate(at, RotateDelay)
 	require.NoError(t, err)
 	switchAt := at.Add(RotateDelay)
 	assert.Equal(t, switchAt, second.NotBefore)
@@ -125,7 +125,7 @@ func TestRotate(t *testing.T) {
 	assert.Equal(t, second.ID, s.ID, "from the switch on")
 
 	// The next rotation drops the private half of the key that ended.
-	_, err = ks.Rotate(switchAt.Add(time.Hour))
+	_, err = ks.Rotate(switchAt.Add(time.Hour), RotateDelay)
 	require.NoError(t, err)
 	require.Len(t, ks.Keys, 3)
 	assert.Nil(t, ks.Keys[0].Private)

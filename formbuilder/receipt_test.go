@@ -98,7 +98,7 @@ func TestReceiptEntryDiffers(t *testing.T) {
 func TestReceiptKeyPeriod(t *testing.T) {
 	ks := newTestKeys(t)
 	rec, ver := sealedRecord()
-	_, err := ks.Rotate(keyTime.Add(time.Hour))
+	_, err := ks.Rotate(keyTime.Add(time.Hour), RotateDelay)
 	require.NoError(t, err)
 	end := ks.Keys[0].NotAfter
 	old := ks.Keys[0]

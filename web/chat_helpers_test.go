@@ -53,6 +53,7 @@ type chatAnswer struct {
 	Messages    []*formbuilder.Message `json:"messages"`
 	Message     *formbuilder.Message   `json:"message"`
 	WithdrawURL string                 `json:"withdraw_url"`
+	Receipt     string                 `json:"receipt"`
 	Reload      bool                   `json:"reload"`
 	Error       struct {
 		Code    string            `json:"code"`

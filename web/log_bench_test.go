@@ -121,6 +121,7 @@ func benchServer(b *testing.B, db *sqlite.DB) (*web.Server, string, string) {
 	srv, err := web.New(web.Config{
 		BaseURL: "http://forms.test",
 		Secret:  []byte("0123456789abcdef0123456789abcdef-bench"),
+		Keys:    testenv.NewKeys(b),
 		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}, web.Services{Forms: db, Consents: db, Submissions: db, Log: db,
 		Users: db, Sessions: db, Tokens: db, Settings: db, Audit: db, Changes: db})

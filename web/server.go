@@ -62,6 +62,14 @@ type Config struct {
 	// Secret signs render tokens and withdrawal links. It must stay the same
 	// across restarts, or links already sent stop working.
 	Secret []byte
+	// Keys sign consent receipts and are published at
+	// /.well-known/consentforms-keys. They come from a file outside the
+	// database (cmd/consentforms --signing-key); required.
+	Keys *formbuilder.KeyRing
+	// ConfirmWithin is how long a visitor has to confirm a consent that
+	// needs confirmation by e-mail (double opt-in); zero means
+	// formbuilder.DefaultConfirmWithin.
+	ConfirmWithin time.Duration
 	// TrustedProxies are the CIDRs whose X-Forwarded-For is believed.
 	TrustedProxies []string
 	// MinFillTime rejects forms sent sooner after rendering (a bot trap);
@@ -158,6 +166,9 @@ func New(cfg Config, svc Services) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.Keys == nil || cfg.Keys.Load() == nil {
+		return nil, errors.New("web: Config.Keys is required: consent receipts are signed with them")
+	}
 	proxies, err := httpx.NewProxies(cfg.TrustedProxies)
 	if err != nil {
 		return nil, err
@@ -183,6 +194,7 @@ func New(cfg Config, svc Services) (*Server, error) {
 		Widget:   w,
 		Errors:   &httpx.VisitorErrors{Log: cfg.Logger, Widget: w},
 		Observer: cfg.Observer,
+		Keys:     cfg.Keys,
 	}
 	s := &Server{cfg: cfg, base: base, svc: svc, hub: chatlive.NewHub(svc.Chat)}
 	if strings.HasPrefix(strings.ToLower(cfg.BaseURL), "https://") {
@@ -195,7 +207,8 @@ func New(cfg Config, svc Services) (*Server, error) {
 	// One per-client limit counts every public post, forms and chat alike.
 	ipLimit := httpx.NewLimiter(httpx.LimitOrDefault(cfg.RateIP, DefaultRateIP), httpx.RateWindow, httpx.RateMaxKeys)
 	pub := public.New(base, public.Config{MinFillTime: cfg.MinFillTime, IPLimit: ipLimit,
-		RateIPForm: cfg.RateIPForm, RateForm: cfg.RateForm, RateDocumentIP: cfg.RateDocumentIP}, svc)
+		RateIPForm: cfg.RateIPForm, RateForm: cfg.RateForm, RateDocumentIP: cfg.RateDocumentIP,
+		ConfirmWithin: cfg.ConfirmWithin}, svc)
 	visitors := chat.New(base, chat.Config{IPLimit: ipLimit, RateChatIP: cfg.RateChatIP,
 		RateChatChannel: cfg.RateChatChannel}, svc, s.hub)
 	office := backoffice.New(base, svc)

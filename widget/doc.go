@@ -14,7 +14,7 @@
 //
 //	<field key>               value; a checkbox group repeats the key; a single box sends "yes"
 //	consent_<id>              "1" when ticked, absent otherwise
-//	consent_<id>_initial      "1"/"0": the box's state when first shown (FormConsent.CheckedByDefault)
+//	consent_<id>_initial      "1"/"0": the box's state when first shown; not read (the render token says it)
 //	consent_<id>_interacted   "1" once the visitor changed the box (set by form.js; kept on re-render)
 //	consent_<id>_version      the ConsentVersion ID whose text the page showed
 //	_page_url                 host page URL (from the loader's page parameter)
@@ -24,7 +24,8 @@
 //
 // form.js sends with Accept: application/json and expects
 //
-//	2xx  {"message"?: string, "redirect_url"?: string, "withdraw_links"?: [{"label", "url"}]}
+//	2xx  {"message"?: string, "redirect_url"?: string, "withdraw_links"?: [{"label", "url"}],
+//	      "receipts"?: [{"record_id", "label", "jws"}]}
 //	422  {"error": {"code": "invalid", "message": string, "fields": {key: message}}, "token": string,
 //	      "consents"?: [{"consent_id", "version_id", "version", "label", "text", "html"}]}
 //	else {"error": {"code": string, "message": string}}
@@ -32,6 +33,9 @@
 // redirect_url is the form's redirect URL with the withdrawal links added
 // as cf_withdraw query parameters (the visitor leaves the success message,
 // which lists them, behind).
+//
+// receipts are the signed consent receipts (compact JWS, see Receipt):
+// form.js offers each as a file to download, as the success page does.
 //
 // consents lists each consent whose text changed since the page was
 // rendered (the post named another version): the current version, and in

@@ -152,6 +152,9 @@ type SuccessState struct {
 	// Preview marks the answer to an admin's dry run: the page says that
 	// nothing was stored and what visitors get (PreviewNote).
 	Preview bool
+	// Receipts are the signed receipts of the consents just given, offered
+	// for download.
+	Receipts []Receipt
 }
 
 // WithdrawState is what the withdrawal page of one consent log entry
@@ -176,6 +179,9 @@ type WithdrawState struct {
 	CSRF, Action string
 	// Done says that the consent is withdrawn; the page only says so.
 	Done bool
+	// Receipt is the signed receipt of the entry, shown and offered for
+	// download; nil for none.
+	Receipt *Receipt
 }
 
 // page is what every page's head and foot need.
@@ -267,6 +273,7 @@ type successView struct {
 	Title       string
 	Message     string
 	Withdraws   []WithdrawLink
+	Receipts    []receiptView
 	PreviewNote string
 }
 
@@ -290,6 +297,7 @@ type withdrawView struct {
 	CSRF      string
 	Action    string
 	Done      bool
+	Receipt   *receiptView
 }
 
 // newPage fills what every page shares.
@@ -564,6 +572,7 @@ func (r *Renderer) SuccessPage(f *formbuilder.Form, st SuccessState) ([]byte, er
 			v.Withdraws = append(v.Withdraws, w)
 		}
 	}
+	v.Receipts = receiptViews(st.Receipts)
 	return r.render("success", v)
 }
 
@@ -619,6 +628,11 @@ func (r *Renderer) WithdrawPage(st WithdrawState) ([]byte, error) {
 		v.Label = formbuilder.ParseLabel(strings.TrimSpace(st.Version.Label))
 		v.LinkURL = st.Version.LinkTarget(r.base)
 		v.Text = template.HTML(formbuilder.Sanitize(st.Version.Text))
+	}
+	if st.Receipt != nil {
+		if rv := receiptViews([]Receipt{*st.Receipt}); len(rv) == 1 {
+			v.Receipt = &rv[0]
+		}
 	}
 	return r.render("withdraw", v)
 }

@@ -85,14 +85,18 @@ func TestGoldenOtherPages(t *testing.T) {
 		ID: 9, ConsentName: "Privacy", Source: "Contact", Action: formbuilder.ActionGiven,
 		Time: time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC),
 	}
+	// A made-up token of a receipt's shape; one that is not a compact JWS
+	// is never put into a link.
+	receipts := []Receipt{{RecordID: 9, Label: "I agree to the processing of my personal data.", JWS: "eyJhbGciOiJFZERTQSJ9.eyJ2ZXJzaW9uIjoxfQ.c2ln"},
+		{RecordID: 10, Label: "Bad", JWS: `x"><script>alert(1)</script>`}}
 	for _, lang := range []string{"en", "de"} {
 		f := fixtureForm(lang)
-		out, err := r.SuccessPage(f, SuccessState{Withdraws: links})
+		out, err := r.SuccessPage(f, SuccessState{Withdraws: links, Receipts: receipts})
 		require.NoError(t, err)
 		golden(t, "success_"+lang, out)
 
 		out, err = r.WithdrawPage(WithdrawState{Lang: lang, Record: rec, Version: f.Consents[0].Consent.Current,
-			Page: "https://shop.example.com/contact", CSRF: "csrf-token-1", Action: testBase + "/w/abc"})
+			Page: "https://shop.example.com/contact", CSRF: "csrf-token-1", Action: testBase + "/w/abc", Receipt: &receipts[0]})
 		require.NoError(t, err)
 		golden(t, "withdraw_"+lang, out)
 	}

@@ -94,7 +94,8 @@ type proc struct {
 func startProc(t *testing.T, bin, dbPath string, extra ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--db", dbPath, "--min-fill-time", "0",
-		"--rate-ip", "0", "--rate-form", "0", "--rate-ip-form", "0", "--log-level", "warn"}, extra...)...)
+		"--rate-ip", "0", "--rate-form", "0", "--rate-ip-form", "0", "--log-level", "warn",
+		"--signing-key", keyFileFor(t, dbPath)}, extra...)...)
 	cmd.Env = append(os.Environ(), "CONSENTFORMS_TRUSTED_PROXIES=")
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)

@@ -27,6 +27,7 @@ Usage:
   consentforms token revoke ID          revoke an API token at once
   consentforms consents verify          check the consent log's hash chain
   consentforms consents export [flags]  export the consent log (CSV or NDJSON)
+  consentforms key rotate|public        rotate the signing key, or print its public JWKS
   consentforms backup FILE              write a consistent copy of a SQLite database
   consentforms migrate-data --from FILE --to postgres://…
                                         copy a SQLite database into an empty PostgreSQL one
@@ -67,6 +68,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdBackup(ctx, args, stdout)
 	case "migrate-data":
 		err = cmdMigrateData(ctx, args, stdout)
+	case "key":
+		err = cmdKey(ctx, args, stdout)
 	case "help", "-h", "-help", "--help":
 		// The commands first, then the flags of serve, which runs when no
 		// command is named: `consentforms --help` used to show only those.

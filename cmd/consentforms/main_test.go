@@ -8,6 +8,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"runtime/debug"
 	"strings"
@@ -82,11 +83,26 @@ type launched struct {
 	done chan int
 }
 
+// testKeyFiles are the signing key files of the PostgreSQL databases of
+// the tests, by URL: every server of one database signs with one key.
+var testKeyFiles sync.Map
+
+// keyFileFor returns the signing key file of database dbPath: beside a
+// SQLite file (the default), one per URL for PostgreSQL.
+func keyFileFor(t *testing.T, dbPath string) string {
+	if !strings.Contains(dbPath, "://") {
+		return dbPath + signingKeySuffix
+	}
+	f, _ := testKeyFiles.LoadOrStore(dbPath, filepath.Join(t.TempDir(), "signing-key"))
+	return f.(string)
+}
+
 // launchServer starts `serve` on dbPath; wait for it with wait.
 func launchServer(t *testing.T, dbPath string, extra ...string) *launched {
 	ctx, cancel := context.WithCancel(context.Background())
 	l := &launched{out: newLineWriter(), done: make(chan int, 1)}
-	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--db", dbPath, "--min-fill-time", "0", "--log-level", "warn"}, extra...)
+	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--db", dbPath, "--min-fill-time", "0", "--log-level", "warn",
+		"--signing-key", keyFileFor(t, dbPath)}, extra...)
 	go func() { l.done <- run(ctx, args, l.out, io.Discard) }()
 	t.Cleanup(func() {
 		cancel()

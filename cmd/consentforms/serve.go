@@ -49,7 +49,17 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		"let webhooks reach loopback, private and other non-public addresses (default: public addresses only)")
 	metricsAddr := fs.String("metrics-addr", "",
 		"serve Prometheus metrics at http://ADDR/metrics on a listener of their own, e.g. 127.0.0.1:9090 (default: off)")
+	keyFile := signingKeyFlag(fs)
+	confirmWithin := fs.Duration("confirm-within", formbuilder.DefaultConfirmWithin,
+		"how long a visitor has to confirm a consent that needs confirmation by e-mail (double opt-in)")
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *confirmWithin < time.Minute {
+		return usageError("--confirm-within must be at least a minute")
+	}
+	keyPath, err := signingKeyPath(*keyFile, *dbPath)
+	if err != nil {
 		return err
 	}
 	tuneGC(os.Getenv)
@@ -81,6 +91,11 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer db.Close()
+	keys, keyCreated, err := loadKeys(keyPath, true, time.Now())
+	if err != nil {
+		return err
+	}
+	ring := formbuilder.NewKeyRing(keys)
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -108,6 +123,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	srv, err := web.New(web.Config{
 		BaseURL:         base,
 		Secret:          secret,
+		Keys:            ring,
+		ConfirmWithin:   *confirmWithin,
 		TrustedProxies:  splitList(*proxies),
 		MinFillTime:     *minFill,
 		RateIP:          rateFlag(*rateIP),
@@ -153,6 +170,12 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintf(stdout, "  demo form: %s/f/%s\n", base, key)
 	}
 	fmt.Fprintf(stdout, "  health:    %s/healthz\n", base)
+	if keyCreated {
+		fmt.Fprintf(stdout, "  keys:      created %s (mode 0600); keep it out of the database's backups and "+
+			"its operator's reach; public keys at %s/.well-known/consentforms-keys\n", keyPath, base)
+	} else {
+		fmt.Fprintf(stdout, "  keys:      %s; public keys at %s/.well-known/consentforms-keys\n", keyPath, base)
+	}
 	if smtpCfg.Configured() {
 		fmt.Fprintf(stdout, "  mail:      via %s:%d (%s)\n", smtpCfg.Host, smtpCfg.Port, smtpCfg.TLS)
 	} else {
@@ -180,9 +203,12 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	retention := &delivery.Retention{Forms: db, Inbox: db, Outbox: db, Logger: logger}
 	bgCtx, stopBG := context.WithCancel(context.Background())
 	var bg sync.WaitGroup
-	bg.Add(2)
+	bg.Add(3)
 	go func() { defer bg.Done(); worker.Run(bgCtx) }()
 	go func() { defer bg.Done(); retention.Run(bgCtx) }()
+	// A rotated key file (consentforms key rotate) is picked up while
+	// serving: the new key starts signing at its time.
+	go func() { defer bg.Done(); watchKeys(bgCtx, keyPath, ring, logger, keyReloadInterval) }()
 	defer func() {
 		stopBG()
 		bg.Wait()

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/consentforms/consentforms/internal/testenv"
 	"io"
 	"log/slog"
 	"net"
@@ -93,7 +94,7 @@ func newChatApp(t *testing.T) *chatApp {
 	_, err = rand.Read(secret)
 	require.NoError(t, err)
 	srv, err := web.New(web.Config{
-		BaseURL: a.base, Secret: secret, MinFillTime: 0,
+		BaseURL: a.base, Secret: secret, Keys: testenv.NewKeys(t), MinFillTime: 0,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}, web.Services{
 		Forms: db, Consents: db, Submissions: db, Log: db,

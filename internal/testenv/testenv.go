@@ -61,6 +61,19 @@ var Secret = []byte("0123456789abcdef0123456789abcdef-test-secret")
 // Start is where every env's clock starts.
 var Start = time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC)
 
+// KeysFrom is when the test signing keys start to sign: before any clock
+// of a test, the real one included.
+var KeysFrom = time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// NewKeys returns a ring with a new signing key that signs from KeysFrom
+// on, as a server's key file would hold.
+func NewKeys(t testing.TB) *formbuilder.KeyRing {
+	t.Helper()
+	ks, err := formbuilder.NewKeySet(KeysFrom)
+	require.NoError(t, err)
+	return formbuilder.NewKeyRing(ks)
+}
+
 // Clock is a settable clock shared by the app and the test. With a step,
 // every reading moves it on by that much (spreading stored times).
 type Clock struct {
@@ -177,6 +190,7 @@ func New(t testing.TB, opts ...Option) *Env {
 	e.Cfg = web.Config{
 		BaseURL: BaseURL,
 		Secret:  Secret,
+		Keys:    NewKeys(t),
 		Now:     e.Clock.Now,
 		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
 		// app.Test connections come from 0.0.0.0: trusting it as a proxy

@@ -259,6 +259,8 @@ type chatConsentAnswer struct {
 	State       string               `json:"state"`
 	Message     *formbuilder.Message `json:"message,omitempty"`
 	WithdrawURL string               `json:"withdraw_url,omitempty"`
+	// Receipt is the signed receipt of the consent just given.
+	Receipt string `json:"receipt,omitempty"`
 }
 
 // handleChatConsent answers POST /c/KEY/consent. Accepting delivers the
@@ -350,7 +352,14 @@ func (s *Server) handleChatConsent(c *fiber.Ctx) error {
 		return err
 	}
 	conv.State, conv.HeldMessage, conv.ConsentRecordID = formbuilder.ConvOpen, "", rec.ID
-	return c.JSON(chatConsentAnswer{State: conv.State, Message: msg, WithdrawURL: s.withdrawURL(conv)})
+	ans := chatConsentAnswer{State: conv.State, Message: msg, WithdrawURL: s.withdrawURL(conv)}
+	// A receipt that cannot be signed is logged: the consent is stored.
+	if tok, err := s.IssueReceipt(rec, ver, formbuilder.CollectionMethod("chat", ch.Key), httpx.ChatData); err == nil {
+		ans.Receipt = tok
+	} else {
+		s.Log.Error("consent receipt not signed", "entry", rec.ID, "err", err)
+	}
+	return c.JSON(ans)
 }
 
 // chatReload answers 409 with reload: true, which makes chat.js load the

@@ -148,6 +148,8 @@ type submitResult struct {
 	Message       string             `json:"message,omitempty"`
 	RedirectURL   string             `json:"redirect_url,omitempty"`
 	WithdrawLinks []withdrawLinkJSON `json:"withdraw_links"`
+	// Receipts are the signed consent receipts, one per consent given.
+	Receipts []widget.Receipt `json:"receipts"`
 	// Preview and PreviewNote mark the answer to an admin's dry run.
 	Preview     bool   `json:"preview,omitempty"`
 	PreviewNote string `json:"preview_note,omitempty"`
@@ -187,6 +189,7 @@ func (s *Server) handleFormSubmit(c *fiber.Ctx) error {
 		}
 		return s.respondInvalid(c, f, sub, formbuilder.FieldErrors(map[string]string{"_token": msg}), asJSON)
 	}
+	sub.in.ConfirmBy = s.Now().Add(s.cfg.ConfirmWithin)
 	// How the page showed each box is the server's word, signed into the
 	// token it just verified; the post's own claims are not read.
 	sub.in.Shown = shownIn(sub.token)
@@ -207,20 +210,50 @@ func (s *Server) handleFormSubmit(c *fiber.Ctx) error {
 		// the answer a person would get, so it learns nothing.
 		s.Log.Info("honeypot filled, submission discarded", "form", f.Key, "ip", sub.in.IP)
 		refuse(c, httpx.RefusedHoneypot)
-		id, links := s.decoy(c.UserContext(), f, records)
-		return s.respondSuccess(c, f, sub, id, links, asJSON)
+		return s.respondSuccess(c, f, sub, s.decoy(c.UserContext(), f, records), asJSON)
 	}
 	if err := s.svc.Submissions.CreateSubmission(c.UserContext(), stored, records); err != nil {
 		return err
 	}
 	c.Locals(localStored, true)
 	s.decoys.noteStored(stored, records)
-	links := make([]widget.WithdrawLink, 0, len(records))
+	ans := successAnswer{id: stored.ID, links: make([]widget.WithdrawLink, 0, len(records)),
+		receipts: make([]widget.Receipt, 0, len(records))}
 	for _, r := range records {
-		links = append(links, widget.WithdrawLink{Label: consentLabel(f, r.ConsentID),
+		ans.links = append(ans.links, widget.WithdrawLink{Label: consentLabel(f, r.ConsentID),
 			URL: s.Signer.WithdrawURL(s.BaseURL, r.ID)})
+		if rc, ok := s.receiptOf(f, r); ok {
+			ans.receipts = append(ans.receipts, rc)
+		}
 	}
-	return s.respondSuccess(c, f, sub, stored.ID, links, asJSON)
+	return s.respondSuccess(c, f, sub, ans, asJSON)
+}
+
+// successAnswer is what the answer to a stored submission names: its id,
+// and per consent given a withdrawal link and a signed receipt.
+type successAnswer struct {
+	id       int64
+	links    []widget.WithdrawLink
+	receipts []widget.Receipt
+}
+
+// receiptOf signs the receipt of entry r, just stored from a post to f. A
+// receipt that cannot be signed (no key valid now) is logged and left out:
+// the consent is stored, and refusing the answer would only make the
+// visitor send it twice; the withdrawal page offers the receipt later.
+func (s *Server) receiptOf(f *formbuilder.Form, r *formbuilder.ConsentRecord) (widget.Receipt, bool) {
+	for _, fc := range f.Consents {
+		if fc.ConsentID != r.ConsentID || fc.Consent == nil || fc.Consent.Current == nil || fc.Consent.Current.ID != r.VersionID {
+			continue
+		}
+		tok, err := s.IssueReceipt(r, fc.Consent.Current, formbuilder.CollectionMethod("form", f.Key), httpx.FormData(f))
+		if err != nil {
+			s.Log.Error("consent receipt not signed", "entry", r.ID, "err", err)
+			return widget.Receipt{}, false
+		}
+		return widget.Receipt{RecordID: r.ID, Label: widget.LabelText(fc.Consent.Current.Label), JWS: tok}, true
+	}
+	return widget.Receipt{}, false
 }
 
 // invalidJSON is the JSON answer to a refused submission (422): the error,
@@ -342,14 +375,15 @@ func (s *Server) respondInvalid(c *fiber.Ctx, f *formbuilder.Form, sub *submissi
 	return sendPage(c, f, fiber.StatusUnprocessableEntity, page)
 }
 
-// respondSuccess answers a submission with id and the withdrawal links of
-// its consents: JSON 201, a redirect, or the success page.
-func (s *Server) respondSuccess(c *fiber.Ctx, f *formbuilder.Form, sub *submission, id int64,
-	links []widget.WithdrawLink, asJSON bool) error {
+// respondSuccess answers a submission with ans: JSON 201, a redirect, or
+// the success page.
+func (s *Server) respondSuccess(c *fiber.Ctx, f *formbuilder.Form, sub *submission, ans successAnswer, asJSON bool) error {
 	c.Set(fiber.HeaderCacheControl, "no-store")
+	links := ans.links
 	redirect := redirectWithLinks(f.RedirectURL, links)
 	if asJSON {
-		res := submitResult{ID: id, Message: f.SuccessMessage, RedirectURL: redirect, WithdrawLinks: links}
+		res := submitResult{ID: ans.id, Message: f.SuccessMessage, RedirectURL: redirect, WithdrawLinks: links,
+			Receipts: ans.receipts}
 		return c.Status(fiber.StatusCreated).JSON(res)
 	}
 	// Inside the iframe a post without JavaScript cannot move the host
@@ -358,7 +392,7 @@ func (s *Server) respondSuccess(c *fiber.Ctx, f *formbuilder.Form, sub *submissi
 	if redirect != "" && !sub.embed {
 		return c.Redirect(redirect, fiber.StatusSeeOther)
 	}
-	page, err := s.Widget.SuccessPage(f, widget.SuccessState{Embed: sub.embed, Withdraws: links})
+	page, err := s.Widget.SuccessPage(f, widget.SuccessState{Embed: sub.embed, Withdraws: links, Receipts: ans.receipts})
 	if err != nil {
 		return err
 	}
@@ -414,7 +448,8 @@ func (s *Server) respondPreview(c *fiber.Ctx, f *formbuilder.Form, sub *submissi
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	note := widget.PreviewNote(f)
 	if asJSON {
-		res := submitResult{Message: f.SuccessMessage, WithdrawLinks: []withdrawLinkJSON{}, Preview: true, PreviewNote: note}
+		res := submitResult{Message: f.SuccessMessage, WithdrawLinks: []withdrawLinkJSON{}, Receipts: []widget.Receipt{},
+			Preview: true, PreviewNote: note}
 		return c.Status(fiber.StatusOK).JSON(res)
 	}
 	page, err := s.Widget.SuccessPage(f, widget.SuccessState{Embed: sub.embed, Preview: true})

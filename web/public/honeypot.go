@@ -5,22 +5,31 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/consentforms/consentforms/formbuilder"
+	"github.com/consentforms/consentforms/web/internal/httpx"
 	"github.com/consentforms/consentforms/widget"
 )
 
 // decoys answers a post whose honeypot field is filled as if it had been
 // stored, so a bot cannot tell that it was caught: the id the next
-// submission would get, and a withdrawal link per consent it ticked, shaped
-// like real ones. Nothing is stored, and the links withdraw nothing: they
-// are signed for another purpose than withdrawal links, so they stay
-// invalid even when a real consent entry later gets their id.
+// submission would get, and a withdrawal link and a receipt per consent it
+// ticked, shaped like real ones. Nothing is stored, and the links withdraw
+// nothing: they are signed for another purpose than withdrawal links, so
+// they stay invalid even when a real consent entry later gets their id.
+// The receipts are signed with a key of this process alone, never with the
+// installation's: a signature of ours must never vouch for an entry that
+// does not exist (it would make the log look truncated), and theirs
+// verifies against no published key.
 type decoys struct {
 	// sub and rec are the highest submission and consent entry ids this
 	// process knows of: stored by it, or read once from storage.
 	sub, rec atomic.Int64
 	seed     sync.Once
+	// keys sign the decoy receipts; made on first use.
+	keys     *formbuilder.KeySet
+	keysOnce sync.Once
 }
 
 // decoyPurpose signs the links of decoy answers; withdraw.go accepts only
@@ -44,9 +53,9 @@ func storeMax(v *atomic.Int64, n int64) {
 	}
 }
 
-// decoy returns the id and withdrawal links of a pretended submission of f
-// with records (validated, not stored).
-func (s *Server) decoy(ctx context.Context, f *formbuilder.Form, records []*formbuilder.ConsentRecord) (int64, []widget.WithdrawLink) {
+// decoy returns the answer to a pretended submission of f with records
+// (validated, not stored).
+func (s *Server) decoy(ctx context.Context, f *formbuilder.Form, records []*formbuilder.ConsentRecord) successAnswer {
 	d := &s.decoys
 	d.seed.Do(func() {
 		// After a restart the process knows no ids; the newest in storage
@@ -62,11 +71,33 @@ func (s *Server) decoy(ctx context.Context, f *formbuilder.Form, records []*form
 			}
 		}
 	})
-	links := make([]widget.WithdrawLink, 0, len(records))
+	d.keysOnce.Do(func() {
+		// A failure leaves the decoy without receipts.
+		d.keys, _ = formbuilder.NewKeySet(s.Now().Add(-time.Hour))
+	})
+	ans := successAnswer{links: make([]widget.WithdrawLink, 0, len(records)), receipts: make([]widget.Receipt, 0, len(records))}
 	for _, r := range records {
-		id := strconv.FormatInt(d.rec.Add(1), 10)
-		links = append(links, widget.WithdrawLink{Label: consentLabel(f, r.ConsentID),
+		n := d.rec.Add(1)
+		id := strconv.FormatInt(n, 10)
+		ans.links = append(ans.links, widget.WithdrawLink{Label: consentLabel(f, r.ConsentID),
 			URL: s.BaseURL + "/w/" + id + "." + s.Signer.Sign(decoyPurpose, id)})
+		if d.keys == nil {
+			continue
+		}
+		fake := *r
+		fake.ID, fake.Time = n, s.Now()
+		fake.Seal(formbuilder.TokenHash(formbuilder.RandomKey(20))) // a chain nobody keeps
+		for _, fc := range f.Consents {
+			if fc.ConsentID == r.ConsentID && fc.Consent != nil && fc.Consent.Current != nil {
+				tok, err := formbuilder.IssueReceipt(d.keys, formbuilder.ReceiptInput{Record: &fake, Version: fc.Consent.Current,
+					Company: s.Settings.Load().Company, Issuer: s.BaseURL, Method: formbuilder.CollectionMethod("form", f.Key),
+					Data: httpx.FormData(f)}, s.Now())
+				if err == nil {
+					ans.receipts = append(ans.receipts, widget.Receipt{RecordID: n, Label: consentLabel(f, r.ConsentID), JWS: tok})
+				}
+			}
+		}
 	}
-	return d.sub.Add(1), links
+	ans.id = d.sub.Add(1)
+	return ans
 }

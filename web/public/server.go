@@ -8,6 +8,8 @@ package public
 import (
 	"time"
 
+	"github.com/consentforms/consentforms/formbuilder"
+
 	"github.com/consentforms/consentforms/web/internal/httpx"
 	"github.com/gofiber/fiber/v2"
 )
@@ -35,6 +37,10 @@ type Config struct {
 	// RateDocumentIP limits document downloads per minute per client IP.
 	// Zero means DefaultRateDocumentIP, negative turns it off.
 	RateDocumentIP int
+	// ConfirmWithin is how long a visitor has to confirm a consent that
+	// needs confirmation by e-mail; zero means
+	// formbuilder.DefaultConfirmWithin.
+	ConfirmWithin time.Duration
 }
 
 // Server is the public side of the app.
@@ -54,6 +60,9 @@ type Server struct {
 
 // New returns the public side; Routes registers it.
 func New(base *httpx.Base, cfg Config, svc httpx.Services) *Server {
+	if cfg.ConfirmWithin <= 0 {
+		cfg.ConfirmWithin = formbuilder.DefaultConfirmWithin
+	}
 	s := &Server{Base: base, cfg: cfg, svc: svc,
 		ipForm: httpx.NewLimiter(httpx.LimitOrDefault(cfg.RateIPForm, DefaultRateIPForm), httpx.RateWindow, httpx.RateMaxKeys),
 		form:   httpx.NewLimiter(httpx.LimitOrDefault(cfg.RateForm, DefaultRateForm), httpx.RateWindow, httpx.RateMaxKeys),
@@ -79,6 +88,7 @@ func (s *Server) Routes(app *fiber.App) {
 	app.Get("/static/:name", s.handleAsset)
 	app.Get("/embed.js", s.handleEmbedJS)
 	app.Get("/d/:file", s.limitDocument, s.handleDocument)
+	app.Get(KeysPath, s.handleKeys)
 }
 
 // Pages is the cache of rendered form pages, for the admin UI and the API

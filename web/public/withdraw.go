@@ -50,11 +50,23 @@ func (s *Server) withdraw(c *fiber.Ctx, confirm bool) error {
 		already = true
 	}
 	label := widget.LabelText(ver.Label)
+	// The receipt of what was given, signed now: it stays proof of the
+	// consent (and of when), withdrawn or not.
+	var receipt *widget.Receipt
+	if rc, err := s.ReceiptOf(ctx, s.svc, rec); err == nil {
+		receipt = &rc
+	} else {
+		s.Log.Error("consent receipt not signed", "entry", rec.ID, "err", err)
+	}
 	if httpx.WantsJSON(c) {
-		return c.JSON(fiber.Map{"record_id": id, "label": label, "withdrawn": already})
+		ans := fiber.Map{"record_id": id, "label": label, "withdrawn": already}
+		if receipt != nil {
+			ans["receipt"] = receipt.JWS
+		}
+		return c.JSON(ans)
 	}
 	st := widget.WithdrawState{Lang: ver.Language, Record: rec, Version: ver, Page: rec.PageURL,
-		Action: s.Signer.WithdrawPath(id), Done: already}
+		Action: s.Signer.WithdrawPath(id), Done: already, Receipt: receipt}
 	if rec.PageURL == "" && rec.FormID != 0 {
 		// Where it was given, in the words the visitor saw: the form's
 		// title (its name is internal).

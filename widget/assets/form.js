@@ -469,6 +469,33 @@
       box.appendChild(intro);
       box.appendChild(ul);
     }
+    // Each signed receipt is offered as a file; the link carries the token
+    // itself (a data: URL), as on the page without JavaScript.
+    var receipts = Array.isArray(d.receipts) ? d.receipts : [];
+    var rl = doc.createElement('ul');
+    rl.className = 'cf-success__receipts';
+    receipts.forEach(function (r) {
+      var jws = r && typeof r.jws === 'string' ? r.jws : '';
+      var id = r && typeof r.record_id === 'number' ? r.record_id : 0;
+      if (!/^[A-Za-z0-9_.-]+$/.test(jws) || id <= 0) {
+        return;
+      }
+      var li = doc.createElement('li');
+      var a = doc.createElement('a');
+      a.href = 'data:application/jose,' + jws;
+      a.download = 'consent-receipt-' + id + '.jws';
+      a.type = 'application/jose';
+      a.textContent = data('receipt-link').replace('{name}', String(r.label || ''));
+      li.appendChild(a);
+      rl.appendChild(li);
+    });
+    if (rl.firstChild) {
+      var rintro = doc.createElement('p');
+      rintro.className = 'cf-success__receipt';
+      rintro.textContent = data('receipt-intro');
+      box.appendChild(rintro);
+      box.appendChild(rl);
+    }
     form.parentNode.replaceChild(box, form);
     var title = doc.querySelector('.cf-title');
     if (title && !embed) {

@@ -28,6 +28,9 @@ type Base struct {
 	// Observer hears requests and submissions for metrics; nil when
 	// metrics are off.
 	Observer Observer
+	// Keys sign consent receipts (and are published as JWKS); they are
+	// kept outside the database.
+	Keys *formbuilder.KeyRing
 }
 
 // Now is the current time in UTC.

@@ -52,8 +52,7 @@ func (s *Signer) Verify(sig, purpose string, parts ...string) bool {
 // WithdrawPath returns the signed path of the withdrawal page of a consent
 // log entry: /w/ID.SIGNATURE.
 func (s *Signer) WithdrawPath(recordID int64) string {
-	id := strconv.FormatInt(recordID, 10)
-	return "/w/" + id + "." + s.Sign("withdraw", id)
+	return s.entryPath("/w/", "withdraw", recordID)
 }
 
 // WithdrawURL returns baseURL + WithdrawPath.
@@ -64,8 +63,31 @@ func (s *Signer) WithdrawURL(baseURL string, recordID int64) string {
 // ParseWithdrawToken returns the entry id of a valid withdrawal token (the
 // part of WithdrawPath after /w/).
 func (s *Signer) ParseWithdrawToken(tok string) (int64, bool) {
+	return s.parseEntryToken(tok, "withdraw")
+}
+
+// ConfirmPath returns the signed path of the page that confirms a consent
+// given with double opt-in: /confirm/ID.SIGNATURE. It goes to the subject
+// by mail, so following it proves the address.
+func (s *Signer) ConfirmPath(recordID int64) string {
+	return s.entryPath("/confirm/", "confirm", recordID)
+}
+
+// ParseConfirmToken returns the entry id of a valid confirmation token
+// (the part of ConfirmPath after /confirm/).
+func (s *Signer) ParseConfirmToken(tok string) (int64, bool) {
+	return s.parseEntryToken(tok, "confirm")
+}
+
+// entryPath is prefix, the entry id and its signature for purpose.
+func (s *Signer) entryPath(prefix, purpose string, recordID int64) string {
+	id := strconv.FormatInt(recordID, 10)
+	return prefix + id + "." + s.Sign(purpose, id)
+}
+
+func (s *Signer) parseEntryToken(tok, purpose string) (int64, bool) {
 	id, sig, ok := strings.Cut(tok, ".")
-	if !ok || !s.Verify(sig, "withdraw", id) {
+	if !ok || !s.Verify(sig, purpose, id) {
 		return 0, false
 	}
 	n, err := strconv.ParseInt(id, 10, 64)
