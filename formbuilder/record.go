@@ -170,12 +170,26 @@ type RecordFilter struct {
 	// Action limits to given, withdrawn or confirmed entries.
 	Action string
 	// Subject matches the subject exactly, ignoring the case of ASCII
-	// letters (an e-mail address as the visitor types it again).
+	// letters (an e-mail address as the visitor types it again; see
+	// FoldSubject).
 	Subject  string
 	BeforeID int64
 	// AfterID, for exports, returns entries with ID > AfterID, oldest first.
 	AfterID int64
 	Limit   int
+}
+
+// FoldSubject is what RecordFilter.Subject compares: s with its ASCII
+// letters in lower case and every other character as it is. Every storage
+// engine folds alike this way (their lower() differ beyond ASCII).
+func FoldSubject(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }
 
 // DefaultPageSize and MaxPageSize bound list pages.

@@ -290,6 +290,19 @@ func New(cfg Config, svc Services) (*Server, error) {
 // ChatStreams counts the chat event streams open now, for metrics.
 func (s *Server) ChatStreams() int { return s.hub.Open() }
 
+// ConfirmURL returns the signed link that confirms entry recordID, for the
+// double opt-in mail (delivery.VisitorLinks).
+func (s *Server) ConfirmURL(recordID int64) string {
+	return s.cfg.BaseURL + s.base.Signer.ConfirmPath(recordID)
+}
+
+// AccessURL returns the signed link to the consents of address, in lang,
+// valid for httpx.AccessTTL from now, for the self-service mail
+// (delivery.VisitorLinks).
+func (s *Server) AccessURL(address, lang string, now time.Time) string {
+	return s.cfg.BaseURL + s.base.Signer.AccessPath(address, lang, now.Add(httpx.AccessTTL))
+}
+
 // App returns the Fiber app, for tests (app.Test) and for Listen.
 func (s *Server) App() *fiber.App { return s.app }
 

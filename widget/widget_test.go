@@ -115,6 +115,32 @@ func TestGoldenOtherPages(t *testing.T) {
 	require.NoError(t, err)
 	golden(t, "message_de", out)
 
+	// Double opt-in and the self-service pages (issue 16).
+	de := fixtureForm("de")
+	deVer := de.Consents[0].Consent.Current
+	pending := *rec
+	pending.ConfirmBy = rec.Time.Add(7 * 24 * time.Hour)
+	pending.VersionNo = 2
+	out, err = r.ConfirmPage(ConfirmState{Lang: "de", Record: &pending, Version: deVer,
+		State: formbuilder.ConfirmPending, Action: testBase + "/confirm/9.sig"})
+	require.NoError(t, err)
+	golden(t, "confirm_de", out)
+	out, err = r.ConfirmPage(ConfirmState{Lang: "en", Record: &pending, Version: f.Consents[0].Consent.Current,
+		State: formbuilder.ConfirmDone, Receipt: &receipts[0]})
+	require.NoError(t, err)
+	golden(t, "confirm_en_done", out)
+	out, err = r.MineAskPage(MineAskState{Lang: "en", Action: "/my-consents", Email: "ada@example.com", Sent: true})
+	require.NoError(t, err)
+	golden(t, "mine_ask_en_sent", out)
+	withdrawn := *rec
+	withdrawn.ID = 8
+	out, err = r.MineListPage(MineListState{Lang: "de", Email: "ada@example.com", Action: "/my-consents/tok", Entries: []MineEntry{
+		{Record: &pending, Version: deVer, Source: "https://shop.example.com/kontakt", State: formbuilder.ConfirmPending, Receipt: &receipts[0]},
+		{Record: &withdrawn, Version: deVer, Source: "Kontakt", State: StateWithdrawn},
+	}})
+	require.NoError(t, err)
+	golden(t, "mine_list_de", out)
+
 	// An admin's preview: the banner on the form, the note on the success.
 	pf := fixtureForm("de")
 	pf.RedirectURL = "https://www.example.com/danke"

@@ -54,6 +54,9 @@ type Server struct {
 	ipForm, form *httpx.Limiter
 	// docIP limits the documents one client fetches.
 	docIP *httpx.Limiter
+	// accessIP and accessAddress limit the self-service link requests per
+	// client and per address (see mine.go).
+	accessIP, accessAddress *httpx.Limiter
 	// decoys answers the honeypot like a stored submission.
 	decoys decoys
 }
@@ -64,9 +67,11 @@ func New(base *httpx.Base, cfg Config, svc httpx.Services) *Server {
 		cfg.ConfirmWithin = formbuilder.DefaultConfirmWithin
 	}
 	s := &Server{Base: base, cfg: cfg, svc: svc,
-		ipForm: httpx.NewLimiter(httpx.LimitOrDefault(cfg.RateIPForm, DefaultRateIPForm), httpx.RateWindow, httpx.RateMaxKeys),
-		form:   httpx.NewLimiter(httpx.LimitOrDefault(cfg.RateForm, DefaultRateForm), httpx.RateWindow, httpx.RateMaxKeys),
-		docIP:  httpx.NewLimiter(httpx.LimitOrDefault(cfg.RateDocumentIP, DefaultRateDocumentIP), httpx.RateWindow, httpx.RateMaxKeys),
+		ipForm:        httpx.NewLimiter(httpx.LimitOrDefault(cfg.RateIPForm, DefaultRateIPForm), httpx.RateWindow, httpx.RateMaxKeys),
+		form:          httpx.NewLimiter(httpx.LimitOrDefault(cfg.RateForm, DefaultRateForm), httpx.RateWindow, httpx.RateMaxKeys),
+		docIP:         httpx.NewLimiter(httpx.LimitOrDefault(cfg.RateDocumentIP, DefaultRateDocumentIP), httpx.RateWindow, httpx.RateMaxKeys),
+		accessIP:      httpx.NewLimiter(accessPerIP, accessWindow, httpx.RateMaxKeys),
+		accessAddress: httpx.NewLimiter(accessPerAddress, accessWindow, httpx.RateMaxKeys),
 	}
 	// Static assets are compressed with brotli here, once per process, so
 	// that no request waits for the slow best level.
@@ -89,6 +94,12 @@ func (s *Server) Routes(app *fiber.App) {
 	app.Get("/embed.js", s.handleEmbedJS)
 	app.Get("/d/:file", s.limitDocument, s.handleDocument)
 	app.Get(KeysPath, s.handleKeys)
+	app.Get("/confirm/:token", s.handleConfirmPage)
+	app.Post("/confirm/:token", s.limitPost, s.handleConfirm)
+	app.Get(MinePath, s.handleMineAsk)
+	app.Post(MinePath, s.limitAccess, s.handleMineRequest)
+	app.Get(MinePath+"/:token", s.handleMineList)
+	app.Post(MinePath+"/:token", s.limitPost, s.handleMineWithdraw)
 }
 
 // Pages is the cache of rendered form pages, for the admin UI and the API

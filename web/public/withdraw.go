@@ -82,10 +82,5 @@ func (s *Server) withdraw(c *fiber.Ctx, confirm bool) error {
 	if err != nil {
 		return err
 	}
-	httpx.SetPublicPageHeaders(c, httpx.PublicCSP(nil))
-	c.Set(fiber.HeaderCacheControl, "no-store")
-	// The link itself is a credential: keep it out of Referer headers.
-	c.Set(fiber.HeaderReferrerPolicy, "no-referrer")
-	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
-	return c.Send(page)
+	return sendLinkPage(c, page)
 }

@@ -73,8 +73,8 @@ type Dialect interface {
 	// ILike is the operator of a case-insensitive LIKE.
 	ILike() string
 	// LowerASCII writes col with its ASCII letters in lower case and every
-	// other character as it is, as lowerASCII does in Go (both engines'
-	// lower() differ beyond ASCII).
+	// other character as it is, as formbuilder.FoldSubject does in Go
+	// (both engines' lower() differ beyond ASCII).
 	LowerASCII(col string) string
 	// ValuesLike is a condition that one of the submission's values (in
 	// the JSON column "values") matches the LIKE pattern ?.
@@ -251,18 +251,6 @@ func parseTime(s string) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("bad stored time %q: %w", s, err)
 	}
 	return t.UTC(), nil
-}
-
-// lowerASCII returns s with its ASCII letters in lower case (see
-// Dialect.LowerASCII).
-func lowerASCII(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if 'A' <= c && c <= 'Z' {
-			b[i] = c + 'a' - 'A'
-		}
-	}
-	return string(b)
 }
 
 // nullID stores an absent reference (0) as NULL so foreign keys accept it.

@@ -91,7 +91,7 @@ func recordWhere(d Dialect, f formbuilder.RecordFilter) (string, []any, error) {
 		// is the most selective of all: one person's entries.
 		indexed = true
 		conds = append(conds, d.LowerASCII("subject")+" = ?")
-		args = append(args, lowerASCII(f.Subject))
+		args = append(args, formbuilder.FoldSubject(f.Subject))
 	}
 	if f.IP != "" {
 		eq("ip", f.IP)
