@@ -142,27 +142,52 @@ func buildMail(from *mail.Address, d *mailData) ([]byte, error) {
 	if d.test {
 		subject = "[Test] " + subject
 	}
+	replyTo := ""
+	if d.sub.Subject != "" && formbuilder.ValidEmail(d.sub.Subject) {
+		// Replying answers the visitor; the address passed the same check
+		// as the recipients, so it cannot carry a header of its own.
+		replyTo = d.sub.Subject
+	}
+	return composeMail(from, outgoing{messageID: d.messageID, to: d.to, subject: subject, replyTo: replyTo,
+		text: mailText(d), now: d.now})
+}
+
+// outgoing is a plain-text mail: the recipient and reply address
+// (validated by the caller), the subject and the text.
+type outgoing struct {
+	messageID     int64
+	to, replyTo   string
+	subject, text string
+	lang          string
+	now           time.Time
+}
+
+// composeMail returns the message of o from from: headers from validated
+// addresses and the RFC 2047-encoded subject, the text in a
+// quoted-printable body, so nothing in a value can become a header.
+func composeMail(from *mail.Address, o outgoing) ([]byte, error) {
 	domain := from.Address[strings.LastIndexByte(from.Address, '@')+1:]
 	var b bytes.Buffer
 	h := func(k, v string) { b.WriteString(k + ": " + v + "\r\n") }
 	h("From", from.String())
-	h("To", "<"+d.to+">")
-	h("Subject", mime.QEncoding.Encode("utf-8", subject))
-	h("Date", d.now.UTC().Format(time.RFC1123Z))
-	h("Message-ID", "<consentforms."+strconv.FormatInt(d.messageID, 10)+"."+formbuilder.RandomKey(8)+"@"+domain+">")
-	if d.sub.Subject != "" && formbuilder.ValidEmail(d.sub.Subject) {
-		// Replying answers the visitor; the address passed the same check
-		// as the recipients, so it cannot carry a header of its own.
-		h("Reply-To", "<"+d.sub.Subject+">")
+	h("To", "<"+o.to+">")
+	h("Subject", mime.QEncoding.Encode("utf-8", o.subject))
+	h("Date", o.now.UTC().Format(time.RFC1123Z))
+	h("Message-ID", "<consentforms."+strconv.FormatInt(o.messageID, 10)+"."+formbuilder.RandomKey(8)+"@"+domain+">")
+	if o.replyTo != "" {
+		h("Reply-To", "<"+o.replyTo+">")
+	}
+	if o.lang != "" {
+		h("Content-Language", o.lang)
 	}
 	h("MIME-Version", "1.0")
 	h("Content-Type", "text/plain; charset=utf-8")
 	h("Content-Transfer-Encoding", "quoted-printable")
 	h("Auto-Submitted", "auto-generated")
-	h(HeaderDelivery, strconv.FormatInt(d.messageID, 10))
+	h(HeaderDelivery, strconv.FormatInt(o.messageID, 10))
 	b.WriteString("\r\n")
 	qp := quotedprintable.NewWriter(&b)
-	if _, err := qp.Write([]byte(mailText(d))); err != nil {
+	if _, err := qp.Write([]byte(o.text)); err != nil {
 		return nil, err
 	}
 	if err := qp.Close(); err != nil {

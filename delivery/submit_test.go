@@ -25,6 +25,14 @@ import (
 // returns its base URL.
 func (e *env) serveApp() string {
 	e.t.Helper()
+	_, base := e.serveWeb()
+	return base
+}
+
+// serveWeb runs the real web app like serveApp and returns it too: it makes
+// the signed links of the visitor mails.
+func (e *env) serveWeb() (*web.Server, string) {
+	e.t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(e.t, err)
 	base := "http://" + ln.Addr().String()
@@ -36,7 +44,7 @@ func (e *env) serveApp() string {
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}, web.Services{
 		Forms: e.db, Consents: e.db, Submissions: e.db, Log: e.db,
-		Users: e.db, Sessions: e.db, Tokens: e.db, Settings: e.db, Audit: e.db, Changes: e.db,
+		Users: e.db, Sessions: e.db, Tokens: e.db, Settings: e.db, Audit: e.db, Changes: e.db, Outbox: e.db,
 	})
 	require.NoError(e.t, err)
 	go func() { _ = srv.Listener(ln) }()
@@ -45,7 +53,7 @@ func (e *env) serveApp() string {
 		defer cancel()
 		_ = srv.Shutdown(ctx)
 	})
-	return base
+	return srv, base
 }
 
 var tokenRE = regexp.MustCompile(`name="_token" value="([^"]+)"`)

@@ -76,6 +76,11 @@ type DocConsent struct {
 	TextHash     string `json:"text_hash"`
 	InitialState bool   `json:"initial_state"`
 	Interacted   bool   `json:"interacted"`
+	// Confirmation is the state of a consent that needs confirmation by
+	// e-mail (double opt-in): unconfirmed, confirmed or expired; absent
+	// for one that needs none. ConfirmBy is its deadline.
+	Confirmation string     `json:"confirmation,omitempty"`
+	ConfirmBy    *time.Time `json:"confirm_by,omitempty"`
 }
 
 // NewDocument builds the document of a stored submission.
@@ -92,12 +97,25 @@ func NewDocument(event string, form *formbuilder.Form, sub *formbuilder.Submissi
 	if d.Submission.Values == nil {
 		d.Submission.Values = map[string][]string{}
 	}
+	// A confirmation keeps the submission, so it is among the records.
+	confirmed := map[int64]bool{}
+	for _, r := range records {
+		if r.Action == formbuilder.ActionConfirmed {
+			confirmed[r.ConfirmsID] = true
+		}
+	}
 	for _, r := range records {
 		if r.Action != formbuilder.ActionGiven {
 			continue
 		}
-		d.Consents = append(d.Consents, DocConsent{RecordID: r.ID, ConsentID: r.ConsentID, ConsentName: r.ConsentName,
-			Version: r.VersionNo, TextHash: r.TextHash, InitialState: r.InitialState, Interacted: r.Interacted})
+		dc := DocConsent{RecordID: r.ID, ConsentID: r.ConsentID, ConsentName: r.ConsentName,
+			Version: r.VersionNo, TextHash: r.TextHash, InitialState: r.InitialState, Interacted: r.Interacted,
+			Confirmation: r.ConfirmationState(confirmed[r.ID], sentAt)}
+		if r.NeedsConfirmation() {
+			by := r.ConfirmBy.UTC()
+			dc.ConfirmBy = &by
+		}
+		d.Consents = append(d.Consents, dc)
 	}
 	return d
 }
@@ -249,7 +267,7 @@ func permanent(msg string) *failure { return &failure{msg: msg, permanent: true}
 // allowPrivate, a URL that names a non-public address outright fails for
 // good without a connection; names are left to the client's dial check.
 func sendWebhook(ctx context.Context, client *http.Client, allowPrivate bool, hook formbuilder.Webhook,
-	messageID int64, doc *Document, now time.Time) (int, error) {
+	messageID int64, event string, doc any, now time.Time) (int, error) {
 	if !allowPrivate {
 		if msg := formbuilder.WebhookTargetProblem(hook.URL); msg != "" {
 			return 0, permanent("refused: the URL " + msg + refusedHint)
@@ -267,7 +285,7 @@ func sendWebhook(ctx context.Context, client *http.Client, allowPrivate bool, ho
 	ts := now.Unix()
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "consentforms-webhook/1")
-	req.Header.Set(HeaderEvent, doc.Event)
+	req.Header.Set(HeaderEvent, event)
 	req.Header.Set(HeaderDelivery, id)
 	req.Header.Set(HeaderIdempotency, id)
 	req.Header.Set(HeaderTimestamp, strconv.FormatInt(ts, 10))

@@ -48,6 +48,19 @@ type Config struct {
 	AllowPrivate bool
 	// BaseURL of the admin UI, for the link in mails; empty for none.
 	BaseURL string
+	// Log, Consents and Links make the mails to visitors: double opt-in
+	// confirmations and links to one's own entries. Without all three
+	// (and SMTP) those mails wait in the outbox.
+	Log      formbuilder.ConsentLog
+	Consents formbuilder.ConsentService
+	Links    VisitorLinks
+	// Anchors holds the checkpoints that anchor messages carry; nil leaves
+	// those waiting. AnchorReceivers are the receivers configured now: a
+	// message to any other is given up. AnchorSecret signs the anchor
+	// webhooks as a form's secret signs its webhooks.
+	Anchors         formbuilder.AnchorService
+	AnchorReceivers []string
+	AnchorSecret    string
 	// Interval between polls when nothing wakes the worker (default 1s).
 	Interval time.Duration
 	// Lease is how long a claimed message is reserved; a worker that dies
@@ -137,6 +150,12 @@ func New(cfg Config) (*Worker, error) {
 	kinds := []string{formbuilder.DeliveryWebhook}
 	if cfg.SMTP.Configured() {
 		kinds = append(kinds, formbuilder.DeliveryEmail)
+		if cfg.Log != nil && cfg.Consents != nil && cfg.Links != nil {
+			kinds = append(kinds, formbuilder.DeliveryConfirm, formbuilder.DeliveryAccess)
+		}
+	}
+	if cfg.Anchors != nil {
+		kinds = append(kinds, formbuilder.DeliveryAnchor)
 	}
 	return &Worker{cfg: cfg, kick: make(chan struct{}, 1), kinds: kinds}, nil
 }
@@ -272,6 +291,13 @@ func protect(logger *slog.Logger, what string, fn func() error) (err error) {
 // send makes one attempt at m and returns the answer's status (webhooks),
 // a *failure for the receiver's problems, or another error for ours.
 func (w *Worker) send(ctx context.Context, m *formbuilder.OutboxMessage, now time.Time) (int, error) {
+	// The messages of no form.
+	switch m.Kind {
+	case formbuilder.DeliveryAnchor:
+		return w.sendAnchor(ctx, m, now)
+	case formbuilder.DeliveryAccess:
+		return mailStatus(w.sendAccessMail(ctx, m, now))
+	}
 	form, err := w.cfg.Forms.FindFormByID(ctx, m.FormID)
 	if formbuilder.ErrorCode(err) == formbuilder.ENOTFOUND {
 		return 0, permanent("the form no longer exists")
@@ -305,8 +331,14 @@ func (w *Worker) send(ctx context.Context, m *formbuilder.OutboxMessage, now tim
 		if m.Test {
 			event = formbuilder.EventTest
 		}
+		if m.RefID != 0 {
+			// A confirmation of a consent given with this submission.
+			event = formbuilder.EventConsentConfirmed
+		}
 		doc := NewDocument(event, form, sub, records, now)
-		return sendWebhook(ctx, w.cfg.HTTPClient, w.cfg.AllowPrivate, hook, m.ID, doc, now)
+		return sendWebhook(ctx, w.cfg.HTTPClient, w.cfg.AllowPrivate, hook, m.ID, event, doc, now)
+	case formbuilder.DeliveryConfirm:
+		return mailStatus(w.sendConfirmMail(ctx, m, form, records, now))
 	case formbuilder.DeliveryEmail:
 		if !form.Notifications.HasEmail(m.Target) {
 			return 0, permanent("this address was removed from the form")
@@ -323,14 +355,19 @@ func (w *Worker) send(ctx context.Context, m *formbuilder.OutboxMessage, now tim
 		if err != nil {
 			return 0, err
 		}
-		err = sendMail(ctx, w.cfg.SMTP, m.Target, msg)
-		var f *failure
-		if errors.As(err, &f) {
-			return f.status, err
-		}
-		return 0, err
+		return mailStatus(sendMail(ctx, w.cfg.SMTP, m.Target, msg))
 	}
 	return 0, permanent("unknown delivery kind")
+}
+
+// mailStatus is the status of a mail attempt that ended with err: the SMTP
+// reply code of a refusal, else 0.
+func mailStatus(err error) (int, error) {
+	var f *failure
+	if errors.As(err, &f) {
+		return f.status, err
+	}
+	return 0, err
 }
 
 // SampleSubmission is what "send test" delivers: an example value for each

@@ -92,14 +92,15 @@ func (db *DB) AppendAnchor(ctx context.Context, a *formbuilder.Anchor, receivers
 		if err != nil {
 			return err
 		}
-		t := fmtTime(a.CreatedAt)
 		if _, err := b.tx.ExecContext(ctx, "INSERT INTO anchors ("+anchorColumns+") VALUES (?, ?, ?, ?, ?)",
-			a.Seq, a.EntryID, a.EntryHash, t, a.Token); err != nil {
+			a.Seq, a.EntryID, a.EntryHash, fmtTime(a.CreatedAt), a.Token); err != nil {
 			return err
 		}
+		// The deliveries are due by the database's clock, like every other.
+		now := fmtTime(b.db.now())
 		for _, r := range receivers {
 			if _, err := b.tx.ExecContext(ctx, `INSERT INTO outbox (kind, target, ref_id, next_attempt, created_at)
-				VALUES (?, ?, ?, ?, ?)`, formbuilder.DeliveryAnchor, r, a.Seq, t, t); err != nil {
+				VALUES (?, ?, ?, ?, ?)`, formbuilder.DeliveryAnchor, r, a.Seq, now, now); err != nil {
 				return err
 			}
 		}
