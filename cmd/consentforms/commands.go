@@ -94,7 +94,8 @@ func cmdAdmin(ctx context.Context, args []string, stdout io.Writer) error {
 // "" when there is none.
 func parseFlagsWithArg(fs *flag.FlagSet, args []string) (string, error) {
 	var arg string
-	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+	// "-" (stdin) is an argument, not a flag.
+	if len(args) > 0 && (args[0] == "-" || len(args[0]) > 0 && args[0][0] != '-') {
 		arg, args = args[0], args[1:]
 	}
 	if err := parseFlags(fs, args); err != nil {
@@ -340,15 +341,27 @@ func cmdConsents(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return cmdVerify(ctx, args[1:], stdout)
 	case "export":
 		return cmdExport(ctx, args[1:], stdout, stderr)
+	case "anchor":
+		return cmdAnchor(ctx, args[1:], stdout, stderr)
 	}
-	return usageError("unknown consents command %q (verify, export)", args[0])
+	return usageError("unknown consents command %q (verify, export, anchor)", args[0])
 }
 
 func cmdVerify(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := newFlagSet("consents verify")
 	dbPath := dbFlag(fs)
+	anchors := fs.String("anchors", "", "also compare the log with the checkpoints in this directory or file "+
+		"(as anchor receivers keep them): names entries missing after one, and entries re-sealed")
+	keys := verifyKeyFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	var ks *formbuilder.KeySet
+	if *anchors != "" {
+		var err error
+		if ks, _, err = keys.load(ctx, *dbPath); err != nil {
+			return err
+		}
 	}
 	db, err := openExistingDB(*dbPath)
 	if err != nil {
@@ -359,15 +372,31 @@ func cmdVerify(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	var problems []string
 	if !res.OK() {
 		if res.BrokenID == 0 {
 			// A document of a version no entry was given under yet.
-			return exitError{code: 1, msg: fmt.Sprintf("consent log not intact: %s (%d entries checked, their chain intact)",
-				res.Reason, res.Checked)}
+			problems = append(problems, fmt.Sprintf("consent log not intact: %s (%d entries checked, their chain intact)",
+				res.Reason, res.Checked))
+		} else {
+			problems = append(problems, fmt.Sprintf("consent log broken at entry %d: %s (%d entries checked)",
+				res.BrokenID, res.Reason, res.Checked))
 		}
-		return exitError{code: 1, msg: fmt.Sprintf("consent log broken at entry %d: %s (%d entries checked)",
-			res.BrokenID, res.Reason, res.Checked)}
+	}
+	summary := ""
+	if *anchors != "" {
+		more, s, err := verifyAnchors(ctx, db, *anchors, ks)
+		if err != nil {
+			return err
+		}
+		problems, summary = append(problems, more...), s
+	}
+	if len(problems) > 0 {
+		return exitError{code: 1, msg: strings.Join(problems, "\n")}
 	}
 	fmt.Fprintf(stdout, "consent log ok: %d entries, hash chain intact\n", res.Checked)
+	if summary != "" {
+		fmt.Fprintf(stdout, "checkpoints ok: %s\n", summary)
+	}
 	return nil
 }

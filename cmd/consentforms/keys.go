@@ -10,8 +10,10 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
+	"github.com/consentforms/consentforms/delivery"
 	"github.com/consentforms/consentforms/formbuilder"
 	"github.com/consentforms/consentforms/storage/postgres"
 )
@@ -235,4 +237,48 @@ func cmdKey(ctx context.Context, args []string, stdout io.Writer) error {
 		"Running servers load it within %s. With several servers, copy %s to every one before then.\n",
 		k.ID, k.NotBefore.Format(time.RFC3339), keyReloadInterval, path)
 	return nil
+}
+
+// anchorConfig are the flags of the anchor receivers, shared by serve and
+// consents anchor.
+type anchorConfig struct {
+	webhooks, dirs, secret *string
+}
+
+// anchorFlags adds --anchor-webhook, --anchor-webhook-secret and
+// --anchor-dir.
+func anchorFlags(fs *flag.FlagSet) *anchorConfig {
+	return &anchorConfig{
+		webhooks: fs.String("anchor-webhook", "", "comma-separated URLs that receive every checkpoint of the consent log's head "+
+			"(signed like submission webhooks with --anchor-webhook-secret); keep them out of the database operator's reach"),
+		secret: fs.String("anchor-webhook-secret", "", "secret that signs the anchor webhooks (16 to 200 characters)"),
+		dirs: fs.String("anchor-dir", "", "comma-separated directories that receive every checkpoint as a file "+
+			"(a mount the database operator cannot change)"),
+	}
+}
+
+// receivers returns the configured anchor receivers, checked.
+func (a *anchorConfig) receivers() ([]string, error) {
+	var out []string
+	hooks, dirs := splitList(*a.webhooks), splitList(*a.dirs)
+	for _, r := range append(hooks, dirs...) {
+		if msg := delivery.ValidAnchorReceiver(r); msg != "" {
+			return nil, usageError("anchor receiver %q %s", r, msg)
+		}
+		out = append(out, r)
+	}
+	for _, h := range hooks {
+		if !strings.HasPrefix(h, "http://") && !strings.HasPrefix(h, "https://") {
+			return nil, usageError("--anchor-webhook %q is not an http(s) URL", h)
+		}
+	}
+	for _, d := range dirs {
+		if strings.HasPrefix(d, "http://") || strings.HasPrefix(d, "https://") {
+			return nil, usageError("--anchor-dir %q is a URL: give it to --anchor-webhook", d)
+		}
+	}
+	if len(hooks) > 0 && (len(*a.secret) < 16 || len(*a.secret) > 200) {
+		return nil, usageError("--anchor-webhook needs --anchor-webhook-secret of 16 to 200 characters")
+	}
+	return out, nil
 }

@@ -25,7 +25,10 @@ Usage:
   consentforms token create NAME        create a JSON API bearer token (--user, --scope, --expires)
   consentforms token list               list API tokens with owner, scope, last use and expiry
   consentforms token revoke ID          revoke an API token at once
-  consentforms consents verify          check the consent log's hash chain
+  consentforms consents verify [--anchors DIR|FILE]
+                                        check the consent log's hash chain (and against checkpoints)
+  consentforms consents anchor          sign a checkpoint of the log's head now
+  consentforms receipt verify FILE|-    check a consent receipt's signature and its entry in the log
   consentforms consents export [flags]  export the consent log (CSV or NDJSON)
   consentforms key rotate|public        rotate the signing key, or print its public JWKS
   consentforms backup FILE              write a consistent copy of a SQLite database
@@ -38,6 +41,9 @@ CONSENTFORMS_DB=postgres://consentforms@db.internal/consentforms).
 Run 'consentforms COMMAND -h' for the flags of a command.
 
 `
+
+// stdin is where `receipt verify -` reads; tests set it.
+var stdin io.Reader = os.Stdin
 
 func main() {
 	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
@@ -70,6 +76,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdMigrateData(ctx, args, stdout)
 	case "key":
 		err = cmdKey(ctx, args, stdout)
+	case "receipt":
+		err = cmdReceipt(ctx, args, stdin, stdout)
 	case "help", "-h", "-help", "--help":
 		// The commands first, then the flags of serve, which runs when no
 		// command is named: `consentforms --help` used to show only those.

@@ -52,8 +52,19 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	keyFile := signingKeyFlag(fs)
 	confirmWithin := fs.Duration("confirm-within", formbuilder.DefaultConfirmWithin,
 		"how long a visitor has to confirm a consent that needs confirmation by e-mail (double opt-in)")
+	anchors := anchorFlags(fs)
+	anchorEvery := fs.Int64("anchor-every", delivery.DefaultAnchorEvery, "sign a checkpoint of the consent log's head after this many new entries")
+	anchorInterval := fs.Duration("anchor-interval", delivery.DefaultAnchorInterval,
+		"sign a checkpoint at least this often while new entries come")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	receivers, err := anchors.receivers()
+	if err != nil {
+		return err
+	}
+	if *anchorEvery < 1 || *anchorInterval < time.Minute {
+		return usageError("--anchor-every must be at least 1 and --anchor-interval at least a minute")
 	}
 	if *confirmWithin < time.Minute {
 		return usageError("--confirm-within must be at least a minute")
@@ -188,10 +199,20 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *webhookPrivate {
 		fmt.Fprintf(stdout, "  webhooks:  may reach private addresses too (--webhook-allow-private)\n")
 	}
+	if len(receivers) == 0 {
+		fmt.Fprintf(stdout, "  anchors:   none: checkpoints of the consent log stay in its database, where they prove nothing "+
+			"against its operator (see --anchor-webhook, --anchor-dir)\n")
+	} else {
+		fmt.Fprintf(stdout, "  anchors:   every %d entries or %s to %s\n", *anchorEvery, *anchorInterval, strings.Join(receivers, ", "))
+	}
 	dcfg := delivery.Config{
 		Outbox: db, Forms: db, Submissions: db, Inbox: db,
 		Wake: db.OutboxSignal(), SMTP: smtpCfg, BaseURL: base, Logger: logger,
 		AllowPrivate: *webhookPrivate,
+		// The mails to visitors (double opt-in, self-service links) carry
+		// links the app signs.
+		Log: db, Consents: db, Links: srv,
+		Anchors: db, AnchorReceivers: receivers, AnchorSecret: *anchors.secret,
 	}
 	if mx != nil {
 		dcfg.Observer = mx
@@ -203,7 +224,10 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	retention := &delivery.Retention{Forms: db, Inbox: db, Outbox: db, Logger: logger}
 	bgCtx, stopBG := context.WithCancel(context.Background())
 	var bg sync.WaitGroup
-	bg.Add(3)
+	anchorer := &delivery.Anchorer{Store: db, Keys: ring, Issuer: base, Receivers: receivers,
+		Every: *anchorEvery, Interval: *anchorInterval, Logger: logger}
+	bg.Add(4)
+	go func() { defer bg.Done(); anchorer.Run(bgCtx) }()
 	go func() { defer bg.Done(); worker.Run(bgCtx) }()
 	go func() { defer bg.Done(); retention.Run(bgCtx) }()
 	// A rotated key file (consentforms key rotate) is picked up while
