@@ -45,7 +45,7 @@ func newTeamEnv(t *testing.T) *teamEnv {
 	submit := func(f *formbuilder.Form) *formbuilder.Submission {
 		sub, recs, err := formbuilder.ValidateSubmission(f, formbuilder.SubmissionInput{
 			Values:   map[string][]string{"email": {"visitor@example.com"}},
-			Consents: map[int64]formbuilder.ConsentInput{e.consent.ID: {Checked: true, Interacted: true}}, IP: "203.0.113.9"})
+			Consents: map[int64]formbuilder.ConsentInput{e.consent.ID: {Checked: true, Touched: formbuilder.TouchChanged}}, IP: "203.0.113.9"})
 		require.NoError(t, err)
 		require.NoError(t, e.DB.CreateSubmission(ctx, sub, recs))
 		return sub
