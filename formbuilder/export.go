@@ -36,18 +36,25 @@ func ValidExportFormat(format string) bool {
 // of ConsentRecord, so both formats read alike, plus pre_ticked_untouched,
 // which spells out the weak-evidence case (Planet49) for whoever opens the
 // file in a spreadsheet without knowing the rule, and the document the
-// label linked to: its SHA-256 and the URL of exactly that file. The
-// document columns come last, so an export made before they existed is
-// the same file without them (CSVDecoder reads both).
+// label linked to: its SHA-256 and the URL of exactly that file. Then the
+// double opt-in columns: confirm_by of a given consent that needs
+// confirmation, confirms_id of a confirmation. Columns added later come
+// last, so an export made before they existed is the same file without
+// them (CSVDecoder reads each of those).
 var CSVColumns = []string{
 	"id", "time", "action", "consent_id", "consent_name", "version_id", "version", "text_hash",
 	"form_id", "form_key", "channel_id", "source", "page_url", "user_id", "user", "ip",
 	"user_agent", "subject", "initial_state", "interacted", "pre_ticked_untouched",
 	"submission_id", "withdraws_id", "prev_hash", "hash", "document_sha256", "document_url",
+	"confirm_by", "confirms_id",
 }
 
-// csvColumnsV1 is the header of exports made before documents.
-var csvColumnsV1 = CSVColumns[:25]
+// csvColumnsV1 is the header of exports made before documents, and
+// csvColumnsV2 that of exports made before double opt-in.
+var (
+	csvColumnsV1 = CSVColumns[:25]
+	csvColumnsV2 = CSVColumns[:27]
+)
 
 // DocumentURL is the URL of the document r's label linked to, below the
 // server's base URL base ("" when none, the path alone when base is "").
@@ -200,8 +207,18 @@ func (e *CSVEncoder) Encode(r *ConsentRecord) error {
 		r.Hash,
 		docHash(r),
 		r.DocumentURL(e.base),
+		csvTime(r.ConfirmBy),
+		ref(r.ConfirmsID),
 	)
 	return e.write(row)
+}
+
+// csvTime is t as in the time column, or an empty cell for no time.
+func csvTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339Nano)
 }
 
 func docHash(r *ConsentRecord) string {
@@ -363,8 +380,11 @@ func (d *CSVDecoder) Decode() (*ConsentRecord, error) {
 			return nil, err
 		}
 		want := CSVColumns
-		if len(head) == len(csvColumnsV1) {
+		switch len(head) {
+		case len(csvColumnsV1):
 			want = csvColumnsV1
+		case len(csvColumnsV2):
+			want = csvColumnsV2
 		}
 		if len(head) != len(want) {
 			return nil, fmt.Errorf("csv export: %d columns, want %d", len(head), len(want))
@@ -436,6 +456,16 @@ func (d *CSVDecoder) Decode() (*ConsentRecord, error) {
 		if h := cell(25); h != "" {
 			r.Document = &Document{SHA256: h}
 		}
+	}
+	if len(row) > 27 {
+		if c := cell(27); c != "" {
+			t, err := time.Parse(time.RFC3339Nano, c)
+			if err != nil && bad == "" {
+				bad = "confirm_by"
+			}
+			r.ConfirmBy = t.UTC()
+		}
+		r.ConfirmsID = i64(28)
 	}
 	if bad != "" {
 		return nil, fmt.Errorf("csv export: row %d: bad %s", d.line, bad)

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -372,8 +373,10 @@ func TestVerifyCommandFindsChangedDocument(t *testing.T) {
 	rows, err := csv.NewReader(strings.NewReader(out.String())).ReadAll()
 	require.NoError(t, err)
 	last := rows[len(rows)-1]
-	assert.Equal(t, []string{doc.SHA256, "https://forms.example.com/d/" + doc.SHA256 + ".pdf"}, last[len(last)-2:])
-	assert.Equal(t, []string{"", ""}, rows[1][len(last)-2:], "entries of versions without a document")
+	docCols := slices.Index(rows[0], "document_sha256")
+	require.Equal(t, "document_url", rows[0][docCols+1])
+	assert.Equal(t, []string{doc.SHA256, "https://forms.example.com/d/" + doc.SHA256 + ".pdf"}, last[docCols:docCols+2])
+	assert.Equal(t, []string{"", ""}, rows[1][docCols:docCols+2], "entries of versions without a document")
 	errOut.Reset()
 	assert.Equal(t, 2, run(ctx, []string{"consents", "export", "--db", l.path, "--base-url", "ftp://x"}, &out, &errOut))
 	assert.Contains(t, errOut.String(), "--base-url must be an http(s) URL")
