@@ -241,6 +241,9 @@ func mailText(d *mailData) string {
 			if r.PreTickedUntouched() {
 				pre = " – pre-ticked, not touched by the visitor"
 			}
+			if r.NeedsConfirmation() {
+				pre += " – to be confirmed by the visitor by e-mail (double opt-in)"
+			}
 			nl("  - ", r.ConsentName, ", version ", strconv.Itoa(r.VersionNo), pre)
 		}
 	}

@@ -14,6 +14,8 @@ import (
 // consentInput is the consent editor as typed.
 type consentInput struct {
 	Name, Type, Text, Label, LinkURL, Language string
+	// ConfirmByEmail asks visitors for double opt-in.
+	ConfirmByEmail bool
 	// Document is the document the version links to, kept from the
 	// current version (the hidden document_keep names it by hash) unless
 	// DocRemove; Upload is a file chosen to replace it, and UploadErr why
@@ -26,7 +28,7 @@ type consentInput struct {
 }
 
 func consentInputOf(co *formbuilder.Consent) consentInput {
-	in := consentInput{Name: co.Name, Type: string(co.Type)}
+	in := consentInput{Name: co.Name, Type: string(co.Type), ConfirmByEmail: co.ConfirmByEmail}
 	if v := co.Current; v != nil {
 		in.Text, in.Label, in.LinkURL, in.Language, in.Document = v.Text, v.Label, v.LinkURL, v.Language, v.Document
 	}
@@ -46,6 +48,8 @@ func parseConsentInput(c *fiber.Ctx, cur *formbuilder.ConsentVersion) (consentIn
 		LinkURL:   strings.TrimSpace(c.FormValue("link_url")),
 		Language:  c.FormValue("language"),
 		DocRemove: c.FormValue("document_remove") == "1",
+		// A checkbox: absent when unticked.
+		ConfirmByEmail: c.FormValue("confirm_by_email") == "1",
 	}
 	if keep := c.FormValue("document_keep"); keep != "" {
 		in.Document = &formbuilder.Document{SHA256: keep}
@@ -84,7 +88,7 @@ const errNoCompany = "needs your company data: fill in Settings → Company firs
 // with the company data; the admin chooses only name, language and link.
 // It returns what the sanitiser removed and the input errors by input id.
 func (s *Server) consentContent(in *consentInput) (*formbuilder.Consent, formbuilder.ConsentContent, []string, map[string]string) {
-	co := &formbuilder.Consent{Name: in.Name, Type: formbuilder.ConsentType(in.Type)}
+	co := &formbuilder.Consent{Name: in.Name, Type: formbuilder.ConsentType(in.Type), ConfirmByEmail: in.ConfirmByEmail}
 	content := formbuilder.ConsentContent{Text: in.Text, Label: in.Label, LinkURL: in.LinkURL, Language: in.Language,
 		Document: in.document()}
 	errs := map[string]string{}
@@ -177,8 +181,8 @@ func (s *Server) handleConsentUpdateStandard(c *fiber.Ctx) error {
 	if d := co.Current.Document; d != nil {
 		content.Document = &formbuilder.Document{SHA256: d.SHA256}
 	}
-	saved, err := s.svc.Consents.UpdateConsent(c.UserContext(), &formbuilder.Consent{ID: co.ID, Name: co.Name, Type: co.Type},
-		content, currentAdmin(c).user.Email)
+	saved, err := s.svc.Consents.UpdateConsent(c.UserContext(), &formbuilder.Consent{ID: co.ID, Name: co.Name, Type: co.Type,
+		ConfirmByEmail: co.ConfirmByEmail}, content, currentAdmin(c).user.Email)
 	if err != nil {
 		return err
 	}

@@ -169,7 +169,10 @@ type submissionView struct {
 	When    string
 	Values  []formbuilder.LabeledValue
 	Records []*formbuilder.ConsentRecord
-	Outbox  []*formbuilder.OutboxMessage
+	// States are what later entries say about the given ones (withdrawn,
+	// double opt-in state), by entry id.
+	States map[int64]backoffice.RecordState
+	Outbox []*formbuilder.OutboxMessage
 }
 
 func (s *Server) handleSubmission(c *fiber.Ctx) error {
@@ -181,8 +184,12 @@ func (s *Server) handleSubmission(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	states, err := s.office.RecordStates(c.UserContext(), recs)
+	if err != nil {
+		return err
+	}
 	v := &submissionView{Form: form, Sub: sub, When: sub.CreatedAt.UTC().Format(time.RFC3339),
-		Values: formbuilder.LabeledValues(form, sub, true), Records: recs, Outbox: outbox}
+		Values: formbuilder.LabeledValues(form, sub, true), Records: recs, States: states, Outbox: outbox}
 	return s.render(c, fiber.StatusOK, "inbox_detail", &view{
 		Title: "Submission " + strconv.FormatInt(sub.ID, 10) + ": " + form.Name, Nav: "forms", Data: v})
 }

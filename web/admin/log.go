@@ -40,14 +40,20 @@ type logRow struct {
 	Subject     string
 	Withdrawal  bool
 	WithdrawsID int64
+	// Confirmation marks a double opt-in confirmation of entry ConfirmsID.
+	Confirmation bool
+	ConfirmsID   int64
 	// WithdrawnLater marks a given consent that a later entry withdrew.
 	WithdrawnLater bool
+	// DOI is the double opt-in state of a given consent that needs one:
+	// unconfirmed, confirmed or expired.
+	DOI string
 	// PreTicked marks a box that was pre-ticked and never touched: weak
 	// evidence of consent (CJEU C-673/17 Planet49).
 	PreTicked bool
 }
 
-func logRowOf(r *formbuilder.ConsentRecord, withdrawn map[int64]bool) logRow {
+func logRowOf(r *formbuilder.ConsentRecord, st backoffice.RecordState) logRow {
 	return logRow{
 		ID:             r.ID,
 		When:           r.Time.UTC().Format(logTimeFormat),
@@ -61,7 +67,10 @@ func logRowOf(r *formbuilder.ConsentRecord, withdrawn map[int64]bool) logRow {
 		Subject:        r.Subject,
 		Withdrawal:     r.Action == formbuilder.ActionWithdrawn,
 		WithdrawsID:    r.WithdrawsID,
-		WithdrawnLater: withdrawn[r.ID],
+		Confirmation:   r.Action == formbuilder.ActionConfirmed,
+		ConfirmsID:     r.ConfirmsID,
+		WithdrawnLater: st.Withdrawn,
+		DOI:            st.Confirmation,
 		PreTicked:      r.PreTickedUntouched(),
 	}
 }
@@ -169,7 +178,7 @@ func (s *Server) renderLog(c *fiber.Ctx, v *logListView) error {
 			return err
 		default:
 			for _, r := range page.Records {
-				v.Rows = append(v.Rows, logRowOf(r, page.Withdrawn))
+				v.Rows = append(v.Rows, logRowOf(r, page.States[r.ID]))
 			}
 			qs := q.Encode()
 			if f.Limit > 0 {
@@ -232,8 +241,11 @@ type logDetailView struct {
 	HashOK     bool
 	TextHashOK bool
 	// Withdrawn is set for a given consent that a later entry withdrew;
-	// Withdraws is, for a withdrawal, the entry it withdrew.
+	// Withdraws is, for a withdrawal or a confirmation, the entry it
+	// withdrew or confirmed. DOI is the double opt-in state of a given
+	// consent that needs one.
 	Withdrawn bool
+	DOI       string
 	Withdraws *formbuilder.ConsentRecord
 	PreTicked bool
 }
@@ -241,17 +253,17 @@ type logDetailView struct {
 // handleLogDetail shows one entry with the exact text and label the
 // visitor saw, the hashes that prove them and the entry's metadata.
 func (s *Server) handleLogDetail(c *fiber.Ctx) error {
-	rec, ver, withdrawn, err := s.office.RecordVersion(c)
+	rec, ver, st, err := s.office.RecordVersion(c)
 	if err != nil {
 		return err
 	}
 	v := &logDetailView{
 		Rec: rec, When: rec.Time.UTC().Format(time.RFC3339Nano), Version: ver,
 		Label: formbuilder.ParseLabel(ver.Label), HashOK: ver.VerifyHash(), TextHashOK: ver.Hash == rec.TextHash,
-		PreTicked: rec.PreTickedUntouched(), Withdrawn: withdrawn,
+		PreTicked: rec.PreTickedUntouched(), Withdrawn: st.Withdrawn, DOI: st.Confirmation,
 	}
-	if rec.Action != formbuilder.ActionGiven && rec.WithdrawsID > 0 {
-		if v.Withdraws, err = s.svc.Log.FindRecord(c.UserContext(), rec.WithdrawsID); err != nil {
+	if of := rec.WithdrawsID + rec.ConfirmsID; rec.Action != formbuilder.ActionGiven && of > 0 {
+		if v.Withdraws, err = s.svc.Log.FindRecord(c.UserContext(), of); err != nil {
 			return err
 		}
 	}

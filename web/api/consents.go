@@ -25,6 +25,9 @@ type consentRequest struct {
 	LinkURL  string `json:"link_url"`
 	Language string `json:"language"`
 	Document string `json:"document"`
+	// ConfirmByEmail asks for double opt-in; a PUT without it keeps the
+	// consent's setting.
+	ConfirmByEmail *bool `json:"confirm_by_email"`
 
 	// upload is the file of the multipart body, if any.
 	upload *formbuilder.Document
@@ -88,6 +91,9 @@ func (s *Server) apiConsentContent(req *consentRequest) (*formbuilder.Consent, f
 		req.Type = string(formbuilder.ConsentCustom)
 	}
 	co := &formbuilder.Consent{Name: strings.TrimSpace(req.Name), Type: formbuilder.ConsentType(req.Type)}
+	if req.ConfirmByEmail != nil {
+		co.ConfirmByEmail = *req.ConfirmByEmail
+	}
 	content := formbuilder.ConsentContent{Text: req.Text, Label: req.Label, LinkURL: req.LinkURL, Language: req.Language,
 		Document: req.document()}
 	errs := map[string]string{}
@@ -186,6 +192,9 @@ func (s *Server) apiUpdateConsent(c *fiber.Ctx) error {
 		return err
 	}
 	co.ID = old.ID
+	if req.ConfirmByEmail == nil {
+		co.ConfirmByEmail = old.ConfirmByEmail
+	}
 	saved, err := s.svc.Consents.UpdateConsent(c.UserContext(), co, content, apiAuthor(c))
 	if err != nil {
 		return err

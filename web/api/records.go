@@ -15,14 +15,17 @@ type apiRecord struct {
 	// WithdrawnLater: a later entry withdrew this consent (given entries
 	// only), the current state per subject and consent.
 	WithdrawnLater bool `json:"withdrawn_later"`
+	// Confirmation is the double opt-in state of a given entry that needs
+	// one: unconfirmed, confirmed or expired (left out when none is needed).
+	Confirmation string `json:"confirmation,omitempty"`
 	// DocumentURL is the URL of exactly the file the label linked to, when
 	// the version had a document.
 	DocumentURL string `json:"document_url,omitempty"`
 }
 
-func (s *Server) apiRecordOf(r *formbuilder.ConsentRecord, withdrawn bool) apiRecord {
-	return apiRecord{ConsentRecord: r, PreTickedUntouched: r.PreTickedUntouched(), WithdrawnLater: withdrawn,
-		DocumentURL: r.DocumentURL(s.BaseURL)}
+func (s *Server) apiRecordOf(r *formbuilder.ConsentRecord, st backoffice.RecordState) apiRecord {
+	return apiRecord{ConsentRecord: r, PreTickedUntouched: r.PreTickedUntouched(), WithdrawnLater: st.Withdrawn,
+		Confirmation: st.Confirmation, DocumentURL: r.DocumentURL(s.BaseURL)}
 }
 
 // apiRecordPage is the answer of GET /api/v1/consent-records. NextBefore is
@@ -58,7 +61,7 @@ func (s *Server) apiListRecords(c *fiber.Ctx) error {
 	}
 	out := apiRecordPage{Records: make([]apiRecord, 0, len(page.Records))}
 	for _, r := range page.Records {
-		out.Records = append(out.Records, s.apiRecordOf(r, page.Withdrawn[r.ID]))
+		out.Records = append(out.Records, s.apiRecordOf(r, page.States[r.ID]))
 	}
 	if page.OlderBefore > 0 {
 		out.NextBefore = &page.OlderBefore
@@ -75,12 +78,12 @@ type apiVersion struct {
 
 // apiGetRecord answers one entry with the text and label the visitor saw.
 func (s *Server) apiGetRecord(c *fiber.Ctx) error {
-	rec, ver, withdrawn, err := s.office.RecordVersion(c)
+	rec, ver, st, err := s.office.RecordVersion(c)
 	if err != nil {
 		return err
 	}
 	return c.JSON(fiber.Map{
-		"record":  s.apiRecordOf(rec, withdrawn),
+		"record":  s.apiRecordOf(rec, st),
 		"version": apiVersion{ConsentVersion: ver, HashOK: ver.VerifyHash() && ver.Hash == rec.TextHash},
 	})
 }

@@ -75,16 +75,12 @@ func (s *Server) apiGetSubmission(c *fiber.Ctx) error {
 		return err
 	}
 	consents := make([]apiRecord, 0, len(recs))
-	ids := make([]int64, 0, len(recs))
-	for _, r := range recs {
-		ids = append(ids, r.ID)
-	}
-	withdrawn, err := s.svc.Log.Withdrawn(c.UserContext(), ids)
+	states, err := s.office.RecordStates(c.UserContext(), recs)
 	if err != nil {
 		return err
 	}
 	for _, r := range recs {
-		consents = append(consents, s.apiRecordOf(r, withdrawn[r.ID]))
+		consents = append(consents, s.apiRecordOf(r, states[r.ID]))
 	}
 	deliveries := []*formbuilder.OutboxMessage{}
 	if msgs != nil {

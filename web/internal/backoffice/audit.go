@@ -153,7 +153,7 @@ func NoteForm(c *fiber.Ctx, target, action string, f *formbuilder.Form, old int,
 // an edit from version old to co.Current (the same number when the text
 // did not change and no version was made), with the version's document.
 func NoteConsent(c *fiber.Ctx, action string, co *formbuilder.Consent, old int) {
-	d := map[string]string{"type": string(co.Type)}
+	d := map[string]string{"type": string(co.Type), "confirm_by_email": strconv.FormatBool(co.ConfirmByEmail)}
 	if co.Current != nil {
 		d["new_version"] = strconv.Itoa(co.Current.Number)
 		d["text_hash"] = co.Current.Hash

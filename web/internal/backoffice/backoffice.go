@@ -86,10 +86,10 @@ func LogFilter(c *fiber.Ctx) (formbuilder.RecordFilter, LogQuery, map[string]str
 	}
 	f.Query = q.Q
 	switch q.Action {
-	case "", formbuilder.ActionGiven, formbuilder.ActionWithdrawn:
+	case "", formbuilder.ActionGiven, formbuilder.ActionWithdrawn, formbuilder.ActionConfirmed:
 		f.Action = q.Action
 	default:
-		errs["action"] = "must be given or withdrawn"
+		errs["action"] = "must be given, withdrawn or confirmed"
 	}
 	f.Limit = r.limit()
 	return f, q, errs
@@ -110,9 +110,10 @@ func LogFilterErrors(err error) map[string]string {
 // LogPage is one keyset page of the log with what the pager needs.
 type LogPage struct {
 	Records []*formbuilder.ConsentRecord
-	// Withdrawn marks given entries that a later entry withdrew: the
-	// current state per subject and consent.
-	Withdrawn map[int64]bool
+	// States are what later entries say about given ones (withdrawn, the
+	// double opt-in state), by entry id; the current state per subject
+	// and consent.
+	States map[int64]RecordState
 	// OlderBefore is the before= of the next older page, 0 when none.
 	OlderBefore int64
 	// NewerAfter is the after= of the next newer page, 0 when none.
@@ -185,18 +186,53 @@ func (o *Office) LogPage(ctx context.Context, f formbuilder.RecordFilter) (*LogP
 			}
 		}
 	}
-	ids := make([]int64, 0, len(p.Records))
-	for _, r := range p.Records {
-		if r.Action == formbuilder.ActionGiven {
-			ids = append(ids, r.ID)
-		}
-	}
-	w, err := o.svc.Log.Withdrawn(ctx, ids)
+	states, err := o.RecordStates(ctx, p.Records)
 	if err != nil {
 		return nil, err
 	}
-	p.Withdrawn = w
+	p.States = states
 	return p, nil
+}
+
+// RecordStates reads what later entries say about the given entries among
+// recs: which were withdrawn, and the confirmation state, at the server's
+// now, of those that need one. Entries with nothing to say are left out.
+func (o *Office) RecordStates(ctx context.Context, recs []*formbuilder.ConsentRecord) (map[int64]RecordState, error) {
+	var given, needs []int64
+	for _, r := range recs {
+		if r.Action != formbuilder.ActionGiven {
+			continue
+		}
+		given = append(given, r.ID)
+		if r.NeedsConfirmation() {
+			needs = append(needs, r.ID)
+		}
+	}
+	out := map[int64]RecordState{}
+	if len(given) == 0 {
+		return out, nil
+	}
+	withdrawn, err := o.svc.Log.Withdrawn(ctx, given)
+	if err != nil {
+		return nil, err
+	}
+	confirmed := map[int64]bool{}
+	if len(needs) > 0 {
+		if confirmed, err = o.svc.Log.Confirmed(ctx, needs); err != nil {
+			return nil, err
+		}
+	}
+	now := o.base.Now()
+	for _, r := range recs {
+		if r.Action != formbuilder.ActionGiven {
+			continue
+		}
+		st := RecordState{Withdrawn: withdrawn[r.ID], Confirmation: r.ConfirmationState(confirmed[r.ID], now)}
+		if st != (RecordState{}) {
+			out[r.ID] = st
+		}
+	}
+	return out, nil
 }
 
 // cheapProbe reports whether asking for one more row beyond a page is an
@@ -382,31 +418,36 @@ func (o *Office) StreamSubmissions(c *fiber.Ctx, form *formbuilder.Form, f formb
 	})
 }
 
+// RecordState is what later entries say about a given one.
+type RecordState struct {
+	// Withdrawn: a later entry withdrew it.
+	Withdrawn bool
+	// Confirmation is its double opt-in state, "" when it needs none.
+	Confirmation string
+}
+
 // RecordVersion finds the entry of the path's :id, the consent version
 // it was recorded on and, for a consent given, whether it was withdrawn
 // since.
-func (o *Office) RecordVersion(c *fiber.Ctx) (*formbuilder.ConsentRecord, *formbuilder.ConsentVersion, bool, error) {
+func (o *Office) RecordVersion(c *fiber.Ctx) (*formbuilder.ConsentRecord, *formbuilder.ConsentVersion, RecordState, error) {
 	id, err := ParamID(c, "id")
 	if err != nil {
-		return nil, nil, false, err
+		return nil, nil, RecordState{}, err
 	}
 	ctx := c.UserContext()
 	rec, err := o.svc.Log.FindRecord(ctx, id)
 	if err != nil {
-		return nil, nil, false, err
+		return nil, nil, RecordState{}, err
 	}
 	ver, err := o.svc.Consents.FindConsentVersion(ctx, rec.VersionID)
 	if err != nil {
-		return nil, nil, false, err
+		return nil, nil, RecordState{}, err
 	}
-	if rec.Action != formbuilder.ActionGiven {
-		return rec, ver, false, nil
-	}
-	w, err := o.svc.Log.Withdrawn(ctx, []int64{rec.ID})
+	st, err := o.RecordStates(ctx, []*formbuilder.ConsentRecord{rec})
 	if err != nil {
-		return nil, nil, false, err
+		return nil, nil, RecordState{}, err
 	}
-	return rec, ver, w[rec.ID], nil
+	return rec, ver, st[rec.ID], nil
 }
 
 // OperatorConversation returns conversation id as the request's operator
