@@ -249,3 +249,36 @@ func TestSelfServiceList(t *testing.T) {
 	resp, _ = e.Get(path[:len(path)-4] + "AAAA")
 	assert.Equal(t, 410, resp.StatusCode)
 }
+
+// TestSuccessSaysWhatWaitsForConfirmation: the answer to a submission names
+// the consents that count only once confirmed by mail, as JSON (to_confirm)
+// and on the success page; a consent that needs no confirmation is not named.
+func TestSuccessSaysWhatWaitsForConfirmation(t *testing.T) {
+	e := newDOIEnv(t)
+	cid, nid := strconv.FormatInt(e.consent.ID, 10), strconv.FormatInt(e.news.ID, 10)
+	b, _ := json.Marshal(map[string]any{"token": e.RenderToken(e.formA.Key), "values": map[string]string{"email": "ada@example.com"},
+		"consents": map[string]bool{cid: true, nid: true}})
+	resp := e.postJSON(e.formA.Key, string(b))
+	body := testenv.ReadBody(t, resp)
+	require.Equal(t, 201, resp.StatusCode, body)
+	var res struct {
+		ToConfirm []string `json:"to_confirm"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(body), &res))
+	assert.Equal(t, []string{"Send me the newsletter."}, res.ToConfirm)
+
+	// Without the newsletter nothing waits: an empty list, never null.
+	b, _ = json.Marshal(map[string]any{"token": e.RenderToken(e.formA.Key), "values": map[string]string{"email": "bob@example.com"},
+		"consents": map[string]bool{cid: true}})
+	resp = e.postJSON(e.formA.Key, string(b))
+	body = testenv.ReadBody(t, resp)
+	require.Equal(t, 201, resp.StatusCode, body)
+	assert.Contains(t, body, `"to_confirm":[]`)
+
+	// A plain form post gets the page, which says it too.
+	resp, page := e.PostRaw("/f/"+e.formA.Key, url.Values{"_token": {e.RenderToken(e.formA.Key)}, "email": {"eve@example.com"},
+		"consent_" + cid: {"1"}, "consent_" + nid: {"1"}})
+	require.Equal(t, 200, resp.StatusCode, page)
+	assert.Contains(t, page, `<p class="cf-success__confirm">Please check your e-mail: your consent “Send me the newsletter.” counts only once you confirm it`)
+	assert.Equal(t, 1, strings.Count(page, "cf-success__confirm"))
+}

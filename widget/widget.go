@@ -155,6 +155,9 @@ type SuccessState struct {
 	// Receipts are the signed receipts of the consents just given, offered
 	// for download.
 	Receipts []Receipt
+	// ToConfirm are the labels of the consents just given that count only
+	// once confirmed by the link in a mail (double opt-in).
+	ToConfirm []string
 }
 
 // WithdrawState is what the withdrawal page of one consent log entry
@@ -274,6 +277,7 @@ type successView struct {
 	Message     string
 	Withdraws   []WithdrawLink
 	Receipts    []receiptView
+	ToConfirm   []string
 	PreviewNote string
 }
 
@@ -573,6 +577,7 @@ func (r *Renderer) SuccessPage(f *formbuilder.Form, st SuccessState) ([]byte, er
 		}
 	}
 	v.Receipts = receiptViews(st.Receipts)
+	v.ToConfirm = st.ToConfirm
 	return r.render("success", v)
 }
 

@@ -91,7 +91,10 @@ func TestGoldenOtherPages(t *testing.T) {
 		{RecordID: 10, Label: "Bad", JWS: `x"><script>alert(1)</script>`}}
 	for _, lang := range []string{"en", "de"} {
 		f := fixtureForm(lang)
-		out, err := r.SuccessPage(f, SuccessState{Withdraws: links, Receipts: receipts})
+		// The second consent waits for confirmation by mail; its label
+		// is escaped like any other text.
+		out, err := r.SuccessPage(f, SuccessState{Withdraws: links, Receipts: receipts,
+			ToConfirm: []string{"Send me the <b>newsletter</b>."}})
 		require.NoError(t, err)
 		golden(t, "success_"+lang, out)
 

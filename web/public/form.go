@@ -150,6 +150,9 @@ type submitResult struct {
 	WithdrawLinks []withdrawLinkJSON `json:"withdraw_links"`
 	// Receipts are the signed consent receipts, one per consent given.
 	Receipts []widget.Receipt `json:"receipts"`
+	// ToConfirm are the labels of the consents given that count only once
+	// the visitor confirms them by the link in a mail (double opt-in).
+	ToConfirm []string `json:"to_confirm"`
 	// Preview and PreviewNote mark the answer to an admin's dry run.
 	Preview     bool   `json:"preview,omitempty"`
 	PreviewNote string `json:"preview_note,omitempty"`
@@ -210,7 +213,9 @@ func (s *Server) handleFormSubmit(c *fiber.Ctx) error {
 		// the answer a person would get, so it learns nothing.
 		s.Log.Info("honeypot filled, submission discarded", "form", f.Key, "ip", sub.in.IP)
 		refuse(c, httpx.RefusedHoneypot)
-		return s.respondSuccess(c, f, sub, s.decoy(c.UserContext(), f, records), asJSON)
+		ans := s.decoy(c.UserContext(), f, records)
+		ans.toConfirm = toConfirm(f, records)
+		return s.respondSuccess(c, f, sub, ans, asJSON)
 	}
 	if err := s.svc.Submissions.CreateSubmission(c.UserContext(), stored, records); err != nil {
 		return err
@@ -218,7 +223,7 @@ func (s *Server) handleFormSubmit(c *fiber.Ctx) error {
 	c.Locals(localStored, true)
 	s.decoys.noteStored(stored, records)
 	ans := successAnswer{id: stored.ID, links: make([]widget.WithdrawLink, 0, len(records)),
-		receipts: make([]widget.Receipt, 0, len(records))}
+		receipts: make([]widget.Receipt, 0, len(records)), toConfirm: toConfirm(f, records)}
 	for _, r := range records {
 		ans.links = append(ans.links, widget.WithdrawLink{Label: consentLabel(f, r.ConsentID),
 			URL: s.Signer.WithdrawURL(s.BaseURL, r.ID)})
@@ -230,11 +235,25 @@ func (s *Server) handleFormSubmit(c *fiber.Ctx) error {
 }
 
 // successAnswer is what the answer to a stored submission names: its id,
-// and per consent given a withdrawal link and a signed receipt.
+// per consent given a withdrawal link and a signed receipt, and the labels
+// of those that wait for confirmation by e-mail.
 type successAnswer struct {
-	id       int64
-	links    []widget.WithdrawLink
-	receipts []widget.Receipt
+	id        int64
+	links     []widget.WithdrawLink
+	receipts  []widget.Receipt
+	toConfirm []string
+}
+
+// toConfirm returns the labels of the consents among records that count
+// only once confirmed (double opt-in), never nil.
+func toConfirm(f *formbuilder.Form, records []*formbuilder.ConsentRecord) []string {
+	out := []string{}
+	for _, r := range records {
+		if r.NeedsConfirmation() {
+			out = append(out, consentLabel(f, r.ConsentID))
+		}
+	}
+	return out
 }
 
 // receiptOf signs the receipt of entry r, just stored from a post to f. A
@@ -383,7 +402,7 @@ func (s *Server) respondSuccess(c *fiber.Ctx, f *formbuilder.Form, sub *submissi
 	redirect := redirectWithLinks(f.RedirectURL, links)
 	if asJSON {
 		res := submitResult{ID: ans.id, Message: f.SuccessMessage, RedirectURL: redirect, WithdrawLinks: links,
-			Receipts: ans.receipts}
+			Receipts: ans.receipts, ToConfirm: ans.toConfirm}
 		return c.Status(fiber.StatusCreated).JSON(res)
 	}
 	// Inside the iframe a post without JavaScript cannot move the host
@@ -392,7 +411,8 @@ func (s *Server) respondSuccess(c *fiber.Ctx, f *formbuilder.Form, sub *submissi
 	if redirect != "" && !sub.embed {
 		return c.Redirect(redirect, fiber.StatusSeeOther)
 	}
-	page, err := s.Widget.SuccessPage(f, widget.SuccessState{Embed: sub.embed, Withdraws: links, Receipts: ans.receipts})
+	page, err := s.Widget.SuccessPage(f, widget.SuccessState{Embed: sub.embed, Withdraws: links, Receipts: ans.receipts,
+		ToConfirm: ans.toConfirm})
 	if err != nil {
 		return err
 	}
@@ -449,7 +469,7 @@ func (s *Server) respondPreview(c *fiber.Ctx, f *formbuilder.Form, sub *submissi
 	note := widget.PreviewNote(f)
 	if asJSON {
 		res := submitResult{Message: f.SuccessMessage, WithdrawLinks: []withdrawLinkJSON{}, Receipts: []widget.Receipt{},
-			Preview: true, PreviewNote: note}
+			ToConfirm: []string{}, Preview: true, PreviewNote: note}
 		return c.Status(fiber.StatusOK).JSON(res)
 	}
 	page, err := s.Widget.SuccessPage(f, widget.SuccessState{Embed: sub.embed, Preview: true})

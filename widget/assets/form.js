@@ -439,6 +439,18 @@
     p.textContent = typeof d.message === 'string' && d.message ? d.message : data('thanks');
     box.appendChild(h);
     box.appendChild(p);
+    // Consents that count only once confirmed by the link in a mail.
+    var said = p.textContent;
+    (Array.isArray(d.to_confirm) ? d.to_confirm : []).forEach(function (label) {
+      if (typeof label !== 'string' || !label) {
+        return;
+      }
+      var c = doc.createElement('p');
+      c.className = 'cf-success__confirm';
+      c.textContent = data('confirm-sent').replace('{name}', label);
+      box.appendChild(c);
+      said += ' ' + c.textContent;
+    });
     if (typeof d.preview_note === 'string' && d.preview_note) {
       // An admin's dry run: nothing was stored, and no links came.
       var note = doc.createElement('p');
@@ -502,7 +514,7 @@
       title.hidden = true;
     }
     box.focus();
-    say(p.textContent);
+    say(said);
     reportHeight(false);
   }
 })();
