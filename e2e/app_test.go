@@ -58,6 +58,8 @@ type app struct {
 
 	pages map[string]string    // host pages by path, fixed before serving
 	keys  *formbuilder.KeyRing // sign the receipts
+	// srv is the form server; it makes the signed links of visitor mails.
+	srv *web.Server
 }
 
 // newApp starts the form server and the host page server. Every test gets
@@ -144,12 +146,12 @@ func newApp(t *testing.T) *app {
 	require.NoError(t, db.CreateToken(ctx, &formbuilder.APIToken{Name: "e2e", Hash: hash, UserID: owner.ID}))
 
 	a.keys = testenv.NewKeys(t)
-	a.base = serveApp(t, "127.0.0.1", web.Config{
+	a.srv, a.base = serveServer(t, "127.0.0.1", web.Config{
 		Keys: a.keys,
 		Now:  func() time.Time { return time.Now().Add(time.Duration(a.skew.Load())) },
 	}, web.Services{
 		Forms: db, Consents: db, Submissions: db, Log: db,
-		Users: db, Sessions: db, Tokens: db, Settings: db, Audit: db, Changes: db,
+		Users: db, Sessions: db, Tokens: db, Settings: db, Audit: db, Changes: db, Outbox: db,
 	})
 
 	a.ro, err = sql.Open("sqlite3", "file:"+a.dbPath+"?mode=ro&_busy_timeout=5000")
@@ -302,6 +304,13 @@ func (l *connListener) closeConns() {
 // none.
 func serveApp(t *testing.T, ip string, cfg web.Config, svc web.Services) string {
 	t.Helper()
+	_, base := serveServer(t, ip, cfg, svc)
+	return base
+}
+
+// serveServer is serveApp that returns the server too.
+func serveServer(t *testing.T, ip string, cfg web.Config, svc web.Services) (*web.Server, string) {
+	t.Helper()
 	if cfg.Secret == nil {
 		cfg.Secret = make([]byte, 32)
 		_, err := rand.Read(cfg.Secret)
@@ -333,7 +342,7 @@ func serveApp(t *testing.T, ip string, cfg web.Config, svc web.Services) string 
 		_ = ln.Close()
 		<-served
 	})
-	return cfg.BaseURL
+	return srv, cfg.BaseURL
 }
 
 var errNotYet = errors.New("not yet")
