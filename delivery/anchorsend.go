@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/consentforms/consentforms/formbuilder"
+	"github.com/consentforms/consentforms/internal/atomicfile"
 )
 
 // CheckpointDocument is the JSON body an anchor webhook receives, signed
@@ -69,34 +70,14 @@ func writeAnchorFile(dir string, a *formbuilder.Anchor) error {
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return fail("the anchor directory cannot be read")
 	}
-	f, err := os.CreateTemp(dir, ".checkpoint-*")
+	tmp, err := atomicfile.WriteTemp(dir, ".checkpoint-*", want)
 	if err != nil {
-		return fail("the anchor directory cannot be written")
-	}
-	tmp := f.Name()
-	if err := writeSynced(f, want); err != nil {
-		os.Remove(tmp)
 		return fail("the anchor directory cannot be written")
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		os.Remove(tmp)
 		return fail("the anchor directory cannot be written")
 	}
-	// The rename itself must survive a crash too.
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
-	}
+	atomicfile.SyncDir(dir)
 	return nil
-}
-
-func writeSynced(f *os.File, data []byte) error {
-	_, err := f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/consentforms/consentforms/delivery"
 	"github.com/consentforms/consentforms/formbuilder"
+	"github.com/consentforms/consentforms/internal/atomicfile"
 	"github.com/consentforms/consentforms/storage/postgres"
 )
 
@@ -110,32 +111,18 @@ func writeTemp(path string, ks *formbuilder.KeySet) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".new-*")
-	if err != nil {
-		return "", err
-	}
-	tmp := f.Name()
-	if err := f.Chmod(0o600); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return "", err
-	}
-	if err := writeAll(f, data); err != nil {
-		os.Remove(tmp)
-		return "", err
-	}
-	return tmp, nil
+	return atomicfile.WriteTemp(filepath.Dir(path), filepath.Base(path)+".new-*", data)
 }
 
-func writeAll(f *os.File, data []byte) error {
-	_, err := f.Write(data)
-	if err == nil {
-		err = f.Sync()
+// existingKeys reads the key file that the --signing-key value flag names
+// for the database dsn, and returns it with its path; the file must exist.
+func existingKeys(flag, dsn string) (*formbuilder.KeySet, string, error) {
+	path, err := signingKeyPath(flag, dsn)
+	if err != nil {
+		return nil, "", err
 	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	ks, _, err := loadKeys(path, false, time.Now())
+	return ks, path, err
 }
 
 // saveKeys replaces the key file at path with ks: written to a new file
@@ -150,6 +137,7 @@ func saveKeys(path string, ks *formbuilder.KeySet) error {
 		os.Remove(tmp)
 		return err
 	}
+	atomicfile.SyncDir(filepath.Dir(path))
 	return nil
 }
 
@@ -210,11 +198,7 @@ func cmdKey(ctx context.Context, args []string, stdout io.Writer) error {
 	if *delay < 2*keyReloadInterval {
 		return usageError("--start-in must be at least %s: servers look for a new key file every %s", 2*keyReloadInterval, keyReloadInterval)
 	}
-	path, err := signingKeyPath(*keyFile, *dbPath)
-	if err != nil {
-		return err
-	}
-	ks, _, err := loadKeys(path, false, time.Now())
+	ks, path, err := existingKeys(*keyFile, *dbPath)
 	if err != nil {
 		return err
 	}
