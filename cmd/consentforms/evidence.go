@@ -125,10 +125,7 @@ func cmdReceipt(ctx context.Context, args []string, stdin io.Reader, stdout io.W
 	if err != nil {
 		return exitError{code: 1, msg: formbuilder.ErrorMessage(err) + " (keys from " + from + ")"}
 	}
-	if err := requireExistingDB(*dbPath); err != nil {
-		return err
-	}
-	db, err := openDB(*dbPath)
+	db, err := openExistingDB(*dbPath)
 	if err != nil {
 		return err
 	}
@@ -248,18 +245,11 @@ func cmdAnchor(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	path, err := signingKeyPath(*keyFile, *dbPath)
+	ks, _, err := existingKeys(*keyFile, *dbPath)
 	if err != nil {
 		return err
 	}
-	ks, _, err := loadKeys(path, false, time.Now())
-	if err != nil {
-		return err
-	}
-	if err := requireExistingDB(*dbPath); err != nil {
-		return err
-	}
-	db, err := openDB(*dbPath)
+	db, err := openExistingDB(*dbPath)
 	if err != nil {
 		return err
 	}
