@@ -458,56 +458,55 @@
       note.textContent = d.preview_note;
       box.appendChild(note);
     }
-    var links = Array.isArray(d.withdraw_links) ? d.withdraw_links : [];
-    var ul = doc.createElement('ul');
-    ul.className = 'cf-success__links';
-    links.forEach(function (l) {
+    // appendLinks adds the intro and the list of links to the box, if
+    // there are links.
+    function appendLinks(listClass, introClass, introKey, links) {
+      if (!links.length) {
+        return;
+      }
+      var intro = doc.createElement('p');
+      intro.className = introClass;
+      intro.textContent = data(introKey);
+      var ul = doc.createElement('ul');
+      ul.className = listClass;
+      links.forEach(function (a) {
+        var li = doc.createElement('li');
+        li.appendChild(a);
+        ul.appendChild(li);
+      });
+      box.appendChild(intro);
+      box.appendChild(ul);
+    }
+    var withdraws = [];
+    (Array.isArray(d.withdraw_links) ? d.withdraw_links : []).forEach(function (l) {
       var url = l && httpURL(l.url);
       if (url) {
-        var li = doc.createElement('li');
         var a = doc.createElement('a');
         a.href = url;
         a.target = '_blank';
         a.rel = 'noopener';
         a.textContent = data('withdraw-link').replace('{name}', String(l.label || ''));
-        li.appendChild(a);
-        ul.appendChild(li);
+        withdraws.push(a);
       }
     });
-    if (ul.firstChild) {
-      var intro = doc.createElement('p');
-      intro.className = 'cf-success__withdraw';
-      intro.textContent = data('withdraw-intro');
-      box.appendChild(intro);
-      box.appendChild(ul);
-    }
+    appendLinks('cf-success__links', 'cf-success__withdraw', 'withdraw-intro', withdraws);
     // Each signed receipt is offered as a file; the link carries the token
     // itself (a data: URL), as on the page without JavaScript.
-    var receipts = Array.isArray(d.receipts) ? d.receipts : [];
-    var rl = doc.createElement('ul');
-    rl.className = 'cf-success__receipts';
-    receipts.forEach(function (r) {
+    var receipts = [];
+    (Array.isArray(d.receipts) ? d.receipts : []).forEach(function (r) {
       var jws = r && typeof r.jws === 'string' ? r.jws : '';
       var id = r && typeof r.record_id === 'number' ? r.record_id : 0;
       if (!/^[A-Za-z0-9_.-]+$/.test(jws) || id <= 0) {
         return;
       }
-      var li = doc.createElement('li');
       var a = doc.createElement('a');
       a.href = 'data:application/jose,' + jws;
       a.download = 'consent-receipt-' + id + '.jws';
       a.type = 'application/jose';
       a.textContent = data('receipt-link').replace('{name}', String(r.label || ''));
-      li.appendChild(a);
-      rl.appendChild(li);
+      receipts.push(a);
     });
-    if (rl.firstChild) {
-      var rintro = doc.createElement('p');
-      rintro.className = 'cf-success__receipt';
-      rintro.textContent = data('receipt-intro');
-      box.appendChild(rintro);
-      box.appendChild(rl);
-    }
+    appendLinks('cf-success__receipts', 'cf-success__receipt', 'receipt-intro', receipts);
     form.parentNode.replaceChild(box, form);
     var title = doc.querySelector('.cf-title');
     if (title && !embed) {
