@@ -375,25 +375,10 @@ func testChatConcurrentFirstMessages(t *testing.T, open Opener) {
 	e := newEnv(t, open)
 	f := newChatFixture(t, e)
 	visitor := newVisitorID(t)
-	const n = 16
-	var wg sync.WaitGroup
-	errs := make([]error, n)
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, errs[i] = f.post(t, visitor, fmt.Sprintf("message %d", i))
-		}()
-	}
-	wg.Wait()
-	ok := 0
-	for _, err := range errs {
-		if err == nil {
-			ok++
-		} else {
-			requireCode(t, formbuilder.ECONFLICT, err)
-		}
-	}
+	ok := raceConflicts(t, 16, func(i int) error {
+		_, err := f.post(t, visitor, fmt.Sprintf("message %d", i))
+		return err
+	})
 	assert.Equal(t, 1, ok)
 	assert.Equal(t, 1, e.count(t, "conversations"))
 	assert.Equal(t, 0, e.count(t, "chat_messages"))

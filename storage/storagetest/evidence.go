@@ -212,27 +212,39 @@ func testConfirmRaces(t *testing.T, open Opener) {
 	other := e.Reopen(t)
 	for i := 0; i < 5; i++ {
 		given := f.give(t, fmt.Sprintf("race%d@example.com", i), time.Now().Add(100*365*24*time.Hour))
-		var wg sync.WaitGroup
-		errs := make([]error, 2)
-		for j, h := range []Store{e.db, other} {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				_, errs[j] = h.Confirm(e.ctx, given.ID, "198.51.100.1", "")
-			}()
-		}
-		wg.Wait()
-		ok := 0
-		for _, err := range errs {
-			if err == nil {
-				ok++
-			} else {
-				requireCode(t, formbuilder.ECONFLICT, err)
-			}
-		}
+		handles := []Store{e.db, other}
+		ok := raceConflicts(t, len(handles), func(j int) error {
+			_, err := handles[j].Confirm(e.ctx, given.ID, "198.51.100.1", "")
+			return err
+		})
 		assert.Equal(t, 1, ok, "exactly one confirmation of entry %d", given.ID)
 	}
 	requireVerified(t, e.db, -1)
+}
+
+// raceConflicts runs do(0) … do(n-1) at once and returns how many
+// succeeded; every other must fail with ECONFLICT.
+func raceConflicts(t *testing.T, n int, do func(i int) error) int {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = do(i)
+		}()
+	}
+	wg.Wait()
+	ok := 0
+	for _, err := range errs {
+		if err == nil {
+			ok++
+		} else {
+			requireCode(t, formbuilder.ECONFLICT, err)
+		}
+	}
+	return ok
 }
 
 // testVerifyCoversConfirmBy: the deadline is part of what the hash covers.
