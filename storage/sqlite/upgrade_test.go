@@ -19,23 +19,12 @@ func TestUpgradeKeepsTheLog(t *testing.T) {
 	require.NoError(t, err)
 	raw.SetMaxOpenConns(1)
 	t.Cleanup(func() { raw.Close() })
-	u := storagetest.Upgrade{
-		Exec: func(ctx context.Context, q string, args ...any) error {
-			_, err := raw.ExecContext(ctx, q, args...)
-			return err
-		},
-		QueryInt: func(ctx context.Context, q string, args ...any) (int64, error) {
-			var n int64
-			err := raw.QueryRowContext(ctx, q, args...).Scan(&n)
-			return n, err
-		},
-		Open: func(t testing.TB) storagetest.Store {
-			db, err := Open(path)
-			require.NoError(t, err)
-			t.Cleanup(func() { db.Close() })
-			return db
-		},
-	}
+	u := storagetest.UpgradeOf(raw, func(t testing.TB) storagetest.Store {
+		db, err := Open(path)
+		require.NoError(t, err)
+		t.Cleanup(func() { db.Close() })
+		return db
+	})
 	require.NoError(t, storagetest.ApplyMigrationsBefore(context.Background(), u.Exec, Migrations(), storagetest.EvidenceMigration))
 	storagetest.UpgradeKeepsTheLog(t, u)
 

@@ -2,6 +2,7 @@ package storagetest
 
 import (
 	"context"
+	"database/sql"
 	"io/fs"
 	"testing"
 	"time"
@@ -27,6 +28,23 @@ type Upgrade struct {
 	// Open opens it with the program, which applies the newer migrations;
 	// it is closed when the test ends.
 	Open func(t testing.TB) Store
+}
+
+// UpgradeOf is the Upgrade of the database that raw reaches with the
+// owner's rights, opened with the program by open.
+func UpgradeOf(raw *sql.DB, open func(t testing.TB) Store) Upgrade {
+	return Upgrade{
+		Exec: func(ctx context.Context, q string, args ...any) error {
+			_, err := raw.ExecContext(ctx, q, args...)
+			return err
+		},
+		QueryInt: func(ctx context.Context, q string, args ...any) (int64, error) {
+			var n int64
+			err := raw.QueryRowContext(ctx, q, args...).Scan(&n)
+			return n, err
+		},
+		Open: open,
+	}
 }
 
 // ApplyMigrationsBefore runs the migrations of fsys numbered below before
