@@ -98,6 +98,20 @@ func (e *hardEnv) postJSON(key, body string, hdr ...string) *http.Response {
 	return e.Do(req)
 }
 
+// sendConsents posts a fresh render token of form key with values and the
+// consents ticked (by id) as JSON, and returns the answer and its body.
+func (e *hardEnv) sendConsents(key string, values map[string]string, ticked ...int64) (*http.Response, string) {
+	e.T.Helper()
+	consents := map[string]bool{}
+	for _, id := range ticked {
+		consents[strconv.FormatInt(id, 10)] = true
+	}
+	b, err := json.Marshal(map[string]any{"token": e.RenderToken(key), "values": values, "consents": consents})
+	require.NoError(e.T, err)
+	resp := e.postJSON(key, string(b))
+	return resp, testenv.ReadBody(e.T, resp)
+}
+
 // counts returns the number of submissions and consent records stored.
 func (e *hardEnv) counts() (subs, recs int) {
 	e.T.Helper()

@@ -64,11 +64,7 @@ func TestReceipts(t *testing.T) {
 	cid := strconv.FormatInt(e.consent.ID, 10)
 
 	t.Run("JSON answer", func(t *testing.T) {
-		b, _ := json.Marshal(map[string]any{"token": e.RenderToken(e.formA.Key),
-			"values":   map[string]string{"name": "Ada", "email": "ada@example.com"},
-			"consents": map[string]bool{cid: true}})
-		resp := e.postJSON(e.formA.Key, string(b))
-		body := testenv.ReadBody(t, resp)
+		resp, body := e.sendConsents(e.formA.Key, map[string]string{"name": "Ada", "email": "ada@example.com"}, e.consent.ID)
 		require.Equal(t, 201, resp.StatusCode, body)
 		var ans struct {
 			Receipts []receiptJSON `json:"receipts"`

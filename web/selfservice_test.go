@@ -44,10 +44,8 @@ func newDOIEnv(t *testing.T) *doiEnv {
 // newsletter's entry.
 func (e *doiEnv) give(email string) *formbuilder.ConsentRecord {
 	e.T.Helper()
-	b, _ := json.Marshal(map[string]any{"token": e.RenderToken(e.formA.Key), "values": map[string]string{"email": email},
-		"consents": map[string]bool{strconv.FormatInt(e.consent.ID, 10): true, strconv.FormatInt(e.news.ID, 10): true}})
-	resp := e.postJSON(e.formA.Key, string(b))
-	require.Equal(e.T, 201, resp.StatusCode, testenv.ReadBody(e.T, resp))
+	resp, body := e.sendConsents(e.formA.Key, map[string]string{"email": email}, e.consent.ID, e.news.ID)
+	require.Equal(e.T, 201, resp.StatusCode, body)
 	recs, err := e.DB.ListRecords(context.Background(), formbuilder.RecordFilter{Subject: email, ConsentID: e.news.ID})
 	require.NoError(e.T, err)
 	require.Len(e.T, recs, 1)
@@ -123,10 +121,7 @@ func TestDoubleOptInNeedsAnAddress(t *testing.T) {
 	f := e.SeedForm(&formbuilder.Form{Name: "Phone only",
 		Fields:   []formbuilder.Field{{Key: "phone", Label: "Phone", Kind: formbuilder.KindPhone, Required: true}},
 		Consents: []formbuilder.FormConsent{{ConsentID: e.news.ID, Required: true}}})
-	b, _ := json.Marshal(map[string]any{"token": e.RenderToken(f.Key), "values": map[string]string{"phone": "+49 30 1234567"},
-		"consents": map[string]bool{strconv.FormatInt(e.news.ID, 10): true}})
-	resp := e.postJSON(f.Key, string(b))
-	body := testenv.ReadBody(t, resp)
+	resp, body := e.sendConsents(f.Key, map[string]string{"phone": "+49 30 1234567"}, e.news.ID)
 	require.Equal(t, 422, resp.StatusCode, body)
 	assert.Contains(t, testenv.DecodeError(t, body).Error.Fields["consent."+strconv.FormatInt(e.news.ID, 10)], "e-mail address")
 	e.RequireNothingStored()
@@ -256,10 +251,7 @@ func TestSelfServiceList(t *testing.T) {
 func TestSuccessSaysWhatWaitsForConfirmation(t *testing.T) {
 	e := newDOIEnv(t)
 	cid, nid := strconv.FormatInt(e.consent.ID, 10), strconv.FormatInt(e.news.ID, 10)
-	b, _ := json.Marshal(map[string]any{"token": e.RenderToken(e.formA.Key), "values": map[string]string{"email": "ada@example.com"},
-		"consents": map[string]bool{cid: true, nid: true}})
-	resp := e.postJSON(e.formA.Key, string(b))
-	body := testenv.ReadBody(t, resp)
+	resp, body := e.sendConsents(e.formA.Key, map[string]string{"email": "ada@example.com"}, e.consent.ID, e.news.ID)
 	require.Equal(t, 201, resp.StatusCode, body)
 	var res struct {
 		ToConfirm []string `json:"to_confirm"`
@@ -268,10 +260,7 @@ func TestSuccessSaysWhatWaitsForConfirmation(t *testing.T) {
 	assert.Equal(t, []string{"Send me the newsletter."}, res.ToConfirm)
 
 	// Without the newsletter nothing waits: an empty list, never null.
-	b, _ = json.Marshal(map[string]any{"token": e.RenderToken(e.formA.Key), "values": map[string]string{"email": "bob@example.com"},
-		"consents": map[string]bool{cid: true}})
-	resp = e.postJSON(e.formA.Key, string(b))
-	body = testenv.ReadBody(t, resp)
+	resp, body = e.sendConsents(e.formA.Key, map[string]string{"email": "bob@example.com"}, e.consent.ID)
 	require.Equal(t, 201, resp.StatusCode, body)
 	assert.Contains(t, body, `"to_confirm":[]`)
 
