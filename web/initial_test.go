@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/url"
+	"regexp"
 	"strconv"
 	"testing"
 
@@ -147,4 +148,36 @@ func TestInitialStateIsWhatThePageShowed(t *testing.T) {
 	r = post(tok, "shown-empty@example.com")
 	assert.False(t, r.InitialState)
 	assert.True(t, r.Interacted)
+}
+
+// interactedFieldRE reads the hidden claim of a re-rendered page's box.
+var interactedFieldRE = regexp.MustCompile(`name="consent_(\d+)_interacted" value="([01])"`)
+
+// TestRefusedPageKeepsTheChange: without JavaScript, a visitor unticks the
+// pre-ticked required box and is refused; the page that comes back says
+// the box was changed, so that ticking it again is recorded as the
+// visitor's act (pre-ticked, touched), not as an untouched default.
+func TestRefusedPageKeepsTheChange(t *testing.T) {
+	e := newHardEnv(t, nil)
+	cid := strconv.FormatInt(e.consent.ID, 10)
+	resp, page := e.PostRaw("/f/"+e.formA.Key, url.Values{"_token": {e.RenderToken(e.formA.Key)}, "email": {"ada@example.com"},
+		"consent_" + cid + "_interacted": {"0"}})
+	require.Equal(t, 422, resp.StatusCode, page)
+	m := interactedFieldRE.FindStringSubmatch(page)
+	require.NotNil(t, m, page)
+	assert.Equal(t, []string{cid, "1"}, m[1:], "the page claims the change it saw")
+	tok := tokenRE.FindStringSubmatch(page)
+	require.NotNil(t, tok)
+
+	// The next post sends what the page holds: the box ticked again and
+	// the claim.
+	resp, page = e.PostRaw("/f/"+e.formA.Key, url.Values{"_token": {tok[1]}, "email": {"ada@example.com"},
+		"consent_" + cid: {"1"}, "consent_" + cid + "_interacted": {m[2]}})
+	require.Equal(t, 200, resp.StatusCode, page)
+	recs, err := e.DB.ListRecords(context.Background(), formbuilder.RecordFilter{Subject: "ada@example.com"})
+	require.NoError(t, err)
+	require.Len(t, recs, 1)
+	assert.True(t, recs[0].InitialState, "shown pre-ticked")
+	assert.True(t, recs[0].Interacted, "and changed by the visitor")
+	assert.False(t, recs[0].PreTickedUntouched())
 }

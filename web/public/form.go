@@ -382,10 +382,19 @@ func (s *Server) respondInvalid(c *fiber.Ctx, f *formbuilder.Form, sub *submissi
 		// nextToken gives a preview token only for a verified one.
 		Preview: isPreviewToken(token),
 	}
+	// The page comes back with each box as the visitor left it, and with
+	// the claim that they changed it whenever the refused post shows they
+	// did: a page without JavaScript cannot say so itself, and on the next
+	// post the box may be back in the state it was first shown in.
+	shown := shownIn(sub.token)
 	for _, fc := range f.Consents {
 		ci := sub.in.Consents[fc.ConsentID]
 		st.Consents[fc.ConsentID] = ci.Checked
-		st.Interacted[fc.ConsentID] = ci.Touched == formbuilder.TouchChanged
+		initial, ok := shown[fc.ConsentID]
+		if !ok {
+			initial = fc.CheckedByDefault
+		}
+		st.Interacted[fc.ConsentID], _ = formbuilder.Interaction(initial, ci.Checked, ci.Touched)
 	}
 	page, rerr := s.Widget.FormPage(f, st)
 	if rerr != nil {
