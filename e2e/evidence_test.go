@@ -269,6 +269,9 @@ func TestDoubleOptInInTheBrowser(t *testing.T) {
 	sendHosted(v, m.base, m.doi, "grace@example.com", m.news)
 	require.Contains(t, evalJS[string](v, `document.querySelector('.cf-success__confirm').textContent`),
 		"your consent “Send me the quarterly letter by e-mail.” counts only once you confirm it")
+	for _, w := range []int64{320, 1280} {
+		layoutAt(t, v, "success-to-confirm", w)
+	}
 	recs := m.records(t, m.doi)
 	require.Len(t, recs, 2)
 	given := recs[1]
