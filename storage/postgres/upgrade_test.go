@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestUpgradeKeepsTheLog: a database at the schema before issue 16,
+// TestUpgradeKeepsTheLog: a database at the schema without issue 16's,
 // written with its data, upgrades with nothing lost (storagetest).
 func TestUpgradeKeepsTheLog(t *testing.T) {
 	u := pgtest.Empty(t)
@@ -20,6 +20,6 @@ func TestUpgradeKeepsTheLog(t *testing.T) {
 		t.Cleanup(func() { db.Close() })
 		return db
 	})
-	require.NoError(t, storagetest.ApplyMigrationsBefore(context.Background(), up.Exec, Migrations(), storagetest.EvidenceMigration))
+	require.NoError(t, storagetest.ApplyMigrationsWithout(context.Background(), up.Exec, Migrations(), storagetest.EvidenceMigration))
 	storagetest.UpgradeKeepsTheLog(t, up)
 }

@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestUpgradeKeepsTheLog: a database at the schema before issue 16,
+// TestUpgradeKeepsTheLog: a database at the schema without issue 16's,
 // written with its data, upgrades through the rebuild of the log, the
 // outbox and the delivery log with nothing lost (storagetest).
 func TestUpgradeKeepsTheLog(t *testing.T) {
@@ -25,7 +25,7 @@ func TestUpgradeKeepsTheLog(t *testing.T) {
 		t.Cleanup(func() { db.Close() })
 		return db
 	})
-	require.NoError(t, storagetest.ApplyMigrationsBefore(context.Background(), u.Exec, Migrations(), storagetest.EvidenceMigration))
+	require.NoError(t, storagetest.ApplyMigrationsWithout(context.Background(), u.Exec, Migrations(), storagetest.EvidenceMigration))
 	storagetest.UpgradeKeepsTheLog(t, u)
 
 	// The schema was edited in place: SQLite must still find it sound.

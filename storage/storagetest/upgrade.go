@@ -18,7 +18,7 @@ import (
 // delivery log, so a database written before it must come through whole.
 const EvidenceMigration = 200
 
-// Upgrade is a database at the schema before EvidenceMigration, and how to
+// Upgrade is a database at the schema without EvidenceMigration, and how to
 // reach it.
 type Upgrade struct {
 	// Exec and QueryInt run statements on it with the owner's rights
@@ -47,11 +47,13 @@ func UpgradeOf(raw *sql.DB, open func(t testing.TB) Store) Upgrade {
 	}
 }
 
-// ApplyMigrationsBefore runs the migrations of fsys numbered below before
-// through exec, each recorded in schema_migrations as Migrate records it:
-// a database as an older program left it.
-func ApplyMigrationsBefore(ctx context.Context, exec func(ctx context.Context, q string, args ...any) error,
-	fsys fs.FS, before int) error {
+// ApplyMigrationsWithout runs every migration of fsys but skip through
+// exec, each recorded in schema_migrations as Migrate records it: a
+// database as the program without that migration left it. The migrations
+// numbered above skip (other issues', merged first) are applied too, as on
+// a server that ran them before skip arrived.
+func ApplyMigrationsWithout(ctx context.Context, exec func(ctx context.Context, q string, args ...any) error,
+	fsys fs.FS, skip int) error {
 	ms, err := sqlcore.LoadMigrations(fsys)
 	if err != nil {
 		return err
@@ -61,8 +63,8 @@ func ApplyMigrationsBefore(ctx context.Context, exec func(ctx context.Context, q
 		return err
 	}
 	for _, m := range ms {
-		if m.Version >= before {
-			break
+		if m.Version == skip {
+			continue
 		}
 		if err := exec(ctx, m.SQL); err != nil {
 			return err
