@@ -84,6 +84,9 @@ type options struct {
 	gzip        bool
 	// db is a PostgreSQL server URL to measure the submission path on too.
 	db string
+	// notDurable lets the smoke test run the PostgreSQL targets on the
+	// test cluster, which runs without fsync.
+	notDurable bool
 }
 
 func parseOptions(args []string, stderr io.Writer) (*options, error) {
@@ -101,6 +104,8 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.serverBin, "server-bin", "", "consentforms binary to run (default: go build ./cmd/consentforms)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (databases, bodies, logs)")
 	fs.BoolVar(&o.gzip, "gzip", true, "also measure the form page with Accept-Encoding: gzip")
+	fs.BoolVar(&o.notDurable, "allow-not-durable", false,
+		"with -db: measure on a server without fsync or synchronous_commit too (for smoke tests: the figures are not of durable submissions)")
 	fs.StringVar(&o.db, "db", "", "also measure submissions on this PostgreSQL server (postgres://…, a role that may create databases; fsync and synchronous_commit on)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: go run ./cmd/formbench [flags]")

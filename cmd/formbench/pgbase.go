@@ -21,6 +21,9 @@ import (
 // envPG is the database URL of the postgres baseline.
 const envPG = "FORMBENCH_PG"
 
+// envPGNotDurable carries -allow-not-durable to the baseline process.
+const envPGNotDurable = "FORMBENCH_PG_NOT_DURABLE"
+
 // chainLockKey is the advisory lock key storage/postgres serialises
 // appends to the consent log with; the baseline takes a lock of the same
 // kind, with the same key, in its own database.
@@ -65,8 +68,10 @@ func postgresApp(dsn string) (*fiber.App, error) {
 	if _, err := pool.Exec(ctx, pgSchema); err != nil {
 		return nil, err
 	}
-	if err := checkDurable(ctx, pool.QueryRow); err != nil {
-		return nil, err
+	if os.Getenv(envPGNotDurable) != "true" {
+		if err := checkDurable(ctx, pool.QueryRow); err != nil {
+			return nil, err
+		}
 	}
 	return submitApp(func(ctx context.Context, p *postedSubmission) (int64, error) {
 		var id int64
@@ -124,11 +129,12 @@ type pgDatabases struct {
 	admin      *sql.DB
 	ours, base string // URLs
 	names      []string
+	notDurable bool // -allow-not-durable
 }
 
 // createDatabases makes fresh databases on the server of dsn, after
-// checking that it commits durably.
-func createDatabases(ctx context.Context, dsn string) (*pgDatabases, error) {
+// checking that it commits durably unless notDurable allows otherwise.
+func createDatabases(ctx context.Context, dsn string, notDurable bool) (*pgDatabases, error) {
 	admin, err := sql.Open("pgx", dsn)
 	if err != nil {
 		return nil, err
@@ -138,7 +144,9 @@ func createDatabases(ctx context.Context, dsn string) (*pgDatabases, error) {
 		admin.Close()
 		return nil, err
 	}
-	err = checkDurable(ctx, conn.QueryRow)
+	if !notDurable {
+		err = checkDurable(ctx, conn.QueryRow)
+	}
 	conn.Close(ctx)
 	if err != nil {
 		admin.Close()
@@ -147,7 +155,7 @@ func createDatabases(ctx context.Context, dsn string) (*pgDatabases, error) {
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
 	prefix := "formbench_" + hex.EncodeToString(b)
-	d := &pgDatabases{admin: admin}
+	d := &pgDatabases{admin: admin, notDurable: notDurable}
 	for _, kind := range []string{"ours", "base"} {
 		name := prefix + "_" + kind
 		if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {

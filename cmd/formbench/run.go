@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -139,7 +140,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				return err
 			}
 		}
-		ours, err := startOurs(ctx, bin, filepath.Join(dir, "consentforms.db"))
+		ours, err := startOurs(ctx, bin, filepath.Join(dir, "consentforms.db"), filepath.Join(dir, "signing-key.json"))
 		if err != nil {
 			return err
 		}
@@ -153,10 +154,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		if o.db != "" && o.want("submit") {
-			if pg, err = createDatabases(ctx, o.db); err != nil {
+			if pg, err = createDatabases(ctx, o.db, o.notDurable); err != nil {
 				return fmt.Errorf("-db: %w", err)
 			}
-			more, err := setUpPostgresTargets(ctx, bin, pg, &procs)
+			if o.notDurable {
+				fmt.Fprintln(stderr, "formbench: -allow-not-durable: the PostgreSQL figures may not be of durable submissions")
+			}
+			more, err := setUpPostgresTargets(ctx, bin, dir, pg, &procs)
 			if err != nil {
 				return err
 			}
@@ -257,18 +261,18 @@ func (t *target) load(ctx context.Context, ld loader, conns int, d time.Duration
 // setUpPostgresTargets starts, on the databases pg made, the PostgreSQL
 // baseline and two of our servers (the second starts on the database the
 // first seeded), and lists the targets: the baseline, one server, both.
-func setUpPostgresTargets(ctx context.Context, bin string, pg *pgDatabases, procs *[]*process) ([]*target, error) {
-	base, addr, err := startBaseline(ctx, "postgres", envPG+"="+pg.base)
+func setUpPostgresTargets(ctx context.Context, bin, dir string, pg *pgDatabases, procs *[]*process) ([]*target, error) {
+	base, addr, err := startBaseline(ctx, "postgres", envPG+"="+pg.base, envPGNotDurable+"="+strconv.FormatBool(pg.notDurable))
 	if err != nil {
 		return nil, err
 	}
 	*procs = append(*procs, base)
-	a, err := startOurs(ctx, bin, pg.ours)
+	a, err := startOurs(ctx, bin, pg.ours, filepath.Join(dir, "pg-signing-key.json"))
 	if err != nil {
 		return nil, err
 	}
 	*procs = append(*procs, a.process)
-	b, err := startOurs(ctx, bin, pg.ours)
+	b, err := startOurs(ctx, bin, pg.ours, filepath.Join(dir, "pg-signing-key.json"))
 	if err != nil {
 		return nil, err
 	}

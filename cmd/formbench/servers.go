@@ -162,9 +162,11 @@ type ourServer struct {
 // (a fresh database, or one a server started before seeded). The rate
 // limits are off: they protect a public server from one client, and here
 // one client is all there is. The fill-time bot trap is off so that one
-// render token serves every post.
-func startOurs(ctx context.Context, bin, db string) (*ourServer, error) {
-	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--db", db,
+// render token serves every post. key is the receipt signing key file,
+// which servers on one PostgreSQL database must share (serve requires it
+// there and creates it on the first start).
+func startOurs(ctx context.Context, bin, db, key string) (*ourServer, error) {
+	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--db", db, "--signing-key", key,
 		"--min-fill-time", "0", "--log-level", "warn", "--rate-ip", "0", "--rate-form", "0", "--rate-ip-form", "0")
 	cmd.Env = cleanEnv()
 	// The demo form line comes after the serving line; wait for it.
