@@ -160,6 +160,24 @@ func TestLoginThrottlePerIP(t *testing.T) {
 	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
 }
 
+// TestLoginThrottleKeysIPv6ByPrefix: one IPv6 client holds a whole /64, so
+// a new address per attempt must not buy new attempts.
+func TestLoginThrottleKeysIPv6ByPrefix(t *testing.T) {
+	e := testenv.New(t)
+	for i := 0; i < 5; i++ {
+		e.IP = "2001:db8:1:2::" + strconv.FormatInt(int64(i+1), 16)
+		resp, _ := e.LoginAttempt("user"+strconv.Itoa(i)+"@example.com", "pw")
+		require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	}
+	e.IP = "2001:db8:1:2:ffff:ffff:ffff:fff0"
+	resp, _ := e.LoginAttempt(testenv.AdminEmail, testenv.AdminPassword)
+	require.Equal(t, http.StatusTooManyRequests, resp.StatusCode, "another address of the same /64")
+
+	e.IP = "2001:db8:1:3::1"
+	resp, _ = e.LoginAttempt(testenv.AdminEmail, testenv.AdminPassword)
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode, "the next /64 is another client")
+}
+
 func TestMadeUpSessionIsNotAccepted(t *testing.T) {
 	e := testenv.New(t)
 	for _, tok := range []string{madeUpToken(), "garbage", strings.Repeat("A", 43)} {
