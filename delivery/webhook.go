@@ -269,8 +269,8 @@ func permanent(msg string) *failure { return &failure{msg: msg, permanent: true}
 func sendWebhook(ctx context.Context, client *http.Client, allowPrivate bool, hook formbuilder.Webhook,
 	messageID int64, event string, doc any, now time.Time) (int, error) {
 	if !allowPrivate {
-		if msg := formbuilder.WebhookTargetProblem(hook.URL); msg != "" {
-			return 0, permanent("refused: the URL " + msg + refusedHint)
+		if msg := formbuilder.WebhookTargetProblem(hook.URL); !msg.IsZero() {
+			return 0, permanent("refused: the URL " + msg.String() + refusedHint)
 		}
 	}
 	body, err := json.Marshal(doc)

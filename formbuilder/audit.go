@@ -95,39 +95,39 @@ type AuditEvent struct {
 
 // Validate checks an entry before it is appended. EINVALID naming the field.
 func (e *AuditEvent) Validate() error {
-	errs := map[string]string{}
+	errs := map[string]Msg{}
 	switch e.Via {
 	case ViaAdmin, ViaAPI, ViaCLI:
 	default:
-		errs["via"] = "must be admin, api or cli"
+		errs["via"] = M(MsgEither, "a", "admin, api", "b", "cli")
 	}
 	if e.Via != ViaCLI && e.UserID <= 0 {
-		errs["user_id"] = "is required for changes made through the admin or the API"
+		errs["user_id"] = M(MsgAuditUser)
 	}
 	if strings.TrimSpace(e.Actor) == "" || len(e.Actor) > MaxAuditDetailBytes {
-		errs["actor"] = "is required"
+		errs["actor"] = M(MsgRequired)
 	}
 	if !ValidAuditTarget(e.Target) {
-		errs["target"] = "is not a known target"
+		errs["target"] = M(MsgUnknownTarget)
 	}
 	if e.Action == "" || len(e.Action) > 40 || strings.TrimFunc(e.Action, isAuditWordRune) != "" {
-		errs["action"] = "must be a word of a-z and _"
+		errs["action"] = M(MsgAuditWord)
 	}
 	if len(e.TargetName) > MaxAuditDetailBytes || !utf8.ValidString(e.TargetName) {
-		errs["target_name"] = "is too long"
+		errs["target_name"] = M(MsgTooLong)
 	}
 	if e.IP != "" {
 		if _, err := netip.ParseAddr(e.IP); err != nil {
-			errs["ip"] = "is not an IP address"
+			errs["ip"] = M(MsgNotAnIP)
 		}
 	}
 	if len(e.Details) > MaxAuditDetails {
-		errs["details"] = "has too many entries"
+		errs["details"] = M(MsgTooManyEntries)
 	}
 	for k, v := range e.Details {
 		if k == "" || len(k) > 40 || strings.TrimFunc(k, isAuditWordRune) != "" ||
 			len(v) > MaxAuditDetailBytes || !utf8.ValidString(v) {
-			errs["details"] = "keys must be words of a-z and _, values at most 1000 bytes of text"
+			errs["details"] = M(MsgAuditDetails)
 		}
 	}
 	return FieldErrors(errs)
@@ -153,15 +153,15 @@ type AuditFilter struct {
 
 // Validate checks the filter. EINVALID naming "target" or "until".
 func (f *AuditFilter) Validate() error {
-	errs := map[string]string{}
+	errs := map[string]Msg{}
 	if f.Target != "" && !ValidAuditTarget(f.Target) {
-		errs["target"] = "is not a known kind of change"
+		errs["target"] = M(MsgUnknownChangeKind)
 	}
 	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Until.After(f.Since) {
-		errs["until"] = "must be after since"
+		errs["until"] = M(MsgAfterSince)
 	}
 	if f.UserID < 0 || f.BeforeID < 0 || f.AfterID < 0 {
-		errs["id"] = "must be positive"
+		errs["id"] = M(MsgPositive)
 	}
 	return FieldErrors(errs)
 }
@@ -201,7 +201,7 @@ func NewAuditEncoder(format string, w io.Writer) (AuditEncoder, error) {
 	case FormatNDJSON:
 		return &auditNDJSON{newNDJSON(w)}, nil
 	}
-	return nil, FieldErrors(map[string]string{"format": "must be csv or ndjson"})
+	return nil, FieldError("format", MsgEither, "a", "csv", "b", "ndjson")
 }
 
 // auditCSV writes the header and a row per entry, every cell neutralised

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -37,42 +38,42 @@ const MaxOperators = 50
 
 // Validate checks the channel definition.
 func (c *Channel) Validate() error {
-	errs := map[string]string{}
+	errs := map[string]Msg{}
 	if strings.TrimSpace(c.Name) == "" {
-		errs["name"] = "is required"
+		errs["name"] = M(MsgRequired)
 	} else if utf8.RuneCountInString(c.Name) > MaxNameLength {
-		errs["name"] = "is too long"
+		errs["name"] = M(MsgTooLong)
 	}
 	if !ValidLanguage(c.Language) {
-		errs["language"] = "must be one of de, en"
+		errs["language"] = M(MsgOneOf, "values", "de, en")
 	}
 	if c.Key != "" && !ValidFormKey(c.Key) {
-		errs["key"] = "is not a valid key"
+		errs["key"] = M(MsgInvalidKey)
 	}
 	if c.WarnPersonalData && c.ConsentID <= 0 {
-		errs["consent_id"] = "is required when the personal-data warning is on"
+		errs["consent_id"] = M(MsgWarnNeedsConsent)
 	}
 	if c.ConsentID < 0 {
-		errs["consent_id"] = "is not a consent id"
+		errs["consent_id"] = M(MsgNotAConsentID)
 	}
 	if len(c.OperatorIDs) > MaxOperators {
-		errs["operator_ids"] = "too many operators"
+		errs["operator_ids"] = M(MsgTooManyOperators)
 	}
 	seen := map[int64]bool{}
 	for _, id := range c.OperatorIDs {
 		if id <= 0 {
-			errs["operator_ids"] = "must be user ids"
+			errs["operator_ids"] = M(MsgUserIDs)
 		} else if seen[id] {
-			errs["operator_ids"] = "names a user twice"
+			errs["operator_ids"] = M(MsgUserTwice)
 		}
 		seen[id] = true
 	}
 	if len(c.AllowedOrigins) > MaxOrigins {
-		errs["allowed_origins"] = "too many origins"
+		errs["allowed_origins"] = M(MsgTooManyOrigins)
 	}
 	for i, o := range c.AllowedOrigins {
 		if _, err := NormalizeOrigin(o); err != nil {
-			errs["allowed_origins."+itoa(i)] = "must be an origin like https://example.com"
+			errs["allowed_origins."+itoa(i)] = M(MsgOrigin)
 		}
 	}
 	return FieldErrors(errs)
@@ -180,15 +181,16 @@ type Message struct {
 // ValidateMessageText trims and checks a message's text.
 func ValidateMessageText(s string) (string, error) {
 	if !utf8.ValidString(s) {
-		return "", FieldErrors(map[string]string{"text": "is not valid UTF-8"})
+		return "", FieldError("text", MsgNotUTF8)
 	}
 	s = strings.TrimSpace(strings.ReplaceAll(s, "\x00", ""))
 	if s == "" {
-		return "", FieldErrors(map[string]string{"text": "is required"})
+		return "", FieldError("text", MsgRequired)
 	}
 	if utf8.RuneCountInString(s) > MaxMessageLength {
-		return "", &Error{Code: ETOOLARGE, Message: "The message is too long (at most 4000 characters).",
-			Fields: map[string]string{"text": "is too long (at most 4000 characters)"}}
+		max := strconv.Itoa(MaxMessageLength)
+		return "", &Error{Code: ETOOLARGE, Msg: M(MsgMessageTooLong, "max", max),
+			Fields: map[string]Msg{"text": M(MsgTooLongMax, "max", max)}}
 	}
 	return s, nil
 }
@@ -200,7 +202,7 @@ func CheckPageURL(s string) (string, error) {
 	if s == "" || (len(s) <= MaxPageURL && validHTTPURL(s)) {
 		return s, nil
 	}
-	return "", FieldErrors(map[string]string{"page_url": "must be an http(s) URL of at most 2048 bytes"})
+	return "", FieldError("page_url", MsgPageURL)
 }
 
 // VisitorIDLength is the length of a visitor id: 32 lower-case hex digits,
@@ -247,11 +249,11 @@ func DisposeVisitorMessage(c *Conversation, ch *Channel) (Disposition, error) {
 			return Deliver, nil
 		}
 		if c.HeldMessage != "" {
-			return 0, Errorf(ECONFLICT, "Please accept or decline the consent first: your first message waits for your answer.")
+			return 0, NewError(ECONFLICT, MsgAnswerConsentFirst)
 		}
 		return Hold, nil
 	case ConvDeclined:
-		return 0, Errorf(EFORBIDDEN, "You declined the consent, so this conversation cannot go on. You can ask to see the consent again.")
+		return 0, NewError(EFORBIDDEN, MsgDeclinedConsent)
 	}
 	return 0, Internal(errors.New("unknown conversation state " + c.State))
 }

@@ -75,48 +75,48 @@ type ConsentContent struct {
 
 // Validate checks a consent's name and type.
 func (c *Consent) Validate() error {
-	errs := map[string]string{}
+	errs := map[string]Msg{}
 	if strings.TrimSpace(c.Name) == "" {
-		errs["name"] = "is required"
+		errs["name"] = M(MsgRequired)
 	} else if utf8.RuneCountInString(c.Name) > MaxNameLength {
-		errs["name"] = "is too long"
+		errs["name"] = M(MsgTooLong)
 	}
 	if c.Type != ConsentCustom && c.Type != ConsentStandard {
-		errs["type"] = "must be custom or standard"
+		errs["type"] = M(MsgEither, "a", "custom", "b", "standard")
 	}
 	return FieldErrors(errs)
 }
 
 // Validate checks the content; call it after Sanitize.
 func (c *ConsentContent) Validate() error {
-	errs := map[string]string{}
+	errs := map[string]Msg{}
 	if strings.TrimSpace(StripTags(c.Text)) == "" && c.LinkURL == "" && c.Document == nil {
-		errs["text"] = "is required (or give a link URL or a document)"
+		errs["text"] = M(MsgTextRequired)
 	}
 	if len(c.Text) > MaxConsentTextBytes {
-		errs["text"] = "is too long"
+		errs["text"] = M(MsgTooLong)
 	}
 	if strings.TrimSpace(c.Label) == "" {
-		errs["label"] = "is required"
+		errs["label"] = M(MsgRequired)
 	} else if utf8.RuneCountInString(c.Label) > MaxConsentLabel {
-		errs["label"] = "is too long"
+		errs["label"] = M(MsgTooLong)
 	} else if !utf8.ValidString(c.Label) {
-		errs["label"] = "is not valid UTF-8"
+		errs["label"] = M(MsgNotUTF8)
 	} else if labelMarkup(c.Label) {
 		errs["label"] = labelMarkupProblem(c.Label)
 	}
 	if c.LinkURL != "" && !ValidLinkURL(c.LinkURL) {
-		errs["link_url"] = "must be an https or mailto URL"
+		errs["link_url"] = M(MsgLinkURL)
 	}
 	if c.Document != nil {
 		if c.LinkURL != "" {
-			errs["document"] = "cannot be given with a link URL: the label links to one or the other"
+			errs["document"] = M(MsgDocumentWithLink)
 		} else if err := c.Document.Check(); err != nil {
-			errs["document"] = ErrorFields(err)["document"]
+			errs["document"] = ErrorFieldMsgs(err)["document"]
 		}
 	}
 	if !ValidLanguage(c.Language) {
-		errs["language"] = "must be one of de, en"
+		errs["language"] = M(MsgOneOf, "values", "de, en")
 	}
 	return FieldErrors(errs)
 }
@@ -237,15 +237,15 @@ type CompanyData struct {
 
 // Validate checks that the template can be filled.
 func (d *CompanyData) Validate() error {
-	errs := map[string]string{}
+	errs := map[string]Msg{}
 	if strings.TrimSpace(d.Name) == "" {
-		errs["company.name"] = "is required"
+		errs["company.name"] = M(MsgRequired)
 	}
 	if strings.TrimSpace(d.Purposes) == "" {
-		errs["company.purposes"] = "is required"
+		errs["company.purposes"] = M(MsgRequired)
 	}
 	if d.Email != "" && !validEmail(d.Email) {
-		errs["company.email"] = "is not a valid e-mail address"
+		errs["company.email"] = M(MsgInvalidEmail)
 	}
 	return FieldErrors(errs)
 }

@@ -60,30 +60,30 @@ const (
 
 // Validate checks receivers; errors are named like "notifications.webhooks.0.url".
 func (n *Notifications) Validate() error {
-	errs := map[string]string{}
+	errs := map[string]Msg{}
 	n.validate(errs)
 	return FieldErrors(errs)
 }
 
-func (n *Notifications) validate(errs map[string]string) {
+func (n *Notifications) validate(errs map[string]Msg) {
 	if len(n.Webhooks) > MaxWebhooks {
-		errs["notifications.webhooks"] = "too many webhooks"
+		errs["notifications.webhooks"] = M(MsgTooManyWebhooks)
 	}
 	for i, w := range n.Webhooks {
 		p := "notifications.webhooks." + itoa(i)
 		if !validHTTPURL(w.URL) || len(w.URL) > 2048 {
-			errs[p+".url"] = "must be an http or https URL"
+			errs[p+".url"] = M(MsgHTTPURL)
 		}
 		if len(w.Secret) < 16 || len(w.Secret) > 200 {
-			errs[p+".secret"] = "must be 16 to 200 characters"
+			errs[p+".secret"] = M(MsgWebhookSecret)
 		}
 	}
 	if len(n.Emails) > MaxNotifyEmails {
-		errs["notifications.emails"] = "too many addresses"
+		errs["notifications.emails"] = M(MsgTooManyAddresses)
 	}
 	for i, e := range n.Emails {
 		if !validEmail(strings.TrimSpace(e)) {
-			errs["notifications.emails."+itoa(i)] = "is not a valid e-mail address"
+			errs["notifications.emails."+itoa(i)] = M(MsgInvalidEmail)
 		}
 	}
 }

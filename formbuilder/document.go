@@ -100,6 +100,19 @@ func DocumentExt(ct string) string {
 // TypeName is the document type for people: PDF, plain text or HTML.
 func (d *Document) TypeName() string { return typeName(d.ContentType) }
 
+// typeMsg is the document type for people by message code.
+func typeMsg(ct string) Msg {
+	switch ct {
+	case DocPDF:
+		return M(MsgDocTypePDF)
+	case DocText:
+		return M(MsgDocTypeText)
+	case DocHTML:
+		return M(MsgDocTypeHTML)
+	}
+	return M(MsgDocTypeText)
+}
+
 func typeName(ct string) string {
 	switch ct {
 	case DocPDF:
@@ -125,23 +138,22 @@ var extTypes = map[string]string{
 // without one of those extensions gets the real one. EINVALID naming
 // field, also for more than MaxDocumentBytes.
 func NewDocument(field, name string, data []byte) (*Document, error) {
-	bad := func(msg string) error { return FieldErrors(map[string]string{field: msg}) }
+	bad := func(msg Msg) error { return FieldErrors(map[string]Msg{field: msg}) }
 	if len(data) > MaxDocumentBytes {
-		return nil, bad("is larger than 10 MiB")
+		return nil, bad(M(MsgDocTooLarge))
 	}
 	if len(data) == 0 {
-		return nil, bad("is empty")
+		return nil, bad(M(MsgDocEmpty))
 	}
 	ct, problem := DetectDocument(data)
-	if problem != "" {
+	if !problem.IsZero() {
 		return nil, bad(problem)
 	}
 	name = CleanDocumentName(name)
 	if claimed, ok := extTypes[strings.ToLower(path.Ext(name))]; !ok {
 		name = CleanDocumentName(name + "." + DocumentExt(ct))
 	} else if claimed != ct {
-		return nil, bad("is named " + name + " but its content is " + typeName(ct) + ", not " +
-			typeName(claimed) + ": upload the file it claims to be")
+		return nil, bad(M(MsgDocMisnamed, "name", name).With("actual", typeMsg(ct)).With("claimed", typeMsg(claimed)))
 	}
 	sum := sha256.Sum256(data)
 	return &Document{SHA256: hex.EncodeToString(sum[:]), Name: name, ContentType: ct,
@@ -154,34 +166,33 @@ func NewDocument(field, name string, data []byte) (*Document, error) {
 // that starts with an HTML doctype or <html> tag, DocText for other UTF-8
 // text without control characters but tab, line feed, form feed and
 // carriage return. Anything else gets a problem to show next to the field.
-func DetectDocument(data []byte) (contentType, problem string) {
-	const accepted = "must be a PDF, a plain text file (UTF-8) or an HTML page"
+func DetectDocument(data []byte) (contentType string, problem Msg) {
 	if bytes.HasPrefix(data, []byte("%PDF-")) {
 		tail := data[max(0, len(data)-1024):]
 		if !bytes.Contains(tail, []byte("%%EOF")) {
-			return "", "is not a complete PDF file (its end is missing)"
+			return "", M(MsgDocPDFIncomplete)
 		}
-		return DocPDF, ""
+		return DocPDF, Msg{}
 	}
 	text := bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
 	if !utf8.Valid(text) {
-		return "", accepted + "; this file is neither (plain text must be UTF-8)"
+		return "", M(MsgDocNotUTF8)
 	}
 	for _, r := range string(text) {
 		if r < 0x20 && r != '\t' && r != '\n' && r != '\r' && r != '\f' || r == 0x7f {
-			return "", accepted + "; this file has binary content"
+			return "", M(MsgDocBinary)
 		}
 	}
 	start := bytes.TrimLeftFunc(text, unicode.IsSpace)
 	head := strings.ToLower(string(start[:min(len(start), 15)]))
 	if strings.HasPrefix(head, "<!doctype html") || strings.HasPrefix(head, "<html") &&
 		(len(head) == 5 || head[5] == '>' || head[5] == ' ' || head[5] == '\t' || head[5] == '\n' || head[5] == '\r') {
-		return DocHTML, ""
+		return DocHTML, Msg{}
 	}
 	if strings.TrimSpace(string(start)) == "" {
-		return "", "is empty"
+		return "", M(MsgDocEmpty)
 	}
-	return DocText, ""
+	return DocText, Msg{}
 }
 
 // CleanDocumentName keeps what a document's name may be: the last part of
@@ -226,25 +237,25 @@ func ValidDocumentHash(s string) bool { return lowerHex(s, 64) }
 // version may also name a stored document by hash alone (Data nil).
 // EINVALID naming "document".
 func (d *Document) Check() error {
-	bad := func(msg string) error { return FieldErrors(map[string]string{"document": msg}) }
+	bad := func(msg MsgCode) error { return FieldError("document", msg) }
 	if !ValidDocumentHash(d.SHA256) {
-		return bad("must name a document by its SHA-256 (64 lower-case hex digits)")
+		return bad(MsgDocHash)
 	}
 	if d.Data == nil {
 		return nil
 	}
 	sum := sha256.Sum256(d.Data)
 	if hex.EncodeToString(sum[:]) != d.SHA256 {
-		return bad("does not match its SHA-256")
+		return bad(MsgDocHashMismatch)
 	}
 	if d.Size != int64(len(d.Data)) || d.Size > MaxDocumentBytes {
-		return bad("has the wrong size")
+		return bad(MsgDocSize)
 	}
-	if ct, problem := DetectDocument(d.Data); problem != "" || ct != d.ContentType {
-		return bad("is not of the type it claims")
+	if ct, problem := DetectDocument(d.Data); !problem.IsZero() || ct != d.ContentType {
+		return bad(MsgDocType)
 	}
 	if d.Name != CleanDocumentName(d.Name) {
-		return bad("has a name that is not allowed")
+		return bad(MsgDocName)
 	}
 	return nil
 }

@@ -2,7 +2,6 @@ package formbuilder
 
 import (
 	"errors"
-	"fmt"
 	"sort"
 	"strings"
 )
@@ -10,7 +9,7 @@ import (
 // Error codes. Every error that crosses a package boundary carries one of them so
 // that transports can map it to a status without looking at messages.
 const (
-	EINVALID      = "invalid"      // the input is wrong; Message (and Fields) say why
+	EINVALID      = "invalid"      // the input is wrong; Msg (and Fields) say why
 	ENOTFOUND     = "not_found"    // the thing does not exist (or is not visible)
 	ECONFLICT     = "conflict"     // the thing exists already or changed meanwhile
 	EUNAUTHORIZED = "unauthorized" // no or a wrong identity
@@ -21,35 +20,34 @@ const (
 	EINTERNAL     = "internal"     // anything else; details are logged, never shown
 )
 
-// Error is the one error type of the domain. Message is safe to show to the
-// client; internal details belong in a wrapped error that is logged instead.
+// Error is the one error type of the domain. Msg says what went wrong by
+// message code, so each reader gets it in their language; its English text
+// is for logs and the API. Internal details belong in Err, which is logged
+// and never shown.
 type Error struct {
-	Code    string
-	Message string
-	// Fields maps a field key (for example "email" or "consent.3") to a message
-	// for that field; set for EINVALID errors that concern particular fields.
-	Fields map[string]string
+	Code string
+	Msg  Msg
+	// Fields maps a field key (for example "email" or "consent.3") to the
+	// message for that field; set for EINVALID errors that concern
+	// particular fields.
+	Fields map[string]Msg
 	// Err is an underlying error kept for logs; it is never shown to clients.
 	Err error
 }
 
-// Error implements the error interface.
+// Error implements the error interface: the English text, for logs.
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString(e.Code)
-	if e.Message != "" {
+	if e.Msg.Code != "" {
 		b.WriteString(": ")
-		b.WriteString(e.Message)
+		b.WriteString(e.Msg.String())
 	}
-	if len(e.Fields) > 0 {
-		keys := make([]string, 0, len(e.Fields))
-		for k := range e.Fields {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			fmt.Fprintf(&b, "; %s: %s", k, e.Fields[k])
-		}
+	for _, k := range sortedKeys(e.Fields) {
+		b.WriteString("; ")
+		b.WriteString(k)
+		b.WriteString(": ")
+		b.WriteString(e.Fields[k].String())
 	}
 	if e.Err != nil {
 		b.WriteString(": ")
@@ -61,9 +59,10 @@ func (e *Error) Error() string {
 // Unwrap returns the underlying error so errors.Is/As see through.
 func (e *Error) Unwrap() error { return e.Err }
 
-// Errorf returns an *Error with the given code and a formatted, client-safe message.
-func Errorf(code, format string, args ...any) *Error {
-	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+// NewError returns an *Error with the given code and the message msg with
+// its parameters as name, value pairs (see M).
+func NewError(code string, msg MsgCode, kv ...string) *Error {
+	return &Error{Code: code, Msg: M(msg, kv...)}
 }
 
 // Internal wraps err as an EINTERNAL error; its text is only for logs.
@@ -75,22 +74,22 @@ func Internal(err error) error {
 	if errors.As(err, &e) {
 		return err
 	}
-	return &Error{Code: EINTERNAL, Message: "internal error", Err: err}
+	return &Error{Code: EINTERNAL, Msg: M(MsgInternal), Err: err}
 }
 
 // FieldErrors builds an EINVALID error naming each field in fields.
 // It returns nil when fields is empty so callers can return it unconditionally.
-func FieldErrors(fields map[string]string) error {
+func FieldErrors(fields map[string]Msg) error {
 	if len(fields) == 0 {
 		return nil
 	}
-	keys := make([]string, 0, len(fields))
-	for k := range fields {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	msg := "invalid " + strings.Join(keys, ", ")
-	return &Error{Code: EINVALID, Message: msg, Fields: fields}
+	return &Error{Code: EINVALID, Msg: M(MsgInvalidFields, "fields", strings.Join(sortedKeys(fields), ", ")),
+		Fields: fields}
+}
+
+// FieldError is FieldErrors for one field.
+func FieldError(field string, msg MsgCode, kv ...string) error {
+	return FieldErrors(map[string]Msg{field: M(msg, kv...)})
 }
 
 // ErrorCode returns the code of err: "" for nil, EINTERNAL for errors that are
@@ -106,24 +105,59 @@ func ErrorCode(err error) string {
 	return EINTERNAL
 }
 
-// ErrorMessage returns the client-safe message of err; errors that are not an
-// *Error, and EINTERNAL errors, give a generic text so nothing internal leaks.
+// ErrorMsg returns the client-safe message of err by code; errors that are
+// not an *Error, and EINTERNAL errors, give MsgInternal so nothing internal
+// leaks. It is the zero Msg for nil.
+func ErrorMsg(err error) Msg {
+	if err == nil {
+		return Msg{}
+	}
+	var e *Error
+	if errors.As(err, &e) && e.Code != EINTERNAL {
+		if e.Msg.Code == "" {
+			return M(MsgError)
+		}
+		return e.Msg
+	}
+	return M(MsgInternal)
+}
+
+// ErrorMessage returns the client-safe message of err in English (see
+// ErrorMsg), for logs and the API's message.
 func ErrorMessage(err error) string {
 	if err == nil {
 		return ""
 	}
-	var e *Error
-	if errors.As(err, &e) && e.Code != EINTERNAL {
-		return e.Message
-	}
-	return "internal error"
+	return ErrorMsg(err).String()
 }
 
-// ErrorFields returns the per-field messages of err, or nil.
-func ErrorFields(err error) map[string]string {
+// ErrorFieldMsgs returns the per-field messages of err by code, or nil.
+func ErrorFieldMsgs(err error) map[string]Msg {
 	var e *Error
 	if errors.As(err, &e) {
 		return e.Fields
 	}
 	return nil
+}
+
+// ErrorFields returns the per-field messages of err in English, or nil.
+func ErrorFields(err error) map[string]string {
+	fs := ErrorFieldMsgs(err)
+	if fs == nil {
+		return nil
+	}
+	out := make(map[string]string, len(fs))
+	for k, m := range fs {
+		out[k] = m.String()
+	}
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }

@@ -106,7 +106,7 @@ func NewRecordEncoder(format string, w io.Writer, base string) (RecordEncoder, e
 	case FormatNDJSON:
 		return NewNDJSONEncoder(w, base), nil
 	}
-	return nil, FieldErrors(map[string]string{"format": "must be csv or ndjson"})
+	return nil, FieldError("format", MsgEither, "a", "csv", "b", "ndjson")
 }
 
 // csvTable is what the CSV encoders share: encoding/csv (RFC 4180 quoting
@@ -486,7 +486,7 @@ func ParseTimeBound(s string, end bool) (time.Time, error) {
 	if len(s) == len("2006-01-02") {
 		d, err := time.Parse("2006-01-02", s)
 		if err != nil {
-			return time.Time{}, errors.New("must be a date (YYYY-MM-DD) or an RFC 3339 time")
+			return time.Time{}, NewError(EINVALID, MsgTimeBound)
 		}
 		if end {
 			d = d.AddDate(0, 0, 1)
@@ -495,7 +495,7 @@ func ParseTimeBound(s string, end bool) (time.Time, error) {
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
-		return time.Time{}, errors.New("must be a date (YYYY-MM-DD) or an RFC 3339 time")
+		return time.Time{}, NewError(EINVALID, MsgTimeBound)
 	}
 	return t.UTC(), nil
 }

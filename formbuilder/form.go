@@ -117,53 +117,53 @@ func (f *Field) EffectiveMaxLength() int {
 
 // Validate checks one field on its own; prefix names it in field errors
 // (for example "fields.2").
-func (f *Field) validate(prefix string, errs map[string]string) {
+func (f *Field) validate(prefix string, errs map[string]Msg) {
 	if !validFieldKey(f.Key) {
-		errs[prefix+".key"] = "must start with a letter and contain only a-z, 0-9 and _ (at most 40)"
+		errs[prefix+".key"] = M(MsgFieldKey)
 	}
 	// The widget posts its own inputs beside the fields: the honeypot
 	// "website" and the consent boxes "consent_<id>…".
 	if f.Key == "website" || strings.HasPrefix(f.Key, "consent_") {
-		errs[prefix+".key"] = "is reserved; choose another key"
+		errs[prefix+".key"] = M(MsgReservedKey)
 	}
 	if strings.TrimSpace(f.Label) == "" && f.Kind != KindHidden {
-		errs[prefix+".label"] = "is required"
+		errs[prefix+".label"] = M(MsgRequired)
 	}
 	if utf8.RuneCountInString(f.Label) > MaxLabelLength {
-		errs[prefix+".label"] = "is too long"
+		errs[prefix+".label"] = M(MsgTooLong)
 	}
 	if !f.Kind.Valid() {
-		errs[prefix+".kind"] = "is not a known field kind"
+		errs[prefix+".kind"] = M(MsgUnknownKind)
 		return
 	}
 	if f.Kind == KindSelect || f.Kind == KindRadio {
 		if len(f.Options) == 0 {
-			errs[prefix+".options"] = "needs at least one option"
+			errs[prefix+".options"] = M(MsgNeedsOption)
 		}
 	}
 	if len(f.Options) > MaxOptions {
-		errs[prefix+".options"] = "has too many options"
+		errs[prefix+".options"] = M(MsgTooManyOptions)
 	}
 	seen := map[string]bool{}
 	for _, o := range f.Options {
 		if strings.TrimSpace(o) == "" {
-			errs[prefix+".options"] = "must not contain empty options"
+			errs[prefix+".options"] = M(MsgEmptyOption)
 		}
 		if seen[o] {
-			errs[prefix+".options"] = "must not contain an option twice"
+			errs[prefix+".options"] = M(MsgOptionTwice)
 		}
 		seen[o] = true
 	}
 	if f.MaxLength < 0 || f.MaxLength > MaxValueLength {
-		errs[prefix+".max_length"] = "must be between 0 and 10000"
+		errs[prefix+".max_length"] = M(MsgBetween, "min", "0", "max", "10000")
 	}
 	if f.Default != "" && f.Kind.HasOptions() && len(f.Options) > 0 && !seen[f.Default] {
-		errs[prefix+".default"] = "must be one of the options"
-	} else if strings.TrimSpace(f.Default) != "" && errs[prefix+".options"] == "" {
+		errs[prefix+".default"] = M(MsgOneOfOptions)
+	} else if strings.TrimSpace(f.Default) != "" && errs[prefix+".options"].IsZero() {
 		// The default is rendered as the field's value (and is the only value
 		// of a hidden field), so it must pass the same checks as a submission,
 		// or the form could never be sent unchanged.
-		if _, msg := validateValue(f, []string{f.Default}, nil); msg != "" {
+		if _, msg := validateValue(f, []string{f.Default}, nil); !msg.IsZero() {
 			errs[prefix+".default"] = msg
 		}
 	}
@@ -249,64 +249,64 @@ func ValidFormKey(key string) bool {
 // Validate checks the form definition and returns an EINVALID error naming
 // every wrong field.
 func (f *Form) Validate() error {
-	errs := map[string]string{}
+	errs := map[string]Msg{}
 	if strings.TrimSpace(f.Name) == "" {
-		errs["name"] = "is required"
+		errs["name"] = M(MsgRequired)
 	} else if utf8.RuneCountInString(f.Name) > MaxNameLength {
-		errs["name"] = "is too long"
+		errs["name"] = M(MsgTooLong)
 	}
 	if utf8.RuneCountInString(f.Title) > MaxNameLength {
-		errs["title"] = "is too long"
+		errs["title"] = M(MsgTooLong)
 	}
 	if !ValidLanguage(f.Language) {
-		errs["language"] = "must be one of de, en"
+		errs["language"] = M(MsgOneOf, "values", "de, en")
 	}
 	if f.Key != "" && !ValidFormKey(f.Key) {
-		errs["key"] = "is not a valid form key"
+		errs["key"] = M(MsgInvalidFormKey)
 	}
 	if len(f.Fields) > MaxFields {
-		errs["fields"] = "too many fields"
+		errs["fields"] = M(MsgTooManyFields)
 	}
 	keys := map[string]bool{}
 	for i := range f.Fields {
 		p := "fields." + itoa(i)
 		f.Fields[i].validate(p, errs)
 		if keys[f.Fields[i].Key] {
-			errs[p+".key"] = "is used twice"
+			errs[p+".key"] = M(MsgUsedTwice)
 		}
 		keys[f.Fields[i].Key] = true
 	}
 	if len(f.Consents) > MaxFormConsents {
-		errs["consents"] = "too many consents"
+		errs["consents"] = M(MsgTooManyConsents)
 	}
 	cids := map[int64]bool{}
 	for i, c := range f.Consents {
 		p := "consents." + itoa(i)
 		if c.ConsentID <= 0 {
-			errs[p+".consent_id"] = "is required"
+			errs[p+".consent_id"] = M(MsgRequired)
 		}
 		if cids[c.ConsentID] {
-			errs[p+".consent_id"] = "is attached twice"
+			errs[p+".consent_id"] = M(MsgAttachedTwice)
 		}
 		cids[c.ConsentID] = true
 	}
 	if f.RedirectURL != "" && !validHTTPURL(f.RedirectURL) {
-		errs["redirect_url"] = "must be an http or https URL"
+		errs["redirect_url"] = M(MsgHTTPURL)
 	}
 	if utf8.RuneCountInString(f.SuccessMessage) > MaxTextareaChars {
-		errs["success_message"] = "is too long"
+		errs["success_message"] = M(MsgTooLong)
 	}
 	if len(f.AllowedOrigins) > MaxOrigins {
-		errs["allowed_origins"] = "too many origins"
+		errs["allowed_origins"] = M(MsgTooManyOrigins)
 	}
 	for i, o := range f.AllowedOrigins {
 		if _, err := NormalizeOrigin(o); err != nil {
-			errs["allowed_origins."+itoa(i)] = "must be an origin like https://example.com"
+			errs["allowed_origins."+itoa(i)] = M(MsgOrigin)
 		}
 	}
 	f.Notifications.validate(errs)
 	if f.RetentionDays < 0 || f.RetentionDays > 36500 {
-		errs["retention_days"] = "must be between 0 and 36500"
+		errs["retention_days"] = M(MsgBetween, "min", "0", "max", "36500")
 	}
 	return FieldErrors(errs)
 }
@@ -346,7 +346,7 @@ func (f *Form) OriginAllowed(origin string) bool {
 // 1-65535 and is dropped when it is the scheme's default, as browsers do in
 // the Origin header. The result is safe to place in CSP and CORS headers.
 func NormalizeOrigin(origin string) (string, error) {
-	bad := Errorf(EINVALID, "invalid origin")
+	bad := NewError(EINVALID, MsgInvalidOrigin)
 	u, err := url.Parse(strings.TrimSpace(origin))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Opaque != "" ||
 		u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.ForceQuery ||

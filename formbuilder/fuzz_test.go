@@ -232,7 +232,7 @@ func FuzzLabelMarkup(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		if labelMarkup(s) {
-			if msg := labelMarkupProblem(s); !strings.Contains(msg, "Link URL") {
+			if msg := labelMarkupProblem(s).String(); !strings.Contains(msg, "Link URL") {
 				t.Fatalf("message without the way to a link: %q", msg)
 			}
 			return

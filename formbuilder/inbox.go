@@ -63,7 +63,7 @@ func NewSubmissionEncoder(format string, form *Form, w io.Writer) (SubmissionEnc
 	case FormatNDJSON:
 		return NewSubmissionNDJSONEncoder(w), nil
 	}
-	return nil, FieldErrors(map[string]string{"format": "must be csv or ndjson"})
+	return nil, FieldError("format", MsgEither, "a", "csv", "b", "ndjson")
 }
 
 // SubmissionCSVEncoder writes the header of SubmissionCSVColumns and one

@@ -11,10 +11,6 @@ import (
 // typed into it would reach visitors as visible tags, so Validate refuses
 // it and says how to write the link instead.
 
-// labelMarkupMessage is the field message for a label with HTML in it.
-const labelMarkupMessage = "must be plain text, not HTML: to make part of it a link, put that part " +
-	"between percent signs (I agree to the %privacy policy%.) and enter the address as Link URL"
-
 // labelMarkup reports whether s holds HTML: a tag, end tag, comment or
 // declaration ("<a", "</", "<!", "<?"), or a character reference that a
 // browser would decode ("&nbsp;", "&#38;", "&#x26;"). A "<" or "&" that
@@ -72,10 +68,10 @@ var anchorRE = regexp.MustCompile(`(?is)<a\b[^>]*?\bhref\s*=\s*(?:"([^"]*)"|'([^
 // labelMarkupProblem is the message for a label with markup. For a label
 // with exactly one link it spells out the label and Link URL that say the
 // same, so the admin can copy them.
-func labelMarkupProblem(label string) string {
+func labelMarkupProblem(label string) Msg {
 	m := anchorRE.FindAllStringSubmatchIndex(label, 2)
 	if len(m) != 1 {
-		return labelMarkupMessage
+		return M(MsgLabelMarkup)
 	}
 	g := m[0]
 	part := func(i int) string {
@@ -87,10 +83,10 @@ func labelMarkupProblem(label string) string {
 	href := strings.TrimSpace(html.UnescapeString(part(1) + part(2) + part(3)))
 	text := plainLabelText(part(4))
 	if href == "" || strings.TrimSpace(text) == "" {
-		return labelMarkupMessage
+		return M(MsgLabelMarkup)
 	}
 	suggested := plainLabelText(label[:g[0]]) + "%" + strings.TrimSpace(text) + "%" + plainLabelText(label[g[1]:])
-	return labelMarkupMessage + `, here: label "` + strings.TrimSpace(suggested) + `" and Link URL ` + href
+	return M(MsgLabelMarkupHere, "label", strings.TrimSpace(suggested), "url", href)
 }
 
 // plainLabelText is the text of an HTML fragment as a label would hold it:

@@ -16,22 +16,22 @@ import (
 // SubmissionFilter, in characters: the search is a substring scan.
 const MaxQueryLength = 200
 
-func validQuery(q string, errs map[string]string) {
+func validQuery(q string, errs map[string]Msg) {
 	q = strings.TrimSpace(q)
 	if !utf8.ValidString(q) || utf8.RuneCountInString(q) > MaxQueryLength {
-		errs["query"] = "is too long"
+		errs["query"] = M(MsgTooLong)
 	}
 }
 
 // Validate checks a consent log filter before any backend runs it:
 // EINVALID naming "action" or "query".
 func (f *RecordFilter) Validate() error {
-	errs := map[string]string{}
+	errs := map[string]Msg{}
 	if f.Action != "" && f.Action != ActionGiven && f.Action != ActionWithdrawn && f.Action != ActionConfirmed {
-		errs["action"] = "must be given, withdrawn or confirmed"
+		errs["action"] = M(MsgOneOf, "values", "given, withdrawn, confirmed")
 	}
 	if len(f.Subject) > 254 {
-		errs["subject"] = "is too long"
+		errs["subject"] = M(MsgTooLong)
 	}
 	validQuery(f.Query, errs)
 	return FieldErrors(errs)
@@ -39,9 +39,9 @@ func (f *RecordFilter) Validate() error {
 
 // Validate checks an inbox filter: EINVALID naming "form_id" or "query".
 func (f *SubmissionFilter) Validate() error {
-	errs := map[string]string{}
+	errs := map[string]Msg{}
 	if f.FormID <= 0 {
-		errs["form_id"] = "is required"
+		errs["form_id"] = M(MsgRequired)
 	}
 	validQuery(f.Query, errs)
 	return FieldErrors(errs)
@@ -51,14 +51,14 @@ func (f *SubmissionFilter) Validate() error {
 // version together, so that one answer names every bad field.
 func ValidateConsentWithContent(c *Consent, content *ConsentContent) error {
 	if c == nil {
-		return Errorf(EINVALID, "consent is required")
+		return NewError(EINVALID, MsgMissingArgument, "what", "consent")
 	}
-	fields := map[string]string{}
+	fields := map[string]Msg{}
 	for _, err := range []error{c.Validate(), content.Validate()} {
 		if err == nil {
 			continue
 		}
-		fs := ErrorFields(err)
+		fs := ErrorFieldMsgs(err)
 		if len(fs) == 0 {
 			return err
 		}
@@ -82,7 +82,7 @@ func NeedsNewVersion(cur *ConsentVersion, content ConsentContent) bool {
 // prove the text that was shown, so the visitor has to see the new text.
 func CheckVersionCurrent(shownVersionID, currentVersionID int64) error {
 	if shownVersionID != currentVersionID {
-		return Errorf(ECONFLICT, "the consent text has changed; please read it again")
+		return NewError(ECONFLICT, MsgTextChanged)
 	}
 	return nil
 }
@@ -93,23 +93,23 @@ func CheckVersionCurrent(shownVersionID, currentVersionID int64) error {
 // "records" or "form_id".
 func ValidateSubmissionRecords(sub *Submission, records []*ConsentRecord) error {
 	if sub == nil || sub.FormID <= 0 {
-		return FieldErrors(map[string]string{"form_id": "is required"})
+		return FieldError("form_id", MsgRequired)
 	}
-	bad := func(msg string) error { return FieldErrors(map[string]string{"records": msg}) }
+	bad := func(msg MsgCode) error { return FieldError("records", msg) }
 	for _, r := range records {
 		switch {
 		case r == nil:
-			return bad("must not contain nil")
+			return bad(MsgRecordsNil)
 		case r.Action != ActionGiven:
-			return bad("must all be given consents")
+			return bad(MsgRecordsGiven)
 		case r.WithdrawsID != 0 || r.ConfirmsID != 0:
-			return bad("must not withdraw or confirm")
+			return bad(MsgRecordsNoWithdrawConfirm)
 		case r.ConsentID <= 0 || r.VersionID <= 0 || r.TextHash == "":
-			return bad("must name a consent version and its hash")
+			return bad(MsgRecordVersion)
 		case r.FormID != 0 && r.FormID != sub.FormID:
-			return bad("must belong to the submission's form")
+			return bad(MsgRecordForm)
 		case r.NeedsConfirmation() && !validEmail(sub.Subject):
-			return bad("needing confirmation need an e-mail subject to confirm them")
+			return bad(MsgRecordsConfirmSubject)
 		}
 		if r.FormID == 0 {
 			r.FormID = sub.FormID
@@ -123,10 +123,10 @@ func ValidateSubmissionRecords(sub *Submission, records []*ConsentRecord) error 
 // withdrawn already.
 func CheckWithdrawal(orig *ConsentRecord, alreadyWithdrawn bool) error {
 	if orig.Action != ActionGiven {
-		return Errorf(EINVALID, "only a given consent can be withdrawn")
+		return NewError(EINVALID, MsgWithdrawOnlyGiven)
 	}
 	if alreadyWithdrawn {
-		return Errorf(ECONFLICT, "this consent was withdrawn already")
+		return NewError(ECONFLICT, MsgWithdrawnAlready)
 	}
 	return nil
 }
@@ -163,20 +163,20 @@ func WithdrawalOf(orig *ConsentRecord, ip, userAgent string) *ConsentRecord {
 // never pre-ticked and always an action of the visitor's own, whoever
 // builds it. EINVALID naming "record" or "page_url".
 func ValidateChatConsentRecord(rec *ConsentRecord) error {
-	bad := func(msg string) error { return FieldErrors(map[string]string{"record": msg}) }
+	bad := func(msg MsgCode) error { return FieldError("record", msg) }
 	switch {
 	case rec == nil:
-		return bad("is required")
+		return bad(MsgRequired)
 	case rec.Action != ActionGiven || rec.WithdrawsID != 0 || rec.ConfirmsID != 0:
-		return bad("must be a given consent")
+		return bad(MsgRecordGiven)
 	case !rec.ConfirmBy.IsZero():
-		return bad("cannot need confirmation by e-mail: a chat has no address to send it to")
+		return bad(MsgRecordNoConfirmBy)
 	case rec.ConsentID <= 0 || rec.VersionID <= 0 || rec.TextHash == "":
-		return bad("must name a consent version and its hash")
+		return bad(MsgRecordVersion)
 	case rec.ChannelID <= 0 || rec.FormID != 0 || rec.SubmissionID != 0:
-		return bad("must belong to a channel, not a form")
+		return bad(MsgRecordChannel)
 	case rec.InitialState || !rec.Interacted:
-		return bad("must be the visitor's acceptance: the chat shows no pre-ticked box")
+		return bad(MsgRecordChatAccept)
 	}
 	_, err := CheckPageURL(rec.PageURL)
 	return err
@@ -188,10 +188,10 @@ func ValidateChatConsentRecord(rec *ConsentRecord) error {
 // (currentVersionID; ECONFLICT, see CheckVersionCurrent).
 func CheckAccept(c *Conversation, rec *ConsentRecord, currentVersionID int64) error {
 	if c.ChannelID != rec.ChannelID {
-		return FieldErrors(map[string]string{"record": "must belong to the conversation's channel"})
+		return FieldError("record", MsgRecordConvChannel)
 	}
 	if c.State != ConvAwaitingConsent || c.HeldMessage == "" {
-		return Errorf(ECONFLICT, "no message waits for this consent")
+		return NewError(ECONFLICT, MsgNoHeldMessage)
 	}
 	return CheckVersionCurrent(rec.VersionID, currentVersionID)
 }
@@ -200,7 +200,7 @@ func CheckAccept(c *Conversation, rec *ConsentRecord, currentVersionID int64) er
 // consent is pending (ECONFLICT otherwise).
 func CheckDecline(c *Conversation) error {
 	if c.State != ConvAwaitingConsent {
-		return Errorf(ECONFLICT, "no consent is pending in this conversation")
+		return NewError(ECONFLICT, MsgNoPendingConsent)
 	}
 	return nil
 }
@@ -220,7 +220,7 @@ func ReopenedState(c *Conversation, ch *Channel) (string, bool) {
 // declined).
 func CheckOperatorReply(c *Conversation) error {
 	if c.State != ConvOpen {
-		return Errorf(ECONFLICT, "the visitor has not started this conversation yet")
+		return NewError(ECONFLICT, MsgNotStarted)
 	}
 	return nil
 }
@@ -248,7 +248,7 @@ func lowerHex(s string, n int) bool {
 // of the cookie token. EINVALID naming "id".
 func (s *Session) Validate() error {
 	if s == nil || !ValidTokenHash(s.ID) {
-		return FieldErrors(map[string]string{"id": "must be the hex SHA-256 of the session token"})
+		return FieldError("id", MsgSessionHash)
 	}
 	return nil
 }
@@ -258,22 +258,22 @@ func (s *Session) Validate() error {
 // naming "hash", "name", "user_id" or "scope".
 func (t *APIToken) Validate() error {
 	if t == nil {
-		return Errorf(EINVALID, "token is required")
+		return NewError(EINVALID, MsgMissingArgument, "what", "token")
 	}
-	errs := map[string]string{}
+	errs := map[string]Msg{}
 	if !ValidTokenHash(t.Hash) {
-		errs["hash"] = "must be the hex SHA-256 of the token"
+		errs["hash"] = M(MsgTokenHash)
 	}
 	if strings.TrimSpace(t.Name) == "" {
-		errs["name"] = "is required"
+		errs["name"] = M(MsgRequired)
 	} else if utf8.RuneCountInString(t.Name) > MaxNameLength {
-		errs["name"] = "is too long"
+		errs["name"] = M(MsgTooLong)
 	}
 	if t.UserID <= 0 {
-		errs["user_id"] = "is required: a token acts as one user"
+		errs["user_id"] = M(MsgTokenUser)
 	}
 	if t.Scope != "" && !ValidScope(t.Scope) {
-		errs["scope"] = "must be read or write"
+		errs["scope"] = M(MsgEither, "a", "read", "b", "write")
 	}
 	return FieldErrors(errs)
 }
@@ -286,9 +286,9 @@ func CheckTokenExpiry(expires, now time.Time) error {
 	case expires.IsZero():
 		return nil
 	case !expires.After(now):
-		return FieldErrors(map[string]string{"expires_at": "must be in the future"})
+		return FieldError("expires_at", MsgInFuture)
 	case expires.Sub(now) > MaxTokenLifetime:
-		return FieldErrors(map[string]string{"expires_at": "must be at most five years ahead"})
+		return FieldError("expires_at", MsgFiveYears)
 	}
 	return nil
 }
@@ -306,13 +306,13 @@ func ParseTokenExpiry(s string, now time.Time) (time.Time, error) {
 	if days, ok := strings.CutSuffix(s, "d"); ok || strings.Trim(s, "0123456789") == "" {
 		n, err := strconv.Atoi(days)
 		if err != nil || n < 1 || n > 5*366 {
-			return time.Time{}, FieldErrors(map[string]string{"expires_at": "must be a number of days from 1 to 1830, a date or empty"})
+			return time.Time{}, FieldError("expires_at", MsgExpiryDays)
 		}
 		t = now.Add(time.Duration(n) * 24 * time.Hour)
 	} else {
 		var err error
 		if t, err = ParseTimeBound(s, true); err != nil {
-			return time.Time{}, FieldErrors(map[string]string{"expires_at": "must be a number of days, a date (YYYY-MM-DD) or empty"})
+			return time.Time{}, FieldError("expires_at", MsgExpiryShape)
 		}
 	}
 	t = t.UTC()

@@ -177,6 +177,9 @@ type UserService interface {
 	// ENOTFOUND, ECONFLICT when it would make the last active admin an
 	// operator.
 	UpdateUser(ctx context.Context, u *User) error
+	// SetUserLanguage sets the language of a user's admin pages and mails.
+	// EINVALID for a language the product does not speak, ENOTFOUND.
+	SetUserLanguage(ctx context.Context, id int64, lang string) error
 	// UpdatePassword sets a user's password hash. ENOTFOUND.
 	UpdatePassword(ctx context.Context, id int64, hash string) error
 	// SetUserActive deactivates (active false) or reactivates a user.

@@ -223,7 +223,7 @@ func ValidEmail(s string) bool { return validEmail(s) }
 // is named "consent.ID". Nothing is returned for storage then.
 func ValidateSubmission(form *Form, in SubmissionInput) (*Submission, []*ConsentRecord, error) {
 	// errs stays nil, and costs nothing, while all is well.
-	var errs map[string]string
+	var errs map[string]Msg
 	sub := &Submission{
 		FormID:    form.ID,
 		FormKey:   form.Key,
@@ -232,11 +232,11 @@ func ValidateSubmission(form *Form, in SubmissionInput) (*Submission, []*Consent
 		UserAgent: truncateRunes(in.UserAgent, MaxUserAgent),
 	}
 	if form.Archived {
-		return nil, nil, Errorf(EGONE, "this form no longer accepts submissions")
+		return nil, nil, NewError(EGONE, MsgFormGone)
 	}
 	if in.PageURL != "" {
 		if len(in.PageURL) > MaxPageURL || !validHTTPURL(in.PageURL) {
-			errs = addErr(errs, "page_url", "must be an http(s) URL of at most 2048 bytes")
+			errs = addErr(errs, "page_url", M(MsgPageURL))
 		} else {
 			sub.PageURL = in.PageURL
 		}
@@ -244,7 +244,7 @@ func ValidateSubmission(form *Form, in SubmissionInput) (*Submission, []*Consent
 	nvals := 0
 	for key, vals := range in.Values {
 		if form.Field(key) == nil {
-			errs = addErr(errs, key, "is not a field of this form")
+			errs = addErr(errs, key, M(MsgNotAField))
 		} else {
 			nvals += len(vals)
 		}
@@ -255,9 +255,9 @@ func ValidateSubmission(form *Form, in SubmissionInput) (*Submission, []*Consent
 	for i := range form.Fields {
 		f := &form.Fields[i]
 		n := len(clean)
-		var msg string
+		var msg Msg
 		clean, msg = validateValue(f, in.Values[f.Key], clean)
-		if msg != "" {
+		if !msg.IsZero() {
 			errs = addErr(errs, f.Key, msg)
 			clean = clean[:n]
 			continue
@@ -274,7 +274,7 @@ func ValidateSubmission(form *Form, in SubmissionInput) (*Submission, []*Consent
 			}
 		}
 		if !found {
-			errs = addErr(errs, "consent."+strconv.FormatInt(id, 10), "is not a consent of this form")
+			errs = addErr(errs, "consent."+strconv.FormatInt(id, 10), M(MsgNotAFormConsent))
 		}
 	}
 	var records []*ConsentRecord
@@ -285,7 +285,7 @@ func ValidateSubmission(form *Form, in SubmissionInput) (*Submission, []*Consent
 		ci := in.Consents[fc.ConsentID]
 		if !ci.Checked {
 			if fc.Required {
-				errs = addErr(errs, "consent."+strconv.FormatInt(fc.ConsentID, 10), "must be accepted")
+				errs = addErr(errs, "consent."+strconv.FormatInt(fc.ConsentID, 10), M(MsgMustAccept))
 			}
 			continue
 		}
@@ -305,8 +305,7 @@ func ValidateSubmission(form *Form, in SubmissionInput) (*Submission, []*Consent
 			// The record must prove the text that was shown; a page rendered
 			// before an edit showed another text, so the visitor sees the new
 			// one and sends again.
-			errs = addErr(errs, "consent."+strconv.FormatInt(fc.ConsentID, 10),
-				"has changed since the page was loaded; please read it again")
+			errs = addErr(errs, "consent."+strconv.FormatInt(fc.ConsentID, 10), M(MsgConsentChanged))
 			continue
 		}
 		var confirmBy time.Time
@@ -351,9 +350,9 @@ func ValidateSubmission(form *Form, in SubmissionInput) (*Submission, []*Consent
 	return sub, records, nil
 }
 
-func addErr(errs map[string]string, key, msg string) map[string]string {
+func addErr(errs map[string]Msg, key string, msg Msg) map[string]Msg {
 	if errs == nil {
-		errs = map[string]string{}
+		errs = map[string]Msg{}
 	}
 	errs[key] = msg
 	return errs
@@ -386,12 +385,12 @@ func truncateRunes(s string, n int) string {
 
 // validateValue appends the cleaned values of one field to dst, or returns
 // a message (and dst with anything appended).
-func validateValue(f *Field, vals []string, dst []string) ([]string, string) {
+func validateValue(f *Field, vals []string, dst []string) ([]string, Msg) {
 	// Empty strings are "no answer"; browsers send them for empty inputs.
 	start := len(dst)
 	for _, v := range vals {
 		if !utf8.ValidString(v) {
-			return dst, "is not valid UTF-8"
+			return dst, M(MsgNotUTF8)
 		}
 		// An option is kept as written even when it has outer spaces, so
 		// that every option can be chosen; other values are trimmed.
@@ -405,29 +404,29 @@ func validateValue(f *Field, vals []string, dst []string) ([]string, string) {
 	nonEmpty := dst[start:]
 	if len(nonEmpty) == 0 {
 		if f.Required {
-			return dst, "is required"
+			return dst, M(MsgRequired)
 		}
-		return dst, ""
+		return dst, Msg{}
 	}
 	multi := f.Kind == KindCheckbox && len(f.Options) > 0
 	if len(nonEmpty) > 1 && !multi {
-		return dst, "takes one value"
+		return dst, M(MsgOneValue)
 	}
 	if len(nonEmpty) > MaxOptions {
-		return dst, "has too many values"
+		return dst, M(MsgTooManyValues)
 	}
 	max := f.EffectiveMaxLength()
 	for _, v := range nonEmpty {
 		if utf8.RuneCountInString(v) > max {
-			return dst, "is too long (at most " + strconv.Itoa(max) + " characters)"
+			return dst, M(MsgTooLongMax, "max", strconv.Itoa(max))
 		}
 		if strings.ContainsRune(v, 0) {
-			return dst, "contains a NUL character"
+			return dst, M(MsgContainsNUL)
 		}
 		switch f.Kind {
 		case KindEmail:
 			if !validEmail(v) {
-				return dst, "is not a valid e-mail address"
+				return dst, M(MsgInvalidEmail)
 			}
 		case KindPhone:
 			digits := 0
@@ -437,44 +436,44 @@ func validateValue(f *Field, vals []string, dst []string) ([]string, string) {
 				}
 			}
 			if !validPhone(v) || digits < 5 || digits > 17 {
-				return dst, "is not a valid phone number"
+				return dst, M(MsgInvalidPhone)
 			}
 		case KindSelect, KindRadio:
 			if !contains(f.Options, v) {
-				return dst, "is not one of the options"
+				return dst, M(MsgNotAnOption)
 			}
 		case KindCheckbox:
 			if multi {
 				if !contains(f.Options, v) {
-					return dst, "is not one of the options"
+					return dst, M(MsgNotAnOption)
 				}
 			} else {
 				switch strings.ToLower(v) {
 				case "on", "yes", "true", "1":
 					nonEmpty[0] = "yes" // the only value: !multi
 				default:
-					return dst, "must be ticked or not"
+					return dst, M(MsgTickOrNot)
 				}
 			}
 		case KindDate:
 			if !validDateShape(v) {
-				return dst, "must be a date like 2026-01-31"
+				return dst, M(MsgDateShape)
 			}
 			if _, err := time.Parse("2006-01-02", v); err != nil {
-				return dst, "is not a valid date"
+				return dst, M(MsgInvalidDate)
 			}
 		case KindNumber:
 			n, err := strconv.ParseFloat(v, 64)
 			if err != nil || math.IsInf(n, 0) || math.IsNaN(n) {
-				return dst, "must be a number"
+				return dst, M(MsgNotANumber)
 			}
 		case KindName, KindText, KindHidden:
 			if strings.ContainsAny(v, "\r\n") {
-				return dst, "must be one line"
+				return dst, M(MsgOneLine)
 			}
 		}
 	}
-	return dst, ""
+	return dst, Msg{}
 }
 
 func contains(list []string, s string) bool {

@@ -92,38 +92,38 @@ func NonPublicAddr(a netip.Addr) string {
 
 // WebhookTargetProblem returns, for a webhook URL whose host is a literal
 // address that is not public or a name that always means this machine
-// ("localhost", "*.localhost"), a field message saying so; else "". Other
+// ("localhost", "*.localhost"), a field message saying so; else the zero Msg. Other
 // names can only be judged when they are resolved, which the delivery
 // worker does on every connection. The web layer calls it on save unless
 // the operator allows private webhook targets.
-func WebhookTargetProblem(rawURL string) string {
+func WebhookTargetProblem(rawURL string) Msg {
 	u, err := url.Parse(strings.TrimSpace(rawURL))
 	if err != nil || u.Host == "" {
-		return ""
+		return Msg{}
 	}
 	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
 	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
-		return "points at this server (localhost); webhooks go to public addresses only"
+		return M(MsgTargetLocalhost)
 	}
 	a, err := netip.ParseAddr(host)
 	if err != nil {
 		var ok bool
 		if a, ok = legacyIPv4(host); !ok {
-			return ""
+			return Msg{}
 		}
 	}
 	if scope := NonPublicAddr(a); scope != "" {
-		return "points at a non-public address (" + scope + "); webhooks go to public addresses only"
+		return M(MsgTargetNonPublic, "scope", scope)
 	}
-	return ""
+	return Msg{}
 }
 
 // ValidateTargets checks every webhook URL with WebhookTargetProblem;
 // errors are named like "notifications.webhooks.0.url", as Validate's.
 func (n *Notifications) ValidateTargets() error {
-	errs := map[string]string{}
+	errs := map[string]Msg{}
 	for i, w := range n.Webhooks {
-		if msg := WebhookTargetProblem(w.URL); msg != "" {
+		if msg := WebhookTargetProblem(w.URL); !msg.IsZero() {
 			errs["notifications.webhooks."+itoa(i)+".url"] = msg
 		}
 	}

@@ -91,7 +91,7 @@ func TestWebhookTargetProblem(t *testing.T) {
 		{"", ""},
 		{"::", ""},
 	} {
-		assert.Equal(t, c.want, WebhookTargetProblem(c.url), c.url)
+		assert.Equal(t, c.want, WebhookTargetProblem(c.url).String(), c.url)
 	}
 }
 

@@ -33,7 +33,11 @@ type User struct {
 	PasswordHash string `json:"-"`
 	// Role is RoleAdmin or RoleOperator; empty means RoleAdmin when the
 	// user is created (the CLI's `admin add` and users from before roles).
-	Role      string    `json:"role"`
+	Role string `json:"role"`
+	// Language is the language of the user's admin pages and mails
+	// (LangDE, LangEN); empty until their first sign-in, which takes it
+	// from the browser.
+	Language  string    `json:"language"`
 	CreatedAt time.Time `json:"created_at"`
 	// DeactivatedAt is when the user was deactivated; zero while active.
 	// A deactivated user cannot sign in, and their sessions and tokens are
@@ -72,18 +76,21 @@ func (u *User) MaySeeConversation(conv *Conversation, ch *Channel) bool {
 	return u.Active() && (conv.AssignedUserID == u.ID || ch != nil && ch.HasOperator(u.ID))
 }
 
-// Validate checks the e-mail, name and role (an empty role is taken as
-// RoleAdmin, see User.Role).
+// Validate checks the e-mail, name, role (an empty role is taken as
+// RoleAdmin, see User.Role) and language (empty: not chosen yet).
 func (u *User) Validate() error {
-	errs := map[string]string{}
+	errs := map[string]Msg{}
 	if !validEmail(u.Email) {
-		errs["email"] = "is not a valid e-mail address"
+		errs["email"] = M(MsgInvalidEmail)
 	}
 	if utf8.RuneCountInString(u.Name) > MaxNameLength {
-		errs["name"] = "is too long"
+		errs["name"] = M(MsgTooLong)
 	}
 	if u.Role != "" && !ValidRole(u.Role) {
-		errs["role"] = "must be admin or operator"
+		errs["role"] = M(MsgEither, "a", "admin", "b", "operator")
+	}
+	if u.Language != "" && !ValidLanguage(u.Language) {
+		errs["language"] = M(MsgOneOf, "values", "de, en")
 	}
 	return FieldErrors(errs)
 }
@@ -197,7 +204,7 @@ type Settings struct {
 // Validate checks the settings.
 func (s *Settings) Validate() error {
 	if s.IPMode != IPFull && s.IPMode != IPTruncated {
-		return FieldErrors(map[string]string{"ip_mode": "must be full or truncated"})
+		return FieldError("ip_mode", MsgEither, "a", "full", "b", "truncated")
 	}
 	return nil
 }

@@ -60,6 +60,7 @@ func auditCalls(e *teamEnv, extra, standard *formbuilder.Consent) map[string]aud
 	f, op := "/admin/forms/"+id(e.mine.ID), id(e.operator.ID)
 	return map[string]auditCall{
 		"POST /admin/account":                        {"/admin/account", form("name", "Ada Lovelace"), ""},
+		"POST /admin/account/language":               {"/admin/account/language", form("language", "de", "next", "/admin/forms"), ""},
 		"POST /admin/account/password":               {"/admin/account/password", form("current_password", testenv.AdminPassword, "new_password", "second horse battery", "new_password2", "second horse battery"), ""},
 		"POST /admin/forms":                          {"/admin/forms", form("name", "Newsletter", "language", "en"), ""},
 		"POST /admin/forms/:id":                      {f, form("name", "Mine, renamed", "language", "de", "responsible_user_id", op), ""},
@@ -99,7 +100,7 @@ func auditCalls(e *teamEnv, extra, standard *formbuilder.Consent) map[string]aud
 		"POST /api/v1/forms/:id/archive":             {"/api/v1/forms/" + id(e.theirs.ID) + "/archive", nil, `{"archived":false}`},
 		"POST /api/v1/consents":                      {"/api/v1/consents", nil, `{"name":"API consent","text":"<p>t</p>","label":"ok","language":"en"}`},
 		"PUT /api/v1/consents/:id":                   {"/api/v1/consents/" + id(e.consent.ID), nil, `{"name":"Privacy","text":"<p>We process your data, v3.</p>","label":"I agree to the %privacy terms%.","language":"en"}`},
-		"PUT /api/v1/me":                             {"/api/v1/me", nil, `{"name":"Ada (API)"}`},
+		"PUT /api/v1/me":                             {"/api/v1/me", nil, `{"name":"Ada (API)","language":"en"}`},
 		"POST /api/v1/me/password":                   {"/api/v1/me/password", nil, `{"current_password":"second horse battery","new_password":"third horse battery"}`},
 		"POST /api/v1/users":                         {"/api/v1/users", nil, `{"email":"paul@example.com","role":"operator"}`},
 		"PUT /api/v1/users/:id":                      {"/api/v1/users/" + op, nil, `{"name":"Otto","role":"operator"}`},
@@ -225,8 +226,8 @@ func TestAuditRecordsConsentEditWithVersions(t *testing.T) {
 	row := testenv.Find(t, page, `(?s)<tr id="audit-`+strconv.FormatInt(e.Audit()[1].ID, 10)+`">(.*?)</tr>`)
 	assert.Contains(t, row, "ada@example.com")
 	assert.Contains(t, row, "Consent: update")
-	assert.Contains(t, row, "new_version: 3")
-	assert.Contains(t, row, "old_version: 2")
+	assert.Contains(t, row, "new version: 3")
+	assert.Contains(t, row, "old version: 2")
 	assert.Contains(t, row, "2001:db8::7")
 
 	raw := e.Raw()

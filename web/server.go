@@ -25,6 +25,7 @@ import (
 	"log/slog"
 	"net"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
@@ -367,10 +368,9 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	if errors.As(err, &fe) && fe.Code == fiber.StatusRequestEntityTooLarge {
 		h := &c.Request().Header
 		if uploadRoute(h.Method(), h.RequestURI()) != "" {
-			err = formbuilder.Errorf(formbuilder.ETOOLARGE, "The request body is larger than %d KiB: a document may have "+
-				"at most 10 MiB, and only a signed-in admin or an API token may send one.", s.bodyLimitFor(h)/1024)
+			err = formbuilder.NewError(formbuilder.ETOOLARGE, formbuilder.MsgUploadTooLarge, "kib", strconv.Itoa(s.bodyLimitFor(h)/1024))
 		} else {
-			err = formbuilder.Errorf(formbuilder.ETOOLARGE, "The request body is larger than %d KiB.", s.cfg.BodyLimit/1024)
+			err = formbuilder.NewError(formbuilder.ETOOLARGE, formbuilder.MsgRequestTooLarge, "kib", strconv.Itoa(s.cfg.BodyLimit/1024))
 		}
 	}
 	return s.base.Errors.Handle(c, err)

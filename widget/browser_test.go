@@ -197,11 +197,11 @@ func (s *stack) serveForm(w http.ResponseWriter, req *http.Request, key string) 
 			w.WriteHeader(422)
 			json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{
 				"code": formbuilder.ErrorCode(err), "message": formbuilder.ErrorMessage(err),
-				"fields": LocalizeErrors(f, formbuilder.ErrorFields(err)),
+				"fields": LocalizeErrors(f, formbuilder.ErrorFieldMsgs(err)),
 			}})
 			return
 		}
-		st := PageState{Embed: embed, Errors: formbuilder.ErrorFields(err), Values: in.Values, Consents: map[int64]bool{}}
+		st := PageState{Embed: embed, Errors: formbuilder.ErrorFieldMsgs(err), Values: in.Values, Consents: map[int64]bool{}}
 		for id, c := range in.Consents {
 			st.Consents[id] = c.Checked
 		}

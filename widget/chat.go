@@ -36,85 +36,11 @@ import (
 //
 // Both go to the host page's origin (data-origin) only.
 
-// chatTexts is the chat chrome, merged into texts so T and the
-// same-keys-in-every-language test cover it.
-var chatTexts = map[string]map[string]string{
-	"en": {
-		"chat":                "Chat",
-		"chat_log":            "Conversation",
-		"chat_noscript":       "The chat needs JavaScript.",
-		"chat_welcome":        "Write us a message. We usually answer within a few minutes.",
-		"chat_message_label":  "Your message",
-		"chat_placeholder":    "Type your message…",
-		"chat_send":           "Send",
-		"chat_you":            "You",
-		"chat_operator":       "Support",
-		"chat_held":           "Not sent yet: please answer the question about your data below.",
-		"chat_consent_title":  "Before we start",
-		"chat_consent_intro":  "Personal data you write in this chat is collected and processed.",
-		"chat_consent_read":   "Read the full consent text",
-		"chat_accept":         "Accept and send",
-		"chat_decline":        "Decline",
-		"chat_declined":       "Your message was not sent. Without your consent the conversation cannot go on.",
-		"chat_reopen":         "I changed my mind",
-		"chat_accepted":       "Thank you. Your message has been sent.",
-		"chat_withdraw":       "Withdraw your consent",
-		"chat_changed":        "The consent text has changed. Please read it again.",
-		"chat_too_long":       "The message is too long (at most 4000 characters).",
-		"chat_failed":         "The message could not be sent. Please try again.",
-		"chat_offline":        "No connection. Please check your connection and try again.",
-		"chat_rate_limited":   "Too many messages. Please wait {seconds} seconds.",
-		"chat_pending":        "Please answer the question about your data first.",
-		"chat_refused":        "You declined the consent, so this conversation cannot go on. Choose “I changed my mind” to be asked again.",
-		"chat_gone":           "This chat is closed.",
-		"chat_consent_page":   "Consent text",
-		"chat_consent_absent": "This chat asks for no consent.",
-	},
-	"de": {
-		"chat":                "Chat",
-		"chat_log":            "Unterhaltung",
-		"chat_noscript":       "Der Chat benötigt JavaScript.",
-		"chat_welcome":        "Schreiben Sie uns eine Nachricht. Wir antworten meist innerhalb weniger Minuten.",
-		"chat_message_label":  "Ihre Nachricht",
-		"chat_placeholder":    "Nachricht eingeben …",
-		"chat_send":           "Senden",
-		"chat_you":            "Sie",
-		"chat_operator":       "Support",
-		"chat_held":           "Noch nicht gesendet: Bitte beantworten Sie unten die Frage zu Ihren Daten.",
-		"chat_consent_title":  "Bevor es losgeht",
-		"chat_consent_intro":  "Personenbezogene Daten, die Sie in diesem Chat schreiben, werden erhoben und verarbeitet.",
-		"chat_consent_read":   "Vollständigen Einwilligungstext lesen",
-		"chat_accept":         "Zustimmen und senden",
-		"chat_decline":        "Ablehnen",
-		"chat_declined":       "Ihre Nachricht wurde nicht gesendet. Ohne Ihre Einwilligung kann die Unterhaltung nicht fortgesetzt werden.",
-		"chat_reopen":         "Ich habe es mir anders überlegt",
-		"chat_accepted":       "Vielen Dank. Ihre Nachricht wurde gesendet.",
-		"chat_withdraw":       "Einwilligung widerrufen",
-		"chat_changed":        "Der Einwilligungstext wurde geändert. Bitte lesen Sie ihn erneut.",
-		"chat_too_long":       "Die Nachricht ist zu lang (höchstens 4000 Zeichen).",
-		"chat_failed":         "Die Nachricht konnte nicht gesendet werden. Bitte versuchen Sie es erneut.",
-		"chat_offline":        "Keine Verbindung. Bitte prüfen Sie Ihre Verbindung und versuchen Sie es erneut.",
-		"chat_rate_limited":   "Zu viele Nachrichten. Bitte warten Sie {seconds} Sekunden.",
-		"chat_pending":        "Bitte beantworten Sie zuerst die Frage zu Ihren Daten.",
-		"chat_refused":        "Sie haben die Einwilligung abgelehnt, daher kann die Unterhaltung nicht fortgesetzt werden. Wählen Sie „Ich habe es mir anders überlegt“, um erneut gefragt zu werden.",
-		"chat_gone":           "Dieser Chat ist geschlossen.",
-		"chat_consent_page":   "Einwilligungstext",
-		"chat_consent_absent": "Dieser Chat fragt nach keiner Einwilligung.",
-	},
-}
-
 // chatScriptTexts are the chat texts chat.js needs, passed as JSON.
 var chatScriptTexts = []string{"chat_you", "chat_operator", "chat_held", "chat_accepted", "chat_withdraw",
 	"chat_changed", "chat_too_long", "chat_failed", "chat_offline", "chat_rate_limited", "chat_pending",
 	"chat_refused", "chat_gone"}
 
-func init() {
-	for l, m := range chatTexts {
-		for k, v := range m {
-			texts[l][k] = v
-		}
-	}
-}
 
 // ChatPageState is what the chat page needs besides the channel.
 type ChatPageState struct {

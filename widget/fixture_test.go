@@ -66,12 +66,12 @@ func fixtureForm(lang string) *formbuilder.Form {
 // errorState is a re-render after a failed no-JS post.
 func errorState() PageState {
 	return PageState{
-		Errors: map[string]string{
-			"email":        "is not a valid e-mail address",
-			"contact_pref": "is required",
-			"interests":    "is required",
-			"consent.3":    "must be accepted",
-			"page_url":     "must be an http(s) URL of at most 2048 bytes",
+		Errors: map[string]formbuilder.Msg{
+			"email":        formbuilder.M(formbuilder.MsgInvalidEmail),
+			"contact_pref": formbuilder.M(formbuilder.MsgRequired),
+			"interests":    formbuilder.M(formbuilder.MsgRequired),
+			"consent.3":    formbuilder.M(formbuilder.MsgMustAccept),
+			"page_url":     formbuilder.M(formbuilder.MsgPageURL),
 		},
 		Values: map[string][]string{
 			"name": {"Ada <b>Lovelace</b>"}, "email": {"ada@"}, "message": {"Hello\nworld"},

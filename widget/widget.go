@@ -96,10 +96,10 @@ type PageState struct {
 	// Embed selects the ?embed=1 iframe variant: no page chrome, transparent
 	// background, and form.js reports the height to the host page.
 	Embed bool
-	// Errors maps a field key or "consent.<id>" to a message, as from
-	// formbuilder.ErrorFields; formbuilder's English fragments are
-	// translated and given the field's label as subject.
-	Errors map[string]string
+	// Errors maps a field key or "consent.<id>" to a message by code, as
+	// from formbuilder.ErrorFieldMsgs; each is shown in the form's language,
+	// a fragment ("is required") with the field's label as subject.
+	Errors map[string]formbuilder.Msg
 	// Values are the visitor's values to keep. Nil means a first render, which
 	// shows each field's Default; non-nil means a re-render, which shows only
 	// what the visitor sent (so an unticked default box stays unticked).
@@ -531,7 +531,7 @@ func (r *Renderer) buildConsent(l string, fc *formbuilder.FormConsent, st PageSt
 		Name:        "consent_" + sid,
 		Checked:     checked,
 		Required:    fc.Required,
-		RequiredMsg: consentError(l, fc, ""),
+		RequiredMsg: consentError(l, fc, formbuilder.Msg{}),
 		Initial:     boolStr(initial),
 		Interacted:  boolStr(interacted),
 		VersionID:   ver.ID,
@@ -737,6 +737,6 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-func sortedKeys(m map[string]string) []string {
+func sortedKeys[V any](m map[string]V) []string {
 	return slices.Sorted(maps.Keys(m))
 }

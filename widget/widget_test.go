@@ -317,10 +317,12 @@ func TestXSSEscaped(t *testing.T) {
 				fc.Consent.Current.Text = "<p>t</p>" + p
 			}
 			st := errorState()
+			// Messages carry what visitors and admins typed in their
+			// parameters.
 			for k := range st.Errors {
-				st.Errors[k] = p
+				st.Errors[k] = formbuilder.M(formbuilder.MsgLabelMarkupHere, "label", p, "url", p)
 			}
-			st.Errors[p] = p
+			st.Errors[p] = formbuilder.M(formbuilder.MsgOriginRefused, "origin", p)
 			st.Values = map[string][]string{"name": {p}, "message": {p}, "topic": {p}, "interests": {p}}
 			st.PageURL, st.Token, st.Origin, st.Nonce = p, p, p, p
 			for _, embed := range []bool{false, true} {
@@ -573,25 +575,51 @@ func TestTexts(t *testing.T) {
 	assert.Equal(t, "no_such_key", T("de", "no_such_key"))
 }
 
+// TestLocalizeErrors translates by message code: every message a
+// submission can be refused with reads German on a German form. Looking
+// messages up by their English wording let "is not a consent of this form"
+// through in English.
 func TestLocalizeErrors(t *testing.T) {
 	f := fixtureForm("de")
-	got := LocalizeErrors(f, map[string]string{
-		"email":     "is not a valid e-mail address",
-		"name":      "is too long (at most 200 characters)",
-		"consent.3": "must be accepted",
-		"consent.7": "has changed since the page was loaded; please read it again",
-		"other":     "Ganzer Satz.",
+	got := LocalizeErrors(f, map[string]formbuilder.Msg{
+		"email":      formbuilder.M(formbuilder.MsgInvalidEmail),
+		"name":       formbuilder.M(formbuilder.MsgTooLongMax, "max", "200"),
+		"consent.3":  formbuilder.M(formbuilder.MsgMustAccept),
+		"consent.7":  formbuilder.M(formbuilder.MsgConsentChanged),
+		"consent.99": formbuilder.M(formbuilder.MsgNotAFormConsent),
+		"_token":     formbuilder.M(formbuilder.MsgFormExpired),
 	})
 	assert.Equal(t, map[string]string{
-		"email":     "E-Mail ist keine gültige E-Mail-Adresse",
-		"name":      "Name ist zu lang (höchstens 200 Zeichen)",
-		"consent.3": "Bitte stimmen Sie „Verarbeitung meiner personenbezogenen Daten“ zu, um das Formular zu senden.",
-		"consent.7": "Der Text von „Newsletter“ wurde geändert, seit die Seite geladen wurde. Bitte lesen Sie ihn erneut und senden Sie das Formular noch einmal.",
-		"other":     "Ganzer Satz.",
+		"email":      "E-Mail ist keine gültige E-Mail-Adresse",
+		"name":       "Name ist zu lang (höchstens 200 Zeichen)",
+		"consent.3":  "Bitte stimmen Sie „Verarbeitung meiner personenbezogenen Daten“ zu, um das Formular zu senden.",
+		"consent.7":  "Der Text von „Newsletter“ wurde geändert, seit die Seite geladen wurde. Bitte lesen Sie ihn erneut und senden Sie das Formular noch einmal.",
+		"consent.99": "consent.99 ist keine Einwilligung dieses Formulars",
+		"_token":     "Das Formular ist abgelaufen. Bitte senden Sie es erneut.",
 	}, got)
-	en := LocalizeErrors(fixtureForm("en"), map[string]string{"phone": "is not a valid phone number"})
+	en := LocalizeErrors(fixtureForm("en"), map[string]formbuilder.Msg{"phone": formbuilder.M(formbuilder.MsgInvalidPhone)})
 	assert.Equal(t, "Phone is not a valid phone number", en["phone"])
 	assert.Nil(t, LocalizeErrors(f, nil))
+}
+
+// TestEverySubmissionRefusalReadsGerman walks every field message a
+// submission can get (formbuilder.ValidateSubmission and the parse errors
+// of the public routes) and holds their German text to carrying no
+// English: a message missing from the German catalog would show the
+// English one.
+func TestEverySubmissionRefusalReadsGerman(t *testing.T) {
+	f := fixtureForm("de")
+	for _, code := range []formbuilder.MsgCode{formbuilder.MsgRequired, formbuilder.MsgTooLongMax,
+		formbuilder.MsgNotUTF8, formbuilder.MsgContainsNUL, formbuilder.MsgInvalidEmail, formbuilder.MsgInvalidPhone,
+		formbuilder.MsgNotAnOption, formbuilder.MsgTickOrNot, formbuilder.MsgDateShape, formbuilder.MsgInvalidDate,
+		formbuilder.MsgNotANumber, formbuilder.MsgOneLine, formbuilder.MsgOneValue, formbuilder.MsgTooManyValues,
+		formbuilder.MsgNotAField, formbuilder.MsgPageURL, formbuilder.MsgNotAFormConsent, formbuilder.MsgVersionID,
+		formbuilder.MsgFormExpired, formbuilder.MsgTooFast} {
+		de := LocalizeErrors(f, map[string]formbuilder.Msg{"message": formbuilder.M(code, "max", "10")})["message"]
+		en := formbuilder.M(code, "max", "10").String()
+		assert.NotContains(t, de, en, code)
+		assert.True(t, formbuilder.HasText(formbuilder.LangDE, string(code)), code)
+	}
 }
 
 func TestAssets(t *testing.T) {
@@ -723,7 +751,7 @@ func TestConcurrentRender(t *testing.T) {
 func TestConsentBox(t *testing.T) {
 	r := newRenderer(t)
 	f := fixtureForm("en")
-	st := PageState{Errors: map[string]string{"consent.3": "has changed since the page was loaded; please read it again"},
+	st := PageState{Errors: map[string]formbuilder.Msg{"consent.3": formbuilder.M(formbuilder.MsgConsentChanged)},
 		Consents: map[int64]bool{3: true, 7: true}, Interacted: map[int64]bool{3: true}}
 	page, err := r.FormPage(f, st)
 	require.NoError(t, err)

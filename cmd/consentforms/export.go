@@ -50,10 +50,10 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	f.ConsentID = *consentID
 	var err error
 	if f.Since, err = formbuilder.ParseTimeBound(*since, false); err != nil {
-		return usageError("--since %v", err)
+		return usageError("--since %s", formbuilder.ErrorMessage(err))
 	}
 	if f.Until, err = formbuilder.ParseTimeBound(*until, true); err != nil {
-		return usageError("--until %v", err)
+		return usageError("--until %s", formbuilder.ErrorMessage(err))
 	}
 	db, err := openExistingDB(*dbPath)
 	if err != nil {

@@ -108,7 +108,7 @@ func Open(url string, opts ...Option) (*DB, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		// The message may quote the URL with its password: keep it out.
-		return nil, formbuilder.Errorf(formbuilder.EINVALID, "not a valid PostgreSQL URL")
+		return nil, formbuilder.NewError(formbuilder.EINVALID, formbuilder.MsgNotPostgresURL)
 	}
 	if !strings.Contains(url, "pool_max_conns") {
 		cfg.MaxConns = o.maxConns
@@ -141,8 +141,7 @@ func Open(url string, opts ...Option) (*DB, error) {
 // Backup refuses: a consistent copy of a PostgreSQL database is made with
 // PostgreSQL's own tools, which also keep the roles and grants.
 func (db *DB) Backup(context.Context, string) error {
-	return formbuilder.Errorf(formbuilder.EINVALID,
-		"backup writes SQLite files only; back up PostgreSQL with pg_dump (pg_dump -Fc -f consentforms.dump DBNAME) or with base backups and WAL archiving (pg_basebackup)")
+	return formbuilder.NewError(formbuilder.EINVALID, formbuilder.MsgBackupPostgres)
 }
 
 // Advisory lock keys. The chain lock has a fixed key; other locks are

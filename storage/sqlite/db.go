@@ -133,7 +133,7 @@ func Open(path string, opts ...Option) (*DB, error) {
 	if path == "" || path == ":memory:" {
 		// An in-memory database is private to one connection: the readers
 		// would see another, empty database.
-		return nil, formbuilder.Errorf(formbuilder.EINVALID, "storage needs a database file path")
+		return nil, formbuilder.NewError(formbuilder.EINVALID, formbuilder.MsgMissingArgument, "what", "database file path")
 	}
 	w, err := sql.Open(driverName, dsn(path, false))
 	if err != nil {
@@ -182,7 +182,7 @@ func (db *DB) Path() string { return db.path }
 // which is safe while the server keeps serving; path must not exist.
 func (db *DB) Backup(ctx context.Context, path string) error {
 	if path == "" {
-		return formbuilder.Errorf(formbuilder.EINVALID, "backup path is required")
+		return formbuilder.NewError(formbuilder.EINVALID, formbuilder.MsgMissingArgument, "what", "backup path")
 	}
 	// A separate plain connection: query_only readers may not write the
 	// target, and the writer must stay free for submissions.

@@ -17,14 +17,6 @@ import (
 // downloads. Like the consent log it cannot be changed or deleted here or
 // anywhere: there is no route for it, and the database refuses.
 
-func init() {
-	for id, label := range map[string]string{
-		"audit-user_id": "Who", "audit-target": "What", "audit-since": "From", "audit-until": "To",
-	} {
-		errorLabels[id] = label
-	}
-}
-
 // auditRow is one line of the list.
 type auditRow struct {
 	*formbuilder.AuditEvent
@@ -57,13 +49,13 @@ func (s *Server) handleAuditList(c *fiber.Ctx) error {
 		qs = "?" + qs
 	}
 	v.CSVURL, v.NDJSONURL = "/admin/audit/export.csv"+qs, "/admin/audit/export.ndjson"+qs
-	pv := &view{Title: "Audit trail", Nav: "audit", Data: v}
+	pv := &view{Title: s.tr(c, "audit.title"), Nav: "audit", Data: v}
 	status := fiber.StatusOK
 	if len(errs) == 0 {
 		f.Limit = formbuilder.PageLimit(f.Limit)
 		evs, err := s.svc.Audit.ListAudit(ctx, f)
 		if formbuilder.ErrorCode(err) == formbuilder.EINVALID {
-			errs = formbuilder.ErrorFields(err)
+			errs = formbuilder.ErrorFieldMsgs(err)
 		} else if err != nil {
 			return err
 		}
@@ -75,9 +67,10 @@ func (s *Server) handleAuditList(c *fiber.Ctx) error {
 			}
 		}
 		for _, ev := range evs {
-			row := auditRow{AuditEvent: ev, When: ev.Time.UTC().Format(logTimeFormat), Datetime: ev.Time.UTC().Format(time.RFC3339Nano)}
+			row := auditRow{AuditEvent: ev, When: ev.Time.UTC().Format(s.tr(c, "format.second")),
+				Datetime: ev.Time.UTC().Format(time.RFC3339Nano)}
 			for _, k := range formbuilder.DetailKeys(ev.Details) {
-				row.Details = append(row.Details, k+": "+ev.Details[k])
+				row.Details = append(row.Details, named(s.lang(c), "audit.detail.", k)+": "+ev.Details[k])
 			}
 			v.Rows = append(v.Rows, row)
 		}
@@ -99,13 +92,13 @@ func (s *Server) handleAuditList(c *fiber.Ctx) error {
 	}
 	if len(errs) > 0 {
 		status = fiber.StatusUnprocessableEntity
-		pv.Errors = map[string]string{}
+		pv.Errors = map[string]formbuilder.Msg{}
 		for k, m := range errs {
 			switch k {
 			case "user_id", "target", "since", "until":
 				pv.Errors["audit-"+k] = m
 			default:
-				pv.Error = "This page link is not valid (" + k + " " + m + "). Start again from the first page."
+				pv.Error = badPageLink(k, m)
 			}
 		}
 	}

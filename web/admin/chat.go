@@ -19,27 +19,6 @@ import (
 // JavaScript; chat_admin.js adds live updates (SSE, polling when that
 // fails) and sends replies without reloading.
 
-func init() {
-	for id, label := range map[string]string{
-		"operator_ids": "Operators", "responsible_id": "Responsible operator",
-		"warn_personal_data": "Personal-data warning", "new_consent-name": "New consent: name",
-		"new_consent-label": "New consent: checkbox label", "new_consent-text": "New consent: text",
-		"new_consent-link_url": "New consent: link URL", "new_consent-type": "New consent: type",
-		"new_consent-language": "New consent: language", "reply": "Reply",
-	} {
-		errorLabels[id] = label
-	}
-	for k, v := range map[string]string{
-		"channel-created":  "Channel created. Paste its embed code into your website.",
-		"channel-saved":    "Channel saved.",
-		"channel-consent":  "Channel saved, with the new consent (version 1).",
-		"reply-sent":       "Reply sent.",
-		"conversation-set": "Conversation assigned.",
-	} {
-		notices[k] = v
-	}
-}
-
 // newConsentID is the consent select's value for "create one below".
 const newConsentID = "new"
 
@@ -94,8 +73,8 @@ func parseChannelInput(c *fiber.Ctx) channelInput {
 }
 
 // apply copies the input into ch and returns the parse errors by input id.
-func (in channelInput) apply(ch *formbuilder.Channel) map[string]string {
-	errs := map[string]string{}
+func (in channelInput) apply(ch *formbuilder.Channel) map[string]formbuilder.Msg {
+	errs := map[string]formbuilder.Msg{}
 	ch.Name, ch.Language, ch.WarnPersonalData, ch.Archived = in.Name, in.Language, in.Warn, in.Archived
 	ch.AllowedOrigins = []string{}
 	for _, o := range splitLines(in.AllowedOrigins) {
@@ -123,7 +102,7 @@ func (in channelInput) apply(ch *formbuilder.Channel) map[string]string {
 	default:
 		id, err := strconv.ParseInt(in.ConsentID, 10, 64)
 		if err != nil || id <= 0 {
-			errs["consent_id"] = "is not a consent"
+			errs["consent_id"] = formbuilder.M(formbuilder.MsgNotAConsent)
 		}
 		ch.ConsentID = id
 	}
@@ -197,7 +176,7 @@ func (s *Server) handleChannelList(c *fiber.Ctx) error {
 		}
 		v.Channels = append(v.Channels, &channelRow{Channel: ch, Operators: strings.Join(ops, ", "), Unread: unread[ch.ID]})
 	}
-	return s.render(c, fiber.StatusOK, "channels", &view{Title: "Chat channels", Nav: "chat", Data: v})
+	return s.render(c, fiber.StatusOK, "channels", &view{Title: s.tr(c, "channels.title"), Nav: "chat", Data: v})
 }
 
 // userNames maps user ids to display names.
@@ -234,19 +213,19 @@ func (s *Server) handleChannelNew(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return s.render(c, fiber.StatusOK, "channel_edit", &view{Title: "New chat channel", Nav: "chat", Data: v})
+	return s.render(c, fiber.StatusOK, "channel_edit", &view{Title: s.tr(c, "channel.new_title"), Nav: "chat", Data: v})
 }
 
 // saveChannel validates the input, creates the inline consent when asked
 // to and stores the channel. It returns the errors to show by input id.
-func (s *Server) saveChannel(c *fiber.Ctx, ch *formbuilder.Channel, in channelInput) (map[string]string, bool, error) {
+func (s *Server) saveChannel(c *fiber.Ctx, ch *formbuilder.Channel, in channelInput) (map[string]formbuilder.Msg, bool, error) {
 	ctx := c.UserContext()
 	errs := in.apply(ch)
 	var newConsent *formbuilder.Consent
 	var content formbuilder.ConsentContent
 	if in.ConsentID == newConsentID {
 		in.New.Language = in.Language
-		var cerrs map[string]string
+		var cerrs map[string]formbuilder.Msg
 		newConsent, content, _, cerrs = s.consentContent(&in.New)
 		for k, m := range cerrs {
 			errs["new_consent-"+k] = m
@@ -258,19 +237,19 @@ func (s *Server) saveChannel(c *fiber.Ctx, ch *formbuilder.Channel, in channelIn
 	verr := ch.Validate()
 	if ch.ConsentID == -1 {
 		ch.ConsentID = 0
-		fields := formbuilder.ErrorFields(verr)
+		fields := formbuilder.ErrorFieldMsgs(verr)
 		delete(fields, "consent_id")
 		verr = formbuilder.FieldErrors(fields)
 	}
 	mergeErrors(errs, verr)
-	if newConsent != nil && errs["operator_ids"] == "" {
+	if newConsent != nil && errs["operator_ids"].IsZero() {
 		// Storage checks the operators too, but only after the new
 		// consent would exist: refuse first, so no stray consent is left.
 		msg, err := s.office.CheckOperators(ctx, ch.OperatorIDs)
 		if err != nil {
 			return nil, false, err
 		}
-		if msg != "" {
+		if !msg.IsZero() {
 			errs["operator_ids"] = msg
 		}
 	}
@@ -320,7 +299,7 @@ func (s *Server) handleChannelCreate(c *fiber.Ctx) error {
 		if err != nil {
 			return err
 		}
-		return s.render(c, fiber.StatusUnprocessableEntity, "channel_edit", &view{Title: "New chat channel",
+		return s.render(c, fiber.StatusUnprocessableEntity, "channel_edit", &view{Title: s.tr(c, "channel.new_title"),
 			Nav: "chat", Errors: errs, Data: v})
 	}
 	return c.Redirect(channelURL(ch.ID, "channel-created"), fiber.StatusSeeOther)
@@ -342,7 +321,7 @@ func (s *Server) adminChannel(c *fiber.Ctx) (*formbuilder.Channel, error) {
 	}
 	ch, err := s.svc.Chat.FindChannelByID(c.UserContext(), id)
 	if formbuilder.ErrorCode(err) == formbuilder.ENOTFOUND {
-		return nil, formbuilder.Errorf(formbuilder.ENOTFOUND, "This chat channel does not exist.")
+		return nil, formbuilder.NewError(formbuilder.ENOTFOUND, formbuilder.MsgChannelMissing)
 	}
 	return ch, err
 }
@@ -412,7 +391,7 @@ func (s *Server) handleConversationList(c *fiber.Ctx) error {
 	if q := c.Query("channel_id"); q != "" {
 		id, err := strconv.ParseInt(q, 10, 64)
 		if err != nil || id < 0 {
-			return formbuilder.Errorf(formbuilder.EINVALID, "channel_id must be a channel id")
+			return formbuilder.NewError(formbuilder.EINVALID, formbuilder.MsgChannelIDFilter)
 		}
 		v.ChannelID = id
 	}
@@ -446,9 +425,9 @@ func (s *Server) handleConversationList(c *fiber.Ctx) error {
 		}
 		v.Rows = append(v.Rows, row)
 	}
-	title := "Conversations"
+	title := s.tr(c, "conversations.title")
 	if v.Channel != nil {
-		title = "Conversations: " + v.Channel.Name
+		title = s.tr(c, "conversations.title_channel", "channel", v.Channel.Name)
 	}
 	return s.render(c, fiber.StatusOK, "conversations", &view{Title: title, Nav: "chat", Data: v})
 }
@@ -506,7 +485,7 @@ func (s *Server) handleConversation(c *fiber.Ctx) error {
 			return err
 		}
 	}
-	return s.render(c, fiber.StatusOK, "conversation", &view{Title: "Conversation in " + ch.Name, Nav: "chat", Data: v})
+	return s.render(c, fiber.StatusOK, "conversation", &view{Title: s.tr(c, "conversation.title", "channel", ch.Name), Nav: "chat", Data: v})
 }
 
 // handleConversationReply stores an operator's reply. A plain form post is
@@ -520,7 +499,7 @@ func (s *Server) handleConversationReply(c *fiber.Ctx) error {
 	m := &formbuilder.Message{ConversationID: conv.ID, UserID: currentAdmin(c).user.ID, Text: c.FormValue("text")}
 	if err := s.svc.Chat.AddOperatorMessage(c.UserContext(), m); err != nil {
 		if formbuilder.ErrorCode(err) == formbuilder.EINVALID || formbuilder.ErrorCode(err) == formbuilder.ETOOLARGE {
-			return formbuilder.Errorf(formbuilder.EINVALID, "The reply %s.", formbuilder.ErrorFields(err)["text"])
+			return &formbuilder.Error{Code: formbuilder.EINVALID, Msg: formbuilder.M(formbuilder.MsgReplyProblem).With("problem", formbuilder.ErrorFieldMsgs(err)["text"])}
 		}
 		return err
 	}
@@ -541,7 +520,7 @@ func (s *Server) handleConversationAssign(c *fiber.Ctx) error {
 	}
 	uid, err := strconv.ParseInt(c.FormValue("assigned_user_id"), 10, 64)
 	if err != nil || uid < 0 {
-		return formbuilder.Errorf(formbuilder.EINVALID, "Choose an operator.")
+		return formbuilder.NewError(formbuilder.EINVALID, formbuilder.MsgChooseOperator)
 	}
 	if err := s.svc.Chat.AssignConversation(c.UserContext(), conv.ID, uid); err != nil {
 		return err

@@ -24,7 +24,7 @@ type consentInput struct {
 	Document  *formbuilder.Document
 	DocRemove bool
 	Upload    *formbuilder.Document
-	UploadErr string
+	UploadErr formbuilder.Msg
 }
 
 func consentInputOf(co *formbuilder.Consent) consentInput {
@@ -62,7 +62,7 @@ func parseConsentInput(c *fiber.Ctx, cur *formbuilder.ConsentVersion) (consentIn
 		return in, err
 	}
 	in.Upload, err = httpx.UploadedDocument(mf, "document")
-	if fs := formbuilder.ErrorFields(err); fs != nil {
+	if fs := formbuilder.ErrorFieldMsgs(err); fs != nil {
 		in.UploadErr, err = fs["document"], nil
 	}
 	return in, err
@@ -80,22 +80,19 @@ func (in *consentInput) document() *formbuilder.Document {
 	return &formbuilder.Document{SHA256: in.Document.SHA256}
 }
 
-// errNoCompany explains why a standard consent cannot be made yet.
-const errNoCompany = "needs your company data: fill in Settings → Company first (at least name and purposes)"
-
 // content builds the consent and its sanitised content from the input.
 // Standard consents take text and label from the built-in template filled
 // with the company data; the admin chooses only name, language and link.
 // It returns what the sanitiser removed and the input errors by input id.
-func (s *Server) consentContent(in *consentInput) (*formbuilder.Consent, formbuilder.ConsentContent, []string, map[string]string) {
+func (s *Server) consentContent(in *consentInput) (*formbuilder.Consent, formbuilder.ConsentContent, []string, map[string]formbuilder.Msg) {
 	co := &formbuilder.Consent{Name: in.Name, Type: formbuilder.ConsentType(in.Type), ConfirmByEmail: in.ConfirmByEmail}
 	content := formbuilder.ConsentContent{Text: in.Text, Label: in.Label, LinkURL: in.LinkURL, Language: in.Language,
 		Document: in.document()}
-	errs := map[string]string{}
+	errs := map[string]formbuilder.Msg{}
 	if co.Type == formbuilder.ConsentStandard {
 		company := s.Settings.Load().Company
 		if company.Validate() != nil {
-			errs["type"] = errNoCompany
+			errs["type"] = formbuilder.M(formbuilder.MsgNeedsCompany)
 		} else if formbuilder.ValidLanguage(in.Language) {
 			content = formbuilder.StandardContent(in.Language, company)
 			content.LinkURL, content.Document = in.LinkURL, in.document()
@@ -103,13 +100,13 @@ func (s *Server) consentContent(in *consentInput) (*formbuilder.Consent, formbui
 		}
 	}
 	removed := content.Sanitize()
-	for k, m := range formbuilder.ErrorFields(co.Validate()) {
+	for k, m := range formbuilder.ErrorFieldMsgs(co.Validate()) {
 		errs[inputID(k)] = m
 	}
-	for k, m := range formbuilder.ErrorFields(content.Validate()) {
+	for k, m := range formbuilder.ErrorFieldMsgs(content.Validate()) {
 		errs[inputID(k)] = m
 	}
-	if in.UploadErr != "" {
+	if !in.UploadErr.IsZero() {
 		errs["document"] = in.UploadErr
 	}
 	return co, content, removed, errs
@@ -117,9 +114,9 @@ func (s *Server) consentContent(in *consentInput) (*formbuilder.Consent, formbui
 
 // uploadLost tells the admin, when the page comes back with errors, that
 // a good file they chose was not saved and must be chosen again.
-func uploadLost(in *consentInput, errs map[string]string) {
-	if in.Upload != nil && errs["document"] == "" {
-		errs["document"] = "was not saved because of the other errors: choose " + in.Upload.Name + " again"
+func uploadLost(in *consentInput, errs map[string]formbuilder.Msg) {
+	if in.Upload != nil && errs["document"].IsZero() {
+		errs["document"] = formbuilder.M(formbuilder.MsgUploadLost, "name", in.Upload.Name)
 	}
 }
 
@@ -158,7 +155,7 @@ func (s *Server) handleConsentList(c *fiber.Ctx) error {
 	for _, co := range list {
 		rows = append(rows, consentRow{Consent: co, Outdated: co.StandardOutdated(company)})
 	}
-	return s.render(c, fiber.StatusOK, "consents", &view{Title: "Consents", Nav: "consents", Data: rows})
+	return s.render(c, fiber.StatusOK, "consents", &view{Title: s.tr(c, "consents.title"), Nav: "consents", Data: rows})
 }
 
 // handleConsentUpdateStandard makes the new version of a standard consent
@@ -170,11 +167,11 @@ func (s *Server) handleConsentUpdateStandard(c *fiber.Ctx) error {
 		return err
 	}
 	if co.Type != formbuilder.ConsentStandard || co.Current == nil {
-		return formbuilder.Errorf(formbuilder.ECONFLICT, "Only standard consents are made from the company data.")
+		return formbuilder.NewError(formbuilder.ECONFLICT, formbuilder.MsgOnlyStandard)
 	}
 	company := s.Settings.Load().Company
 	if company.Validate() != nil {
-		return formbuilder.Errorf(formbuilder.ECONFLICT, "The company data is not complete: fill it in under Settings first.")
+		return formbuilder.NewError(formbuilder.ECONFLICT, formbuilder.MsgCompanyIncomplete)
 	}
 	content := formbuilder.StandardContent(co.Current.Language, company)
 	content.LinkURL = co.Current.LinkURL
@@ -207,20 +204,20 @@ func (s *Server) handleConsentNew(c *fiber.Ctx) error {
 			in.Text, in.Label = std.Text, std.Label
 		}
 	}
-	return s.render(c, fiber.StatusOK, "consent_edit", &view{Title: "New consent", Nav: "consents",
+	return s.render(c, fiber.StatusOK, "consent_edit", &view{Title: s.tr(c, "consent.new_title"), Nav: "consents",
 		Data: s.consentView(nil, in, nil)})
 }
 
 // fillFromTemplate handles the "Start from the standard template" button:
 // it puts the filled template into the editor as custom text, saving nothing.
 func (s *Server) fillFromTemplate(c *fiber.Ctx, co *formbuilder.Consent, in consentInput, forms []*formbuilder.Form) error {
-	v := &view{Title: "New consent", Nav: "consents"}
+	v := &view{Title: s.tr(c, "consent.new_title"), Nav: "consents"}
 	if co != nil {
 		v.Title = co.Name
 	}
 	company := s.Settings.Load().Company
 	if company.Validate() != nil {
-		v.Errors = map[string]string{"type": errNoCompany}
+		v.Errors = map[string]formbuilder.Msg{"type": formbuilder.M(formbuilder.MsgNeedsCompany)}
 	} else {
 		lang := in.Language
 		if !formbuilder.ValidLanguage(lang) {
@@ -228,7 +225,7 @@ func (s *Server) fillFromTemplate(c *fiber.Ctx, co *formbuilder.Consent, in cons
 		}
 		std := formbuilder.StandardContent(lang, company)
 		in.Text, in.Label, in.Language = std.Text, std.Label, lang
-		v.Notice = "The standard template was filled in. Adapt it and save; nothing is saved yet."
+		v.Notice = s.tr(c, "notice.template_filled")
 	}
 	v.Data = s.consentView(co, in, forms)
 	return s.render(c, fiber.StatusOK, "consent_edit", v)
@@ -255,7 +252,7 @@ func (s *Server) handleConsentCreate(c *fiber.Ctx) error {
 	}
 	if len(errs) > 0 {
 		uploadLost(&in, errs)
-		return s.render(c, fiber.StatusUnprocessableEntity, "consent_edit", &view{Title: "New consent",
+		return s.render(c, fiber.StatusUnprocessableEntity, "consent_edit", &view{Title: s.tr(c, "consent.new_title"),
 			Nav: "consents", Errors: errs, Removed: removed, Data: s.consentView(nil, in, nil)})
 	}
 	s.pages.InvalidateAll()
@@ -286,7 +283,7 @@ func (s *Server) adminConsent(c *fiber.Ctx) (*formbuilder.Consent, error) {
 	}
 	co, err := s.svc.Consents.FindConsentByID(c.UserContext(), id)
 	if formbuilder.ErrorCode(err) == formbuilder.ENOTFOUND {
-		return nil, formbuilder.Errorf(formbuilder.ENOTFOUND, "This consent does not exist.")
+		return nil, formbuilder.NewError(formbuilder.ENOTFOUND, formbuilder.MsgConsentMissing)
 	}
 	return co, err
 }
@@ -391,7 +388,7 @@ func (s *Server) handleConsentVersions(c *fiber.Ctx) error {
 	if co.Current != nil {
 		vv.CurrentID = co.Current.ID
 	}
-	return s.render(c, fiber.StatusOK, "consent_versions", &view{Title: "Versions of " + co.Name, Nav: "consents",
+	return s.render(c, fiber.StatusOK, "consent_versions", &view{Title: s.tr(c, "versions.title", "consent", co.Name), Nav: "consents",
 		Data: vv})
 }
 
@@ -401,14 +398,14 @@ func (s *Server) handleConsentVersions(c *fiber.Ctx) error {
 func (s *Server) handleConsentPreview(c *fiber.Ctx) error {
 	text := c.FormValue("text")
 	if len(text) > formbuilder.MaxConsentTextBytes {
-		return formbuilder.Errorf(formbuilder.ETOOLARGE, "The text is too long.")
+		return formbuilder.NewError(formbuilder.ETOOLARGE, formbuilder.MsgTextTooLong)
 	}
 	// A preview of unsaved text changes nothing.
 	backoffice.Unchanged(c)
 	clean, removed := formbuilder.SanitizeReport(text)
 	// A fragment of its own (consent_preview.html), without head and foot;
 	// its text passes the one sanitising policy again in the template.
-	if err := c.Render("consent_preview", map[string]any{"Text": clean, "Removed": removed}); err != nil {
+	if err := c.Render("consent_preview", map[string]any{"Text": clean, "Removed": removed, "Lang": s.lang(c)}); err != nil {
 		return formbuilder.Internal(err)
 	}
 	return nil

@@ -29,12 +29,9 @@ func isSafeMethod(m string) bool {
 	return m == fiber.MethodGet || m == fiber.MethodHead || m == fiber.MethodOptions
 }
 
-var errCrossSite = formbuilder.Errorf(formbuilder.EFORBIDDEN,
-	"This request came from another site and was refused. Open the admin pages directly and try again.")
+var errCrossSite = formbuilder.NewError(formbuilder.EFORBIDDEN, formbuilder.MsgCrossSite)
 
-var errBadCSRF = formbuilder.Errorf(formbuilder.EFORBIDDEN,
-	"This form was not sent from a current admin page (its security token is missing or out of date). "+
-		"Go back, reload the page and try again.")
+var errBadCSRF = formbuilder.NewError(formbuilder.EFORBIDDEN, formbuilder.MsgBadCSRF)
 
 // checkSameOrigin refuses state-changing requests that the browser says
 // come from another site. Requests without either header (old browsers,

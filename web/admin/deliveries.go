@@ -44,7 +44,7 @@ func deliveriesURL(id int64, msg, anchor string) string {
 // deliveryForm returns the form of :id for the delivery pages.
 func (s *Server) deliveryForm(c *fiber.Ctx) (*formbuilder.Form, error) {
 	if s.svc.Outbox == nil {
-		return nil, formbuilder.Errorf(formbuilder.ENOTFOUND, "deliveries are not available on this server")
+		return nil, formbuilder.NewError(formbuilder.ENOTFOUND, formbuilder.MsgDeliveriesOff)
 	}
 	return s.adminForm(c)
 }
@@ -77,14 +77,14 @@ func (s *Server) renderDeliveries(c *fiber.Ctx, status int, f *formbuilder.Form,
 			}
 		}
 	}
-	v.Title, v.Nav, v.Data = "Deliveries: "+f.Name, "forms", dv
+	v.Title, v.Nav, v.Data = s.tr(c, "deliveries.title", "form", f.Name), "forms", dv
 	return s.render(c, status, "deliveries", v)
 }
 
 // saveNotifications stores f with changed receivers. Field errors come back
 // as input ids of the page (webhook-url, webhook-secret, email); other
 // errors are returned as they are.
-func (s *Server) saveNotifications(c *fiber.Ctx, f *formbuilder.Form) (map[string]string, error) {
+func (s *Server) saveNotifications(c *fiber.Ctx, f *formbuilder.Form) (map[string]formbuilder.Msg, error) {
 	err := s.svc.Forms.UpdateForm(c.UserContext(), f)
 	if err == nil {
 		s.pages.Invalidate(f.Key)
@@ -93,17 +93,17 @@ func (s *Server) saveNotifications(c *fiber.Ctx, f *formbuilder.Form) (map[strin
 	if formbuilder.ErrorCode(err) != formbuilder.EINVALID {
 		return nil, err
 	}
-	errs := map[string]string{}
-	for k, m := range formbuilder.ErrorFields(err) {
+	errs := map[string]formbuilder.Msg{}
+	for k, m := range formbuilder.ErrorFieldMsgs(err) {
 		switch {
 		case k == "notifications.webhooks":
-			errs["webhook-url"] = "a form has at most " + strconv.Itoa(formbuilder.MaxWebhooks) + " webhooks"
+			errs["webhook-url"] = formbuilder.M(formbuilder.MsgMaxWebhooks, "max", strconv.Itoa(formbuilder.MaxWebhooks))
 		case strings.HasPrefix(k, "notifications.webhooks.") && strings.HasSuffix(k, ".secret"):
 			errs["webhook-secret"] = m
 		case strings.HasPrefix(k, "notifications.webhooks."):
 			errs["webhook-url"] = m
 		case k == "notifications.emails":
-			errs["email"] = "a form has at most " + strconv.Itoa(formbuilder.MaxNotifyEmails) + " addresses"
+			errs["email"] = formbuilder.M(formbuilder.MsgMaxAddresses, "max", strconv.Itoa(formbuilder.MaxNotifyEmails))
 		case strings.HasPrefix(k, "notifications.emails."):
 			errs["email"] = m
 		}
@@ -127,7 +127,7 @@ func receiverIndex(c *fiber.Ctx, n int) (int, error) {
 
 // staleDeliveries answers a post from an outdated page: nothing is saved.
 func (s *Server) staleDeliveries(c *fiber.Ctx, f *formbuilder.Form) error {
-	return s.renderDeliveries(c, fiber.StatusConflict, f, &deliveriesView{}, &view{Error: staleMessage})
+	return s.renderDeliveries(c, fiber.StatusConflict, f, &deliveriesView{}, &view{Error: formbuilder.M(formbuilder.MsgStale)})
 }
 
 func (s *Server) handleWebhookAdd(c *fiber.Ctx) error {
@@ -140,12 +140,12 @@ func (s *Server) handleWebhookAdd(c *fiber.Ctx) error {
 	if stale(c, f) {
 		return s.staleDeliveries(c, f)
 	}
-	errs := map[string]string{}
+	errs := map[string]formbuilder.Msg{}
 	if in.WebhookURL == "" {
-		errs["webhook-url"] = "is required"
+		errs["webhook-url"] = formbuilder.M(formbuilder.MsgRequired)
 	} else if _, dup := f.Notifications.Webhook(in.WebhookURL); dup {
-		errs["webhook-url"] = "is already a webhook of this form"
-	} else if msg := formbuilder.WebhookTargetProblem(in.WebhookURL); msg != "" && !s.cfg.WebhookAllowPrivate {
+		errs["webhook-url"] = formbuilder.M(formbuilder.MsgWebhookTwice)
+	} else if msg := formbuilder.WebhookTargetProblem(in.WebhookURL); !msg.IsZero() && !s.cfg.WebhookAllowPrivate {
 		errs["webhook-url"] = msg
 	}
 	secret := in.WebhookSecret
@@ -162,7 +162,7 @@ func (s *Server) handleWebhookAdd(c *fiber.Ctx) error {
 // messages it applies add to f and saves its notifications, then answers
 // with the deliveries page showing the messages, or notes the change
 // (target, details kv) and redirects to anchor with notice.
-func (s *Server) addReceiver(c *fiber.Ctx, f *formbuilder.Form, in *deliveriesView, errs map[string]string,
+func (s *Server) addReceiver(c *fiber.Ctx, f *formbuilder.Form, in *deliveriesView, errs map[string]formbuilder.Msg,
 	add func(), notice, anchor, target string, kv ...string) error {
 	old := f.Version
 	if len(errs) == 0 {
@@ -220,14 +220,14 @@ func (s *Server) handleEmailAdd(c *fiber.Ctx) error {
 	if stale(c, f) {
 		return s.staleDeliveries(c, f)
 	}
-	errs := map[string]string{}
+	errs := map[string]formbuilder.Msg{}
 	switch {
 	case in.Email == "":
-		errs["email"] = "is required"
+		errs["email"] = formbuilder.M(formbuilder.MsgRequired)
 	case !formbuilder.ValidEmail(in.Email):
-		errs["email"] = "is not a valid e-mail address"
+		errs["email"] = formbuilder.M(formbuilder.MsgInvalidEmail)
 	case f.Notifications.HasEmail(in.Email):
-		errs["email"] = "is already on the list"
+		errs["email"] = formbuilder.M(formbuilder.MsgEmailTwice)
 	}
 	return s.addReceiver(c, f, in, errs, func() {
 		f.Notifications.Emails = append(f.Notifications.Emails, in.Email)

@@ -45,7 +45,7 @@ func parseFieldInput(c *fiber.Ctx) fieldInput {
 func checkbox(v string) bool { return v == "1" || v == "on" || v == "true" }
 
 // field converts the input; errs gets what cannot be parsed, keyed by input id.
-func (in fieldInput) field(errs map[string]string) formbuilder.Field {
+func (in fieldInput) field(errs map[string]formbuilder.Msg) formbuilder.Field {
 	f := formbuilder.Field{
 		Key: in.Key, Label: in.Label, Kind: formbuilder.FieldKind(in.Kind), Required: in.Required,
 		Placeholder: in.Placeholder, Help: in.Help, Default: in.Default,
@@ -53,7 +53,7 @@ func (in fieldInput) field(errs map[string]string) formbuilder.Field {
 	if f.Kind.HasOptions() {
 		f.Options = splitLines(in.Options)
 	} else if len(splitLines(in.Options)) > 0 {
-		errs["field-options"] = "only drop-down lists, radio buttons and checkboxes have options; clear this box"
+		errs["field-options"] = formbuilder.M(formbuilder.MsgOptionsNotHere)
 	}
 	if f.Kind != formbuilder.KindTextarea {
 		f.Default = strings.TrimSpace(f.Default)
@@ -61,7 +61,7 @@ func (in fieldInput) field(errs map[string]string) formbuilder.Field {
 	if in.MaxLength != "" {
 		n, err := strconv.Atoi(in.MaxLength)
 		if err != nil {
-			errs["field-max_length"] = "must be a whole number (empty means the default)"
+			errs["field-max_length"] = formbuilder.M(formbuilder.MsgWholeNumberDefault)
 		} else {
 			f.MaxLength = n
 		}
@@ -114,14 +114,14 @@ func (s *Server) adminField(c *fiber.Ctx) (*formbuilder.Form, int, error) {
 	}
 	n, err := strconv.Atoi(c.Params("idx"))
 	if err != nil || n < 1 || n > len(f.Fields) {
-		return nil, 0, formbuilder.Errorf(formbuilder.ENOTFOUND, "This field does not exist (any more).")
+		return nil, 0, formbuilder.NewError(formbuilder.ENOTFOUND, formbuilder.MsgFieldMissing)
 	}
 	return f, n - 1, nil
 }
 
 // saveFormFields validates and stores f; on invalid input it returns the
 // errors keyed for the editor of field idx.
-func (s *Server) updateForm(c *fiber.Ctx, f *formbuilder.Form, idx int) (map[string]string, error) {
+func (s *Server) updateForm(c *fiber.Ctx, f *formbuilder.Form, idx int) (map[string]formbuilder.Msg, error) {
 	err := f.Validate()
 	if err == nil {
 		err = s.svc.Forms.UpdateForm(c.UserContext(), f)
@@ -143,7 +143,7 @@ func (s *Server) handleFieldAdd(c *fiber.Ctx) error {
 	}
 	in := parseFieldInput(c)
 	if stale(c, f) {
-		return s.renderFormEdit(c, fiber.StatusConflict, f, nil, &in, &view{Error: staleMessage})
+		return s.renderFormEdit(c, fiber.StatusConflict, f, nil, &in, &view{Error: formbuilder.M(formbuilder.MsgStale)})
 	}
 	if in.Key == "" && in.Label != "" {
 		taken := map[string]bool{}
@@ -152,7 +152,7 @@ func (s *Server) handleFieldAdd(c *fiber.Ctx) error {
 		}
 		in.Key = suggestKey(in.Label, formbuilder.FieldKind(in.Kind), taken)
 	}
-	errs := map[string]string{}
+	errs := map[string]formbuilder.Msg{}
 	nf := in.field(errs)
 	idx := len(f.Fields)
 	old := f.Version
@@ -186,7 +186,7 @@ func (s *Server) handleFieldEdit(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return s.render(c, fiber.StatusOK, "field_edit", &view{Title: "Field " + strconv.Itoa(i+1) + " of " + f.Name,
+	return s.render(c, fiber.StatusOK, "field_edit", &view{Title: s.tr(c, "field.title", "n", strconv.Itoa(i+1), "form", f.Name),
 		Nav: "forms", Data: &fieldEditView{Form: f, Index: i + 1, In: fieldInputOf(f.Fields[i])}})
 }
 
@@ -196,12 +196,12 @@ func (s *Server) handleFieldSave(c *fiber.Ctx) error {
 		return err
 	}
 	in := parseFieldInput(c)
-	title := "Field " + strconv.Itoa(i+1) + " of " + f.Name
+	title := s.tr(c, "field.title", "n", strconv.Itoa(i+1), "form", f.Name)
 	if stale(c, f) {
-		return s.render(c, fiber.StatusConflict, "field_edit", &view{Title: title, Nav: "forms", Error: staleMessage,
+		return s.render(c, fiber.StatusConflict, "field_edit", &view{Title: title, Nav: "forms", Error: formbuilder.M(formbuilder.MsgStale),
 			Data: &fieldEditView{Form: f, Index: i + 1, In: fieldInputOf(f.Fields[i])}})
 	}
-	errs := map[string]string{}
+	errs := map[string]formbuilder.Msg{}
 	nf := in.field(errs)
 	old := f.Version
 	if len(errs) == 0 {
@@ -241,7 +241,7 @@ func (s *Server) handleFieldMove(c *fiber.Ctx) error {
 		return err
 	}
 	if stale(c, f) {
-		return s.renderFormEdit(c, fiber.StatusConflict, f, nil, nil, &view{Error: staleMessage})
+		return s.renderFormEdit(c, fiber.StatusConflict, f, nil, nil, &view{Error: formbuilder.M(formbuilder.MsgStale)})
 	}
 	if j := move(i, len(f.Fields), c.FormValue("dir")); j != i {
 		old := f.Version
@@ -264,7 +264,7 @@ func (s *Server) handleFieldDelete(c *fiber.Ctx) error {
 		return err
 	}
 	if stale(c, f) {
-		return s.renderFormEdit(c, fiber.StatusConflict, f, nil, nil, &view{Error: staleMessage})
+		return s.renderFormEdit(c, fiber.StatusConflict, f, nil, nil, &view{Error: formbuilder.M(formbuilder.MsgStale)})
 	}
 	old, key := f.Version, f.Fields[i].Key
 	f.Fields = append(f.Fields[:i], f.Fields[i+1:]...)
@@ -287,7 +287,7 @@ func formConsentIndex(c *fiber.Ctx, f *formbuilder.Form) (int, error) {
 			return i, nil
 		}
 	}
-	return 0, formbuilder.Errorf(formbuilder.ENOTFOUND, "This consent is not attached to the form.")
+	return 0, formbuilder.NewError(formbuilder.ENOTFOUND, formbuilder.MsgNotAttached)
 }
 
 func (s *Server) handleFormConsentAttach(c *fiber.Ctx) error {
@@ -296,15 +296,15 @@ func (s *Server) handleFormConsentAttach(c *fiber.Ctx) error {
 		return err
 	}
 	if stale(c, f) {
-		return s.renderFormEdit(c, fiber.StatusConflict, f, nil, nil, &view{Error: staleMessage})
+		return s.renderFormEdit(c, fiber.StatusConflict, f, nil, nil, &view{Error: formbuilder.M(formbuilder.MsgStale)})
 	}
 	ctx := c.UserContext()
 	cid, _ := strconv.ParseInt(c.FormValue("consent_id"), 10, 64)
-	errs := map[string]string{}
+	errs := map[string]formbuilder.Msg{}
 	if cid <= 0 {
-		errs["consent_id"] = "choose a consent to attach"
+		errs["consent_id"] = formbuilder.M(formbuilder.MsgChooseConsent)
 	} else if _, err := s.svc.Consents.FindConsentByID(ctx, cid); formbuilder.ErrorCode(err) == formbuilder.ENOTFOUND {
-		errs["consent_id"] = "is not a known consent"
+		errs["consent_id"] = formbuilder.M(formbuilder.MsgUnknownConsentID)
 	} else if err != nil {
 		return err
 	}
@@ -323,13 +323,13 @@ func (s *Server) handleFormConsentAttach(c *fiber.Ctx) error {
 			if formbuilder.ErrorCode(err) != formbuilder.EINVALID {
 				return err
 			}
-			for k, m := range formbuilder.ErrorFields(err) {
+			for k, m := range formbuilder.ErrorFieldMsgs(err) {
 				if strings.HasPrefix(k, "consents") {
 					errs["consent_id"] = m
 				}
 			}
 			if len(errs) == 0 {
-				errs["consent_id"] = formbuilder.ErrorMessage(err)
+				errs["consent_id"] = formbuilder.ErrorMsg(err)
 			}
 		}
 	}
@@ -383,7 +383,7 @@ func (s *Server) changeFormConsent(c *fiber.Ctx, msg, action string, change func
 		return err
 	}
 	if stale(c, f) {
-		return s.renderFormEdit(c, fiber.StatusConflict, f, nil, nil, &view{Error: staleMessage})
+		return s.renderFormEdit(c, fiber.StatusConflict, f, nil, nil, &view{Error: formbuilder.M(formbuilder.MsgStale)})
 	}
 	old, cid := f.Version, f.Consents[i].ConsentID
 	details := change(f, i)

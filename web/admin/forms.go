@@ -67,8 +67,8 @@ func splitLines(s string) []string {
 // apply copies the settings into f and returns what could not even be
 // parsed; the domain validation runs afterwards. It returns what the
 // sanitiser removed from the description.
-func (in formInput) apply(f *formbuilder.Form) (map[string]string, []string) {
-	errs := map[string]string{}
+func (in formInput) apply(f *formbuilder.Form) (map[string]formbuilder.Msg, []string) {
+	errs := map[string]formbuilder.Msg{}
 	f.Name, f.Title, f.Language = in.Name, in.Title, in.Language
 	f.SubmitLabel, f.SuccessMessage, f.RedirectURL = in.SubmitLabel, in.SuccessMessage, in.RedirectURL
 	f.ResponsibleUserID = in.ResponsibleUserID
@@ -87,7 +87,7 @@ func (in formInput) apply(f *formbuilder.Form) (map[string]string, []string) {
 	if in.RetentionDays != "" {
 		n, err := strconv.Atoi(in.RetentionDays)
 		if err != nil {
-			errs["retention_days"] = "must be a whole number of days (0 or empty keeps submissions)"
+			errs["retention_days"] = formbuilder.M(formbuilder.MsgRetentionDays)
 		} else {
 			f.RetentionDays = n
 		}
@@ -108,7 +108,7 @@ func (s *Server) handleFormList(c *fiber.Ctx) error {
 		return err
 	}
 	// Operators see the forms they are responsible for, to reach their inbox.
-	return s.render(c, fiber.StatusOK, "forms", &view{Title: "Forms", Nav: "forms",
+	return s.render(c, fiber.StatusOK, "forms", &view{Title: s.tr(c, "forms.title"), Nav: "forms",
 		Data: &formListView{Forms: backoffice.VisibleForms(c, forms), Archived: archived}})
 }
 
@@ -128,7 +128,7 @@ func (s *Server) handleFormNew(c *fiber.Ctx) error {
 		return err
 	}
 	in := formInput{Language: "en", ResponsibleUserID: currentAdmin(c).user.ID}
-	return s.render(c, fiber.StatusOK, "form_new", &view{Title: "New form", Nav: "forms",
+	return s.render(c, fiber.StatusOK, "form_new", &view{Title: s.tr(c, "form.new_title"), Nav: "forms",
 		Data: &formEditView{In: in, Users: users, IsNew: true}})
 }
 
@@ -154,7 +154,7 @@ func (s *Server) handleFormCreate(c *fiber.Ctx) error {
 		if uerr != nil {
 			return uerr
 		}
-		return s.render(c, fiber.StatusUnprocessableEntity, "form_new", &view{Title: "New form", Nav: "forms",
+		return s.render(c, fiber.StatusUnprocessableEntity, "form_new", &view{Title: s.tr(c, "form.new_title"), Nav: "forms",
 			Errors: errs, Data: &formEditView{In: in, Users: users, IsNew: true}})
 	}
 	s.pages.Invalidate(f.Key)
@@ -164,9 +164,9 @@ func (s *Server) handleFormCreate(c *fiber.Ctx) error {
 
 // mergeErrors adds the field errors of a domain error to errs, keyed by
 // input id; messages already there (parse errors) win.
-func mergeErrors(errs map[string]string, err error) {
+func mergeErrors(errs map[string]formbuilder.Msg, err error) {
 	for k, m := range fieldErrorsFor(err, "", "") {
-		if errs[k] == "" {
+		if errs[k].IsZero() {
 			errs[k] = m
 		}
 	}
@@ -174,14 +174,14 @@ func mergeErrors(errs map[string]string, err error) {
 
 // checkResponsible refuses a responsible user that does not exist, with a
 // message next to the select rather than a storage error.
-func (s *Server) checkResponsible(ctx context.Context, f *formbuilder.Form, errs map[string]string) error {
+func (s *Server) checkResponsible(ctx context.Context, f *formbuilder.Form, errs map[string]formbuilder.Msg) error {
 	if f.ResponsibleUserID == 0 {
 		f.ResponsibleUser = ""
 		return nil
 	}
 	u, err := s.svc.Users.FindUserByID(ctx, f.ResponsibleUserID)
 	if formbuilder.ErrorCode(err) == formbuilder.ENOTFOUND {
-		errs["responsible_user_id"] = "is not a known user"
+		errs["responsible_user_id"] = formbuilder.M(formbuilder.MsgUnknownUser)
 		return nil
 	}
 	if err != nil {
@@ -219,16 +219,10 @@ func (s *Server) adminForm(c *fiber.Ctx) (*formbuilder.Form, error) {
 	}
 	f, err := s.svc.Forms.FindFormByID(c.UserContext(), id)
 	if formbuilder.ErrorCode(err) == formbuilder.ENOTFOUND {
-		return nil, formbuilder.Errorf(formbuilder.ENOTFOUND, "This form does not exist (any more).")
+		return nil, formbuilder.NewError(formbuilder.ENOTFOUND, formbuilder.MsgFormMissing)
 	}
 	return f, err
 }
-
-// staleMessage is shown when a form changed between showing the page and
-// posting it: acting on field positions of an old page would hit the wrong
-// field, so nothing is saved.
-const staleMessage = "This form was changed in another window or by another admin since this page was loaded. " +
-	"Nothing was saved; the page now shows the current state. Please make your change again."
 
 // stale reports whether the post was made from a page of an older version.
 func stale(c *fiber.Ctx, f *formbuilder.Form) bool {
@@ -291,7 +285,7 @@ func (s *Server) handleFormSave(c *fiber.Ctx) error {
 	}
 	in := parseFormInput(c)
 	if stale(c, f) {
-		return s.renderFormEdit(c, fiber.StatusConflict, f, &in, nil, &view{Error: staleMessage})
+		return s.renderFormEdit(c, fiber.StatusConflict, f, &in, nil, &view{Error: formbuilder.M(formbuilder.MsgStale)})
 	}
 	ctx := c.UserContext()
 	old := f.Version
@@ -360,7 +354,7 @@ func (s *Server) handleFormPreview(c *fiber.Ctx) error {
 		return err
 	}
 	link := "/f/" + f.Key + "?preview=" + url.QueryEscape(s.Signer.PreviewParam(f.Key, s.Now().Add(httpx.PreviewTTL)))
-	return s.render(c, fiber.StatusOK, "form_preview", &view{Title: "Preview: " + f.Name, Nav: "forms",
+	return s.render(c, fiber.StatusOK, "form_preview", &view{Title: s.tr(c, "preview.title", "form", f.Name), Nav: "forms",
 		Data: &formPageView{Form: f, Link: link}})
 }
 
@@ -380,33 +374,19 @@ func (s *Server) handleFormEmbed(c *fiber.Ctx) error {
 		return `<script src="` + base + `/embed.js" data-consentforms="` + mode + "/" + f.Key + `"` + extra +
 			` async></script>`
 	}
-	button := "Contact us"
-	if f.Language == "de" {
-		button = "Kontakt"
-	}
+	// The button goes onto the website: in the form's language.
+	button := formbuilder.T(f.Language, "embed.button")
 	pv := &formPageView{Form: f, Link: base + "/f/" + f.Key, CSP: "script-src " + origin + "; frame-src " + origin}
-	pv.Snippets = []snippet{
-		{ID: "inline", Title: "Inline", Rows: 2,
-			Help: "The form appears exactly where you paste this tag.",
-			Code: tag("inline", "")},
-		{ID: "click", Title: "Popup on click", Rows: 3,
-			Help: "The form opens in a popup when the element right after the tag is clicked (here a button). " +
-				"To open it from another element of your page, give that element an id and name it in the tag's " +
-				"data-trigger attribute, with or without a # sign: data-trigger=\"contact-button\" and " +
-				"data-trigger=\"#contact-button\" both work.",
-			Code: tag("click", "") + "\n<button type=\"button\">" + button + "</button>"},
-		{ID: "auto", Title: "Popup after a delay", Rows: 2,
-			Help: "The form opens in a popup by itself after data-delay seconds (at most 3600). data-frequency says " +
-				"how often: data-frequency=\"session\" once per browser tab (the default), \"always\" on every " +
-				"page view, or a number of days such as \"7d\" for at most once a week in this browser.",
-			Code: tag("auto", ` data-delay="5" data-frequency="session"`)},
-		{ID: "link", Title: "Hosted link", Rows: 1,
-			Help: "A page of its own with just the form: share it by e-mail or link to it.",
-			Code: pv.Link},
-		{ID: "csp", Title: "Content-Security-Policy of the host page", Rows: 1,
-			Help: "Only if the website sends a Content-Security-Policy header: add these sources to its " +
-				"script-src and frame-src directives.",
-			Code: pv.CSP},
+	snip := func(id string, rows int, code string) snippet {
+		return snippet{ID: id, Rows: rows, Code: code,
+			Title: s.tr(c, "embed."+id+".title"), Help: s.tr(c, "embed."+id+".help")}
 	}
-	return s.render(c, fiber.StatusOK, "form_embed", &view{Title: "Embed: " + f.Name, Nav: "forms", Data: pv})
+	pv.Snippets = []snippet{
+		snip("inline", 2, tag("inline", "")),
+		snip("click", 3, tag("click", "")+"\n<button type=\"button\">"+button+"</button>"),
+		snip("auto", 2, tag("auto", ` data-delay="5" data-frequency="session"`)),
+		snip("link", 1, pv.Link),
+		snip("csp", 1, pv.CSP),
+	}
+	return s.render(c, fiber.StatusOK, "form_embed", &view{Title: s.tr(c, "embed.title", "form", f.Name), Nav: "forms", Data: pv})
 }

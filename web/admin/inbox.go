@@ -17,24 +17,6 @@ import (
 // page only through html/template's escaping and the downloads only through
 // the neutralising CSV encoder or JSON.
 
-func init() {
-	for k, v := range map[string]string{
-		"webhook-added":   "Webhook added. Use “Send test” to check that it arrives.",
-		"webhook-removed": "Webhook removed. Messages still queued for it will not be sent.",
-		"webhook-secret":  "New signing secret made. Update the receiver: from now on every delivery is signed with it.",
-		"email-added":     "Address added. Use “Send test” to check that mail arrives.",
-		"email-removed":   "Address removed. Mails still queued for it will not be sent.",
-		"test-queued":     "Test queued. Its result appears in the delivery log below in a few seconds; reload the page to see it.",
-	} {
-		notices[k] = v
-	}
-	for k, v := range map[string]string{
-		"inbox-q": "Search", "webhook-url": "Webhook URL", "webhook-secret": "Signing secret", "email": "E-mail address",
-	} {
-		errorLabels[k] = v
-	}
-}
-
 // inboxRow is a line of the list, worked out in Go.
 type inboxRow struct {
 	ID      int64
@@ -112,13 +94,13 @@ func (s *Server) handleInbox(c *fiber.Ctx) error {
 	}
 	v.CSVURL = path + "/export.csv" + exportQS
 	v.NDJSONURL = path + "/export.ndjson" + exportQS
-	pv := &view{Title: "Submissions: " + form.Name, Nav: "forms", Data: v}
+	pv := &view{Title: s.tr(c, "inbox.title", "form", form.Name), Nav: "forms", Data: v}
 	status := fiber.StatusOK
 	if len(errs) == 0 {
 		page, err := s.office.InboxPage(c.UserContext(), f)
 		switch {
 		case formbuilder.ErrorCode(err) == formbuilder.EINVALID:
-			errs["q"] = formbuilder.ErrorMessage(err)
+			errs["q"] = formbuilder.ErrorMsg(err)
 		case err != nil:
 			return err
 		default:
@@ -150,12 +132,12 @@ func (s *Server) handleInbox(c *fiber.Ctx) error {
 	}
 	if len(errs) > 0 {
 		status = fiber.StatusUnprocessableEntity
-		pv.Errors = map[string]string{}
+		pv.Errors = map[string]formbuilder.Msg{}
 		for k, m := range errs {
 			if k == "q" || k == "query" {
 				pv.Errors["inbox-q"] = m
 			} else {
-				pv.Error = "This page link is not valid (" + k + " " + m + "). Start again from the first page."
+				pv.Error = badPageLink(k, m)
 			}
 		}
 	}
@@ -191,7 +173,7 @@ func (s *Server) handleSubmission(c *fiber.Ctx) error {
 	v := &submissionView{Form: form, Sub: sub, When: sub.CreatedAt.UTC().Format(time.RFC3339),
 		Values: formbuilder.LabeledValues(form, sub, true), Records: recs, States: states, Outbox: outbox}
 	return s.render(c, fiber.StatusOK, "inbox_detail", &view{
-		Title: "Submission " + strconv.FormatInt(sub.ID, 10) + ": " + form.Name, Nav: "forms", Data: v})
+		Title: s.tr(c, "submission.title", "id", strconv.FormatInt(sub.ID, 10), "form", form.Name), Nav: "forms", Data: v})
 }
 
 // handleInboxExport downloads the form's submissions (of the search in the

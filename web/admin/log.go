@@ -10,16 +10,6 @@ import (
 	"github.com/gofiber/fiber/v2"
 )
 
-func init() {
-	// Names of the filter inputs in the error summary of the admin frame.
-	for id, label := range map[string]string{
-		"filter-consent_id": "Consent", "filter-form_id": "Form", "filter-since": "From",
-		"filter-until": "To", "filter-ip": "IP address", "filter-q": "Search", "filter-action": "Entries",
-	} {
-		errorLabels[id] = label
-	}
-}
-
 // logTimeFormat shows seconds: entries of one submission share a minute,
 // and the log is evidence, so the list shows as much as fits. The column
 // header says UTC.
@@ -97,7 +87,7 @@ type logListView struct {
 }
 
 func (s *Server) handleLogList(c *fiber.Ctx) error {
-	return s.renderLog(c, &logListView{Heading: "Received consents", Path: "/admin/log"})
+	return s.renderLog(c, &logListView{Heading: s.tr(c, "log.title"), Path: "/admin/log"})
 }
 
 // handleFormLog is the list of one form's consents, linked from its settings.
@@ -112,7 +102,7 @@ func (s *Server) handleFormLog(c *fiber.Ctx) error {
 	}
 	ids := strconv.FormatInt(id, 10)
 	return s.renderLog(c, &logListView{
-		Heading: "Received consents: " + form.Name, Path: "/admin/forms/" + ids + "/log",
+		Heading: s.tr(c, "log.title_of", "name", form.Name), Path: "/admin/forms/" + ids + "/log",
 		CrumbURL: "/admin/forms/" + ids, CrumbName: form.Name, Fixed: "form_id",
 		Q: backoffice.LogQuery{FormID: ids},
 	})
@@ -131,7 +121,7 @@ func (s *Server) handleConsentLog(c *fiber.Ctx) error {
 	}
 	ids := strconv.FormatInt(id, 10)
 	return s.renderLog(c, &logListView{
-		Heading: "Received consents: " + co.Name, Path: "/admin/consents/" + ids + "/log",
+		Heading: s.tr(c, "log.title_of", "name", co.Name), Path: "/admin/consents/" + ids + "/log",
 		CrumbURL: "/admin/consents/" + ids, CrumbName: co.Name, Fixed: "consent_id",
 		Q: backoffice.LogQuery{ConsentID: ids},
 	})
@@ -172,7 +162,7 @@ func (s *Server) renderLog(c *fiber.Ctx, v *logListView) error {
 			// refused: say so at the filter.
 			errs = backoffice.LogFilterErrors(err)
 			if len(errs) == 0 {
-				errs["q"] = formbuilder.ErrorMessage(err)
+				errs["q"] = formbuilder.ErrorMsg(err)
 			}
 		case err != nil:
 			return err
@@ -213,12 +203,12 @@ func (s *Server) renderLog(c *fiber.Ctx, v *logListView) error {
 	view := &view{Title: v.Heading, Nav: "log", Data: v}
 	if len(errs) > 0 {
 		status = fiber.StatusUnprocessableEntity
-		view.Errors = map[string]string{}
+		view.Errors = map[string]formbuilder.Msg{}
 		for k, m := range errs {
 			switch k {
 			case "before", "after", "limit":
 				// Pager parameters have no input to point at.
-				view.Error = "This page link is not valid (" + k + " " + m + "). Start again from the first page."
+				view.Error = badPageLink(k, m)
 			default:
 				// Input ids of the filter form are "filter-" + parameter.
 				view.Errors["filter-"+k] = m
@@ -267,7 +257,7 @@ func (s *Server) handleLogDetail(c *fiber.Ctx) error {
 			return err
 		}
 	}
-	return s.render(c, fiber.StatusOK, "log_detail", &view{Title: "Consent entry " + strconv.FormatInt(rec.ID, 10),
+	return s.render(c, fiber.StatusOK, "log_detail", &view{Title: s.tr(c, "entry.title", "id", strconv.FormatInt(rec.ID, 10)),
 		Nav: "log", Data: v})
 }
 

@@ -35,15 +35,11 @@ type loginView struct {
 	Token string
 }
 
-const loginFailed = "The e-mail address or the password is wrong."
-
 func (s *Server) handleLoginPage(c *fiber.Ctx) error {
-	v := &view{Title: "Sign in", Data: &loginView{Next: nextParam(c.Query("next")), Token: s.loginCSRF(c)}}
-	switch c.Query("m") {
-	case "expired":
-		v.Notice = "Your session has ended. Please sign in again."
-	case "signedout":
-		v.Notice = "You have been signed out."
+	v := &view{Title: s.tr(c, "login.title"), Data: &loginView{Next: nextParam(c.Query("next")), Token: s.loginCSRF(c)}}
+	switch m := c.Query("m"); m {
+	case "expired", "signedout":
+		v.Notice = s.tr(c, "notice."+m)
 	}
 	return s.render(c, fiber.StatusOK, "login", v)
 }
@@ -62,15 +58,15 @@ func (s *Server) handleLogin(c *fiber.Ctx) error {
 	email := strings.TrimSpace(c.FormValue("email"))
 	pw := c.FormValue("password")
 	lv := &loginView{Email: email, Next: nextParam(c.FormValue("next"))}
-	v := &view{Title: "Sign in", Data: lv}
+	v := &view{Title: s.tr(c, "login.title"), Data: lv}
 	if !s.checkLoginCSRF(c) {
 		lv.Token = s.loginCSRF(c)
-		v.Error = "The sign-in page was out of date. Please try again."
+		v.Error = formbuilder.M(formbuilder.MsgLoginStale)
 		return s.render(c, fiber.StatusForbidden, "login", v)
 	}
 	lv.Token = s.loginCSRF(c)
 	if len(email) > maxLoginField || len(pw) > maxLoginField {
-		v.Error = loginFailed
+		v.Error = formbuilder.M(formbuilder.MsgLoginFailed)
 		return s.render(c, fiber.StatusUnauthorized, "login", v)
 	}
 	now := s.Now()
@@ -83,8 +79,7 @@ func (s *Server) handleLogin(c *fiber.Ctx) error {
 			secs = 1
 		}
 		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(secs))
-		v.Error = "Too many failed sign-in attempts. Please wait " + strconv.Itoa(secs) +
-			" seconds and try again."
+		v.Error = formbuilder.M(formbuilder.MsgLoginThrottled, "seconds", strconv.Itoa(secs))
 		return s.render(c, fiber.StatusTooManyRequests, "login", v)
 	}
 	ctx := c.UserContext()
@@ -94,17 +89,17 @@ func (s *Server) handleLogin(c *fiber.Ctx) error {
 	}
 	if user == nil || err != nil {
 		password.CheckDummy(pw)
-		v.Error = loginFailed
+		v.Error = formbuilder.M(formbuilder.MsgLoginFailed)
 		return s.render(c, fiber.StatusUnauthorized, "login", v)
 	}
 	if password.Check(user.PasswordHash, pw) != nil {
-		v.Error = loginFailed
+		v.Error = formbuilder.M(formbuilder.MsgLoginFailed)
 		return s.render(c, fiber.StatusUnauthorized, "login", v)
 	}
 	if !user.Active() {
 		// Said only to whoever knows the password: the account exists
 		// and has been switched off.
-		v.Error = "This account has been deactivated. Ask an admin if you need access again."
+		v.Error = formbuilder.M(formbuilder.MsgAccountDeactivated)
 		return s.render(c, fiber.StatusForbidden, "login", v)
 	}
 	// A successful sign-in is no failure: the account's count starts over
@@ -113,6 +108,14 @@ func (s *Server) handleLogin(c *fiber.Ctx) error {
 	s.loginIP.Undo(ipKey, now)
 	if err := s.startSession(c, user); err != nil {
 		return err
+	}
+	if user.Language == "" {
+		// The first sign-in: the admin speaks the browser's language
+		// until the user picks another in the menu.
+		if err := s.svc.Users.SetUserLanguage(c.UserContext(), user.ID,
+			formbuilder.NegotiateLang(c.Get(fiber.HeaderAcceptLanguage))); err != nil {
+			return err
+		}
 	}
 	target := "/admin/forms"
 	if lv.Next != "" {

@@ -1,6 +1,9 @@
 package admin
 
 import (
+	"encoding/json"
+	"fmt"
+	"html"
 	"html/template"
 	"sort"
 	"strconv"
@@ -12,12 +15,17 @@ import (
 )
 
 // view is what every admin page template gets. Data holds the page's own
-// struct; the rest is the frame: who is signed in, the CSRF token for the
-// page's forms, messages and per-field errors.
+// struct; the rest is the frame: who is signed in, the page's language,
+// the CSRF token for the page's forms, messages and per-field errors.
+// Handlers set Title and Notice as text in the page's language (s.tr),
+// Error and Errors by message code; render translates those into
+// ErrorText and Errs, which the templates show.
 type view struct {
 	Title string
 	// Nav names the active navigation item.
-	Nav    string
+	Nav string
+	// Lang is the page's language (s.lang); templates pass it to t.
+	Lang   string
 	Admin  *formbuilder.User
 	CSRF   string
 	Notice string
@@ -25,11 +33,21 @@ type view struct {
 	Removed []string
 	// Error is a message for the whole page; Errors map input ids to
 	// messages shown next to the inputs and in the summary.
-	Error   string
-	Errors  map[string]string
-	Summary []summaryItem
-	CSS, JS string
-	BaseURL string
+	Error  formbuilder.Msg
+	Errors map[string]formbuilder.Msg
+	// ErrorText and Errs are Error and Errors in the page's language.
+	ErrorText string
+	Errs      map[string]string
+	Summary   []summaryItem
+	CSS, JS   string
+	BaseURL   string
+	// Here is the page's own address, where the language switch returns.
+	Here string
+	// JSTexts are the texts admin.js and chat_admin.js show, in the
+	// page's language (the "js." keys of the catalogs), as a JSON object
+	// for the body's data-texts: an attribute, since the pages carry no
+	// inline script.
+	JSTexts string
 	// Wide gives the page the window's width (up to 80rem) instead of
 	// 60rem, for a table of many columns.
 	Wide bool
@@ -40,40 +58,38 @@ type summaryItem struct {
 	Href, Text string
 }
 
-// notices are the confirmation messages a redirect can ask for with ?msg=;
-// a fixed list, so the query cannot put arbitrary text on the page.
-var notices = map[string]string{
-	"saved":             "Saved.",
-	"created":           "Form created. Add its fields and consents below.",
-	"archived":          "Form archived: it no longer accepts submissions.",
-	"unarchived":        "Form restored: it accepts submissions again.",
-	"field-added":       "Field added.",
-	"field-saved":       "Field saved.",
-	"field-moved":       "Field moved.",
-	"field-deleted":     "Field removed.",
-	"consent-attached":  "Consent attached.",
-	"consent-saved":     "Consent settings saved.",
-	"consent-moved":     "Consent moved.",
-	"consent-detached":  "Consent detached.",
-	"consent-created":   "Consent created as version 1.",
-	"consent-version":   "Saved as a new version. Forms show it from now on; consents given earlier keep pointing at the version they were given under.",
-	"consent-unchanged": "Saved. The text, label, link and language did not change, so no new version was made.",
-	"saved-outdated": "Saved. Standard consents made with the earlier company data are now marked as outdated on the " +
-		"Consents page; each has a button that makes its new version with this data.",
+// lang is the language of the request's pages: the signed-in user's, else
+// (the sign-in page, errors before sign-in) the browser's.
+func (s *Server) lang(c *fiber.Ctx) string {
+	if a := currentAdmin(c); a != nil && formbuilder.ValidLanguage(a.user.Language) {
+		return a.user.Language
+	}
+	return formbuilder.NegotiateLang(c.Get(fiber.HeaderAcceptLanguage))
 }
 
-// errorLabels name input ids in the error summary.
-var errorLabels = map[string]string{
-	"name": "Name", "title": "Title", "language": "Language", "description": "Description",
-	"submit_label": "Submit button label", "success_message": "Success message", "redirect_url": "Redirect URL",
-	"responsible_user_id": "Responsible user", "allowed_origins": "Allowed origins", "retention_days": "Retention",
-	"fields": "Fields", "consents": "Consents", "key": "Form key",
-	"field-key": "Field key", "field-label": "Field label", "field-kind": "Field type", "field-placeholder": "Placeholder",
-	"field-help": "Help text", "field-options": "Options", "field-default": "Default value", "field-max_length": "Maximum length",
-	"consent_id": "Consent", "type": "Type", "text": "Text", "label": "Checkbox label", "link_url": "Link URL",
-	"company-name": "Company name", "company-address": "Address", "company-purposes": "Purposes",
-	"company-third_parties": "Third parties", "company-email": "Contact e-mail", "ip_mode": "IP addresses",
-	"version": "Version", "document": "Document",
+// tr is the catalog text key in the request's language, its parameters
+// given as name, value pairs.
+func (s *Server) tr(c *fiber.Ctx, key string, kv ...string) string {
+	return formbuilder.T(s.lang(c), key, kv...)
+}
+
+// jsTexts are the texts of the admin's scripts per language, as JSON.
+var jsTexts = map[string]string{}
+
+func init() {
+	for _, l := range formbuilder.Languages {
+		m := map[string]string{}
+		for _, k := range formbuilder.CatalogKeys(l) {
+			if name, ok := strings.CutPrefix(k, "js."); ok {
+				m[name] = formbuilder.T(l, k)
+			}
+		}
+		b, err := json.Marshal(m)
+		if err != nil {
+			panic(err)
+		}
+		jsTexts[l] = string(b)
+	}
 }
 
 // render renders page through the Views engine (c.Render), which executes
@@ -85,8 +101,14 @@ func (s *Server) render(c *fiber.Ctx, status int, page string, v *view) error {
 		v.Admin = a.user
 		v.CSRF = a.sess.CSRF
 	}
+	v.Lang = s.lang(c)
+	l := v.Lang
 	if v.Notice == "" && status < 400 {
-		v.Notice = notices[c.Query("msg")]
+		// ?msg= names a notice of the catalog; a fixed list, so the
+		// query cannot put arbitrary text on the page.
+		if key := "notice." + c.Query("msg"); c.Query("msg") != "" && formbuilder.HasText(l, key) {
+			v.Notice = formbuilder.T(l, key)
+		}
 		if v.Removed == nil {
 			for _, r := range c.Context().QueryArgs().PeekMulti("removed") {
 				if len(v.Removed) < 20 && len(r) <= 80 {
@@ -95,21 +117,31 @@ func (s *Server) render(c *fiber.Ctx, status int, page string, v *view) error {
 			}
 		}
 	}
+	v.ErrorText = v.Error.Text(l)
 	if len(v.Errors) > 0 {
+		v.Errs = make(map[string]string, len(v.Errors))
 		keys := make([]string, 0, len(v.Errors))
-		for k := range v.Errors {
+		for k, m := range v.Errors {
+			v.Errs[k] = m.Text(l)
 			keys = append(keys, k)
 		}
 		sort.Strings(keys)
 		for _, k := range keys {
-			label := errorLabels[k]
-			if label == "" {
-				label = k
+			label := k
+			if formbuilder.HasText(l, "label."+k) {
+				label = formbuilder.T(l, "label."+k)
 			}
-			v.Summary = append(v.Summary, summaryItem{Href: "#" + k, Text: label + ": " + v.Errors[k]})
+			v.Summary = append(v.Summary, summaryItem{Href: "#" + k,
+				Text: formbuilder.T(l, "frame.summary_item", "label", label, "message", v.Errs[k])})
 		}
 	}
 	v.CSS, v.JS, v.BaseURL = s.css, s.js, s.BaseURL
+	v.JSTexts = jsTexts[formbuilder.Lang(l)]
+	if c.Method() == fiber.MethodGet {
+		if here := string(c.Request().URI().RequestURI()); safeNext(here) {
+			v.Here = here
+		}
+	}
 	if err := c.Render(page, v); err != nil {
 		return formbuilder.Internal(err)
 	}
@@ -124,17 +156,19 @@ func inputID(key string) string { return strings.ReplaceAll(key, ".", "-") }
 // fieldErrorsFor maps a domain error's field keys to input ids. Keys under
 // prefix (say "fields.3.") lose the prefix and gain as (say "field-"), so
 // the editor of one field shows its errors; other keys keep their name.
-func fieldErrorsFor(err error, prefix, as string) map[string]string {
-	out := map[string]string{}
-	for k, msg := range formbuilder.ErrorFields(err) {
+func fieldErrorsFor(err error, prefix, as string) map[string]formbuilder.Msg {
+	out := map[string]formbuilder.Msg{}
+	fields := formbuilder.ErrorFieldMsgs(err)
+	for _, k := range sortedKeys(fields) {
+		msg := fields[k]
 		switch {
 		case prefix != "" && strings.HasPrefix(k, prefix):
 			out[as+inputID(strings.TrimPrefix(k, prefix))] = msg
 		case strings.HasPrefix(k, "allowed_origins."):
 			n, _ := strconv.Atoi(strings.TrimPrefix(k, "allowed_origins."))
-			line := "line " + strconv.Itoa(n+1) + ": " + msg
-			if prev := out["allowed_origins"]; prev != "" {
-				line = prev + "; " + line
+			line := formbuilder.M(formbuilder.MsgLine, "n", strconv.Itoa(n+1)).With("problem", msg)
+			if prev := out["allowed_origins"]; !prev.IsZero() {
+				line = formbuilder.M(formbuilder.MsgJoin).With("a", prev).With("b", line)
 			}
 			out["allowed_origins"] = line
 		case strings.HasPrefix(k, "consents."):
@@ -145,7 +179,7 @@ func fieldErrorsFor(err error, prefix, as string) map[string]string {
 			rest := strings.TrimPrefix(k, "fields.")
 			n, name, _ := strings.Cut(rest, ".")
 			i, _ := strconv.Atoi(n)
-			out["fields"] = "field " + strconv.Itoa(i+1) + " " + name + " " + msg
+			out["fields"] = formbuilder.M(formbuilder.MsgOtherField, "n", strconv.Itoa(i+1), "name", name).With("problem", msg)
 		default:
 			out[inputID(k)] = msg
 		}
@@ -153,14 +187,48 @@ func fieldErrorsFor(err error, prefix, as string) map[string]string {
 	return out
 }
 
+// badPageLink says that parameter param of a pager link is wrong (a link
+// edited by hand or from an older version): pager parameters have no input
+// to point at.
+func badPageLink(param string, problem formbuilder.Msg) formbuilder.Msg {
+	return formbuilder.M(formbuilder.MsgBadPageLink, "param", param).With("problem", problem)
+}
+
+// sortedKeys returns m's keys in order, so messages that join several
+// problems list them alike every time.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
 // funcs are the template helpers; none of them produce unescaped HTML
-// except sanitized, which passes the text through the one policy first.
+// except sanitized, which passes the text through the one policy first,
+// and th, whose markup comes from the compiled-in catalogs and whose
+// parameters are escaped. Helpers that show words take the page's language
+// (view.Lang) first: the engine has one FuncMap for every request.
 var funcs = map[string]any{
-	"fmtTime": func(t time.Time) string {
+	// t is the catalog text of key in lang; kv are its parameters as
+	// name, value pairs.
+	"t": func(lang, key string, kv ...any) string { return formbuilder.T(lang, key, strs(kv)...) },
+	// th is t for the keys ending in "_html", whose text holds markup.
+	"th": func(lang, key string, kv ...any) template.HTML {
+		p := strs(kv)
+		for i := 1; i < len(p); i += 2 {
+			p[i] = html.EscapeString(p[i])
+		}
+		return template.HTML(formbuilder.T(lang, key, p...))
+	},
+	// msg is a message by code in lang.
+	"msg": func(lang string, m formbuilder.Msg) string { return m.Text(lang) },
+	"fmtTime": func(lang string, t time.Time) string {
 		if t.IsZero() {
 			return "–"
 		}
-		return t.UTC().Format("2006-01-02 15:04 UTC")
+		return t.UTC().Format(formbuilder.T(lang, "format.minute"))
 	},
 	// sanitized renders admin-authored HTML. It was sanitised when stored;
 	// sanitising again (idempotent) keeps the admin safe even from rows
@@ -169,13 +237,13 @@ var funcs = map[string]any{
 	"label":     formbuilder.ParseLabel,
 	"lines":     func(xs []string) string { return strings.Join(xs, "\n") },
 	"kinds":     func() []formbuilder.FieldKind { return formbuilder.FieldKinds },
-	"kindLabel": kindLabel,
+	"kindLabel": func(lang string, k formbuilder.FieldKind) string { return named(lang, "kind.", string(k)) },
 	"hasOptions": func(k formbuilder.FieldKind) bool {
 		return k.HasOptions()
 	},
 	"add":       func(a, b int) int { return a + b },
 	"languages": func() []string { return formbuilder.Languages },
-	"langName":  langName,
+	"langName":  func(lang, l string) string { return named(lang, "langname.", l) },
 	"short": func(s string, n int) string {
 		if len(s) <= n {
 			return s
@@ -205,72 +273,48 @@ var funcs = map[string]any{
 		return m
 	},
 	"itoa": func(n int64) string { return strconv.FormatInt(n, 10) },
-	// auditTarget names a kind of change of the audit trail in words.
-	"auditTarget": auditTargetName,
+	// auditTarget and auditAction name a kind of change of the audit
+	// trail and what was done in words.
+	"auditTarget": func(lang, t string) string { return named(lang, "audit.target.", t) },
+	"auditAction": func(lang, a string) string { return named(lang, "audit.action.", a) },
+	// deliveryError is what a delivery attempt failed with.
+	"deliveryError": func(lang, s string) string { return s },
 	// fmtSize writes a file size as people read it (1,234 bytes, 56 KB,
-	// 7.8 MB).
+	// 7.8 MB; in German 1.234 Bytes, 7,8 MB).
 	"fmtSize": fmtSize,
 }
 
-// auditTargetNames are the audit trail's kinds of change in words.
-var auditTargetNames = map[string]string{
-	formbuilder.AuditForm: "Form", formbuilder.AuditField: "Field", formbuilder.AuditFormConsent: "Consent on a form",
-	formbuilder.AuditConsent: "Consent", formbuilder.AuditSettings: "Settings", formbuilder.AuditUser: "Person",
-	formbuilder.AuditToken: "API token", formbuilder.AuditWebhook: "Webhook", formbuilder.AuditEmail: "Notification address",
-	formbuilder.AuditChannel: "Chat channel", formbuilder.AuditConversation: "Conversation", formbuilder.AuditOther: "Other",
-}
-
-func auditTargetName(t string) string {
-	if n := auditTargetNames[t]; n != "" {
-		return n
-	}
-	return t
-}
-
-func fmtSize(n int64) string {
+// fmtSize writes n bytes as people of lang read a file size.
+func fmtSize(lang string, n int64) string {
+	var num, key string
 	switch {
 	case n < 10_000:
-		return strconv.FormatInt(n, 10) + " bytes"
+		num, key = strconv.FormatInt(n, 10), "size.bytes"
 	case n < 1_000_000:
-		return strconv.FormatInt((n+500)/1000, 10) + " KB"
+		num, key = strconv.FormatInt((n+500)/1000, 10), "size.kb"
+	default:
+		num, key = strconv.FormatFloat(float64(n)/1e6, 'f', 1, 64), "size.mb"
 	}
-	return strconv.FormatFloat(float64(n)/1e6, 'f', 1, 64) + " MB"
+	if formbuilder.Lang(lang) == formbuilder.LangDE {
+		num = strings.ReplaceAll(num, ".", ",")
+	}
+	return formbuilder.T(lang, key, "n", num)
 }
 
-func kindLabel(k formbuilder.FieldKind) string {
-	switch k {
-	case formbuilder.KindName:
-		return "Name"
-	case formbuilder.KindText:
-		return "Single-line text"
-	case formbuilder.KindEmail:
-		return "E-mail address"
-	case formbuilder.KindPhone:
-		return "Phone number"
-	case formbuilder.KindTextarea:
-		return "Multi-line text"
-	case formbuilder.KindSelect:
-		return "Drop-down list"
-	case formbuilder.KindRadio:
-		return "Radio buttons (choose one)"
-	case formbuilder.KindCheckbox:
-		return "Checkbox (or boxes, with options)"
-	case formbuilder.KindDate:
-		return "Date"
-	case formbuilder.KindNumber:
-		return "Number"
-	case formbuilder.KindHidden:
-		return "Hidden value"
+// strs formats template arguments as strings.
+func strs(kv []any) []string {
+	out := make([]string, len(kv))
+	for i, v := range kv {
+		out[i] = fmt.Sprint(v)
 	}
-	return string(k)
+	return out
 }
 
-func langName(l string) string {
-	switch l {
-	case "de":
-		return "German (de)"
-	case "en":
-		return "English (en)"
+// named is the catalog's word for value among the words under prefix
+// ("kind.email"), or value itself when the catalog has none.
+func named(lang, prefix, value string) string {
+	if formbuilder.HasText(formbuilder.LangEN, prefix+value) {
+		return formbuilder.T(lang, prefix+value)
 	}
-	return l
+	return value
 }

@@ -146,6 +146,7 @@ func (s *Server) Routes(app *fiber.App) {
 	get("/account", staff, s.handleAccount)
 	post("/account", staff, s.handleAccountSave)
 	post("/account/password", staff, s.handleAccountPassword)
+	post("/account/language", staff, s.handleLanguage)
 
 	// Operators see the list of their own forms, each with its inbox.
 	get("/forms", staff, s.handleFormList)

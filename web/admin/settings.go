@@ -10,7 +10,7 @@ import (
 
 func (s *Server) handleSettings(c *fiber.Ctx) error {
 	st := *s.Settings.Load()
-	return s.render(c, fiber.StatusOK, "settings", &view{Title: "Settings", Nav: "settings", Data: &st})
+	return s.render(c, fiber.StatusOK, "settings", &view{Title: s.tr(c, "settings.title"), Nav: "settings", Data: &st})
 }
 
 // handleSettingsSave stores the company data and the IP mode, then swaps
@@ -28,14 +28,14 @@ func (s *Server) handleSettingsSave(c *fiber.Ctx) error {
 		},
 		IPMode: c.FormValue("ip_mode"),
 	}
-	errs := map[string]string{}
-	for k, m := range formbuilder.ErrorFields(st.Validate()) {
+	errs := map[string]formbuilder.Msg{}
+	for k, m := range formbuilder.ErrorFieldMsgs(st.Validate()) {
 		errs[inputID(k)] = m
 	}
 	// Company data is optional until a standard consent needs it; once any
 	// of it is entered, it must be complete enough to fill the template.
 	if st.Company != (formbuilder.CompanyData{}) {
-		for k, m := range formbuilder.ErrorFields(st.Company.Validate()) {
+		for k, m := range formbuilder.ErrorFieldMsgs(st.Company.Validate()) {
 			errs[inputID(k)] = m
 		}
 	}
@@ -48,7 +48,7 @@ func (s *Server) handleSettingsSave(c *fiber.Ctx) error {
 		}
 	}
 	if len(errs) > 0 {
-		return s.render(c, fiber.StatusUnprocessableEntity, "settings", &view{Title: "Settings", Nav: "settings",
+		return s.render(c, fiber.StatusUnprocessableEntity, "settings", &view{Title: s.tr(c, "settings.title"), Nav: "settings",
 			Errors: errs, Data: st})
 	}
 	old := s.Settings.Load()

@@ -16,33 +16,13 @@ import (
 // Generated passwords and new tokens are shown once, on the answer to the
 // post that made them, and never stored in plain text.
 
-func init() {
-	for id, label := range map[string]string{
-		"email": "E-mail address", "role": "Role", "current_password": "Current password",
-		"new_password": "New password", "new_password2": "New password, again",
-		"token-name": "Token name", "token-user_id": "Acts as", "token-scope": "Scope", "token-expires_at": "Expires",
-	} {
-		errorLabels[id] = label
-	}
-	for k, v := range map[string]string{
-		"account-saved":    "Your name was saved.",
-		"password-changed": "Your password was changed. Every other session of your account has ended.",
-		"user-saved":       "User saved.",
-		"user-deactivated": "User deactivated: signed out everywhere, and their API tokens were revoked.",
-		"user-reactivated": "User reactivated. They sign in with their password; revoked tokens stay revoked.",
-		"token-revoked":    "Token revoked: it is refused from now on.",
-	} {
-		notices[k] = v
-	}
-}
-
 // accountView is the data of account.html.
 type accountView struct {
 	Name string
 }
 
 func (s *Server) handleAccount(c *fiber.Ctx) error {
-	return s.render(c, fiber.StatusOK, "account", &view{Title: "Your account", Nav: "account",
+	return s.render(c, fiber.StatusOK, "account", &view{Title: s.tr(c, "account.title"), Nav: "account",
 		Data: &accountView{Name: currentAdmin(c).user.Name}})
 }
 
@@ -54,11 +34,27 @@ func (s *Server) handleAccountSave(c *fiber.Ctx) error {
 		if formbuilder.ErrorCode(err) != formbuilder.EINVALID {
 			return err
 		}
-		return s.render(c, fiber.StatusUnprocessableEntity, "account", &view{Title: "Your account", Nav: "account",
+		return s.render(c, fiber.StatusUnprocessableEntity, "account", &view{Title: s.tr(c, "account.title"), Nav: "account",
 			Errors: fieldErrorsFor(err, "", ""), Data: &accountView{Name: u.Name}})
 	}
 	backoffice.NoteUser(c, "update", &u, "name", u.Name)
 	return c.Redirect("/admin/account?msg=account-saved", fiber.StatusSeeOther)
+}
+
+// handleLanguage switches the signed-in user's language (the menu's
+// switch, and the account page) and goes back to the page it was made on.
+func (s *Server) handleLanguage(c *fiber.Ctx) error {
+	u := currentAdmin(c).user
+	lang := c.FormValue("language")
+	if err := s.svc.Users.SetUserLanguage(c.UserContext(), u.ID, lang); err != nil {
+		return err
+	}
+	backoffice.NoteUser(c, "set_language", u, "language", lang)
+	target := "/admin/account?msg=language-saved"
+	if next := c.FormValue("next"); safeNext(next) {
+		target = next
+	}
+	return c.Redirect(target, fiber.StatusSeeOther)
 }
 
 // handleAccountPassword changes the signed-in user's password. It needs
@@ -69,10 +65,10 @@ func (s *Server) handleAccountPassword(c *fiber.Ctx) error {
 	cur, pw, pw2 := c.FormValue("current_password"), c.FormValue("new_password"), c.FormValue("new_password2")
 	errs := backoffice.CheckPasswordChange(a.user, cur, pw)
 	if len(errs) == 0 && pw != pw2 {
-		errs["new_password2"] = "does not match the new password"
+		errs["new_password2"] = formbuilder.M(formbuilder.MsgPasswordMismatch)
 	}
 	if len(errs) > 0 {
-		return s.render(c, fiber.StatusUnprocessableEntity, "account", &view{Title: "Your account", Nav: "account",
+		return s.render(c, fiber.StatusUnprocessableEntity, "account", &view{Title: s.tr(c, "account.title"), Nav: "account",
 			Errors: errs, Data: &accountView{Name: a.user.Name}})
 	}
 	if err := s.office.SetPassword(c.UserContext(), a.user.ID, pw); err != nil {
@@ -102,7 +98,7 @@ func (s *Server) renderUsers(c *fiber.Ctx, status int, in userInput, v *view) er
 	if err != nil {
 		return err
 	}
-	v.Title, v.Nav = "People", "users"
+	v.Title, v.Nav = s.tr(c, "users.title"), "users"
 	v.Data = &usersView{Users: users, In: in, Self: currentAdmin(c).user.ID}
 	return s.render(c, status, "users", v)
 }
@@ -137,9 +133,9 @@ func (s *Server) handleUserCreate(c *fiber.Ctx) error {
 		return err
 	}
 	u := &formbuilder.User{Email: in.Email, Name: in.Name, Role: in.Role, PasswordHash: hash}
-	errs := map[string]string{}
+	errs := map[string]formbuilder.Msg{}
 	if !formbuilder.ValidRole(in.Role) {
-		errs["role"] = "choose admin or operator"
+		errs["role"] = formbuilder.M(formbuilder.MsgChooseRole)
 	} else if err := s.svc.Users.CreateUser(c.UserContext(), u); err != nil {
 		if code := formbuilder.ErrorCode(err); code != formbuilder.EINVALID && code != formbuilder.ECONFLICT {
 			return err
@@ -150,9 +146,9 @@ func (s *Server) handleUserCreate(c *fiber.Ctx) error {
 		return s.renderUsers(c, fiber.StatusUnprocessableEntity, in, &view{Errors: errs})
 	}
 	backoffice.NoteUser(c, "create", u)
-	return s.renderSecret(c, fiber.StatusCreated, "User added", &secretView{What: "password", User: u, Secret: pw,
-		Heading: "User " + u.Email + " added",
-		Back:    "/admin/users", BackText: "Back to the people"})
+	return s.renderSecret(c, fiber.StatusCreated, s.tr(c, "secret.user_added"), &secretView{What: "password", User: u, Secret: pw,
+		Heading: s.tr(c, "secret.user_added_heading", "email", u.Email),
+		Back:    "/admin/users", BackText: s.tr(c, "secret.back_people")})
 }
 
 // adminUser returns the user of the :id parameter.
@@ -163,7 +159,7 @@ func (s *Server) adminUser(c *fiber.Ctx) (*formbuilder.User, error) {
 	}
 	u, err := s.svc.Users.FindUserByID(c.UserContext(), id)
 	if formbuilder.ErrorCode(err) == formbuilder.ENOTFOUND {
-		return nil, formbuilder.Errorf(formbuilder.ENOTFOUND, "This user does not exist.")
+		return nil, formbuilder.NewError(formbuilder.ENOTFOUND, formbuilder.MsgUserMissing)
 	}
 	return u, err
 }
@@ -222,16 +218,16 @@ func (s *Server) handleUserSave(c *fiber.Ctx) error {
 	in := userInput{Email: old.Email, Name: strings.TrimSpace(c.FormValue("name")), Role: c.FormValue("role")}
 	u := *old
 	u.Name, u.Role = in.Name, in.Role
-	errs := map[string]string{}
+	errs := map[string]formbuilder.Msg{}
 	if !formbuilder.ValidRole(in.Role) {
-		errs["role"] = "choose admin or operator"
+		errs["role"] = formbuilder.M(formbuilder.MsgChooseRole)
 	} else if err := s.svc.Users.UpdateUser(c.UserContext(), &u); err != nil {
 		if code := formbuilder.ErrorCode(err); code != formbuilder.EINVALID && code != formbuilder.ECONFLICT {
 			return err
 		}
 		errs = fieldErrorsFor(err, "", "")
 		if len(errs) == 0 {
-			errs["role"] = formbuilder.ErrorMessage(err)
+			errs["role"] = formbuilder.ErrorMsg(err)
 		}
 	}
 	if len(errs) > 0 {
@@ -263,9 +259,9 @@ func (s *Server) handleUserResetPassword(c *fiber.Ctx) error {
 		}
 	}
 	backoffice.NoteUser(c, "reset_password", u)
-	return s.renderSecret(c, fiber.StatusOK, "New password", &secretView{What: "password", User: u, Secret: pw,
-		Heading: "New password for " + u.Email,
-		Back:    "/admin/users/" + strconv.FormatInt(u.ID, 10), BackText: "Back to " + u.Email})
+	return s.renderSecret(c, fiber.StatusOK, s.tr(c, "secret.new_password"), &secretView{What: "password", User: u, Secret: pw,
+		Heading: s.tr(c, "secret.new_password_heading", "email", u.Email),
+		Back:    "/admin/users/" + strconv.FormatInt(u.ID, 10), BackText: s.tr(c, "secret.back_to", "name", u.Email)})
 }
 
 // handleUserActive deactivates or reactivates a user. Deactivation ends the
@@ -279,7 +275,7 @@ func (s *Server) handleUserActive(active bool) fiber.Handler {
 			return err
 		}
 		if !active && u.ID == currentAdmin(c).user.ID {
-			return formbuilder.Errorf(formbuilder.ECONFLICT, "You cannot deactivate your own account; ask another admin.")
+			return formbuilder.NewError(formbuilder.ECONFLICT, formbuilder.MsgDeactivateSelf)
 		}
 		if err := s.svc.Users.SetUserActive(c.UserContext(), u.ID, active); err != nil {
 			return err
@@ -333,7 +329,7 @@ func (s *Server) renderTokens(c *fiber.Ctx, status int, in tokenInput, v *view) 
 			tv.Users = append(tv.Users, u)
 		}
 	}
-	v.Title, v.Nav, v.Data = "API tokens", "tokens", tv
+	v.Title, v.Nav, v.Data = s.tr(c, "tokens.title"), "tokens", tv
 	return s.render(c, status, "tokens", v)
 }
 
@@ -348,17 +344,17 @@ func (s *Server) handleTokenCreate(c *fiber.Ctx) error {
 	in := tokenInput{Name: strings.TrimSpace(c.FormValue("name")), Scope: c.FormValue("scope"),
 		Expires: strings.TrimSpace(c.FormValue("expires_at"))}
 	in.UserID, _ = strconv.ParseInt(c.FormValue("user_id"), 10, 64)
-	errs := map[string]string{}
+	errs := map[string]formbuilder.Msg{}
 	expires, err := formbuilder.ParseTokenExpiry(in.Expires, s.Now())
 	if err != nil {
-		errs["token-expires_at"] = formbuilder.ErrorFields(err)["expires_at"]
+		errs["token-expires_at"] = formbuilder.ErrorFieldMsgs(err)["expires_at"]
 	}
 	if !formbuilder.ValidScope(in.Scope) {
-		errs["token-scope"] = "choose read-only or read and write"
+		errs["token-scope"] = formbuilder.M(formbuilder.MsgChooseScope)
 	}
 	plain, hash := formbuilder.NewAPIToken()
 	t := &formbuilder.APIToken{Name: in.Name, Hash: hash, UserID: in.UserID, Scope: in.Scope, ExpiresAt: expires}
-	for k, m := range formbuilder.ErrorFields(t.Validate()) {
+	for k, m := range formbuilder.ErrorFieldMsgs(t.Validate()) {
 		if k != "scope" {
 			errs["token-"+k] = m
 		}
@@ -368,7 +364,7 @@ func (s *Server) handleTokenCreate(c *fiber.Ctx) error {
 			if formbuilder.ErrorCode(err) != formbuilder.EINVALID {
 				return err
 			}
-			for k, m := range formbuilder.ErrorFields(err) {
+			for k, m := range formbuilder.ErrorFieldMsgs(err) {
 				errs["token-"+k] = m
 			}
 		}
@@ -377,9 +373,9 @@ func (s *Server) handleTokenCreate(c *fiber.Ctx) error {
 		return s.renderTokens(c, fiber.StatusUnprocessableEntity, in, &view{Errors: errs})
 	}
 	backoffice.NoteToken(c, "create", t)
-	return s.renderSecret(c, fiber.StatusCreated, "Token created", &secretView{What: "token", Token: t, Secret: plain,
-		Heading: "API token " + t.Name + " created",
-		Back:    "/admin/tokens", BackText: "Back to the API tokens"})
+	return s.renderSecret(c, fiber.StatusCreated, s.tr(c, "secret.token_created"), &secretView{What: "token", Token: t, Secret: plain,
+		Heading: s.tr(c, "secret.token_created_heading", "name", t.Name),
+		Back:    "/admin/tokens", BackText: s.tr(c, "secret.back_tokens")})
 }
 
 func (s *Server) handleTokenRevoke(c *fiber.Ctx) error {
@@ -390,7 +386,7 @@ func (s *Server) handleTokenRevoke(c *fiber.Ctx) error {
 	ctx := c.UserContext()
 	t, err := s.svc.Tokens.FindTokenByID(ctx, id)
 	if formbuilder.ErrorCode(err) == formbuilder.ENOTFOUND {
-		return formbuilder.Errorf(formbuilder.ENOTFOUND, "This token does not exist.")
+		return formbuilder.NewError(formbuilder.ENOTFOUND, formbuilder.MsgTokenGone)
 	}
 	if err != nil {
 		return err

@@ -56,28 +56,28 @@ func (s *Server) applyChannelRequest(c *fiber.Ctx, req *channelRequest, ch *form
 	if req.NewConsent == nil {
 		return ch.Validate()
 	}
-	errs := map[string]string{}
+	errs := map[string]formbuilder.Msg{}
 	if req.ConsentID != 0 {
-		errs["consent_id"] = "must be empty when new_consent is given"
+		errs["consent_id"] = formbuilder.M(formbuilder.MsgConsentIDWithNew)
 	}
 	if req.NewConsent.Language == "" {
 		req.NewConsent.Language = req.Language
 	}
 	co, content, _, cerr := s.apiConsentContent(req.NewConsent)
-	for k, m := range formbuilder.ErrorFields(cerr) {
+	for k, m := range formbuilder.ErrorFieldMsgs(cerr) {
 		errs["new_consent."+k] = m
 	}
 	ch.ConsentID = 1 // a stand-in until the consent exists
-	for k, m := range formbuilder.ErrorFields(ch.Validate()) {
+	for k, m := range formbuilder.ErrorFieldMsgs(ch.Validate()) {
 		errs[k] = m
 	}
-	if errs["operator_ids"] == "" {
+	if errs["operator_ids"].IsZero() {
 		// Checked before the consent is stored, so a refusal leaves none.
 		msg, err := s.office.CheckOperators(c.UserContext(), ch.OperatorIDs)
 		if err != nil {
 			return err
 		}
-		if msg != "" {
+		if !msg.IsZero() {
 			errs["operator_ids"] = msg
 		}
 	}
@@ -95,11 +95,11 @@ func (s *Server) applyChannelRequest(c *fiber.Ctx, req *channelRequest, ch *form
 func (s *Server) apiChannel(c *fiber.Ctx) (*formbuilder.Channel, error) {
 	id, err := strconv.ParseInt(c.Params("id"), 10, 64)
 	if err != nil || id <= 0 {
-		return nil, formbuilder.Errorf(formbuilder.ENOTFOUND, "channel not found")
+		return nil, formbuilder.NewError(formbuilder.ENOTFOUND, formbuilder.MsgChannelNotFound)
 	}
 	ch, err := s.svc.Chat.FindChannelByID(c.UserContext(), id)
 	if formbuilder.ErrorCode(err) == formbuilder.ENOTFOUND {
-		return nil, formbuilder.Errorf(formbuilder.ENOTFOUND, "channel not found")
+		return nil, formbuilder.NewError(formbuilder.ENOTFOUND, formbuilder.MsgChannelNotFound)
 	}
 	return ch, err
 }
@@ -165,14 +165,14 @@ func (s *Server) apiListConversations(c *fiber.Ctx) error {
 	if v := c.Query("channel_id"); v != "" {
 		id, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || id <= 0 {
-			return formbuilder.FieldErrors(map[string]string{"channel_id": "must be a positive id"})
+			return formbuilder.FieldError("channel_id", formbuilder.MsgPositiveID)
 		}
 		f.ChannelID = id
 	}
 	if v := c.Query("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > formbuilder.MaxPageSize {
-			return formbuilder.FieldErrors(map[string]string{"limit": "must be between 1 and " + strconv.Itoa(formbuilder.MaxPageSize)})
+			return formbuilder.FieldError("limit", formbuilder.MsgPageSize, "max", strconv.Itoa(formbuilder.MaxPageSize))
 		}
 		f.Limit = n
 	}
@@ -190,7 +190,7 @@ func (s *Server) apiListConversations(c *fiber.Ctx) error {
 func (s *Server) apiConversation(c *fiber.Ctx) (*formbuilder.Conversation, error) {
 	id, err := strconv.ParseInt(c.Params("id"), 10, 64)
 	if err != nil || id <= 0 {
-		return nil, formbuilder.Errorf(formbuilder.ENOTFOUND, "This conversation does not exist.")
+		return nil, formbuilder.NewError(formbuilder.ENOTFOUND, formbuilder.MsgConversationMissing)
 	}
 	return s.office.OperatorConversation(c, id)
 }

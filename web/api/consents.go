@@ -50,7 +50,7 @@ func readConsentRequest(c *fiber.Ctx, req *consentRequest) error {
 		return httpx.BadRequest("a multipart body carries the consent as JSON in one part named consent")
 	}
 	if len(js[0]) > maxJSONBody {
-		return formbuilder.Errorf(formbuilder.ETOOLARGE, "the consent part is larger than %d bytes", maxJSONBody)
+		return formbuilder.NewError(formbuilder.ETOOLARGE, formbuilder.MsgConsentPartTooLarge, "max", strconv.Itoa(maxJSONBody))
 	}
 	if err := httpx.DecodeJSON([]byte(js[0]), req); err != nil {
 		return err
@@ -59,7 +59,7 @@ func readConsentRequest(c *fiber.Ctx, req *consentRequest) error {
 		return err
 	}
 	if req.upload != nil && req.Document != "" && req.Document != req.upload.SHA256 {
-		return formbuilder.FieldErrors(map[string]string{"document": "names another document than the file sent: send one or the other"})
+		return formbuilder.FieldError("document", formbuilder.MsgDocOrFile)
 	}
 	return nil
 }
@@ -96,28 +96,28 @@ func (s *Server) apiConsentContent(req *consentRequest) (*formbuilder.Consent, f
 	}
 	content := formbuilder.ConsentContent{Text: req.Text, Label: req.Label, LinkURL: req.LinkURL, Language: req.Language,
 		Document: req.document()}
-	errs := map[string]string{}
+	errs := map[string]formbuilder.Msg{}
 	if co.Type == formbuilder.ConsentStandard {
 		if strings.TrimSpace(req.Text) != "" {
-			errs["text"] = "must be empty for standard consents: it is generated from the company data"
+			errs["text"] = formbuilder.M(formbuilder.MsgStandardNoText)
 		}
 		if strings.TrimSpace(req.Label) != "" {
-			errs["label"] = "must be empty for standard consents: it is generated"
+			errs["label"] = formbuilder.M(formbuilder.MsgStandardNoLabel)
 		}
 		company := s.Settings.Load().Company
 		if company.Validate() != nil {
-			errs["type"] = "standard needs the company data in the settings (at least name and purposes)"
+			errs["type"] = formbuilder.M(formbuilder.MsgStandardNeedsCompany)
 		} else if formbuilder.ValidLanguage(req.Language) {
 			content = formbuilder.StandardContent(req.Language, company)
 			content.LinkURL, content.Document = req.LinkURL, req.document()
 		}
 	}
 	removed := content.Sanitize()
-	for k, m := range formbuilder.ErrorFields(co.Validate()) {
+	for k, m := range formbuilder.ErrorFieldMsgs(co.Validate()) {
 		errs[k] = m
 	}
-	for k, m := range formbuilder.ErrorFields(content.Validate()) {
-		if errs[k] == "" {
+	for k, m := range formbuilder.ErrorFieldMsgs(content.Validate()) {
+		if errs[k].IsZero() {
 			errs[k] = m
 		}
 	}
@@ -127,11 +127,11 @@ func (s *Server) apiConsentContent(req *consentRequest) (*formbuilder.Consent, f
 func (s *Server) apiConsent(c *fiber.Ctx) (*formbuilder.Consent, error) {
 	id, err := strconv.ParseInt(c.Params("id"), 10, 64)
 	if err != nil || id <= 0 {
-		return nil, formbuilder.Errorf(formbuilder.ENOTFOUND, "consent not found")
+		return nil, formbuilder.NewError(formbuilder.ENOTFOUND, formbuilder.MsgConsentNotFound)
 	}
 	co, err := s.svc.Consents.FindConsentByID(c.UserContext(), id)
 	if formbuilder.ErrorCode(err) == formbuilder.ENOTFOUND {
-		return nil, formbuilder.Errorf(formbuilder.ENOTFOUND, "consent not found")
+		return nil, formbuilder.NewError(formbuilder.ENOTFOUND, formbuilder.MsgConsentNotFound)
 	}
 	return co, err
 }

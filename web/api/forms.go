@@ -94,18 +94,18 @@ func (s *Server) applyFormRequest(ctx context.Context, req *formRequest, f *form
 			Required:         boolOr(fc.Required, true),
 		})
 	}
-	errs := map[string]string{}
+	errs := map[string]formbuilder.Msg{}
 	if err := f.Validate(); err != nil {
 		if formbuilder.ErrorCode(err) != formbuilder.EINVALID {
 			return err
 		}
-		errs = formbuilder.ErrorFields(err)
+		errs = formbuilder.ErrorFieldMsgs(err)
 	}
 	if req.Notifications != nil && !s.cfg.WebhookAllowPrivate {
 		// Only the receivers sent now: a PUT without notifications keeps
 		// the stored ones, which are not judged again here.
-		for k, m := range formbuilder.ErrorFields(f.Notifications.ValidateTargets()) {
-			if errs[k] == "" {
+		for k, m := range formbuilder.ErrorFieldMsgs(f.Notifications.ValidateTargets()) {
+			if errs[k].IsZero() {
 				errs[k] = m
 			}
 		}
@@ -114,23 +114,23 @@ func (s *Server) applyFormRequest(ctx context.Context, req *formRequest, f *form
 		u, err := s.svc.Users.FindUserByID(ctx, f.ResponsibleUserID)
 		switch {
 		case formbuilder.ErrorCode(err) == formbuilder.ENOTFOUND:
-			errs["responsible_user_id"] = "is not a known user"
+			errs["responsible_user_id"] = formbuilder.M(formbuilder.MsgUnknownUser)
 		case err != nil:
 			return err
 		default:
 			f.ResponsibleUser = u.DisplayName()
 		}
 	} else if req.ResponsibleUserID < 0 {
-		errs["responsible_user_id"] = "is not a known user"
+		errs["responsible_user_id"] = formbuilder.M(formbuilder.MsgUnknownUser)
 	}
 	for i, fc := range f.Consents {
 		key := "consents." + strconv.Itoa(i) + ".consent_id"
-		if fc.ConsentID <= 0 || errs[key] != "" {
+		if fc.ConsentID <= 0 || !errs[key].IsZero() {
 			continue
 		}
 		_, err := s.svc.Consents.FindConsentByID(ctx, fc.ConsentID)
 		if formbuilder.ErrorCode(err) == formbuilder.ENOTFOUND {
-			errs[key] = "is not a known consent"
+			errs[key] = formbuilder.M(formbuilder.MsgUnknownConsentID)
 		} else if err != nil {
 			return err
 		}
@@ -142,11 +142,11 @@ func (s *Server) applyFormRequest(ctx context.Context, req *formRequest, f *form
 func (s *Server) apiForm(c *fiber.Ctx) (*formbuilder.Form, error) {
 	id, err := strconv.ParseInt(c.Params("id"), 10, 64)
 	if err != nil || id <= 0 {
-		return nil, formbuilder.Errorf(formbuilder.ENOTFOUND, "form not found")
+		return nil, formbuilder.NewError(formbuilder.ENOTFOUND, formbuilder.MsgFormNotFound)
 	}
 	f, err := s.svc.Forms.FindFormByID(c.UserContext(), id)
 	if formbuilder.ErrorCode(err) == formbuilder.ENOTFOUND {
-		return nil, formbuilder.Errorf(formbuilder.ENOTFOUND, "form not found")
+		return nil, formbuilder.NewError(formbuilder.ENOTFOUND, formbuilder.MsgFormNotFound)
 	}
 	return f, err
 }
@@ -209,8 +209,8 @@ func (s *Server) apiUpdateForm(c *fiber.Ctx) error {
 		return err
 	}
 	if req.Version != nil && *req.Version != old.Version {
-		return formbuilder.Errorf(formbuilder.ECONFLICT,
-			"the form was changed meanwhile (now version %d, you sent %d); fetch it again", old.Version, *req.Version)
+		return formbuilder.NewError(formbuilder.ECONFLICT, formbuilder.MsgFormChanged,
+			"now", strconv.Itoa(old.Version), "sent", strconv.Itoa(*req.Version))
 	}
 	ctx := c.UserContext()
 	f := &formbuilder.Form{ID: old.ID, Key: old.Key, Archived: old.Archived, Version: old.Version,

@@ -54,7 +54,7 @@ func (s *Server) apiListRecords(c *fiber.Ctx) error {
 	page, err := s.office.LogPage(c.UserContext(), f)
 	if err != nil {
 		if formbuilder.ErrorCode(err) == formbuilder.EINVALID {
-			return &formbuilder.Error{Code: formbuilder.EINVALID, Message: formbuilder.ErrorMessage(err),
+			return &formbuilder.Error{Code: formbuilder.EINVALID, Msg: formbuilder.ErrorMsg(err),
 				Fields: backoffice.LogFilterErrors(err)}
 		}
 		return err
@@ -92,7 +92,7 @@ func (s *Server) apiGetRecord(c *fiber.Ctx) error {
 func apiExportFormat(c *fiber.Ctx) (string, error) {
 	format := c.Query("format", formbuilder.FormatCSV)
 	if !formbuilder.ValidExportFormat(format) {
-		return "", formbuilder.FieldErrors(map[string]string{"format": "must be csv or ndjson"})
+		return "", formbuilder.FieldError("format", formbuilder.MsgEither, "a", "csv", "b", "ndjson")
 	}
 	return format, nil
 }

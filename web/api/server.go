@@ -173,21 +173,20 @@ func (s *Server) requireToken(c *fiber.Ctx) error {
 	h := strings.TrimSpace(c.Get(fiber.HeaderAuthorization))
 	if h == "" {
 		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="consentforms"`)
-		return formbuilder.Errorf(formbuilder.EUNAUTHORIZED,
-			"an API token is required: send it as Authorization: Bearer cf_… (create one under API tokens in the admin, or with `consentforms token create NAME`)")
+		return formbuilder.NewError(formbuilder.EUNAUTHORIZED, formbuilder.MsgTokenMissing)
 	}
-	invalid := func(msg string) error {
+	invalid := func(msg formbuilder.MsgCode) error {
 		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="consentforms", error="invalid_token"`)
-		return formbuilder.Errorf(formbuilder.EUNAUTHORIZED, "%s", msg)
+		return formbuilder.NewError(formbuilder.EUNAUTHORIZED, msg)
 	}
 	tok, ok := bearerToken(h)
 	if !ok {
-		return invalid("the API token is not valid")
+		return invalid(formbuilder.MsgTokenInvalid)
 	}
 	ctx := c.UserContext()
 	t, err := s.svc.Tokens.FindTokenByHash(ctx, formbuilder.HashToken(tok))
 	if formbuilder.ErrorCode(err) == formbuilder.ENOTFOUND {
-		return invalid("the API token is not valid")
+		return invalid(formbuilder.MsgTokenInvalid)
 	}
 	if err != nil {
 		return err
@@ -195,13 +194,13 @@ func (s *Server) requireToken(c *fiber.Ctx) error {
 	now := s.Now()
 	switch t.Status(now) {
 	case "revoked":
-		return invalid("the API token has been revoked")
+		return invalid(formbuilder.MsgTokenRevoked)
 	case "expired":
-		return invalid("the API token has expired")
+		return invalid(formbuilder.MsgTokenExpired)
 	}
 	u, err := s.svc.Users.FindUserByID(ctx, t.UserID)
 	if formbuilder.ErrorCode(err) == formbuilder.ENOTFOUND || err == nil && !u.Active() {
-		return invalid("the API token's user is deactivated")
+		return invalid(formbuilder.MsgTokenUserOff)
 	}
 	if err != nil {
 		return err
@@ -217,8 +216,7 @@ func (s *Server) requireToken(c *fiber.Ctx) error {
 }
 
 // errReadOnly refuses a change made with a read-only token.
-var errReadOnly = formbuilder.Errorf(formbuilder.EFORBIDDEN,
-	"this API token is read-only: changes need a token with the write scope")
+var errReadOnly = formbuilder.NewError(formbuilder.EFORBIDDEN, formbuilder.MsgReadOnlyToken)
 
 // requireWriteScope lets a change through only with a read-write token.
 func requireWriteScope(c *fiber.Ctx) error {

@@ -22,9 +22,10 @@ func (s *Server) apiGetMe(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"user": p.User, "token": p.Token})
 }
 
-// meRequest is the body of PUT /me.
+// meRequest is the body of PUT /me; a missing language keeps the user's.
 type meRequest struct {
-	Name string `json:"name"`
+	Name     string  `json:"name"`
+	Language *string `json:"language"`
 }
 
 func (s *Server) apiUpdateMe(c *fiber.Ctx) error {
@@ -34,10 +35,22 @@ func (s *Server) apiUpdateMe(c *fiber.Ctx) error {
 	}
 	u := *httpx.PrincipalOf(c).User
 	u.Name = strings.TrimSpace(req.Name)
+	if req.Language != nil && !formbuilder.ValidLanguage(*req.Language) {
+		// Checked before anything is stored, so a refusal changes nothing.
+		return formbuilder.FieldError("language", formbuilder.MsgOneOf, "values", "de, en")
+	}
 	if err := s.svc.Users.UpdateUser(c.UserContext(), &u); err != nil {
 		return err
 	}
-	backoffice.NoteUser(c, "update", &u, "name", u.Name)
+	kv := []string{"name", u.Name}
+	if req.Language != nil && *req.Language != u.Language {
+		if err := s.svc.Users.SetUserLanguage(c.UserContext(), u.ID, *req.Language); err != nil {
+			return err
+		}
+		u.Language = *req.Language
+		kv = append(kv, "language", u.Language)
+	}
+	backoffice.NoteUser(c, "update", &u, kv...)
 	return c.JSON(&u)
 }
 
@@ -96,7 +109,7 @@ func (s *Server) apiCreateUser(c *fiber.Ctx) error {
 		return err
 	}
 	if !formbuilder.ValidRole(req.Role) {
-		return formbuilder.FieldErrors(map[string]string{"role": "must be admin or operator"})
+		return formbuilder.FieldError("role", formbuilder.MsgEither, "a", "admin", "b", "operator")
 	}
 	pw, hash, err := backoffice.HashNewPassword()
 	if err != nil {
@@ -116,7 +129,7 @@ func (s *Server) apiCreateUser(c *fiber.Ctx) error {
 func (s *Server) apiUser(c *fiber.Ctx) (*formbuilder.User, error) {
 	id, err := strconv.ParseInt(c.Params("id"), 10, 64)
 	if err != nil || id <= 0 {
-		return nil, formbuilder.Errorf(formbuilder.ENOTFOUND, "user not found")
+		return nil, formbuilder.NewError(formbuilder.ENOTFOUND, formbuilder.MsgUserNotFound)
 	}
 	return s.svc.Users.FindUserByID(c.UserContext(), id)
 }
@@ -139,10 +152,10 @@ func (s *Server) apiUpdateUser(c *fiber.Ctx) error {
 		return err
 	}
 	if req.Email != "" && !strings.EqualFold(strings.TrimSpace(req.Email), old.Email) {
-		return formbuilder.FieldErrors(map[string]string{"email": "cannot be changed; add a new user instead"})
+		return formbuilder.FieldError("email", formbuilder.MsgEmailFixed)
 	}
 	if !formbuilder.ValidRole(req.Role) {
-		return formbuilder.FieldErrors(map[string]string{"role": "must be admin or operator"})
+		return formbuilder.FieldError("role", formbuilder.MsgEither, "a", "admin", "b", "operator")
 	}
 	u := *old
 	u.Name, u.Role = strings.TrimSpace(req.Name), req.Role
@@ -182,7 +195,7 @@ func (s *Server) apiSetUserActive(active bool) fiber.Handler {
 			return err
 		}
 		if !active && u.ID == httpx.PrincipalOf(c).User.ID {
-			return formbuilder.Errorf(formbuilder.ECONFLICT, "a token cannot deactivate its own user")
+			return formbuilder.NewError(formbuilder.ECONFLICT, formbuilder.MsgTokenSelf)
 		}
 		ctx := c.UserContext()
 		if err := s.svc.Users.SetUserActive(ctx, u.ID, active); err != nil {
@@ -265,7 +278,7 @@ func (s *Server) apiCreateToken(c *fiber.Ctx) error {
 func (s *Server) apiRevokeToken(c *fiber.Ctx) error {
 	id, err := strconv.ParseInt(c.Params("id"), 10, 64)
 	if err != nil || id <= 0 {
-		return formbuilder.Errorf(formbuilder.ENOTFOUND, "token not found")
+		return formbuilder.NewError(formbuilder.ENOTFOUND, formbuilder.MsgTokenNotFound)
 	}
 	ctx := c.UserContext()
 	t, err := s.svc.Tokens.FindTokenByID(ctx, id)

@@ -23,7 +23,7 @@ const maxChatBody = 32 << 10
 
 // errChatOff answers every chat route of an app wired without a
 // ChatService (tests of other parts build such apps).
-var errChatOff = formbuilder.Errorf(formbuilder.ENOTFOUND, "chat is not available")
+var errChatOff = formbuilder.NewError(formbuilder.ENOTFOUND, formbuilder.MsgChatOff)
 
 // loadChannel returns the channel of the :key parameter, refusing keys
 // that cannot exist before any storage lookup.
@@ -33,17 +33,19 @@ func (s *Server) loadChannel(c *fiber.Ctx) (*formbuilder.Channel, error) {
 	}
 	key := c.Params("key")
 	if !formbuilder.ValidFormKey(key) {
-		return nil, formbuilder.Errorf(formbuilder.ENOTFOUND, "chat not found")
+		return nil, formbuilder.NewError(formbuilder.ENOTFOUND, formbuilder.MsgChatNotFound)
 	}
 	ch, err := s.svc.Chat.FindChannelByKey(c.UserContext(), key)
 	if formbuilder.ErrorCode(err) == formbuilder.ENOTFOUND {
-		return nil, formbuilder.Errorf(formbuilder.ENOTFOUND, "chat not found")
+		return nil, formbuilder.NewError(formbuilder.ENOTFOUND, formbuilder.MsgChatNotFound)
 	}
 	if err != nil {
 		return nil, err
 	}
+	// The channel's errors speak its language, as its pages do.
+	httpx.SetLang(c, ch.Language)
 	if ch.Archived {
-		return nil, formbuilder.Errorf(formbuilder.EGONE, "%s", widget.T(ch.Language, "chat_gone"))
+		return nil, formbuilder.NewError(formbuilder.EGONE, formbuilder.MsgChatGone)
 	}
 	return ch, nil
 }
@@ -127,12 +129,12 @@ func (s *Server) readChatRequest(c *fiber.Ctx, ch *formbuilder.Channel) (*chatRe
 	var req chatRequest
 	if err := httpx.ReadJSON(c, maxChatBody, &req); err != nil {
 		if formbuilder.ErrorCode(err) == formbuilder.ETOOLARGE {
-			return nil, formbuilder.Errorf(formbuilder.ETOOLARGE, "%s", widget.T(ch.Language, "chat_too_long"))
+			return nil, formbuilder.NewError(formbuilder.ETOOLARGE, formbuilder.MsgChatTooLong)
 		}
 		return nil, err
 	}
 	if !formbuilder.ValidVisitorID(req.VisitorID) {
-		return nil, formbuilder.FieldErrors(map[string]string{"visitor_id": "must be 32 lower-case hex digits"})
+		return nil, formbuilder.FieldError("visitor_id", formbuilder.MsgVisitorID)
 	}
 	return &req, nil
 }
@@ -146,7 +148,7 @@ func (s *Server) checkChatOrigin(c *fiber.Ctx) error {
 	if o == "" || httpx.IsSelfOrigin(c, s.BaseURL, o) {
 		return nil
 	}
-	return formbuilder.Errorf(formbuilder.EFORBIDDEN, "this chat does not accept posts from %s", httpx.SafeForMessage(o))
+	return formbuilder.NewError(formbuilder.EFORBIDDEN, formbuilder.MsgChatOriginRefused, "origin", httpx.SafeForMessage(o))
 }
 
 // visitorConversation finds the conversation of the visitor id; a missing
@@ -154,27 +156,28 @@ func (s *Server) checkChatOrigin(c *fiber.Ctx) error {
 func (s *Server) visitorConversation(ctx context.Context, ch *formbuilder.Channel, visitorID string) (*formbuilder.Conversation, error) {
 	conv, err := s.svc.Chat.FindVisitorConversation(ctx, ch.ID, visitorID)
 	if formbuilder.ErrorCode(err) == formbuilder.ENOTFOUND {
-		return nil, formbuilder.Errorf(formbuilder.ENOTFOUND, "no conversation for this visitor")
+		return nil, formbuilder.NewError(formbuilder.ENOTFOUND, formbuilder.MsgNoVisitorConversation)
 	}
 	return conv, err
 }
 
-// chatError gives the refusals of the consent step the visitor's words, in
-// the channel's language; codes (and so statuses) stay as they are.
-func chatError(ch *formbuilder.Channel, err error) error {
-	key := ""
+// chatError gives the refusals of the consent step the visitor's words;
+// codes (and so statuses) stay as they are, and the answer speaks the
+// channel's language (httpx.SetLang).
+func chatError(err error) error {
+	var msg formbuilder.MsgCode
 	switch formbuilder.ErrorCode(err) {
 	case formbuilder.EFORBIDDEN:
-		key = "chat_refused"
+		msg = formbuilder.MsgChatRefused
 	case formbuilder.ECONFLICT:
-		key = "chat_pending"
+		msg = formbuilder.MsgChatPending
 	case formbuilder.ETOOLARGE:
-		key = "chat_too_long"
+		msg = formbuilder.MsgChatTooLong
 	default:
 		return err
 	}
-	return &formbuilder.Error{Code: formbuilder.ErrorCode(err), Message: widget.T(ch.Language, key),
-		Fields: formbuilder.ErrorFields(err), Err: err}
+	return &formbuilder.Error{Code: formbuilder.ErrorCode(err), Msg: formbuilder.M(msg),
+		Fields: formbuilder.ErrorFieldMsgs(err), Err: err}
 }
 
 // chatHistory is the answer to a history read and to the visitor's posts.
@@ -212,7 +215,7 @@ func (s *Server) handleChatHistory(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	vid := c.Query("visitor_id")
 	if !formbuilder.ValidVisitorID(vid) {
-		return formbuilder.FieldErrors(map[string]string{"visitor_id": "must be 32 lower-case hex digits"})
+		return formbuilder.FieldError("visitor_id", formbuilder.MsgVisitorID)
 	}
 	conv, err := s.visitorConversation(c.UserContext(), ch, vid)
 	if formbuilder.ErrorCode(err) == formbuilder.ENOTFOUND {
@@ -238,7 +241,7 @@ func (s *Server) handleChatPost(c *fiber.Ctx) error {
 	res, err := s.svc.Chat.PostVisitorMessage(c.UserContext(), ch,
 		formbuilder.VisitorPost{VisitorID: req.VisitorID, Text: req.Text, PageURL: req.PageURL})
 	if err != nil {
-		return chatError(ch, err)
+		return chatError(err)
 	}
 	conv := res.Conversation
 	held := len(res.Delivered) == 0
@@ -286,14 +289,14 @@ func (s *Server) handleChatConsent(c *fiber.Ctx) error {
 		return c.JSON(chatConsentAnswer{State: conv.State})
 	case "accept":
 	default:
-		return formbuilder.FieldErrors(map[string]string{"decision": "must be accept or decline"})
+		return formbuilder.FieldError("decision", formbuilder.MsgEither, "a", "accept", "b", "decline")
 	}
 	if !ch.AsksConsent() || ch.Consent == nil || ch.Consent.Current == nil {
-		return formbuilder.Errorf(formbuilder.ECONFLICT, "%s", widget.T(ch.Language, "chat_consent_absent"))
+		return formbuilder.NewError(formbuilder.ECONFLICT, formbuilder.MsgChatConsentAbsent)
 	}
 	ver := ch.Consent.Current
 	if req.VersionID <= 0 {
-		return formbuilder.FieldErrors(map[string]string{"version_id": "is required: the consent version the visitor was shown"})
+		return formbuilder.FieldError("version_id", formbuilder.MsgShownVersion)
 	}
 	if req.VersionID != ver.ID {
 		return s.chatReload(c, ch)
@@ -399,7 +402,7 @@ func (s *Server) handleChatEvents(c *fiber.Ctx) error {
 	}
 	vid := c.Query("visitor_id")
 	if !formbuilder.ValidVisitorID(vid) {
-		return formbuilder.FieldErrors(map[string]string{"visitor_id": "must be 32 lower-case hex digits"})
+		return formbuilder.FieldError("visitor_id", formbuilder.MsgVisitorID)
 	}
 	conv, err := s.visitorConversation(c.UserContext(), ch, vid)
 	if formbuilder.ErrorCode(err) == formbuilder.ENOTFOUND {

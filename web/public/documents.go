@@ -34,10 +34,10 @@ func (s *Server) limitDocument(c *fiber.Ctx) error {
 func (s *Server) handleDocument(c *fiber.Ctx) error {
 	sha, ext, ok := strings.Cut(c.Params("file"), ".")
 	if !ok || !formbuilder.ValidDocumentHash(sha) || ext == "" {
-		return formbuilder.Errorf(formbuilder.ENOTFOUND, "no such document")
+		return formbuilder.NewError(formbuilder.ENOTFOUND, formbuilder.MsgNoDocument)
 	}
 	if s.svc.Documents == nil {
-		return formbuilder.Errorf(formbuilder.ENOTFOUND, "no such document")
+		return formbuilder.NewError(formbuilder.ENOTFOUND, formbuilder.MsgNoDocument)
 	}
 	etag := `"` + sha + `"`
 	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
@@ -58,7 +58,7 @@ func (s *Server) handleDocument(c *fiber.Ctx) error {
 	if d.Ext() != ext {
 		// Another extension names no file: the hash alone is not the
 		// address, so links stay exactly what versions record.
-		return formbuilder.Errorf(formbuilder.ENOTFOUND, "no such document")
+		return formbuilder.NewError(formbuilder.ENOTFOUND, formbuilder.MsgNoDocument)
 	}
 	c.Set(fiber.HeaderContentType, httpx.DocumentContentType(d.ContentType))
 	c.Set(fiber.HeaderContentDisposition, httpx.ContentDisposition(d.Name))

@@ -22,13 +22,14 @@ func (s *Server) loadForm(c *fiber.Ctx) (*cachedForm, error) {
 	cf, err := s.forms.get(c.UserContext(), key, c.Context().Time())
 	if err != nil {
 		if formbuilder.ErrorCode(err) == formbuilder.ENOTFOUND {
-			return nil, formbuilder.Errorf(formbuilder.ENOTFOUND, "form not found")
+			return nil, formbuilder.NewError(formbuilder.ENOTFOUND, formbuilder.MsgFormNotFound)
 		}
 		return nil, err
 	}
+	// The form's errors speak its language, as its pages do.
+	httpx.SetLang(c, cf.form.Language)
 	if cf.form.Archived {
-		return nil, formbuilder.Errorf(formbuilder.EGONE, "%s", httpx.IfLang(cf.form.Language,
-			"Dieses Formular nimmt keine Eingaben mehr an.", "This form no longer accepts submissions."))
+		return nil, formbuilder.NewError(formbuilder.EGONE, formbuilder.MsgFormClosed)
 	}
 	return cf, nil
 }
@@ -73,9 +74,7 @@ func (s *Server) handleFormPage(c *fiber.Ctx) error {
 func (s *Server) previewPage(c *fiber.Ctx, f *formbuilder.Form, param string) error {
 	now := s.Now()
 	if !s.Signer.PreviewValid(f.Key, param, now) {
-		return formbuilder.Errorf(formbuilder.EFORBIDDEN, "%s", httpx.IfLang(f.Language,
-			"Dieser Vorschau-Link gilt nicht (mehr). Öffnen Sie die Vorschau erneut im Admin-Bereich.",
-			"This preview link is not valid (any more). Open the preview again from the form's admin page."))
+		return formbuilder.NewError(formbuilder.EFORBIDDEN, formbuilder.MsgPreviewLink)
 	}
 	page, err := s.Widget.FormPage(f, widget.PageState{Embed: c.Query("embed") == "1", Preview: true,
 		Token: s.previewToken(f, now)})
@@ -109,7 +108,7 @@ func (s *Server) checkPostOrigin(c *fiber.Ctx, f *formbuilder.Form) error {
 	if f.OriginAllowed(origin) {
 		return nil
 	}
-	return formbuilder.Errorf(formbuilder.EFORBIDDEN, "this form does not accept posts from %s", httpx.SafeForMessage(origin))
+	return formbuilder.NewError(formbuilder.EFORBIDDEN, formbuilder.MsgOriginRefused, "origin", httpx.SafeForMessage(origin))
 }
 
 // setCORS answers cross-origin requests of allowed origins, never with
@@ -182,15 +181,13 @@ func (s *Server) handleFormSubmit(c *fiber.Ctx) error {
 		return err
 	}
 	if why := s.checkRenderToken(f.Key, sub.token, s.Now()); why != "" {
-		msg := httpx.IfLang(f.Language, "Das Formular ist abgelaufen. Bitte senden Sie es erneut.",
-			"This form has expired. Please send it again.")
+		msg := formbuilder.MsgFormExpired
 		refuse(c, httpx.RefusedTokenExpired)
 		if why == tokenTooFast {
 			refuse(c, httpx.RefusedTooFast)
-			msg = httpx.IfLang(f.Language, "Das ging sehr schnell. Bitte prüfen Sie Ihre Angaben und senden Sie erneut.",
-				"That was very fast. Please check your answers and send again.")
+			msg = formbuilder.MsgTooFast
 		}
-		return s.respondInvalid(c, f, sub, formbuilder.FieldErrors(map[string]string{"_token": msg}), asJSON)
+		return s.respondInvalid(c, f, sub, formbuilder.FieldError("_token", msg), asJSON)
 	}
 	sub.in.ConfirmBy = s.Now().Add(s.cfg.ConfirmWithin)
 	// How the page showed each box is the server's word, signed into the
@@ -352,10 +349,12 @@ func (s *Server) respondInvalid(c *fiber.Ctx, f *formbuilder.Form, sub *submissi
 	token := s.nextToken(f, sub.token, s.Now(), fresh)
 	if asJSON {
 		// Same wording as the no-JS page, in the form's language.
+		m := formbuilder.ErrorMsg(err)
 		ans := invalidJSON{Error: httpx.ErrorBody{
-			Code: formbuilder.EINVALID, Message: formbuilder.ErrorMessage(err),
-			Fields: widget.LocalizeErrors(f, formbuilder.ErrorFields(err))}, Token: token}
-		st := widget.PageState{Errors: formbuilder.ErrorFields(err), Renewed: fresh}
+			Code: formbuilder.EINVALID, Message: m.Text(f.Language), MessageCode: m.Code, Params: m.Params,
+			Fields: widget.LocalizeErrors(f, formbuilder.ErrorFieldMsgs(err)), FieldCodes: formbuilder.ErrorFieldMsgs(err)},
+			Token: token}
+		st := widget.PageState{Errors: formbuilder.ErrorFieldMsgs(err), Renewed: fresh}
 		for _, fc := range f.Consents {
 			if !fresh[fc.ConsentID] {
 				continue
@@ -373,7 +372,7 @@ func (s *Server) respondInvalid(c *fiber.Ctx, f *formbuilder.Form, sub *submissi
 	st := widget.PageState{
 		Renewed:    fresh,
 		Embed:      sub.embed,
-		Errors:     formbuilder.ErrorFields(err),
+		Errors:     formbuilder.ErrorFieldMsgs(err),
 		Values:     sub.in.Values,
 		Consents:   map[int64]bool{},
 		Interacted: map[int64]bool{},

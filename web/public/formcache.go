@@ -127,7 +127,7 @@ func (fc *formCache) get(ctx context.Context, key string, now time.Time) (*cache
 	fc.mu.Unlock()
 	if cf == nil {
 		if !formbuilder.ValidFormKey(key) {
-			return nil, formbuilder.Errorf(formbuilder.ENOTFOUND, "form not found")
+			return nil, formbuilder.NewError(formbuilder.ENOTFOUND, formbuilder.MsgFormNotFound)
 		}
 		// The flight is per key and generation: a request after an
 		// invalidation never joins a load that began before it. The load

@@ -59,10 +59,10 @@ func postValues(c *fiber.Ctx, multipart bool) (map[string][]string, error) {
 	if multipart {
 		mf, err := c.MultipartForm()
 		if err != nil {
-			return nil, httpx.BadRequest("the multipart body could not be read")
+			return nil, httpx.BadRequest(formbuilder.MsgMultipartUnreadable)
 		}
 		if len(mf.File) > 0 {
-			return nil, httpx.BadRequest("file uploads are not accepted")
+			return nil, httpx.BadRequest(formbuilder.MsgNoUploads)
 		}
 		vals = make(map[string][]string, len(mf.Value))
 		for k, v := range mf.Value {
@@ -94,9 +94,9 @@ func postValues(c *fiber.Ctx, multipart bool) (map[string][]string, error) {
 			have, ok := vals[k]
 			switch {
 			case len(have) >= maxValuesPerKey:
-				bad = httpx.BadRequest("too many values for one field")
+				bad = httpx.BadRequest(formbuilder.MsgTooManyValuesField)
 			case !ok && len(vals) >= maxPostKeys:
-				bad = httpx.BadRequest("too many fields")
+				bad = httpx.BadRequest(formbuilder.MsgTooManyFieldsSent)
 			case ok:
 				vals[k] = append(have, v)
 			default:
@@ -110,14 +110,14 @@ func postValues(c *fiber.Ctx, multipart bool) (map[string][]string, error) {
 		}
 	}
 	if len(vals) > maxPostKeys {
-		return nil, httpx.BadRequest("too many fields")
+		return nil, httpx.BadRequest(formbuilder.MsgTooManyFieldsSent)
 	}
 	for k, v := range vals {
 		if len(v) > maxValuesPerKey {
-			return nil, httpx.BadRequest("too many values for one field")
+			return nil, httpx.BadRequest(formbuilder.MsgTooManyValuesField)
 		}
 		if !utf8.ValidString(k) || len(k) > 100 {
-			return nil, httpx.BadRequest("invalid field name")
+			return nil, httpx.BadRequest(formbuilder.MsgInvalidFieldName)
 		}
 	}
 	return vals, nil
@@ -148,7 +148,7 @@ func parseFormSubmission(vals map[string][]string, sub *submission) error {
 			idStr, suffix, _ := strings.Cut(rest, "_")
 			id, err := strconv.ParseInt(idStr, 10, 64)
 			if err != nil || id <= 0 {
-				return formbuilder.FieldErrors(map[string]string{k: "is not a consent of this form"})
+				return formbuilder.FieldError(k, formbuilder.MsgNotAFormConsent)
 			}
 			ci := sub.in.Consents[id]
 			val := first(v)
@@ -168,11 +168,11 @@ func parseFormSubmission(vals map[string][]string, sub *submission) error {
 			case "version":
 				n, err := strconv.ParseInt(val, 10, 64)
 				if err != nil || n < 0 {
-					return formbuilder.FieldErrors(map[string]string{k: "must be a version id"})
+					return formbuilder.FieldError(k, formbuilder.MsgVersionID)
 				}
 				ci.VersionID = n
 			default:
-				return formbuilder.FieldErrors(map[string]string{k: "is not a field of this form"})
+				return formbuilder.FieldError(k, formbuilder.MsgNotAField)
 			}
 			sub.in.Consents[id] = ci
 		case strings.HasPrefix(k, "_"):
@@ -242,7 +242,7 @@ func (v *jsonValues) UnmarshalJSONFrom(d *jsontext.Decoder) error {
 	return errValueShape
 }
 
-var errValueShape = formbuilder.FieldErrors(map[string]string{"": "must be a string or a list of strings"})
+var errValueShape = formbuilder.FieldError("", formbuilder.MsgStringOrList)
 
 func readStringOrNull(d *jsontext.Decoder) (string, error) {
 	t, err := d.ReadToken()
@@ -294,7 +294,7 @@ func (c *jsonConsent) UnmarshalJSONFrom(d *jsontext.Decoder) error {
 	return errConsentShape
 }
 
-var errConsentShape = formbuilder.FieldErrors(map[string]string{"": `must be true/false or {"checked":…}`})
+var errConsentShape = formbuilder.FieldError("", formbuilder.MsgConsentShape)
 
 // parseSubmissionJSON reads a JSON submission body into sub.
 func parseSubmissionJSON(raw []byte, sub *submission) error {
@@ -303,7 +303,7 @@ func parseSubmissionJSON(raw []byte, sub *submission) error {
 		return err
 	}
 	if len(js.Values) > maxPostKeys || len(js.Consents) > maxPostKeys {
-		return httpx.BadRequest("too many fields")
+		return httpx.BadRequest(formbuilder.MsgTooManyFieldsSent)
 	}
 	sub.token, sub.honeypot, sub.in.PageURL = js.Token, js.Website, js.PageURL
 	for k, v := range js.Values {
@@ -312,10 +312,10 @@ func parseSubmissionJSON(raw []byte, sub *submission) error {
 	for k, v := range js.Consents {
 		id, err := strconv.ParseInt(k, 10, 64)
 		if err != nil || id <= 0 {
-			return formbuilder.FieldErrors(map[string]string{"consents." + k: "is not a consent id"})
+			return formbuilder.FieldError("consents."+k, formbuilder.MsgNotAConsentID)
 		}
 		if v.VersionID < 0 {
-			return formbuilder.FieldErrors(map[string]string{"consents." + k + ".version_id": "must be a version id"})
+			return formbuilder.FieldError("consents."+k+".version_id", formbuilder.MsgVersionID)
 		}
 		sub.in.Consents[id] = formbuilder.ConsentInput(v)
 	}

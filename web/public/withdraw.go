@@ -22,7 +22,7 @@ func (s *Server) handleWithdrawConfirm(c *fiber.Ctx) error {
 func (s *Server) withdraw(c *fiber.Ctx, confirm bool) error {
 	id, ok := s.Signer.ParseWithdrawToken(c.Params("token"))
 	if !ok {
-		return formbuilder.Errorf(formbuilder.ENOTFOUND, "this withdrawal link is not valid")
+		return formbuilder.NewError(formbuilder.ENOTFOUND, formbuilder.MsgWithdrawLink)
 	}
 	ctx := c.UserContext()
 	rec, err := s.svc.Log.FindRecord(ctx, id)
@@ -30,7 +30,7 @@ func (s *Server) withdraw(c *fiber.Ctx, confirm bool) error {
 		return err
 	}
 	if rec.Action != formbuilder.ActionGiven {
-		return formbuilder.Errorf(formbuilder.ENOTFOUND, "this withdrawal link is not valid")
+		return formbuilder.NewError(formbuilder.ENOTFOUND, formbuilder.MsgWithdrawLink)
 	}
 	ver, err := s.svc.Consents.FindConsentVersion(ctx, rec.VersionID)
 	if err != nil {

@@ -42,7 +42,7 @@ func scanAudit(s scanner) (*formbuilder.AuditEvent, error) {
 // AppendAudit implements formbuilder.AuditLog.
 func (db *DB) AppendAudit(ctx context.Context, e *formbuilder.AuditEvent) error {
 	if e == nil {
-		return formbuilder.Errorf(formbuilder.EINVALID, "audit event is required")
+		return formbuilder.NewError(formbuilder.EINVALID, formbuilder.MsgMissingArgument, "what", "audit event")
 	}
 	if err := e.Validate(); err != nil {
 		return err

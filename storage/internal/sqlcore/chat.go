@@ -106,7 +106,7 @@ func loadChannelRefs(ctx context.Context, q queryer, chs []*formbuilder.Channel)
 // send in the Origin header.
 func prepareChannel(c *formbuilder.Channel) error {
 	if c == nil {
-		return formbuilder.Errorf(formbuilder.EINVALID, "channel is required")
+		return formbuilder.NewError(formbuilder.EINVALID, formbuilder.MsgMissingArgument, "what", "channel")
 	}
 	c.Name = strings.TrimSpace(c.Name)
 	if c.OperatorIDs == nil {
@@ -127,24 +127,24 @@ func prepareChannel(c *formbuilder.Channel) error {
 // checkChannelRefs turns unknown users and consents into field errors
 // rather than bare foreign key failures.
 func checkChannelRefs(ctx context.Context, tx *Tx, c *formbuilder.Channel) error {
-	errs := map[string]string{}
+	errs := map[string]formbuilder.Msg{}
 	if c.ConsentID > 0 {
 		var confirm bool
 		err := tx.QueryRowContext(ctx, "SELECT confirm_by_email FROM consents WHERE id = ?", c.ConsentID).Scan(&confirm)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
-			errs["consent_id"] = "is not a known consent"
+			errs["consent_id"] = formbuilder.M(formbuilder.MsgUnknownConsentID)
 		case err != nil:
 			return err
 		case confirm:
-			errs["consent_id"] = formbuilder.MsgChatCannotConfirm
+			errs["consent_id"] = formbuilder.M(formbuilder.MsgChatCannotConfirm)
 		}
 	}
 	for _, id := range c.OperatorIDs {
 		if ok, err := exists(ctx, tx, "users", id); err != nil {
 			return err
 		} else if !ok {
-			errs["operator_ids"] = "names a user that does not exist"
+			errs["operator_ids"] = formbuilder.M(formbuilder.MsgUnknownUserID)
 		}
 	}
 	return formbuilder.FieldErrors(errs)
@@ -222,7 +222,7 @@ func (db *DB) UpdateChannel(ctx context.Context, c *formbuilder.Channel) error {
 		if err := affectOne(tx.ExecContext(ctx, `UPDATE channels SET name = ?, language = ?,
 			warn_personal_data = ?, consent_id = ?, allowed_origins = ?, archived = ?, updated_at = ?
 			WHERE id = ?`, c.Name, c.Language, c.WarnPersonalData, nullID(c.ConsentID), string(origins),
-			c.Archived, now, c.ID))("channel"); err != nil {
+			c.Archived, now, c.ID))(formbuilder.MsgChannelNotFound); err != nil {
 			return err
 		}
 		return writeChannelOperators(ctx, tx, c)
@@ -239,7 +239,7 @@ func (db *DB) UpdateChannel(ctx context.Context, c *formbuilder.Channel) error {
 }
 
 func (db *DB) findChannel(ctx context.Context, where string, arg any) (*formbuilder.Channel, error) {
-	return findLoaded(ctx, db, "channel", channelSelect+" WHERE "+where, arg, scanChannel, loadChannelRefs)
+	return findLoaded(ctx, db, formbuilder.MsgChannelNotFound, channelSelect+" WHERE "+where, arg, scanChannel, loadChannelRefs)
 }
 
 // FindChannelByID implements formbuilder.ChatService.
@@ -250,7 +250,7 @@ func (db *DB) FindChannelByID(ctx context.Context, id int64) (*formbuilder.Chann
 // FindChannelByKey implements formbuilder.ChatService.
 func (db *DB) FindChannelByKey(ctx context.Context, key string) (*formbuilder.Channel, error) {
 	if !formbuilder.ValidFormKey(key) {
-		return nil, notFound("channel")
+		return nil, notFound(formbuilder.MsgChannelNotFound)
 	}
 	return db.findChannel(ctx, "key = ?", key)
 }
@@ -287,7 +287,7 @@ func scanConversation(s scanner) (*formbuilder.Conversation, error) {
 func findConversation(ctx context.Context, q queryer, id int64, lock string) (*formbuilder.Conversation, error) {
 	c, err := scanConversation(q.QueryRowContext(ctx, conversationSelect+" WHERE id = ?"+lock, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, notFound("conversation")
+		return nil, notFound(formbuilder.MsgConversationNotFound)
 	}
 	return c, err
 }
@@ -301,12 +301,12 @@ func (db *DB) FindConversation(ctx context.Context, id int64) (*formbuilder.Conv
 // FindVisitorConversation implements formbuilder.ChatService.
 func (db *DB) FindVisitorConversation(ctx context.Context, channelID int64, visitorID string) (*formbuilder.Conversation, error) {
 	if !formbuilder.ValidVisitorID(visitorID) {
-		return nil, notFound("conversation")
+		return nil, notFound(formbuilder.MsgConversationNotFound)
 	}
 	c, err := scanConversation(db.r.QueryRowContext(ctx, conversationSelect+" WHERE channel_id = ? AND visitor_hash = ?",
 		channelID, formbuilder.VisitorHash(visitorID)))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, notFound("conversation")
+		return nil, notFound(formbuilder.MsgConversationNotFound)
 	}
 	return c, db.dbErr(err)
 }
@@ -369,10 +369,10 @@ func chatChanged(b *batch, conv *formbuilder.Conversation, msgs []*formbuilder.M
 // PostVisitorMessage implements formbuilder.ChatService.
 func (db *DB) PostVisitorMessage(ctx context.Context, ch *formbuilder.Channel, p formbuilder.VisitorPost) (*formbuilder.VisitorPostResult, error) {
 	if ch == nil || ch.ID <= 0 {
-		return nil, formbuilder.Errorf(formbuilder.EINVALID, "channel is required")
+		return nil, formbuilder.NewError(formbuilder.EINVALID, formbuilder.MsgMissingArgument, "what", "channel")
 	}
 	if !formbuilder.ValidVisitorID(p.VisitorID) {
-		return nil, formbuilder.FieldErrors(map[string]string{"visitor_id": "is not a visitor id"})
+		return nil, formbuilder.FieldError("visitor_id", formbuilder.MsgNotAVisitorID)
 	}
 	text, err := formbuilder.ValidateMessageText(p.Text)
 	if err != nil {
@@ -481,7 +481,7 @@ func (db *DB) AcceptConsent(ctx context.Context, conversationID int64, rec *form
 			if err := b.tx.QueryRowContext(ctx, "SELECT COALESCE(current_version_id, 0) FROM consents WHERE id = ?",
 				rec.ConsentID).Scan(&current); err != nil {
 				if errors.Is(err, sql.ErrNoRows) {
-					return formbuilder.FieldErrors(map[string]string{"record": "names a consent that does not exist"})
+					return formbuilder.FieldError("record", formbuilder.MsgUnknownConsent)
 				}
 				return err
 			}
@@ -561,11 +561,11 @@ func (db *DB) DeclineConsent(ctx context.Context, conversationID int64) (*formbu
 // ReopenConversation implements formbuilder.ChatService.
 func (db *DB) ReopenConversation(ctx context.Context, ch *formbuilder.Channel, conversationID int64) (*formbuilder.Conversation, error) {
 	if ch == nil {
-		return nil, formbuilder.Errorf(formbuilder.EINVALID, "channel is required")
+		return nil, formbuilder.NewError(formbuilder.EINVALID, formbuilder.MsgMissingArgument, "what", "channel")
 	}
 	return db.conversationJob(ctx, conversationID, func(ctx context.Context, b *batch, c *formbuilder.Conversation, now time.Time) error {
 		if c.ChannelID != ch.ID {
-			return notFound("conversation")
+			return notFound(formbuilder.MsgConversationNotFound)
 		}
 		state, changed := formbuilder.ReopenedState(c, ch)
 		if !changed {
@@ -583,7 +583,7 @@ func (db *DB) ReopenConversation(ctx context.Context, ch *formbuilder.Channel, c
 // and time.
 func (db *DB) AddOperatorMessage(ctx context.Context, m *formbuilder.Message) error {
 	if m == nil {
-		return formbuilder.Errorf(formbuilder.EINVALID, "message is required")
+		return formbuilder.NewError(formbuilder.EINVALID, formbuilder.MsgMissingArgument, "what", "message")
 	}
 	text, err := formbuilder.ValidateMessageText(m.Text)
 	if err != nil {
@@ -614,14 +614,14 @@ func (db *DB) AddOperatorMessage(ctx context.Context, m *formbuilder.Message) er
 // AssignConversation implements formbuilder.ChatService.
 func (db *DB) AssignConversation(ctx context.Context, conversationID, userID int64) error {
 	if userID < 0 {
-		return formbuilder.FieldErrors(map[string]string{"assigned_user_id": "is not a user id"})
+		return formbuilder.FieldError("assigned_user_id", formbuilder.MsgNotAUserID)
 	}
 	_, err := db.conversationJob(ctx, conversationID, func(ctx context.Context, b *batch, c *formbuilder.Conversation, now time.Time) error {
 		if userID > 0 {
 			if ok, err := exists(ctx, b.tx, "users", userID); err != nil {
 				return err
 			} else if !ok {
-				return formbuilder.FieldErrors(map[string]string{"assigned_user_id": "is not a known user"})
+				return formbuilder.FieldError("assigned_user_id", formbuilder.MsgUnknownUser)
 			}
 		}
 		c.AssignedUserID = userID
@@ -660,6 +660,6 @@ func (db *DB) ListMessages(ctx context.Context, conversationID, afterID int64, l
 // touches nothing the consent step depends on.
 func (db *DB) MarkRead(ctx context.Context, conversationID int64) error {
 	return db.writeTx(ctx, func(tx *Tx) error {
-		return affectOne(tx.ExecContext(ctx, "UPDATE conversations SET unread_operator = 0 WHERE id = ?", conversationID))("conversation")
+		return affectOne(tx.ExecContext(ctx, "UPDATE conversations SET unread_operator = 0 WHERE id = ?", conversationID))(formbuilder.MsgConversationNotFound)
 	})
 }

@@ -155,7 +155,7 @@ func (db *DB) UpdateConsent(ctx context.Context, c *formbuilder.Consent, content
 		}
 		cur, err := scanConsent(tx.QueryRowContext(ctx, consentSelect+" WHERE c.id = ?", c.ID))
 		if errors.Is(err, sql.ErrNoRows) {
-			return notFound("consent")
+			return notFound(formbuilder.MsgConsentNotFound)
 		}
 		if err != nil {
 			return err
@@ -212,7 +212,7 @@ func (db *DB) UpdateConsent(ctx context.Context, c *formbuilder.Consent, content
 func (db *DB) FindConsentByID(ctx context.Context, id int64) (*formbuilder.Consent, error) {
 	c, err := scanConsent(db.r.QueryRowContext(ctx, consentSelect+" WHERE c.id = ?", id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, notFound("consent")
+		return nil, notFound(formbuilder.MsgConsentNotFound)
 	}
 	return c, db.dbErr(err)
 }
@@ -244,7 +244,7 @@ func (db *DB) ListConsentVersions(ctx context.Context, consentID int64) ([]*form
 			return err
 		}
 		if n == 0 {
-			return notFound("consent")
+			return notFound(formbuilder.MsgConsentNotFound)
 		}
 		rows, err := tx.QueryContext(ctx, "SELECT "+versionColumns+" FROM consent_versions v"+versionJoin+
 			" WHERE v.consent_id = ? ORDER BY v.number DESC", consentID)
@@ -269,7 +269,7 @@ func (db *DB) FindConsentVersion(ctx context.Context, id int64) (*formbuilder.Co
 	v, err := scanVersion(db.r.QueryRowContext(ctx, "SELECT "+versionColumns+" FROM consent_versions v"+versionJoin+
 		" WHERE v.id = ?", id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, notFound("consent version")
+		return nil, notFound(formbuilder.MsgVersionNotFound)
 	}
 	return v, db.dbErr(err)
 }

@@ -276,15 +276,16 @@ func dbErr(d Dialect, err error) error {
 	}
 	switch d.Code(err) {
 	case formbuilder.ECONFLICT:
-		return &formbuilder.Error{Code: formbuilder.ECONFLICT, Message: "already exists", Err: err}
+		return &formbuilder.Error{Code: formbuilder.ECONFLICT, Msg: formbuilder.M(formbuilder.MsgExists), Err: err}
 	case formbuilder.EINVALID:
-		return &formbuilder.Error{Code: formbuilder.EINVALID, Message: "invalid value or reference", Err: err}
+		return &formbuilder.Error{Code: formbuilder.EINVALID, Msg: formbuilder.M(formbuilder.MsgBadReference), Err: err}
 	}
 	return formbuilder.Internal(err)
 }
 
-func notFound(what string) error {
-	return formbuilder.Errorf(formbuilder.ENOTFOUND, "%s not found", what)
+// notFound is the ENOTFOUND error whose message names what is missing.
+func notFound(what formbuilder.MsgCode) error {
+	return formbuilder.NewError(formbuilder.ENOTFOUND, what)
 }
 
 // writeTx runs fn in a write transaction (SQLite: immediate, on the writer

@@ -32,7 +32,7 @@ func storeDocument(ctx context.Context, tx *Tx, d *formbuilder.Document, now str
 		return err
 	}
 	if !ok {
-		return formbuilder.FieldErrors(map[string]string{"document": "is not a stored document: upload the file"})
+		return formbuilder.FieldError("document", formbuilder.MsgDocNotStored)
 	}
 	return nil
 }
@@ -53,12 +53,12 @@ func scanDocument(s scanner, extra ...any) (*formbuilder.Document, error) {
 // FindDocument implements formbuilder.DocumentService.
 func (db *DB) FindDocument(ctx context.Context, sha string) (*formbuilder.Document, error) {
 	if !formbuilder.ValidDocumentHash(sha) {
-		return nil, notFound("document")
+		return nil, notFound(formbuilder.MsgDocumentNotFound)
 	}
 	var data []byte
 	d, err := scanDocument(db.r.QueryRowContext(ctx, "SELECT "+documentColumns+", data FROM consent_documents WHERE sha256 = ?", sha), &data)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, notFound("document")
+		return nil, notFound(formbuilder.MsgDocumentNotFound)
 	}
 	if err != nil {
 		return nil, db.dbErr(err)

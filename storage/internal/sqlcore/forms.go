@@ -88,19 +88,19 @@ func loadFormConsents(ctx context.Context, q queryer, forms []*formbuilder.Form)
 // checkFormRefs turns missing consents and users into field errors instead
 // of a bare foreign key failure.
 func checkFormRefs(ctx context.Context, tx *Tx, f *formbuilder.Form) error {
-	errs := map[string]string{}
+	errs := map[string]formbuilder.Msg{}
 	for i, c := range f.Consents {
 		if ok, err := exists(ctx, tx, "consents", c.ConsentID); err != nil {
 			return err
 		} else if !ok {
-			errs["consents."+strconv.Itoa(i)+".consent_id"] = "is not a known consent"
+			errs["consents."+strconv.Itoa(i)+".consent_id"] = formbuilder.M(formbuilder.MsgUnknownConsentID)
 		}
 	}
 	if f.ResponsibleUserID != 0 {
 		if ok, err := exists(ctx, tx, "users", f.ResponsibleUserID); err != nil {
 			return err
 		} else if !ok {
-			errs["responsible_user_id"] = "is not a known user"
+			errs["responsible_user_id"] = formbuilder.M(formbuilder.MsgUnknownUser)
 		}
 	}
 	return formbuilder.FieldErrors(errs)
@@ -149,7 +149,7 @@ func formJSON(f *formbuilder.Form) (fields, origins, notifications string, err e
 // customers' sites.
 func prepareForm(f *formbuilder.Form) error {
 	if f == nil {
-		return formbuilder.Errorf(formbuilder.EINVALID, "form is required")
+		return formbuilder.NewError(formbuilder.EINVALID, formbuilder.MsgMissingArgument, "what", "form")
 	}
 	if err := f.Validate(); err != nil {
 		return err
@@ -194,8 +194,8 @@ func (db *DB) CreateForm(ctx context.Context, f *formbuilder.Form) error {
 	if err != nil {
 		f.ID = 0
 		if formbuilder.ErrorCode(err) == formbuilder.ECONFLICT {
-			return &formbuilder.Error{Code: formbuilder.ECONFLICT, Message: "the form key is used by another form",
-				Fields: map[string]string{"key": "is used by another form"}, Err: err}
+			return &formbuilder.Error{Code: formbuilder.ECONFLICT, Msg: formbuilder.M(formbuilder.MsgFormKeyTaken),
+				Fields: map[string]formbuilder.Msg{"key": formbuilder.M(formbuilder.MsgKeyTaken)}, Err: err}
 		}
 		return err
 	}
@@ -240,7 +240,7 @@ func (db *DB) UpdateForm(ctx context.Context, f *formbuilder.Form) error {
 		if n, err := res.RowsAffected(); err != nil {
 			return err
 		} else if n == 0 {
-			return notFound("form")
+			return notFound(formbuilder.MsgFormNotFound)
 		}
 		if err := formChanged(ctx, tx, f.ID); err != nil {
 			return err
@@ -284,20 +284,20 @@ func (db *DB) ArchiveForm(ctx context.Context, id int64, archived bool) error {
 			return err
 		}
 		if c == 0 {
-			return notFound("form")
+			return notFound(formbuilder.MsgFormNotFound)
 		}
 		return nil
 	})
 }
 
 func (db *DB) findForm(ctx context.Context, where string, arg any) (*formbuilder.Form, error) {
-	return findLoaded(ctx, db, "form", formSelect+" WHERE "+where, arg, scanForm, loadFormConsents)
+	return findLoaded(ctx, db, formbuilder.MsgFormNotFound, formSelect+" WHERE "+where, arg, scanForm, loadFormConsents)
 }
 
 // findLoaded reads the one row of query (a not-found error naming what when
 // there is none) with scan, then its references with load, in one read
 // transaction so the row and its references agree.
-func findLoaded[T any](ctx context.Context, db *DB, what, query string, arg any,
+func findLoaded[T any](ctx context.Context, db *DB, what formbuilder.MsgCode, query string, arg any,
 	scan func(scanner) (T, error), load func(context.Context, queryer, []T) error) (T, error) {
 	var v T
 	err := db.readTx(ctx, func(tx *Tx) error {
@@ -354,7 +354,7 @@ func (db *DB) FindFormByID(ctx context.Context, id int64) (*formbuilder.Form, er
 // FindFormByKey implements formbuilder.FormService.
 func (db *DB) FindFormByKey(ctx context.Context, key string) (*formbuilder.Form, error) {
 	if !formbuilder.ValidFormKey(key) {
-		return nil, notFound("form")
+		return nil, notFound(formbuilder.MsgFormNotFound)
 	}
 	return db.findForm(ctx, "f.key = ?", key)
 }

@@ -169,9 +169,8 @@ func (db *DB) searchContext(ctx context.Context, f formbuilder.RecordFilter) (co
 
 func (db *DB) searchErr(ctx context.Context, err error) error {
 	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return &formbuilder.Error{Code: formbuilder.EINVALID,
-			Message: "the search took too long; narrow it with a consent, form, IP or date range",
-			Fields:  map[string]string{"query": "search took too long"}, Err: err}
+		return &formbuilder.Error{Code: formbuilder.EINVALID, Msg: formbuilder.M(formbuilder.MsgSearchNarrow),
+			Fields: map[string]formbuilder.Msg{"query": formbuilder.M(formbuilder.MsgSearchTooLong)}, Err: err}
 	}
 	return db.dbErr(err)
 }
@@ -241,7 +240,7 @@ func (db *DB) FindRecord(ctx context.Context, id int64) (*formbuilder.ConsentRec
 func findRecord(ctx context.Context, q queryer, id int64) (*formbuilder.ConsentRecord, error) {
 	r, err := scanRecord(q.QueryRowContext(ctx, "SELECT "+recordColumns+" FROM consent_records WHERE id = ?", id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, notFound("consent record")
+		return nil, notFound(formbuilder.MsgRecordNotFound)
 	}
 	return r, err
 }
@@ -397,7 +396,7 @@ func (db *DB) followUp(ctx context.Context, id int64,
 	decide func(ctx context.Context, b *batch, orig *formbuilder.ConsentRecord, now time.Time) (*formbuilder.ConsentRecord, error),
 	after func(ctx context.Context, b *batch, r *formbuilder.ConsentRecord) error) (*formbuilder.ConsentRecord, error) {
 	if id <= 0 {
-		return nil, notFound("consent record")
+		return nil, notFound(formbuilder.MsgRecordNotFound)
 	}
 	var out *formbuilder.ConsentRecord
 	j := &job{rowLocks: true, run: func(ctx context.Context, b *batch) error {

@@ -203,7 +203,7 @@ func (db *DB) EnqueueAccessLink(ctx context.Context, address, lang string) error
 // (or mails) anywhere else.
 func (db *DB) EnqueueTest(ctx context.Context, m *formbuilder.OutboxMessage) error {
 	if m == nil || m.FormID <= 0 || !testableKind(m.Kind) || m.Target == "" {
-		return formbuilder.Errorf(formbuilder.EINVALID, "a test needs a form, a kind and a receiver")
+		return formbuilder.NewError(formbuilder.EINVALID, formbuilder.MsgMissingArgument, "what", "a test's form, kind and receiver")
 	}
 	f, err := db.FindFormByID(ctx, m.FormID)
 	if err != nil {
@@ -211,12 +211,12 @@ func (db *DB) EnqueueTest(ctx context.Context, m *formbuilder.OutboxMessage) err
 	}
 	if m.Kind == formbuilder.DeliveryWebhook {
 		if _, ok := f.Notifications.Webhook(m.Target); !ok {
-			return formbuilder.FieldErrors(map[string]string{"target": "is not a webhook of this form"})
+			return formbuilder.FieldError("target", formbuilder.MsgNotAWebhook)
 		}
 	} else {
 		addr, ok := configuredEmail(&f.Notifications, m.Target)
 		if !ok {
-			return formbuilder.FieldErrors(map[string]string{"target": "is not a notification address of this form"})
+			return formbuilder.FieldError("target", formbuilder.MsgNotAnAddress)
 		}
 		m.Target = addr
 	}
@@ -308,7 +308,8 @@ const maxAttemptError = 300
 func (db *DB) RecordAttempt(ctx context.Context, a *formbuilder.DeliveryAttempt, next time.Time) error {
 	if a == nil || a.MessageID <= 0 || !formbuilder.ValidDeliveryKind(a.Kind) ||
 		(a.FormID <= 0) != formbuilder.FormlessKind(a.Kind) {
-		return formbuilder.Errorf(formbuilder.EINVALID, "an attempt needs a message, a kind and its form (if of one)")
+		return formbuilder.NewError(formbuilder.EINVALID, formbuilder.MsgMissingArgument, "what",
+			"an attempt's message, kind and form (if of one)")
 	}
 	errText := truncateBytes(strings.ToValidUTF8(a.Error, "\uFFFD"), maxAttemptError)
 	j := &job{run: func(ctx context.Context, b *batch) error {
@@ -384,7 +385,7 @@ func (db *DB) ListOutbox(ctx context.Context, f formbuilder.OutboxFilter) ([]*fo
 	}
 	if f.Kind != "" {
 		if !formbuilder.ValidDeliveryKind(f.Kind) {
-			return nil, formbuilder.FieldErrors(map[string]string{"kind": "is not a delivery kind"})
+			return nil, formbuilder.FieldError("kind", formbuilder.MsgNotADeliveryKind)
 		}
 		conds = append(conds, "kind = ?")
 		args = append(args, f.Kind)

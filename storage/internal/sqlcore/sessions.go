@@ -38,7 +38,7 @@ func (db *DB) FindSession(ctx context.Context, id string) (*formbuilder.Session,
 	err := db.r.QueryRowContext(ctx, "SELECT id, user_id, csrf, created_at, last_seen FROM sessions WHERE id = ?", id).
 		Scan(&s.ID, &s.UserID, &s.CSRF, &created, &seen)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, notFound("session")
+		return nil, notFound(formbuilder.MsgSessionNotFound)
 	}
 	if err != nil {
 		return nil, db.dbErr(err)
@@ -56,7 +56,7 @@ func (db *DB) FindSession(ctx context.Context, id string) (*formbuilder.Session,
 // session is gone (expired or logged out meanwhile).
 func (db *DB) TouchSession(ctx context.Context, id string, at time.Time) error {
 	return db.writeTx(ctx, func(tx *Tx) error {
-		return affectOne(tx.ExecContext(ctx, "UPDATE sessions SET last_seen = ? WHERE id = ?", fmtTime(at), id))("session")
+		return affectOne(tx.ExecContext(ctx, "UPDATE sessions SET last_seen = ? WHERE id = ?", fmtTime(at), id))(formbuilder.MsgSessionNotFound)
 	})
 }
 

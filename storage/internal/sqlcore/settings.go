@@ -55,7 +55,7 @@ func scanSettings(row *sql.Row) (*formbuilder.Settings, error) {
 // batch reads the mode before this save commits. EINVALID.
 func (db *DB) SaveSettings(ctx context.Context, s *formbuilder.Settings) error {
 	if s == nil {
-		return formbuilder.Errorf(formbuilder.EINVALID, "settings are required")
+		return formbuilder.NewError(formbuilder.EINVALID, formbuilder.MsgMissingArgument, "what", "settings")
 	}
 	if err := s.Validate(); err != nil {
 		return err

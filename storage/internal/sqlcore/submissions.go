@@ -118,7 +118,7 @@ func (db *DB) FindSubmission(ctx context.Context, id int64) (*formbuilder.Submis
 		user_agent, created_at FROM submissions WHERE id = ?`, id).
 		Scan(&s.ID, &s.FormID, &s.FormKey, &vals, &s.Subject, &s.PageURL, &s.IP, &s.UserAgent, &created)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, notFound("submission")
+		return nil, notFound(formbuilder.MsgSubmissionNotFound)
 	}
 	if err != nil {
 		return nil, db.dbErr(err)

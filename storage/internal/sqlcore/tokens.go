@@ -46,7 +46,7 @@ func (db *DB) CreateToken(ctx context.Context, t *formbuilder.APIToken) error {
 	err := db.writeTx(ctx, func(tx *Tx) error {
 		u, err := scanUser(tx.QueryRowContext(ctx, userSelect+" WHERE id = ?", t.UserID))
 		if errors.Is(err, sql.ErrNoRows) || err == nil && !u.Active() {
-			return formbuilder.FieldErrors(map[string]string{"user_id": "is not an active user"})
+			return formbuilder.FieldError("user_id", formbuilder.MsgNotActiveUser)
 		}
 		if err != nil {
 			return err
@@ -68,7 +68,7 @@ func (db *DB) CreateToken(ctx context.Context, t *formbuilder.APIToken) error {
 func (db *DB) findToken(ctx context.Context, where string, arg any) (*formbuilder.APIToken, error) {
 	t, err := scanToken(db.r.QueryRowContext(ctx, tokenSelect+" WHERE "+where, arg))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, notFound("token")
+		return nil, notFound(formbuilder.MsgTokenNotFound)
 	}
 	return t, db.dbErr(err)
 }
@@ -107,7 +107,7 @@ func (db *DB) RevokeToken(ctx context.Context, id int64) error {
 	now := db.now()
 	return db.writeTx(ctx, func(tx *Tx) error {
 		if err := affectOne(tx.ExecContext(ctx, "UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?",
-			fmtTime(now), id))("token"); err != nil {
+			fmtTime(now), id))(formbuilder.MsgTokenNotFound); err != nil {
 			return err
 		}
 		return nil
@@ -117,6 +117,6 @@ func (db *DB) RevokeToken(ctx context.Context, id int64) error {
 // TouchToken implements formbuilder.TokenService. ENOTFOUND.
 func (db *DB) TouchToken(ctx context.Context, id int64, at time.Time) error {
 	return db.writeTx(ctx, func(tx *Tx) error {
-		return affectOne(tx.ExecContext(ctx, "UPDATE api_tokens SET last_used = ? WHERE id = ?", fmtTime(at), id))("token")
+		return affectOne(tx.ExecContext(ctx, "UPDATE api_tokens SET last_used = ? WHERE id = ?", fmtTime(at), id))(formbuilder.MsgTokenNotFound)
 	})
 }

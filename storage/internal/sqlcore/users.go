@@ -9,12 +9,12 @@ import (
 	"github.com/consentforms/consentforms/formbuilder"
 )
 
-const userSelect = "SELECT id, email, name, password_hash, role, created_at, COALESCE(deactivated_at, '') FROM users"
+const userSelect = "SELECT id, email, name, password_hash, role, language, created_at, COALESCE(deactivated_at, '') FROM users"
 
 func scanUser(s scanner) (*formbuilder.User, error) {
 	var u formbuilder.User
 	var created, deactivated string
-	if err := s.Scan(&u.ID, &u.Email, &u.Name, &u.PasswordHash, &u.Role, &created, &deactivated); err != nil {
+	if err := s.Scan(&u.ID, &u.Email, &u.Name, &u.PasswordHash, &u.Role, &u.Language, &created, &deactivated); err != nil {
 		return nil, err
 	}
 	var err error
@@ -29,7 +29,7 @@ func scanUser(s scanner) (*formbuilder.User, error) {
 // unique regardless of case (ECONFLICT).
 func (db *DB) CreateUser(ctx context.Context, u *formbuilder.User) error {
 	if u == nil {
-		return formbuilder.Errorf(formbuilder.EINVALID, "user is required")
+		return formbuilder.NewError(formbuilder.EINVALID, formbuilder.MsgMissingArgument, "what", "user")
 	}
 	u.Email = strings.TrimSpace(u.Email)
 	if u.Role == "" {
@@ -41,15 +41,15 @@ func (db *DB) CreateUser(ctx context.Context, u *formbuilder.User) error {
 	now := db.now()
 	err := db.writeTx(ctx, func(tx *Tx) error {
 		var err error
-		u.ID, err = insertID(ctx, db.d, tx, "INSERT INTO users (email, name, password_hash, role, created_at) VALUES (?, ?, ?, ?, ?)",
-			u.Email, u.Name, u.PasswordHash, u.Role, fmtTime(now))
+		u.ID, err = insertID(ctx, db.d, tx, "INSERT INTO users (email, name, password_hash, role, language, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+			u.Email, u.Name, u.PasswordHash, u.Role, u.Language, fmtTime(now))
 		return err
 	})
 	if err != nil {
 		u.ID = 0
 		if formbuilder.ErrorCode(err) == formbuilder.ECONFLICT {
-			return &formbuilder.Error{Code: formbuilder.ECONFLICT, Message: "a user with this e-mail exists already",
-				Fields: map[string]string{"email": "is taken"}, Err: err}
+			return &formbuilder.Error{Code: formbuilder.ECONFLICT, Msg: formbuilder.M(formbuilder.MsgUserExists),
+				Fields: map[string]formbuilder.Msg{"email": formbuilder.M(formbuilder.MsgEmailTaken)}, Err: err}
 		}
 		return err
 	}
@@ -58,9 +58,8 @@ func (db *DB) CreateUser(ctx context.Context, u *formbuilder.User) error {
 }
 
 // errLastAdmin refuses a change that would leave no active admin.
-var errLastAdmin = &formbuilder.Error{Code: formbuilder.ECONFLICT,
-	Message: "this is the last active admin: make another user an admin first",
-	Fields:  map[string]string{"role": "the last active admin must stay an admin"}}
+var errLastAdmin = &formbuilder.Error{Code: formbuilder.ECONFLICT, Msg: formbuilder.M(formbuilder.MsgLastAdmin),
+	Fields: map[string]formbuilder.Msg{"role": formbuilder.M(formbuilder.MsgLastAdminRole)}}
 
 // lockAdmins returns the ids of the active admins, locked for the rest of
 // tx, before any other row of users is locked. Every change that could
@@ -99,7 +98,7 @@ func onlyAdmin(admins []int64, id int64) bool { return len(admins) == 1 && admin
 func (db *DB) lockUser(ctx context.Context, tx *Tx, id int64) (*formbuilder.User, error) {
 	u, err := scanUser(tx.QueryRowContext(ctx, userSelect+" WHERE id = ?"+db.d.ForUpdate(), id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, notFound("user")
+		return nil, notFound(formbuilder.MsgUserNotFound)
 	}
 	return u, err
 }
@@ -107,7 +106,7 @@ func (db *DB) lockUser(ctx context.Context, tx *Tx, id int64) (*formbuilder.User
 // UpdateUser implements formbuilder.UserService.
 func (db *DB) UpdateUser(ctx context.Context, u *formbuilder.User) error {
 	if u == nil {
-		return formbuilder.Errorf(formbuilder.EINVALID, "user is required")
+		return formbuilder.NewError(formbuilder.EINVALID, formbuilder.MsgMissingArgument, "what", "user")
 	}
 	if u.Role == "" {
 		u.Role = formbuilder.RoleAdmin
@@ -152,8 +151,7 @@ func (db *DB) SetUserActive(ctx context.Context, id int64, active bool) error {
 			return err
 		}
 		if onlyAdmin(admins, id) {
-			return &formbuilder.Error{Code: formbuilder.ECONFLICT,
-				Message: "this is the last active admin: make another user an admin first"}
+			return formbuilder.NewError(formbuilder.ECONFLICT, formbuilder.MsgLastAdmin)
 		}
 		if old.Active() {
 			if _, err := tx.ExecContext(ctx, "UPDATE users SET deactivated_at = ? WHERE id = ?", fmtTime(now), id); err != nil {
@@ -169,16 +167,26 @@ func (db *DB) SetUserActive(ctx context.Context, id int64, active bool) error {
 	})
 }
 
+// SetUserLanguage implements formbuilder.UserService.
+func (db *DB) SetUserLanguage(ctx context.Context, id int64, lang string) error {
+	if !formbuilder.ValidLanguage(lang) {
+		return formbuilder.FieldError("language", formbuilder.MsgOneOf, "values", "de, en")
+	}
+	return db.writeTx(ctx, func(tx *Tx) error {
+		return affectOne(tx.ExecContext(ctx, "UPDATE users SET language = ? WHERE id = ?", lang, id))(formbuilder.MsgUserNotFound)
+	})
+}
+
 // UpdatePassword implements formbuilder.UserService. ENOTFOUND.
 func (db *DB) UpdatePassword(ctx context.Context, id int64, hash string) error {
 	return db.writeTx(ctx, func(tx *Tx) error {
-		return affectOne(tx.ExecContext(ctx, "UPDATE users SET password_hash = ? WHERE id = ?", hash, id))("user")
+		return affectOne(tx.ExecContext(ctx, "UPDATE users SET password_hash = ? WHERE id = ?", hash, id))(formbuilder.MsgUserNotFound)
 	})
 }
 
 // affectOne turns "no row changed" into ENOTFOUND.
-func affectOne(res sql.Result, err error) func(what string) error {
-	return func(what string) error {
+func affectOne(res sql.Result, err error) func(what formbuilder.MsgCode) error {
+	return func(what formbuilder.MsgCode) error {
 		if err != nil {
 			return err
 		}
@@ -196,7 +204,7 @@ func affectOne(res sql.Result, err error) func(what string) error {
 func (db *DB) findUser(ctx context.Context, where string, arg any) (*formbuilder.User, error) {
 	u, err := scanUser(db.r.QueryRowContext(ctx, userSelect+" WHERE "+where, arg))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, notFound("user")
+		return nil, notFound(formbuilder.MsgUserNotFound)
 	}
 	return u, db.dbErr(err)
 }

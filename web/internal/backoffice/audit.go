@@ -78,15 +78,15 @@ func (o *Office) Audit(c *fiber.Ctx) error {
 
 // errNotYours answers an operator asking for a form or conversation that is
 // not theirs as if it did not exist: they learn nothing about it.
-func errNotYours(what string) error {
-	return formbuilder.Errorf(formbuilder.ENOTFOUND, "This %s does not exist, or it is not one of yours.", what)
+func errNotYours(msg formbuilder.MsgCode) error {
+	return formbuilder.NewError(formbuilder.ENOTFOUND, msg)
 }
 
 // CheckForm refuses form f to a principal who may not see its submissions
 // (formbuilder.User.MaySeeForm).
 func CheckForm(c *fiber.Ctx, f *formbuilder.Form) error {
 	if p := httpx.PrincipalOf(c); p == nil || !p.User.MaySeeForm(f) {
-		return errNotYours("form")
+		return errNotYours(formbuilder.MsgFormNotYours)
 	}
 	return nil
 }

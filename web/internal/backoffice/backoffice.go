@@ -59,7 +59,7 @@ const MaxQuery = 200
 // API and the exports: consent_id, form_id, channel_id, since, until (RFC 3339 or
 // YYYY-MM-DD; until includes that day), ip, q, action, before, after and
 // limit. It returns per-parameter messages for what cannot be read.
-func LogFilter(c *fiber.Ctx) (formbuilder.RecordFilter, LogQuery, map[string]string) {
+func LogFilter(c *fiber.Ctx) (formbuilder.RecordFilter, LogQuery, map[string]formbuilder.Msg) {
 	var f formbuilder.RecordFilter
 	r := newQuery(c)
 	q := LogQuery{ConsentID: r.get("consent_id"), FormID: r.get("form_id"), ChannelID: r.get("channel_id"),
@@ -76,29 +76,29 @@ func LogFilter(c *fiber.Ctx) (formbuilder.RecordFilter, LogQuery, map[string]str
 		// so "2001:DB8::1" finds "2001:db8::1".
 		a, err := netip.ParseAddr(q.IP)
 		if err != nil {
-			errs["ip"] = "must be an IP address, as shown in the list"
+			errs["ip"] = formbuilder.M(formbuilder.MsgIPAsListed)
 		} else {
 			f.IP = a.Unmap().String()
 		}
 	}
 	if len([]rune(q.Q)) > MaxQuery {
-		errs["q"] = "is too long (at most 200 characters)"
+		errs["q"] = formbuilder.M(formbuilder.MsgTooLongMax, "max", strconv.Itoa(MaxQuery))
 	}
 	f.Query = q.Q
 	switch q.Action {
 	case "", formbuilder.ActionGiven, formbuilder.ActionWithdrawn, formbuilder.ActionConfirmed:
 		f.Action = q.Action
 	default:
-		errs["action"] = "must be given, withdrawn or confirmed"
+		errs["action"] = formbuilder.M(formbuilder.MsgOneOf, "values", "given, withdrawn, confirmed")
 	}
 	f.Limit = r.limit()
 	return f, q, errs
 }
 
 // LogFilterErrors renames storage's field names to the query parameters.
-func LogFilterErrors(err error) map[string]string {
-	out := map[string]string{}
-	for k, m := range formbuilder.ErrorFields(err) {
+func LogFilterErrors(err error) map[string]formbuilder.Msg {
+	out := map[string]formbuilder.Msg{}
+	for k, m := range formbuilder.ErrorFieldMsgs(err) {
 		if k == "query" {
 			k = "q"
 		}
@@ -266,7 +266,7 @@ func (o *Office) StreamLog(c *fiber.Ctx, f formbuilder.RecordFilter, format stri
 }
 
 // ErrInboxOff answers routes whose services the app was built without.
-var ErrInboxOff = formbuilder.Errorf(formbuilder.ENOTFOUND, "submissions are not available on this server")
+var ErrInboxOff = formbuilder.NewError(formbuilder.ENOTFOUND, formbuilder.MsgInboxOff)
 
 // InboxQuery is the list's query string as typed.
 type InboxQuery struct {
@@ -275,14 +275,14 @@ type InboxQuery struct {
 
 // InboxFilter reads q, before, after and limit; unreadable parameters
 // are named in the returned map.
-func InboxFilter(c *fiber.Ctx, formID int64) (formbuilder.SubmissionFilter, InboxQuery, map[string]string) {
+func InboxFilter(c *fiber.Ctx, formID int64) (formbuilder.SubmissionFilter, InboxQuery, map[string]formbuilder.Msg) {
 	f := formbuilder.SubmissionFilter{FormID: formID}
 	r := newQuery(c)
 	q := InboxQuery{Q: r.get("q")}
 	f.BeforeID = r.id("before", r.get("before"))
 	f.AfterID = r.id("after", r.get("after"))
 	if utf8.RuneCountInString(q.Q) > MaxQuery || !utf8.ValidString(q.Q) {
-		r.errs["q"] = "is too long (at most 200 characters)"
+		r.errs["q"] = formbuilder.M(formbuilder.MsgTooLongMax, "max", strconv.Itoa(MaxQuery))
 	}
 	f.Query = q.Q
 	f.Limit = r.limit()
@@ -354,8 +354,7 @@ func (o *Office) findSubmission(c *fiber.Ctx, form *formbuilder.Form, param stri
 	}
 	sub, err := o.svc.Submissions.FindSubmission(c.UserContext(), sid)
 	if formbuilder.ErrorCode(err) == formbuilder.ENOTFOUND || (err == nil && form != nil && sub.FormID != form.ID) {
-		return nil, formbuilder.Errorf(formbuilder.ENOTFOUND,
-			"This submission does not exist (any more). Submissions older than the form's retention period are deleted.")
+		return nil, formbuilder.NewError(formbuilder.ENOTFOUND, formbuilder.MsgSubmissionMissing)
 	}
 	return sub, err
 }
@@ -378,7 +377,7 @@ func (o *Office) SubmissionDetail(c *fiber.Ctx, form *formbuilder.Form, param st
 			return nil, nil, nil, err
 		}
 		if CheckForm(c, f) != nil {
-			return nil, nil, nil, errNotYours("submission")
+			return nil, nil, nil, errNotYours(formbuilder.MsgSubmissionNotYours)
 		}
 	}
 	recs, err := o.svc.Inbox.RecordsOfSubmission(ctx, sub.ID)
@@ -460,7 +459,7 @@ func (o *Office) OperatorConversation(c *fiber.Ctx, id int64) (*formbuilder.Conv
 	ctx := c.UserContext()
 	conv, err := o.svc.Chat.FindConversation(ctx, id)
 	if formbuilder.ErrorCode(err) == formbuilder.ENOTFOUND || (err == nil && conv.LastMessageAt.IsZero()) {
-		return nil, formbuilder.Errorf(formbuilder.ENOTFOUND, "This conversation does not exist.")
+		return nil, formbuilder.NewError(formbuilder.ENOTFOUND, formbuilder.MsgConversationMissing)
 	}
 	if err != nil {
 		return nil, err
@@ -471,7 +470,7 @@ func (o *Office) OperatorConversation(c *fiber.Ctx, id int64) (*formbuilder.Conv
 			return nil, err
 		}
 		if p == nil || !p.User.MaySeeConversation(conv, ch) {
-			return nil, errNotYours("conversation")
+			return nil, errNotYours(formbuilder.MsgConversationNotYours)
 		}
 	}
 	conv.HeldMessage = ""
@@ -479,17 +478,17 @@ func (o *Office) OperatorConversation(c *fiber.Ctx, id int64) (*formbuilder.Conv
 }
 
 // CheckOperators returns a message when one of ids is not a user.
-func (o *Office) CheckOperators(ctx context.Context, ids []int64) (string, error) {
+func (o *Office) CheckOperators(ctx context.Context, ids []int64) (formbuilder.Msg, error) {
 	for _, id := range ids {
 		_, err := o.svc.Users.FindUserByID(ctx, id)
 		if formbuilder.ErrorCode(err) == formbuilder.ENOTFOUND {
-			return "names a user that does not exist", nil
+			return formbuilder.M(formbuilder.MsgUnknownUserID), nil
 		}
 		if err != nil {
-			return "", err
+			return formbuilder.Msg{}, err
 		}
 	}
-	return "", nil
+	return formbuilder.Msg{}, nil
 }
 
 // MessagesAfter lists a page of conversation convID's messages after the
@@ -511,4 +510,4 @@ func ParamID(c *fiber.Ctx, name string) (int64, error) {
 
 // ErrChatOff answers the chat's routes of an app wired without a chat
 // service (tests of other parts build such apps).
-var ErrChatOff = formbuilder.Errorf(formbuilder.ENOTFOUND, "chat is not available")
+var ErrChatOff = formbuilder.NewError(formbuilder.ENOTFOUND, formbuilder.MsgChatOff)

@@ -22,17 +22,17 @@ const OneTimePasswordLength = 16
 // CheckPasswordChange returns the field errors of u changing their
 // password from current to next: the current one must be right, the new
 // one long enough and different.
-func CheckPasswordChange(u *formbuilder.User, current, next string) map[string]string {
-	errs := map[string]string{}
+func CheckPasswordChange(u *formbuilder.User, current, next string) map[string]formbuilder.Msg {
+	errs := map[string]formbuilder.Msg{}
 	switch {
 	case len(current) > MaxPasswordBytes || password.Check(u.PasswordHash, current) != nil:
-		errs["current_password"] = "is not the current password"
+		errs["current_password"] = formbuilder.M(formbuilder.MsgWrongPassword)
 	case len([]rune(next)) < password.MinLength:
-		errs["new_password"] = "must have at least " + strconv.Itoa(password.MinLength) + " characters"
+		errs["new_password"] = formbuilder.M(formbuilder.MsgPasswordShort, "min", strconv.Itoa(password.MinLength))
 	case len(next) > MaxPasswordBytes:
-		errs["new_password"] = "is too long"
+		errs["new_password"] = formbuilder.M(formbuilder.MsgTooLong)
 	case next == current:
-		errs["new_password"] = "must differ from the current password"
+		errs["new_password"] = formbuilder.M(formbuilder.MsgPasswordSame)
 	}
 	return errs
 }
@@ -62,7 +62,7 @@ func (o *Office) SetPassword(ctx context.Context, id int64, pw string) error {
 // deactivated user.
 func (o *Office) ResetPassword(ctx context.Context, u *formbuilder.User) (string, error) {
 	if !u.Active() {
-		return "", formbuilder.Errorf(formbuilder.ECONFLICT, "The user is deactivated: reactivate them first.")
+		return "", formbuilder.NewError(formbuilder.ECONFLICT, formbuilder.MsgUserDeactivated)
 	}
 	pw := password.Generate(OneTimePasswordLength)
 	return pw, o.SetPassword(ctx, u.ID, pw)

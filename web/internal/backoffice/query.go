@@ -15,10 +15,10 @@ import (
 // parameter's name), so a page can show them and an API can answer 422.
 type query struct {
 	c    *fiber.Ctx
-	errs map[string]string
+	errs map[string]formbuilder.Msg
 }
 
-func newQuery(c *fiber.Ctx) *query { return &query{c: c, errs: map[string]string{}} }
+func newQuery(c *fiber.Ctx) *query { return &query{c: c, errs: map[string]formbuilder.Msg{}} }
 
 // get is the trimmed value of parameter name.
 func (q *query) get(name string) string { return strings.TrimSpace(q.c.Query(name)) }
@@ -31,7 +31,7 @@ func (q *query) id(name, v string) int64 {
 	}
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil || n <= 0 {
-		q.errs[name] = "must be a positive id"
+		q.errs[name] = formbuilder.M(formbuilder.MsgPositiveID)
 	}
 	return n
 }
@@ -41,13 +41,13 @@ func (q *query) id(name, v string) int64 {
 func (q *query) timeRange(since, until string) (from, to time.Time) {
 	var err error
 	if from, err = formbuilder.ParseTimeBound(since, false); err != nil {
-		q.errs["since"] = err.Error()
+		q.errs["since"] = formbuilder.ErrorMsg(err)
 	}
 	if to, err = formbuilder.ParseTimeBound(until, true); err != nil {
-		q.errs["until"] = err.Error()
+		q.errs["until"] = formbuilder.ErrorMsg(err)
 	}
 	if !from.IsZero() && !to.IsZero() && !to.After(from) {
-		q.errs["until"] = "must be after since"
+		q.errs["until"] = formbuilder.M(formbuilder.MsgAfterSince)
 	}
 	return from, to
 }
@@ -60,7 +60,7 @@ func (q *query) limit() int {
 	}
 	n, err := strconv.Atoi(l)
 	if err != nil || n < 1 || n > formbuilder.MaxPageSize {
-		q.errs["limit"] = "must be between 1 and " + strconv.Itoa(formbuilder.MaxPageSize)
+		q.errs["limit"] = formbuilder.M(formbuilder.MsgPageSize, "max", strconv.Itoa(formbuilder.MaxPageSize))
 	}
 	return n
 }
@@ -85,7 +85,7 @@ func (q AuditQuery) Encode() string {
 // AuditFilter reads user_id, target, since, until, before, after and
 // limit of the audit trail's list and exports, with a message per
 // parameter that cannot be read.
-func AuditFilter(c *fiber.Ctx) (formbuilder.AuditFilter, AuditQuery, map[string]string) {
+func AuditFilter(c *fiber.Ctx) (formbuilder.AuditFilter, AuditQuery, map[string]formbuilder.Msg) {
 	r := newQuery(c)
 	q := AuditQuery{UserID: r.get("user_id"), Target: r.get("target"), Since: r.get("since"), Until: r.get("until")}
 	var f formbuilder.AuditFilter
@@ -93,7 +93,7 @@ func AuditFilter(c *fiber.Ctx) (formbuilder.AuditFilter, AuditQuery, map[string]
 	f.BeforeID = r.id("before", r.get("before"))
 	f.AfterID = r.id("after", r.get("after"))
 	if q.Target != "" && !formbuilder.ValidAuditTarget(q.Target) {
-		r.errs["target"] = "is not a kind of change"
+		r.errs["target"] = formbuilder.M(formbuilder.MsgNotAChangeKind)
 	}
 	f.Target = q.Target
 	f.Since, f.Until = r.timeRange(q.Since, q.Until)

@@ -396,7 +396,7 @@ func (h *Hub) Serve(c *fiber.Ctx, base *httpx.Base, topic Topic, replay func(con
 	ip := httpx.RateKeyIP(base.ClientIP(c))
 	if !h.acquire(ip) {
 		c.Set(fiber.HeaderRetryAfter, "30")
-		return formbuilder.Errorf(formbuilder.ERATELIMIT, "Too many open chat connections.")
+		return formbuilder.NewError(formbuilder.ERATELIMIT, formbuilder.MsgTooManyChatStreams)
 	}
 	sub := h.subscribe(topic)
 	if sub == nil {

@@ -44,10 +44,10 @@ func UploadedDocument(mf *multipart.Form, field string) (*formbuilder.Document, 
 		return nil, nil
 	}
 	if len(mf.File[field]) > 1 {
-		return nil, formbuilder.FieldErrors(map[string]string{field: "must be one file"})
+		return nil, formbuilder.FieldError(field, formbuilder.MsgDocOneFile)
 	}
 	if fh.Size > formbuilder.MaxDocumentBytes {
-		return nil, formbuilder.FieldErrors(map[string]string{field: "is larger than 10 MiB"})
+		return nil, formbuilder.FieldError(field, formbuilder.MsgDocTooLarge)
 	}
 	f, err := fh.Open()
 	if err != nil {

@@ -66,20 +66,30 @@ type ErrorJSON struct {
 	Error ErrorBody `json:"error"`
 }
 
-// ErrorBody is the inside of ErrorJSON.
+// ErrorBody is the inside of ErrorJSON. Message and Fields are sentences:
+// English on the API, in the page's language on the visitors' routes.
+// MessageCode, Params and FieldCodes say the same by message code, for
+// clients that translate themselves.
 type ErrorBody struct {
-	Code    string            `json:"code"`
-	Message string            `json:"message"`
-	Fields  map[string]string `json:"fields,omitempty"`
+	Code        string                     `json:"code"`
+	Message     string                     `json:"message"`
+	MessageCode formbuilder.MsgCode        `json:"message_code,omitempty"`
+	Params      map[string]string          `json:"params,omitempty"`
+	Fields      map[string]string          `json:"fields,omitempty"`
+	FieldCodes  map[string]formbuilder.Msg `json:"field_codes,omitempty"`
 }
 
-// Problem is an error as a client may see it: status, code, a safe
-// message and the per-field messages.
+// Problem is an error as a client may see it: status, code, the message by
+// code (and, for Fiber's own errors, Fiber's English text) and the
+// per-field messages.
 type Problem struct {
-	Status  int
-	Code    string
+	Status int
+	Code   string
+	Msg    formbuilder.Msg
+	// Message is the English text; for Fiber's own errors Fiber's words
+	// ("Cannot GET /x"), which Msg says only in general.
 	Message string
-	Fields  map[string]string
+	Fields  map[string]formbuilder.Msg
 }
 
 // ProblemOf maps err to what a client may see: domain errors by their code,
@@ -89,19 +99,41 @@ type Problem struct {
 func ProblemOf(err error) Problem {
 	var fe *fiber.Error
 	if errors.As(err, &fe) {
-		p := Problem{Status: fe.Code, Code: codeOf(fe.Code), Message: fe.Message}
+		p := Problem{Status: fe.Code, Code: codeOf(fe.Code), Msg: statusMsg(fe), Message: fe.Message}
 		if p.Status >= 500 {
-			p.Message = "internal error"
+			p.Message = p.Msg.String()
 		}
 		return p
 	}
 	code := formbuilder.ErrorCode(err)
-	p := Problem{Status: StatusOf(code), Code: code, Message: formbuilder.ErrorMessage(err),
-		Fields: formbuilder.ErrorFields(err)}
+	m := formbuilder.ErrorMsg(err)
+	p := Problem{Status: StatusOf(code), Code: code, Msg: m, Message: m.String(), Fields: formbuilder.ErrorFieldMsgs(err)}
 	if errors.Is(err, ErrBadJSON) {
 		p.Status = fiber.StatusBadRequest
 	}
 	return p
+}
+
+// statusMsg says what Fiber's own error fe means: in general by its
+// status, with Fiber's (English, technical) words as the detail of a 400.
+func statusMsg(fe *fiber.Error) formbuilder.Msg {
+	status := fe.Code
+	switch status {
+	case fiber.StatusNotFound:
+		return formbuilder.M(formbuilder.MsgNotFoundPage)
+	case fiber.StatusMethodNotAllowed:
+		return formbuilder.M(formbuilder.MsgMethodNotAllowed)
+	case fiber.StatusUnsupportedMediaType:
+		return formbuilder.M(formbuilder.MsgSendJSON)
+	case fiber.StatusBadRequest:
+		return formbuilder.M(formbuilder.MsgBadRequest, "detail", SafeForMessage(fe.Message))
+	case fiber.StatusRequestEntityTooLarge:
+		return formbuilder.M(formbuilder.MsgTooLarge)
+	}
+	if status >= 500 {
+		return formbuilder.M(formbuilder.MsgInternal)
+	}
+	return formbuilder.M(formbuilder.MsgError)
 }
 
 // LogInternal logs err with the request it failed, for answers of 500 and
@@ -111,19 +143,50 @@ func LogInternal(log *slog.Logger, c *fiber.Ctx, err error) {
 		"request_id", RequestID(c))
 }
 
-// SendJSONError answers p as ErrorJSON.
+// SendJSONError answers p as ErrorJSON: in English on the API, in the
+// page's language (LangOf) elsewhere, with the message codes beside.
 func SendJSONError(c *fiber.Ctx, p Problem) error {
 	if p.Status == fiber.StatusTooManyRequests && c.GetRespHeader(fiber.HeaderRetryAfter) == "" {
 		c.Set(fiber.HeaderRetryAfter, "60")
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
-	return c.Status(p.Status).JSON(ErrorJSON{Error: ErrorBody{Code: p.Code, Message: p.Message, Fields: p.Fields}})
+	b := ErrorBody{Code: p.Code, Message: p.Message, MessageCode: p.Msg.Code, Params: p.Msg.Params,
+		FieldCodes: p.Fields}
+	lang := formbuilder.LangEN
+	if !strings.HasPrefix(c.Path(), "/api/") {
+		lang = LangOf(c)
+		b.Message = p.Msg.Text(lang)
+	}
+	if len(p.Fields) > 0 {
+		b.Fields = make(map[string]string, len(p.Fields))
+		for k, m := range p.Fields {
+			b.Fields[k] = m.Text(lang)
+		}
+	}
+	return c.Status(p.Status).JSON(ErrorJSON{Error: b})
+}
+
+// localLang is the Locals key of the language of the page a request is
+// about (SetLang).
+const localLang = "cf_lang"
+
+// SetLang says that the request concerns a page in lang (a form's or a
+// channel's language), so that its errors speak it too.
+func SetLang(c *fiber.Ctx, lang string) { c.Locals(localLang, formbuilder.Lang(lang)) }
+
+// LangOf is the language to answer c's visitor in: the page's (SetLang),
+// else the one the browser prefers.
+func LangOf(c *fiber.Ctx) string {
+	if l, ok := c.Locals(localLang).(string); ok && l != "" {
+		return l
+	}
+	return formbuilder.NegotiateLang(c.Get(fiber.HeaderAcceptLanguage))
 }
 
 // VisitorErrors answers the errors of the routes visitors and embedded
 // pages use (forms, withdrawals, chat, assets) and of paths no route
 // matches: JSON when the client asked for it, else a small page of the
-// widget's, in German when the browser prefers it.
+// widget's, in the page's language or else the browser's.
 type VisitorErrors struct {
 	Log    *slog.Logger
 	Widget *widget.Renderer
@@ -142,40 +205,31 @@ func (e *VisitorErrors) Handle(c *fiber.Ctx, err error) error {
 		c.Set(fiber.HeaderRetryAfter, "60")
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
-	lang := "en"
-	if strings.HasPrefix(c.Get(fiber.HeaderAcceptLanguage), "de") {
-		lang = "de"
-	}
-	page, rerr := e.Widget.MessagePage(lang, titleFor(lang, p.Status), p.Message, c.Query("embed") == "1")
+	lang := LangOf(c)
+	msg := p.Msg.Text(lang)
+	page, rerr := e.Widget.MessagePage(lang, titleFor(lang, p.Status), msg, c.Query("embed") == "1")
 	if rerr != nil {
-		return c.Status(p.Status).SendString(p.Message)
+		return c.Status(p.Status).SendString(msg)
 	}
 	SetPublicPageHeaders(c, PublicCSP(nil))
 	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
 	return c.Status(p.Status).Send(page)
 }
 
+// titleFor is the heading of a visitor's error page.
 func titleFor(lang string, status int) string {
 	switch status {
 	case fiber.StatusNotFound:
-		return IfLang(lang, "Nicht gefunden", "Not found")
+		return formbuilder.T(lang, "error.title.not_found")
 	case fiber.StatusGone:
-		return IfLang(lang, "Nicht mehr verfügbar", "No longer available")
+		return formbuilder.T(lang, "error.title.gone")
 	case fiber.StatusTooManyRequests:
-		return IfLang(lang, "Zu viele Anfragen", "Too many requests")
+		return formbuilder.T(lang, "error.title.too_many")
 	}
 	if status >= 500 {
-		return IfLang(lang, "Etwas ist schiefgegangen", "Something went wrong")
+		return formbuilder.T(lang, "error.title.internal")
 	}
-	return IfLang(lang, "Fehler", "Error")
-}
-
-// IfLang returns de for German and en for every other language.
-func IfLang(lang, de, en string) string {
-	if lang == "de" {
-		return de
-	}
-	return en
+	return formbuilder.T(lang, "error.title.error")
 }
 
 // WantsJSON reports whether the client asked for JSON: the API, a JSON body,
@@ -192,7 +246,9 @@ func WantsJSON(c *fiber.Ctx) bool {
 }
 
 // BadRequest is an EINVALID error with a message for the whole request.
-func BadRequest(msg string) error { return formbuilder.Errorf(formbuilder.EINVALID, "%s", msg) }
+func BadRequest(msg formbuilder.MsgCode, kv ...string) error {
+	return formbuilder.NewError(formbuilder.EINVALID, msg, kv...)
+}
 
 // SafeForMessage cuts a client-supplied string to something that can be
 // quoted in an error message: at most 100 bytes of valid UTF-8.

@@ -19,20 +19,23 @@ import (
 // at fault in Fields), answered with 400 rather than validation's 422.
 var ErrBadJSON = errors.New("request body is not the JSON expected")
 
-func badJSON(msg string, fields map[string]string) error {
-	return &formbuilder.Error{Code: formbuilder.EINVALID, Message: msg, Fields: fields, Err: ErrBadJSON}
+func badJSON(msg formbuilder.Msg, fields map[string]formbuilder.Msg) error {
+	return &formbuilder.Error{Code: formbuilder.EINVALID, Msg: msg, Fields: fields, Err: ErrBadJSON}
 }
+
+// m is formbuilder.M, short for the many messages below.
+var m = formbuilder.M
 
 // ReadJSON checks that c's body is JSON of at most max bytes and decodes it
 // strictly into v with DecodeJSON: the one reader of JSON requests
 // (submissions, chat, API).
 func ReadJSON(c *fiber.Ctx, max int, v any) error {
 	if !ContentTypeIs(c.Request().Header.ContentType(), fiber.MIMEApplicationJSON) {
-		return fiber.NewError(fiber.StatusUnsupportedMediaType, "send the body as application/json")
+		return fiber.NewError(fiber.StatusUnsupportedMediaType, formbuilder.M(formbuilder.MsgSendJSON).String())
 	}
 	body := c.Body()
 	if len(body) > max {
-		return formbuilder.Errorf(formbuilder.ETOOLARGE, "the body is larger than %d bytes", max)
+		return formbuilder.NewError(formbuilder.ETOOLARGE, formbuilder.MsgBodyTooLarge, "max", strconv.Itoa(max))
 	}
 	return DecodeJSON(body, v)
 }
@@ -46,11 +49,11 @@ func ReadJSON(c *fiber.Ctx, max int, v any) error {
 func DecodeJSON(body []byte, v any) error {
 	trimmed := bytes.TrimLeft(body, " \t\r\n")
 	if len(trimmed) == 0 {
-		return badJSON("the body is empty; send a JSON object", nil)
+		return badJSON(m(formbuilder.MsgJSONEmpty), nil)
 	}
 	// Every request body is an object; null would decode to nothing.
 	if trimmed[0] != '{' {
-		return badJSON("the body must be a JSON object", nil)
+		return badJSON(m(formbuilder.MsgJSONObject), nil)
 	}
 	err := json.Unmarshal(body, v, json.RejectUnknownMembers(true))
 	if err == nil {
@@ -70,52 +73,54 @@ func decodeError(err error) error {
 	case errors.As(err, &fe):
 		if se := (*json.SemanticError)(nil); errors.As(err, &se) && len(fe.Fields) > 0 {
 			base := pointerPath(se.JSONPointer)
-			fields := make(map[string]string, len(fe.Fields))
-			for k, m := range fe.Fields {
+			fields := make(map[string]formbuilder.Msg, len(fe.Fields))
+			for k, msg := range fe.Fields {
 				if base != "" && k != "" {
 					k = base + "." + k
 				} else if k == "" {
 					k = base
 				}
-				fields[k] = m
+				fields[k] = msg
 			}
-			return badJSON(fe.Message, fields)
+			return badJSON(fe.Msg, fields)
 		}
-		return badJSON(fe.Message, fe.Fields)
+		return badJSON(fe.Msg, fe.Fields)
 	case errors.As(err, &se):
 		path := pointerPath(se.JSONPointer)
 		switch {
 		case errors.Is(se, jsontext.ErrDuplicateName):
-			return named(path, "the JSON body repeats the member "+strconv.Quote(SafeForMessage(path)), "is repeated")
+			return named(path, m(formbuilder.MsgJSONRepeated, "member", strconv.Quote(SafeForMessage(path))),
+				m(formbuilder.MsgRepeated))
 		case errors.Is(se, io.ErrUnexpectedEOF):
-			return badJSON("the JSON body ends too early", nil)
+			return badJSON(m(formbuilder.MsgJSONEOF), nil)
 		case strings.Contains(se.Error(), "invalid UTF-8"):
-			return badJSON("the JSON body is not valid UTF-8", nil)
+			return badJSON(m(formbuilder.MsgJSONUTF8), nil)
 		case strings.Contains(se.Error(), "after top-level value"):
-			return badJSON("the body has data after the JSON value", nil)
+			return badJSON(m(formbuilder.MsgJSONTrailing), nil)
 		}
-		return badJSON("the body is not valid JSON (at byte "+strconv.FormatInt(se.ByteOffset, 10)+")", nil)
+		return badJSON(m(formbuilder.MsgJSONSyntax, "at", strconv.FormatInt(se.ByteOffset, 10)), nil)
 	case errors.As(err, &me):
 		path := pointerPath(me.JSONPointer)
 		if errors.Is(me, json.ErrUnknownName) {
-			return named(path, "unknown member "+strconv.Quote(SafeForMessage(path)), "is not a known member")
+			return named(path, m(formbuilder.MsgJSONUnknown, "member", strconv.Quote(SafeForMessage(path))),
+				m(formbuilder.MsgUnknownMember))
 		}
 		if path == "" {
-			return badJSON("the body must be a JSON object", nil)
+			return badJSON(m(formbuilder.MsgJSONObject), nil)
 		}
-		msg := "must be " + kindName(me)
-		return named(path, "invalid "+SafeForMessage(path)+": "+msg, msg)
+		msg := kindName(me)
+		return named(path, m(formbuilder.MsgInvalidMember, "member", SafeForMessage(path)).With("problem", msg), msg)
 	case errors.Is(err, io.ErrUnexpectedEOF):
-		return badJSON("the JSON body ends too early", nil)
+		return badJSON(m(formbuilder.MsgJSONEOF), nil)
 	}
-	return badJSON("the body could not be read as JSON", nil)
+	return badJSON(m(formbuilder.MsgJSONUnreadable), nil)
 }
 
-func named(path, msg, fieldMsg string) error {
+func named(path string, msg, fieldMsg formbuilder.Msg) error {
 	if path == "" {
 		return badJSON(msg, nil)
 	}
-	return badJSON(msg, map[string]string{path: fieldMsg})
+	return badJSON(msg, map[string]formbuilder.Msg{path: fieldMsg})
 }
 
 // pointerPath turns a JSON pointer ("/fields/0/kind") into the dotted path
@@ -130,26 +135,26 @@ func pointerPath(p jsontext.Pointer) string {
 
 // kindName says what a value of the Go type of me should have been, in
 // JSON's words.
-func kindName(me *json.SemanticError) string {
+func kindName(me *json.SemanticError) formbuilder.Msg {
 	t := me.GoType
 	for t != nil && t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
 	if t == nil {
-		return "of another type"
+		return m(formbuilder.MsgBeOther)
 	}
 	switch t.Kind() {
 	case reflect.String:
-		return "a string"
+		return m(formbuilder.MsgBeString)
 	case reflect.Bool:
-		return "true or false"
+		return m(formbuilder.MsgBeBool)
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
 		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return "a whole number"
+		return m(formbuilder.MsgBeWhole)
 	case reflect.Float32, reflect.Float64:
-		return "a number"
+		return m(formbuilder.MsgNotANumber)
 	case reflect.Slice, reflect.Array:
-		return "an array"
+		return m(formbuilder.MsgBeArray)
 	}
-	return "an object"
+	return m(formbuilder.MsgBeObject)
 }

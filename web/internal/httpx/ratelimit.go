@@ -4,7 +4,6 @@ import (
 	"hash/maphash"
 	"math"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -272,11 +271,5 @@ func (b *Base) Limit(c *fiber.Ctx, picks ...Pick) error {
 	secs := int(math.Ceil(wait.Seconds()))
 	c.Set(fiber.HeaderRetryAfter, strconv.Itoa(secs))
 	b.Log.Info("rate limited", "path", c.Path(), "ip", picks[0].Key, "retry_after", secs)
-	lang := "en"
-	if strings.HasPrefix(c.Get(fiber.HeaderAcceptLanguage), "de") {
-		lang = "de"
-	}
-	return formbuilder.Errorf(formbuilder.ERATELIMIT, "%s", IfLang(lang,
-		"Zu viele Anfragen. Bitte versuchen Sie es in "+strconv.Itoa(secs)+" Sekunden erneut.",
-		"Too many requests. Please try again in "+strconv.Itoa(secs)+" seconds."))
+	return formbuilder.NewError(formbuilder.ERATELIMIT, formbuilder.MsgTooManyRequests, "seconds", strconv.Itoa(secs))
 }

@@ -44,8 +44,7 @@ const (
 )
 
 // ErrRole refuses a route the user's role does not allow.
-var ErrRole = formbuilder.Errorf(formbuilder.EFORBIDDEN,
-	"Your role does not allow this. Operators see the chat's conversations and the submissions of their own forms; ask an admin for anything else.")
+var ErrRole = formbuilder.NewError(formbuilder.EFORBIDDEN, formbuilder.MsgRole)
 
 // Allow returns the middleware that lets a request through only when its
 // principal's role is admitted to a route of access a. It runs after the
