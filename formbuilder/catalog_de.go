@@ -1108,4 +1108,6 @@ var catalogDE = map[string]string{
 	"document.sha":                        "SHA-256 des Dokuments",
 	"entry.document_shown":                ": die Datei, auf die die Beschriftung verlinkte, genau wie gezeigt",
 	"entry.document_covered":              "vom Hash des Texts abgedeckt",
+	"js.time_format":                      "{d}.{m}.{y} {H}:{M} UTC",
+	"audit.detail.document":               "Dokument",
 }

@@ -1108,4 +1108,6 @@ var catalogEN = map[string]string{
 	"document.sha":                        "Document SHA-256",
 	"entry.document_shown":                ": the file the label linked to, exactly as shown",
 	"entry.document_covered":              "covered by the text hash",
+	"js.time_format":                      "{y}-{m}-{d} {H}:{M} UTC",
+	"audit.detail.document":               "document",
 }

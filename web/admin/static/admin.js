@@ -9,6 +9,11 @@
     return m ? m.getAttribute('content') : '';
   }
 
+  // texts are the page's words in its language (the body's data-texts).
+  var texts = {};
+  try { texts = JSON.parse(document.body.getAttribute('data-texts')) || {}; } catch (e) { texts = {}; }
+  function t(key) { return typeof texts[key] === 'string' ? texts[key] : key; }
+
   /* Copy buttons: navigator.clipboard where allowed, else select the text
      and try execCommand, leaving it selected for Ctrl+C as a last resort. */
   function initCopy() {
@@ -22,7 +27,7 @@
         var text = target.value !== undefined ? target.value : target.textContent;
         function done(ok) {
           if (status) {
-            status.textContent = ok ? 'Copied.' : 'Selected: press Ctrl+C (or ⌘+C) to copy.';
+            status.textContent = ok ? t('copied') : t('copy_manual');
           }
         }
         function fallback() {

@@ -11,6 +11,16 @@
     return m ? m.getAttribute('content') : '';
   }
 
+  // texts are the page's words in its language (the body's data-texts);
+  // t returns one with its {name} parameters filled in.
+  var texts = {};
+  try { texts = JSON.parse(document.body.getAttribute('data-texts')) || {}; } catch (e) { texts = {}; }
+  function t(key, params) {
+    var s = typeof texts[key] === 'string' ? texts[key] : key;
+    Object.keys(params || {}).forEach(function (k) { s = s.split('{' + k + '}').join(String(params[k])); });
+    return s;
+  }
+
   // listen follows url by EventSource and calls onEvent(name, data); after
   // three failures in a row (or without EventSource) it calls poll every
   // interval milliseconds instead.
@@ -39,8 +49,12 @@
     };
   }
 
+  // fmtTime writes an RFC 3339 UTC time as the page does, in its
+  // language's order of day, month and year.
   function fmtTime(iso) {
-    return typeof iso === 'string' && iso.length >= 16 ? iso.slice(0, 10) + ' ' + iso.slice(11, 16) + ' UTC' : '';
+    if (typeof iso !== 'string' || iso.length < 16) { return ''; }
+    return t('time_format', { y: iso.slice(0, 4), m: iso.slice(5, 7), d: iso.slice(8, 10), H: iso.slice(11, 13),
+      M: iso.slice(14, 16) });
   }
 
   function initConversation() {
@@ -80,7 +94,7 @@
       head.className = 'msg-head';
       var who = document.createElement('span');
       who.className = 'msg-who';
-      who.textContent = m.sender === 'visitor' ? 'Visitor' : (names[m.user_id] || 'Operator');
+      who.textContent = m.sender === 'visitor' ? t('visitor') : (names[m.user_id] || t('operator'));
       var when = document.createElement('time');
       when.setAttribute('datetime', m.created_at || '');
       when.textContent = fmtTime(m.created_at);
@@ -115,7 +129,7 @@
         add(d);
       } else if (d.state) {
         var st = document.getElementById('conversation-state');
-        if (st) { st.textContent = d.state; }
+        if (st) { st.textContent = t('state.' + d.state); }
       }
     }, poll, 4000);
 
@@ -141,12 +155,12 @@
           return r.json().then(function (m) {
             add(m);
             input.value = '';
-            status.textContent = 'Sent.';
+            status.textContent = t('sent');
           });
         }
-        status.textContent = 'The reply could not be sent (' + r.status + '). Reload the page and try again.';
+        status.textContent = t('reply_failed', { status: r.status });
       }).catch(function () {
-        status.textContent = 'The reply could not be sent: no connection.';
+        status.textContent = t('reply_offline');
       }).then(function () {
         button.disabled = false;
         input.focus();
