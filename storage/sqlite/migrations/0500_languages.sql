@@ -1,3 +1,3 @@
--- 0400_languages: each user reads the admin pages and mails in a language
+-- 0500_languages: each user reads the admin pages and mails in a language
 -- of their own; empty until their first sign-in, which takes the browser's.
 ALTER TABLE users ADD COLUMN language TEXT NOT NULL DEFAULT '' CHECK (language IN ('', 'de', 'en'));
