@@ -37,8 +37,10 @@ func shorten(s string, n int) string {
 	return string(r[:n]) + "…"
 }
 
-func inboxRowOf(f *formbuilder.Form, sub *formbuilder.Submission) inboxRow {
-	row := inboxRow{ID: sub.ID, When: sub.CreatedAt.UTC().Format(logTimeFormat), Subject: sub.Subject,
+// inboxRowOf is sub as a line of the inbox in lang: its time, who sent it
+// and the first answers, shortened.
+func inboxRowOf(lang string, f *formbuilder.Form, sub *formbuilder.Submission) inboxRow {
+	row := inboxRow{ID: sub.ID, When: sub.CreatedAt.UTC().Format(formbuilder.T(lang, "format.second")), Subject: sub.Subject,
 		PageURL: shorten(sub.PageURL, 60)}
 	for _, v := range formbuilder.LabeledValues(f, sub, false) {
 		if len(row.Summary) == 3 {
@@ -105,7 +107,7 @@ func (s *Server) handleInbox(c *fiber.Ctx) error {
 			return err
 		default:
 			for _, sub := range page.Subs {
-				v.Rows = append(v.Rows, inboxRowOf(form, sub))
+				v.Rows = append(v.Rows, inboxRowOf(s.lang(c), form, sub))
 			}
 			if f.Limit > 0 {
 				qs.Set("limit", strconv.Itoa(f.Limit))

@@ -10,11 +10,6 @@ import (
 	"github.com/gofiber/fiber/v2"
 )
 
-// logTimeFormat shows seconds: entries of one submission share a minute,
-// and the log is evidence, so the list shows as much as fits. The column
-// header says UTC.
-const logTimeFormat = "2006-01-02 15:04:05"
-
 // logRow is one line of the list, with display strings worked out in Go so
 // the template stays free of logic.
 type logRow struct {
@@ -43,10 +38,14 @@ type logRow struct {
 	PreTicked bool
 }
 
-func logRowOf(r *formbuilder.ConsentRecord, st backoffice.RecordState) logRow {
+// logRowOf is r as a line of the list in lang. The time shows seconds
+// (format.second): entries of one submission share a minute, and the log
+// is evidence, so the list shows as much as fits; the column header says
+// UTC.
+func logRowOf(lang string, r *formbuilder.ConsentRecord, st backoffice.RecordState) logRow {
 	return logRow{
 		ID:             r.ID,
-		When:           r.Time.UTC().Format(logTimeFormat),
+		When:           r.Time.UTC().Format(formbuilder.T(lang, "format.second")),
 		Datetime:       r.Time.UTC().Format(time.RFC3339Nano),
 		Consent:        r.ConsentName + " v" + strconv.Itoa(r.VersionNo),
 		ConsentID:      r.ConsentID,
@@ -168,7 +167,7 @@ func (s *Server) renderLog(c *fiber.Ctx, v *logListView) error {
 			return err
 		default:
 			for _, r := range page.Records {
-				v.Rows = append(v.Rows, logRowOf(r, page.States[r.ID]))
+				v.Rows = append(v.Rows, logRowOf(s.lang(c), r, page.States[r.ID]))
 			}
 			qs := q.Encode()
 			if f.Limit > 0 {
