@@ -113,6 +113,8 @@ type mailData struct {
 	test      bool
 	// adminURL links to the submission in the admin UI; empty for none.
 	adminURL string
+	// lang is the language the mail is written in (mailLang).
+	lang string
 	now      time.Time
 }
 
@@ -133,15 +135,16 @@ func headerText(s string, n int) string {
 }
 
 // buildMail returns the message: headers from validated addresses and the
-// encoded subject, the text in a quoted-printable body.
+// encoded subject, the text in a quoted-printable body, in d.lang.
 func buildMail(from *mail.Address, d *mailData) ([]byte, error) {
 	if !formbuilder.ValidEmail(d.to) {
 		return nil, permanent("the notification address is not valid")
 	}
-	subject := "New submission: " + headerText(d.form.Name, 150)
+	key := "mail.subject"
 	if d.test {
-		subject = "[Test] " + subject
+		key = "mail.subject_test"
 	}
+	subject := formbuilder.T(d.lang, key, "form", headerText(d.form.Name, 150))
 	replyTo := ""
 	if d.sub.Subject != "" && formbuilder.ValidEmail(d.sub.Subject) {
 		// Replying answers the visitor; the address passed the same check
@@ -149,11 +152,11 @@ func buildMail(from *mail.Address, d *mailData) ([]byte, error) {
 		replyTo = d.sub.Subject
 	}
 	return composeMail(from, outgoing{messageID: d.messageID, to: d.to, subject: subject, replyTo: replyTo,
-		text: mailText(d), now: d.now})
+		text: mailText(d), lang: d.lang, now: d.now})
 }
 
 // outgoing is a plain-text mail: the recipient and reply address
-// (validated by the caller), the subject and the text.
+// (validated by the caller), the subject and the text in lang.
 type outgoing struct {
 	messageID     int64
 	to, replyTo   string
@@ -196,8 +199,9 @@ func composeMail(from *mail.Address, o outgoing) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// mailText is the plain text of a notification: every answer under its
-// field's label, then where and when it was sent and the consents given.
+// mailText is the plain text of a notification in d.lang: every answer
+// under its field's label, then where and when it was sent and the
+// consents given.
 func mailText(d *mailData) string {
 	var b strings.Builder
 	nl := func(s ...string) {
@@ -206,15 +210,17 @@ func mailText(d *mailData) string {
 		}
 		b.WriteString("\n")
 	}
+	t := func(key string, kv ...string) string { return formbuilder.T(d.lang, key, kv...) }
 	if d.test {
-		nl("This is a test of the notification mail. The values below are examples, not a real submission.")
+		nl(t("mail.test_note"))
 		nl()
 	}
-	id := ""
+	name := headerText(d.form.Name, 200)
 	if d.sub.ID > 0 {
-		id = " (submission " + strconv.FormatInt(d.sub.ID, 10) + ")"
+		nl(t("mail.intro_id", "form", name, "id", strconv.FormatInt(d.sub.ID, 10)))
+	} else {
+		nl(t("mail.intro", "form", name))
 	}
-	nl("New submission of the form “", headerText(d.form.Name, 200), "”", id, ".")
 	nl()
 	for _, v := range formbuilder.LabeledValues(d.form, d.sub, false) {
 		nl(v.Label)
@@ -225,35 +231,35 @@ func mailText(d *mailData) string {
 		}
 		nl()
 	}
-	nl("Sent:  ", d.sub.CreatedAt.UTC().Format("2006-01-02 15:04:05 UTC"))
+	nl(t("mail.sent", "time", d.sub.CreatedAt.UTC().Format(t("format.second_utc"))))
 	if d.sub.PageURL != "" {
-		nl("Page:  ", d.sub.PageURL)
+		nl(t("mail.page", "url", d.sub.PageURL))
 	}
 	given := 0
 	for _, r := range d.records {
 		if r.Action == formbuilder.ActionGiven {
 			if given == 0 {
 				nl()
-				nl("Consents given:")
+				nl(t("mail.consents"))
 			}
 			given++
-			pre := ""
+			key := "mail.consent"
 			if r.PreTickedUntouched() {
-				pre = " – pre-ticked, not touched by the visitor"
+				key = "mail.consent_pre_ticked"
 			}
 			if r.NeedsConfirmation() {
-				pre += " – to be confirmed by the visitor by e-mail (double opt-in)"
+				key += "_doi"
 			}
-			nl("  - ", r.ConsentName, ", version ", strconv.Itoa(r.VersionNo), pre)
+			nl("  - ", t(key, "name", r.ConsentName, "version", strconv.Itoa(r.VersionNo)))
 		}
 	}
 	if d.adminURL != "" {
 		nl()
-		nl("Open it in the admin: ", d.adminURL)
+		nl(t("mail.open", "url", d.adminURL))
 	}
 	nl()
 	nl("-- ")
-	nl("Sent by consentforms to the notification addresses of this form.")
+	nl(t("mail.footer"))
 	return b.String()
 }
 

@@ -202,6 +202,63 @@ func TestNotificationMailThroughARealSMTPServer(t *testing.T) {
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
+// A notification mail speaks its reader's language: the language of the
+// user whose address it goes to, else the form's. Here a German form
+// notifies an address nobody signs in with (German), a German-speaking
+// user (German) and an English-speaking one (English).
+func TestNotificationMailSpeaksTheReadersLanguage(t *testing.T) {
+	e := newEnv(t)
+	be := &mailBackend{}
+	port := startSMTP(t, be, nil)
+	for _, u := range []*formbuilder.User{{Email: "chefin@example.com", Name: "Chefin", Language: "de"},
+		{Email: "boss@example.com", Name: "Boss", Language: "en"}} {
+		require.NoError(t, e.db.CreateUser(e.ctx, u))
+	}
+	e.form.Name = "Kontakt"
+	e.form.Language = "de"
+	e.setNotifications(formbuilder.Notifications{Emails: []string{"vertrieb@example.com", "chefin@example.com", "boss@example.com"}})
+	cfg := e.config()
+	cfg.SMTP = smtpConfig(port)
+	cfg.BaseURL = "https://forms.example"
+	cfg.Users = e.db
+	e.start(cfg)
+	sub := e.submit("jane@example.com", "Hallo")
+	e.waitState(formbuilder.OutboxDelivered, 3)
+
+	german := []string{
+		"Neue Einsendung des Formulars „Kontakt“ (Einsendung " + itoa(sub.ID) + ").",
+		"Gesendet:  " + sub.CreatedAt.UTC().Format("02.01.2006 15:04:05 UTC"),
+		"Seite:     https://shop.example.com/contact",
+		"Erteilte Einwilligungen:\n  - Privacy, Version 1 – vorab angekreuzt, vom Besucher nicht berührt",
+		"Im Admin öffnen: https://forms.example/admin/forms/",
+		"Von consentforms an die Benachrichtigungsadressen dieses Formulars gesendet.",
+	}
+	english := []string{
+		"New submission of the form “Kontakt” (submission " + itoa(sub.ID) + ").",
+		"Sent:  " + sub.CreatedAt.UTC().Format("2006-01-02 15:04:05 UTC"),
+		"Consents given:\n  - Privacy, version 1 – pre-ticked, not touched by the visitor",
+		"Open it in the admin: https://forms.example/admin/forms/",
+	}
+	got := map[string]bool{}
+	for _, m := range be.all() {
+		msg, body := parseMail(t, m)
+		body = strings.ReplaceAll(body, "\r\n", "\n")
+		subject, err := new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject"))
+		require.NoError(t, err)
+		want, subj, lang := german, "Neue Einsendung: Kontakt", "de"
+		if m.to[0] == "boss@example.com" {
+			want, subj, lang = english, "New submission: Kontakt", "en"
+		}
+		assert.Equal(t, subj, subject, m.to[0])
+		assert.Equal(t, lang, msg.Header.Get("Content-Language"), m.to[0])
+		for _, w := range want {
+			assert.Contains(t, body, w, m.to[0])
+		}
+		got[m.to[0]] = true
+	}
+	assert.Len(t, got, 3)
+}
+
 // STARTTLS is the default mode: the session is encrypted before the
 // password is sent, and a server without STARTTLS is refused.
 func TestNotificationMailSTARTTLS(t *testing.T) {

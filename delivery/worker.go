@@ -46,6 +46,10 @@ type Config struct {
 	// non-public addresses (--webhook-allow-private). Off, they go to
 	// public addresses only, checked on every connection.
 	AllowPrivate bool
+	// Users, when set, lets a notification mail to the address of an
+	// active user speak that user's language (users.language); any other
+	// address gets the form's language.
+	Users UserFinder
 	// BaseURL of the admin UI, for the link in mails; empty for none.
 	BaseURL string
 	// Log, Consents and Links make the mails to visitors: double opt-in
@@ -81,6 +85,12 @@ type Config struct {
 	Logger *slog.Logger
 	// Observer, when set, hears the result of every attempt (metrics).
 	Observer formbuilder.DeliveryObserver
+}
+
+// UserFinder finds a user by e-mail address (formbuilder.UserService
+// does).
+type UserFinder interface {
+	FindUserByEmail(ctx context.Context, email string) (*formbuilder.User, error)
 }
 
 // DefaultBackoff waits 30s after the first failure, doubling up to 1h,
@@ -346,7 +356,8 @@ func (w *Worker) send(ctx context.Context, m *formbuilder.OutboxMessage, now tim
 		if !w.SMTPConfigured() {
 			return 0, fail("SMTP is not configured")
 		}
-		d := &mailData{messageID: m.ID, to: m.Target, form: form, sub: sub, records: records, test: m.Test, now: now}
+		d := &mailData{messageID: m.ID, to: m.Target, form: form, sub: sub, records: records, test: m.Test, now: now,
+			lang: w.mailLang(ctx, m.Target, form)}
 		if w.cfg.BaseURL != "" && sub.ID > 0 {
 			d.adminURL = w.cfg.BaseURL + "/admin/forms/" + strconv.FormatInt(form.ID, 10) +
 				"/submissions/" + strconv.FormatInt(sub.ID, 10)
@@ -368,6 +379,23 @@ func mailStatus(err error) (int, error) {
 		return f.status, err
 	}
 	return 0, err
+}
+
+// mailLang is the language of a notification mail to address to: its
+// user's, when the address is an active user's with a language, else the
+// form's. A failed lookup falls back too: the mail matters more than its
+// language.
+func (w *Worker) mailLang(ctx context.Context, to string, form *formbuilder.Form) string {
+	if w.cfg.Users != nil {
+		u, err := w.cfg.Users.FindUserByEmail(ctx, to)
+		if err == nil && u.Active() && formbuilder.ValidLanguage(u.Language) {
+			return u.Language
+		}
+		if err != nil && formbuilder.ErrorCode(err) != formbuilder.ENOTFOUND {
+			w.cfg.Logger.Warn("delivery: looking up the language of a mail's recipient", "err", err)
+		}
+	}
+	return formbuilder.Lang(form.Language)
 }
 
 // SampleSubmission is what "send test" delivers: an example value for each

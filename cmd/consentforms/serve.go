@@ -206,7 +206,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintf(stdout, "  anchors:   every %d entries or %s to %s\n", *anchorEvery, *anchorInterval, strings.Join(receivers, ", "))
 	}
 	dcfg := delivery.Config{
-		Outbox: db, Forms: db, Submissions: db, Inbox: db,
+		Outbox: db, Forms: db, Submissions: db, Inbox: db, Users: db,
 		Wake: db.OutboxSignal(), SMTP: smtpCfg, BaseURL: base, Logger: logger,
 		AllowPrivate: *webhookPrivate,
 		// The mails to visitors (double opt-in, self-service links) carry
