@@ -155,6 +155,7 @@ var catalogDE = map[string]string{
 	"not_found_page":          "nicht gefunden",
 	"method_not_allowed":      "Methode nicht erlaubt",
 	"bad_request":             "ungültige Anfrage: {detail}",
+	"empty_body":              "die Anfrage hat keinen Inhalt",
 	"unsupported_type":        "nicht unterstützter Inhaltstyp",
 	"too_many_chat_streams":   "Zu viele offene Chat-Verbindungen.",
 	"multipart_unreadable":    "der mehrteilige Inhalt konnte nicht gelesen werden",

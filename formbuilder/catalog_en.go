@@ -155,6 +155,7 @@ var catalogEN = map[string]string{
 	"not_found_page":          "not found",
 	"method_not_allowed":      "method not allowed",
 	"bad_request":             "bad request: {detail}",
+	"empty_body":              "the request has no content",
 	"unsupported_type":        "unsupported content type",
 	"too_many_chat_streams":   "Too many open chat connections.",
 	"multipart_unreadable":    "the multipart body could not be read",

@@ -159,6 +159,7 @@ const (
 	MsgNotFoundPage          MsgCode = "not_found_page"
 	MsgMethodNotAllowed      MsgCode = "method_not_allowed"
 	MsgBadRequest            MsgCode = "bad_request"
+	MsgEmptyBody             MsgCode = "empty_body"
 	MsgUnsupportedType       MsgCode = "unsupported_type"
 	MsgTooManyChatStreams    MsgCode = "too_many_chat_streams"
 	MsgMultipartUnreadable   MsgCode = "multipart_unreadable"

@@ -177,3 +177,45 @@ func TestRedirectCarriesWithdrawalLinks(t *testing.T) {
 	assert.Contains(t, hint, `data-redirect="off"`)
 	assert.Contains(t, hint, "cf_withdraw")
 }
+
+// A German form's refusals are German, in the page (no JavaScript) and in
+// the JSON answer, with the message codes beside the texts: among them
+// "is not a consent of this form", which slipped through in English when
+// the texts were looked up by their English wording, and an empty body.
+func TestGermanFormRefusesInGerman(t *testing.T) {
+	e := testenv.New(t)
+	co := e.SeedConsentContent("Datenschutz", formbuilder.ConsentContent{Language: "de",
+		Text: "<p>Wir verarbeiten Ihre Angaben.</p>", Label: "Ich stimme der %Verarbeitung meiner Daten% zu."})
+	f := e.SeedForm(&formbuilder.Form{Name: "Kontakt", Language: "de",
+		Fields:   []formbuilder.Field{{Key: "email", Label: "E-Mail", Kind: formbuilder.KindEmail, Required: true}},
+		Consents: []formbuilder.FormConsent{{ConsentID: co.ID, Required: true}}})
+	vals := url.Values{"_token": {e.RenderToken(f.Key)}, "email": {"keine-adresse"}, "consent_999": {"1"}}
+
+	resp, page := e.PostRaw("/f/"+f.Key, vals)
+	require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode)
+	assert.Contains(t, page, `lang="de"`)
+	assert.Contains(t, page, "E-Mail ist keine gültige E-Mail-Adresse")
+	assert.Contains(t, page, "Bitte stimmen Sie „Verarbeitung meiner Daten“ zu")
+	assert.Contains(t, page, "consent.999 ist keine Einwilligung dieses Formulars")
+	assert.NotContains(t, page, "is not a consent of this form")
+
+	vals.Set("_token", e.RenderToken(f.Key))
+	resp, out := e.PostRaw("/f/"+f.Key, vals, "Accept", "application/json")
+	require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode)
+	var ae apiError
+	decodeJSON(t, out, &ae)
+	assert.Equal(t, "invalid", ae.Error.Code)
+	assert.Equal(t, "E-Mail ist keine gültige E-Mail-Adresse", ae.Error.Fields["email"])
+	assert.Equal(t, "consent.999 ist keine Einwilligung dieses Formulars", ae.Error.Fields["consent.999"])
+	assert.Equal(t, formbuilder.M(formbuilder.MsgNotAFormConsent), ae.Error.FieldCodes["consent.999"])
+	assert.Equal(t, formbuilder.M(formbuilder.MsgInvalidEmail), ae.Error.FieldCodes["email"])
+	assert.Equal(t, formbuilder.M(formbuilder.MsgMustAccept), ae.Error.FieldCodes["consent."+itoa(co.ID)])
+
+	resp, out = e.PostRaw("/f/"+f.Key, nil, "Accept", "application/json", "Content-Type", "application/json")
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode, out)
+	ae = apiError{}
+	decodeJSON(t, out, &ae)
+	assert.Equal(t, string(formbuilder.MsgEmptyBody), ae.Error.MessageCode)
+	assert.Equal(t, "die Anfrage hat keinen Inhalt", ae.Error.Message)
+	e.RequireNothingStored()
+}

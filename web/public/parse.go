@@ -30,7 +30,7 @@ func (s *Server) parseSubmission(c *fiber.Ctx) (*submission, error) {
 		UserAgent: c.Get(fiber.HeaderUserAgent),
 	}}
 	if len(c.Body()) == 0 {
-		return nil, fiber.NewError(fiber.StatusBadRequest, "empty request body")
+		return nil, httpx.Malformed(formbuilder.M(formbuilder.MsgEmptyBody))
 	}
 	ct := c.Request().Header.ContentType()
 	switch {

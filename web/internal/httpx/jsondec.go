@@ -19,6 +19,10 @@ import (
 // at fault in Fields), answered with 400 rather than validation's 422.
 var ErrBadJSON = errors.New("request body is not the JSON expected")
 
+// Malformed is an EINVALID error answered with 400, like DecodeJSON's:
+// the body is not one the route reads (an empty one, say).
+func Malformed(msg formbuilder.Msg) error { return badJSON(msg, nil) }
+
 func badJSON(msg formbuilder.Msg, fields map[string]formbuilder.Msg) error {
 	return &formbuilder.Error{Code: formbuilder.EINVALID, Msg: msg, Fields: fields, Err: ErrBadJSON}
 }
