@@ -115,7 +115,7 @@ type mailData struct {
 	adminURL string
 	// lang is the language the mail is written in (mailLang).
 	lang string
-	now      time.Time
+	now  time.Time
 }
 
 // headerText makes admin-written text (the form's name) fit for one header
@@ -138,7 +138,7 @@ func headerText(s string, n int) string {
 // encoded subject, the text in a quoted-printable body, in d.lang.
 func buildMail(from *mail.Address, d *mailData) ([]byte, error) {
 	if !formbuilder.ValidEmail(d.to) {
-		return nil, permanent("the notification address is not valid")
+		return nil, permanent(dm(formbuilder.MsgDlvBadAddress))
 	}
 	key := "mail.subject"
 	if d.test {
@@ -272,7 +272,7 @@ func sendMail(ctx context.Context, cfg *SMTPConfig, to string, msg []byte) error
 	dialer := net.Dialer{Deadline: deadline}
 	conn, err := dialer.DialContext(ctx, "tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)))
 	if err != nil {
-		return fail("SMTP server: " + describeNetError(err))
+		return fail(dm(formbuilder.MsgDlvSMTPServer).With("problem", describeNetError(err)))
 	}
 	defer conn.Close()
 	// One deadline for the whole session, and a cancelled ctx (shutdown)
@@ -292,7 +292,7 @@ func sendMail(ctx context.Context, cfg *SMTPConfig, to string, msg []byte) error
 	if cfg.TLS == TLSImplicit {
 		tc := tls.Client(conn, tlsCfg)
 		if err := tc.HandshakeContext(ctx); err != nil {
-			return fail("SMTP server: " + describeNetError(err))
+			return fail(dm(formbuilder.MsgDlvSMTPServer).With("problem", describeNetError(err)))
 		}
 		conn = tc
 	}
@@ -306,7 +306,7 @@ func sendMail(ctx context.Context, cfg *SMTPConfig, to string, msg []byte) error
 	}
 	if cfg.TLS == TLSStartTLS {
 		if ok, _ := c.Extension("STARTTLS"); !ok {
-			return fail("the SMTP server does not offer STARTTLS (set the TLS mode to tls or none)")
+			return fail(dm(formbuilder.MsgDlvNoStartTLS))
 		}
 		if err := c.StartTLS(tlsCfg); err != nil {
 			return smtpFailure("STARTTLS", err)
@@ -314,7 +314,7 @@ func sendMail(ctx context.Context, cfg *SMTPConfig, to string, msg []byte) error
 	}
 	if cfg.User != "" {
 		if ok, _ := c.Extension("AUTH"); !ok {
-			return fail("the SMTP server does not offer authentication")
+			return fail(dm(formbuilder.MsgDlvNoAuth))
 		}
 		if err := c.Auth(smtp.PlainAuth("", cfg.User, cfg.Password, cfg.Host)); err != nil {
 			return smtpFailure("authentication", err)
@@ -340,17 +340,26 @@ func sendMail(ctx context.Context, cfg *SMTPConfig, to string, msg []byte) error
 	return nil
 }
 
+// smtpSteps names the steps of the SMTP dialogue in the delivery log.
+var smtpSteps = map[string]formbuilder.MsgCode{
+	"DATA": formbuilder.MsgSMTPStepData, "HELO": formbuilder.MsgSMTPStepHELO, "STARTTLS": formbuilder.MsgSMTPStepStartTLS,
+	"authentication": formbuilder.MsgSMTPStepAuth, "greeting": formbuilder.MsgSMTPStepGreeting,
+	"message": formbuilder.MsgSMTPStepMessage, "recipient": formbuilder.MsgSMTPStepRecipient,
+	"sender": formbuilder.MsgSMTPStepSender,
+}
+
 // smtpFailure describes an error of the SMTP dialogue: the server's reply
 // code and (cleaned, shortened) text when it answered, else the kind of
 // connection problem.
 func smtpFailure(step string, err error) error {
+	stepMsg := dm(smtpSteps[step])
 	var te *textproto.Error
 	if errors.As(err, &te) {
-		return &failure{msg: "SMTP " + step + " refused: " + strconv.Itoa(te.Code) + " " + headerText(te.Msg, 120),
-			status: te.Code}
+		return &failure{msg: dm(formbuilder.MsgDlvSMTPRefused, "code", strconv.Itoa(te.Code),
+			"reply", headerText(te.Msg, 120)).With("step", stepMsg), status: te.Code}
 	}
 	if strings.Contains(err.Error(), "unencrypted connection") {
-		return fail("refused to send the SMTP password over an unencrypted connection (use TLS mode starttls or tls)")
+		return fail(dm(formbuilder.MsgDlvPlainPassword))
 	}
-	return fail("SMTP " + step + ": " + describeNetError(err))
+	return fail(dm(formbuilder.MsgDlvSMTPStep).With("step", stepMsg).With("problem", describeNetError(err)))
 }

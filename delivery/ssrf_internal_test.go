@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/consentforms/consentforms/formbuilder"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -48,7 +49,8 @@ func TestWebhookRedirectToRefusedAddress(t *testing.T) {
 	require.Error(t, err)
 	assert.Zero(t, reached.Load(), "the redirect target was not connected to")
 	assert.Equal(t, "refused: the host resolves to a non-public address (private); webhooks go to public addresses only"+
-		refusedHint, describeNetError(err))
+		" (the server's operator can allow such targets with --webhook-allow-private)", describeNetError(err).String())
+	assert.Equal(t, formbuilder.M(formbuilder.MsgDlvNonPublic, "scope", "private"), describeNetError(err))
 
 	// The same redirect without the rule reaches the second receiver.
 	req, err = http.NewRequest(http.MethodPost, outer.URL+"/hook", bytes.NewReader([]byte(`{}`)))

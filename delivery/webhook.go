@@ -250,18 +250,23 @@ func checkRedirect(req *http.Request, via []*http.Request) error {
 	return nil
 }
 
-// failure is a failed attempt: a short text for the delivery log, the
-// status or reply code when one came, and whether trying again is useless.
+// failure is a failed attempt: a short message for the delivery log (by
+// code, so the admin reads it in their language; its English text goes to
+// logs and the API), the status or reply code when one came, and whether
+// trying again is useless.
 type failure struct {
-	msg       string
+	msg       formbuilder.Msg
 	status    int
 	permanent bool
 }
 
-func (f *failure) Error() string { return f.msg }
+func (f *failure) Error() string { return f.msg.String() }
 
-func fail(msg string) *failure      { return &failure{msg: msg} }
-func permanent(msg string) *failure { return &failure{msg: msg, permanent: true} }
+func fail(msg formbuilder.Msg) *failure      { return &failure{msg: msg} }
+func permanent(msg formbuilder.Msg) *failure { return &failure{msg: msg, permanent: true} }
+
+// dm is formbuilder.M, short for the many messages of this package.
+var dm = formbuilder.M
 
 // sendWebhook POSTs doc to hook and returns the answer's status. Unless
 // allowPrivate, a URL that names a non-public address outright fails for
@@ -270,7 +275,7 @@ func sendWebhook(ctx context.Context, client *http.Client, allowPrivate bool, ho
 	messageID int64, event string, doc any, now time.Time) (int, error) {
 	if !allowPrivate {
 		if msg := formbuilder.WebhookTargetProblem(hook.URL); !msg.IsZero() {
-			return 0, permanent("refused: the URL " + msg.String() + refusedHint)
+			return 0, permanent(dm(formbuilder.MsgDlvRefusedURL).With("problem", msg))
 		}
 	}
 	body, err := json.Marshal(doc)
@@ -279,7 +284,7 @@ func sendWebhook(ctx context.Context, client *http.Client, allowPrivate bool, ho
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, hook.URL, bytes.NewReader(body))
 	if err != nil {
-		return 0, permanent("the webhook URL cannot be used")
+		return 0, permanent(dm(formbuilder.MsgDlvBadURL))
 	}
 	id := strconv.FormatInt(messageID, 10)
 	ts := now.Unix()
@@ -297,29 +302,24 @@ func sendWebhook(ctx context.Context, client *http.Client, allowPrivate bool, ho
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxAnswer))
 	resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		msg := "HTTP " + strconv.Itoa(resp.StatusCode)
+		code := formbuilder.MsgDlvHTTP
 		if resp.StatusCode >= 300 && resp.StatusCode < 400 {
-			msg += " (redirects are followed only with 307 or 308)"
+			code = formbuilder.MsgDlvHTTPRedirect
 		}
-		return resp.StatusCode, &failure{msg: msg, status: resp.StatusCode}
+		return resp.StatusCode, &failure{msg: dm(code, "status", strconv.Itoa(resp.StatusCode)), status: resp.StatusCode}
 	}
 	return resp.StatusCode, nil
 }
 
-// refusedHint ends every refusal of a non-public target in the delivery
-// log: the admin who reads it may not be the one who runs the server.
-const refusedHint = " (the server's operator can allow such targets with --webhook-allow-private)"
-
 // describeNetError names the kind of a transport error for the delivery
 // log. The raw error text is not shown: it can carry internal addresses
 // and is no more useful to the admin than its category.
-func describeNetError(err error) string {
+func describeNetError(err error) formbuilder.Msg {
 	var refused *refusedAddrError
 	if errors.As(err, &refused) {
 		// The scope, never the address: the host name may resolve to an
 		// internal address the admin should not learn this way.
-		return "refused: the host resolves to a non-public address (" + refused.scope +
-			"); webhooks go to public addresses only" + refusedHint
+		return dm(formbuilder.MsgDlvNonPublic, "scope", refused.scope)
 	}
 	var dnsErr *net.DNSError
 	var certErr *tls.CertificateVerificationError
@@ -330,25 +330,25 @@ func describeNetError(err error) string {
 	var netErr net.Error
 	switch {
 	case errors.Is(err, errRedirectScheme):
-		return "refused a redirect to a URL that is not http or https"
+		return dm(formbuilder.MsgDlvRedirectScheme)
 	case errors.Is(err, errRedirectMany):
-		return "too many redirects"
+		return dm(formbuilder.MsgDlvRedirectMany)
 	case errors.Is(err, context.Canceled):
-		return "cancelled (server shutting down)"
+		return dm(formbuilder.MsgDlvCancelled)
 	case errors.As(err, &dnsErr):
-		return "DNS lookup of the host failed"
+		return dm(formbuilder.MsgDlvDNS)
 	case errors.Is(err, syscall.ECONNREFUSED):
-		return "connection refused"
+		return dm(formbuilder.MsgDlvConnRefused)
 	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		return "connection closed by the receiver"
+		return dm(formbuilder.MsgDlvConnClosed)
 	case errors.As(err, &netErr) && netErr.Timeout(), errors.Is(err, context.DeadlineExceeded):
-		return "timed out"
+		return dm(formbuilder.MsgDlvTimeout)
 	case errors.As(err, &unknownAuth), errors.As(err, &hostErr), errors.As(err, &invalid), errors.As(err, &certErr):
-		return "TLS certificate not accepted"
+		return dm(formbuilder.MsgDlvTLSCert)
 	case errors.As(err, &recErr):
-		return "TLS handshake failed (is it an https server?)"
+		return dm(formbuilder.MsgDlvTLSHandshake)
 	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
-		return "host unreachable"
+		return dm(formbuilder.MsgDlvUnreachable)
 	}
-	return "connection failed"
+	return dm(formbuilder.MsgDlvConnFailed)
 }

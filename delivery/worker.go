@@ -256,16 +256,16 @@ func (w *Worker) attempt(ctx context.Context, m *formbuilder.OutboxMessage) {
 			// Our side failed (the database, say): log the detail, show
 			// the admin only that it was internal.
 			w.cfg.Logger.Error("delivery: preparing a message failed", "message", m.ID, "err", err)
-			f = fail("internal error (see the server log)")
+			f = fail(dm(formbuilder.MsgDlvInternal))
 		}
-		a.Error = f.msg
+		a.Error, a.ErrorMsg = f.msg.String(), f.msg
 		age := start.Sub(m.CreatedAt)
 		switch {
 		case f.permanent, m.Test, age >= w.cfg.MaxAge:
 			// Tests are tried once: the admin is waiting for the result.
 			if !m.Test {
 				w.cfg.Logger.Warn("delivery given up", "message", m.ID, "form", m.FormID, "kind", m.Kind,
-					"attempts", m.Attempts+1, "error", f.msg)
+					"attempts", m.Attempts+1, "error", f.msg.String())
 			}
 		default:
 			next = start.Add(w.cfg.Backoff(m.Attempts + 1))
@@ -310,7 +310,7 @@ func (w *Worker) send(ctx context.Context, m *formbuilder.OutboxMessage, now tim
 	}
 	form, err := w.cfg.Forms.FindFormByID(ctx, m.FormID)
 	if formbuilder.ErrorCode(err) == formbuilder.ENOTFOUND {
-		return 0, permanent("the form no longer exists")
+		return 0, permanent(dm(formbuilder.MsgDlvFormGone))
 	}
 	if err != nil {
 		return 0, err
@@ -322,7 +322,7 @@ func (w *Worker) send(ctx context.Context, m *formbuilder.OutboxMessage, now tim
 	} else {
 		sub, err = w.cfg.Submissions.FindSubmission(ctx, m.SubmissionID)
 		if formbuilder.ErrorCode(err) == formbuilder.ENOTFOUND {
-			return 0, permanent("the submission was deleted")
+			return 0, permanent(dm(formbuilder.MsgDlvSubmissionGone))
 		}
 		if err != nil {
 			return 0, err
@@ -335,7 +335,7 @@ func (w *Worker) send(ctx context.Context, m *formbuilder.OutboxMessage, now tim
 	case formbuilder.DeliveryWebhook:
 		hook, ok := form.Notifications.Webhook(m.Target)
 		if !ok {
-			return 0, permanent("this webhook was removed from the form")
+			return 0, permanent(dm(formbuilder.MsgDlvWebhookRemoved))
 		}
 		event := formbuilder.EventSubmissionCreated
 		if m.Test {
@@ -351,10 +351,10 @@ func (w *Worker) send(ctx context.Context, m *formbuilder.OutboxMessage, now tim
 		return mailStatus(w.sendConfirmMail(ctx, m, form, records, now))
 	case formbuilder.DeliveryEmail:
 		if !form.Notifications.HasEmail(m.Target) {
-			return 0, permanent("this address was removed from the form")
+			return 0, permanent(dm(formbuilder.MsgDlvAddressRemoved))
 		}
 		if !w.SMTPConfigured() {
-			return 0, fail("SMTP is not configured")
+			return 0, fail(dm(formbuilder.MsgDlvSMTPOff))
 		}
 		d := &mailData{messageID: m.ID, to: m.Target, form: form, sub: sub, records: records, test: m.Test, now: now,
 			lang: w.mailLang(ctx, m.Target, form)}
@@ -368,7 +368,7 @@ func (w *Worker) send(ctx context.Context, m *formbuilder.OutboxMessage, now tim
 		}
 		return mailStatus(sendMail(ctx, w.cfg.SMTP, m.Target, msg))
 	}
-	return 0, permanent("unknown delivery kind")
+	return 0, permanent(dm(formbuilder.MsgDlvUnknownKind))
 }
 
 // mailStatus is the status of a mail attempt that ended with err: the SMTP

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
@@ -160,6 +161,19 @@ func seedGerman(t *testing.T, a *teamApp) {
 		PageURL:  "https://www.beispiel.example/kontakt", IP: "203.0.113.7"})
 	require.NoError(t, err)
 	require.NoError(t, a.db.CreateSubmission(ctx, sub, recs))
+	// Both deliveries failed once, as the worker records it.
+	msgs, err := a.db.ListOutbox(ctx, formbuilder.OutboxFilter{FormID: f.ID})
+	require.NoError(t, err)
+	require.Len(t, msgs, 2)
+	for _, m := range msgs {
+		why := formbuilder.M(formbuilder.MsgDlvHTTP, "status", "503")
+		if m.Kind == formbuilder.DeliveryEmail {
+			why = formbuilder.M(formbuilder.MsgDlvSMTPStep).With("step", formbuilder.M(formbuilder.MsgSMTPStepRecipient)).
+				With("problem", formbuilder.M(formbuilder.MsgDlvTimeout))
+		}
+		require.NoError(t, a.db.RecordAttempt(ctx, &formbuilder.DeliveryAttempt{MessageID: m.ID, FormID: f.ID,
+			SubmissionID: sub.ID, Kind: m.Kind, Target: m.Target, Error: why.String(), ErrorMsg: why}, time.Now().Add(time.Hour)))
+	}
 
 	ch := &formbuilder.Channel{Name: "Kundendienst", Language: "de", OperatorIDs: []int64{a.operator.ID},
 		AllowedOrigins: []string{"https://www.beispiel.example"}}

@@ -157,7 +157,9 @@ type OutboxMessage struct {
 	DeliveredAt time.Time `json:"delivered_at,omitzero"`
 	GaveUpAt    time.Time `json:"gave_up_at,omitzero"`
 	LastError   string    `json:"last_error,omitempty"`
-	CreatedAt   time.Time `json:"created_at"`
+	// LastErrorMsg is LastError by message code (as DeliveryAttempt.ErrorMsg).
+	LastErrorMsg Msg       `json:"last_error_msg,omitzero"`
+	CreatedAt    time.Time `json:"created_at"`
 }
 
 // Outbox message states, as State reports them.
@@ -194,9 +196,12 @@ type DeliveryAttempt struct {
 	// Status is the HTTP status of a webhook answer (0 when none came) or
 	// the SMTP reply code of a refused mail.
 	Status int `json:"status"`
-	// Error says why the attempt failed, in words fit for the admin UI: a
-	// category ("timed out", "HTTP 500"), never a raw internal error.
+	// Error says why the attempt failed, in English words fit for the
+	// admin UI: a category ("timed out", "HTTP 500"), never a raw internal
+	// error. ErrorMsg says the same by message code, for the admin in the
+	// reader's language (zero on attempts recorded before it was kept).
 	Error     string `json:"error,omitempty"`
+	ErrorMsg  Msg    `json:"error_msg,omitzero"`
 	Duration  int64  `json:"duration_ms"`
 	Delivered bool   `json:"delivered"`
 }

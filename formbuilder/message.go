@@ -30,7 +30,7 @@ type Msg struct {
 	Params map[string]string `json:"params,omitempty"`
 	// Parts are messages inside this one, filled in as {name} in the same
 	// language as the message around them (a list of problems, say).
-	Parts map[string]Msg `json:"-"`
+	Parts map[string]Msg `json:"parts,omitempty"`
 }
 
 // M returns the message code with its parameters as name, value pairs.

@@ -41,7 +41,6 @@ var chatScriptTexts = []string{"chat_you", "chat_operator", "chat_held", "chat_a
 	"chat_changed", "chat_too_long", "chat_failed", "chat_offline", "chat_rate_limited", "chat_pending",
 	"chat_refused", "chat_gone"}
 
-
 // ChatPageState is what the chat page needs besides the channel.
 type ChatPageState struct {
 	// Embed selects the iframe variant (a close button, messages to the

@@ -171,7 +171,8 @@ func testClaimLeaseAndAttempts(t *testing.T, open Opener) {
 	// A failed try schedules the next.
 	next := now.Add(30 * time.Second)
 	a := &formbuilder.DeliveryAttempt{MessageID: m.ID, FormID: m.FormID, SubmissionID: subID, Kind: m.Kind,
-		Target: m.Target, At: now, Status: 500, Error: "HTTP 500", Duration: 12}
+		Target: m.Target, At: now, Status: 500, Error: "HTTP 500", Duration: 12,
+		ErrorMsg: formbuilder.M(formbuilder.MsgDlvHTTP, "status", "500")}
 	require.NoError(t, db.RecordAttempt(ctx, a, next))
 	assert.NotZero(t, a.ID)
 	msgs, err := db.ListOutbox(ctx, formbuilder.OutboxFilter{FormID: fx.FormA.ID, Kind: formbuilder.DeliveryWebhook})
@@ -179,6 +180,7 @@ func testClaimLeaseAndAttempts(t *testing.T, open Opener) {
 	require.Len(t, msgs, 1)
 	assert.Equal(t, 1, msgs[0].Attempts)
 	assert.Equal(t, "HTTP 500", msgs[0].LastError)
+	assert.Equal(t, formbuilder.M(formbuilder.MsgDlvHTTP, "status", "500"), msgs[0].LastErrorMsg)
 	assert.Equal(t, formbuilder.OutboxRetrying, msgs[0].State())
 	assert.True(t, msgs[0].NextAttempt.Equal(next))
 
@@ -192,16 +194,20 @@ func testClaimLeaseAndAttempts(t *testing.T, open Opener) {
 	assert.Equal(t, formbuilder.OutboxDelivered, msgs[0].State())
 	assert.Equal(t, 2, msgs[0].Attempts)
 	assert.Empty(t, msgs[0].LastError)
+	assert.True(t, msgs[0].LastErrorMsg.IsZero())
 	got, err = db.ClaimDue(ctx, now.Add(48*time.Hour), now.Add(49*time.Hour), 10, webhooks)
 	require.NoError(t, err)
 	assert.Empty(t, got, "a delivered message is never claimed again")
 
-	// Giving up: next is zero.
+	// Giving up: next is zero. The message keeps its parts (the SMTP
+	// step and the problem), so the admin reads it whole in any language.
+	refused := formbuilder.M(formbuilder.MsgDlvSMTPServer).With("problem", formbuilder.M(formbuilder.MsgDlvConnRefused))
 	email, err := db.ClaimDue(ctx, now, lease, 10, []string{formbuilder.DeliveryEmail})
 	require.NoError(t, err)
 	require.Len(t, email, 1)
 	require.NoError(t, db.RecordAttempt(ctx, &formbuilder.DeliveryAttempt{MessageID: email[0].ID, FormID: m.FormID,
-		Kind: formbuilder.DeliveryEmail, Target: email[0].Target, At: now, Error: "connection refused"}, time.Time{}))
+		Kind: formbuilder.DeliveryEmail, Target: email[0].Target, At: now, Error: "SMTP server: connection refused",
+		ErrorMsg: refused}, time.Time{}))
 	pending, err := db.ListOutbox(ctx, formbuilder.OutboxFilter{FormID: fx.FormA.ID, Pending: true})
 	require.NoError(t, err)
 	assert.Empty(t, pending)
@@ -212,7 +218,12 @@ func testClaimLeaseAndAttempts(t *testing.T, open Opener) {
 	log, err := db.ListAttempts(ctx, fx.FormA.ID, 10)
 	require.NoError(t, err)
 	require.Len(t, log, 3)
-	assert.Equal(t, "connection refused", log[0].Error, "newest first")
+	assert.Equal(t, "SMTP server: connection refused", log[0].Error, "newest first")
+	assert.Equal(t, refused, log[0].ErrorMsg)
+	assert.Equal(t, "SMTP-Server: Verbindung abgelehnt", log[0].ErrorMsg.Text(formbuilder.LangDE))
+	assert.Equal(t, formbuilder.OutboxFailed, all[0].State())
+	assert.Equal(t, refused, all[0].LastErrorMsg)
+	assert.True(t, log[1].ErrorMsg.IsZero())
 	assert.True(t, log[1].Delivered)
 	assert.Equal(t, 500, log[2].Status)
 	assert.Equal(t, int64(12), log[2].Duration)

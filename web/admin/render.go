@@ -277,8 +277,15 @@ var funcs = map[string]any{
 	// trail and what was done in words.
 	"auditTarget": func(lang, t string) string { return named(lang, "audit.target.", t) },
 	"auditAction": func(lang, a string) string { return named(lang, "audit.action.", a) },
-	// deliveryError is what a delivery attempt failed with.
-	"deliveryError": func(lang, s string) string { return s },
+	// deliveryError is what a delivery attempt failed with, in lang: by
+	// its message code, or the stored English text on attempts recorded
+	// before codes were kept.
+	"deliveryError": func(lang string, msg formbuilder.Msg, text string) string {
+		if msg.IsZero() {
+			return text
+		}
+		return msg.Text(lang)
+	},
 	// fmtSize writes a file size as people read it (1,234 bytes, 56 KB,
 	// 7.8 MB; in German 1.234 Bytes, 7,8 MB).
 	"fmtSize": fmtSize,

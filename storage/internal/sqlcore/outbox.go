@@ -135,14 +135,18 @@ func (db *DB) wakeOutbox() {
 }
 
 const outboxColumns = `id, COALESCE(form_id, 0), COALESCE(submission_id, 0), kind, target, COALESCE(ref_id, 0),
-	lang, test, attempts, next_attempt, COALESCE(delivered_at, ''), COALESCE(gave_up_at, ''), last_error, created_at`
+	lang, test, attempts, next_attempt, COALESCE(delivered_at, ''), COALESCE(gave_up_at, ''), last_error, last_error_msg,
+	created_at`
 
 func scanOutbox(s scanner) (*formbuilder.OutboxMessage, error) {
 	var m formbuilder.OutboxMessage
-	var next, delivered, gaveUp, created string
+	var next, delivered, gaveUp, errMsg, created string
 	err := s.Scan(&m.ID, &m.FormID, &m.SubmissionID, &m.Kind, &m.Target, &m.RefID, &m.Lang, &m.Test, &m.Attempts,
-		&next, &delivered, &gaveUp, &m.LastError, &created)
+		&next, &delivered, &gaveUp, &m.LastError, &errMsg, &created)
 	if err != nil {
+		return nil, err
+	}
+	if m.LastErrorMsg, err = decodeMsg(errMsg); err != nil {
 		return nil, err
 	}
 	for _, p := range []struct {
@@ -300,6 +304,28 @@ func (db *DB) ClaimDue(ctx context.Context, now, leaseUntil time.Time, limit int
 	return out, nil
 }
 
+// encodeMsg is msg as stored: JSON, or empty for no message.
+func encodeMsg(msg formbuilder.Msg) (string, error) {
+	if msg.IsZero() {
+		return "", nil
+	}
+	b, err := json.Marshal(msg)
+	if err != nil {
+		return "", formbuilder.Internal(err)
+	}
+	return string(b), nil
+}
+
+// decodeMsg reads what encodeMsg stored.
+func decodeMsg(s string) (formbuilder.Msg, error) {
+	var msg formbuilder.Msg
+	if s == "" {
+		return msg, nil
+	}
+	err := json.Unmarshal([]byte(s), &msg)
+	return msg, err
+}
+
 // maxAttemptError bounds the stored error text of an attempt.
 const maxAttemptError = 300
 
@@ -312,28 +338,33 @@ func (db *DB) RecordAttempt(ctx context.Context, a *formbuilder.DeliveryAttempt,
 			"an attempt's message, kind and form (if of one)")
 	}
 	errText := truncateBytes(strings.ToValidUTF8(a.Error, "\uFFFD"), maxAttemptError)
+	errMsg, err := encodeMsg(a.ErrorMsg)
+	if err != nil {
+		return err
+	}
 	j := &job{run: func(ctx context.Context, b *batch) error {
 		at := a.At
 		if at.IsZero() {
 			at = b.db.now()
 		}
 		id, err := b.insertID(ctx, `INSERT INTO delivery_attempts (message_id, form_id, submission_id,
-			kind, target, test, at, status, error, duration_ms, delivered) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			kind, target, test, at, status, error, error_msg, duration_ms, delivered)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			a.MessageID, nullID(a.FormID), nullID(a.SubmissionID), a.Kind, a.Target, a.Test, fmtTime(at), a.Status,
-			errText, a.Duration, a.Delivered)
+			errText, errMsg, a.Duration, a.Delivered)
 		if err != nil {
 			return err
 		}
 		switch {
 		case a.Delivered:
 			_, err = b.tx.ExecContext(ctx, `UPDATE outbox SET attempts = attempts + 1, delivered_at = ?,
-				last_error = '' WHERE id = ?`, fmtTime(at), a.MessageID)
+				last_error = '', last_error_msg = '' WHERE id = ?`, fmtTime(at), a.MessageID)
 		case next.IsZero():
 			_, err = b.tx.ExecContext(ctx, `UPDATE outbox SET attempts = attempts + 1, gave_up_at = ?,
-				last_error = ? WHERE id = ?`, fmtTime(at), errText, a.MessageID)
+				last_error = ?, last_error_msg = ? WHERE id = ?`, fmtTime(at), errText, errMsg, a.MessageID)
 		default:
 			_, err = b.tx.ExecContext(ctx, `UPDATE outbox SET attempts = attempts + 1, next_attempt = ?,
-				last_error = ? WHERE id = ?`, fmtTime(next), errText, a.MessageID)
+				last_error = ?, last_error_msg = ? WHERE id = ?`, fmtTime(next), errText, errMsg, a.MessageID)
 		}
 		if err != nil {
 			return err
@@ -345,7 +376,7 @@ func (db *DB) RecordAttempt(ctx context.Context, a *formbuilder.DeliveryAttempt,
 }
 
 const attemptColumns = `id, message_id, COALESCE(form_id, 0), COALESCE(submission_id, 0), kind, target, test, at,
-	status, error, duration_ms, delivered`
+	status, error, error_msg, duration_ms, delivered`
 
 // ListAttempts implements formbuilder.OutboxService.
 func (db *DB) ListAttempts(ctx context.Context, formID int64, limit int) ([]*formbuilder.DeliveryAttempt, error) {
@@ -358,10 +389,13 @@ func (db *DB) ListAttempts(ctx context.Context, formID int64, limit int) ([]*for
 	var out []*formbuilder.DeliveryAttempt
 	for rows.Next() {
 		var a formbuilder.DeliveryAttempt
-		var at string
+		var at, errMsg string
 		if err := rows.Scan(&a.ID, &a.MessageID, &a.FormID, &a.SubmissionID, &a.Kind, &a.Target, &a.Test, &at,
-			&a.Status, &a.Error, &a.Duration, &a.Delivered); err != nil {
+			&a.Status, &a.Error, &errMsg, &a.Duration, &a.Delivered); err != nil {
 			return nil, db.dbErr(err)
+		}
+		if a.ErrorMsg, err = decodeMsg(errMsg); err != nil {
+			return nil, formbuilder.Internal(err)
 		}
 		if a.At, err = parseTime(at); err != nil {
 			return nil, formbuilder.Internal(err)

@@ -2,3 +2,9 @@
 -- of their own; empty until their first sign-in, which takes the browser's.
 -- Equal in content to SQLite's 0500.
 ALTER TABLE users ADD COLUMN language TEXT NOT NULL DEFAULT '' CHECK (language IN ('', 'de', 'en'));
+
+-- Why a delivery failed, by message code (formbuilder.Msg as JSON), so the
+-- delivery log reads in each admin's language; error and last_error keep
+-- the English text for logs and the API. Empty on rows written before.
+ALTER TABLE outbox ADD COLUMN last_error_msg TEXT NOT NULL DEFAULT '';
+ALTER TABLE delivery_attempts ADD COLUMN error_msg TEXT NOT NULL DEFAULT '';
