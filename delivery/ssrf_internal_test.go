@@ -50,7 +50,7 @@ func TestWebhookRedirectToRefusedAddress(t *testing.T) {
 	assert.Zero(t, reached.Load(), "the redirect target was not connected to")
 	assert.Equal(t, "refused: the host resolves to a non-public address (private); webhooks go to public addresses only"+
 		" (the server's operator can allow such targets with --webhook-allow-private)", describeNetError(err).String())
-	assert.Equal(t, formbuilder.M(formbuilder.MsgDlvNonPublic, "scope", "private"), describeNetError(err))
+	assert.Equal(t, formbuilder.M(formbuilder.MsgDlvNonPublic).With("scope", formbuilder.M(formbuilder.MsgScopePrivate)), describeNetError(err))
 
 	// The same redirect without the rule reaches the second receiver.
 	req, err = http.NewRequest(http.MethodPost, outer.URL+"/hook", bytes.NewReader([]byte(`{}`)))

@@ -319,7 +319,7 @@ func describeNetError(err error) formbuilder.Msg {
 	if errors.As(err, &refused) {
 		// The scope, never the address: the host name may resolve to an
 		// internal address the admin should not learn this way.
-		return dm(formbuilder.MsgDlvNonPublic, "scope", refused.scope)
+		return dm(formbuilder.MsgDlvNonPublic).With("scope", formbuilder.ScopeMsg(refused.scope))
 	}
 	var dnsErr *net.DNSError
 	var certErr *tls.CertificateVerificationError

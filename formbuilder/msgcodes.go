@@ -322,4 +322,17 @@ const (
 	MsgDlvAddressRemoved MsgCode = "dlv_address_removed"
 	MsgDlvSMTPOff        MsgCode = "dlv_smtp_off"
 	MsgDlvUnknownKind    MsgCode = "dlv_unknown_kind"
+	// The kinds of non-public address (NonPublicAddr), filled into
+	// target_non_public and dlv_non_public by ScopeMsg.
+	MsgScopeUnspecified   MsgCode = "scope_unspecified"
+	MsgScopePrivate       MsgCode = "scope_private"
+	MsgScopeCGNAT         MsgCode = "scope_cgnat"
+	MsgScopeLoopback      MsgCode = "scope_loopback"
+	MsgScopeLinkLocal     MsgCode = "scope_link_local"
+	MsgScopeReserved      MsgCode = "scope_reserved"
+	MsgScopeDocumentation MsgCode = "scope_documentation"
+	MsgScopeBenchmarking  MsgCode = "scope_benchmarking"
+	MsgScopeMulticast     MsgCode = "scope_multicast"
+	MsgScopeSiteLocal     MsgCode = "scope_site_local"
+	MsgScopeInvalid       MsgCode = "scope_invalid"
 )

@@ -90,6 +90,30 @@ func NonPublicAddr(a netip.Addr) string {
 	return ""
 }
 
+// scopeMsgs name the scopes of NonPublicAddr by message code.
+var scopeMsgs = map[string]MsgCode{
+	"unspecified":       MsgScopeUnspecified,
+	"private":           MsgScopePrivate,
+	"carrier-grade NAT": MsgScopeCGNAT,
+	"loopback":          MsgScopeLoopback,
+	"link-local":        MsgScopeLinkLocal,
+	"reserved":          MsgScopeReserved,
+	"documentation":     MsgScopeDocumentation,
+	"benchmarking":      MsgScopeBenchmarking,
+	"multicast":         MsgScopeMulticast,
+	"site-local":        MsgScopeSiteLocal,
+	"invalid":           MsgScopeInvalid,
+}
+
+// ScopeMsg is a scope of NonPublicAddr ("loopback") as a message, for the
+// {scope} of the messages that refuse such an address.
+func ScopeMsg(scope string) Msg {
+	if code, ok := scopeMsgs[scope]; ok {
+		return M(code)
+	}
+	return M(MsgScopeInvalid)
+}
+
 // WebhookTargetProblem returns, for a webhook URL whose host is a literal
 // address that is not public or a name that always means this machine
 // ("localhost", "*.localhost"), a field message saying so; else the zero Msg. Other
@@ -113,7 +137,7 @@ func WebhookTargetProblem(rawURL string) Msg {
 		}
 	}
 	if scope := NonPublicAddr(a); scope != "" {
-		return M(MsgTargetNonPublic, "scope", scope)
+		return M(MsgTargetNonPublic).With("scope", ScopeMsg(scope))
 	}
 	return Msg{}
 }

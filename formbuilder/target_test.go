@@ -193,3 +193,17 @@ func FuzzLegacyIPv4(f *testing.F) {
 		}
 	})
 }
+
+// Every scope NonPublicAddr names has its message, so a refusal reads
+// whole in German ("nicht öffentliche Adresse (Loopback)").
+func TestScopeMsgNamesEveryScope(t *testing.T) {
+	for _, n := range nonPublic {
+		m := ScopeMsg(n.scope)
+		assert.Equal(t, n.scope, m.String(), "the English word is the scope")
+		assert.NotEqual(t, MsgScopeInvalid, m.Code, n.scope)
+	}
+	assert.Equal(t, M(MsgScopeInvalid), ScopeMsg("something new"))
+	de := WebhookTargetProblem("http://127.0.0.1/hook").Text(LangDE)
+	assert.Contains(t, de, "(Loopback)")
+	assert.NotContains(t, WebhookTargetProblem("http://10.0.0.1/hook").Text(LangDE), "private")
+}
