@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"html"
 	"html/template"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -159,7 +161,9 @@ func inputID(key string) string { return strings.ReplaceAll(key, ".", "-") }
 func fieldErrorsFor(err error, prefix, as string) map[string]formbuilder.Msg {
 	out := map[string]formbuilder.Msg{}
 	fields := formbuilder.ErrorFieldMsgs(err)
-	for _, k := range sortedKeys(fields) {
+	// In key order, so messages that join several problems list them
+	// alike every time.
+	for _, k := range slices.Sorted(maps.Keys(fields)) {
 		msg := fields[k]
 		switch {
 		case prefix != "" && strings.HasPrefix(k, prefix):
@@ -192,17 +196,6 @@ func fieldErrorsFor(err error, prefix, as string) map[string]formbuilder.Msg {
 // to point at.
 func badPageLink(param string, problem formbuilder.Msg) formbuilder.Msg {
 	return formbuilder.M(formbuilder.MsgBadPageLink, "param", param).With("problem", problem)
-}
-
-// sortedKeys returns m's keys in order, so messages that join several
-// problems list them alike every time.
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // funcs are the template helpers; none of them produce unescaped HTML
