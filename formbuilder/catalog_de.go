@@ -1172,4 +1172,6 @@ var catalogDE = map[string]string{
 	"scope_multicast":                     "Multicast",
 	"scope_site_local":                    "standortlokal",
 	"scope_invalid":                       "ungültig",
+	"placeholder.thanks_url":              "https://www.example.com/danke",
+	"placeholder.privacy_url":             "https://www.example.com/datenschutz",
 }

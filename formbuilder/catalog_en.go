@@ -1172,4 +1172,6 @@ var catalogEN = map[string]string{
 	"scope_multicast":                     "multicast",
 	"scope_site_local":                    "site-local",
 	"scope_invalid":                       "invalid",
+	"placeholder.thanks_url":              "https://www.example.com/thank-you",
+	"placeholder.privacy_url":             "https://www.example.com/privacy",
 }
