@@ -214,6 +214,10 @@ func TestGermanAdminWalksEveryPage(t *testing.T) {
 	admin, err := a.db.FindUserByEmail(context.Background(), teamAdmin)
 	require.NoError(t, err)
 	require.Equal(t, "de", admin.Language, "the first sign-in keeps the browser's language")
+	// A change through the admin, so the audit trail has a row to show.
+	v.navigate(a.base+"/admin/account", 200)
+	v.do(chromedp.SendKeys(chromedp.ID("name"), " (Leitung)"))
+	adminSubmit(v, "#save-account")
 
 	// Walk: from the forms list, every link to an admin page, once per
 	// page pattern and query.
@@ -258,6 +262,9 @@ func TestGermanAdminWalksEveryPage(t *testing.T) {
 		require.True(t, visited[want], "the walk reached %s (visited: %v)", want, visited)
 	}
 	t.Logf("%d pages of %d patterns walked; %d English-only words on the list", len(seen), len(visited), len(english))
+	v.navigate(a.base+"/admin/audit", 200)
+	require.Equal(t, "Person: geändert", evalJS[string](v, `document.querySelector('#audit-list .audit-what').innerText`),
+		"the audit trail's row names what changed in German")
 
 	// Pages with validation errors, and the 404 page.
 	for _, c := range []struct{ page, button string }{
