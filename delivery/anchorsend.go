@@ -32,11 +32,11 @@ type CheckpointDocument struct {
 // webhook POST, or a file in a directory.
 func (w *Worker) sendAnchor(ctx context.Context, m *formbuilder.OutboxMessage, now time.Time) (int, error) {
 	if !slices.Contains(w.cfg.AnchorReceivers, m.Target) {
-		return 0, permanent("no longer an anchor receiver of this server")
+		return 0, permanent(dm(formbuilder.MsgDlvNotAnchorReceiver))
 	}
 	a, err := w.cfg.Anchors.FindAnchor(ctx, m.RefID)
 	if formbuilder.ErrorCode(err) == formbuilder.ENOTFOUND {
-		return 0, permanent("the checkpoint does not exist")
+		return 0, permanent(dm(formbuilder.MsgDlvNoCheckpoint))
 	}
 	if err != nil {
 		return 0, err
@@ -58,7 +58,7 @@ func (w *Worker) sendAnchor(ctx context.Context, m *formbuilder.OutboxMessage, n
 func writeAnchorFile(dir string, a *formbuilder.Anchor) error {
 	st, err := os.Stat(dir)
 	if err != nil || !st.IsDir() {
-		return fail("the anchor directory does not exist or is not a directory")
+		return fail(dm(formbuilder.MsgDlvAnchorDirMissing))
 	}
 	path := filepath.Join(dir, formbuilder.AnchorFileName(a.Seq))
 	want := []byte(a.Token + "\n")
@@ -66,17 +66,17 @@ func writeAnchorFile(dir string, a *formbuilder.Anchor) error {
 		if bytes.Equal(have, want) {
 			return nil
 		}
-		return permanent("another checkpoint of this number is in the anchor directory")
+		return permanent(dm(formbuilder.MsgDlvAnchorOther))
 	} else if !errors.Is(err, fs.ErrNotExist) {
-		return fail("the anchor directory cannot be read")
+		return fail(dm(formbuilder.MsgDlvAnchorDirUnreadable))
 	}
 	tmp, err := atomicfile.WriteTemp(dir, ".checkpoint-*", want)
 	if err != nil {
-		return fail("the anchor directory cannot be written")
+		return fail(dm(formbuilder.MsgDlvAnchorDirUnwritable))
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		os.Remove(tmp)
-		return fail("the anchor directory cannot be written")
+		return fail(dm(formbuilder.MsgDlvAnchorDirUnwritable))
 	}
 	atomicfile.SyncDir(dir)
 	return nil

@@ -23,38 +23,9 @@ type VisitorLinks interface {
 	AccessURL(address, lang string, now time.Time) string
 }
 
-// visitorText holds the texts of visitor mails per language.
-var visitorText = map[string]map[string]string{
-	"en": {
-		"confirm_subject": "Please confirm your consent",
-		"confirm_intro":   "Hello,\n\nyou agreed to the following on {time}{where}:",
-		"confirm_where":   " through the form “{title}”",
-		"confirm_link":    "It only counts once you confirm it. To confirm, open this link by {deadline}:",
-		"confirm_ignore":  "If that was not you, ignore this mail: without confirmation nothing happens, and the consent expires on {deadline}.",
-		"access_subject":  "Your consents",
-		"access_intro":    "Hello,\n\nsomeone, hopefully you, asked to see the consents given with this e-mail address. This link shows each of them with its text and a signed receipt, and lets you withdraw them. It works for one hour:",
-		"access_ignore":   "If that was not you, ignore this mail: nothing changes.",
-		"signature":       "Sent by consentforms because this address was entered in a form.",
-	},
-	"de": {
-		"confirm_subject": "Bitte bestätigen Sie Ihre Einwilligung",
-		"confirm_intro":   "Guten Tag,\n\nSie haben am {time}{where} Folgendem zugestimmt:",
-		"confirm_where":   " im Formular „{title}“",
-		"confirm_link":    "Die Einwilligung gilt erst, wenn Sie sie bestätigen. Öffnen Sie dazu bis {deadline} diesen Link:",
-		"confirm_ignore":  "Falls Sie das nicht waren, ignorieren Sie diese E-Mail: Ohne Bestätigung geschieht nichts, und die Einwilligung verfällt am {deadline}.",
-		"access_subject":  "Ihre Einwilligungen",
-		"access_intro":    "Guten Tag,\n\njemand, hoffentlich Sie, möchte die mit dieser E-Mail-Adresse erteilten Einwilligungen sehen. Dieser Link zeigt jede mit ihrem Text und einem signierten Beleg, und Sie können sie dort widerrufen. Er gilt eine Stunde lang:",
-		"access_ignore":   "Falls Sie das nicht waren, ignorieren Sie diese E-Mail: Es ändert sich nichts.",
-		"signature":       "Gesendet von consentforms, weil diese Adresse in einem Formular angegeben wurde.",
-	},
-}
-
-func vt(lang, key string) string {
-	if m, ok := visitorText[lang]; ok {
-		return m[key]
-	}
-	return visitorText["en"][key]
-}
+// vt is the text key of visitor mails in lang: the "vmail." keys of the
+// message catalogs.
+func vt(lang, key string) string { return formbuilder.T(lang, "vmail."+key) }
 
 // visitorTime writes t for a visitor in lang.
 func visitorTime(lang string, t time.Time) string {
@@ -71,7 +42,7 @@ func visitorTime(lang string, t time.Time) string {
 func (w *Worker) sendConfirmMail(ctx context.Context, m *formbuilder.OutboxMessage, form *formbuilder.Form,
 	recs []*formbuilder.ConsentRecord, now time.Time) error {
 	if !formbuilder.ValidEmail(m.Target) {
-		return permanent("the visitor's address is not valid")
+		return permanent(dm(formbuilder.MsgDlvVisitorAddress))
 	}
 	var waiting []*formbuilder.ConsentRecord
 	var ids []int64
@@ -139,7 +110,7 @@ func (w *Worker) sendConfirmMail(ctx context.Context, m *formbuilder.OutboxMessa
 // nothing either way (the web page answers alike).
 func (w *Worker) sendAccessMail(ctx context.Context, m *formbuilder.OutboxMessage, now time.Time) error {
 	if !formbuilder.ValidEmail(m.Target) {
-		return permanent("the address is not valid")
+		return permanent(dm(formbuilder.MsgDlvAddressInvalid))
 	}
 	recs, err := w.cfg.Log.ListRecords(ctx, formbuilder.RecordFilter{Subject: m.Target, Limit: 1})
 	if err != nil {

@@ -157,7 +157,7 @@ func seedGerman(t *testing.T, a *teamApp) {
 	co := f.Consents[0].ConsentID
 	sub, recs, err := formbuilder.ValidateSubmission(f, formbuilder.SubmissionInput{
 		Values:   map[string][]string{"email": {"erika.mustermann@beispiel.example"}},
-		Consents: map[int64]formbuilder.ConsentInput{co: {Checked: true, Interacted: true}},
+		Consents: map[int64]formbuilder.ConsentInput{co: {Checked: true, Touched: formbuilder.TouchOf(true)}},
 		PageURL:  "https://www.beispiel.example/kontakt", IP: "203.0.113.7"})
 	require.NoError(t, err)
 	require.NoError(t, a.db.CreateSubmission(ctx, sub, recs))

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -74,7 +75,7 @@ func TokenHash(token string) string {
 // first), with the key of ks valid at now.
 func NewAnchor(ks *KeySet, issuer string, head ChainHead, prev *Anchor, now time.Time) (*Anchor, error) {
 	if head.ID <= 0 {
-		return nil, Errorf(ECONFLICT, "the consent log is empty: there is no head to anchor")
+		return nil, NewError(ECONFLICT, MsgLogEmptyAnchor)
 	}
 	now = now.UTC().Round(0)
 	cp := &Checkpoint{Issuer: issuer, IssuedAt: now.Unix(), Seq: 1, Time: now.Format(time.RFC3339Nano),
@@ -107,12 +108,12 @@ func VerifyCheckpoint(token string, ks *KeySet) (*Checkpoint, error) {
 	}
 	var cp Checkpoint
 	if err := json.NewDecoder(bytes.NewReader(payload)).Decode(&cp); err != nil || cp.Seq <= 0 || cp.EntryID <= 0 {
-		return nil, &Error{Code: EINVALID, Message: "signature invalid: the signed content is not a checkpoint", Err: ErrSignature}
+		return nil, &Error{Code: EINVALID, Msg: M(MsgSigInvalid).With("problem", M(MsgSigNotCheckpoint)), Err: ErrSignature}
 	}
 	if at := time.Unix(cp.IssuedAt, 0); !k.ValidAt(at) {
-		return nil, &Error{Code: EINVALID, Err: ErrSignature, Message: fmt.Sprintf(
-			"signature invalid: key %s signs from %s to %s, checkpoint %d says it was signed at %s",
-			k.ID, k.NotBefore.Format(time.RFC3339), validUntil(k), cp.Seq, at.UTC().Format(time.RFC3339))}
+		return nil, &Error{Code: EINVALID, Err: ErrSignature, Msg: M(MsgSigInvalid).With("problem",
+			M(MsgSigKeyPeriodCheckpoint, "key", k.ID, "from", k.NotBefore.Format(time.RFC3339), "until", validUntil(k),
+				"seq", strconv.FormatInt(cp.Seq, 10), "at", at.UTC().Format(time.RFC3339)))}
 	}
 	return &cp, nil
 }

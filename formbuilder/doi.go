@@ -46,27 +46,19 @@ func (r *ConsentRecord) ConfirmationState(confirmed bool, now time.Time) string 
 	return ConfirmExpired
 }
 
-// MsgChatCannotConfirm refuses a consent that needs confirmation by e-mail
-// for a chat channel, which has no address to send it to.
-const MsgChatCannotConfirm = "needs confirmation by e-mail, which a chat cannot ask for"
-
-// MsgNeedsEmail is the field message of a consent that needs confirmation
-// by e-mail on a submission without an e-mail address to send it to.
-const MsgNeedsEmail = "needs an e-mail address to confirm it"
-
 // CheckConfirmation decides whether entry orig may be confirmed at now:
 // EINVALID unless it is a given consent that needs confirmation, ECONFLICT
 // when it was confirmed or withdrawn already, EGONE after its deadline.
 func CheckConfirmation(orig *ConsentRecord, confirmed, withdrawn bool, now time.Time) error {
 	switch {
 	case !orig.NeedsConfirmation():
-		return Errorf(EINVALID, "this consent needs no confirmation")
+		return NewError(EINVALID, MsgConfirmNotNeeded)
 	case confirmed:
-		return Errorf(ECONFLICT, "this consent was confirmed already")
+		return NewError(ECONFLICT, MsgConfirmedAlready)
 	case withdrawn:
-		return Errorf(ECONFLICT, "this consent was withdrawn")
+		return NewError(ECONFLICT, MsgConfirmWithdrawn)
 	case !now.Before(orig.ConfirmBy):
-		return Errorf(EGONE, "the time to confirm this consent has run out")
+		return NewError(EGONE, MsgConfirmExpired)
 	}
 	return nil
 }

@@ -33,7 +33,7 @@ func TestSubmissionWithDoubleOptIn(t *testing.T) {
 	// Without an e-mail address nobody could confirm: refused, naming it.
 	in.Values = map[string][]string{"name": {"Ada"}, "phone": {"+49 30 1234567"}}
 	sub, recs, err := ValidateSubmission(doiForm(), in)
-	requireRejected(t, sub, recs, err, "consent.12", MsgNeedsEmail)
+	requireRejected(t, sub, recs, err, "consent.12", M(MsgNeedsEmail).String())
 
 	// The transport must set the deadline.
 	in.Values["email"] = []string{"ada@example.com"}

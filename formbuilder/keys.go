@@ -8,8 +8,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"sort"
+	"strconv"
 	"sync/atomic"
 	"time"
 )
@@ -107,7 +107,7 @@ func (ks *KeySet) Signer(t time.Time) (SigningKey, error) {
 		}
 	}
 	if best == nil {
-		return SigningKey{}, Errorf(ENOTFOUND, "no signing key is valid at %s", t.UTC().Format(time.RFC3339))
+		return SigningKey{}, NewError(ENOTFOUND, MsgNoSigningKey, "time", t.UTC().Format(time.RFC3339))
 	}
 	return *best, nil
 }
@@ -173,46 +173,48 @@ func ParseKeySet(data []byte) (*KeySet, error) {
 	dec.DisallowUnknownFields()
 	var in jwks
 	if err := dec.Decode(&in); err != nil {
-		return nil, Errorf(EINVALID, "not a key set: %v", err)
+		return nil, NewError(EINVALID, MsgNotKeySet, "detail", err.Error())
 	}
 	if len(in.Keys) == 0 {
-		return nil, Errorf(EINVALID, "the key set has no keys")
+		return nil, NewError(EINVALID, MsgKeySetEmpty)
 	}
 	ks := &KeySet{}
 	seen := map[string]bool{}
 	for i, j := range in.Keys {
-		bad := func(msg string) error { return Errorf(EINVALID, "key %d: %s", i, msg) }
+		bad := func(msg MsgCode) error {
+			return &Error{Code: EINVALID, Msg: M(MsgKeyProblem, "n", strconv.Itoa(i)).With("problem", M(msg))}
+		}
 		if j.Kty != "OKP" || j.Crv != "Ed25519" || (j.Alg != "" && j.Alg != "EdDSA") || (j.Use != "" && j.Use != "sig") {
-			return nil, bad("is not an Ed25519 signing key")
+			return nil, bad(MsgKeyNotEd25519)
 		}
 		x, err := unb64(j.X)
 		if err != nil || len(x) != ed25519.PublicKeySize {
-			return nil, bad("has no valid public key")
+			return nil, bad(MsgKeyNoPublic)
 		}
 		k := SigningKey{Public: ed25519.PublicKey(x), ID: Thumbprint(x)}
 		if j.Kid != k.ID {
-			return nil, bad("its kid is not the thumbprint of its key")
+			return nil, bad(MsgKeyKid)
 		}
 		if seen[k.ID] {
-			return nil, bad("is listed twice")
+			return nil, bad(MsgKeyTwice)
 		}
 		seen[k.ID] = true
 		if j.D != "" {
 			d, err := unb64(j.D)
 			if err != nil || len(d) != ed25519.SeedSize {
-				return nil, bad("has no valid private key")
+				return nil, bad(MsgKeyNoPrivate)
 			}
 			k.Private = ed25519.NewKeyFromSeed(d)
 			if !bytes.Equal(k.Private.Public().(ed25519.PublicKey), k.Public) {
-				return nil, bad("its private key does not belong to its public key")
+				return nil, bad(MsgKeyPrivateMismatch)
 			}
 		}
 		if k.NotBefore, err = time.Parse(time.RFC3339, j.ValidFrom); err != nil {
-			return nil, bad("valid_from is not an RFC 3339 time")
+			return nil, bad(MsgKeyValidFrom)
 		}
 		if j.ValidUntil != "" {
 			if k.NotAfter, err = time.Parse(time.RFC3339, j.ValidUntil); err != nil || !k.NotAfter.After(k.NotBefore) {
-				return nil, bad("valid_until is not an RFC 3339 time after valid_from")
+				return nil, bad(MsgKeyValidUntil)
 			}
 		}
 		k.NotBefore, k.NotAfter = k.NotBefore.UTC(), k.NotAfter.UTC()
@@ -299,41 +301,41 @@ var ErrSignature = errors.New("signature invalid")
 // verify, is an EINVALID error wrapping ErrSignature. The caller checks the
 // claims' time against the key's validity (SigningKey.ValidAt).
 func VerifyJWS(token string, ks *KeySet, typ string) ([]byte, SigningKey, error) {
-	bad := func(msg string) ([]byte, SigningKey, error) {
-		return nil, SigningKey{}, &Error{Code: EINVALID, Message: "signature invalid: " + msg, Err: ErrSignature}
+	bad := func(msg Msg) ([]byte, SigningKey, error) {
+		return nil, SigningKey{}, &Error{Code: EINVALID, Msg: M(MsgSigInvalid).With("problem", msg), Err: ErrSignature}
 	}
 	token = string(bytes.TrimSpace([]byte(token)))
 	if len(token) > MaxJWS {
-		return bad("the token is too long")
+		return bad(M(MsgSigTooLong))
 	}
 	parts := bytes.Split([]byte(token), []byte("."))
 	if len(parts) != 3 {
-		return bad("not a compact JWS (three parts separated by dots)")
+		return bad(M(MsgSigNotJWS))
 	}
 	hb, err1 := unb64(string(parts[0]))
 	payload, err2 := unb64(string(parts[1]))
 	sig, err3 := unb64(string(parts[2]))
 	if err1 != nil || err2 != nil || err3 != nil {
-		return bad("a part is not base64url")
+		return bad(M(MsgSigBase64))
 	}
 	var h jwsHeader
 	dec := json.NewDecoder(bytes.NewReader(hb))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&h); err != nil {
-		return bad("the header is not the JSON this server writes")
+		return bad(M(MsgSigHeader))
 	}
 	if h.Alg != "EdDSA" {
-		return bad(fmt.Sprintf("algorithm %q is not EdDSA", h.Alg))
+		return bad(M(MsgSigAlg, "alg", strconv.Quote(h.Alg)))
 	}
 	if h.Typ != typ {
-		return bad(fmt.Sprintf("type %q is not %q", h.Typ, typ))
+		return bad(M(MsgSigType, "got", strconv.Quote(h.Typ), "want", strconv.Quote(typ)))
 	}
 	k, ok := ks.Key(h.Kid)
 	if !ok {
-		return bad("signed with key " + h.Kid + ", which is not among the keys")
+		return bad(M(MsgSigUnknownKey, "kid", h.Kid))
 	}
 	if len(sig) != ed25519.SignatureSize || !ed25519.Verify(k.Public, []byte(token[:len(parts[0])+1+len(parts[1])]), sig) {
-		return bad("the signature does not match the content")
+		return bad(M(MsgSigMismatch))
 	}
 	return payload, k, nil
 }

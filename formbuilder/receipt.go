@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -192,19 +193,19 @@ func VerifyReceipt(token string, ks *KeySet) (*Receipt, error) {
 	var r Receipt
 	dec := json.NewDecoder(bytes.NewReader(payload))
 	if err := dec.Decode(&r); err != nil || r.Version != ReceiptVersion || r.Entry.ID <= 0 || r.Entry.Hash == "" {
-		return nil, &Error{Code: EINVALID, Message: "signature invalid: the signed content is not a consent receipt", Err: ErrSignature}
+		return nil, &Error{Code: EINVALID, Msg: M(MsgSigInvalid).With("problem", M(MsgSigNotReceipt)), Err: ErrSignature}
 	}
 	if at := time.Unix(r.IssuedAt, 0); !k.ValidAt(at) {
-		return nil, &Error{Code: EINVALID, Err: ErrSignature, Message: fmt.Sprintf(
-			"signature invalid: key %s signs from %s to %s, the receipt says it was signed at %s",
-			k.ID, k.NotBefore.Format(time.RFC3339), validUntil(k), at.UTC().Format(time.RFC3339))}
+		return nil, &Error{Code: EINVALID, Err: ErrSignature, Msg: M(MsgSigInvalid).With("problem",
+			M(MsgSigKeyPeriodReceipt, "key", k.ID, "from", k.NotBefore.Format(time.RFC3339), "until", validUntil(k),
+				"at", at.UTC().Format(time.RFC3339)))}
 	}
 	return &r, nil
 }
 
 func validUntil(k SigningKey) string {
 	if k.NotAfter.IsZero() {
-		return "now"
+		return "…"
 	}
 	return k.NotAfter.Format(time.RFC3339)
 }
@@ -214,35 +215,39 @@ func validUntil(k SigningKey) string {
 // for, else an ECONFLICT error saying what differs ("entry differs").
 func (r *Receipt) CheckEntry(rec *ConsentRecord) error {
 	e := r.Entry
-	var diffs []string
-	diff := func(what string, log, receipt any) {
-		diffs = append(diffs, fmt.Sprintf("%s is %v in the log, %v in the receipt", what, log, receipt))
+	var diffs []Msg
+	diff := func(what MsgCode, log, receipt any) {
+		diffs = append(diffs, M(MsgDiffItem, "log", fmt.Sprint(log), "receipt", fmt.Sprint(receipt)).With("what", M(what)))
 	}
 	if rec.Hash != e.Hash {
-		diff("the hash", rec.Hash, e.Hash)
+		diff(MsgDiffHash, rec.Hash, e.Hash)
 	}
 	if got := rec.ComputeHash(); got != rec.Hash {
-		diffs = append(diffs, "the log's entry no longer matches its own hash")
+		diffs = append(diffs, M(MsgDiffSelfHash))
 	}
 	if t := rec.Time.UTC().Format(time.RFC3339Nano); t != e.Time {
-		diff("the time", t, e.Time)
+		diff(MsgDiffTime, t, e.Time)
 	}
 	if rec.Action != e.Action {
-		diff("the action", rec.Action, e.Action)
+		diff(MsgDiffAction, rec.Action, e.Action)
 	}
 	if rec.ConsentID != e.ConsentID || rec.VersionID != e.VersionID || rec.VersionNo != e.Version {
-		diff("the consent version", fmt.Sprintf("%d/%d (v%d)", rec.ConsentID, rec.VersionID, rec.VersionNo),
+		diff(MsgDiffVersion, fmt.Sprintf("%d/%d (v%d)", rec.ConsentID, rec.VersionID, rec.VersionNo),
 			fmt.Sprintf("%d/%d (v%d)", e.ConsentID, e.VersionID, e.Version))
 	}
 	if rec.TextHash != e.TextHash {
-		diff("the text's SHA-256", rec.TextHash, e.TextHash)
+		diff(MsgDiffTextHash, rec.TextHash, e.TextHash)
 	}
 	if rec.InitialState != e.InitialState || rec.Interacted != e.Interacted {
-		diff("initial state/interacted", fmt.Sprintf("%v/%v", rec.InitialState, rec.Interacted),
+		diff(MsgDiffInitial, fmt.Sprintf("%v/%v", rec.InitialState, rec.Interacted),
 			fmt.Sprintf("%v/%v", e.InitialState, e.Interacted))
 	}
 	if len(diffs) == 0 {
 		return nil
 	}
-	return Errorf(ECONFLICT, "entry differs: entry %d: %s", e.ID, strings.Join(diffs, "; "))
+	all := diffs[0]
+	for _, d := range diffs[1:] {
+		all = M(MsgJoin).With("a", all).With("b", d)
+	}
+	return &Error{Code: ECONFLICT, Msg: M(MsgEntryDiffers, "id", strconv.FormatInt(e.ID, 10)).With("diffs", all)}
 }

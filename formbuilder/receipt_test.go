@@ -130,7 +130,7 @@ func logOf(recs []*ConsentRecord) func(context.Context, int64) (*ConsentRecord, 
 				return r, nil
 			}
 		}
-		return nil, Errorf(ENOTFOUND, "consent record not found")
+		return nil, NewError(ENOTFOUND, MsgRecordNotFound)
 	}
 }
 

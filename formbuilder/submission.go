@@ -102,11 +102,6 @@ func Interaction(initial, checked bool, claim Touch) (interacted, ok bool) {
 	return changed, true
 }
 
-// MsgTouchImpossible is the field message of a box that a client claims
-// the visitor left untouched although it came back in another state than
-// the server showed it in.
-const MsgTouchImpossible = "was sent in another state than it was shown in, so it cannot have been left untouched"
-
 // Limits on the metadata that travels with a submission.
 const (
 	MaxPageURL   = 2048
@@ -295,7 +290,7 @@ func ValidateSubmission(form *Form, in SubmissionInput) (*Submission, []*Consent
 		}
 		interacted, ok := Interaction(initial, ci.Checked, ci.Touched)
 		if !ok {
-			errs = addErr(errs, "consent."+strconv.FormatInt(fc.ConsentID, 10), MsgTouchImpossible)
+			errs = addErr(errs, "consent."+strconv.FormatInt(fc.ConsentID, 10), M(MsgTouchImpossible))
 			continue
 		}
 		if fc.Consent == nil || fc.Consent.Current == nil {
@@ -341,7 +336,7 @@ func ValidateSubmission(form *Form, in SubmissionInput) (*Submission, []*Consent
 		// The confirmation goes to the subject: without an address it
 		// could never come.
 		if r.NeedsConfirmation() && !validEmail(sub.Subject) {
-			errs = addErr(errs, "consent."+strconv.FormatInt(r.ConsentID, 10), MsgNeedsEmail)
+			errs = addErr(errs, "consent."+strconv.FormatInt(r.ConsentID, 10), M(MsgNeedsEmail))
 		}
 	}
 	if err := FieldErrors(errs); err != nil {

@@ -608,7 +608,7 @@ func TestInitialStateIsTheServers(t *testing.T) {
 			in.Consents, in.Shown = tt.c, tt.shown
 			sub, recs, err := ValidateSubmission(fixtureForm(), in)
 			if tt.refused != "" {
-				requireRejected(t, sub, recs, err, tt.refused, MsgTouchImpossible)
+				requireRejected(t, sub, recs, err, tt.refused, M(MsgTouchImpossible).String())
 				return
 			}
 			require.NoError(t, err)

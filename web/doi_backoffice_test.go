@@ -89,7 +89,7 @@ func TestConsentEditorAsksForDoubleOptIn(t *testing.T) {
 		"type": {"custom"}, "text": {"<p>Chat.</p>"}, "label": {"I accept the %chat terms%."}, "language": {"en"},
 		"confirm_by_email": {"1"}})
 	require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode, body)
-	assert.Contains(t, body, formbuilder.MsgChatCannotConfirm)
+	assert.Contains(t, body, formbuilder.M(formbuilder.MsgChatCannotConfirm).String())
 	assert.Contains(t, body, `href="#confirm_by_email"`, "the error summary leads to the switch")
 	got, err = e.DB.FindConsentByID(ctx, chatConsent.ID)
 	require.NoError(t, err)
@@ -170,7 +170,7 @@ func TestLogShowsConfirmationState(t *testing.T) {
 	assert.Contains(t, body, `"confirms_id":`+strconv.FormatInt(rec.ID, 10))
 	resp, body = e.API(http.MethodGet, "/api/v1/consent-records?action=maybe", tok, "")
 	require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode, body)
-	assert.Contains(t, body, "given, withdrawn or confirmed")
+	assert.Contains(t, body, "given, withdrawn, confirmed")
 
 	// The submission page shows the state next to each entry.
 	_, page = e.Get("/admin/forms/" + strconv.FormatInt(e.formA.ID, 10) + "/submissions/" + strconv.FormatInt(rec.SubmissionID, 10))

@@ -87,14 +87,14 @@ func testConsentConfirmByEmailIsStored(t *testing.T, open Opener) {
 	c1.ConfirmByEmail = true
 	_, err = e.db.UpdateConsent(e.ctx, c1, c1.Current.Content(), "olga")
 	requireCode(t, formbuilder.EINVALID, err)
-	assert.Equal(t, formbuilder.MsgChatCannotConfirm, formbuilder.ErrorFields(err)["confirm_by_email"])
+	assert.Equal(t, formbuilder.M(formbuilder.MsgChatCannotConfirm), formbuilder.ErrorFieldMsgs(err)["confirm_by_email"])
 	news := &formbuilder.Channel{Name: "News chat", Language: "en", WarnPersonalData: true, ConsentID: f.news.ID}
 	got.ConfirmByEmail = true
 	_, err = e.db.UpdateConsent(e.ctx, got, got.Current.Content(), "olga")
 	require.NoError(t, err)
 	err = e.db.CreateChannel(e.ctx, news)
 	requireCode(t, formbuilder.EINVALID, err)
-	assert.Equal(t, formbuilder.MsgChatCannotConfirm, formbuilder.ErrorFields(err)["consent_id"])
+	assert.Equal(t, formbuilder.M(formbuilder.MsgChatCannotConfirm), formbuilder.ErrorFieldMsgs(err)["consent_id"])
 	ch.ConsentID = f.news.ID
 	requireCode(t, formbuilder.EINVALID, e.db.UpdateChannel(e.ctx, ch))
 }

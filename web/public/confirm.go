@@ -23,7 +23,7 @@ func (s *Server) handleConfirm(c *fiber.Ctx) error {
 func (s *Server) confirm(c *fiber.Ctx, post bool) error {
 	id, ok := s.Signer.ParseConfirmToken(c.Params("token"))
 	if !ok {
-		return formbuilder.Errorf(formbuilder.ENOTFOUND, "this confirmation link is not valid")
+		return formbuilder.NewError(formbuilder.ENOTFOUND, formbuilder.MsgConfirmLinkInvalid)
 	}
 	ctx := c.UserContext()
 	rec, err := s.svc.Log.FindRecord(ctx, id)
@@ -31,12 +31,14 @@ func (s *Server) confirm(c *fiber.Ctx, post bool) error {
 		return err
 	}
 	if !rec.NeedsConfirmation() {
-		return formbuilder.Errorf(formbuilder.ENOTFOUND, "this confirmation link is not valid")
+		return formbuilder.NewError(formbuilder.ENOTFOUND, formbuilder.MsgConfirmLinkInvalid)
 	}
 	ver, err := s.svc.Consents.FindConsentVersion(ctx, rec.VersionID)
 	if err != nil {
 		return err
 	}
+	// From here on, errors speak the consent's language, as the page does.
+	httpx.SetLang(c, ver.Language)
 	if post {
 		// Stored as the settings say when it commits (storage applies
 		// the IP mode).

@@ -66,13 +66,13 @@ func (s *Server) limitAccess(c *fiber.Ctx) error {
 // gets the same answer and no mail.
 func (s *Server) handleMineRequest(c *fiber.Ctx) error {
 	if s.svc.Outbox == nil {
-		return formbuilder.Errorf(formbuilder.ENOTFOUND, "not available")
+		return formbuilder.NewError(formbuilder.ENOTFOUND, formbuilder.MsgNotAvailable)
 	}
 	lang := mineLang(c)
+	httpx.SetLang(c, lang)
 	email := strings.TrimSpace(c.FormValue("email"))
 	if !formbuilder.ValidEmail(email) {
-		msg := httpx.IfLang(lang, "Bitte geben Sie eine gültige E-Mail-Adresse ein.", "Please enter a valid e-mail address.")
-		return formbuilder.FieldErrors(map[string]string{"email": msg})
+		return formbuilder.FieldError("email", formbuilder.MsgEnterValidEmail)
 	}
 	if ok, _ := s.accessAddress.Allow(formbuilder.VisitorHash(strings.ToLower(email)), s.Now()); ok {
 		if err := s.svc.Outbox.EnqueueAccessLink(c.UserContext(), email, lang); err != nil {
@@ -94,10 +94,10 @@ func (s *Server) handleMineRequest(c *fiber.Ctx) error {
 func (s *Server) mineAccess(c *fiber.Ctx) (address, lang string, err error) {
 	address, lang, ok := s.Signer.ParseAccessToken(c.Params("token"), s.Now())
 	if !ok {
-		return "", "", formbuilder.Errorf(formbuilder.EGONE, "%s", httpx.IfLang(mineLang(c),
-			"Dieser Link gilt nicht (mehr). Fordern Sie auf "+MinePath+" einen neuen an.",
-			"This link is not valid (any more). Ask for a new one at "+MinePath+"."))
+		httpx.SetLang(c, mineLang(c))
+		return "", "", formbuilder.NewError(formbuilder.EGONE, formbuilder.MsgMineLinkInvalid, "path", MinePath)
 	}
+	httpx.SetLang(c, lang)
 	return address, lang, nil
 }
 
@@ -174,7 +174,7 @@ func (s *Server) handleMineWithdraw(c *fiber.Ctx) error {
 	}
 	id, err := strconv.ParseInt(c.FormValue("entry"), 10, 64)
 	if err != nil || id <= 0 {
-		return formbuilder.FieldErrors(map[string]string{"entry": "is not an entry"})
+		return formbuilder.FieldError("entry", formbuilder.MsgNotAnEntry)
 	}
 	ctx := c.UserContext()
 	rec, err := s.svc.Log.FindRecord(ctx, id)
@@ -183,7 +183,7 @@ func (s *Server) handleMineWithdraw(c *fiber.Ctx) error {
 	}
 	// The link proves one address: only its consents are withdrawn here.
 	if rec.Action != formbuilder.ActionGiven || formbuilder.FoldSubject(rec.Subject) != formbuilder.FoldSubject(address) {
-		return formbuilder.Errorf(formbuilder.ENOTFOUND, "consent record not found")
+		return formbuilder.NewError(formbuilder.ENOTFOUND, formbuilder.MsgRecordNotFound)
 	}
 	if _, err := s.svc.Log.Withdraw(ctx, id, s.ClientIP(c), c.Get(fiber.HeaderUserAgent)); err != nil &&
 		formbuilder.ErrorCode(err) != formbuilder.ECONFLICT {

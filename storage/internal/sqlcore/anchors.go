@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strconv"
 
 	"github.com/consentforms/consentforms/formbuilder"
 )
@@ -75,7 +76,7 @@ func (db *DB) ListAnchors(ctx context.Context, after int64, limit int) ([]*formb
 // once waits, then finds the number taken).
 func (db *DB) AppendAnchor(ctx context.Context, a *formbuilder.Anchor, receivers []string) error {
 	if a == nil || a.Seq <= 0 || a.EntryID <= 0 || a.Token == "" || a.CreatedAt.IsZero() {
-		return formbuilder.Errorf(formbuilder.EINVALID, "a checkpoint needs a number, an entry, a time and its token")
+		return formbuilder.NewError(formbuilder.EINVALID, formbuilder.MsgAnchorIncomplete)
 	}
 	j := &job{rowLocks: true, run: func(ctx context.Context, b *batch) error {
 		var last int64
@@ -83,11 +84,12 @@ func (db *DB) AppendAnchor(ctx context.Context, a *formbuilder.Anchor, receivers
 			return err
 		}
 		if a.Seq != last+1 {
-			return formbuilder.Errorf(formbuilder.ECONFLICT, "checkpoint %d exists already (the newest is %d)", a.Seq, last)
+			return formbuilder.NewError(formbuilder.ECONFLICT, formbuilder.MsgCheckpointExists, "seq", strconv.FormatInt(a.Seq, 10),
+				"last", strconv.FormatInt(last, 10))
 		}
 		rec, err := findRecord(ctx, b.tx, a.EntryID)
 		if formbuilder.ErrorCode(err) == formbuilder.ENOTFOUND || (err == nil && rec.Hash != a.EntryHash) {
-			return formbuilder.FieldErrors(map[string]string{"entry_id": "is not an entry of the log with this hash"})
+			return formbuilder.FieldError("entry_id", formbuilder.MsgNotLogEntryHash)
 		}
 		if err != nil {
 			return err

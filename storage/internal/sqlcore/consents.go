@@ -166,7 +166,7 @@ func (db *DB) UpdateConsent(ctx context.Context, c *formbuilder.Consent, content
 				return err
 			}
 			if used {
-				return formbuilder.FieldErrors(map[string]string{"confirm_by_email": formbuilder.MsgChatCannotConfirm})
+				return formbuilder.FieldError("confirm_by_email", formbuilder.MsgChatCannotConfirm)
 			}
 		}
 		changed := false

@@ -184,10 +184,10 @@ func testableKind(k string) bool {
 func (db *DB) EnqueueAccessLink(ctx context.Context, address, lang string) error {
 	address = strings.TrimSpace(address)
 	if !formbuilder.ValidEmail(address) {
-		return formbuilder.FieldErrors(map[string]string{"email": "is not a valid e-mail address"})
+		return formbuilder.FieldError("email", formbuilder.MsgInvalidEmail)
 	}
 	if !formbuilder.ValidLanguage(lang) {
-		return formbuilder.FieldErrors(map[string]string{"lang": "must be one of de, en"})
+		return formbuilder.FieldError("lang", formbuilder.MsgOneOf, "values", "de, en")
 	}
 	j := &job{run: func(ctx context.Context, b *batch) error {
 		t := fmtTime(b.db.now())
