@@ -219,3 +219,27 @@ func TestGermanFormRefusesInGerman(t *testing.T) {
 	assert.Equal(t, "die Anfrage hat keinen Inhalt", ae.Error.Message)
 	e.RequireNothingStored()
 }
+
+// Issue 16's visitor pages refuse in the visitor's language by code: a
+// confirmation link that is not one, an address that is not one, a
+// self-service link that ran out.
+func TestSelfServiceRefusesInGerman(t *testing.T) {
+	e := testenv.New(t)
+	resp, page := e.Get("/confirm/kein-token", "Accept-Language", "de-DE")
+	require.Equal(t, http.StatusNotFound, resp.StatusCode)
+	assert.Contains(t, page, `lang="de"`)
+	assert.Contains(t, page, "dieser Bestätigungslink ist ungültig")
+
+	resp, out := e.PostRaw("/my-consents", url.Values{"email": {"keine-adresse"}, "lang": {"de"}},
+		"Accept", "application/json")
+	require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode, out)
+	var ae apiError
+	decodeJSON(t, out, &ae)
+	assert.Equal(t, formbuilder.M(formbuilder.MsgEnterValidEmail), ae.Error.FieldCodes["email"])
+	assert.Contains(t, ae.Error.Fields["email"], "Bitte geben Sie eine gültige E-Mail-Adresse ein.")
+
+	resp, page = e.Get("/my-consents/abgelaufen?lang=de")
+	require.Equal(t, http.StatusGone, resp.StatusCode)
+	assert.Contains(t, page, "Dieser Link gilt nicht (mehr). Fordern Sie auf /my-consents einen neuen an.")
+	assert.NotContains(t, page, "This link is not valid")
+}
