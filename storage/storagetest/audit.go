@@ -265,7 +265,10 @@ func testWriterObserver(t *testing.T, open Opener) {
 		subs[i], recs[i] = f.Submission(t, f.FormA, fmt.Sprintf("v%d@example.com", i), "192.0.2.1")
 	}
 	before := obs.jobs
-	resume := e.PauseWriter()
+	// Resumed on every way out: a failed wait below must not leave the
+	// writer held, or the cleanup's Close waits for it forever.
+	resume := sync.OnceFunc(e.PauseWriter())
+	defer resume()
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Add(1)
@@ -274,8 +277,10 @@ func testWriterObserver(t *testing.T, open Opener) {
 			assert.NoError(t, e.db.CreateSubmission(context.Background(), subs[i], recs[i]))
 		}()
 	}
-	// The writer took one job and waits; the others queue up behind it.
-	require.Eventually(t, func() bool { return e.Stats().Queued == n-1 }, waitLong, waitTick)
+	// The writer took a job or two (those that arrived before it stopped
+	// at the hold) and waits; the others queue up behind it, and half of
+	// them queued is enough to prove they get grouped.
+	require.Eventually(t, func() bool { return e.Stats().Queued >= n/2 }, waitLong, waitTick)
 	resume()
 	wg.Wait()
 	obs.mu.Lock()
