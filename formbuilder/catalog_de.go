@@ -5,7 +5,7 @@ var catalogDE = map[string]string{
 	// Domain messages (msgcodes.go).
 	"internal":                "interner Fehler",
 	"error":                   "Fehler",
-	"invalid_fields":          "ungültig: {fields}",
+	"invalid_fields":          "Ungültige Felder: {fields}",
 	"join":                    "{a}; {b}",
 	"required":                "ist ein Pflichtfeld",
 	"too_long":                "ist zu lang",

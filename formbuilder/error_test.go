@@ -81,7 +81,7 @@ func TestFieldErrors(t *testing.T) {
 		"email: is not a valid e-mail address; name: is required", err.Error())
 	assert.Equal(t, map[string]Msg{"name": M(MsgRequired), "consent.3": M(MsgMustAccept), "email": M(MsgInvalidEmail)},
 		ErrorFieldMsgs(err))
-	assert.Equal(t, "ungültig: consent.3, email, name", ErrorMsg(err).Text(LangDE))
+	assert.Equal(t, "Ungültige Felder: consent.3, email, name", ErrorMsg(err).Text(LangDE))
 
 	one := FieldError("expires_at", MsgBetween, "min", "1", "max", "9")
 	assert.Equal(t, map[string]string{"expires_at": "must be between 1 and 9"}, ErrorFields(one))
