@@ -102,6 +102,22 @@ func testConsentConfirmByEmailIsStored(t *testing.T, open Opener) {
 // A consent given with double opt-in: its deadline is stored (and hashed),
 // the subject's mail is queued with the submission, the confirmation is an
 // entry of its own that the form's webhooks hear of, and the states follow.
+// testDoubleOptInWithoutReceivers: a form with no webhook and no mail
+// still queues the confirmation mail, whose row refers to a submission
+// that PostgreSQL's writer holds back until the batch flushes.
+func testDoubleOptInWithoutReceivers(t *testing.T, open Opener) {
+	e := newEnv(t, open)
+	f := newDOIFixture(t, e)
+	f.form.Notifications = formbuilder.Notifications{}
+	require.NoError(t, e.db.UpdateForm(e.ctx, f.form))
+	given := f.give(t, "ada@example.com", e.now().Add(time.Hour))
+	msgs, err := e.db.ListOutbox(e.ctx, formbuilder.OutboxFilter{FormID: f.form.ID})
+	require.NoError(t, err)
+	require.Len(t, msgs, 1)
+	assert.Equal(t, formbuilder.DeliveryConfirm, msgs[0].Kind)
+	assert.Equal(t, given.SubmissionID, msgs[0].SubmissionID)
+}
+
 func testDoubleOptIn(t *testing.T, open Opener) {
 	e := newEnv(t, open)
 	db := e.db
@@ -449,6 +465,7 @@ func init() {
 	register("ConfirmationIPMode", testConfirmationIPMode)
 	register("ConsentConfirmByEmailIsStored", testConsentConfirmByEmailIsStored)
 	register("DoubleOptIn", testDoubleOptIn)
+	register("DoubleOptInWithoutReceivers", testDoubleOptInWithoutReceivers)
 	register("ConfirmRaces", testConfirmRaces)
 	register("VerifyCoversConfirmBy", testVerifyCoversConfirmBy)
 	register("RecordsOfSubject", testRecordsOfSubject)

@@ -115,6 +115,11 @@ func insertOutbox(ctx context.Context, b *batch, o outboxOf, now time.Time) (int
 // records need confirmation, to its subject (validated as an e-mail
 // address with the submission).
 func insertConfirmMail(ctx context.Context, b *batch, sub *formbuilder.Submission, now time.Time) error {
+	// The outbox row refers to the submission: its row goes in first
+	// (a form with no other receivers has not flushed it yet).
+	if err := b.flushSubmissions(ctx); err != nil {
+		return err
+	}
 	t := fmtTime(now)
 	_, err := b.exec(ctx, insertOutboxSQL, sub.FormID, sub.ID, formbuilder.DeliveryConfirm, sub.Subject, t, t)
 	return err
