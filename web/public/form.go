@@ -224,7 +224,7 @@ func (s *Server) handleFormSubmit(c *fiber.Ctx) error {
 	for _, r := range records {
 		ans.links = append(ans.links, widget.WithdrawLink{Label: consentLabel(f, r.ConsentID),
 			URL: s.Signer.WithdrawURL(s.BaseURL, r.ID)})
-		if rc, ok := s.receiptOf(f, r); ok {
+		if rc, ok := s.receiptOf(s.Keys.Load(), f, r); ok {
 			ans.receipts = append(ans.receipts, rc)
 		}
 	}
@@ -253,16 +253,17 @@ func toConfirm(f *formbuilder.Form, records []*formbuilder.ConsentRecord) []stri
 	return out
 }
 
-// receiptOf signs the receipt of entry r, just stored from a post to f. A
-// receipt that cannot be signed (no key valid now) is logged and left out:
-// the consent is stored, and refusing the answer would only make the
-// visitor send it twice; the withdrawal page offers the receipt later.
-func (s *Server) receiptOf(f *formbuilder.Form, r *formbuilder.ConsentRecord) (widget.Receipt, bool) {
+// receiptOf signs with keys the receipt of entry r, just stored from a post
+// to f (or pretended, for the honeypot). A receipt that cannot be signed
+// (no key valid now) is logged and left out: the consent is stored, and
+// refusing the answer would only make the visitor send it twice; the
+// withdrawal page offers the receipt later.
+func (s *Server) receiptOf(keys *formbuilder.KeySet, f *formbuilder.Form, r *formbuilder.ConsentRecord) (widget.Receipt, bool) {
 	for _, fc := range f.Consents {
 		if fc.ConsentID != r.ConsentID || fc.Consent == nil || fc.Consent.Current == nil || fc.Consent.Current.ID != r.VersionID {
 			continue
 		}
-		tok, err := s.IssueReceipt(r, fc.Consent.Current, formbuilder.CollectionMethod("form", f.Key), httpx.FormData(f))
+		tok, err := s.IssueReceiptWith(keys, r, fc.Consent.Current, formbuilder.CollectionMethod("form", f.Key), httpx.FormData(f))
 		if err != nil {
 			s.Log.Error("consent receipt not signed", "entry", r.ID, "err", err)
 			return widget.Receipt{}, false

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/consentforms/consentforms/formbuilder"
-	"github.com/consentforms/consentforms/web/internal/httpx"
 	"github.com/consentforms/consentforms/widget"
 )
 
@@ -87,15 +86,8 @@ func (s *Server) decoy(ctx context.Context, f *formbuilder.Form, records []*form
 		fake := *r
 		fake.ID, fake.Time = n, s.Now()
 		fake.Seal(formbuilder.TokenHash(formbuilder.RandomKey(20))) // a chain nobody keeps
-		for _, fc := range f.Consents {
-			if fc.ConsentID == r.ConsentID && fc.Consent != nil && fc.Consent.Current != nil {
-				tok, err := formbuilder.IssueReceipt(d.keys, formbuilder.ReceiptInput{Record: &fake, Version: fc.Consent.Current,
-					Company: s.Settings.Load().Company, Issuer: s.BaseURL, Method: formbuilder.CollectionMethod("form", f.Key),
-					Data: httpx.FormData(f)}, s.Now())
-				if err == nil {
-					ans.receipts = append(ans.receipts, widget.Receipt{RecordID: n, Label: consentLabel(f, r.ConsentID), JWS: tok})
-				}
-			}
+		if rc, ok := s.receiptOf(d.keys, f, &fake); ok {
+			ans.receipts = append(ans.receipts, rc)
 		}
 	}
 	ans.id = d.sub.Add(1)

@@ -12,7 +12,14 @@ import (
 // formbuilder.CollectionMethod) through fields data, with the key valid
 // now and the company data of the settings as the controller.
 func (b *Base) IssueReceipt(rec *formbuilder.ConsentRecord, ver *formbuilder.ConsentVersion, method string, data []string) (string, error) {
-	return formbuilder.IssueReceipt(b.Keys.Load(), formbuilder.ReceiptInput{Record: rec, Version: ver,
+	return b.IssueReceiptWith(b.Keys.Load(), rec, ver, method, data)
+}
+
+// IssueReceiptWith is IssueReceipt with keys instead of the server's: the
+// honeypot signs its decoy receipts with a throwaway set, and they must
+// look like real ones in every other way.
+func (b *Base) IssueReceiptWith(keys *formbuilder.KeySet, rec *formbuilder.ConsentRecord, ver *formbuilder.ConsentVersion, method string, data []string) (string, error) {
+	return formbuilder.IssueReceipt(keys, formbuilder.ReceiptInput{Record: rec, Version: ver,
 		Company: b.Settings.Load().Company, Issuer: b.BaseURL, Method: method, Data: data}, b.Now())
 }
 
