@@ -31,17 +31,14 @@ const (
 )
 
 // mineLang is the language of a self-service page: the lang query or form
-// parameter, else German for a browser that prefers it, else English.
+// parameter, else the browser's as every other page negotiates it.
 func mineLang(c *fiber.Ctx) string {
 	for _, l := range []string{c.Query("lang"), c.FormValue("lang")} {
 		if formbuilder.ValidLanguage(l) {
 			return l
 		}
 	}
-	if strings.HasPrefix(strings.ToLower(c.Get(fiber.HeaderAcceptLanguage)), "de") {
-		return "de"
-	}
-	return "en"
+	return formbuilder.NegotiateLang(c.Get(fiber.HeaderAcceptLanguage))
 }
 
 func (s *Server) handleMineAsk(c *fiber.Ctx) error {

@@ -83,7 +83,9 @@ func New(base *httpx.Base, cfg Config, svc httpx.Services) *Server {
 }
 
 // Routes registers the public routes. They need no credentials; posts pass
-// the rate limits before their body is read.
+// the rate limits before their body is read, and so do the pages of the
+// signed links that read and sign a receipt per entry (a forwarded link
+// stays good for its whole lifetime).
 func (s *Server) Routes(app *fiber.App) {
 	app.Get("/f/:key", s.handleFormPage)
 	app.Post("/f/:key", s.countSubmission, s.limitPost, s.handleFormSubmit)
@@ -94,11 +96,11 @@ func (s *Server) Routes(app *fiber.App) {
 	app.Get("/embed.js", s.handleEmbedJS)
 	app.Get("/d/:file", s.limitDocument, s.handleDocument)
 	app.Get(KeysPath, s.handleKeys)
-	app.Get("/confirm/:token", s.handleConfirmPage)
+	app.Get("/confirm/:token", s.limitPost, s.handleConfirmPage)
 	app.Post("/confirm/:token", s.limitPost, s.handleConfirm)
 	app.Get(MinePath, s.handleMineAsk)
 	app.Post(MinePath, s.limitAccess, s.handleMineRequest)
-	app.Get(MinePath+"/:token", s.handleMineList)
+	app.Get(MinePath+"/:token", s.limitPost, s.handleMineList)
 	app.Post(MinePath+"/:token", s.limitPost, s.handleMineWithdraw)
 }
 
