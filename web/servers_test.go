@@ -133,6 +133,6 @@ func TestServersShareSettingsAndPages(t *testing.T) {
 	require.NoError(t, a.DB.ArchiveForm(t.Context(), f.ID, true))
 	require.Eventually(t, func() bool {
 		resp, _ := b.Get("/f/" + f.Key)
-		return resp.StatusCode != http.StatusOK
+		return resp.StatusCode == http.StatusGone
 	}, 10*time.Second, 5*time.Millisecond, "an archived form stops being served on B")
 }
